@@ -1,0 +1,89 @@
+# mmpd: top-level GNU Makefile. Per-directory lists live in */Makefile.inc.
+# B is the build prefix: empty for the in-tree build, build-asan/ for the
+# sanitizer build; binaries land at $(B)mmpd/mmpd and $(B)mmp-ldapd/mmp-ldapd.
+
+B		?=
+PREFIX		?= /usr/local
+SBINDIR		?= $(PREFIX)/sbin
+LIBEXECDIR	?= $(PREFIX)/libexec/mmpd
+MANDIR		?= $(PREFIX)/share/man
+SYSCONFDIR	?= /etc/mmpd
+
+CC		?= cc
+PKGS		:= libevent libseccomp libbsd-overlay ldap libcares
+PKG_CFLAGS	 = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS	 = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+HARDEN		:= -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
+WARN		:= -Wall -Wextra -Werror
+CFLAGS		?= -O2 -g
+CPPFLAGS	+= -D_GNU_SOURCE -Ilib -I. -Iregress \
+		   -DLIBEXECDIR='"$(LIBEXECDIR)"' -DSYSCONFDIR='"$(SYSCONFDIR)"'
+ALL_CFLAGS	 = -std=c11 $(WARN) $(HARDEN) $(CFLAGS) $(SAN) $(PKG_CFLAGS)
+ALL_LDFLAGS	 = -pie -Wl,-z,relro,-z,now $(LDFLAGS) $(SAN)
+
+PROGS		:=
+TEST_NAMES	:=
+INTEGRATION_TESTS :=
+
+# $(call ctest,TEST,SOURCES): a C unit test printing TAP, linked with lib/.
+define ctest
+TEST_NAMES += $(1)
+$$(B)$(1): $$(addprefix $$(B),$$(patsubst %.c,%.o,$(2))) $$(B)lib/libmmp.a
+	$$(CC) $$(ALL_LDFLAGS) -o $$@ $$^ $$(PKG_LIBS)
+endef
+
+include lib/Makefile.inc
+-include mmpd/Makefile.inc
+-include mmp-ldapd/Makefile.inc
+include regress/Makefile.inc
+
+LIB_OBJS	:= $(LIB_SRCS:%.c=$(B)%.o)
+TESTS		:= $(addprefix $(B),$(TEST_NAMES))
+
+.PHONY: all check unit integration asan fuzz bench demo install deps clean
+all: $(PROGS)
+
+$(B)%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(B)lib/libmmp.a: $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+# Installs what is missing (Debian packages) when run as root.
+deps:
+	@sh etc/deps.sh
+
+check: deps
+	$(MAKE) all tests
+	prove -e '' $(PROVE_FLAGS) $(TESTS) $(INTEGRATION_TESTS)
+
+unit: all tests
+	prove -e '' $(PROVE_FLAGS) $(TESTS)
+
+integration: all
+	prove -e '' $(PROVE_FLAGS) $(INTEGRATION_TESTS)
+
+tests: $(TESTS)
+
+asan:
+	$(MAKE) B=build-asan/ CFLAGS='-O1 -g -fno-omit-frame-pointer' \
+	    SAN='-fsanitize=address,undefined -fno-sanitize-recover=all' unit
+
+fuzz:
+	$(MAKE) -f regress/fuzz/Makefile.fuzz
+
+demo: deps all
+	sh etc/demo/demo.sh
+
+install: all
+	sh etc/install.sh "$(DESTDIR)" "$(SBINDIR)" "$(LIBEXECDIR)" \
+	    "$(MANDIR)" "$(SYSCONFDIR)"
+
+clean:
+	rm -rf build-asan build-fuzz $(PROGS) $(TESTS) $(B)lib/libmmp.a
+	find . -name '*.o' -delete -o -name '*.d' -delete
+
+-include $(shell find . -name '*.d' 2>/dev/null)

@@ -1,0 +1,115 @@
+/*
+ * Configuration: the product's files (AService.cfg, ImapProxyAService.cfg,
+ * PopProxyAService.cfg) in `default:Key value` form. The parent parses them;
+ * children rebuild the same structure from key/value imsgs with conf_set(),
+ * so every value is validated by the same code in every process.
+ */
+#ifndef MMP_CONFIG_H
+#define MMP_CONFIG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+/* Sections; the numbers match LOG_SVC_* in log.h. */
+#define CONF_GLOBAL	0		/* AService.cfg */
+#define SVC_IMAP	1		/* ImapProxyAService.cfg */
+#define SVC_POP		2		/* PopProxyAService.cfg */
+#define CONF_NSECT	3
+
+#define CF_A		0x1
+#define CF_I		0x2
+#define CF_P		0x4
+
+#define CKF_SECRET	0x1
+#define CKF_LATER	0x2
+
+enum conf_type {
+	CT_STR,
+	CT_INT,
+	CT_BOOL,		/* yes/no, 1/0, true/false, on/off */
+	CT_PORT,
+	CT_PATH,		/* absolute path */
+	CT_SERVICELIST,
+	CT_LDAPURLS,
+	CT_FILTER,		/* balanced (...) with known % codes */
+	CT_ATTRS,		/* blank-separated attribute names */
+	CT_PORTLIST,		/* blank, comma or | separated ports */
+};
+
+enum conf_key {
+#define CK(e, n, f, t, d, dp, fl, mn, mx, h)	CK_##e,
+#include "config_keys.h"
+#undef CK
+	CK_NKEYS
+};
+
+struct conf_keyinfo {
+	const char	*name;
+	unsigned int	 files;
+	enum conf_type	 type;
+	const char	*def;
+	const char	*defpop;
+	unsigned int	 flags;
+	long long	 min;
+	long long	 max;
+	const char	*help;
+};
+
+struct conf_value {
+	char		*str;		/* normalised value; NULL if unset */
+	long long	 num;		/* CT_INT, CT_BOOL, CT_PORT */
+	int		 isset;
+	char		 file[64];	/* where it was set */
+	int		 line;
+};
+
+#define CONF_HOST_BYTES	64
+
+struct conf_listener {
+	int		 svc;		/* SVC_IMAP or SVC_POP */
+	int		 tls;		/* port is in SSLPorts, SSLEnable yes */
+	char		 host[CONF_HOST_BYTES];	/* "" = every address */
+	uint16_t	 port;
+	char		 label[CONF_HOST_BYTES + 8];	/* "*:143", "[::1]:143" */
+};
+
+struct mmp_conf {
+	char			 dir[1024];
+	int			 enabled[CONF_NSECT];	/* in ServiceList */
+	struct conf_value	 v[CONF_NSECT][CK_NKEYS];
+	struct conf_listener	*listeners;
+	size_t			 nlisteners;
+};
+
+const struct conf_keyinfo *conf_keyinfo(enum conf_key);
+/* Key by name, case-insensitive; -1 if unknown. */
+int		 conf_key_lookup(const char *);
+const char	*conf_section_file(int);	/* "ImapProxyAService.cfg" */
+
+struct mmp_conf	*conf_new(void);
+void		 conf_free(struct mmp_conf *);	/* wipes secrets */
+/*
+ * Read DIR/AService.cfg and the file of every service ServiceList names.
+ * NULL on error with "file:line: reason" in err; warnings (unknown key,
+ * key in the wrong file, other section) go to log_warnx with file:line.
+ */
+struct mmp_conf	*conf_load(const char *dir, char *err, size_t errlen);
+/* Validate and store one value; file/line say where it came from. */
+int		 conf_set(struct mmp_conf *, int sect, enum conf_key,
+		    const char *value, const char *file, int line,
+		    char *err, size_t errlen);
+/* Derive listeners, check required keys. 0 or -1 with err. */
+int		 conf_finish(struct mmp_conf *, char *err, size_t errlen);
+
+/* Effective values: set value, else the section's default. */
+const char	*conf_str(const struct mmp_conf *, int sect, enum conf_key);
+long long	 conf_num(const struct mmp_conf *, int sect, enum conf_key);
+int		 conf_isset(const struct mmp_conf *, int sect, enum conf_key);
+
+/* `mmpd -nn`: every key of every active section, value and origin. */
+void		 conf_dump(const struct mmp_conf *, FILE *);
+/* Keys set in sect whose feature is CKF_LATER, as "A, B, C"; "" if none. */
+void		 conf_later_keys(const struct mmp_conf *, int sect, char *,
+		    size_t);
+
+#endif /* MMP_CONFIG_H */

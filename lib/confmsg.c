@@ -1,0 +1,144 @@
+/*
+ * Configuration over imsg: the parent sends each set value with where it
+ * came from; the child validates it again with conf_set() and derives its
+ * listeners with conf_finish(), the same code the parent ran.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "confmsg.h"
+#include "msg.h"
+
+int
+conf_send_begin(struct imsgbuf *ib, const struct mmp_conf *conf, uint32_t gen,
+    int with_secrets)
+{
+	struct msg_writer		 w;
+	const struct conf_keyinfo	*ki;
+	const struct conf_value		*cv;
+	int				 sect, k;
+
+	msg_writer_init(&w);
+	msg_add_u32(&w, gen);
+	if (msg_compose(ib, IMSG_CONF_START, 0, -1, &w) == -1)
+		return -1;
+	for (sect = 0; sect < CONF_NSECT; sect++) {
+		for (k = 0; k < CK_NKEYS; k++) {
+			cv = &conf->v[sect][k];
+			ki = conf_keyinfo(k);
+			if (!cv->isset ||
+			    ((ki->flags & CKF_SECRET) && !with_secrets))
+				continue;
+			msg_writer_init(&w);
+			msg_add_u8(&w, sect);
+			msg_add_u16(&w, k);
+			msg_add_str(&w, cv->str);
+			msg_add_str(&w, cv->file);
+			msg_add_u32(&w, cv->line);
+			/* msg_compose wipes w: it may have held BindPass. */
+			if (msg_compose(ib, IMSG_CONF_KV, 0, -1, &w) == -1)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+int
+conf_send_end(struct imsgbuf *ib, uint32_t gen)
+{
+	struct msg_writer	w;
+
+	msg_writer_init(&w);
+	msg_add_u32(&w, gen);
+	return msg_compose(ib, IMSG_CONF_END, 0, -1, &w);
+}
+
+void
+conf_rx_clear(struct conf_rx *rx)
+{
+	conf_free(rx->conf);
+	rx->conf = NULL;
+}
+
+static int
+conf_rx_kv(struct conf_rx *rx, struct imsg *imsg, char *err, size_t errlen)
+{
+	struct msg_reader	 r;
+	char			 value[MMP_STR_BYTES], file[64];
+	uint32_t		 line;
+	uint16_t		 key;
+	uint8_t			 sect;
+	int			 rv = -1;
+
+	msg_reader_init(&r, imsg);
+	if (msg_get_u8(&r, &sect) == -1 || msg_get_u16(&r, &key) == -1 ||
+	    msg_get_str(&r, value, sizeof(value)) == -1 ||
+	    msg_get_str(&r, file, sizeof(file)) == -1 ||
+	    msg_get_u32(&r, &line) == -1 || msg_end(&r) == -1)
+		(void)snprintf(err, errlen, "malformed configuration value");
+	else if (sect >= CONF_NSECT || key >= CK_NKEYS || line > INT32_MAX)
+		(void)snprintf(err, errlen, "configuration value out of range");
+	else
+		rv = conf_set(rx->conf, sect, key, value, file, line, err,
+		    errlen);
+	explicit_bzero(value, sizeof(value));
+	return rv;
+}
+
+static int
+conf_rx_gen(struct imsg *imsg, uint32_t *gen)
+{
+	struct msg_reader	r;
+
+	msg_reader_init(&r, imsg);
+	if (msg_get_u32(&r, gen) == -1 || msg_end(&r) == -1)
+		return -1;
+	return 0;
+}
+
+int
+conf_rx_imsg(struct conf_rx *rx, struct imsg *imsg, struct mmp_conf **out,
+    uint32_t *genp, char *err, size_t errlen)
+{
+	uint32_t	gen;
+
+	switch (imsg->hdr.type) {
+	case IMSG_CONF_START:
+		conf_rx_clear(rx);
+		if (conf_rx_gen(imsg, &rx->gen) == -1) {
+			(void)snprintf(err, errlen, "malformed CONF_START");
+			return -1;
+		}
+		if ((rx->conf = conf_new()) == NULL) {
+			(void)snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		return 0;
+	case IMSG_CONF_KV:
+		if (rx->conf == NULL) {
+			(void)snprintf(err, errlen, "CONF_KV outside START/END");
+			return -1;
+		}
+		if (conf_rx_kv(rx, imsg, err, errlen) == -1)
+			break;
+		return 0;
+	case IMSG_CONF_END:
+		if (rx->conf == NULL || conf_rx_gen(imsg, &gen) == -1 ||
+		    gen != rx->gen) {
+			(void)snprintf(err, errlen, "unexpected CONF_END");
+			break;
+		}
+		if (conf_finish(rx->conf, err, errlen) == -1)
+			break;
+		*out = rx->conf;
+		*genp = gen;
+		rx->conf = NULL;
+		return 1;
+	default:
+		(void)snprintf(err, errlen, "not a configuration message");
+		return -1;
+	}
+	conf_rx_clear(rx);
+	return -1;
+}

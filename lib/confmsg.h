@@ -1,0 +1,40 @@
+/*
+ * Carrying a configuration from the parent to a child over imsg: the
+ * parent sends every set value as IMSG_CONF_KV between IMSG_CONF_START and
+ * IMSG_CONF_END; the child rebuilds a struct mmp_conf with conf_set(), so
+ * each value is validated again by the process that uses it.
+ */
+#ifndef MMP_CONFMSG_H
+#define MMP_CONFMSG_H
+
+#include <stdint.h>
+
+#include "config.h"
+#include "imsg.h"
+
+/*
+ * Parent: queue IMSG_CONF_START(gen) and one IMSG_CONF_KV per set value.
+ * Secret keys only when with_secrets. The caller adds its own messages
+ * (listeners, hosts) and then calls conf_send_end. 0 or -1.
+ */
+int	conf_send_begin(struct imsgbuf *, const struct mmp_conf *, uint32_t gen,
+	    int with_secrets);
+int	conf_send_end(struct imsgbuf *, uint32_t gen);
+
+/* Child: a configuration being received. Zero it before first use. */
+struct conf_rx {
+	struct mmp_conf	*conf;		/* NULL outside START..END */
+	uint32_t	 gen;
+};
+
+/*
+ * Child: feed an IMSG_CONF_START, _KV or _END. Returns 0 when consumed,
+ * 1 at a valid END (*out is the finished configuration, owned by the
+ * caller; *gen its generation), -1 on a malformed or invalid message
+ * (reason in err; the partial configuration is dropped).
+ */
+int	conf_rx_imsg(struct conf_rx *, struct imsg *, struct mmp_conf **out,
+	    uint32_t *gen, char *err, size_t errlen);
+void	conf_rx_clear(struct conf_rx *);
+
+#endif /* MMP_CONFMSG_H */

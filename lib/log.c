@@ -1,0 +1,240 @@
+/*
+ * Logging for every mmpd process. Lines are formatted once here; the
+ * parent writes them to stderr (foreground), syslog and the LogDir file of
+ * their service, a child hands them to its sink (an imsg to the parent).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+static struct {
+	char		 procname[32];
+	int		 foreground;
+	int		 level;
+	log_sink_fn	 sink;
+	int		 fd[LOG_SVC_MAX];
+	int		 syslog_open;
+} log_env = { "mmpd", 1, LOG_NOTICE, NULL, { -1, -1, -1 }, 0 };
+
+static const char *const log_prionames[] = {
+	"emerg", "alert", "crit", "error", "warning", "notice", "info", "debug"
+};
+
+void
+log_init(const char *procname, int foreground, int level)
+{
+	log_set_procname(procname);
+	log_env.foreground = foreground;
+	log_env.level = level;
+	if (!foreground && !log_env.syslog_open) {
+		openlog(log_env.procname, LOG_PID | LOG_NDELAY, LOG_MAIL);
+		log_env.syslog_open = 1;
+	}
+	tzset();
+}
+
+void
+log_set_procname(const char *procname)
+{
+	(void)strlcpy(log_env.procname, procname, sizeof(log_env.procname));
+}
+
+void
+log_set_level(int level)
+{
+	if (level < LOG_EMERG)
+		level = LOG_EMERG;
+	if (level > LOG_DEBUG)
+		level = LOG_DEBUG;
+	log_env.level = level;
+}
+
+int
+log_get_level(void)
+{
+	return log_env.level;
+}
+
+void
+log_set_sink(log_sink_fn fn)
+{
+	log_env.sink = fn;
+}
+
+void
+log_set_file(int svc, int fd)
+{
+	if (svc < 0 || svc >= LOG_SVC_MAX) {
+		if (fd != -1)
+			close(fd);
+		return;
+	}
+	if (log_env.fd[svc] != -1 && log_env.fd[svc] != fd)
+		close(log_env.fd[svc]);
+	log_env.fd[svc] = fd;
+}
+
+/* The product's file format: "yyyymmdd hhmmss [level] text". */
+static void
+log_write_file(int fd, int prio, const char *line)
+{
+	char		 stamp[32], out[LOG_LINE_BYTES + 64];
+	struct tm	 tm;
+	time_t		 now;
+	int		 n;
+
+	now = time(NULL);
+	if (localtime_r(&now, &tm) == NULL ||
+	    strftime(stamp, sizeof(stamp), "%Y%m%d %H%M%S", &tm) == 0)
+		(void)strlcpy(stamp, "00000000 000000", sizeof(stamp));
+	n = snprintf(out, sizeof(out), "%s [%s] %s\n", stamp,
+	    log_prionames[prio & 7], line);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(out)) {
+		n = sizeof(out) - 1;
+		out[n - 1] = '\n';
+	}
+	/* A full disk must not stop the mail service: the write may fail. */
+	if (write(fd, out, n) == -1)
+		return;
+}
+
+void
+log_emit(int svc, int prio, const char *line)
+{
+	if (svc < 0 || svc >= LOG_SVC_MAX)
+		svc = LOG_SVC_MMP;
+	prio &= 7;
+	if (prio > log_env.level)
+		return;
+	if (log_env.sink != NULL) {
+		log_env.sink(svc, prio, line);
+		return;
+	}
+	if (log_env.foreground)
+		dprintf(STDERR_FILENO, "%s\n", line);
+	else
+		syslog(prio, "%s", line);
+	if (log_env.fd[svc] != -1)
+		log_write_file(log_env.fd[svc], prio, line);
+}
+
+/* Format "procname: text" with control characters made visible. */
+void
+log_vsvc(int svc, int prio, const char *fmt, va_list ap)
+{
+	char	 msg[LOG_LINE_BYTES], line[LOG_LINE_BYTES + 40];
+	size_t	 i;
+	int	 saved = errno;
+
+	if ((prio & 7) > log_env.level)
+		return;
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	for (i = 0; msg[i] != '\0'; i++)
+		if ((unsigned char)msg[i] < 0x20 || msg[i] == 0x7f)
+			msg[i] = '?';
+	(void)snprintf(line, sizeof(line), "%s: %s", log_env.procname, msg);
+	log_emit(svc, prio, line);
+	errno = saved;
+}
+
+void
+log_svc(int svc, int prio, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	log_vsvc(svc, prio, fmt, ap);
+	va_end(ap);
+}
+
+static void
+log_verrno(int prio, const char *fmt, va_list ap)
+{
+	char	msg[LOG_LINE_BYTES];
+	int	saved = errno;
+
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	log_svc(LOG_SVC_MMP, prio, "%s: %s", msg, strerror(saved));
+	errno = saved;
+}
+
+void
+log_warn(const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	log_verrno(LOG_WARNING, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_warnx(const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	log_vsvc(LOG_SVC_MMP, LOG_WARNING, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_notice(const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	log_vsvc(LOG_SVC_MMP, LOG_NOTICE, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_info(const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	log_vsvc(LOG_SVC_MMP, LOG_INFO, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_debug(const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	log_vsvc(LOG_SVC_MMP, LOG_DEBUG, fmt, ap);
+	va_end(ap);
+}
+
+void
+fatal(const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	log_verrno(LOG_CRIT, fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+void
+fatalx(const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	log_vsvc(LOG_SVC_MMP, LOG_CRIT, fmt, ap);
+	va_end(ap);
+	exit(1);
+}

@@ -1,0 +1,74 @@
+/*
+ * Every imsg type exchanged between mmpd processes: who sends it, who
+ * receives it, and its payload (msg_add_* order). Receivers check sizes
+ * and fields with msg_get_* and msg_end(); a bad message from a child makes
+ * the parent kill and restart that child, a bad message from the parent
+ * or a peer child makes the receiver drop that channel and log it.
+ *
+ * Channels: parent <-> each child on fd 3 of the child; relay <-> ldapd
+ * on a socketpair the parent hands to both (IMSG_*_CHANNEL).
+ */
+#ifndef MMP_MSG_H
+#define MMP_MSG_H
+
+#define MMP_CHILD_FD		3	/* parent channel in every child */
+#define MMP_STR_BYTES		1024	/* longest string in any message */
+#define MMP_USER_BYTES		256	/* longest user name accepted */
+#define MMP_ADDRS_MAX		8	/* store addresses in a lookup */
+
+enum mmp_imsg {
+	IMSG_NONE,
+	/* parent -> child: u32 generation. A new configuration begins. */
+	IMSG_CONF_START,
+	/*
+	 * parent -> child: u8 section, u16 key, str value, str file, u32 line.
+	 * Secret keys go to mmp-ldapd only.
+	 */
+	IMSG_CONF_KV,
+	/* parent -> ldapd: str name, str address (one HostsFile entry). */
+	IMSG_CONF_HOST,
+	/*
+	 * parent -> relay: fd = listening socket; u8 svc, u8 tls, str label.
+	 * Part of a configuration: the set replaces the old one at CONF_END.
+	 */
+	IMSG_CONF_LISTENER,
+	/* parent -> child: u32 generation. Apply what came since START. */
+	IMSG_CONF_END,
+	/* child -> parent: u32 generation. Configuration applied. */
+	IMSG_READY,
+	/* child -> parent: u8 svc (LOG_SVC_*), u8 priority, str line. */
+	IMSG_LOG,
+	/* parent -> relay: fd = socket to mmp-ldapd. No payload. */
+	IMSG_LDAPD_CHANNEL,
+	/* parent -> ldapd: fd = socket to relay; u32 relay index. */
+	IMSG_RELAY_CHANNEL,
+	/* parent -> relay: no payload. Stop accepting, exit when idle. */
+	IMSG_DRAIN,
+	/* relay -> parent: u32 sessions open (answer to DRAIN, periodic). */
+	IMSG_STATS,
+	/*
+	 * relay -> ldapd: u64 reqid, u8 svc, str user (as the client sent
+	 * it, no CR/LF/NUL), str client address, str local address.
+	 */
+	IMSG_LOOKUP,
+	/*
+	 * ldapd -> relay: u64 reqid, u8 status (enum lookup_status),
+	 * str detail (for the log; never shown to clients), str dn,
+	 * str mailhost (as found), str replay user, u8 naddr (<= MMP_ADDRS_MAX),
+	 * naddr x str numeric address.
+	 */
+	IMSG_LOOKUP_RESULT,
+	IMSG_MAX
+};
+
+enum lookup_status {
+	LOOKUP_OK,
+	LOOKUP_NOUSER,		/* no entry matched */
+	LOOKUP_AMBIGUOUS,	/* more than one entry matched */
+	LOOKUP_NOMAILHOST,	/* entry has none of MailHostAttrs */
+	LOOKUP_NOADDR,		/* mailHost does not resolve */
+	LOOKUP_TEMPFAIL,	/* LDAP down, timeout, internal error */
+	LOOKUP_MAX
+};
+
+#endif /* MMP_MSG_H */

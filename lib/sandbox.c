@@ -1,0 +1,453 @@
+/*
+ * Confinement of the children: sandbox_drop() changes root and user, then
+ * sandbox_pledge() denies all file system access with Landlock and loads a
+ * pledge-like seccomp filter that allows only the calls its promises name.
+ */
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+
+#include <linux/landlock.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "sandbox.h"
+
+#define PROMISE_STDIO		0x01
+#define PROMISE_INET		0x02
+#define PROMISE_DNS		0x04
+#define PROMISE_UNIX		0x08
+#define PROMISE_RECVFD		0x10
+#define PROMISE_SENDFD		0x20
+#define PROMISE_SPLICE		0x40
+
+#define PROMISE_WORD_MAX	32	/* longest word quoted in an error */
+
+/* File system rights newer than the kernel headers of Debian 12. */
+#ifndef LANDLOCK_ACCESS_FS_REFER
+#define LANDLOCK_ACCESS_FS_REFER	(1ULL << 13)
+#endif
+#ifndef LANDLOCK_ACCESS_FS_TRUNCATE
+#define LANDLOCK_ACCESS_FS_TRUNCATE	(1ULL << 14)
+#endif
+#ifndef LANDLOCK_ACCESS_FS_IOCTL_DEV
+#define LANDLOCK_ACCESS_FS_IOCTL_DEV	(1ULL << 15)
+#endif
+#define LANDLOCK_ACCESS_FS_V1		((LANDLOCK_ACCESS_FS_MAKE_SYM << 1) - 1)
+
+static const struct {
+	const char	*word;
+	unsigned int	 bit;
+} sandbox_promises[] = {
+	{ "stdio",	PROMISE_STDIO },
+	{ "inet",	PROMISE_INET },
+	{ "dns",	PROMISE_DNS },
+	{ "unix",	PROMISE_UNIX },
+	{ "recvfd",	PROMISE_RECVFD },
+	{ "sendfd",	PROMISE_SENDFD },
+	{ "splice",	PROMISE_SPLICE },
+};
+
+/*
+ * One allowed call: any promise in promises allows it when every argument
+ * condition holds. self: argument 0 must be our own pid, filled in when
+ * the filter is built (no fork after sandbox_drop, so it stays true).
+ */
+struct sandbox_rule {
+	unsigned int		 promises;
+	int			 nr;
+	unsigned int		 ncmp;
+	int			 self;
+	struct scmp_arg_cmp	 cmp[2];
+};
+
+#define ARG_EQ(n, v)		{ (n), SCMP_CMP_EQ, (v), 0 }
+#define ARG_BIT_SET(n, b)	{ (n), SCMP_CMP_MASKED_EQ, (b), (b) }
+#define ARG_BIT_CLEAR(n, b)	{ (n), SCMP_CMP_MASKED_EQ, (b), 0 }
+/* Socket type without the flags that do not change what it can do. */
+#define ARG_SOCKTYPE(t)		{ 1, SCMP_CMP_MASKED_EQ, \
+				    ~(scmp_datum_t)(SOCK_NONBLOCK | SOCK_CLOEXEC), \
+				    (t) }
+
+#define RULE(p, call)		{ .promises = (p), .nr = SCMP_SYS(call) }
+#define RULE1(p, call, c)	{ .promises = (p), .nr = SCMP_SYS(call), \
+				    .ncmp = 1, .cmp = { c } }
+#define RULE2(p, call, c, d)	{ .promises = (p), .nr = SCMP_SYS(call), \
+				    .ncmp = 2, .cmp = { c, d } }
+#define RULE_SELF(p, call)	{ .promises = (p), .nr = SCMP_SYS(call), \
+				    .ncmp = 1, .self = 1, \
+				    .cmp = { ARG_EQ(0, 0) } }
+
+#define STDIO	PROMISE_STDIO
+#define INET	PROMISE_INET
+#define DNS	PROMISE_DNS
+
+/*
+ * The filter, after libseccomp's architecture check: every call a promise
+ * allows, with why it is needed. Everything else is the default action.
+ */
+static const struct sandbox_rule sandbox_rules[] = {
+	/* stdio: its own memory, never executable */
+	RULE(STDIO, brk),			/* malloc */
+	RULE1(STDIO, mmap, ARG_BIT_CLEAR(2, PROT_EXEC)), /* large mallocs */
+	RULE1(STDIO, mprotect, ARG_BIT_CLEAR(2, PROT_EXEC)), /* malloc arenas */
+	RULE(STDIO, munmap),			/* free */
+	RULE(STDIO, mremap),			/* realloc of large blocks */
+	RULE(STDIO, madvise),			/* free trims, MADV_DONTDUMP */
+
+	/* stdio: descriptors it already has */
+	RULE(STDIO, read),
+	RULE(STDIO, readv),			/* libevent evbuffer_read */
+	RULE(STDIO, write),
+	RULE(STDIO, writev),			/* libevent, c-ares over TCP */
+	RULE(STDIO, close),
+	RULE(STDIO, lseek),			/* stdio streams */
+	RULE(STDIO, fstat),			/* fstat() of other libcs */
+	/* glibc's fstat() is fstatat(fd, "", AT_EMPTY_PATH) */
+	RULE1(STDIO, newfstatat, ARG_BIT_SET(3, AT_EMPTY_PATH)),
+	/* non-blocking and close-on-exec: libevent, libldap, c-ares */
+	RULE1(STDIO, fcntl, ARG_EQ(1, F_GETFL)),
+	RULE1(STDIO, fcntl, ARG_EQ(1, F_SETFL)),
+	RULE1(STDIO, fcntl, ARG_EQ(1, F_GETFD)),
+	RULE1(STDIO, fcntl, ARG_EQ(1, F_SETFD)),
+	RULE1(STDIO, ioctl, ARG_EQ(1, FIONREAD)), /* libevent sizes reads */
+	/* libevent's signal pipe; splice(2) goes through a pipe */
+	RULE(STDIO | PROMISE_SPLICE, pipe2),
+
+	/* stdio: event loop */
+	RULE(STDIO, epoll_create1),		/* event_base_new */
+	RULE(STDIO, epoll_ctl),
+	RULE(STDIO, epoll_wait),		/* libevent on x86_64 */
+	RULE(STDIO, epoll_pwait),		/* epoll_wait elsewhere */
+	RULE(STDIO, poll),			/* libldap waits with it */
+	RULE(STDIO, ppoll),			/* poll where there is no poll */
+
+	/* stdio: time; vDSO mostly, the calls when the clock has none */
+	RULE(STDIO, clock_gettime),
+	RULE(STDIO, gettimeofday),
+	RULE(STDIO, nanosleep),
+	RULE(STDIO, clock_nanosleep),		/* sleep() */
+
+	/* stdio: signals of its own */
+	RULE(STDIO, rt_sigaction),		/* libevent signal events */
+	RULE(STDIO, rt_sigprocmask),		/* abort(), libevent */
+	RULE(STDIO, rt_sigreturn),		/* return from a handler */
+	RULE(STDIO, restart_syscall),		/* a call a signal interrupted */
+	RULE_SELF(STDIO, tgkill),		/* abort() raises SIGABRT */
+
+	/* stdio: who it is, randomness, locks, exit */
+	RULE(STDIO, getpid),			/* raise() */
+	RULE(STDIO, gettid),			/* raise() */
+	RULE(STDIO, getuid),			/* libevent's issetugid */
+	RULE(STDIO, geteuid),
+	RULE(STDIO, getgid),
+	RULE(STDIO, getegid),
+	RULE(STDIO, getrandom),			/* arc4random */
+	RULE(STDIO, futex),			/* libc locks */
+	RULE(STDIO, exit),
+	RULE(STDIO, exit_group),
+
+	/* inet: TCP to LDAP servers and stores, accepting clients */
+	RULE2(INET, socket, ARG_EQ(0, AF_INET), ARG_SOCKTYPE(SOCK_STREAM)),
+	RULE2(INET, socket, ARG_EQ(0, AF_INET6), ARG_SOCKTYPE(SOCK_STREAM)),
+	/* c-ares connects its UDP sockets, also to sort answers */
+	RULE(INET | DNS, connect),
+	RULE(INET, accept4),			/* evconnlistener */
+	RULE(INET | DNS, getsockname),		/* c-ares address sorting */
+	RULE(INET, getpeername),		/* libldap: connected yet? */
+	RULE(INET, getsockopt),			/* SO_ERROR after connect */
+	RULE(INET, setsockopt),			/* TCP_NODELAY, SO_KEEPALIVE */
+	RULE(INET, shutdown),
+
+	/* dns: c-ares over UDP; its TCP fallback needs inet too */
+	RULE2(DNS, socket, ARG_EQ(0, AF_INET), ARG_SOCKTYPE(SOCK_DGRAM)),
+	RULE2(DNS, socket, ARG_EQ(0, AF_INET6), ARG_SOCKTYPE(SOCK_DGRAM)),
+	RULE(DNS, sendto),
+	RULE(DNS, recvfrom),
+	RULE(DNS, bind),			/* a configured source address */
+
+	/* unix: socketpairs to other processes (mmp-tlsd) */
+	RULE1(PROMISE_UNIX, socketpair, ARG_EQ(0, AF_UNIX)),
+
+	/* imsg reads and writes with these, descriptors or not */
+	RULE(PROMISE_RECVFD, recvmsg),
+	RULE(PROMISE_SENDFD, sendmsg),
+
+	/* splice: relay through a pipe without copying */
+	RULE(PROMISE_SPLICE, splice),
+};
+
+static unsigned int	sandbox_parse(const char *);
+static void		sandbox_landlock(void);
+static void		sandbox_sigsys(int, siginfo_t *, void *);
+static void		sandbox_seccomp(unsigned int, int);
+static void		sandbox_verify(uid_t, gid_t);
+
+int
+sandbox_drop(const char *dir, const char *user)
+{
+	struct passwd	*pw;
+	struct rlimit	 rl;
+	uid_t		 uid;
+	gid_t		 gid;
+	int		 changed = 0;
+
+	if (geteuid() == 0) {
+		/* Before chroot: the passwd file is not there afterwards. */
+		if ((pw = getpwnam(user)) == NULL)
+			fatalx("user \"%s\" does not exist; create it (make "
+			    "install does) or set RelayUser/LdapUser/TlsUser "
+			    "in AService.cfg", user);
+		if (pw->pw_uid == 0)
+			fatalx("user \"%s\" has uid 0; the children must run "
+			    "as an unprivileged user", user);
+		uid = pw->pw_uid;
+		gid = pw->pw_gid;
+
+		if (chroot(dir) == -1) {
+			if (errno == ENOENT || errno == ENOTDIR)
+				fatalx("chroot directory \"%s\" does not exist; "
+				    "create it (make install does) or set "
+				    "ChrootDir in AService.cfg", dir);
+			fatal("chroot %s", dir);
+		}
+		if (chdir("/") == -1)
+			fatal("chdir / in %s", dir);
+
+		if (setgroups(1, &gid) == -1)
+			fatal("setgroups %u", (unsigned int)gid);
+		if (setresgid(gid, gid, gid) == -1)
+			fatal("setresgid %u", (unsigned int)gid);
+		if (setresuid(uid, uid, uid) == -1)
+			fatal("setresuid %u", (unsigned int)uid);
+		sandbox_verify(uid, gid);
+		changed = 1;
+	} else
+		log_warnx("not running as root: staying uid %u without "
+		    "chroot to %s instead of user %s",
+		    (unsigned int)geteuid(), dir, user);
+
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
+		fatal("prctl PR_SET_DUMPABLE");
+	rl.rlim_cur = rl.rlim_max = 0;
+	if (setrlimit(RLIMIT_CORE, &rl) == -1)
+		fatal("setrlimit RLIMIT_CORE");
+	/* No fork: a child that is taken over cannot spread. */
+	if (setrlimit(RLIMIT_NPROC, &rl) == -1)
+		fatal("setrlimit RLIMIT_NPROC");
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
+		fatal("prctl PR_SET_NO_NEW_PRIVS");
+	return changed;
+}
+
+/* A drop that half worked must not go unnoticed. */
+static void
+sandbox_verify(uid_t uid, gid_t gid)
+{
+	uid_t	ruid, euid, suid;
+	gid_t	rgid, egid, sgid, groups[2];
+
+	if (getresuid(&ruid, &euid, &suid) == -1 ||
+	    getresgid(&rgid, &egid, &sgid) == -1)
+		fatal("getresuid");
+	if (ruid != uid || euid != uid || suid != uid ||
+	    rgid != gid || egid != gid || sgid != gid)
+		fatalx("privilege drop to uid %u gid %u did not take",
+		    (unsigned int)uid, (unsigned int)gid);
+	if (getgroups(2, groups) != 1 || groups[0] != gid)
+		fatalx("supplementary groups not dropped");
+	if (setuid(0) != -1 || seteuid(0) != -1)
+		fatalx("uid 0 can be regained after the drop");
+}
+
+int
+sandbox_pledge(const char *promises)
+{
+	struct sigaction	 sa;
+	const char		*env;
+	unsigned int		 set;
+	int			 debug;
+
+	set = sandbox_parse(promises);
+	env = getenv("MMPD_SANDBOX_DEBUG");
+	debug = env != NULL && strcmp(env, "1") == 0;
+
+	/* Landlock needs it; seccomp_load would set it anyway. */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
+		fatal("prctl PR_SET_NO_NEW_PRIVS");
+	sandbox_landlock();
+
+	if (debug) {
+		memset(&sa, 0, sizeof(sa));
+		sigemptyset(&sa.sa_mask);
+		sa.sa_sigaction = sandbox_sigsys;
+		sa.sa_flags = SA_SIGINFO;
+		if (sigaction(SIGSYS, &sa, NULL) == -1)
+			fatal("sigaction SIGSYS");
+		log_warnx("sandbox debug mode: forbidden calls fail with "
+		    "ENOSYS instead of killing the process");
+	}
+	sandbox_seccomp(set, debug);
+	return 0;
+}
+
+/* Blank-separated words to a promise set; an unknown word is fatal. */
+static unsigned int
+sandbox_parse(const char *promises)
+{
+	const char	*p = promises;
+	size_t		 len, i, n;
+	unsigned int	 set = 0;
+
+	if (p == NULL)
+		fatalx("sandbox: no promises");
+	n = sizeof(sandbox_promises) / sizeof(sandbox_promises[0]);
+	for (;;) {
+		p += strspn(p, " \t");
+		if (*p == '\0')
+			break;
+		len = strcspn(p, " \t");
+		for (i = 0; i < n; i++)
+			if (strlen(sandbox_promises[i].word) == len &&
+			    strncmp(sandbox_promises[i].word, p, len) == 0)
+				break;
+		if (i == n)
+			fatalx("sandbox: unknown promise \"%.*s\"",
+			    (int)(len > PROMISE_WORD_MAX ? PROMISE_WORD_MAX :
+			    len), p);
+		set |= sandbox_promises[i].bit;
+		p += len;
+	}
+	return set;
+}
+
+/*
+ * Handle every file system right and grant none: after start a child
+ * opens nothing. Kernels without Landlock still get the seccomp filter.
+ */
+static void
+sandbox_landlock(void)
+{
+#ifdef SYS_landlock_create_ruleset
+	struct landlock_ruleset_attr	 attr;
+	long				 abi;
+	int				 fd;
+
+	abi = syscall(SYS_landlock_create_ruleset, NULL, 0,
+	    LANDLOCK_CREATE_RULESET_VERSION);
+	if (abi < 1) {
+		log_debug("sandbox: no Landlock: %s", strerror(errno));
+		return;
+	}
+	memset(&attr, 0, sizeof(attr));
+	attr.handled_access_fs = LANDLOCK_ACCESS_FS_V1;
+	if (abi >= 2)
+		attr.handled_access_fs |= LANDLOCK_ACCESS_FS_REFER;
+	if (abi >= 3)
+		attr.handled_access_fs |= LANDLOCK_ACCESS_FS_TRUNCATE;
+	if (abi >= 5)
+		attr.handled_access_fs |= LANDLOCK_ACCESS_FS_IOCTL_DEV;
+
+	fd = syscall(SYS_landlock_create_ruleset, &attr, sizeof(attr), 0);
+	if (fd == -1)
+		fatal("landlock_create_ruleset");
+	if (syscall(SYS_landlock_restrict_self, fd, 0) == -1)
+		fatal("landlock_restrict_self");
+	close(fd);
+	log_debug("sandbox: Landlock ABI %ld, no file system access", abi);
+#else
+	log_debug("sandbox: built without Landlock");
+#endif
+}
+
+/*
+ * Debug mode: name the forbidden call and make it fail with ENOSYS.
+ * Async-signal-safe: the number is formatted by hand, write(2) only.
+ */
+static void
+sandbox_sigsys(int sig, siginfo_t *info, void *ctx)
+{
+	static const char	 prefix[] =
+	    "mmpd sandbox: forbidden system call ";
+	char			 msg[sizeof(prefix) + 16], digits[12];
+	size_t			 len, n = 0;
+	unsigned int		 nr;
+	ssize_t			 r;
+	int			 saved_errno = errno;
+
+	(void)sig;
+	nr = (unsigned int)info->si_syscall;
+	do {
+		digits[n++] = '0' + nr % 10;
+		nr /= 10;
+	} while (nr != 0 && n < sizeof(digits));
+	len = sizeof(prefix) - 1;
+	memcpy(msg, prefix, len);
+	while (n > 0)
+		msg[len++] = digits[--n];
+	msg[len++] = '\n';
+	r = write(STDERR_FILENO, msg, len);
+	(void)r;
+
+#if defined(__x86_64__)
+	((ucontext_t *)ctx)->uc_mcontext.gregs[REG_RAX] = -ENOSYS;
+#elif defined(__aarch64__)
+	((ucontext_t *)ctx)->uc_mcontext.regs[0] = -ENOSYS;
+#else
+	(void)ctx;	/* the call returns what the kernel left there */
+#endif
+	errno = saved_errno;
+}
+
+static void
+sandbox_seccomp(unsigned int set, int debug)
+{
+	const struct sandbox_rule	*r;
+	struct scmp_arg_cmp		 cmp[2];
+	scmp_filter_ctx			 ctx;
+	size_t				 i, n;
+	int				 rc;
+
+	/* seccomp_init puts the native architecture check first. */
+	if ((ctx = seccomp_init(debug ? SCMP_ACT_TRAP :
+	    SCMP_ACT_KILL_PROCESS)) == NULL)
+		fatalx("seccomp_init failed");
+	/* A foreign architecture's calls are an escape, even when debugging. */
+	if ((rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH,
+	    SCMP_ACT_KILL_PROCESS)) < 0)
+		fatalx("seccomp bad architecture action: %s", strerror(-rc));
+
+	n = sizeof(sandbox_rules) / sizeof(sandbox_rules[0]);
+	for (i = 0; i < n; i++) {
+		r = &sandbox_rules[i];
+		if ((r->promises & set) == 0)
+			continue;
+		memcpy(cmp, r->cmp, sizeof(cmp));
+		if (r->self)
+			cmp[0].datum_a = (scmp_datum_t)getpid();
+		rc = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, r->nr,
+		    r->ncmp, cmp);
+		if (rc < 0)
+			fatalx("seccomp rule for system call %d: %s", r->nr,
+			    strerror(-rc));
+	}
+	if ((rc = seccomp_load(ctx)) < 0)
+		fatalx("seccomp_load: %s", strerror(-rc));
+	seccomp_release(ctx);
+}

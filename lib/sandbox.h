@@ -1,0 +1,35 @@
+/*
+ * Process confinement for the children: chroot to an empty directory, drop
+ * to an unprivileged user, no_new_privs, no forking, no core dumps, then a
+ * pledge-like seccomp filter built from promise words. A call outside the
+ * promises kills the process (SECCOMP_RET_KILL_PROCESS), unless the
+ * environment has MMPD_SANDBOX_DEBUG=1: then the call's number is written
+ * to stderr and the call fails with ENOSYS, for diagnosing a new libc.
+ */
+#ifndef MMP_SANDBOX_H
+#define MMP_SANDBOX_H
+
+/*
+ * As root: chroot(dir) + chdir("/"), setgroups(1, gid), setresgid,
+ * setresuid to user (fatalx with a clear message if the user or dir is
+ * missing). Not root: log_warnx that it stays as it is. Always:
+ * PR_SET_DUMPABLE 0, RLIMIT_CORE 0, RLIMIT_NPROC 0, PR_SET_NO_NEW_PRIVS 1.
+ * Returns 1 if it changed root and user, 0 if not (not root).
+ */
+int	sandbox_drop(const char *dir, const char *user);
+/*
+ * Install the seccomp filter for these promises (blank-separated):
+ *   stdio   memory, time, read/write/close on open fds, epoll/poll,
+ *           signals of its own, getrandom, futex, fcntl, pipe2, exit
+ *   inet    socket(AF_INET/AF_INET6, SOCK_STREAM), connect, accept4,
+ *           getsockname/getpeername, get/setsockopt, shutdown
+ *   dns     socket(AF_INET/AF_INET6, SOCK_DGRAM), sendto, recvfrom, bind
+ *   unix    socketpair(AF_UNIX)
+ *   recvfd  recvmsg (SCM_RIGHTS in)
+ *   sendfd  sendmsg (SCM_RIGHTS out)
+ *   splice  splice(2), pipe2
+ * Unknown promise word: fatalx. 0 on success, fatal on failure.
+ */
+int	sandbox_pledge(const char *promises);
+
+#endif /* MMP_SANDBOX_H */

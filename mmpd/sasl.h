@@ -1,0 +1,33 @@
+/*
+ * SASL PLAIN (RFC 4616) and strict base64 (RFC 4648) for the login
+ * exchanges of both protocols.
+ */
+#ifndef MMP_SASL_H
+#define MMP_SASL_H
+
+#include <stddef.h>
+
+#include "buf.h"
+
+#define SASL_FIELD_MAX_BYTES	256	/* authzid, authcid, password each */
+
+/* Strict: no whitespace, correct padding. Returns length or -1. */
+int	base64_decode(const char *in, size_t inlen, unsigned char *out,
+	    size_t outsz);
+/* Appends base64 of in to b; -1 if b is full. */
+int	base64_encode_buf(struct buf *, const void *in, size_t inlen);
+
+/*
+ * Decode a PLAIN response ("authzid NUL authcid NUL password", base64).
+ * Fails (-1, reason in err) on bad base64, a NUL count other than two, an
+ * empty authcid, a field too long, CR or LF anywhere, or an authzid that is
+ * neither empty nor equal to authcid (a client may not act as another
+ * user). Outputs are NUL-terminated, sized SASL_FIELD_MAX_BYTES + 1.
+ */
+int	sasl_plain_decode(const char *b64, size_t len, char *authcid,
+	    char *passwd, char *err, size_t errlen);
+/* Append base64("authzid NUL authcid NUL passwd"); authzid may be NULL. */
+int	sasl_plain_encode(struct buf *, const char *authzid,
+	    const char *authcid, const char *passwd);
+
+#endif /* MMP_SASL_H */
