@@ -1,0 +1,241 @@
+/*
+ * mmp-ldapd: the only mmpd process that talks to LDAP. It answers the
+ * relay workers' user lookups (IMSG_LOOKUP) with the user's DN, mail host
+ * and the store's addresses, over asynchronous LDAP and DNS.
+ */
+#ifndef MMP_LDAPD_H
+#define MMP_LDAPD_H
+
+#include <sys/queue.h>
+#include <sys/tree.h>
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <ldap.h>
+
+#include "config.h"
+#include "confmsg.h"
+#include "imsg.h"
+#include "msg.h"
+
+#define LDAPD_URLS_MAX		16	/* LdapUrl failover list */
+#define LDAPD_ATTRS_MAX		16	/* MailHostAttrs */
+#define LDAPD_HOST_BYTES	256	/* a DNS name, NUL included */
+#define LDAPD_URL_BYTES		300	/* "ldap://host:port" for logs */
+#define LDAPD_FILTER_BYTES	4096	/* expanded SearchFormat */
+#define LDAPD_DETAIL_BYTES	512	/* detail text of an answer */
+#define LDAPD_QUEUE_MAX		10000	/* lookups waiting per connection */
+#define LDAPD_INFLIGHT_MAX	1000	/* searches in flight per connection */
+#define LDAPD_LOOKUPS_MAX	50000	/* lookups open in the process */
+#define LDAPD_RELAYS_MAX	1024	/* relay channels */
+#define LDAPD_RELAY_QUEUE_MAX	20000	/* answers a relay may leave unread */
+#define LDAPD_PARENT_QUEUE_MAX	10000	/* log lines the parent may leave */
+#define LDAPD_BACKOFF_MIN_SEC	1
+#define LDAPD_BACKOFF_MAX_SEC	16
+#define LDAPD_RESULTS_PER_PASS	1000	/* LDAP messages per read event */
+
+struct ldapd;
+struct lookup;
+struct resolver;
+struct resolve_req;
+
+/* Numeric addresses of one host, as text, at most MMP_ADDRS_MAX. */
+struct addrlist {
+	size_t	n;
+	char	a[MMP_ADDRS_MAX][INET6_ADDRSTRLEN];
+};
+
+/* The parent's HostsFile: name -> address, sorted by name. */
+struct hosts_entry {
+	char	name[LDAPD_HOST_BYTES];
+	char	addr[INET6_ADDRSTRLEN];
+	size_t	seq;			/* file order */
+};
+
+struct hosts {
+	struct hosts_entry	*v;
+	size_t			 n;
+	size_t			 cap;
+};
+
+/* One LdapUrl entry, parsed once when the configuration arrives. */
+struct ldap_url {
+	char	 label[LDAPD_URL_BYTES];	/* ldap://host:port */
+	char	 host[LDAPD_HOST_BYTES];
+	int	 port;
+	int	 scope;
+	char	*base;
+	char	 why[LDAPD_DETAIL_BYTES];	/* "" = usable */
+};
+
+/* A channel to another process: imsgbuf plus its read and write events. */
+struct peer {
+	struct ldapd	*env;
+	struct imsgbuf	 ib;
+	struct event	*rev;
+	struct event	*wev;
+};
+
+struct relay {
+	TAILQ_ENTRY(relay)	 entry;
+	struct peer		 p;
+	uint32_t		 idx;
+	int			 closing;
+	struct event		*closeev;	/* closes it from the loop */
+	TAILQ_HEAD(, lookup)	 lookups;
+};
+
+enum lookup_state {
+	LK_QUEUED,		/* waiting for the connection */
+	LK_SEARCHING,		/* search sent, msgid valid */
+	LK_RESOLVING,		/* mailHost being resolved */
+};
+
+struct lookup {
+	TAILQ_ENTRY(lookup)	 qentry;	/* connection queue */
+	RB_ENTRY(lookup)	 node;		/* connection, by msgid */
+	TAILQ_ENTRY(lookup)	 rentry;	/* relay's lookups */
+	struct ldapd		*env;
+	struct relay		*relay;
+	struct ldap_conn	*conn;		/* NULL while resolving */
+	struct resolve_req	*res;
+	struct event		*timer;
+	enum lookup_state	 state;
+	uint64_t		 reqid;
+	int			 svc;
+	int			 msgid;
+	int			 timeout_sec;
+	int			 nentries;
+	int			 badvalue;	/* mailHost not a host name */
+	struct timespec		 start;
+	char			 user[MMP_USER_BYTES + 1];
+	char			*filter;
+	char			*dn;
+	char			*mailhost;
+};
+
+RB_HEAD(lookup_tree, lookup);
+int	lookup_cmp(struct lookup *, struct lookup *);
+RB_PROTOTYPE(lookup_tree, lookup, node, lookup_cmp)
+
+enum conn_state {
+	CS_DOWN,
+	CS_RESOLVING,		/* the URL's host name */
+	CS_CONNECTING,		/* non-blocking TCP connect */
+	CS_BINDING,
+	CS_UP,
+};
+
+/*
+ * The LDAP connection of one service section. Replaced (not changed) when
+ * a reload changes its settings; the old one retires once its searches are
+ * answered.
+ */
+struct ldap_conn {
+	TAILQ_ENTRY(ldap_conn)	 entry;		/* retiring list */
+	struct ldapd		*env;
+	int			 svc;
+	enum conn_state		 state;
+	int			 retiring;
+
+	/* settings */
+	struct ldap_url		*urls;
+	size_t			 nurls;
+	char			*urltext;	/* LdapUrl as configured */
+	char			*binddn;
+	char			*bindpass;
+	char			*attrtext;	/* MailHostAttrs */
+	char			*attrbuf;	/* attrs point into it */
+	char			*attrs[LDAPD_ATTRS_MAX + 1];
+	int			 timeout_sec;
+
+	/* the attempt or session */
+	size_t			 cur;		/* URL in use */
+	size_t			 failed;	/* URLs failed in this round */
+	struct addrlist		 addrs;
+	size_t			 curaddr;
+	struct resolve_req	*res;
+	LDAP			*ld;
+	int			 fd;
+	struct event		*cev;		/* connect completes */
+	struct event		*rev;		/* LDAP data to read */
+	struct event		*wev;		/* room to write (LDAP_BUSY) */
+	struct event		*timer;		/* bind deadline */
+	int			 bind_msgid;
+	int			 backoff_sec;
+	struct timespec		 next_try;	/* monotonic */
+	char			 lasterr[LDAPD_URL_BYTES + LDAPD_DETAIL_BYTES];
+
+	TAILQ_HEAD(, lookup)	 queue;
+	size_t			 nqueued;
+	struct lookup_tree	 inflight;
+	size_t			 ninflight;
+};
+
+struct ldapd {
+	struct event_base	*evb;
+	struct peer		 parent;
+	struct conf_rx		 rx;
+	struct mmp_conf		*conf;
+	uint32_t		 gen;
+	struct hosts		 hosts;
+	struct hosts		 newhosts;	/* CONF_HOST since CONF_START */
+	struct resolver		*resolver;
+	struct ldap_conn	*conn[CONF_NSECT];
+	TAILQ_HEAD(, ldap_conn)	 retiring;
+	TAILQ_HEAD(, relay)	 relays;
+	size_t			 nrelays;
+	size_t			 nlookups;
+	int			 verbose;
+	int			 started;	/* sandboxed, loop running */
+	int			 draining;
+	struct event		*drainev;
+	size_t			 logs_dropped;
+};
+
+/* SearchFormat values: %s %U %V from name, %o, %C, %S, %D. */
+struct filter_vars {
+	const char	*name;
+	const char	*orig;
+	const char	*client;
+	const char	*local;
+	const char	*certdn;
+};
+
+/* lookup.c */
+int	lookup_filter_expand(const char *, const struct filter_vars *, char *,
+	    size_t, char *, size_t);
+int	ldap_url_split(const char *, struct ldap_url *);
+void	ldap_url_clear(struct ldap_url *);
+int	ldap_url_numeric(const struct ldap_url *, const char *, char *,
+	    size_t);
+struct ldap_conn *conn_new(struct ldapd *, const struct mmp_conf *, int);
+int	conn_same(const struct ldap_conn *, const struct ldap_conn *);
+void	conn_start(struct ldap_conn *);
+void	conn_retire(struct ldap_conn *, struct ldap_conn *);
+void	conn_free(struct ldap_conn *);
+void	lookup_start(struct ldapd *, struct relay *, uint64_t, int,
+	    const char *, size_t, const char *, const char *);
+void	lookup_cancel(struct lookup *);
+
+/* resolve.c */
+int	hosts_add(struct hosts *, const char *, const char *);
+void	hosts_finish(struct hosts *);
+int	hosts_lookup(const struct hosts *, const char *, struct addrlist *);
+void	hosts_free(struct hosts *);
+int	resolve_numeric(const char *, struct addrlist *);
+int	resolve_valid_name(const char *);
+typedef void (*resolve_cb)(void *, const struct addrlist *, const char *);
+int	resolver_init(struct ldapd *);
+void	resolver_free(struct ldapd *);
+int	resolve_start(struct ldapd *, const char *, struct addrlist *, char *,
+	    size_t, resolve_cb, void *, struct resolve_req **);
+void	resolve_cancel(struct resolve_req *);
+
+#endif /* MMP_LDAPD_H */

@@ -1,0 +1,455 @@
+/*
+ * Host names to addresses without blocking: numeric addresses as they are,
+ * then the parent's HostsFile table, then DNS through c-ares driven by the
+ * event loop. c-ares reads resolv.conf in resolver_init, before chroot.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <ares.h>
+#include <event2/event.h>
+
+#include "ldapd.h"
+#include "log.h"
+
+#define RESOLVER_TRY_MSEC	2000	/* per server and try */
+#define RESOLVER_TRIES		2
+
+struct resolver_sock {
+	ares_socket_t	 fd;
+	struct event	*ev;
+};
+
+struct resolver {
+	struct ldapd		*env;
+	ares_channel		 ch;
+	struct event		*timer;
+	struct resolver_sock	*socks;
+	size_t			 nsocks;
+	int			 closing;
+};
+
+/*
+ * One c-ares query. c-ares cannot cancel a single query, so a cancelled
+ * request stays allocated (cb = NULL) until c-ares calls back.
+ */
+struct resolve_req {
+	struct resolver	*r;
+	resolve_cb	 cb;
+	void		*arg;
+	int		 inside;	/* in ares_getaddrinfo */
+	int		 done;
+	int		 status;
+	struct addrlist	 out;
+	char		 name[LDAPD_HOST_BYTES];
+};
+
+static int
+hosts_cmp(const void *a, const void *b)
+{
+	const struct hosts_entry	*x = a, *y = b;
+
+	return strcasecmp(x->name, y->name);
+}
+
+/* Ties by file order, so several addresses of one name keep theirs. */
+static int
+hosts_cmp_seq(const void *a, const void *b)
+{
+	const struct hosts_entry	*x = a, *y = b;
+	int				 c;
+
+	if ((c = hosts_cmp(a, b)) != 0)
+		return c;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Numeric address text as inet_ntop writes it, "" if not numeric. */
+static int
+addr_canon(const char *s, char *out, size_t outsz)
+{
+	struct in6_addr	a6;
+	struct in_addr	a4;
+
+	if (inet_pton(AF_INET, s, &a4) == 1)
+		return inet_ntop(AF_INET, &a4, out, outsz) != NULL ? 0 : -1;
+	if (inet_pton(AF_INET6, s, &a6) == 1)
+		return inet_ntop(AF_INET6, &a6, out, outsz) != NULL ? 0 : -1;
+	return -1;
+}
+
+/* Add one HostsFile line; the parent sends only numeric addresses. */
+int
+hosts_add(struct hosts *h, const char *name, const char *addr)
+{
+	struct hosts_entry	*v;
+	size_t			 cap;
+
+	if (!resolve_valid_name(name))
+		return -1;
+	if (h->n == h->cap) {
+		cap = h->cap == 0 ? 64 : h->cap * 2;
+		if ((v = reallocarray(h->v, cap, sizeof(*v))) == NULL)
+			return -1;
+		h->v = v;
+		h->cap = cap;
+	}
+	v = &h->v[h->n];
+	if (addr_canon(addr, v->addr, sizeof(v->addr)) == -1)
+		return -1;
+	(void)strlcpy(v->name, name, sizeof(v->name));
+	v->seq = h->n++;
+	return 0;
+}
+
+void
+hosts_finish(struct hosts *h)
+{
+	if (h->n > 1)
+		qsort(h->v, h->n, sizeof(h->v[0]), hosts_cmp_seq);
+}
+
+static void
+addrlist_add(struct addrlist *al, const char *a)
+{
+	size_t	i;
+
+	for (i = 0; i < al->n; i++)
+		if (strcmp(al->a[i], a) == 0)
+			return;
+	if (al->n < MMP_ADDRS_MAX)
+		(void)strlcpy(al->a[al->n++], a, sizeof(al->a[0]));
+}
+
+/* Case-insensitive, every address of the name in file order. 1 found. */
+int
+hosts_lookup(const struct hosts *h, const char *name, struct addrlist *out)
+{
+	struct hosts_entry	 key;
+	size_t			 lo = 0, hi = h->n, mid;
+
+	out->n = 0;
+	if (strlcpy(key.name, name, sizeof(key.name)) >= sizeof(key.name))
+		return 0;
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (hosts_cmp(&h->v[mid], &key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < h->n && hosts_cmp(&h->v[lo], &key) == 0; lo++)
+		addrlist_add(out, h->v[lo].addr);
+	return out->n > 0;
+}
+
+void
+hosts_free(struct hosts *h)
+{
+	free(h->v);
+	memset(h, 0, sizeof(*h));
+}
+
+/* "192.0.2.1", "2001:db8::1" or "[2001:db8::1]": 1 and out filled. */
+int
+resolve_numeric(const char *name, struct addrlist *out)
+{
+	char	tmp[INET6_ADDRSTRLEN + 2], canon[INET6_ADDRSTRLEN];
+	size_t	len = strlen(name);
+
+	out->n = 0;
+	if (len >= 2 && name[0] == '[' && name[len - 1] == ']' &&
+	    len - 2 < sizeof(tmp)) {
+		memcpy(tmp, name + 1, len - 2);
+		tmp[len - 2] = '\0';
+		if (strchr(tmp, ':') == NULL ||
+		    addr_canon(tmp, canon, sizeof(canon)) == -1)
+			return 0;
+	} else if (addr_canon(name, canon, sizeof(canon)) == -1)
+		return 0;
+	addrlist_add(out, canon);
+	return 1;
+}
+
+/*
+ * A name DNS can be asked for: labels of letters, digits, '-' and '_'
+ * (service names in the wild), 1..63 bytes each, 253 in all, an optional
+ * final dot. Anything else in an LDAP attribute is refused before c-ares.
+ */
+int
+resolve_valid_name(const char *name)
+{
+	size_t	len = strlen(name), label = 0, i;
+
+	if (len == 0 || len > 253 || name[0] == '.')
+		return 0;
+	for (i = 0; i < len; i++) {
+		if (name[i] == '.') {
+			if (label == 0)
+				return 0;
+			label = 0;
+			continue;
+		}
+		if (!isalnum((unsigned char)name[i]) && name[i] != '-' &&
+		    name[i] != '_')
+			return 0;
+		if (++label > 63)
+			return 0;
+	}
+	return 1;
+}
+
+static void	resolver_sock_cb(void *, ares_socket_t, int, int);
+
+static void
+resolver_schedule(struct resolver *r)
+{
+	struct timeval	tv, *tvp;
+
+	if (r->closing)
+		return;
+	if ((tvp = ares_timeout(r->ch, NULL, &tv)) != NULL)
+		evtimer_add(r->timer, tvp);
+	else
+		evtimer_del(r->timer);
+}
+
+static void
+resolver_timer_cb(int fd, short events, void *arg)
+{
+	struct resolver	*r = arg;
+
+	(void)fd;
+	(void)events;
+	ares_process_fd(r->ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+	resolver_schedule(r);
+}
+
+static void
+resolver_io_cb(int fd, short events, void *arg)
+{
+	struct resolver	*r = arg;
+
+	ares_process_fd(r->ch, (events & EV_READ) ? fd : ARES_SOCKET_BAD,
+	    (events & EV_WRITE) ? fd : ARES_SOCKET_BAD);
+	resolver_schedule(r);
+}
+
+static struct resolver_sock *
+resolver_sock_find(struct resolver *r, ares_socket_t fd)
+{
+	size_t	i;
+
+	for (i = 0; i < r->nsocks; i++)
+		if (r->socks[i].fd == fd)
+			return &r->socks[i];
+	return NULL;
+}
+
+/* c-ares says which of its sockets it wants to read or write. */
+static void
+resolver_sock_cb(void *arg, ares_socket_t fd, int readable, int writable)
+{
+	struct resolver		*r = arg;
+	struct resolver_sock	*s, *v;
+	short			 what;
+
+	if ((s = resolver_sock_find(r, fd)) != NULL) {
+		event_free(s->ev);
+		*s = r->socks[--r->nsocks];
+	}
+	if ((!readable && !writable) || r->closing)
+		return;
+	if ((v = reallocarray(r->socks, r->nsocks + 1, sizeof(*v))) == NULL) {
+		log_warn("resolver: socket table");
+		return;
+	}
+	r->socks = v;
+	what = EV_PERSIST | (readable ? EV_READ : 0) |
+	    (writable ? EV_WRITE : 0);
+	s = &r->socks[r->nsocks];
+	s->fd = fd;
+	if ((s->ev = event_new(r->env->evb, fd, what, resolver_io_cb, r)) ==
+	    NULL || event_add(s->ev, NULL) == -1) {
+		log_warnx("resolver: cannot watch socket %d", fd);
+		if (s->ev != NULL)
+			event_free(s->ev);
+		return;
+	}
+	r->nsocks++;
+}
+
+/*
+ * Before chroot: c-ares reads /etc/resolv.conf now. Lookups go to DNS
+ * only ("b"): the hosts table came from the parent, and /etc/hosts is not
+ * there after chroot.
+ */
+int
+resolver_init(struct ldapd *env)
+{
+	struct ares_options	 opts;
+	struct resolver		*r;
+	int			 rc, mask;
+
+	if ((rc = ares_library_init(ARES_LIB_INIT_ALL)) != ARES_SUCCESS)
+		fatalx("ares_library_init: %s", ares_strerror(rc));
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		fatal("resolver");
+	r->env = env;
+	memset(&opts, 0, sizeof(opts));
+	opts.lookups = (char *)"b";
+	opts.timeout = RESOLVER_TRY_MSEC;
+	opts.tries = RESOLVER_TRIES;
+	opts.sock_state_cb = resolver_sock_cb;
+	opts.sock_state_cb_data = r;
+	mask = ARES_OPT_LOOKUPS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES |
+	    ARES_OPT_SOCK_STATE_CB;
+	if ((rc = ares_init_options(&r->ch, &opts, mask)) != ARES_SUCCESS)
+		fatalx("resolver: ares_init_options: %s", ares_strerror(rc));
+	if ((r->timer = evtimer_new(env->evb, resolver_timer_cb, r)) == NULL)
+		fatalx("resolver: timer");
+	env->resolver = r;
+	return 0;
+}
+
+/* At exit: pending queries call back with ARES_EDESTRUCTION and free. */
+void
+resolver_free(struct ldapd *env)
+{
+	struct resolver	*r = env->resolver;
+	size_t		 i;
+
+	if (r == NULL)
+		return;
+	r->closing = 1;
+	ares_destroy(r->ch);
+	for (i = 0; i < r->nsocks; i++)
+		event_free(r->socks[i].ev);
+	free(r->socks);
+	event_free(r->timer);
+	free(r);
+	ares_library_cleanup();
+	env->resolver = NULL;
+}
+
+static void
+resolve_collect(struct resolve_req *q, struct ares_addrinfo *ai)
+{
+	struct ares_addrinfo_node	*n;
+	char				 buf[INET6_ADDRSTRLEN];
+	const void			*src;
+
+	q->out.n = 0;
+	for (n = ai != NULL ? ai->nodes : NULL; n != NULL; n = n->ai_next) {
+		if (n->ai_family == AF_INET)
+			src = &((struct sockaddr_in *)n->ai_addr)->sin_addr;
+		else if (n->ai_family == AF_INET6)
+			src = &((struct sockaddr_in6 *)n->ai_addr)->sin6_addr;
+		else
+			continue;
+		if (inet_ntop(n->ai_family, src, buf, sizeof(buf)) != NULL)
+			addrlist_add(&q->out, buf);
+	}
+}
+
+static void
+resolve_done(void *arg, int status, int timeouts, struct ares_addrinfo *ai)
+{
+	struct resolve_req	*q = arg;
+	char			 err[LDAPD_DETAIL_BYTES];
+
+	(void)timeouts;
+	resolve_collect(q, ai);
+	if (ai != NULL)
+		ares_freeaddrinfo(ai);
+	if (status == ARES_SUCCESS && q->out.n == 0)
+		status = ARES_ENODATA;
+	q->status = status;
+	q->done = 1;
+	if (q->inside)
+		return;		/* resolve_start answers synchronously */
+	if (q->cb != NULL && !q->r->closing) {
+		(void)snprintf(err, sizeof(err), "%s", ares_strerror(status));
+		q->cb(q->arg, status == ARES_SUCCESS ? &q->out : NULL, err);
+	}
+	free(q);
+}
+
+static int
+resolve_query(struct ldapd *env, const char *name, struct addrlist *out,
+    char *err, size_t errlen, resolve_cb cb, void *arg,
+    struct resolve_req **reqp)
+{
+	struct ares_addrinfo_hints	 hints;
+	struct resolve_req		*q;
+	int				 status;
+
+	if ((q = calloc(1, sizeof(*q))) == NULL) {
+		(void)snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	q->r = env->resolver;
+	q->cb = cb;
+	q->arg = arg;
+	(void)strlcpy(q->name, name, sizeof(q->name));
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	/* No sorting: it connects a UDP socket per address to rank them. */
+	hints.ai_flags = ARES_AI_NOSORT;
+	q->inside = 1;
+	ares_getaddrinfo(q->r->ch, q->name, NULL, &hints, resolve_done, q);
+	q->inside = 0;
+	if (!q->done) {
+		resolver_schedule(q->r);
+		*reqp = q;
+		return 0;
+	}
+	status = q->status;
+	*out = q->out;
+	free(q);
+	if (status == ARES_SUCCESS)
+		return 1;
+	(void)snprintf(err, errlen, "%s", ares_strerror(status));
+	return -1;
+}
+
+/*
+ * 1: out holds the addresses now; 0: asynchronous, cb(arg, list or NULL,
+ * error text) comes later unless resolve_cancel(*reqp); -1: err says why.
+ */
+int
+resolve_start(struct ldapd *env, const char *name, struct addrlist *out,
+    char *err, size_t errlen, resolve_cb cb, void *arg,
+    struct resolve_req **reqp)
+{
+	*reqp = NULL;
+	if (resolve_numeric(name, out))
+		return 1;
+	if (hosts_lookup(&env->hosts, name, out))
+		return 1;
+	if (!resolve_valid_name(name)) {
+		(void)snprintf(err, errlen, "not a host name");
+		return -1;
+	}
+	if (env->resolver == NULL) {
+		(void)snprintf(err, errlen, "no resolver");
+		return -1;
+	}
+	return resolve_query(env, name, out, err, errlen, cb, arg, reqp);
+}
+
+void
+resolve_cancel(struct resolve_req *q)
+{
+	if (q != NULL)
+		q->cb = NULL;
+}

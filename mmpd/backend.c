@@ -1,0 +1,429 @@
+/*
+ * The store side of a login: connect to the user's mailHost (each address
+ * in turn), read the greeting, replay the login the way the store prefers
+ * (IMAP AUTHENTICATE PLAIN with SASL-IR, else LOGIN with quoting or
+ * literals; POP3 USER/PASS) and hand the store's answer to the client.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "mmpd.h"
+
+#define STORE_CAPA_TAG	"mmpd0"
+
+enum backend_state {
+	BE_IDLE,
+	BE_CONNECT,
+	BE_GREETING,
+	BE_CAPA,		/* IMAP: asked CAPABILITY */
+	BE_CONT,		/* IMAP: waiting for "+" to send the rest */
+	BE_LOGIN,		/* IMAP: waiting for the tagged answer */
+	BE_USER,		/* POP3: sent USER */
+	BE_PASS,		/* POP3: sent PASS */
+};
+
+static void	backend_event(int, short, void *);
+static void	backend_next_address(struct session *, const char *);
+
+void
+backend_free(struct backend *be)
+{
+	if (be->ev != NULL)
+		event_free(be->ev);
+	be->ev = NULL;
+	if (be->fd != -1)
+		close(be->fd);
+	be->fd = -1;
+	buf_free(&be->in);
+	buf_free(&be->out);
+	buf_free(&be->answer);
+	be->state = BE_IDLE;
+	be->saslir = be->authplain = be->literalplus = 0;
+	be->nsplit = be->cursplit = 0;
+}
+
+/* Wait for what the state needs, ConnectTimeout at most. */
+static void
+backend_wait(struct session *s, short what)
+{
+	struct timeval	tv;
+
+	tv.tv_sec = conf_num(env->conf, s->svc, CK_CONNECTTIMEOUT);
+	tv.tv_usec = 0;
+	event_del(s->be.ev);
+	event_assign(s->be.ev, env->base, s->be.fd, what, backend_event, s);
+	event_add(s->be.ev, &tv);
+}
+
+static int
+backend_sockaddr(const char *addr, int port, struct sockaddr_storage *ss,
+    socklen_t *len)
+{
+	struct sockaddr_in	*sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, addr, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		*len = sizeof(*sin);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, addr, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		*len = sizeof(*sin6);
+		return 0;
+	}
+	return -1;
+}
+
+/* Start a connection to the address be->next; -1 if it failed at once. */
+static int
+backend_connect(struct session *s, char *why, size_t whylen)
+{
+	struct backend		*be = &s->be;
+	struct sockaddr_storage	 ss;
+	socklen_t		 len;
+	const char		*addr = be->addrs[be->next++];
+	int			 port, one = 1;
+
+	port = conf_num(env->conf, s->svc, CK_BACKSIDEPORT);
+	(void)snprintf(be->addr, sizeof(be->addr), strchr(addr, ':') ?
+	    "[%s]:%d" : "%s:%d", addr, port);
+	if (backend_sockaddr(addr, port, &ss, &len) == -1) {
+		(void)snprintf(why, whylen, "bad address %s", be->addr);
+		return -1;
+	}
+	be->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0);
+	if (be->fd == -1) {
+		(void)snprintf(why, whylen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	(void)setsockopt(be->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(be->fd, (struct sockaddr *)&ss, len) == -1 &&
+	    errno != EINPROGRESS) {
+		(void)snprintf(why, whylen, "%s: %s", be->addr,
+		    strerror(errno));
+		close(be->fd);
+		be->fd = -1;
+		return -1;
+	}
+	be->state = BE_CONNECT;
+	backend_wait(s, EV_WRITE);
+	return 0;
+}
+
+static void
+backend_next_address(struct session *s, const char *why)
+{
+	struct backend	*be = &s->be;
+	char		 err[256];
+
+	if (why != NULL)
+		session_log(s, LOG_WARNING, "store %s: %s", be->addr, why);
+	if (be->fd != -1) {
+		close(be->fd);
+		be->fd = -1;
+	}
+	buf_reset(&be->in);
+	while (be->next < be->naddr) {
+		if (backend_connect(s, err, sizeof(err)) == 0)
+			return;
+		session_log(s, LOG_WARNING, "store: %s", err);
+	}
+	session_login_failed(s, LOGIN_FAIL_STORE, why != NULL ? why :
+	    "no address to connect to");
+}
+
+void
+backend_start(struct session *s)
+{
+	struct backend	*be = &s->be;
+
+	be->next = 0;
+	be->fd = -1;
+	be->ev = event_new(env->base, -1, 0, backend_event, s);
+	if (be->ev == NULL ||
+	    buf_init(&be->in, 0, STORE_IN_MAX_BYTES) == -1 ||
+	    buf_init(&be->out, 0, STORE_OUT_MAX_BYTES) == -1 ||
+	    buf_init(&be->answer, 0, STORE_IN_MAX_BYTES) == -1) {
+		session_login_failed(s, LOGIN_FAIL_STORE, "out of memory");
+		return;
+	}
+	backend_next_address(s, NULL);
+}
+
+/* Note what the store can do from a CAPABILITY list. */
+static void
+backend_capabilities(struct backend *be, const char *p)
+{
+	char	word[64];
+	size_t	n;
+
+	while (*p != '\0' && *p != ']') {
+		while (*p == ' ')
+			p++;
+		n = strcspn(p, " ]");
+		if (n > 0 && n < sizeof(word)) {
+			memcpy(word, p, n);
+			word[n] = '\0';
+			if (strcasecmp(word, "AUTH=PLAIN") == 0)
+				be->authplain = 1;
+			else if (strcasecmp(word, "SASL-IR") == 0)
+				be->saslir = 1;
+			else if (strcasecmp(word, "LITERAL+") == 0)
+				be->literalplus = 1;
+		}
+		p += n;
+	}
+}
+
+static int
+backend_send(struct session *s, size_t upto)
+{
+	struct backend	*be = &s->be;
+	ssize_t		 n;
+
+	/* A few hundred bytes to a fresh socket: this does not block. */
+	while (buf_len(&be->out) > 0 && upto > 0) {
+		n = write(be->fd, buf_data(&be->out), upto < buf_len(&be->out)
+		    ? upto : buf_len(&be->out));
+		if (n == -1)
+			return -1;
+		buf_drain(&be->out, n);
+		upto -= n;
+	}
+	return 0;
+}
+
+/* Send the login command up to its next synchronising literal. */
+static int
+backend_send_part(struct session *s)
+{
+	struct backend	*be = &s->be;
+	size_t		 upto = buf_len(&be->out);
+
+	if (be->cursplit < be->nsplit)
+		upto = be->splits[be->cursplit] - be->sent;
+	be->sent += upto;
+	if (backend_send(s, upto) == -1)
+		return -1;
+	be->state = be->cursplit < be->nsplit ? BE_CONT : BE_LOGIN;
+	be->cursplit++;
+	return 0;
+}
+
+static int
+backend_imap_login(struct session *s)
+{
+	struct backend	*be = &s->be;
+	int		 off;
+
+	buf_reset(&be->out);
+	be->sent = be->nsplit = be->cursplit = 0;
+	if (be->authplain) {
+		if (buf_addf(&be->out, "%s AUTHENTICATE PLAIN%s", s->tag,
+		    be->saslir ? " " : "\r\n") == -1)
+			return -1;
+		if (!be->saslir)
+			be->splits[be->nsplit++] = buf_len(&be->out);
+		if (sasl_plain_encode(&be->out, NULL, s->user, s->pass) ==
+		    -1 || buf_add(&be->out, "\r\n", 2) == -1)
+			return -1;
+		return backend_send_part(s);
+	}
+	if (buf_addf(&be->out, "%s LOGIN ", s->tag) == -1 ||
+	    (off = imap_append_string(&be->out, s->user,
+	    be->literalplus)) == -1)
+		return -1;
+	if (off > 0)
+		be->splits[be->nsplit++] = off;
+	if (buf_add(&be->out, " ", 1) == -1 ||
+	    (off = imap_append_string(&be->out, s->pass,
+	    be->literalplus)) == -1 || buf_add(&be->out, "\r\n", 2) == -1)
+		return -1;
+	if (off > 0)
+		be->splits[be->nsplit++] = off;
+	return backend_send_part(s);
+}
+
+/* Returns 1: the session is past the login now. */
+static int
+backend_succeeded(struct session *s, const char *line, size_t len)
+{
+	session_send_raw(s, buf_data(&s->be.answer), buf_len(&s->be.answer));
+	session_send_raw(s, line, len);
+	session_send_raw(s, "\n", 1);
+	session_login_ok(s);
+	return 1;
+}
+
+/* Returns 1: the session is back before the login. */
+static int
+backend_refused(struct session *s, const char *line, size_t len)
+{
+	char	detail[256];
+
+	while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+		len--;
+	(void)snprintf(detail, sizeof(detail), "store %s refused: %.*s",
+	    s->be.addr, (int)(len > 200 ? 200 : len), line);
+	session_login_failed(s, LOGIN_FAIL_AUTH, detail);
+	return 1;
+}
+
+/*
+ * One line (without its LF) from an IMAP store: 0 go on, 1 the session
+ * moved on, -1 the store cannot be written to.
+ */
+static int
+backend_imap_line(struct session *s, const char *line, size_t len)
+{
+	struct backend	*be = &s->be;
+	size_t		 tlen = strlen(s->tag);
+	const char	*p;
+
+	switch (be->state) {
+	case BE_GREETING:
+		if (strncasecmp(line, "* OK", 4) != 0) {
+			backend_next_address(s, "greeting is not * OK");
+			return 1;
+		}
+		if ((p = strcasestr(line, "[CAPABILITY ")) != NULL) {
+			backend_capabilities(be, p + 12);
+			return backend_imap_login(s);
+		}
+		be->state = BE_CAPA;
+		return buf_addf(&be->out, STORE_CAPA_TAG " CAPABILITY\r\n") ==
+		    -1 ? -1 : backend_send(s, buf_len(&be->out));
+	case BE_CAPA:
+		if (strncasecmp(line, "* CAPABILITY ", 13) == 0)
+			backend_capabilities(be, line + 13);
+		else if (strncmp(line, STORE_CAPA_TAG " ", 6) == 0)
+			return backend_imap_login(s);
+		return 0;
+	case BE_CONT:
+		if (line[0] == '+')
+			return backend_send_part(s);
+		break;
+	case BE_LOGIN:
+		if (line[0] == '*')
+			return buf_add(&be->answer, line, len) == -1 ||
+			    buf_add(&be->answer, "\n", 1) == -1 ? -1 : 0;
+		break;
+	}
+	if (len > tlen + 3 && strncmp(line, s->tag, tlen) == 0 &&
+	    line[tlen] == ' ' && strncasecmp(line + tlen + 1, "OK", 2) == 0)
+		return backend_succeeded(s, line, len);
+	return backend_refused(s, line, len);
+}
+
+/* As backend_imap_line, for a POP3 store. */
+static int
+backend_pop3_line(struct session *s, const char *line, size_t len)
+{
+	struct backend	*be = &s->be;
+	int		 ok = strncmp(line, "+OK", 3) == 0;
+
+	switch (be->state) {
+	case BE_GREETING:
+		if (!ok) {
+			backend_next_address(s, "greeting is not +OK");
+			return 1;
+		}
+		be->state = BE_USER;
+		if (buf_addf(&be->out, "USER %s\r\n", s->user) == -1)
+			return -1;
+		return backend_send(s, buf_len(&be->out));
+	case BE_USER:
+		if (!ok)
+			break;
+		be->state = BE_PASS;
+		if (buf_addf(&be->out, "PASS %s\r\n", s->pass) == -1)
+			return -1;
+		return backend_send(s, buf_len(&be->out));
+	case BE_PASS:
+		if (!ok)
+			break;
+		return backend_succeeded(s, line, len);
+	}
+	return backend_refused(s, line, len);
+}
+
+static void
+backend_read(struct session *s)
+{
+	struct backend	*be = &s->be;
+	ssize_t		 n;
+	size_t		 len;
+	char		*line;
+	int		 rv;
+
+	n = buf_read_fd(&be->in, be->fd);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+		backend_wait(s, EV_READ);
+		return;
+	}
+	if (n <= 0) {
+		backend_next_address(s, n == 0 ? "closed the connection" :
+		    strerror(errno));
+		return;
+	}
+	while ((len = buf_line(&be->in)) > 0) {
+		line = (char *)buf_data(&be->in);
+		line[len - 1] = '\0';	/* strcasestr stops at the LF */
+		rv = s->svc == SVC_IMAP ? backend_imap_line(s, line, len - 1) :
+		    backend_pop3_line(s, line, len - 1);
+		if (rv == 1)
+			return;
+		if (rv == -1) {
+			backend_next_address(s, "cannot send the login");
+			return;
+		}
+		buf_drain(&be->in, len);
+	}
+	if (buf_room(&be->in) == 0) {
+		backend_next_address(s, "line too long");
+		return;
+	}
+	backend_wait(s, EV_READ);
+}
+
+static void
+backend_event(int fd, short ev, void *arg)
+{
+	struct session	*s = arg;
+	int		 err = 0;
+	socklen_t	 len = sizeof(err);
+
+	if (ev & EV_TIMEOUT) {
+		backend_next_address(s, s->be.state == BE_CONNECT ?
+		    "connect timed out" : "no answer in time");
+		return;
+	}
+	if (s->be.state == BE_CONNECT) {
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+			err = errno;
+		if (err != 0) {
+			backend_next_address(s, strerror(err));
+			return;
+		}
+		s->be.state = BE_GREETING;
+		backend_wait(s, EV_READ);
+		return;
+	}
+	backend_read(s);
+}

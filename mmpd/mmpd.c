@@ -1,0 +1,611 @@
+/*
+ * mmpd: the parent process. Reads and checks the configuration, opens the
+ * logs and listeners, starts the children and then only reacts: SIGHUP
+ * reloads, SIGTERM drains, SIGCHLD restarts. With -P relay the same
+ * program is a relay worker (relay.c).
+ */
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "mmpd.h"
+#include "parent.h"
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR	"/etc/mmpd"
+#endif
+
+struct parent		*penv;
+static struct parent	 parent_state;
+
+static const char *const parent_log_names[LOG_SVC_MAX] = {
+	"AService.log", "ImapProxy.log", "PopProxy.log"
+};
+
+static void	usage(void) __attribute__((__noreturn__));
+static int	parent_is_relay(int, char *[]);
+static int	parent_find_self(void);
+static void	parent_cleanup(void);
+static void	parent_stdio(void);
+static int	parent_check_system(const struct mmp_conf *);
+static void	parent_open_logs(const struct mmp_conf *, int);
+static void	parent_set_level(const struct mmp_conf *);
+static void	parent_notices(const struct mmp_conf *);
+static unsigned int parent_workers(const struct mmp_conf *);
+static void	parent_check_only(struct mmp_conf *, int);
+static void	parent_start(struct mmp_conf *);
+static void	parent_events(void);
+static void	parent_signal(int, short, void *);
+static void	parent_reload(void);
+static void	parent_drain(int);
+static void	parent_drain_timeout(int, short, void *);
+static void	parent_stop(void);
+static void	parent_stop_timeout(int, short, void *);
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: mmpd [-dnv] [-f dir] [-P relay]\n");
+	exit(1);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct mmp_conf	*conf;
+	const char	*dir = SYSCONFDIR;
+	char		 err[1024];
+	int		 ch, check = 0, self_errno;
+
+	if (parent_is_relay(argc, argv))
+		return relay_main(argc, argv);
+	penv = &parent_state;
+	TAILQ_INIT(&penv->children);
+	TAILQ_INIT(&penv->old_listeners);
+	self_errno = parent_find_self();
+	log_init("mmpd", 1, LOG_NOTICE);
+
+	while ((ch = getopt(argc, argv, "df:nP:v")) != -1) {
+		switch (ch) {
+		case 'd':
+			penv->foreground = 1;
+			break;
+		case 'f':
+			dir = optarg;
+			break;
+		case 'n':
+			check++;
+			break;
+		case 'v':
+			penv->verbose++;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	if (penv->verbose)
+		log_set_level(LOG_DEBUG);
+	parent_stdio();
+	(void)umask(027);
+
+	/* Absolute: the daemon changes to / and reloads from here. */
+	if (realpath(dir, penv->dir) == NULL &&
+	    strlcpy(penv->dir, dir, sizeof(penv->dir)) >= sizeof(penv->dir))
+		fatalx("%s: directory name too long", dir);
+	if ((conf = conf_load(penv->dir, err, sizeof(err))) == NULL)
+		fatalx("%s", err);
+	/* A check shows its warnings whatever LogLevel says. */
+	if (check)
+		parent_check_only(conf, check);
+	parent_set_level(conf);
+	if (self_errno != 0)
+		fatalx("cannot find my own program: /proc/self/exe: %s",
+		    strerror(self_errno));
+	parent_start(conf);
+	(void)event_base_dispatch(penv->base);
+	parent_cleanup();
+	log_notice("mmpd exiting");
+	return 0;
+}
+
+/* Our executable, for the relays; 0 or an errno. */
+static int
+parent_find_self(void)
+{
+	ssize_t	n;
+
+	/* Before anything can change what /proc/self/exe means to us. */
+	n = readlink("/proc/self/exe", penv->self, sizeof(penv->self));
+	if (n == -1)
+		return errno;
+	if (n == 0 || (size_t)n >= sizeof(penv->self))
+		return ENAMETOOLONG;
+	penv->self[n] = '\0';
+	return 0;
+}
+
+static void
+parent_cleanup(void)
+{
+	listen_close_all();
+	proc_free_all();
+	free(penv->listeners);
+	free(penv->hosts);
+	conf_free(penv->conf);
+	event_base_free(penv->base);
+}
+
+/* `-P relay` anywhere among the options: this is a relay worker. */
+static int
+parent_is_relay(int argc, char *argv[])
+{
+	int	i;
+
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if (strcmp(argv[i], "-Prelay") == 0 ||
+		    (strcmp(argv[i], "-P") == 0 && i + 1 < argc &&
+		    strcmp(argv[i + 1], "relay") == 0))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Fds 0-2 open (on /dev/null if need be), so that no socket of ours ends
+ * up as a child's stdin or stderr.
+ */
+static void
+parent_stdio(void)
+{
+	int	fd;
+
+	while ((fd = open("/dev/null", O_RDWR)) != -1 && fd <= 2)
+		;
+	if (fd == -1)
+		fatal("/dev/null");
+	close(fd);
+}
+
+/* "AService.cfg:4" or "default": where a value came from. */
+static const char *
+parent_origin(const struct mmp_conf *conf, int sect, enum conf_key key,
+    char *buf, size_t len)
+{
+	const struct conf_value	*cv = &conf->v[sect][key];
+
+	if (!cv->isset)
+		return "default";
+	(void)snprintf(buf, len, "%s:%d", cv->file, cv->line);
+	return buf;
+}
+
+/* The user a child runs as must exist and must not be root. */
+static int
+parent_check_user(const struct mmp_conf *conf, enum conf_key key)
+{
+	const char	*user, *home, *name;
+	struct passwd	*pw;
+	char		 where[96];
+
+	user = conf_str(conf, CONF_GLOBAL, key);
+	home = conf_str(conf, CONF_GLOBAL, CK_CHROOTDIR);
+	name = conf_keyinfo(key)->name;
+	parent_origin(conf, CONF_GLOBAL, key, where, sizeof(where));
+	if ((pw = getpwnam(user)) == NULL) {
+		log_warnx("%s %s (%s) does not exist: run 'make install' or: "
+		    "useradd --system --home-dir %s --shell /usr/sbin/nologin "
+		    "%s", name, user, where, home, user);
+		return 1;
+	}
+	if (pw->pw_uid == 0) {
+		log_warnx("%s %s (%s) has uid 0: the children must run as an "
+		    "unprivileged user of their own", name, user, where);
+		return 1;
+	}
+	return 0;
+}
+
+/* ChrootDir, RelayUser, LdapUser: what the sandbox of each child needs. */
+static int
+parent_check_system(const struct mmp_conf *conf)
+{
+	const char	*dir;
+	struct stat	 st;
+	char		 where[96];
+	int		 problems = 0;
+
+	dir = conf_str(conf, CONF_GLOBAL, CK_CHROOTDIR);
+	parent_origin(conf, CONF_GLOBAL, CK_CHROOTDIR, where, sizeof(where));
+	if (stat(dir, &st) == -1 || !S_ISDIR(st.st_mode)) {
+		log_warnx("ChrootDir %s (%s) does not exist: run 'make "
+		    "install' or: mkdir -m 755 %s", dir, where, dir);
+		problems++;
+	} else if (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+		log_warnx("ChrootDir %s (%s) must belong to root and be "
+		    "writable by root only: chown root:root %s && chmod 755 %s",
+		    dir, where, dir, dir);
+		problems++;
+	}
+	problems += parent_check_user(conf, CK_RELAYUSER);
+	problems += parent_check_user(conf, CK_LDAPUSER);
+	return problems;
+}
+
+/* One LogDir file, or -1 (with a warning naming the key) if none. */
+static int
+parent_open_log(const struct conf_value *cv, const char *name, int dry)
+{
+	struct stat	st;
+	char		path[PATH_MAX];
+	int		fd;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", cv->str, name) >=
+	    sizeof(path)) {
+		log_warnx("%s:%d: LogDir %s: path too long", cv->file,
+		    cv->line, cv->str);
+		return -1;
+	}
+	if (dry) {
+		if (stat(cv->str, &st) == -1 || !S_ISDIR(st.st_mode))
+			log_warnx("%s:%d: LogDir %s is not a directory; %s "
+			    "will not be written", cv->file, cv->line, cv->str,
+			    name);
+		return -1;
+	}
+	/* O_NONBLOCK: a FIFO in its place must not hang the parent. */
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY |
+	    O_NONBLOCK, 0640);
+	if (fd == -1) {
+		log_warnx("%s:%d: LogDir %s: cannot open %s: %s; logging to "
+		    "%s only", cv->file, cv->line, cv->str, name,
+		    strerror(errno), penv->foreground ? "stderr" : "syslog");
+		return -1;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		log_warnx("%s:%d: %s is not a regular file; not written",
+		    cv->file, cv->line, path);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * (Re)open the log file of every service that has a LogDir: at start and
+ * on SIGHUP, which is what log rotation sends. dry: only check.
+ */
+static void
+parent_open_logs(const struct mmp_conf *conf, int dry)
+{
+	const struct conf_value	*cv;
+	int			 svc, fd;
+
+	for (svc = 0; svc < LOG_SVC_MAX; svc++) {
+		fd = -1;
+		cv = &conf->v[svc][CK_LOGDIR];
+		if (conf->enabled[svc] && cv->isset && cv->str[0] != '\0')
+			fd = parent_open_log(cv, parent_log_names[svc], dry);
+		if (!dry)
+			log_set_file(svc, fd);
+	}
+}
+
+/*
+ * Children filter their lines by their own service's LogLevel; what they
+ * send must not be dropped here, so the parent logs up to the highest.
+ */
+static void
+parent_set_level(const struct mmp_conf *conf)
+{
+	long long	level = LOG_ERR, l;
+	int		sect;
+
+	for (sect = 0; sect < CONF_NSECT; sect++)
+		if (conf->enabled[sect] &&
+		    (l = conf_num(conf, sect, CK_LOGLEVEL)) > level)
+			level = l;
+	log_set_level(penv->verbose ? LOG_DEBUG : (int)level);
+}
+
+/* What the configuration asks for that this version does not do. */
+static void
+parent_notices(const struct mmp_conf *conf)
+{
+	char	keys[1024];
+	int	sect;
+
+	for (sect = 0; sect < CONF_NSECT; sect++) {
+		if (!conf->enabled[sect])
+			continue;
+		conf_later_keys(conf, sect, keys, sizeof(keys));
+		if (keys[0] != '\0')
+			log_notice("%s: set but not in effect in this version: "
+			    "%s", conf_section_file(sect), keys);
+	}
+	listen_warn_tls(conf);
+}
+
+static unsigned int
+parent_workers(const struct mmp_conf *conf)
+{
+	long long	n;
+
+	if ((n = conf_num(conf, CONF_GLOBAL, CK_WORKERS)) <= 0)
+		n = sysconf(_SC_NPROCESSORS_ONLN);
+	if (n < 1)
+		n = 1;
+	if (n > RELAYS_MAX)
+		n = RELAYS_MAX;
+	return (unsigned int)n;
+}
+
+/* -n: check and exit; -nn: print the configuration too. */
+static void
+parent_check_only(struct mmp_conf *conf, int check)
+{
+	struct host_entry	*hosts;
+	size_t			 nhosts;
+
+	parent_notices(conf);
+	(void)parent_check_system(conf);
+	parent_open_logs(conf, 1);
+	if (proc_hosts_load(conf, &hosts, &nhosts) == 0)
+		free(hosts);
+	if (check > 1)
+		conf_dump(conf, stdout);
+	else
+		fprintf(stderr, "configuration OK\n");
+	conf_free(conf);
+	exit(fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1);
+}
+
+/* Everything up to the event loop; any failure here is fatal. */
+static void
+parent_start(struct mmp_conf *conf)
+{
+	struct listener	*nl;
+	size_t		 n;
+	char		 err[1024];
+
+	penv->root = geteuid() == 0;
+	parent_open_logs(conf, 0);
+	parent_notices(conf);
+	if (!penv->root)
+		log_warnx("not running as root: children are not chrooted "
+		    "and keep this user");
+	else if (parent_check_system(conf) > 0)
+		fatalx("refusing to start as root without the above");
+	proc_find_ldapd();
+	penv->conf = conf;
+	penv->gen = 1;
+	if (proc_hosts_load(conf, &penv->hosts, &penv->nhosts) == -1)
+		fatalx("out of memory");
+	if (listen_setup(conf, &nl, &n, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	listen_commit(nl, n, penv->gen);
+	if (!penv->foreground) {
+		if (daemon(0, 0) == -1)
+			fatal("daemon");
+		log_init("mmpd", 0, log_get_level());
+	}
+	parent_events();
+	proc_start(parent_workers(conf));
+}
+
+static void
+parent_events(void)
+{
+	static const int	 sigs[] = { SIGHUP, SIGTERM, SIGINT, SIGCHLD };
+	size_t			 i;
+
+	if ((penv->base = event_base_new()) == NULL)
+		fatalx("event_base_new failed");
+	(void)signal(SIGPIPE, SIG_IGN);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		penv->sigev[i] = evsignal_new(penv->base, sigs[i],
+		    parent_signal, NULL);
+		if (penv->sigev[i] == NULL ||
+		    evsignal_add(penv->sigev[i], NULL) == -1)
+			fatalx("cannot handle signal %d", sigs[i]);
+	}
+	penv->drain_timer = evtimer_new(penv->base, parent_drain_timeout,
+	    NULL);
+	penv->stop_timer = evtimer_new(penv->base, parent_stop_timeout, NULL);
+	if (penv->drain_timer == NULL || penv->stop_timer == NULL)
+		fatalx("evtimer_new failed");
+}
+
+static void
+parent_signal(int sig, short events, void *arg)
+{
+	(void)events;
+	(void)arg;
+	switch (sig) {
+	case SIGHUP:
+		if (penv->draining)
+			log_info("SIGHUP while shutting down: ignored");
+		else
+			parent_reload();
+		break;
+	case SIGTERM:
+	case SIGINT:
+		parent_drain(sig);
+		break;
+	case SIGCHLD:
+		proc_reap();
+		break;
+	}
+}
+
+/*
+ * SIGHUP: the configuration again, all or nothing. Whatever fails leaves
+ * the running configuration as it was; the log files are reopened either
+ * way, since log rotation sends SIGHUP too.
+ */
+static void
+parent_reload(void)
+{
+	struct mmp_conf		*conf, *old;
+	struct listener		*nl;
+	struct host_entry	*hosts;
+	size_t			 n, nhosts;
+	char			 err[1024];
+
+	log_notice("reloading the configuration from %s", penv->dir);
+	if ((conf = conf_load(penv->dir, err, sizeof(err))) == NULL)
+		goto refused;
+	if (penv->root && parent_check_system(conf) > 0) {
+		(void)snprintf(err, sizeof(err), "the sandbox of the children "
+		    "is not possible, see above");
+		goto refused;
+	}
+	if (proc_hosts_load(conf, &hosts, &nhosts) == -1) {
+		(void)snprintf(err, sizeof(err), "out of memory");
+		goto refused;
+	}
+	if (listen_setup(conf, &nl, &n, err, sizeof(err)) == -1) {
+		free(hosts);
+		goto refused;
+	}
+	old = penv->conf;
+	penv->conf = conf;
+	penv->gen++;
+	free(penv->hosts);
+	penv->hosts = hosts;
+	penv->nhosts = nhosts;
+	listen_commit(nl, n, penv->gen);
+	parent_open_logs(conf, 0);
+	parent_set_level(conf);
+	parent_notices(conf);
+	proc_send_conf_all();
+	proc_set_relays(parent_workers(conf));
+	conf_free(old);
+	log_notice("configuration %u loaded", penv->gen);
+	return;
+ refused:
+	log_warnx("reload refused: %s; keeping the running configuration",
+	    err);
+	conf_free(conf);
+	parent_open_logs(penv->conf, 0);
+}
+
+/* SIGTERM, SIGINT: stop accepting, let sessions end, then exit. */
+static void
+parent_drain(int sig)
+{
+	struct timeval	tv;
+	long long	secs;
+	unsigned int	n;
+
+	if (penv->draining) {
+		log_notice("SIG%s again: stopping now", sigabbrev_np(sig));
+		parent_stop();
+		return;
+	}
+	penv->draining = 1;
+	listen_close_all();
+	n = proc_drain();
+	secs = conf_num(penv->conf, CONF_GLOBAL, CK_DRAINTIMEOUT);
+	log_notice("shutting down: %u relays draining %lu sessions, up to "
+	    "%lld s", n, proc_sessions(), secs);
+	if (n == 0) {
+		parent_stop();
+		return;
+	}
+	tv.tv_sec = secs;
+	tv.tv_usec = 0;
+	if (evtimer_add(penv->drain_timer, &tv) == -1)
+		parent_stop();
+}
+
+static void
+parent_drain_timeout(int fd, short events, void *arg)
+{
+	(void)fd;
+	(void)events;
+	(void)arg;
+	log_notice("drain time over: closing %lu sessions in %u relays",
+	    proc_sessions(), proc_count(CHILD_RELAY));
+	parent_stop();
+}
+
+/* SIGTERM to every child; what is left after the grace time is killed. */
+static void
+parent_stop(void)
+{
+	struct timeval	tv = { STOP_GRACE_SEC, 0 };
+
+	if (penv->stopping)
+		return;
+	penv->stopping = 1;
+	(void)evtimer_del(penv->drain_timer);
+	if (proc_count(-1) == 0) {
+		(void)event_base_loopbreak(penv->base);
+		return;
+	}
+	proc_signal(-1, SIGTERM);
+	if (evtimer_add(penv->stop_timer, &tv) == -1) {
+		proc_signal(-1, SIGKILL);
+		(void)event_base_loopbreak(penv->base);
+	}
+}
+
+static void
+parent_stop_timeout(int fd, short events, void *arg)
+{
+	(void)fd;
+	(void)events;
+	(void)arg;
+	log_warnx("%u processes still running after %d s: killing them",
+	    proc_count(-1), STOP_GRACE_SEC);
+	proc_signal(-1, SIGKILL);
+	(void)event_base_loopbreak(penv->base);
+}
+
+/* A child ended (proc.c has logged it): is the shutdown complete? */
+void
+parent_child_gone(void)
+{
+	if (!penv->draining)
+		return;
+	if (!penv->stopping && proc_count(CHILD_RELAY) == 0)
+		parent_stop();
+	else if (penv->stopping && proc_count(-1) == 0)
+		(void)event_base_loopbreak(penv->base);
+}
+
+/* A child applied a configuration: old sockets may go, maybe say so. */
+void
+parent_child_ready(struct child *c)
+{
+	char	desc[512];
+
+	(void)c;
+	listen_sweep();
+	if (penv->draining || penv->announced >= penv->gen ||
+	    !proc_all_ready(penv->gen))
+		return;
+	if (penv->announced == 0) {
+		listen_describe(desc, sizeof(desc));
+		log_notice("mmpd ready: %s (%u relay worker%s)", desc,
+		    penv->nrelays, penv->nrelays == 1 ? "" : "s");
+	} else
+		log_info("configuration %u in effect in every process",
+		    penv->gen);
+	penv->announced = penv->gen;
+}

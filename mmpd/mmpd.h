@@ -1,0 +1,196 @@
+/*
+ * The relay workers (mmpd -P relay): the structures of one worker on one
+ * page. A worker accepts clients, speaks IMAP or POP3 until the login, asks
+ * mmp-ldapd where the user lives, logs in to that store and then relays.
+ */
+#ifndef MMPD_H
+#define MMPD_H
+
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/tree.h>
+
+#include <event2/event.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "config.h"
+#include "confmsg.h"
+#include "imapcmd.h"
+#include "imsg.h"
+#include "msg.h"
+#include "sasl.h"
+
+#define CLIENT_IN_MAX_BYTES	(IMAP_CMD_MAX_BYTES + 4096)
+#define CLIENT_OUT_MAX_BYTES	65536	/* replies before login */
+#define STORE_IN_MAX_BYTES	65536	/* store lines during the login */
+#define STORE_OUT_MAX_BYTES	4096
+#define RELAY_PIPE_BYTES	65536	/* per direction, in the kernel */
+#define ADDR_TEXT_BYTES		64	/* "[v6 address]:port" */
+#define PASS_MAX_BYTES		SASL_FIELD_MAX_BYTES
+#define ACCEPT_PAUSE_SEC	1	/* after EMFILE/ENFILE */
+
+/* Where a session is. */
+enum session_state {
+	S_PREAUTH,		/* reading pre-login commands */
+	S_AUTH_CONT,		/* waiting for a SASL response line */
+	S_LOOKUP,		/* asked mmp-ldapd */
+	S_STORE,		/* connecting / logging in to the store */
+	S_FAILDELAY,		/* AuthFailureDelay before the answer */
+	S_RELAY,		/* bytes flow both ways */
+	S_CLOSING,		/* flushing the last words, then close */
+};
+
+/* Why a login did not get through, as far as the protocol code cares. */
+enum login_fail {
+	LOGIN_FAIL_AUTH,	/* any credential or directory failure */
+	LOGIN_FAIL_STORE,	/* the store cannot be reached */
+};
+
+struct session;
+
+/* One direction of the relay phase: from -> pipe -> to. */
+struct relay_dir {
+	struct session	*s;		/* owner */
+	int		 from;
+	int		 to;
+	int		 pipe[2];
+	size_t		 inpipe;	/* bytes in the pipe */
+	struct buf	 pend;		/* bytes read before the relay began */
+	int		 eof;
+	struct event	*rev;		/* readable: from */
+	struct event	*wev;		/* writable: to */
+	uint64_t	 bytes;
+};
+
+/* What differs between IMAP and POP3, called by session.c. */
+struct proto {
+	const char	*name;
+	void		(*greet)(struct session *);
+	/* Act on buffered client input; stops when the state changes. */
+	void		(*input)(struct session *);
+	void		(*login_failed)(struct session *, enum login_fail);
+	void		(*timeout)(struct session *);
+};
+
+extern const struct proto imap_proto;
+extern const struct proto pop3_proto;
+
+/* Store side of the login, owned by backend.c. */
+struct backend {
+	int		 fd;
+	int		 state;		/* BE_* in backend.c */
+	struct event	*ev;
+	struct buf	 in;
+	struct buf	 out;
+	struct buf	 answer;	/* store lines to pass on at success */
+	char		 addrs[MMP_ADDRS_MAX][ADDR_TEXT_BYTES];
+	int		 naddr;
+	int		 next;		/* next address to try */
+	char		 addr[ADDR_TEXT_BYTES];	/* "ip:port" connected */
+	int		 saslir;	/* store offers AUTH=PLAIN + SASL-IR */
+	int		 authplain;
+	int		 literalplus;
+	size_t		 splits[2];	/* sync literals: wait for "+" here */
+	int		 nsplit;
+	int		 cursplit;
+	size_t		 sent;		/* bytes of the login sent so far */
+};
+
+struct session {
+	RB_ENTRY(session)	 entry;
+	uint64_t		 id;
+	const struct proto	*proto;
+	int			 svc;		/* SVC_IMAP or SVC_POP */
+	enum session_state	 state;
+	int			 fd;
+	struct event		*rev;
+	struct event		*wev;
+	struct event		*timer;		/* login, delay, idle */
+	struct buf		 in;
+	struct buf		 out;
+	char			 client[ADDR_TEXT_BYTES];
+	char			 local[ADDR_TEXT_BYTES];
+	char			 listener[CONF_HOST_BYTES + 8];
+	int			 nbad;
+	int			 mute;		/* replies dropped: closing */
+	struct imap_reader	 rd;		/* IMAP only */
+	char			 tag[IMAP_TAG_MAX_BYTES];
+	int			 saslmech;	/* AUTHENTICATE/AUTH pending */
+	char			 user[MMP_USER_BYTES + 1];
+	char			 pass[PASS_MAX_BYTES + 1];	/* wiped */
+	char			 mailhost[MMP_STR_BYTES];
+	struct backend		 be;
+	struct relay_dir	 up;		/* client -> store */
+	struct relay_dir	 down;		/* store -> client */
+	struct timeval		 start;
+};
+RB_HEAD(session_tree, session);
+
+struct relay_listener {
+	TAILQ_ENTRY(relay_listener)	 entry;
+	int				 fd;
+	int				 svc;
+	char				 label[CONF_HOST_BYTES + 8];
+	struct event			*ev;
+};
+TAILQ_HEAD(listener_list, relay_listener);
+
+/* The one per-process state of a relay worker. */
+struct relay_env {
+	struct event_base	*base;
+	int			 index;
+	struct mmp_conf		*conf;
+	struct conf_rx		 rx;
+	struct listener_list	 listeners;
+	struct listener_list	 newlisteners;	/* during a reload */
+	struct imsgbuf		 parent;
+	struct event		*parent_ev;
+	struct imsgbuf		 ldapd;
+	struct event		*ldapd_ev;
+	int			 ldapd_ok;
+	struct session_tree	 sessions;
+	uint64_t		 nextid;
+	unsigned int		 nsessions;
+	int			 draining;
+	struct event		*accept_pause;
+};
+
+extern struct relay_env	*env;
+
+/* relay.c */
+int	relay_main(int, char *[]);
+int	relay_lookup(struct session *);
+void	relay_session_closed(void);
+void	relay_imsg_arm(struct imsgbuf *, struct event *);
+
+/* session.c */
+void	session_accept(int, int, const char *);
+void	session_send(struct session *, const char *, ...)
+	    __attribute__((__format__(printf, 2, 3)));
+void	session_send_raw(struct session *, const void *, size_t);
+void	session_close(struct session *, const char *);
+void	session_finish(struct session *, const char *);
+void	session_login(struct session *);
+void	session_lookup_result(struct session *, int, const char *,
+	    const char *, char [][ADDR_TEXT_BYTES], int);
+void	session_login_failed(struct session *, enum login_fail,
+	    const char *);
+void	session_login_ok(struct session *);
+void	session_read_pause(struct session *, int);
+void	session_log(struct session *, int, const char *, ...)
+	    __attribute__((__format__(printf, 3, 4)));
+struct session *session_find(uint64_t);
+void	session_fail_all_lookups(void);
+void	session_bad_command(struct session *);
+int	session_credentials_ok(const char *, size_t, const char *, size_t);
+RB_PROTOTYPE(session_tree, session, entry, session_cmp)
+
+/* backend.c */
+void	backend_start(struct session *);
+void	backend_free(struct backend *);
+
+/* imap.c */
+void	imap_capabilities(char *, size_t);
+
+#endif /* MMPD_H */

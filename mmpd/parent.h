@@ -1,0 +1,135 @@
+/*
+ * The mmpd parent: the one process that stays root. It owns the
+ * configuration, the listening sockets and the log files, and starts,
+ * feeds and supervises the children (relay workers and mmp-ldapd).
+ */
+#ifndef MMPD_PARENT_H
+#define MMPD_PARENT_H
+
+#include <sys/types.h>
+#include <sys/queue.h>
+
+#include <event2/event.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "config.h"
+#include "imsg.h"
+
+#define RELAYS_MAX		64	/* as the Workers key allows */
+#define RESTART_MIN_SEC		1	/* first restart of a dead child */
+#define RESTART_MAX_SEC		60	/* backoff doubles up to this */
+#define RESTART_RESET_SEC	60	/* running this long resets backoff */
+#define STOP_GRACE_SEC		3	/* SIGTERM to SIGKILL at shutdown */
+#define LISTEN_BACKLOG		512
+#define HOSTS_MAX		65536	/* HostsFile entries sent to ldapd */
+#define HOSTS_LINE_BYTES	1024
+#define HOST_NAME_BYTES		254	/* 253 + NUL, RFC 1035 */
+
+enum child_kind {
+	CHILD_RELAY,
+	CHILD_LDAPD,
+};
+
+/* One child process slot; the slot outlives restarts of its process. */
+struct child {
+	TAILQ_ENTRY(child)	 entry;
+	enum child_kind		 kind;
+	unsigned int		 index;		/* relay number */
+	char			 name[32];	/* "relay 1", "mmp-ldapd" */
+	pid_t			 pid;		/* -1 while down */
+	int			 retiring;	/* drained, not restarted */
+	int			 chan;		/* channel fd, -1 if closed */
+	struct imsgbuf		 ib;
+	struct event		*ev;		/* channel readable */
+	struct event		*wev;		/* channel writable */
+	struct event		*restart;	/* restart; kill if chan-less */
+	struct timespec		 started;
+	int			 backoff_sec;
+	uint32_t		 gen_ready;	/* last IMSG_READY */
+	uint32_t		 sessions;	/* last IMSG_STATS */
+	char			 killed[96];	/* why mmpd killed it, or "" */
+};
+TAILQ_HEAD(child_list, child);
+
+/* A listener of the running configuration. */
+struct listener {
+	struct conf_listener	 cl;
+	int			 fd;		/* -1: not opened (TLS) */
+};
+
+/* A socket a reload removed; closed once the relays applied it. */
+struct old_listener {
+	TAILQ_ENTRY(old_listener) entry;
+	int			 fd;
+	uint32_t		 gen;		/* generation that removed it */
+	char			 label[CONF_HOST_BYTES + 8];
+};
+TAILQ_HEAD(old_listener_list, old_listener);
+
+/* One name of the HostsFile, for mmp-ldapd. */
+struct host_entry {
+	char			 name[HOST_NAME_BYTES];
+	char			 addr[INET6_ADDRSTRLEN];
+};
+
+/* The one per-process state of the parent. */
+struct parent {
+	struct event_base	*base;
+	char			 dir[PATH_MAX];		/* -f */
+	char			 self[PATH_MAX];	/* our executable */
+	char			 ldapd[PATH_MAX];	/* mmp-ldapd's */
+	int			 foreground;
+	int			 verbose;
+	int			 root;
+	struct mmp_conf		*conf;
+	uint32_t		 gen;
+	struct listener		*listeners;
+	size_t			 nlisteners;
+	struct old_listener_list old_listeners;
+	struct host_entry	*hosts;
+	size_t			 nhosts;
+	struct child_list	 children;
+	unsigned int		 nrelays;	/* wanted */
+	uint32_t		 announced;	/* generation said applied */
+	int			 draining;	/* SIGTERM: relays drain */
+	int			 stopping;	/* children were sent SIGTERM */
+	struct event		*drain_timer;	/* DrainTimeout */
+	struct event		*stop_timer;	/* STOP_GRACE_SEC */
+	struct event		*sigev[4];
+};
+
+extern struct parent	*penv;
+
+/* mmpd.c: called by proc.c when something changed. */
+void	parent_child_ready(struct child *);
+void	parent_child_gone(void);
+
+/* proc.c */
+void	proc_find_ldapd(void);
+void	proc_start(unsigned int);
+void	proc_set_relays(unsigned int);
+void	proc_send_conf_all(void);
+void	proc_reap(void);
+unsigned int proc_drain(void);
+void	proc_signal(int, int);
+unsigned int proc_count(int);
+unsigned long proc_sessions(void);
+int	proc_all_ready(uint32_t);
+void	proc_free_all(void);
+int	proc_hosts_load(const struct mmp_conf *, struct host_entry **,
+	    size_t *);
+
+/* listen.c */
+int	listen_open(struct listener *, char *, size_t);
+int	listen_setup(const struct mmp_conf *, struct listener **, size_t *,
+	    char *, size_t);
+void	listen_warn_tls(const struct mmp_conf *);
+void	listen_commit(struct listener *, size_t, uint32_t);
+void	listen_sweep(void);
+void	listen_close_all(void);
+void	listen_describe(char *, size_t);
+
+#endif /* MMPD_PARENT_H */

@@ -1,0 +1,204 @@
+/*
+ * POP3 before the login (RFC 1939, 2449, 5034, 3206): greeting, CAPA,
+ * USER, PASS, AUTH PLAIN, NOOP and QUIT. pop3cmd.c splits the lines; this
+ * file decides what to answer.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "log.h"
+#include "mmpd.h"
+#include "pop3cmd.h"
+
+static void
+pop3_greet(struct session *s)
+{
+	session_send(s, "+OK POP3 proxy ready\r\n");
+}
+
+static void
+pop3_err(struct session *s, const char *why)
+{
+	session_send(s, "-ERR %s\r\n", why);
+	session_bad_command(s);
+}
+
+static void
+pop3_login_begin(struct session *s, const char *pass, size_t plen)
+{
+	size_t	ulen = strlen(s->user);
+
+	if (!session_credentials_ok(s->user, ulen, pass, plen)) {
+		session_log(s, LOG_NOTICE, "login refused: empty, too long "
+		    "or with CR, LF or NUL");
+		session_send(s, "-ERR [AUTH] Authentication failed.\r\n");
+		s->user[0] = '\0';
+		session_bad_command(s);
+		return;
+	}
+	memcpy(s->pass, pass, plen);
+	s->pass[plen] = '\0';
+	session_login(s);
+}
+
+static void
+pop3_sasl_response(struct session *s, const char *b64, size_t len)
+{
+	char	user[SASL_FIELD_MAX_BYTES + 1];
+	char	pass[SASL_FIELD_MAX_BYTES + 1], why[128];
+
+	if (len == 1 && b64[0] == '=')
+		len = 0;
+	if (sasl_plain_decode(b64, len, user, pass, why, sizeof(why)) == -1) {
+		session_log(s, LOG_NOTICE, "AUTH PLAIN refused: %s", why);
+		session_send(s, "-ERR [AUTH] Authentication failed.\r\n");
+		session_bad_command(s);
+	} else if (strlen(user) > MMP_USER_BYTES) {
+		session_send(s, "-ERR [AUTH] Authentication failed.\r\n");
+		session_bad_command(s);
+	} else {
+		(void)strlcpy(s->user, user, sizeof(s->user));
+		pop3_login_begin(s, pass, strlen(pass));
+	}
+	explicit_bzero(pass, sizeof(pass));
+}
+
+static void
+pop3_cmd_auth(struct session *s, struct pop3_cmd *c)
+{
+	if (c->argc == 0) {
+		session_send(s, "+OK\r\nPLAIN\r\n.\r\n");
+		return;
+	}
+	if (strcasecmp(c->argv[0], "PLAIN") != 0) {
+		pop3_err(s, "Unsupported authentication mechanism");
+		return;
+	}
+	if (c->argc == 2) {
+		pop3_sasl_response(s, c->argv[1], c->arglen[1]);
+		return;
+	}
+	s->state = S_AUTH_CONT;
+	session_send(s, "+ \r\n");
+}
+
+static void
+pop3_cmd_user(struct session *s, struct pop3_cmd *c)
+{
+	if (c->argc != 1 || c->arglen[0] == 0 ||
+	    c->arglen[0] > MMP_USER_BYTES) {
+		pop3_err(s, "USER needs one name");
+		return;
+	}
+	memcpy(s->user, c->argv[0], c->arglen[0]);
+	s->user[c->arglen[0]] = '\0';
+	session_send(s, "+OK\r\n");
+}
+
+static void
+pop3_command(struct session *s, struct pop3_cmd *c)
+{
+	if (strcmp(c->name, "CAPA") == 0 && c->argc == 0)
+		session_send(s, "+OK Capability list follows\r\nUSER\r\n"
+		    "SASL PLAIN\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\n"
+		    "IMPLEMENTATION mmpd\r\n.\r\n");
+	else if (strcmp(c->name, "NOOP") == 0 && c->argc == 0)
+		session_send(s, "+OK\r\n");
+	else if (strcmp(c->name, "QUIT") == 0 && c->argc == 0) {
+		session_send(s, "+OK Bye\r\n");
+		session_finish(s, "QUIT");
+	} else if (strcmp(c->name, "USER") == 0)
+		pop3_cmd_user(s, c);
+	else if (strcmp(c->name, "PASS") == 0) {
+		if (s->user[0] == '\0' || c->argc != 1)
+			pop3_err(s, "USER first, then PASS with a password");
+		else
+			pop3_login_begin(s, c->argv[0], c->arglen[0]);
+	} else if (strcmp(c->name, "AUTH") == 0)
+		pop3_cmd_auth(s, c);
+	else
+		pop3_err(s, "Command unknown or not allowed before login");
+}
+
+static void
+pop3_line(struct session *s, char *line, size_t n)
+{
+	struct pop3_cmd	c;
+	char		why[128];
+
+	if (s->state == S_AUTH_CONT) {
+		s->state = S_PREAUTH;
+		if (n == 1 && line[0] == '*')
+			pop3_err(s, "Authentication cancelled");
+		else
+			pop3_sasl_response(s, line, n);
+		return;
+	}
+	if (pop3_parse(line, n, &c, why, sizeof(why)) == -1) {
+		pop3_err(s, why);
+		return;
+	}
+	/* A new command other than PASS forgets a USER given before. */
+	if (strcmp(c.name, "PASS") != 0 && strcmp(c.name, "USER") != 0)
+		s->user[0] = '\0';
+	pop3_command(s, &c);
+	if (strcmp(c.name, "PASS") == 0 && s->state == S_PREAUTH)
+		s->user[0] = '\0';
+}
+
+static void
+pop3_input(struct session *s)
+{
+	size_t	 len, n;
+	char	*line;
+
+	while (s->state == S_PREAUTH || s->state == S_AUTH_CONT) {
+		if ((len = buf_line(&s->in)) == 0) {
+			if (buf_len(&s->in) > POP3_LINE_MAX_BYTES) {
+				session_send(s, "-ERR Line too long\r\n");
+				session_finish(s, "line too long");
+			}
+			return;
+		}
+		line = (char *)buf_data(&s->in);
+		n = len - 1;
+		if (n > 0 && line[n - 1] == '\r')
+			n--;
+		if (n > POP3_LINE_MAX_BYTES) {
+			session_send(s, "-ERR Line too long\r\n");
+			session_finish(s, "line too long");
+			return;
+		}
+		pop3_line(s, line, n);
+		explicit_bzero(buf_data(&s->in), len);
+		buf_drain(&s->in, len);
+	}
+}
+
+static void
+pop3_login_failed(struct session *s, enum login_fail why)
+{
+	if (why == LOGIN_FAIL_STORE)
+		session_send(s, "-ERR [SYS/TEMP] %s\r\n",
+		    conf_str(env->conf, SVC_POP, CK_SERVERDOWNALERT));
+	else
+		session_send(s, "-ERR [AUTH] Authentication failed.\r\n");
+	s->user[0] = '\0';
+}
+
+static void
+pop3_timeout(struct session *s)
+{
+	session_send(s, "-ERR Idle for too long\r\n");
+	session_finish(s, "login timeout");
+}
+
+const struct proto pop3_proto = {
+	"POP3",
+	pop3_greet,
+	pop3_input,
+	pop3_login_failed,
+	pop3_timeout,
+};

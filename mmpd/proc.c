@@ -1,0 +1,998 @@
+/*
+ * The children of the parent: each is started by fork + exec so it begins
+ * with a fresh address space, gets its configuration over its imsg
+ * channel, relays are connected with mmp-ldapd, and whatever dies is
+ * logged and restarted with backoff. A child is never trusted: a bad
+ * message gets it killed and restarted, never the parent hurt.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <arpa/inet.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "confmsg.h"
+#include "log.h"
+#include "msg.h"
+#include "parent.h"
+
+#define PROC_ARGV_MAX		8
+#define PROC_ENV_BYTES		128
+#define CHANNEL_GONE_SEC	2	/* channel closed, process alive */
+
+static struct child	*proc_new(enum child_kind, unsigned int);
+static void		 proc_free(struct child *);
+static void		 proc_spawn(struct child *);
+static void		 proc_spawned(struct child *, pid_t, int);
+static void		 proc_exec(int, const char *, char *const [],
+			    char *const []) __attribute__((__noreturn__));
+static void		 proc_arm(struct child *);
+static void		 proc_close(struct child *);
+static void		 proc_fail(struct child *, const char *);
+static void		 proc_gone(struct child *);
+static void		 proc_dispatch(int, short, void *);
+static int		 proc_handle(struct child *, struct imsg *);
+static void		 proc_send_conf(struct child *);
+static void		 proc_connect(struct child *, struct child *);
+static void		 proc_restart_cb(int, short, void *);
+static int		 proc_may_restart(const struct child *);
+static void		 proc_schedule_restart(struct child *);
+
+/* The in-tree build first, then the installed program. */
+void
+proc_find_ldapd(void)
+{
+	char		 intree[PATH_MAX], dir[PATH_MAX], *slash;
+	const char	*installed = LIBEXECDIR "/mmp-ldapd";
+	struct stat	 st;
+
+	(void)strlcpy(dir, penv->self, sizeof(dir));
+	if ((slash = strrchr(dir, '/')) != NULL)
+		*slash = '\0';
+	if ((size_t)snprintf(intree, sizeof(intree), "%s/../mmp-ldapd/"
+	    "mmp-ldapd", dir) < sizeof(intree) &&
+	    stat(intree, &st) == 0 && S_ISREG(st.st_mode) &&
+	    access(intree, X_OK) == 0) {
+		if (realpath(intree, penv->ldapd) == NULL)
+			(void)strlcpy(penv->ldapd, intree,
+			    sizeof(penv->ldapd));
+		return;
+	}
+	if (stat(installed, &st) == 0 && S_ISREG(st.st_mode) &&
+	    access(installed, X_OK) == 0) {
+		(void)strlcpy(penv->ldapd, installed, sizeof(penv->ldapd));
+		return;
+	}
+	fatalx("mmp-ldapd not found: tried %s and %s", intree, installed);
+}
+
+static struct child *
+proc_new(enum child_kind kind, unsigned int index)
+{
+	struct child	*c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		log_warn("cannot start a child");
+		return NULL;
+	}
+	c->kind = kind;
+	c->index = index;
+	c->pid = -1;
+	c->chan = -1;
+	if (kind == CHILD_RELAY)
+		(void)snprintf(c->name, sizeof(c->name), "relay %u", index);
+	else
+		(void)strlcpy(c->name, "mmp-ldapd", sizeof(c->name));
+	if ((c->restart = evtimer_new(penv->base, proc_restart_cb, c)) ==
+	    NULL) {
+		log_warnx("%s: cannot create its restart timer", c->name);
+		free(c);
+		return NULL;
+	}
+	imsgbuf_init(&c->ib, -1);
+	TAILQ_INSERT_TAIL(&penv->children, c, entry);
+	return c;
+}
+
+static void
+proc_free(struct child *c)
+{
+	proc_close(c);
+	event_free(c->restart);
+	TAILQ_REMOVE(&penv->children, c, entry);
+	free(c);
+}
+
+/* mmp-ldapd and the relay workers, each connected to the other. */
+void
+proc_start(unsigned int nrelays)
+{
+	struct child	*c;
+
+	if ((c = proc_new(CHILD_LDAPD, 0)) == NULL)
+		fatalx("cannot start mmp-ldapd");
+	proc_spawn(c);
+	proc_set_relays(nrelays);
+}
+
+static struct child *
+proc_relay(unsigned int index)
+{
+	struct child	*c;
+
+	TAILQ_FOREACH(c, &penv->children, entry)
+		if (c->kind == CHILD_RELAY && !c->retiring &&
+		    c->index == index)
+			return c;
+	return NULL;
+}
+
+static struct child *
+proc_ldapd(void)
+{
+	struct child	*c;
+
+	TAILQ_FOREACH(c, &penv->children, entry)
+		if (c->kind == CHILD_LDAPD)
+			return c;
+	return NULL;
+}
+
+/*
+ * Run n relay workers. Surplus ones drain: they finish their sessions
+ * and exit without being restarted.
+ */
+void
+proc_set_relays(unsigned int n)
+{
+	struct child	*c, *next;
+	unsigned int	 i;
+
+	TAILQ_FOREACH_SAFE(c, &penv->children, entry, next) {
+		if (c->kind != CHILD_RELAY || c->retiring || c->index < n)
+			continue;
+		if (c->pid == -1) {
+			proc_free(c);
+			continue;
+		}
+		c->retiring = 1;
+		log_info("%s: no longer needed, draining", c->name);
+		if (imsg_compose(&c->ib, IMSG_DRAIN, 0, -1, NULL, 0) == -1)
+			proc_fail(c, "cannot queue DRAIN");
+		else
+			proc_arm(c);
+	}
+	for (i = 0; i < n; i++)
+		if (proc_relay(i) == NULL && (c = proc_new(CHILD_RELAY, i)) !=
+		    NULL)
+			proc_spawn(c);
+	penv->nrelays = n;
+}
+
+/* argv and environment of c's program; strings live in buffers given. */
+static const char *
+proc_argv(struct child *c, char *argv[], char *idx, size_t idxlen)
+{
+	int	n = 0;
+
+	if (c->kind == CHILD_RELAY) {
+		(void)snprintf(idx, idxlen, "%u", c->index);
+		argv[n++] = "mmpd";
+		argv[n++] = "-P";
+		argv[n++] = "relay";
+		argv[n++] = "-i";
+		argv[n++] = idx;
+	} else
+		argv[n++] = "mmp-ldapd";
+	if (penv->verbose)
+		argv[n++] = "-v";
+	argv[n] = NULL;
+	return c->kind == CHILD_RELAY ? penv->self : penv->ldapd;
+}
+
+/* Nothing of the parent's environment but the sandbox debug switch. */
+static void
+proc_envp(char *envp[], char *dbg, size_t dbglen)
+{
+	const char	*v;
+	int		 n = 0;
+
+	envp[n++] = "PATH=/usr/bin:/bin";
+	if ((v = getenv("MMPD_SANDBOX_DEBUG")) != NULL &&
+	    (size_t)snprintf(dbg, dbglen, "MMPD_SANDBOX_DEBUG=%s", v) <
+	    dbglen)
+		envp[n++] = dbg;
+	envp[n] = NULL;
+}
+
+static void
+proc_spawn(struct child *c)
+{
+	char		*argv[PROC_ARGV_MAX], *envp[3];
+	char		 idx[16], dbg[PROC_ENV_BYTES];
+	const char	*path;
+	sigset_t	 all, saved;
+	pid_t		 pid;
+	int		 sp[2];
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &c->started);
+	path = proc_argv(c, argv, idx, sizeof(idx));
+	proc_envp(envp, dbg, sizeof(dbg));
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+	    sp) == -1) {
+		log_warn("%s: socketpair", c->name);
+		proc_schedule_restart(c);
+		return;
+	}
+	/* No handler of ours may run in the child before exec. */
+	(void)sigfillset(&all);
+	(void)sigprocmask(SIG_BLOCK, &all, &saved);
+	if ((pid = fork()) == 0)
+		proc_exec(sp[1], path, argv, envp);
+	(void)sigprocmask(SIG_SETMASK, &saved, NULL);
+	close(sp[1]);
+	if (pid == -1) {
+		log_warn("%s: fork", c->name);
+		close(sp[0]);
+		proc_schedule_restart(c);
+		return;
+	}
+	proc_spawned(c, pid, sp[0]);
+}
+
+/* Parent side of a fresh child: channel, configuration, ldapd links. */
+static void
+proc_spawned(struct child *c, pid_t pid, int fd)
+{
+	struct child	*o, *ldapd;
+
+	c->pid = pid;
+	c->chan = fd;
+	c->gen_ready = 0;
+	c->sessions = 0;
+	c->killed[0] = '\0';
+	imsgbuf_init(&c->ib, fd);
+	c->ev = event_new(penv->base, fd, EV_READ | EV_PERSIST,
+	    proc_dispatch, c);
+	c->wev = event_new(penv->base, fd, EV_WRITE, proc_dispatch, c);
+	if (c->ev == NULL || c->wev == NULL || event_add(c->ev, NULL) == -1) {
+		proc_fail(c, "cannot watch its channel");
+		return;
+	}
+	log_info("%s started, pid %d", c->name, (int)pid);
+	proc_send_conf(c);
+	if (c->chan == -1)
+		return;
+	if (c->kind == CHILD_RELAY) {
+		if ((ldapd = proc_ldapd()) != NULL && ldapd->chan != -1)
+			proc_connect(c, ldapd);
+		return;
+	}
+	TAILQ_FOREACH(o, &penv->children, entry)
+		if (o->kind == CHILD_RELAY && !o->retiring && o->chan != -1)
+			proc_connect(o, c);
+}
+
+/* Close every fd from `from` up; close_range where the kernel has it. */
+static void
+proc_close_from(int from)
+{
+	long	max, fd;
+
+	if (close_range(from, ~0U, 0) == 0)
+		return;
+	if ((max = sysconf(_SC_OPEN_MAX)) < 0 || max > 1048576)
+		max = 1048576;
+	for (fd = from; fd < max; fd++)
+		(void)close(fd);
+}
+
+/* A child that cannot exec says why over its channel, then exits. */
+static void
+proc_exec_report(const char *path, int err)
+{
+	struct imsgbuf		ib;
+	struct msg_writer	w;
+	char			line[LOG_LINE_BYTES];
+
+	(void)snprintf(line, sizeof(line), "mmpd: cannot execute %s: %s",
+	    path, strerror(err));
+	imsgbuf_init(&ib, MMP_CHILD_FD);
+	msg_writer_init(&w);
+	msg_add_u8(&w, LOG_SVC_MMP);
+	msg_add_u8(&w, LOG_CRIT);
+	msg_add_str(&w, line);
+	if (msg_compose(&ib, IMSG_LOG, 0, -1, &w) == 0)
+		(void)imsgbuf_flush(&ib);
+	imsgbuf_clear(&ib);
+}
+
+/* In the child: fd 3 is the channel, nothing else is inherited. */
+static void
+proc_exec(int fd, const char *path, char *const argv[], char *const envp[])
+{
+	sigset_t	set;
+	int		sig;
+
+	/* A terminal's ^C reaches only the parent, which drains. */
+	(void)setpgid(0, 0);
+	for (sig = 1; sig < NSIG; sig++)
+		(void)signal(sig, SIG_DFL);
+	(void)sigemptyset(&set);
+	(void)sigprocmask(SIG_SETMASK, &set, NULL);
+	if (fd == MMP_CHILD_FD) {
+		if (fcntl(fd, F_SETFD, 0) == -1)
+			_exit(127);
+	} else if (dup2(fd, MMP_CHILD_FD) == -1)
+		_exit(127);
+	proc_close_from(MMP_CHILD_FD + 1);
+	(void)execve(path, argv, envp);
+	proc_exec_report(path, errno);
+	_exit(127);
+}
+
+/* Watch for writability only while something waits to be sent. */
+static void
+proc_arm(struct child *c)
+{
+	if (c->chan == -1 || imsgbuf_queued(&c->ib) == 0 ||
+	    event_pending(c->wev, EV_WRITE, NULL))
+		return;
+	if (event_add(c->wev, NULL) == -1)
+		proc_fail(c, "cannot watch its channel");
+}
+
+static void
+proc_close(struct child *c)
+{
+	if (c->ev != NULL)
+		event_free(c->ev);
+	if (c->wev != NULL)
+		event_free(c->wev);
+	c->ev = c->wev = NULL;
+	imsgbuf_clear(&c->ib);
+	if (c->chan != -1)
+		close(c->chan);
+	c->chan = -1;
+	imsgbuf_init(&c->ib, -1);
+}
+
+/* A child that broke the protocol: kill it; proc_reap restarts it. */
+static void
+proc_fail(struct child *c, const char *why)
+{
+	log_warnx("%s (pid %d): %s; killing it", c->name, (int)c->pid, why);
+	(void)strlcpy(c->killed, why, sizeof(c->killed));
+	proc_close(c);
+	if (c->pid != -1)
+		(void)kill(c->pid, SIGKILL);
+}
+
+/*
+ * The channel ended: the child exited, and proc_reap will say how. One
+ * that merely closed it is of no use; it gets killed if still there when
+ * the timer runs out.
+ */
+static void
+proc_gone(struct child *c)
+{
+	struct timeval	tv = { CHANNEL_GONE_SEC, 0 };
+
+	proc_close(c);
+	if (c->pid != -1 && evtimer_add(c->restart, &tv) == -1)
+		proc_fail(c, "closed its channel");
+}
+
+static void
+proc_dispatch(int fd, short events, void *arg)
+{
+	struct child	*c = arg;
+	struct imsg	 imsg;
+	ssize_t		 n;
+	int		 r;
+
+	(void)fd;
+	if ((events & EV_WRITE) && imsgbuf_write(&c->ib) == -1) {
+		if (errno == EPIPE || errno == ECONNRESET)
+			proc_gone(c);
+		else
+			proc_fail(c, "cannot write to its channel");
+		return;
+	}
+	if (events & EV_READ) {
+		n = imsgbuf_read(&c->ib);
+		if (n == 0 || (n == -1 && errno == ECONNRESET)) {
+			proc_gone(c);
+			return;
+		}
+		if (n == -1 && errno != EAGAIN && errno != EINTR) {
+			proc_fail(c, errno == EMFILE ? "sent file descriptors"
+			    : "cannot read its channel");
+			return;
+		}
+		while ((r = imsg_get(&c->ib, &imsg)) == 1) {
+			r = proc_handle(c, &imsg);
+			imsg_free(&imsg);
+			if (r == -1)
+				return;
+		}
+		if (r == -1) {
+			proc_fail(c, "sent a malformed message");
+			return;
+		}
+	}
+	proc_arm(c);
+}
+
+/* IMSG_LOG: u8 svc, u8 priority, str line. */
+static int
+proc_handle_log(struct child *c, struct imsg *imsg)
+{
+	struct msg_reader	 r;
+	char			 line[LOG_LINE_BYTES], *p;
+	uint8_t			 svc, prio;
+
+	msg_reader_init(&r, imsg);
+	if (msg_get_u8(&r, &svc) == -1 || msg_get_u8(&r, &prio) == -1 ||
+	    msg_get_str(&r, line, sizeof(line)) == -1 || msg_end(&r) == -1 ||
+	    svc >= LOG_SVC_MAX || prio > LOG_DEBUG) {
+		proc_fail(c, "sent a malformed IMSG_LOG");
+		return -1;
+	}
+	/* One message is one line: no forged lines in the log files. */
+	for (p = line; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	log_emit(svc, prio, line);
+	return 0;
+}
+
+/* IMSG_READY: u32 generation, one the parent sent. */
+static int
+proc_handle_ready(struct child *c, struct imsg *imsg)
+{
+	struct msg_reader	r;
+	uint32_t		gen;
+
+	msg_reader_init(&r, imsg);
+	if (msg_get_u32(&r, &gen) == -1 || msg_end(&r) == -1 || gen == 0 ||
+	    gen > penv->gen) {
+		proc_fail(c, "sent a malformed IMSG_READY");
+		return -1;
+	}
+	if (c->gen_ready == 0)
+		log_info("%s ready", c->name);
+	if (gen > c->gen_ready)
+		c->gen_ready = gen;
+	parent_child_ready(c);
+	return 0;
+}
+
+/* IMSG_STATS: u32 sessions open, relays only. */
+static int
+proc_handle_stats(struct child *c, struct imsg *imsg)
+{
+	struct msg_reader	r;
+	uint32_t		n;
+
+	msg_reader_init(&r, imsg);
+	if (c->kind != CHILD_RELAY || msg_get_u32(&r, &n) == -1 ||
+	    msg_end(&r) == -1) {
+		proc_fail(c, "sent a malformed IMSG_STATS");
+		return -1;
+	}
+	c->sessions = n;
+	return 0;
+}
+
+/* One message from a child; -1 when the child was failed. */
+static int
+proc_handle(struct child *c, struct imsg *imsg)
+{
+	char	why[64];
+
+	if (imsg->fd != -1) {
+		proc_fail(c, "sent a file descriptor");
+		return -1;
+	}
+	switch (imsg->hdr.type) {
+	case IMSG_LOG:
+		return proc_handle_log(c, imsg);
+	case IMSG_READY:
+		return proc_handle_ready(c, imsg);
+	case IMSG_STATS:
+		return proc_handle_stats(c, imsg);
+	default:
+		(void)snprintf(why, sizeof(why), "sent unexpected message "
+		    "type %u", imsg->hdr.type);
+		proc_fail(c, why);
+		return -1;
+	}
+}
+
+/* IMSG_CONF_LISTENER per open listener: a copy of the socket. */
+static int
+proc_send_listeners(struct child *c)
+{
+	struct msg_writer	 w;
+	const struct listener	*l;
+	size_t			 i;
+	int			 fd;
+
+	for (i = 0; i < penv->nlisteners; i++) {
+		l = &penv->listeners[i];
+		if (l->fd == -1)
+			continue;
+		if ((fd = fcntl(l->fd, F_DUPFD_CLOEXEC, 0)) == -1) {
+			log_warn("%s: dup", l->cl.label);
+			return -1;
+		}
+		msg_writer_init(&w);
+		msg_add_u8(&w, l->cl.svc);
+		msg_add_u8(&w, l->cl.tls);
+		msg_add_str(&w, l->cl.label);
+		if (msg_compose(&c->ib, IMSG_CONF_LISTENER, 0, fd, &w) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* IMSG_CONF_HOST per HostsFile name. */
+static int
+proc_send_hosts(struct child *c)
+{
+	struct msg_writer	w;
+	size_t			i;
+
+	for (i = 0; i < penv->nhosts; i++) {
+		msg_writer_init(&w);
+		msg_add_str(&w, penv->hosts[i].name);
+		msg_add_str(&w, penv->hosts[i].addr);
+		if (msg_compose(&c->ib, IMSG_CONF_HOST, 0, -1, &w) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* The running configuration; BindPass and friends to mmp-ldapd only. */
+static void
+proc_send_conf(struct child *c)
+{
+	int	rv;
+
+	rv = conf_send_begin(&c->ib, penv->conf, penv->gen,
+	    c->kind == CHILD_LDAPD);
+	if (rv == 0)
+		rv = c->kind == CHILD_RELAY ? proc_send_listeners(c) :
+		    proc_send_hosts(c);
+	if (rv == 0)
+		rv = conf_send_end(&c->ib, penv->gen);
+	if (rv == -1) {
+		proc_fail(c, "cannot queue its configuration");
+		return;
+	}
+	proc_arm(c);
+}
+
+void
+proc_send_conf_all(void)
+{
+	struct child	*c, *next;
+
+	TAILQ_FOREACH_SAFE(c, &penv->children, entry, next)
+		if (c->chan != -1 && !c->retiring)
+			proc_send_conf(c);
+}
+
+/* A socketpair between a relay and mmp-ldapd, one end to each. */
+static void
+proc_connect(struct child *relay, struct child *ldapd)
+{
+	struct msg_writer	w;
+	int			sp[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+	    sp) == -1) {
+		/* Without a channel the relay is useless: start it again. */
+		log_warn("%s: socketpair to mmp-ldapd", relay->name);
+		proc_fail(relay, "has no channel to mmp-ldapd");
+		return;
+	}
+	if (imsg_compose(&relay->ib, IMSG_LDAPD_CHANNEL, 0, sp[0], NULL, 0)
+	    == -1) {
+		close(sp[1]);
+		proc_fail(relay, "cannot queue IMSG_LDAPD_CHANNEL");
+		return;
+	}
+	proc_arm(relay);
+	msg_writer_init(&w);
+	msg_add_u32(&w, relay->index);
+	if (msg_compose(&ldapd->ib, IMSG_RELAY_CHANNEL, 0, sp[1], &w) == -1) {
+		proc_fail(ldapd, "cannot queue IMSG_RELAY_CHANNEL");
+		return;
+	}
+	proc_arm(ldapd);
+}
+
+/* "exited with status 1", "killed by signal SIGSYS (seccomp: ...)" */
+static void
+proc_death_text(struct child *c, int status, char *buf, size_t len)
+{
+	const char	*abbrev, *hint = "";
+	char		 extra[128];
+	int		 sig;
+
+	if (WIFEXITED(status)) {
+		(void)snprintf(buf, len, "exited with status %d",
+		    WEXITSTATUS(status));
+		return;
+	}
+	if (!WIFSIGNALED(status)) {
+		(void)snprintf(buf, len, "ended with wait status 0x%x",
+		    (unsigned int)status);
+		return;
+	}
+	sig = WTERMSIG(status);
+	if (c->killed[0] != '\0') {
+		(void)snprintf(extra, sizeof(extra), " (by mmpd: %s)",
+		    c->killed);
+		hint = extra;
+	} else if (sig == SIGSYS)
+		hint = " (seccomp: forbidden system call)";
+	else if (sig == SIGSEGV || sig == SIGBUS)
+		hint = " (invalid memory access)";
+	else if (sig == SIGABRT)
+		hint = " (aborted: a check failed)";
+	if ((abbrev = sigabbrev_np(sig)) != NULL)
+		(void)snprintf(buf, len, "killed by signal SIG%s%s", abbrev,
+		    hint);
+	else
+		(void)snprintf(buf, len, "killed by signal %d%s", sig, hint);
+}
+
+static struct child *
+proc_by_pid(pid_t pid)
+{
+	struct child	*c;
+
+	TAILQ_FOREACH(c, &penv->children, entry)
+		if (c->pid == pid)
+			return c;
+	return NULL;
+}
+
+/* One child ended: say how, then restart, retire or let it go. */
+static void
+proc_died(struct child *c, int status)
+{
+	char	how[256];
+	int	expected;
+
+	proc_death_text(c, status, how, sizeof(how));
+	expected = (penv->draining || c->retiring) &&
+	    ((WIFEXITED(status) && WEXITSTATUS(status) == 0) ||
+	    (penv->stopping && WIFSIGNALED(status) &&
+	    WTERMSIG(status) == SIGTERM));
+	if (expected)
+		log_info("%s (pid %d) %s", c->name, (int)c->pid, how);
+	else
+		log_warnx("%s (pid %d) %s", c->name, (int)c->pid, how);
+	proc_close(c);
+	c->pid = -1;
+	if (c->retiring)
+		proc_free(c);
+	else if (proc_may_restart(c))
+		proc_schedule_restart(c);
+	listen_sweep();
+	parent_child_gone();
+}
+
+void
+proc_reap(void)
+{
+	struct child	*c;
+	pid_t		 pid;
+	int		 status;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+		if ((c = proc_by_pid(pid)) != NULL)
+			proc_died(c, status);
+}
+
+/* Relays are not restarted once draining; mmp-ldapd serves them to the end. */
+static int
+proc_may_restart(const struct child *c)
+{
+	if (c->kind == CHILD_LDAPD)
+		return !penv->stopping;
+	return !penv->draining;
+}
+
+/* Wait 1 s, 2 s, 4 s ... 60 s; a child that ran a minute starts over. */
+static void
+proc_schedule_restart(struct child *c)
+{
+	struct timespec	now;
+	struct timeval	tv;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &now);
+	if (c->backoff_sec == 0 ||
+	    now.tv_sec - c->started.tv_sec >= RESTART_RESET_SEC)
+		c->backoff_sec = RESTART_MIN_SEC;
+	tv.tv_sec = c->backoff_sec;
+	tv.tv_usec = 0;
+	log_notice("%s: restarting in %d s", c->name, c->backoff_sec);
+	if (evtimer_add(c->restart, &tv) == -1)
+		log_warnx("%s: cannot schedule its restart", c->name);
+	c->backoff_sec *= 2;
+	if (c->backoff_sec > RESTART_MAX_SEC)
+		c->backoff_sec = RESTART_MAX_SEC;
+}
+
+/* Restart a dead child, or kill one that lives on without a channel. */
+static void
+proc_restart_cb(int fd, short events, void *arg)
+{
+	struct child	*c = arg;
+
+	(void)fd;
+	(void)events;
+	if (c->pid != -1)
+		proc_fail(c, "closed its channel but kept running");
+	else if (proc_may_restart(c))
+		proc_spawn(c);
+}
+
+/* Shutdown: relays stop accepting; nothing is restarted any more. */
+unsigned int
+proc_drain(void)
+{
+	struct child	*c, *next;
+	unsigned int	 n = 0;
+
+	TAILQ_FOREACH_SAFE(c, &penv->children, entry, next) {
+		if (c->kind != CHILD_RELAY)
+			continue;
+		if (c->pid == -1)
+			(void)evtimer_del(c->restart);
+		if (c->chan == -1)
+			continue;
+		n++;
+		if (c->retiring)
+			continue;	/* has its DRAIN already */
+		if (imsg_compose(&c->ib, IMSG_DRAIN, 0, -1, NULL, 0) == -1)
+			proc_fail(c, "cannot queue DRAIN");
+		else
+			proc_arm(c);
+	}
+	return n;
+}
+
+/* Send sig to every running child of kind (or of any kind: -1). */
+void
+proc_signal(int kind, int sig)
+{
+	struct child	*c;
+
+	TAILQ_FOREACH(c, &penv->children, entry)
+		if (c->pid != -1 && (kind == -1 || (int)c->kind == kind))
+			(void)kill(c->pid, sig);
+}
+
+/* Running children of kind (-1: any). */
+unsigned int
+proc_count(int kind)
+{
+	struct child	*c;
+	unsigned int	 n = 0;
+
+	TAILQ_FOREACH(c, &penv->children, entry)
+		if (c->pid != -1 && (kind == -1 || (int)c->kind == kind))
+			n++;
+	return n;
+}
+
+/* Sessions open in all relays, as they last reported. */
+unsigned long
+proc_sessions(void)
+{
+	struct child	*c;
+	unsigned long	 n = 0;
+
+	TAILQ_FOREACH(c, &penv->children, entry)
+		if (c->kind == CHILD_RELAY && c->pid != -1)
+			n += c->sessions;
+	return n;
+}
+
+/* Has every wanted child applied generation gen? */
+int
+proc_all_ready(uint32_t gen)
+{
+	struct child	*c;
+	unsigned int	 relays = 0;
+	int		 ldapd = 0;
+
+	TAILQ_FOREACH(c, &penv->children, entry) {
+		if (c->retiring)
+			continue;
+		if (c->pid == -1 || c->gen_ready < gen)
+			return 0;
+		if (c->kind == CHILD_RELAY)
+			relays++;
+		else
+			ldapd = 1;
+	}
+	return ldapd && relays == penv->nrelays;
+}
+
+void
+proc_free_all(void)
+{
+	struct child	*c;
+
+	while ((c = TAILQ_FIRST(&penv->children)) != NULL)
+		proc_free(c);
+}
+
+/* A name as hosts(5) has them: letters, digits, '-', '.', '_'. */
+static int
+proc_host_name_ok(const char *s)
+{
+	size_t	i, len = strlen(s);
+
+	if (len == 0 || len >= HOST_NAME_BYTES || s[0] == '-' || s[0] == '.')
+		return 0;
+	for (i = 0; i < len; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '-' &&
+		    s[i] != '.' && s[i] != '_')
+			return 0;
+	return 1;
+}
+
+/* Next blank-separated word of *sp, or NULL. */
+static char *
+proc_word(char **sp)
+{
+	char	*w;
+
+	while ((w = strsep(sp, " \t\r\n")) != NULL && *w == '\0')
+		;
+	return w;
+}
+
+struct hosts_table {
+	struct host_entry	*e;
+	size_t			 n;
+	size_t			 cap;
+};
+
+/* One line: 0 taken or blank, -1 invalid (why says how), -2 no memory. */
+static int
+proc_hosts_line(char *line, struct hosts_table *t, const char **why)
+{
+	struct host_entry	*ne;
+	unsigned char		 bin[sizeof(struct in6_addr)];
+	char			 addr[INET6_ADDRSTRLEN], *p, *w;
+	size_t			 first = t->n;
+	int			 af;
+
+	if ((p = strchr(line, '#')) != NULL)
+		*p = '\0';
+	p = line;
+	if ((w = proc_word(&p)) == NULL)
+		return 0;
+	af = strchr(w, ':') != NULL ? AF_INET6 : AF_INET;
+	if (inet_pton(af, w, bin) != 1 ||
+	    inet_ntop(af, bin, addr, sizeof(addr)) == NULL) {
+		*why = "not an IPv4 or IPv6 address";
+		return -1;
+	}
+	while ((w = proc_word(&p)) != NULL) {
+		if (!proc_host_name_ok(w)) {
+			t->n = first;
+			*why = "invalid host name";
+			return -1;
+		}
+		if (t->n == t->cap) {
+			ne = reallocarray(t->e, t->cap + 64, sizeof(*ne));
+			if (ne == NULL)
+				return -2;
+			t->e = ne;
+			t->cap += 64;
+		}
+		(void)strlcpy(t->e[t->n].name, w, sizeof(t->e[t->n].name));
+		(void)strlcpy(t->e[t->n].addr, addr, sizeof(t->e[t->n].addr));
+		t->n++;
+	}
+	if (t->n == first) {
+		*why = "address without a name";
+		return -1;
+	}
+	return 0;
+}
+
+static FILE *
+proc_hosts_open(const char *path)
+{
+	struct stat	 st;
+	FILE		*fp;
+	int		 fd;
+
+	/* O_NONBLOCK: a FIFO in its place must not hang the parent. */
+	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY))
+	    == -1) {
+		log_warn("HostsFile %s: cannot open, no static hosts", path);
+		return NULL;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    (fp = fdopen(fd, "r")) == NULL) {
+		log_warnx("HostsFile %s: not a readable file, no static hosts",
+		    path);
+		close(fd);
+		return NULL;
+	}
+	return fp;
+}
+
+/*
+ * The HostsFile (hosts(5): address, then names) as the name-address pairs
+ * mmp-ldapd consults before DNS. Bad lines are skipped with a warning; a
+ * file that cannot be read gives an empty table. -1 only without memory.
+ */
+int
+proc_hosts_load(const struct mmp_conf *conf, struct host_entry **out,
+    size_t *nout)
+{
+	struct hosts_table	 t = { NULL, 0, 0 };
+	const char		*path, *why = NULL;
+	char			 line[HOSTS_LINE_BYTES];
+	FILE			*fp;
+	int			 lineno = 0, r = 0, skipping = 0;
+
+	path = conf_str(conf, CONF_GLOBAL, CK_HOSTSFILE);
+	if (path == NULL || path[0] == '\0' ||
+	    (fp = proc_hosts_open(path)) == NULL)
+		goto done;
+	while (r != -2 && fgets(line, sizeof(line), fp) != NULL) {
+		if (skipping) {
+			skipping = strchr(line, '\n') == NULL;
+			continue;
+		}
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(fp)) {
+			log_warnx("%s:%d: line too long, skipped", path,
+			    lineno);
+			skipping = 1;
+			continue;
+		}
+		if ((r = proc_hosts_line(line, &t, &why)) == -1)
+			log_warnx("%s:%d: %s, line skipped", path, lineno, why);
+		if (t.n >= HOSTS_MAX) {
+			log_warnx("%s:%d: more than %d names, the rest is "
+			    "ignored", path, lineno, HOSTS_MAX);
+			t.n = HOSTS_MAX;
+			break;
+		}
+	}
+	fclose(fp);
+ done:
+	if (r == -2) {
+		log_warnx("HostsFile %s: out of memory", path);
+		free(t.e);
+		return -1;
+	}
+	*out = t.e;
+	*nout = t.n;
+	return 0;
+}

@@ -1,0 +1,53 @@
+/*
+ * libFuzzer target for the POP3 command line parser: the line is copied
+ * into an allocation of exactly its length, so a write past it is caught,
+ * and every accepted parse is checked against the rules of pop3cmd.h.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mmpd/pop3cmd.h"
+
+static void
+check_cmd(const struct pop3_cmd *cmd, const char *line, size_t len)
+{
+	size_t	i, n = strlen(cmd->name);
+	int	a;
+
+	if (n < 3 || n > 4 || cmd->argc < 0 || cmd->argc > POP3_ARGS_MAX)
+		abort();
+	for (i = 0; i < n; i++)
+		if (cmd->name[i] < 'A' || cmd->name[i] > 'Z')
+			abort();
+	for (a = 0; a < cmd->argc; a++) {
+		if (cmd->argv[a] < line || cmd->argv[a] + cmd->arglen[a] >=
+		    line + len || cmd->arglen[a] == 0 ||
+		    strlen(cmd->argv[a]) != cmd->arglen[a] ||
+		    strpbrk(cmd->argv[a], "\r\n") != NULL)
+			abort();
+		if (strcmp(cmd->name, "PASS") != 0 &&
+		    memchr(cmd->argv[a], ' ', cmd->arglen[a]) != NULL)
+			abort();
+	}
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct pop3_cmd	 cmd;
+	char		*line, err[64];
+
+	if ((line = malloc(size > 0 ? size : 1)) == NULL)
+		return 0;
+	if (size > 0)
+		memcpy(line, data, size);
+	err[0] = '\0';
+	if (pop3_parse(line, size, &cmd, err, sizeof(err)) == 0)
+		check_cmd(&cmd, line, size);
+	else if (err[0] == '\0' || cmd.argc != 0)
+		abort();
+	free(line);
+	return 0;
+}

@@ -1,0 +1,1134 @@
+#!/usr/bin/env python3
+# mmptest: harness of the mmpd integration tests. Starts a private slapd,
+# Dovecot stores on 127.0.0.x and mmpd in a temp dir, offers small IMAP and
+# POP3 clients and TAP output; everything is stopped and removed at exit.
+
+import atexit
+import base64
+import os
+import pwd
+import random
+import re
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+MMPD_BIN = os.environ.get("MMPD", os.path.join(ROOT, "mmpd", "mmpd"))
+LDAPD_BIN = os.path.join(ROOT, "mmp-ldapd", "mmp-ldapd")
+USERS_SH = os.path.join(ROOT, "etc", "users.sh")
+SHARED_REF = os.path.join(os.path.dirname(ROOT), "shared", "reference")
+SCHEMA_DIR = "/etc/ldap/schema"
+SUFFIX = "o=example"
+DM_DN = "cn=Directory Manager"
+DM_PW = "dm-secret"
+CHROOT = "/var/empty"
+STORE_ADDRS = {"store1": "127.0.0.11", "store2": "127.0.0.12"}
+DOWN_ADDR = "127.0.0.13"		# an address nothing listens on
+READY_SEC = 15
+KEEP = os.environ.get("MMPTEST_KEEP") == "1"
+
+AUX_SCHEMA = """\
+# Auxiliary class carrying the attributes mmpd reads (mailHost: misc.schema).
+objectclass ( 1.3.6.1.4.1.55555.1.1 NAME 'mmpTestMailUser'
+	DESC 'mmpd integration tests: mail user'
+	SUP top AUXILIARY
+	MAY ( mail $ mailHost ) )
+"""
+
+
+# ---------------------------------------------------------------- TAP
+
+class Tap:
+    """TAP output: ok/not ok lines, diagnostics, plan at the end."""
+
+    def __init__(self):
+        self.n = 0
+        self.failed = 0
+        self.on_fail = []	# callables printing diagnostics
+
+    def diag(self, text):
+        for line in str(text).splitlines() or [""]:
+            print("# " + line, flush=True)
+
+    def ok(self, cond, name, diag=None):
+        self.n += 1
+        cond = bool(cond)
+        print("%sok %d - %s" % ("" if cond else "not ", self.n, name),
+              flush=True)
+        if not cond:
+            self.failed += 1
+            if diag is not None:
+                self.diag(diag)
+            for fn in self.on_fail:
+                try:
+                    fn(self)
+                except Exception as e:	# diagnostics must not hide results
+                    self.diag("diagnostics failed: %r" % e)
+        return cond
+
+    def is_(self, got, want, name):
+        return self.ok(got == want, name,
+                       "got:  %r\nwant: %r" % (got, want))
+
+    def like(self, got, regex, name):
+        if isinstance(got, bytes):
+            got = got.decode("latin-1")
+        return self.ok(got is not None and re.search(regex, got),
+                       name, "got:  %r\nwant: /%s/" % (got, regex))
+
+    def skip(self, name, reason):
+        self.n += 1
+        print("ok %d - %s # SKIP %s" % (self.n, name, reason), flush=True)
+
+    def done(self):
+        print("1..%d" % self.n, flush=True)
+        return 1 if self.failed else 0
+
+
+def run(main):
+    """Runs main(tap); an exception is one failed test with its traceback.
+    Exits with the TAP status; atexit handlers clean up."""
+    tap = Tap()
+    install_signal_handlers()
+    try:
+        main(tap)
+    except SkipAll as e:
+        print("1..0 # SKIP %s" % e, flush=True)
+        sys.exit(0)
+    except Exception:
+        tap.ok(False, "test script ran to its end", traceback.format_exc())
+    sys.exit(tap.done())
+
+
+class SkipAll(Exception):
+    pass
+
+
+def install_signal_handlers():
+    def handler(sig, frame):
+        raise SystemExit(128 + sig)
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, handler)
+
+
+def raise_nofile():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY:
+        hard = 65536
+    if soft == resource.RLIM_INFINITY or soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+# ---------------------------------------------------------------- processes
+
+def pid_alive(pid):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("State:"):
+                    return "Z" not in line.split()[1]
+    except OSError:
+        return False
+    return True
+
+
+def wait_pid_gone(pid, timeout):
+    end = time.time() + timeout
+    while time.time() < end:
+        if not pid_alive(pid):
+            return True
+        time.sleep(0.05)
+    return not pid_alive(pid)
+
+
+def proc_status(pid):
+    """Fields of /proc/PID/status as a dict of strings, {} if gone."""
+    out = {}
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                k, _, v = line.partition(":")
+                out[k] = v.strip()
+    except OSError:
+        pass
+    return out
+
+
+def proc_cmdline(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return f.read().replace(b"\0", b" ").decode("latin-1").strip()
+    except OSError:
+        return ""
+
+
+def children_of(ppid):
+    """Pids whose parent is ppid."""
+    kids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        st = proc_status(int(d))
+        if st.get("PPid") == str(ppid):
+            kids.append(int(d))
+    return sorted(kids)
+
+
+def kill_pid(pid, sig=signal.SIGTERM, timeout=5):
+    if pid is None or not pid_alive(pid):
+        return
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        return
+    if not wait_pid_gone(pid, timeout):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        wait_pid_gone(pid, 2)
+
+
+# ---------------------------------------------------------------- ports
+
+_ports_taken = set()
+
+
+def port_free(port, hosts):
+    for h in hosts:
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.bind((h, port))
+        except OSError:
+            return False
+        finally:
+            s.close()
+    return True
+
+
+def free_port(hosts=("127.0.0.1",)):
+    """A port below the ephemeral range that every one of hosts can bind."""
+    for _ in range(500):
+        port = random.randint(20000, 32000)
+        if port in _ports_taken:
+            continue
+        if port_free(port, hosts):
+            _ports_taken.add(port)
+            return port
+    raise RuntimeError("no free port found")
+
+
+def wait_listen(host, port, timeout=READY_SEC, proc=None):
+    end = time.time() + timeout
+    while time.time() < end:
+        if proc is not None and proc.poll() is not None:
+            return False
+        try:
+            socket.create_connection((host, port), 0.5).close()
+            return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
+# ---------------------------------------------------------------- environment
+
+def need_root():
+    if os.geteuid() != 0:
+        raise SkipAll("integration tests need root (slapd, Dovecot, "
+                      "mmpd's sandbox)")
+
+
+def ensure_users():
+    """The sandbox users and /var/empty, created by etc/users.sh."""
+    missing = False
+    for u in ("_mmpd", "_mmpldap"):
+        try:
+            pwd.getpwnam(u)
+        except KeyError:
+            missing = True
+    if missing or not os.path.isdir(CHROOT):
+        r = subprocess.run(["sh", USERS_SH], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+        if r.returncode != 0:
+            raise RuntimeError("etc/users.sh failed:\n" + r.stdout)
+
+
+def need_binaries():
+    for b in (MMPD_BIN, LDAPD_BIN):
+        if not os.access(b, os.X_OK):
+            raise RuntimeError("%s is not built (make all)" % b)
+
+
+class Env:
+    """One temp dir with everything one test script runs."""
+
+    def __init__(self, name, tap=None):
+        self.name = name
+        self.tap = tap
+        self.dir = tempfile.mkdtemp(prefix="mmptest-%s." % name)
+        # Dovecot's mail processes (uid mail) reach their homes in here.
+        os.chmod(self.dir, 0o755)
+        self.cleanups = []
+        self.users = {}
+        self.slapd = None
+        self.stores = {}
+        self.mmpds = []
+        self.hosts_file = os.path.join(self.dir, "hosts")
+        atexit.register(self.cleanup)
+        raise_nofile()
+        if tap is not None:
+            tap.on_fail.append(self.diagnostics)
+
+    def path(self, *p):
+        return os.path.join(self.dir, *p)
+
+    def cleanup(self):
+        for fn in reversed(self.cleanups):
+            try:
+                fn()
+            except Exception as e:
+                sys.stderr.write("mmptest cleanup: %r\n" % e)
+        self.cleanups = []
+        if self.dir and os.path.isdir(self.dir):
+            if KEEP:
+                sys.stderr.write("mmptest: kept %s\n" % self.dir)
+            else:
+                shutil.rmtree(self.dir, ignore_errors=True)
+        self.dir = None
+
+    def diagnostics(self, tap):
+        for m in self.mmpds:
+            lines = m.log().splitlines()[-30:]
+            tap.diag("last %d lines of %s:" % (len(lines), m.logpath))
+            for line in lines:
+                tap.diag("  " + line)
+
+    # --- setup of the usual world: LDAP, two stores, hosts file
+
+    def setup(self, stores=("store1", "store2"), imap_port=None,
+              pop_port=None, store_tuning=None):
+        need_root()
+        need_binaries()
+        ensure_users()
+        addrs = [STORE_ADDRS[s] for s in stores] + [DOWN_ADDR]
+        self.store_imap_port = imap_port or free_port(addrs)
+        self.store_pop_port = pop_port or free_port(addrs)
+        self.slapd = Slapd(self)
+        for s in stores:
+            self.stores[s] = Store(self, s, STORE_ADDRS[s],
+                                   self.store_imap_port, self.store_pop_port,
+                                   tuning=store_tuning)
+        with open(self.hosts_file, "w") as f:
+            f.write("# mmptest: names of the stores\n")
+            for s, a in sorted(STORE_ADDRS.items()):
+                f.write("%s\t%s.mmp.test %s\n" % (a, s, s))
+            f.write("%s\tdown.mmp.test down\n" % DOWN_ADDR)
+        return self
+
+    def user(self, uid, password, store=None, mailhost=None, ldap=True,
+             stores_pw=None, mail=True):
+        """A user: LDAP entry (mailHost given, or the store's name or IP)
+        and a passwd line on its store (stores_pw: on these stores too)."""
+        if mailhost is None and store is not None:
+            mailhost = "%s.mmp.test" % store
+        if ldap:
+            self.slapd.add_user(uid, password, mailhost, mail=mail)
+        for s in set(([store] if store in self.stores else []) +
+                     list(stores_pw or [])):
+            self.stores[s].add_user(uid, password)
+        self.users[uid] = (password, store)
+
+    def start_backends(self):
+        self.slapd.start()
+        for s in self.stores.values():
+            s.start()
+
+    def mmpd(self, name="mmpd", **kw):
+        m = Mmpd(self, name, **kw)
+        self.mmpds.append(m)
+        return m
+
+
+# ---------------------------------------------------------------- slapd
+
+def ssha(password):
+    r = subprocess.run(["slappasswd", "-h", "{SSHA}", "-s", password],
+                       stdout=subprocess.PIPE, check=True, text=True)
+    return r.stdout.strip()
+
+
+def dn_escape(v):
+    """RFC 4514 escaping of an attribute value (tests use ASCII)."""
+    out = []
+    for i, c in enumerate(v):
+        if c in ',+"\\<>;=' or (i == 0 and c in "# ") or \
+           (i == len(v) - 1 and c == " "):
+            out.append("\\%02X" % ord(c))
+        else:
+            out.append(c)
+    return "".join(out)
+
+
+def ldif_attr(name, value):
+    if re.match(r'^[\x01-\x09\x0b\x0c\x0e-\x1f\x21-\x39\x3b\x3d-\x7f]'
+                r'[\x01-\x09\x0b\x0c\x0e-\x7f]*$', value) and \
+       not value.endswith(" "):
+        return "%s: %s\n" % (name, value)
+    return "%s:: %s\n" % (name, base64.b64encode(
+        value.encode()).decode())
+
+
+class Slapd:
+    def __init__(self, env, port=None):
+        self.env = env
+        self.port = port or free_port()
+        self.dir = env.path("ldap")
+        os.makedirs(os.path.join(self.dir, "dm"))
+        os.makedirs(os.path.join(self.dir, "data"))
+        self.conf = os.path.join(self.dir, "slapd.conf")
+        self.logpath = os.path.join(self.dir, "slapd.log")
+        self.url = "ldap://127.0.0.1:%d" % self.port
+        self.entries = []
+        self.proc = None
+        self.loaded = False
+        self._hashes = {}
+        env.cleanups.append(self.stop)
+
+    def add_user(self, uid, password, mailhost, mail=True):
+        if password not in self._hashes:
+            self._hashes[password] = ssha(password)
+        e = "dn: uid=%s,ou=people,%s\n" % (dn_escape(uid), SUFFIX)
+        e += "objectClass: inetOrgPerson\nobjectClass: mmpTestMailUser\n"
+        e += ldif_attr("uid", uid) + ldif_attr("cn", uid)
+        e += ldif_attr("sn", uid)
+        if mail:
+            e += ldif_attr("mail", "%s@example.test" %
+                           re.sub(r"[^A-Za-z0-9.-]", "_", uid))
+        if mailhost:
+            e += ldif_attr("mailHost", mailhost)
+        e += "userPassword: %s\n" % self._hashes[password]
+        self.entries.append(e)
+
+    def write_conf(self):
+        with open(os.path.join(self.dir, "mmptest.schema"), "w") as f:
+            f.write(AUX_SCHEMA)
+        dm_hash = ssha(DM_PW)
+        conf = ""
+        for s in ("core", "cosine", "inetorgperson", "misc"):
+            conf += "include %s/%s.schema\n" % (SCHEMA_DIR, s)
+        conf += """include {d}/mmptest.schema
+pidfile {d}/slapd.pid
+argsfile {d}/slapd.args
+modulepath /usr/lib/ldap
+moduleload back_mdb
+sizelimit 500
+
+# Owns the Sun-style "cn=Directory Manager" DN the product's files bind as.
+database mdb
+suffix "{dm}"
+rootdn "{dm}"
+rootpw {dmhash}
+directory {d}/dm
+maxsize 10485760
+
+database mdb
+suffix "{suffix}"
+rootdn "cn=admin,{suffix}"
+directory {d}/data
+maxsize 104857600
+index uid eq
+access to attrs=userPassword
+	by dn.exact="{dm}" manage
+	by anonymous auth
+	by * none
+access to *
+	by dn.exact="{dm}" manage
+	by * read
+""".format(d=self.dir, dm=DM_DN, dmhash=dm_hash, suffix=SUFFIX)
+        with open(self.conf, "w") as f:
+            f.write(conf)
+        r = subprocess.run(["slaptest", "-Q", "-u", "-f", self.conf],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True)
+        if r.returncode != 0:
+            raise RuntimeError("slaptest: " + r.stdout)
+
+    def load(self):
+        ldif = "dn: %s\nobjectClass: organization\no: example\n\n" % SUFFIX
+        ldif += "dn: ou=people,%s\nobjectClass: organizationalUnit\n" \
+                "ou: people\n\n" % SUFFIX
+        ldif += "\n".join(self.entries)
+        path = os.path.join(self.dir, "data.ldif")
+        with open(path, "w") as f:
+            f.write(ldif)
+        r = subprocess.run(["slapadd", "-q", "-f", self.conf, "-b", SUFFIX,
+                            "-l", path], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+        if r.returncode != 0:
+            raise RuntimeError("slapadd: " + r.stdout)
+        self.loaded = True
+
+    def start(self):
+        if not self.loaded:
+            self.write_conf()
+            self.load()
+        log = open(self.logpath, "ab")
+        self.proc = subprocess.Popen(
+            ["slapd", "-d", "stats", "-f", self.conf, "-h",
+             "ldap://127.0.0.1:%d/" % self.port],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        log.close()
+        end = time.time() + READY_SEC
+        while time.time() < end:
+            if self.proc.poll() is not None:
+                break
+            r = subprocess.run(["ldapwhoami", "-x", "-H", self.url,
+                                "-D", DM_DN, "-w", DM_PW],
+                               stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+            if r.returncode == 0:
+                return
+            time.sleep(0.1)
+        raise RuntimeError("slapd did not start:\n" + self.log()[-3000:])
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc is not None:
+            kill_pid(self.proc.pid, sig)
+            self.proc.wait()
+            self.proc = None
+
+    def log(self):
+        try:
+            with open(self.logpath, "rb") as f:
+                return f.read().decode("latin-1")
+        except OSError:
+            return ""
+
+    def search(self, filt, attrs=()):
+        r = subprocess.run(["ldapsearch", "-x", "-LLL", "-o", "ldif-wrap=no",
+                            "-H", self.url, "-D", DM_DN, "-w", DM_PW,
+                            "-b", SUFFIX, filt] + list(attrs),
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True)
+        return r.returncode, r.stdout
+
+
+# ---------------------------------------------------------------- Dovecot
+
+class Store:
+    """One Dovecot instance on its own 127.0.0.x address."""
+
+    def __init__(self, env, name, addr, imap_port, pop_port, tuning=None):
+        self.env = env
+        self.name = name
+        self.addr = addr
+        self.imap_port = imap_port
+        self.pop_port = pop_port
+        self.dir = env.path(name)
+        self.home_base = os.path.join(self.dir, "home")
+        self.passwd = os.path.join(self.dir, "passwd")
+        self.conf = os.path.join(self.dir, "dovecot.conf")
+        self.logpath = os.path.join(self.dir, "dovecot.log")
+        self.tuning = tuning or {}
+        self.users = {}
+        self.pid = None
+        self.seq = 0
+        os.makedirs(self.home_base)
+        os.makedirs(os.path.join(self.dir, "state"))
+        env.cleanups.append(self.stop)
+
+    def add_user(self, user, password):
+        self.users[user] = password
+        self._write_passwd()
+        self.home(user)
+
+    def _write_passwd(self):
+        with open(self.passwd, "w") as f:
+            for u, p in self.users.items():
+                f.write("%s:{PLAIN}%s::::::\n" % (u, p))
+        os.chmod(self.passwd, 0o644)
+
+    def home(self, user):
+        h = os.path.join(self.home_base, user)
+        mail = pwd.getpwnam("mail")
+        for d in (h, os.path.join(h, "new"), os.path.join(h, "cur"),
+                  os.path.join(h, "tmp")):
+            if not os.path.isdir(d):
+                os.mkdir(d, 0o700)
+                os.chown(d, mail.pw_uid, mail.pw_gid)
+        return h
+
+    def seed(self, user, data):
+        """Puts a message (bytes, LF or CRLF lines) into user's ~/new/."""
+        self.seq += 1
+        mail = pwd.getpwnam("mail")
+        name = "%d.M%dP%d.mmptest" % (time.time(), self.seq, os.getpid())
+        path = os.path.join(self.home(user), "new", name)
+        with open(path, "wb") as f:
+            f.write(data)
+        os.chown(path, mail.pw_uid, mail.pw_gid)
+        return path
+
+    def write_conf(self):
+        t = {"process_limit": 256, "client_limit": 256}
+        t.update(self.tuning)
+        conf = """# mmptest store {name}
+instance_name = mmptest-{name}-{pid}
+base_dir = {d}/run
+state_dir = {d}/state
+listen = {addr}
+protocols = imap pop3
+ssl = no
+log_path = {d}/dovecot.log
+info_log_path = {d}/dovecot.log
+auth_verbose = yes
+auth_failure_delay = 0
+auth_mechanisms = plain login
+auth_username_chars =
+disable_plaintext_auth = no
+login_greeting = {name} ready.
+first_valid_uid = 1
+first_valid_gid = 1
+mail_location = maildir:~
+default_client_limit = {cl2}
+default_process_limit = {pl}
+default_vsz_limit = 512M
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN {d}/passwd
+}}
+userdb {{
+  driver = static
+  args = uid=mail gid=mail home={d}/home/%u
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = {addr}
+    port = {ip}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+  service_count = 0
+  process_min_avail = 1
+  client_limit = {cl}
+}}
+service pop3-login {{
+  inet_listener pop3 {{
+    address = {addr}
+    port = {pp}
+  }}
+  inet_listener pop3s {{
+    port = 0
+  }}
+  service_count = 0
+  client_limit = {cl}
+}}
+service imap {{
+  process_limit = {pl}
+}}
+service pop3 {{
+  process_limit = {pl}
+}}
+service anvil {{
+  client_limit = {cl3}
+}}
+protocol imap {{
+  mail_max_userip_connections = {pl}
+}}
+protocol pop3 {{
+  mail_max_userip_connections = {pl}
+}}
+""".format(name=self.name, pid=os.getpid(), d=self.dir, addr=self.addr,
+           ip=self.imap_port, pp=self.pop_port, pl=t["process_limit"],
+           cl=t["client_limit"], cl2=t["client_limit"] * 2,
+           cl3=t["client_limit"] * 4 + 100)
+        with open(self.conf, "w") as f:
+            f.write(conf)
+
+    def start(self):
+        self.write_conf()
+        self._write_passwd()
+        r = subprocess.run(["dovecot", "-c", self.conf],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True)
+        if r.returncode != 0:
+            raise RuntimeError("dovecot %s: %s" % (self.name, r.stdout))
+        pidfile = os.path.join(self.dir, "run", "master.pid")
+        end = time.time() + READY_SEC
+        while time.time() < end and self.pid is None:
+            try:
+                with open(pidfile) as f:
+                    self.pid = int(f.read().strip())
+            except (OSError, ValueError):
+                time.sleep(0.05)
+        for port in (self.imap_port, self.pop_port):
+            if not wait_listen(self.addr, port):
+                raise RuntimeError("dovecot %s not listening on %s:%d\n%s" %
+                                   (self.name, self.addr, port,
+                                    self.log()[-3000:]))
+
+    def stop(self):
+        if self.pid is not None:
+            kill_pid(self.pid, signal.SIGTERM, 10)
+            self.pid = None
+
+    def log(self):
+        try:
+            with open(self.logpath, "rb") as f:
+                return f.read().decode("latin-1")
+        except OSError:
+            return ""
+
+
+def message(subject, body="Hello.\n", size=None, crlf=False):
+    """A small RFC 5322 message; size pads the body with text lines."""
+    head = ("From: mmptest <mmptest@example.test>\n"
+            "To: user@example.test\n"
+            "Subject: %s\n"
+            "Date: Mon, 23 Nov 2026 10:00:00 +0000\n"
+            "Message-ID: <%d.%d@mmptest>\n\n" %
+            (subject, random.getrandbits(48), os.getpid()))
+    text = head + body
+    if size is not None:
+        rnd = random.Random(size)
+        alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" \
+                   "0123456789+/.. "
+        lines = []
+        total = len(text)
+        n = 0
+        while total < size:
+            n += 1
+            line = "%07d " % n + "".join(rnd.choice(alphabet)
+                                         for _ in range(64)) + "\n"
+            lines.append(line)
+            total += len(line)
+        text += "".join(lines)
+    data = text.encode()
+    if crlf:
+        data = data.replace(b"\n", b"\r\n")
+    return data
+
+
+# ---------------------------------------------------------------- mmpd
+
+def conf_quote(v):
+    v = str(v)
+    if v == "" or re.search(r'[\s"\\#]', v):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return v
+
+
+class Mmpd:
+    """One mmpd instance: its config dir, log and process."""
+
+    def __init__(self, env, name="mmpd", imap_ports=None, pop_ports=None,
+                 aservice=None, imap=None, pop=None, host="127.0.0.1"):
+        self.env = env
+        self.name = name
+        self.host = host
+        self.confdir = env.path(name + "-conf")
+        self.logpath = env.path(name + ".log")
+        os.makedirs(self.confdir)
+        self.imap_ports = imap_ports if imap_ports is not None else \
+            [free_port()]
+        self.pop_ports = pop_ports if pop_ports is not None else \
+            [free_port()]
+        self.proc = None
+        self.known_children = set()
+        ldap = env.slapd.url + "/" + SUFFIX if env.slapd else \
+            "ldap://127.0.0.1:389/" + SUFFIX
+        self.aservice = {"ServiceList": None, "HostsFile": env.hosts_file,
+                         "Workers": 2, "ChrootDir": CHROOT,
+                         "DrainTimeout": 2, "LogLevel": 6}
+        common = {"LdapUrl": ldap, "BindDN": DM_DN, "BindPass": DM_PW,
+                  "SearchFormat": "(uid=%s)", "AuthFailureDelay": 0,
+                  "LdapTimeout": 5, "ConnectTimeout": 5,
+                  "LoginTimeout": 30, "Timeout": 120}
+        self.imap = dict(common)
+        self.imap.update({
+            "BacksidePort": getattr(env, "store_imap_port", 143),
+            "Capability": "IMAP4rev1 LITERAL+",
+            "ServerDownAlert": "mmptest: IMAP store is down"})
+        self.pop = dict(common)
+        self.pop.update({
+            "BacksidePort": getattr(env, "store_pop_port", 110),
+            "ServerDownAlert": "mmptest: POP store is down"})
+        self.aservice.update(aservice or {})
+        self.imap.update(imap or {})
+        self.pop.update(pop or {})
+        self.extra_lines = {}	# file -> raw lines appended
+
+    def servicelist(self):
+        ent = []
+        if self.imap_ports:
+            ent.append("ImapProxyAService@" + "|".join(
+                "%s:%d" % (self.host, p) for p in self.imap_ports))
+        if self.pop_ports:
+            ent.append("PopProxyAService@" + "|".join(
+                "%s:%d" % (self.host, p) for p in self.pop_ports))
+        return " ".join(ent)
+
+    def write_config(self):
+        """Writes the three files; returns {file: {key: line number}}."""
+        a = dict(self.aservice)
+        if a.get("ServiceList") is None:
+            a["ServiceList"] = self.servicelist()
+        lines = {}
+        for fname, kv in (("AService.cfg", a),
+                          ("ImapProxyAService.cfg", self.imap),
+                          ("PopProxyAService.cfg", self.pop)):
+            text = "# mmptest %s\n" % fname
+            where = {}
+            n = 1
+            for k, v in kv.items():
+                if v is None:
+                    continue
+                n += 1
+                where[k] = n
+                text += "default:%s %s\n" % (k, conf_quote(v))
+            for raw in self.extra_lines.get(fname, []):
+                n += 1
+                where[raw] = n
+                text += raw + "\n"
+            path = os.path.join(self.confdir, fname)
+            with open(path, "w") as f:
+                f.write(text)
+            os.chmod(path, 0o600)
+            lines[fname] = where
+        return lines
+
+    def check(self, extra=()):
+        """mmpd -n: (exit status, output)."""
+        r = subprocess.run([MMPD_BIN, "-n", "-f", self.confdir] +
+                           list(extra), stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=30)
+        return r.returncode, r.stdout.decode("latin-1")
+
+    def start(self, wait=True):
+        self.write_config()
+        log = open(self.logpath, "ab")
+        self.proc = subprocess.Popen([MMPD_BIN, "-d", "-f", self.confdir],
+                                     stdin=subprocess.DEVNULL, stdout=log,
+                                     stderr=log)
+        log.close()
+        self.env.cleanups.append(self.stop)
+        if wait:
+            self.wait_ready()
+        return self
+
+    def wait_ready(self, timeout=READY_SEC):
+        """Every listener greets (a relay worker accepts on it)."""
+        end = time.time() + timeout
+        todo = [(p, b"* OK") for p in self.imap_ports] + \
+               [(p, b"+OK") for p in self.pop_ports]
+        while todo and time.time() < end:
+            if self.proc.poll() is not None:
+                raise RuntimeError("mmpd exited with %s:\n%s" %
+                                   (self.proc.returncode,
+                                    self.log()[-3000:]))
+            port, want = todo[0]
+            try:
+                with socket.create_connection((self.host, port), 1) as s:
+                    s.settimeout(2)
+                    if s.recv(512).startswith(want):
+                        todo.pop(0)
+                        continue
+            except OSError:
+                pass
+            time.sleep(0.1)
+        if todo:
+            raise RuntimeError("mmpd not ready on port %d:\n%s" %
+                               (todo[0][0], self.log()[-3000:]))
+        self.known_children.update(self.children())
+
+    @property
+    def pid(self):
+        return self.proc.pid if self.proc else None
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def children(self):
+        return children_of(self.pid) if self.alive() else []
+
+    def reload(self):
+        self.known_children.update(self.children())
+        os.kill(self.pid, signal.SIGHUP)
+
+    def stop(self, timeout=10):
+        if self.proc is None:
+            return None
+        self.known_children.update(self.children())
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        rc = self.proc.returncode
+        # Children left behind by a crashed parent: kill them by pid, if
+        # the pid still belongs to an mmpd program.
+        for pid in self.known_children:
+            cmd = proc_cmdline(pid)
+            if "mmpd" in cmd or "mmp-ldapd" in cmd:
+                kill_pid(pid, signal.SIGKILL, 2)
+        self.proc = None
+        return rc
+
+    def log(self):
+        try:
+            with open(self.logpath, "rb") as f:
+                return f.read().decode("latin-1")
+        except OSError:
+            return ""
+
+    def log_size(self):
+        try:
+            return os.path.getsize(self.logpath)
+        except OSError:
+            return 0
+
+    def log_since(self, offset):
+        return self.log().encode("latin-1")[offset:].decode("latin-1")
+
+    def wait_log(self, regex, offset=0, timeout=10):
+        end = time.time() + timeout
+        while True:
+            m = re.search(regex, self.log_since(offset))
+            if m or time.time() > end:
+                return m
+            time.sleep(0.1)
+
+    def imap(self, port=None, timeout=10):
+        return Imap(self.host, port or self.imap_ports[0], timeout)
+
+    def pop3(self, port=None, timeout=10):
+        return Pop(self.host, port or self.pop_ports[0], timeout)
+
+
+# ---------------------------------------------------------------- clients
+
+class Conn:
+    """A line-oriented TCP client with timeouts and raw access."""
+
+    def __init__(self, host, port, timeout=10):
+        self.sock = socket.create_connection((host, port), timeout)
+        self.sock.settimeout(timeout)
+        self.buf = b""
+        self.eof = False
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.close()
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.sock.sendall(data)
+
+    def _fill(self):
+        try:
+            d = self.sock.recv(65536)
+        except ConnectionResetError:
+            d = b""
+        if not d:
+            self.eof = True
+        self.buf += d
+        return bool(d)
+
+    def readline(self):
+        """One line including CRLF; b"" at EOF. socket.timeout if none."""
+        while b"\n" not in self.buf:
+            if self.eof or not self._fill():
+                line, self.buf = self.buf, b""
+                return line
+        i = self.buf.index(b"\n") + 1
+        line, self.buf = self.buf[:i], self.buf[i:]
+        return line
+
+    def read_exact(self, n):
+        while len(self.buf) < n:
+            if self.eof or not self._fill():
+                raise EOFError("connection closed in a literal")
+        data, self.buf = self.buf[:n], self.buf[n:]
+        return data
+
+    def settimeout(self, t):
+        self.sock.settimeout(t)
+
+    def wait_closed(self, timeout):
+        """True when the peer closes within timeout (data is discarded)."""
+        end = time.time() + timeout
+        self.buf = b""
+        while time.time() < end:
+            self.sock.settimeout(max(0.05, end - time.time()))
+            try:
+                if not self.sock.recv(65536):
+                    return True
+            except socket.timeout:
+                return False
+            except ConnectionResetError:
+                return True
+        return False
+
+    def pending(self, wait=0.3):
+        """Bytes that arrive within wait seconds (nothing expected)."""
+        self.sock.settimeout(wait)
+        try:
+            self._fill()
+        except socket.timeout:
+            pass
+        data, self.buf = self.buf, b""
+        return data
+
+
+def imap_quote(s):
+    if isinstance(s, str):
+        s = s.encode()
+    return b'"' + s.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
+
+
+class Imap(Conn):
+    def __init__(self, host, port, timeout=10):
+        super().__init__(host, port, timeout)
+        self.tagn = 0
+        self.greeting = self.readline()
+
+    def tag(self):
+        self.tagn += 1
+        return "t%d" % self.tagn
+
+    def read_response(self):
+        """One response line, literals included; b"" at EOF."""
+        out = b""
+        while True:
+            line = self.readline()
+            out += line
+            m = re.search(rb"\{(\d+)\+?\}\r\n$", line)
+            if not line or not m:
+                return out
+            out += self.read_exact(int(m.group(1)))
+
+    def read_until_tagged(self, tag):
+        """(tagged line, [untagged responses]); tagged is b"" at EOF."""
+        untagged = []
+        t = tag.encode() + b" "
+        while True:
+            r = self.read_response()
+            if not r:
+                return b"", untagged
+            if r.startswith(t):
+                return r, untagged
+            untagged.append(r)
+
+    def cmd(self, text):
+        """Sends "TAG text"; returns (tagged, untagged)."""
+        tag = self.tag()
+        if isinstance(text, str):
+            text = text.encode()
+        self.send(tag.encode() + b" " + text + b"\r\n")
+        return self.read_until_tagged(tag)
+
+    def login(self, user, password):
+        return self.cmd(b"LOGIN " + imap_quote(user) + b" " +
+                        imap_quote(password))
+
+
+def strip_tag(line):
+    """The text of a tagged response after its tag."""
+    if isinstance(line, bytes):
+        line = line.decode("latin-1")
+    return line.split(" ", 1)[1].rstrip("\r\n") if " " in line else line
+
+
+class Pop(Conn):
+    def __init__(self, host, port, timeout=10):
+        super().__init__(host, port, timeout)
+        self.greeting = self.readline()
+
+    def cmd(self, text):
+        if isinstance(text, str):
+            text = text.encode()
+        self.send(text + b"\r\n")
+        return self.readline()
+
+    def multiline(self):
+        """Lines of a multi-line answer after its +OK, dot-unstuffed,
+        with their CRLF; None at EOF before the final dot."""
+        lines = []
+        while True:
+            line = self.readline()
+            if not line:
+                return None
+            if line == b".\r\n":
+                return lines
+            if line.startswith(b".."):
+                line = line[1:]
+            lines.append(line)
+
+    def login(self, user, password):
+        r = self.cmd(b"USER " + (user.encode() if isinstance(user, str)
+                                  else user))
+        if not r.startswith(b"+OK"):
+            return r
+        return self.cmd(b"PASS " + (password.encode()
+                                    if isinstance(password, str)
+                                    else password))
+
+
+def sasl_plain(authcid, password, authzid=""):
+    raw = b"\0".join(x.encode() if isinstance(x, str) else x
+                     for x in (authzid, authcid, password))
+    return base64.b64encode(raw)
+
+
+def timed(fn, *a, **kw):
+    t0 = time.monotonic()
+    r = fn(*a, **kw)
+    return r, time.monotonic() - t0
+
+
+def in_threads(n, fn, timeout=120):
+    """Runs fn(i) for i in range(n) in n threads; returns [(ok, result)]."""
+    results = [None] * n
+
+    def wrap(i):
+        try:
+            results[i] = (True, fn(i))
+        except Exception as e:
+            results[i] = (False, "%s: %s" % (type(e).__name__, e))
+    ts = [threading.Thread(target=wrap, args=(i,), daemon=True)
+          for i in range(n)]
+    for t in ts:
+        t.start()
+    end = time.time() + timeout
+    for t in ts:
+        t.join(max(0.1, end - time.time()))
+    return [r if r is not None else (False, "thread did not finish")
+            for r in results]
+
+
+if __name__ == "__main__":
+    sys.stderr.write("mmptest.py is a module for regress/integration/*.t "
+                     "and etc/demo/demo.py\n")
+    sys.exit(2)
