@@ -471,8 +471,10 @@ msg_get_data(struct msg_reader *r, void *buf, size_t n)
 		errno = EBADMSG;
 		return -1;
 	}
-	if (n > 0)
-		memcpy(buf, r->p, n);
+	/* An empty payload has no pointer to advance (p may be NULL). */
+	if (n == 0)
+		return 0;
+	memcpy(buf, r->p, n);
 	r->p += n;
 	r->left -= n;
 	return 0;

@@ -157,9 +157,10 @@ ldapd_conf_conns(const struct mmp_conf *conf)
 		}
 		env->conn[svc] = nc;
 		if (oc != NULL) {
-			log_svc(svc, LOG_INFO, "LDAP settings changed: new "
-			    "connection, the old one closes when its searches "
-			    "are answered");
+			log_svc(svc, LOG_INFO, "%s LDAP settings changed: "
+			    "new connection, the old one closes when its "
+			    "searches are answered",
+			    svc == SVC_POP ? "POP" : "IMAP");
 			conn_retire(oc, nc);
 		}
 		if (env->started)

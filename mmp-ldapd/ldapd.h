@@ -31,7 +31,12 @@
 #define LDAPD_FILTER_BYTES	4096	/* expanded SearchFormat */
 #define LDAPD_DETAIL_BYTES	512	/* detail text of an answer */
 #define LDAPD_QUEUE_MAX		10000	/* lookups waiting per connection */
-#define LDAPD_INFLIGHT_MAX	1000	/* searches in flight per connection */
+/*
+ * Searches in flight per connection. slapd closes an anonymous session
+ * with more than 100 operations waiting (conn_max_pending), 1000 when
+ * bound (conn_max_pending_auth): stay well under both.
+ */
+#define LDAPD_INFLIGHT_MAX	64
 #define LDAPD_LOOKUPS_MAX	50000	/* lookups open in the process */
 #define LDAPD_RELAYS_MAX	1024	/* relay channels */
 #define LDAPD_RELAY_QUEUE_MAX	20000	/* answers a relay may leave unread */

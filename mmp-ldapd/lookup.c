@@ -209,6 +209,8 @@ ldap_url_label(struct ldap_url *u)
 static int
 ldap_url_check(struct ldap_url *u, LDAPURLDesc *lud)
 {
+	struct addrlist	al;
+
 	if (lud->lud_scheme == NULL || strcasecmp(lud->lud_scheme, "ldap")) {
 		(void)snprintf(u->why, sizeof(u->why), "is not usable: only "
 		    "ldap:// URLs are supported");
@@ -219,6 +221,11 @@ ldap_url_check(struct ldap_url *u, LDAPURLDesc *lud)
 	    sizeof(u->host)) {
 		(void)snprintf(u->why, sizeof(u->why), "is not usable: no "
 		    "host or a host name too long");
+		return -1;
+	}
+	if (!resolve_numeric(u->host, &al) && !resolve_valid_name(u->host)) {
+		(void)snprintf(u->why, sizeof(u->why), "is not usable: the "
+		    "host is not a host name or address");
 		return -1;
 	}
 	if (lud->lud_crit_exts != 0) {
@@ -478,7 +485,7 @@ lookup_resolved(void *arg, const struct addrlist *al, const char *err)
 	}
 	(void)escape_log(lk->mailhost, strlen(lk->mailhost), host,
 	    sizeof(host));
-	lookup_finish(lk, LOOKUP_NOADDR, NULL, "mailHost %s does not "
+	lookup_finish(lk, LOOKUP_NOADDR, NULL, "mailHost \"%s\" does not "
 	    "resolve: %s", host, err);
 }
 
@@ -506,8 +513,8 @@ lookup_resolve(struct lookup *lk)
 	else if (r == 0)
 		lk->state = LK_RESOLVING;
 	else
-		lookup_finish(lk, LOOKUP_NOADDR, NULL, "mailHost %s does not "
-		    "resolve: %s", host, err);
+		lookup_finish(lk, LOOKUP_NOADDR, NULL, "mailHost \"%s\" does "
+		    "not resolve: %s", host, err);
 }
 
 /* ---- search results ----------------------------------------------- */
@@ -714,14 +721,14 @@ conn_bind_done(struct ldap_conn *c, LDAPMessage *msg)
 	    strlen(diag) : 0, d, sizeof(d));
 	ldap_memfree(diag);
 	if (c->binddn[0] == '\0')
-		(void)strlcpy(who, "anonymous", sizeof(who));
+		(void)strlcpy(who, "anonymously", sizeof(who));
 	else {
 		(void)strlcpy(who, "as ", sizeof(who));
 		(void)escape_log(c->binddn, strlen(c->binddn), who + 3,
 		    sizeof(who) - 3);
 	}
 	if (rc != LDAP_SUCCESS || code != LDAP_SUCCESS) {
-		conn_attempt_failed(c, "%s bind refused: %s%s%s", who,
+		conn_attempt_failed(c, "refused the bind %s: %s%s%s", who,
 		    ldap_err2string(rc != LDAP_SUCCESS ? rc : code),
 		    d[0] != '\0' ? ": " : "", d);
 		return;
@@ -1086,18 +1093,18 @@ conn_send_queued(struct ldap_conn *c)
 static void
 conn_submit(struct ldap_conn *c, struct lookup *lk)
 {
-	struct timespec	now;
+	long long	wait_ms;
 
 	if (c->nqueued >= LDAPD_QUEUE_MAX) {
 		lookup_finish(lk, LOOKUP_TEMPFAIL, NULL, "more than %d lookups "
 		    "wait for %s", LDAPD_QUEUE_MAX, c->urls[c->cur].label);
 		return;
 	}
-	mono_now(&now);
-	if (c->state == CS_DOWN && now.tv_sec < c->next_try.tv_sec) {
+	if (c->state == CS_DOWN &&
+	    (wait_ms = -mono_ms_since(&c->next_try)) > 0) {
 		lookup_finish(lk, LOOKUP_TEMPFAIL, NULL, "LDAP unavailable: "
 		    "%s; next attempt in %lld s", c->lasterr,
-		    (long long)(c->next_try.tv_sec - now.tv_sec));
+		    (wait_ms + 999) / 1000);
 		return;
 	}
 	lk->conn = c;
@@ -1296,7 +1303,7 @@ lookup_timer_cb(int fd, short events, void *arg)
 	if (state == LK_RESOLVING) {
 		(void)escape_log(lk->mailhost, strlen(lk->mailhost), h,
 		    sizeof(h));
-		lookup_finish(lk, LOOKUP_NOADDR, NULL, "mailHost %s: no "
+		lookup_finish(lk, LOOKUP_NOADDR, NULL, "mailHost \"%s\": no "
 		    "answer from DNS within %d s", h, lk->timeout_sec);
 	} else if (state == LK_SEARCHING)
 		lookup_finish(lk, LOOKUP_TEMPFAIL, NULL, "search for %s timed "

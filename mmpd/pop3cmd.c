@@ -67,6 +67,7 @@ pop3_parse(char *line, size_t len, struct pop3_cmd *cmd, char *err,
 {
 	size_t		 off[POP3_ARGS_MAX], k, i, w;
 	const char	*why;
+	int		 rest;
 
 	memset(cmd, 0, sizeof(*cmd));
 	if (len == 0)
@@ -86,8 +87,8 @@ pop3_parse(char *line, size_t len, struct pop3_cmd *cmd, char *err,
 		cmd->name[i] = line[i] >= 'a' ? line[i] - 'a' + 'A' : line[i];
 	cmd->name[k] = '\0';
 	if (k < len) {
-		why = pop3_split(line, len, k + 1, strcmp(cmd->name, "PASS") ==
-		    0, off, cmd);
+		rest = strcmp(cmd->name, "PASS") == 0;
+		why = pop3_split(line, len, k + 1, rest, off, cmd);
 		if (why != NULL) {
 			memset(cmd, 0, sizeof(*cmd));
 			return pop3_fail(err, errlen, why);

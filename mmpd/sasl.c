@@ -122,8 +122,10 @@ base64_encode_buf(struct buf *b, const void *in, size_t inlen)
  fail:
 	/* Only ENOMEM gets here; drop the part that was added. */
 	explicit_bzero(chunk, sizeof(chunk));
-	explicit_bzero(buf_data(b) + oldlen, buf_len(b) - oldlen);
-	b->len = oldlen;
+	if (buf_len(b) > oldlen) {
+		explicit_bzero(buf_data(b) + oldlen, buf_len(b) - oldlen);
+		b->len = oldlen;
+	}
 	return -1;
 }
 

@@ -554,8 +554,10 @@ class Store:
 
     def _write_passwd(self):
         with open(self.passwd, "w") as f:
+            # passwd-file unescapes a backslash in the user name only.
             for u, p in self.users.items():
-                f.write("%s:{PLAIN}%s::::::\n" % (u, p))
+                f.write("%s:{PLAIN}%s::::::\n" % (u.replace("\\", "\\\\"),
+                                                p))
         os.chmod(self.passwd, 0o644)
 
     def home(self, user):
@@ -600,7 +602,7 @@ login_greeting = {name} ready.
 first_valid_uid = 1
 first_valid_gid = 1
 mail_location = maildir:~
-default_client_limit = {cl2}
+default_client_limit = {cl}
 default_process_limit = {pl}
 default_vsz_limit = 512M
 passdb {{
@@ -621,6 +623,7 @@ service imap-login {{
   }}
   service_count = 0
   process_min_avail = 1
+  process_limit = 4
   client_limit = {cl}
 }}
 service pop3-login {{
@@ -632,6 +635,7 @@ service pop3-login {{
     port = 0
   }}
   service_count = 0
+  process_limit = 4
   client_limit = {cl}
 }}
 service imap {{
@@ -640,8 +644,19 @@ service imap {{
 service pop3 {{
   process_limit = {pl}
 }}
+service imap-urlauth-login {{
+  process_limit = 1
+}}
+service auth {{
+  client_limit = {cl3}
+}}
+# All logins come from mmpd's address: no per-IP auth penalty (auth, which
+# runs as user dovecot, cannot open this socket).
 service anvil {{
   client_limit = {cl3}
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
 }}
 protocol imap {{
   mail_max_userip_connections = {pl}
@@ -651,19 +666,22 @@ protocol pop3 {{
 }}
 """.format(name=self.name, pid=os.getpid(), d=self.dir, addr=self.addr,
            ip=self.imap_port, pp=self.pop_port, pl=t["process_limit"],
-           cl=t["client_limit"], cl2=t["client_limit"] * 2,
-           cl3=t["client_limit"] * 4 + 100)
+           cl=t["client_limit"], cl3=t["client_limit"] * 10 + 100)
         with open(self.conf, "w") as f:
             f.write(conf)
 
     def start(self):
         self.write_conf()
         self._write_passwd()
-        r = subprocess.run(["dovecot", "-c", self.conf],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           text=True)
+        # The daemon keeps the descriptors it was started with: a file,
+        # not a pipe, or the wait for the starter's exit never ends.
+        out = os.path.join(self.dir, "start.out")
+        with open(out, "wb") as f:
+            r = subprocess.run(["dovecot", "-c", self.conf],
+                               stdin=subprocess.DEVNULL, stdout=f, stderr=f)
         if r.returncode != 0:
-            raise RuntimeError("dovecot %s: %s" % (self.name, r.stdout))
+            with open(out, "rb") as f:
+                raise RuntimeError("dovecot %s: %s" % (self.name, f.read()))
         pidfile = os.path.join(self.dir, "run", "master.pid")
         end = time.time() + READY_SEC
         while time.time() < end and self.pid is None:
@@ -679,9 +697,14 @@ protocol pop3 {{
                                     self.log()[-3000:]))
 
     def stop(self):
-        if self.pid is not None:
-            kill_pid(self.pid, signal.SIGTERM, 10)
-            self.pid = None
+        if self.pid is None:	# start failed half-way
+            try:
+                with open(os.path.join(self.dir, "run", "master.pid")) as f:
+                    self.pid = int(f.read().strip())
+            except (OSError, ValueError):
+                return
+        kill_pid(self.pid, signal.SIGTERM, 10)
+        self.pid = None
 
     def log(self):
         try:
@@ -1094,6 +1117,55 @@ class Pop(Conn):
         return self.cmd(b"PASS " + (password.encode()
                                     if isinstance(password, str)
                                     else password))
+
+
+def imap_subjects(c):
+    """(tagged, [subjects]) of the messages in c's selected mailbox."""
+    t, un = c.cmd("FETCH 1:* BODY.PEEK[HEADER.FIELDS (SUBJECT)]")
+    subj = re.findall(rb"Subject: ([^\r\n]*)", b"".join(un))
+    return t, [x.decode("latin-1") for x in subj]
+
+
+def imap_route(m, user, password, port=None):
+    """Logs user in through mmpd, selects INBOX: (login answer,
+    [subjects], diagnostics)."""
+    with m.imap(port) as c:
+        t, _ = c.login(user, password)
+        if not re.match(rb"t\d+ OK", t):
+            return t, [], "LOGIN answered %r" % t
+        s, un = c.cmd("SELECT INBOX")
+        if not re.match(rb"t\d+ OK", s):
+            return t, [], "SELECT answered %r %r" % (s, un)
+        f, subj = imap_subjects(c)
+        c.cmd("LOGOUT")
+        return t, subj, "FETCH answered %r, subjects %r" % (f, subj)
+
+
+def pop_subjects(p):
+    """Subjects of every message of a logged-in POP3 session."""
+    st = p.cmd("STAT")
+    m = re.match(rb"\+OK (\d+) ", st)
+    if not m:
+        return None
+    subj = []
+    for i in range(1, int(m.group(1)) + 1):
+        if not p.cmd("TOP %d 0" % i).startswith(b"+OK"):
+            return None
+        for line in p.multiline() or []:
+            if line.lower().startswith(b"subject: "):
+                subj.append(line[9:].rstrip(b"\r\n").decode("latin-1"))
+    return subj
+
+
+def pop_route(m, user, password, port=None):
+    """(PASS answer, [subjects]) of user's mailbox through mmpd."""
+    with m.pop3(port) as p:
+        r = p.login(user, password)
+        if not r.startswith(b"+OK"):
+            return r, []
+        subj = pop_subjects(p)
+        p.cmd("QUIT")
+        return r, subj
 
 
 def sasl_plain(authcid, password, authzid=""):

@@ -460,6 +460,16 @@ test_cmd_limits(void)
 	tap_ok(o.res == IMAP_READ_FATAL &&
 	    strcmp(o.desc, "a: command too long") == 0,
 	    "line after literals past the command limit: FATAL");
+	/* Both limits passed: the one reached first, however it is split. */
+	len = n + snprintf(in + n, 64, " x");
+	memset(in + len, 'y', IMAP_LINE_MAX_BYTES + 100);
+	len += IMAP_LINE_MAX_BYTES + 100;
+	drive_new(in, len, len, len, &o);
+	tap_is_str(o.desc, "a: command too long",
+	    "long line after literals, one feed: command limit first");
+	drive_new(in, len, n + 1, 1000, &o);
+	tap_is_str(o.desc, "a: command too long",
+	    "long line after literals, in pieces: the same");
 
 	/* A literal of exactly the maximum. */
 	len = snprintf(in, 64, "a LOGIN {%d}\r\n", IMAP_LITERAL_MAX_BYTES);
