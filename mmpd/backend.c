@@ -267,6 +267,8 @@ backend_succeeded(struct session *s, const char *line, size_t len)
 	session_send_raw(s, buf_data(&s->be.answer), buf_len(&s->be.answer));
 	session_send_raw(s, line, len);
 	session_send_raw(s, "\n", 1);
+	/* What follows the answer in be.in is the store talking already. */
+	buf_drain(&s->be.in, len + 1);
 	session_login_ok(s);
 	return 1;
 }

@@ -25,7 +25,7 @@
 #define CLIENT_OUT_MAX_BYTES	65536	/* replies before login */
 #define STORE_IN_MAX_BYTES	65536	/* store lines during the login */
 #define STORE_OUT_MAX_BYTES	4096
-#define RELAY_PIPE_BYTES	65536	/* per direction, in the kernel */
+#define RELAY_PIPE_BYTES	65536	/* Linux default pipe size */
 #define ADDR_TEXT_BYTES		64	/* "[v6 address]:port" */
 #define PASS_MAX_BYTES		SASL_FIELD_MAX_BYTES
 #define ACCEPT_PAUSE_SEC	1	/* after EMFILE/ENFILE */

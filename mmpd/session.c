@@ -133,7 +133,7 @@ session_accept(int fd, int svc, const char *label)
 	}
 	RB_INSERT(session_tree, &env->sessions, s);
 	env->nsessions++;
-	session_log(s, LOG_INFO, "connected to %s (%s)", s->local, label);
+	session_log(s, LOG_INFO, "connected on %s", label);
 	event_add(s->rev, NULL);
 	session_timer_set(s, conf_num(env->conf, svc, CK_LOGINTIMEOUT));
 	s->proto->greet(s);
@@ -455,7 +455,6 @@ session_dir_init(struct session *s, struct relay_dir *d, int from, int to)
 	d->to = to;
 	if (pipe2(d->pipe, O_NONBLOCK | O_CLOEXEC) == -1)
 		return -1;
-	(void)fcntl(d->pipe[1], F_SETPIPE_SZ, RELAY_PIPE_BYTES);
 	d->rev = event_new(env->base, from, EV_READ, session_relay_event, d);
 	d->wev = event_new(env->base, to, EV_WRITE, session_relay_event, d);
 	if (d->rev == NULL || d->wev == NULL)

@@ -771,25 +771,25 @@ class Mmpd:
         self.known_children = set()
         ldap = env.slapd.url + "/" + SUFFIX if env.slapd else \
             "ldap://127.0.0.1:389/" + SUFFIX
-        self.aservice = {"ServiceList": None, "HostsFile": env.hosts_file,
+        self.conf_a = {"ServiceList": None, "HostsFile": env.hosts_file,
                          "Workers": 2, "ChrootDir": CHROOT,
                          "DrainTimeout": 2, "LogLevel": 6}
         common = {"LdapUrl": ldap, "BindDN": DM_DN, "BindPass": DM_PW,
                   "SearchFormat": "(uid=%s)", "AuthFailureDelay": 0,
                   "LdapTimeout": 5, "ConnectTimeout": 5,
                   "LoginTimeout": 30, "Timeout": 120}
-        self.imap = dict(common)
-        self.imap.update({
+        self.conf_imap = dict(common)
+        self.conf_imap.update({
             "BacksidePort": getattr(env, "store_imap_port", 143),
             "Capability": "IMAP4rev1 LITERAL+",
             "ServerDownAlert": "mmptest: IMAP store is down"})
-        self.pop = dict(common)
-        self.pop.update({
+        self.conf_pop = dict(common)
+        self.conf_pop.update({
             "BacksidePort": getattr(env, "store_pop_port", 110),
             "ServerDownAlert": "mmptest: POP store is down"})
-        self.aservice.update(aservice or {})
-        self.imap.update(imap or {})
-        self.pop.update(pop or {})
+        self.conf_a.update(aservice or {})
+        self.conf_imap.update(imap or {})
+        self.conf_pop.update(pop or {})
         self.extra_lines = {}	# file -> raw lines appended
 
     def servicelist(self):
@@ -804,13 +804,13 @@ class Mmpd:
 
     def write_config(self):
         """Writes the three files; returns {file: {key: line number}}."""
-        a = dict(self.aservice)
+        a = dict(self.conf_a)
         if a.get("ServiceList") is None:
             a["ServiceList"] = self.servicelist()
         lines = {}
         for fname, kv in (("AService.cfg", a),
-                          ("ImapProxyAService.cfg", self.imap),
-                          ("PopProxyAService.cfg", self.pop)):
+                          ("ImapProxyAService.cfg", self.conf_imap),
+                          ("PopProxyAService.cfg", self.conf_pop)):
             text = "# mmptest %s\n" % fname
             where = {}
             n = 1
