@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "confmsg.h"
+#include "log.h"
 #include "msg.h"
 
 int
@@ -141,4 +142,15 @@ conf_rx_imsg(struct conf_rx *rx, struct imsg *imsg, struct mmp_conf **out,
 	}
 	conf_rx_clear(rx);
 	return -1;
+}
+
+void
+conf_log_levels(const struct mmp_conf *conf, int verbose)
+{
+	int	sect;
+
+	/* Sections and logs are numbered alike (config.h, log.h). */
+	for (sect = 0; sect < CONF_NSECT; sect++)
+		log_set_svc_level(sect, verbose ? LOG_DEBUG :
+		    (int)conf_num(conf, sect, CK_LOGLEVEL));
 }

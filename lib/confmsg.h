@@ -37,4 +37,7 @@ int	conf_rx_imsg(struct conf_rx *, struct imsg *, struct mmp_conf **out,
 	    uint32_t *gen, char *err, size_t errlen);
 void	conf_rx_clear(struct conf_rx *);
 
+/* Every process: each log's level from its file's LogLevel (-v: debug). */
+void	conf_log_levels(const struct mmp_conf *, int verbose);
+
 #endif /* MMP_CONFMSG_H */

@@ -17,11 +17,12 @@
 static struct {
 	char		 procname[32];
 	int		 foreground;
-	int		 level;
+	int		 level[LOG_SVC_MAX];
 	log_sink_fn	 sink;
 	int		 fd[LOG_SVC_MAX];
 	int		 syslog_open;
-} log_env = { "mmpd", 1, LOG_NOTICE, NULL, { -1, -1, -1 }, 0 };
+} log_env = { "mmpd", 1, { LOG_NOTICE, LOG_NOTICE, LOG_NOTICE }, NULL,
+    { -1, -1, -1 }, 0 };
 
 static const char *const log_prionames[] = {
 	"emerg", "alert", "crit", "error", "warning", "notice", "info", "debug"
@@ -32,7 +33,7 @@ log_init(const char *procname, int foreground, int level)
 {
 	log_set_procname(procname);
 	log_env.foreground = foreground;
-	log_env.level = level;
+	log_set_level(level);
 	if (!foreground && !log_env.syslog_open) {
 		openlog(log_env.procname, LOG_PID | LOG_NDELAY, LOG_MAIL);
 		log_env.syslog_open = 1;
@@ -47,19 +48,35 @@ log_set_procname(const char *procname)
 }
 
 void
-log_set_level(int level)
+log_set_svc_level(int svc, int level)
 {
+	if (svc < 0 || svc >= LOG_SVC_MAX)
+		return;
 	if (level < LOG_EMERG)
 		level = LOG_EMERG;
 	if (level > LOG_DEBUG)
 		level = LOG_DEBUG;
-	log_env.level = level;
+	log_env.level[svc] = level;
+}
+
+void
+log_set_level(int level)
+{
+	int	svc;
+
+	for (svc = 0; svc < LOG_SVC_MAX; svc++)
+		log_set_svc_level(svc, level);
 }
 
 int
 log_get_level(void)
 {
-	return log_env.level;
+	int	svc, level = LOG_EMERG;
+
+	for (svc = 0; svc < LOG_SVC_MAX; svc++)
+		if (log_env.level[svc] > level)
+			level = log_env.level[svc];
+	return level;
 }
 
 void
@@ -113,7 +130,7 @@ log_emit(int svc, int prio, const char *line)
 	if (svc < 0 || svc >= LOG_SVC_MAX)
 		svc = LOG_SVC_MMP;
 	prio &= 7;
-	if (prio > log_env.level)
+	if (prio > log_env.level[svc])
 		return;
 	if (log_env.sink != NULL) {
 		log_env.sink(svc, prio, line);
@@ -135,7 +152,9 @@ log_vsvc(int svc, int prio, const char *fmt, va_list ap)
 	size_t	 i;
 	int	 saved = errno;
 
-	if ((prio & 7) > log_env.level)
+	if (svc < 0 || svc >= LOG_SVC_MAX)
+		svc = LOG_SVC_MMP;
+	if ((prio & 7) > log_env.level[svc])
 		return;
 	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
 	for (i = 0; msg[i] != '\0'; i++)

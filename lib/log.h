@@ -22,7 +22,9 @@ typedef void (*log_sink_fn)(int svc, int prio, const char *line);
 void	log_init(const char *procname, int foreground, int level);
 void	log_set_procname(const char *);
 void	log_set_level(int);		/* syslog priority: 3 err .. 7 debug */
-int	log_get_level(void);
+/* One service's level: its file's LogLevel. */
+void	log_set_svc_level(int svc, int level);
+int	log_get_level(void);		/* the most verbose of them */
 /* Children: every line goes to fn instead of stderr/syslog. */
 void	log_set_sink(log_sink_fn);
 /*

@@ -148,6 +148,7 @@ static const struct sandbox_rule sandbox_rules[] = {
 	RULE(STDIO, rt_sigaction),		/* libevent signal events */
 	RULE(STDIO, rt_sigprocmask),		/* abort(), libevent */
 	RULE(STDIO, rt_sigreturn),		/* return from a handler */
+	RULE(STDIO, sigaltstack),		/* ASan runtime at thread exit */
 	RULE(STDIO, restart_syscall),		/* a call a signal interrupted */
 	RULE_SELF(STDIO, tgkill),		/* abort() raises SIGABRT */
 

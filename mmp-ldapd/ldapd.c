@@ -110,18 +110,11 @@ ldapd_send_ready(void)
 	parent_want_write();
 }
 
-/* The most verbose LogLevel of the sections; lookups filter per service. */
+/* Each log at the LogLevel of its own file. */
 static void
 ldapd_log_level(const struct mmp_conf *conf)
 {
-	long long	level, l;
-	int		svc;
-
-	level = conf_num(conf, CONF_GLOBAL, CK_LOGLEVEL);
-	for (svc = SVC_IMAP; svc < CONF_NSECT; svc++)
-		if ((l = conf_num(conf, svc, CK_LOGLEVEL)) > level)
-			level = l;
-	log_set_level(env->verbose ? LOG_DEBUG : (int)level);
+	conf_log_levels(conf, env->verbose);
 }
 
 static void

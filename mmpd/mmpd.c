@@ -305,21 +305,11 @@ parent_open_logs(const struct mmp_conf *conf, int dry)
 	}
 }
 
-/*
- * Children filter their lines by their own service's LogLevel; what they
- * send must not be dropped here, so the parent logs up to the highest.
- */
+/* Each log (AService, IMAP, POP) at the LogLevel of its own file. */
 static void
 parent_set_level(const struct mmp_conf *conf)
 {
-	long long	level = LOG_ERR, l;
-	int		sect;
-
-	for (sect = 0; sect < CONF_NSECT; sect++)
-		if (conf->enabled[sect] &&
-		    (l = conf_num(conf, sect, CK_LOGLEVEL)) > level)
-			level = l;
-	log_set_level(penv->verbose ? LOG_DEBUG : (int)level);
+	conf_log_levels(conf, penv->verbose);
 }
 
 /* What the configuration asks for that this version does not do. */

@@ -140,6 +140,7 @@ TAILQ_HEAD(listener_list, relay_listener);
 struct relay_env {
 	struct event_base	*base;
 	int			 index;
+	int			 verbose;	/* -v: debug logs */
 	struct mmp_conf		*conf;
 	struct conf_rx		 rx;
 	struct listener_list	 listeners;

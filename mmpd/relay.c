@@ -164,13 +164,10 @@ relay_conf_apply(struct mmp_conf *conf, uint32_t gen)
 {
 	struct relay_listener	*l;
 	struct msg_writer	 w;
-	long long		 level;
 
 	conf_free(env->conf);
 	env->conf = conf;
-	level = conf_num(conf, CONF_GLOBAL, CK_LOGLEVEL);
-	if (level > log_get_level())
-		log_set_level(level);
+	conf_log_levels(conf, env->verbose);
 	relay_listeners_clear(&env->listeners);
 	while ((l = TAILQ_FIRST(&env->newlisteners)) != NULL) {
 		TAILQ_REMOVE(&env->newlisteners, l, entry);
@@ -462,7 +459,7 @@ relay_setup(int argc, char *argv[])
 {
 	char		 name[32];
 	const char	*errstr;
-	int		 ch, verbose = 0;
+	int		 ch;
 
 	optind = 1;
 	while ((ch = getopt(argc, argv, "di:P:v")) != -1) {
@@ -476,14 +473,14 @@ relay_setup(int argc, char *argv[])
 				relay_usage();
 			break;
 		case 'v':
-			verbose = 1;
+			env->verbose = 1;
 			break;
 		default:
 			relay_usage();
 		}
 	}
 	(void)snprintf(name, sizeof(name), "relay %d", env->index);
-	log_init(name, 1, verbose ? LOG_DEBUG : LOG_INFO);
+	log_init(name, 1, env->verbose ? LOG_DEBUG : LOG_INFO);
 	log_set_sink(relay_log_sink);
 	imsgbuf_init(&env->parent, MMP_CHILD_FD);
 	env->ldapd.fd = -1;
