@@ -5,6 +5,7 @@
  * program is a relay worker (relay.c).
  */
 #include <sys/types.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -36,6 +37,7 @@ static const char *const parent_log_names[LOG_SVC_MAX] = {
 static void	usage(void) __attribute__((__noreturn__));
 static int	parent_is_relay(int, char *[]);
 static int	parent_find_self(void);
+static void	parent_raise_nofile(void);
 static void	parent_cleanup(void);
 static void	parent_stdio(void);
 static int	parent_check_system(const struct mmp_conf *);
@@ -114,11 +116,28 @@ main(int argc, char *argv[])
 	if (self_errno != 0)
 		fatalx("cannot find my own program: /proc/self/exe: %s",
 		    strerror(self_errno));
+	parent_raise_nofile();
 	parent_start(conf);
 	(void)event_base_dispatch(penv->base);
 	parent_cleanup();
 	log_notice("mmpd exiting");
 	return 0;
+}
+
+/*
+ * A session holds two sockets and two pipes in its relay worker: the
+ * children inherit the hard limit of open files, not the default 1024.
+ */
+static void
+parent_raise_nofile(void)
+{
+	struct rlimit	rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+		log_warn("raising the limit of open files");
 }
 
 /* Our executable, for the relays; 0 or an errno. */

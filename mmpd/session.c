@@ -199,6 +199,7 @@ session_finish(struct session *s, const char *why)
 		return;
 	s->state = S_CLOSING;
 	event_del(s->rev);
+	backend_free(&s->be);
 	explicit_bzero(s->pass, sizeof(s->pass));
 	session_log(s, LOG_INFO, "closing: %s", why);
 	/* A client that does not read its last words gets 5 s. */
@@ -529,10 +530,12 @@ session_relay_event(int fd, short ev, void *arg)
 		    "store connection failed");
 		return;
 	case 1:
-		if (s->up.eof && s->down.eof && s->up.inpipe == 0 &&
-		    s->down.inpipe == 0) {
-			session_close(s, d == &s->up ?
-			    "closed by client" : "closed by store");
+		/*
+		 * The store has said all it will say: done. A client that
+		 * closed still gets the store's last answer (LOGOUT).
+		 */
+		if (d == &s->down) {
+			session_close(s, "closed by store");
 			return;
 		}
 		break;

@@ -715,29 +715,27 @@ protocol pop3 {{
 
 
 def message(subject, body="Hello.\n", size=None, crlf=False):
-    """A small RFC 5322 message; size pads the body with text lines."""
+    """A small RFC 5322 message; size pads the body with text lines (some
+    begin with a dot, for POP3's dot-stuffing)."""
     head = ("From: mmptest <mmptest@example.test>\n"
             "To: user@example.test\n"
             "Subject: %s\n"
             "Date: Mon, 23 Nov 2026 10:00:00 +0000\n"
             "Message-ID: <%d.%d@mmptest>\n\n" %
             (subject, random.getrandbits(48), os.getpid()))
-    text = head + body
+    data = (head + body).encode()
     if size is not None:
         rnd = random.Random(size)
-        alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" \
-                   "0123456789+/.. "
         lines = []
-        total = len(text)
+        total = len(data)
         n = 0
         while total < size:
             n += 1
-            line = "%07d " % n + "".join(rnd.choice(alphabet)
-                                         for _ in range(64)) + "\n"
+            line = b"%s%07d %s\n" % (b"." if n % 1000 == 0 else b"", n,
+                                     base64.b64encode(rnd.randbytes(48)))
             lines.append(line)
             total += len(line)
-        text += "".join(lines)
-    data = text.encode()
+        data += b"".join(lines)
     if crlf:
         data = data.replace(b"\n", b"\r\n")
     return data

@@ -1,0 +1,164 @@
+#!/usr/bin/env python3
+# The relay after the login: commands pipelined with the login are answered
+# in order, a 10 MiB message passes byte for byte both ways (IMAP APPEND and
+# FETCH, POP3 RETR), and 200 logged-in sessions are held open at once.
+
+import hashlib
+import os
+import re
+import sys
+import threading
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mmptest as T  # noqa: E402
+
+SESSIONS = 200
+USERS = 20
+BIG = 10 * 1024 * 1024
+
+
+def setup(tap):
+    env = T.Env("relay", tap).setup(
+        store_tuning={"process_limit": SESSIONS + 50, "client_limit": 1024})
+    env.user("alice", "alice-pw", "store1")
+    env.stores["store1"].seed("alice", T.message("alice on store1"))
+    env.stores["store1"].seed("alice", T.message("alice again"))
+    env.user("bob", "bob-pw", "store2")
+    env.stores["store2"].seed("bob", T.message("bob on store2"))
+    env.user("big", "big-pw", "store2")
+    big = T.message("big one", size=BIG)
+    env.stores["store2"].seed("big", big)
+    env.user("appender", "app-pw", "store1")
+    for i in range(USERS):
+        u = "c%02d" % i
+        s = "store1" if i % 2 == 0 else "store2"
+        env.user(u, "pw-" + u, s, mailhost=T.STORE_ADDRS[s] if i % 4 == 1
+                 else None)
+        env.stores[s].seed(u, T.message("%s on %s" % (u, s)))
+    env.start_backends()
+    return env, big
+
+
+def test_pipelining(tap, m):
+    with m.imap() as c:
+        c.send("a LOGIN alice alice-pw\r\nb SELECT INBOX\r\nc LOGOUT\r\n")
+        lines = []
+        while True:
+            r = c.read_response()
+            if not r:
+                break
+            lines.append(r)
+        tags = [ln.split(b" ", 1)[0] for ln in lines
+                if not ln.startswith(b"*")]
+        ok_a = [i for i, ln in enumerate(lines) if ln.startswith(b"a OK")]
+        ok_b = [i for i, ln in enumerate(lines) if ln.startswith(b"b OK")]
+        ok_c = [i for i, ln in enumerate(lines) if ln.startswith(b"c OK")]
+        exists = [i for i, ln in enumerate(lines)
+                  if re.match(rb"\* 2 EXISTS", ln)]
+        tap.ok(tags == [b"a", b"b", b"c"] and ok_a and ok_b and ok_c and
+               exists and ok_a[0] < exists[0] < ok_b[0] < ok_c[0],
+               "IMAP LOGIN, SELECT, LOGOUT in one write: answered in order, "
+               "SELECT by the store (2 EXISTS)", repr(lines))
+    with m.pop3() as p:
+        p.send("USER bob\r\nPASS bob-pw\r\nSTAT\r\nQUIT\r\n")
+        lines = []
+        while True:
+            r = p.readline()
+            if not r:
+                break
+            lines.append(r)
+        tap.ok(len(lines) == 4 and all(ln.startswith(b"+OK")
+                                       for ln in lines) and
+               re.match(rb"\+OK 1 \d+\r\n", lines[2]),
+               "POP3 USER, PASS, STAT, QUIT in one write: answered in "
+               "order, STAT by the store (1 message)", repr(lines))
+
+
+def test_big(tap, m, env, big):
+    data = T.message("appended big", size=BIG, crlf=True)
+    with m.imap(timeout=60) as c:
+        t, _ = c.login("appender", "app-pw")
+        c.send("ap APPEND INBOX {%d}\r\n" % len(data))
+        cont = c.readline()
+        if cont.startswith(b"+"):
+            c.send(data)
+            c.send("\r\n")
+            t, _ = c.read_until_tagged("ap")
+        else:
+            t = cont
+        tap.ok(cont.startswith(b"+") and t.startswith(b"ap OK"),
+               "IMAP APPEND of %d bytes through mmpd" % len(data),
+               repr((cont, t)))
+    with m.imap(timeout=60) as c:
+        c.login("appender", "app-pw")
+        c.cmd("SELECT INBOX")
+        t, un = c.cmd("FETCH 1 BODY[]")
+        got = b""
+        for u in un:
+            mm = re.search(rb"BODY\[\] \{(\d+)\}\r\n", u)
+            if mm:
+                start = mm.end()
+                got = u[start:start + int(mm.group(1))]
+        tap.ok(t.startswith(b"t3 OK") and got == data,
+               "IMAP FETCH BODY[] through mmpd: the %d bytes, exactly" %
+               len(data),
+               "got %d bytes sha1 %s, want sha1 %s; %r" %
+               (len(got), hashlib.sha1(got).hexdigest(),
+                hashlib.sha1(data).hexdigest(), t))
+    want = big.replace(b"\n", b"\r\n")
+    with m.pop3(timeout=60) as p:
+        r = p.login("big", "big-pw")
+        r2 = p.cmd("RETR 1")
+        lines = p.multiline() if r2.startswith(b"+OK") else None
+        got = b"".join(lines or [])
+        tap.ok(r.startswith(b"+OK") and got == want,
+               "POP3 RETR of the %d-byte seeded message through mmpd, "
+               "exactly" % len(want),
+               "PASS %r RETR %r: got %d bytes sha1 %s, want sha1 %s" %
+               (r, r2, len(got), hashlib.sha1(got).hexdigest(),
+                hashlib.sha1(want).hexdigest()))
+
+
+def test_concurrency(tap, m, env):
+    barrier = threading.Barrier(SESSIONS, timeout=90)
+
+    def session(i):
+        u = "c%02d" % (i % USERS)
+        store = env.users[u][1]
+        c = m.imap(timeout=60)
+        try:
+            t, _ = c.login(u, env.users[u][0])
+            if not t.startswith(b"t1 OK"):
+                raise RuntimeError("LOGIN %r" % t)
+            t, _ = c.cmd("SELECT INBOX")
+            if not t.startswith(b"t2 OK"):
+                raise RuntimeError("SELECT %r" % t)
+            t, subj = T.imap_subjects(c)
+            if subj != ["%s on %s" % (u, store)]:
+                raise RuntimeError("FETCH %r %r" % (t, subj))
+            barrier.wait()
+            t, _ = c.cmd("NOOP")
+            if not t.startswith(b"t4 OK"):
+                raise RuntimeError("NOOP after all were open %r" % t)
+            t, _ = c.cmd("LOGOUT")
+            return True
+        finally:
+            c.close()
+
+    res = T.in_threads(SESSIONS, session, timeout=150)
+    bad = [(i, r) for i, (ok, r) in enumerate(res) if not ok]
+    tap.ok(not bad, "%d IMAP sessions logged in, SELECT and FETCH, all "
+           "open at once" % SESSIONS,
+           "%d failed, first: %r" % (len(bad), bad[:5]))
+
+
+def main(tap):
+    env, big = setup(tap)
+    m = env.mmpd().start()
+    test_pipelining(tap, m)
+    test_big(tap, m, env, big)
+    test_concurrency(tap, m, env)
+    tap.ok(m.alive(), "mmpd still running")
+
+
+T.run(main)

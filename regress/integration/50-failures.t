@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+# Failures around mmpd: a store that is down gives NO [UNAVAILABLE] /
+# -ERR [SYS/TEMP] with ServerDownAlert and the connection stays usable;
+# LDAP down gives the answer of a wrong password within LdapTimeout, and
+# logins work again once slapd is back on the same port.
+
+import os
+import re
+import signal
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mmptest as T  # noqa: E402
+
+LDAP_TIMEOUT = 3
+IMAP_ALERT = "Store 42 is down for maintenance"
+POP_ALERT = "POP store 42 is down for maintenance"
+LATE_USERS = ("erin", "frank", "gina", "hank", "ivan", "judy")
+
+
+def setup(tap):
+    env = T.Env("failures", tap).setup()
+    env.user("alice", "alice-pw", "store1")
+    env.stores["store1"].seed("alice", T.message("alice on store1"))
+    env.user("bob", "bob-pw", "store2")
+    env.stores["store2"].seed("bob", T.message("bob on store2"))
+    env.user("downip", "down-pw", None, mailhost=T.DOWN_ADDR)
+    env.user("downname", "down-pw", None, mailhost="down.mmp.test")
+    # Never looked up before LDAP goes down: no cache can answer for them.
+    for u in LATE_USERS:
+        env.user(u, u + "-pw", "store2")
+        env.stores["store2"].seed(u, T.message("%s on store2" % u))
+    env.start_backends()
+    return env
+
+
+def test_store_down(tap, m):
+    for user in ("downip", "downname"):
+        with m.imap() as c:
+            (t, _), dt = T.timed(c.login, user, "down-pw")
+            tap.ok(re.match(rb"t1 NO \[UNAVAILABLE\] ", t) and
+                   IMAP_ALERT.encode() in t,
+                   "IMAP %s: NO [UNAVAILABLE] with ServerDownAlert" % user,
+                   repr(t))
+            t2, _ = c.cmd("NOOP")
+            t3, _ = c.login("alice", "alice-pw")
+            t4, _ = c.cmd("SELECT INBOX")
+            tap.ok(t2.startswith(b"t2 OK") and t3.startswith(b"t3 OK") and
+                   t4.startswith(b"t4 OK"),
+                   "IMAP %s: connection usable afterwards (NOOP, LOGIN "
+                   "alice, SELECT)" % user, repr((t2, t3, t4)))
+        with m.pop3() as p:
+            r = p.login(user, "down-pw")
+            tap.ok(r.startswith(b"-ERR [SYS/TEMP] ") and
+                   POP_ALERT.encode() in r,
+                   "POP3 %s: -ERR [SYS/TEMP] with ServerDownAlert" % user,
+                   repr(r))
+            r2 = p.login("bob", "bob-pw")
+            subj = T.pop_subjects(p) if r2.startswith(b"+OK") else None
+            tap.ok(r2.startswith(b"+OK") and subj == ["bob on store2"],
+                   "POP3 %s: connection usable afterwards (bob logs in)" %
+                   user, repr((r2, subj)))
+
+
+def wrong_password_answers(m):
+    with m.imap() as c:
+        t, _ = c.login("alice", "wrong")
+    with m.pop3() as p:
+        p.cmd("USER alice")
+        r = p.cmd("PASS wrong")
+    return T.strip_tag(t), r
+
+
+def test_ldap_down(tap, env, m):
+    imap_wrong, pop_wrong = wrong_password_answers(m)
+    env.slapd.stop(signal.SIGKILL)
+    bound = LDAP_TIMEOUT + 0 + 5
+    with m.imap(timeout=bound + 10) as c:
+        (t, _), dt = T.timed(c.login, "erin", "erin-pw")
+        tap.ok(T.strip_tag(t) == imap_wrong,
+               "LDAP down: IMAP answer is that of a wrong password",
+               "got %r, wrong password: %r" % (t, imap_wrong))
+        tap.ok(dt < bound, "LDAP down: IMAP answer within LdapTimeout "
+               "(%.1f s < %d s)" % (dt, bound))
+        t2, _ = c.cmd("NOOP")
+        tap.ok(t2.startswith(b"t2 OK"), "LDAP down: IMAP connection usable",
+               repr(t2))
+    with m.pop3(timeout=bound + 10) as p:
+        p.cmd("USER frank")
+        r, dt = T.timed(p.cmd, "PASS frank-pw")
+        tap.ok(r == pop_wrong and dt < bound,
+               "LDAP down: POP3 answer is that of a wrong password, in "
+               "%.1f s" % dt, "got %r, wrong password: %r" % (r, pop_wrong))
+
+    env.slapd.start()
+    t0 = time.monotonic()
+    ok = False
+    tries = []
+    while time.monotonic() - t0 < 30 and not ok:
+        t, subj, d = T.imap_route(m, "gina", "gina-pw")
+        tries.append(t)
+        ok = t.startswith(b"t1 OK") and subj == ["gina on store2"]
+        if not ok:
+            time.sleep(1)
+    tap.ok(ok, "LDAP back on the same port: IMAP login works again within "
+           "30 s (%.1f s, %d tries)" % (time.monotonic() - t0, len(tries)),
+           repr(tries[-3:]))
+    r, subj = T.pop_route(m, "hank", "hank-pw")
+    tap.ok(r.startswith(b"+OK") and subj == ["hank on store2"],
+           "LDAP back: POP3 login works", repr((r, subj)))
+
+
+def test_ldap_hung(tap, env, m):
+    """slapd stopped: connections open, nothing answers; LdapTimeout."""
+    imap_wrong, pop_wrong = wrong_password_answers(m)
+    bound = LDAP_TIMEOUT + 0 + 5
+    os.kill(env.slapd.proc.pid, signal.SIGSTOP)
+    try:
+        with m.imap(timeout=bound + 10) as c:
+            (t, _), dt = T.timed(c.login, "ivan", "ivan-pw")
+        tap.ok(T.strip_tag(t) == imap_wrong and dt < bound,
+               "LDAP hung (SIGSTOP): IMAP answer is that of a wrong "
+               "password, in %.1f s (< %d s)" % (dt, bound),
+               "got %r, wrong password: %r" % (t, imap_wrong))
+    finally:
+        os.kill(env.slapd.proc.pid, signal.SIGCONT)
+    t0 = time.monotonic()
+    ok = False
+    while time.monotonic() - t0 < 30 and not ok:
+        t, subj, d = T.imap_route(m, "judy", "judy-pw")
+        ok = t.startswith(b"t1 OK") and subj == ["judy on store2"]
+        if not ok:
+            time.sleep(1)
+    tap.ok(ok, "LDAP answering again: IMAP login works within 30 s", d)
+
+
+def main(tap):
+    env = setup(tap)
+    m = env.mmpd(imap={"ServerDownAlert": IMAP_ALERT,
+                       "LdapTimeout": LDAP_TIMEOUT},
+                 pop={"ServerDownAlert": POP_ALERT,
+                      "LdapTimeout": LDAP_TIMEOUT}).start()
+    test_store_down(tap, m)
+    test_ldap_down(tap, env, m)
+    test_ldap_hung(tap, env, m)
+    tap.ok(m.alive(), "mmpd still running")
+
+
+T.run(main)
