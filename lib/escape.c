@@ -12,11 +12,7 @@
 
 static const char	hexdigits[] = "0123456789abcdef";
 
-/*
- * Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlong
- * forms, no surrogates, nothing above U+10FFFF), or 0 when there is none.
- */
-static size_t
+size_t
 utf8_seqlen(const uint8_t *p, size_t left)
 {
 	size_t	n, i;

@@ -27,4 +27,10 @@ int	escape_dn_value(const char *in, size_t inlen, char *out,
  */
 char	*escape_log(const char *in, size_t inlen, char *out, size_t outsz);
 
+/*
+ * Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlong
+ * forms, no surrogates, nothing above U+10FFFF; ASCII is 1), or 0.
+ */
+size_t	utf8_seqlen(const unsigned char *p, size_t left);
+
 #endif /* MMP_ESCAPE_H */

@@ -24,6 +24,7 @@
 
 #include "escape.h"
 #include "ldapd.h"
+#include "addr.h"
 #include "log.h"
 
 #define SEARCH_SIZELIMIT	2	/* two entries prove ambiguity */
@@ -910,29 +911,6 @@ conn_connect_cb(int fd, short events, void *arg)
 	conn_maybe_retire(c);
 }
 
-static int
-conn_sockaddr(const char *addr, int port, struct sockaddr_storage *ss,
-    socklen_t *len)
-{
-	struct sockaddr_in	*sin = (struct sockaddr_in *)ss;
-	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)ss;
-
-	memset(ss, 0, sizeof(*ss));
-	if (inet_pton(AF_INET, addr, &sin->sin_addr) == 1) {
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(port);
-		*len = sizeof(*sin);
-		return 0;
-	}
-	if (inet_pton(AF_INET6, addr, &sin6->sin6_addr) == 1) {
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(port);
-		*len = sizeof(*sin6);
-		return 0;
-	}
-	return -1;
-}
-
 /* Non-blocking connect to the next address of the URL's host. */
 static int
 conn_connect_one(struct ldap_conn *c, const char *addr)
@@ -941,7 +919,7 @@ conn_connect_one(struct ldap_conn *c, const char *addr)
 	struct timeval		tv;
 	socklen_t		len;
 
-	if (conn_sockaddr(addr, c->urls[c->cur].port, &ss, &len) == -1) {
+	if (addr_sockaddr(addr, c->urls[c->cur].port, &ss, &len) == -1) {
 		errno = EAFNOSUPPORT;
 		return -1;
 	}

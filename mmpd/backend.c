@@ -17,6 +17,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "log.h"
 #include "mmpd.h"
 
@@ -66,29 +67,6 @@ backend_wait(struct session *s, short what)
 	event_add(s->be.ev, &tv);
 }
 
-static int
-backend_sockaddr(const char *addr, int port, struct sockaddr_storage *ss,
-    socklen_t *len)
-{
-	struct sockaddr_in	*sin = (struct sockaddr_in *)ss;
-	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)ss;
-
-	memset(ss, 0, sizeof(*ss));
-	if (inet_pton(AF_INET, addr, &sin->sin_addr) == 1) {
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(port);
-		*len = sizeof(*sin);
-		return 0;
-	}
-	if (inet_pton(AF_INET6, addr, &sin6->sin6_addr) == 1) {
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(port);
-		*len = sizeof(*sin6);
-		return 0;
-	}
-	return -1;
-}
-
 /* Start a connection to the address be->next; -1 if it failed at once. */
 static int
 backend_connect(struct session *s, char *why, size_t whylen)
@@ -102,7 +80,7 @@ backend_connect(struct session *s, char *why, size_t whylen)
 	port = conf_num(env->conf, s->svc, CK_BACKSIDEPORT);
 	(void)snprintf(be->addr, sizeof(be->addr), strchr(addr, ':') ?
 	    "[%s]:%d" : "%s:%d", addr, port);
-	if (backend_sockaddr(addr, port, &ss, &len) == -1) {
+	if (addr_sockaddr(addr, port, &ss, &len) == -1) {
 		(void)snprintf(why, whylen, "bad address %s", be->addr);
 		return -1;
 	}

@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "buf.h"
+#include "escape.h"
 #include "imapcmd.h"
 
 /*
@@ -92,39 +93,6 @@ static int
 is_tag_char(uint8_t c)
 {
 	return is_astring_char(c) && c != '+';
-}
-
-/* Length of the UTF8-2/3/4 sequence at p (RFC 3629), or 0. */
-static size_t
-utf8_seqlen(const uint8_t *p, size_t left)
-{
-	size_t	n, i;
-	uint8_t	lo = 0x80, hi = 0xbf;
-
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		n = 2;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		n = 3;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	if (n > left)
-		return 0;
-	if (p[0] == 0xe0)
-		lo = 0xa0;
-	else if (p[0] == 0xed)
-		hi = 0x9f;
-	else if (p[0] == 0xf0)
-		lo = 0x90;
-	else if (p[0] == 0xf4)
-		hi = 0x8f;
-	if (p[1] < lo || p[1] > hi)
-		return 0;
-	for (i = 2; i < n; i++)
-		if (p[i] < 0x80 || p[i] > 0xbf)
-			return 0;
-	return n;
 }
 
 static int

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "escape.h"
 #include "log.h"
 #include "mmpd.h"
@@ -42,31 +43,6 @@ session_find(uint64_t id)
 
 	key.id = id;
 	return RB_FIND(session_tree, &env->sessions, &key);
-}
-
-static void
-session_addr_text(const struct sockaddr_storage *ss, char *buf, size_t len)
-{
-	char	host[INET6_ADDRSTRLEN];
-
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *sin = (const void *)ss;
-
-		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
-		(void)snprintf(buf, len, "%s:%u", host, ntohs(sin->sin_port));
-	} else if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *sin6 = (const void *)ss;
-
-		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
-		/* A v4 client on a dual-stack listener reads better as v4. */
-		if (strncmp(host, "::ffff:", 7) == 0 && strchr(host, '.'))
-			(void)snprintf(buf, len, "%s:%u", host + 7,
-			    ntohs(sin6->sin6_port));
-		else
-			(void)snprintf(buf, len, "[%s]:%u", host,
-			    ntohs(sin6->sin6_port));
-	} else
-		(void)strlcpy(buf, "?", len);
 }
 
 void
@@ -113,10 +89,10 @@ session_accept(int fd, int svc, const char *label)
 	gettimeofday(&s->start, NULL);
 	len = sizeof(ss);
 	if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
-		session_addr_text(&ss, s->client, sizeof(s->client));
+		addr_text(&ss, s->client, sizeof(s->client));
 	len = sizeof(ss);
 	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
-		session_addr_text(&ss, s->local, sizeof(s->local));
+		addr_text(&ss, s->local, sizeof(s->local));
 	s->rev = event_new(env->base, fd, EV_READ | EV_PERSIST,
 	    session_client_read, s);
 	s->wev = event_new(env->base, fd, EV_WRITE, session_client_write, s);
