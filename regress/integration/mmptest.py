@@ -293,6 +293,12 @@ class Env:
         return os.path.join(self.dir, *p)
 
     def cleanup(self):
+        # A second Ctrl-C or SIGTERM must not cut the cleanup short.
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            try:
+                signal.signal(sig, signal.SIG_IGN)
+            except ValueError:	# not the main thread
+                pass
         for fn in reversed(self.cleanups):
             try:
                 fn()
