@@ -323,12 +323,15 @@ void
 session_lookup_result(struct session *s, int status, const char *detail,
     const char *dn, char addrs[][ADDR_TEXT_BYTES], int naddr)
 {
-	char	safe[MMP_USER_BYTES * 4 + 1], sdetail[MMP_STR_BYTES * 2];
+	char	safe[MMP_USER_BYTES * 4 + 1];
 	int	i;
 
-	escape_log(detail, strlen(detail), sdetail, sizeof(sdetail));
+	/*
+	 * mmp-ldapd escaped the names in detail already; log.c turns any
+	 * control character it might still hold into '?'.
+	 */
 	if (status != LOOKUP_OK) {
-		session_login_failed(s, LOGIN_FAIL_AUTH, sdetail);
+		session_login_failed(s, LOGIN_FAIL_AUTH, detail);
 		return;
 	}
 	escape_log(s->user, strlen(s->user), safe, sizeof(safe));

@@ -75,7 +75,7 @@ def explain(env, m):
     say("Try:")
     say("  curl -v 'imap://127.0.0.1:%d/INBOX;UID=1' -u %s:%s   # message 1"
         % (IMAP_PORT, a, apw))
-    say("  curl -v imap://127.0.0.1:%d/INBOX -u %s:%s    # SELECT INBOX" %
+    say("  curl -v 'imap://127.0.0.1:%d/INBOX?ALL' -u %s:%s   # SEARCH ALL" %
         (IMAP_PORT, a, apw))
     say("  curl -v pop3://127.0.0.1:%d/1 -u %s:%s         # RETR 1" %
         (POP_PORT, b, bpw))
@@ -83,8 +83,10 @@ def explain(env, m):
         "print(c.login(\"%s\", \"%s\")); print(c.select()); "
         "print(c.fetch(\"1\", \"(BODY[HEADER.FIELDS (SUBJECT)])\"))'" %
         (IMAP_PORT, a, apw))
+    say("By hand (nc from Debian's netcat-openbsd; -C sends CR LF):")
     say("  nc -C 127.0.0.1 %d    then type:  a LOGIN %s %s  /  b SELECT "
         "INBOX  /  c LOGOUT" % (IMAP_PORT, a, apw))
+    say("By hand (nc from Debian's netcat-openbsd; -C sends CR LF):")
     say("  nc -C 127.0.0.1 %d    then type:  USER %s  /  PASS %s  /  STAT  "
         "/  QUIT" % (POP_PORT, b, bpw))
     say("")
@@ -144,6 +146,7 @@ def main():
     try:
         return run(env)
     finally:
+        T.ignore_signals()
         say("demo: stopping mmpd, Dovecot and slapd")
         env.cleanup()
         say("demo: removed %s" % where)

@@ -6,6 +6,7 @@
 import os
 import re
 import shutil
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -27,7 +28,6 @@ def confdir(env, name, aservice, imap=None, pop=None):
 
 
 def check(d, *extra):
-    import subprocess
     r = subprocess.run([T.MMPD_BIN] + list(extra) + ["-n", "-f", d],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        timeout=30)

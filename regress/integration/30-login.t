@@ -14,6 +14,7 @@ import mmptest as T  # noqa: E402
 
 BOTH = ("store1", "store2")
 QUO_PW = 'p a"ss\\wo rd'
+WRONG_PW = "Wr0ng-pw-7x"
 
 # uid, password, store, mailHost (None: the store's name in HostsFile)
 ROUTED = [
@@ -79,7 +80,7 @@ def pop_fail(m, user, pw, port=None):
 
 
 def test_failures(tap, m, label, delay):
-    cases = [("wrong password", "alice", "not-alices-pw"),
+    cases = [("wrong password", "alice", WRONG_PW),
              ("unknown user", "ghost", "ghost-pw"),
              ("user without mailHost", "nomail", "nomail-pw")]
     imap = [(n,) + imap_fail(m, u, p) for n, u, p in cases]
@@ -108,7 +109,7 @@ def test_failures(tap, m, label, delay):
 
 def test_retry(tap, m):
     with m.imap() as c:
-        t, _ = c.login("alice", "wrong")
+        t, _ = c.login("alice", WRONG_PW)
         t2, _ = c.login("alice", "alice-pw")
         s, un = c.cmd("SELECT INBOX")
         f, subj = T.imap_subjects(c)
@@ -117,7 +118,7 @@ def test_retry(tap, m):
                "IMAP: wrong password, then the right one on the same "
                "connection", repr((t, t2, s, subj)))
     with m.pop3() as p:
-        r1 = p.login("bob", "wrong")
+        r1 = p.login("bob", WRONG_PW)
         r2 = p.login("bob", "bob-pw")
         subj = T.pop_subjects(p)
         tap.ok(r1.startswith(b"-ERR") and r2.startswith(b"+OK") and
@@ -261,6 +262,16 @@ def test_metachars(tap, env, m):
            "\n".join(ln for ln in log.splitlines() if "filter=" in ln)[-2000:])
 
 
+def test_no_secrets(tap, env, mmpds):
+    secrets = set(pw for pw, store in env.users.values()) | {WRONG_PW}
+    secrets |= set(T.sasl_plain(u, pw).decode()
+                   for u, (pw, s) in env.users.items())
+    log = "".join(m.log() for m in mmpds)
+    found = sorted(s for s in secrets if s in log)
+    tap.ok(log and not found, "no password (plain or SASL base64) in "
+           "mmpd's log", "found %r" % found)
+
+
 def main(tap):
     env = setup(tap)
     m = env.mmpd().start()
@@ -270,10 +281,19 @@ def main(tap):
     test_literals(tap, m)
     test_metachars(tap, env, m)
     test_crlfnul(tap, env, m)
-    slow = {"AuthFailureDelay": 1}
-    m2 = env.mmpd("delay", imap=slow, pop=slow).start()
+    slow = {"AuthFailureDelay": 1,
+            "LdapUrl": env.slapd.url_by_name + "/" + T.SUFFIX}
+    m2 = env.mmpd("delay", imap=slow, pop=dict(slow)).start()
+    t, subj, d = T.imap_route(m2, "alice", "alice-pw")
+    tap.ok(b" OK" in t and subj == ["alice on store1"],
+           "LdapUrl with a host name from HostsFile: IMAP login works", d)
+    r, subj = T.pop_route(m2, "bob", "bob-pw")
+    tap.ok(r.startswith(b"+OK") and subj == ["bob on store2"],
+           "LdapUrl with a host name from HostsFile: POP3 login works",
+           repr((r, subj)))
     test_failures(tap, m2, "AuthFailureDelay 1", 1)
     tap.ok(m.alive() and m2.alive(), "mmpd still running")
+    test_no_secrets(tap, env, (m, m2))
 
 
 T.run(main)

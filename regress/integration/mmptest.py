@@ -120,6 +120,16 @@ def install_signal_handlers():
         signal.signal(sig, handler)
 
 
+def ignore_signals():
+    """From here on a second Ctrl-C or SIGTERM cannot cut a cleanup
+    short."""
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        try:
+            signal.signal(sig, signal.SIG_IGN)
+        except ValueError:	# not the main thread
+            pass
+
+
 def raise_nofile():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard == resource.RLIM_INFINITY:
@@ -293,12 +303,7 @@ class Env:
         return os.path.join(self.dir, *p)
 
     def cleanup(self):
-        # A second Ctrl-C or SIGTERM must not cut the cleanup short.
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            try:
-                signal.signal(sig, signal.SIG_IGN)
-            except ValueError:	# not the main thread
-                pass
+        ignore_signals()
         for fn in reversed(self.cleanups):
             try:
                 fn()
@@ -339,6 +344,7 @@ class Env:
             for s, a in sorted(STORE_ADDRS.items()):
                 f.write("%s\t%s.mmp.test %s\n" % (a, s, s))
             f.write("%s\tdown.mmp.test down\n" % DOWN_ADDR)
+            f.write("127.0.0.1\tldap.mmp.test\n")
         return self
 
     def user(self, uid, password, store=None, mailhost=None, ldap=True,
@@ -404,6 +410,7 @@ class Slapd:
         self.conf = os.path.join(self.dir, "slapd.conf")
         self.logpath = os.path.join(self.dir, "slapd.log")
         self.url = "ldap://127.0.0.1:%d" % self.port
+        self.url_by_name = "ldap://ldap.mmp.test:%d" % self.port
         self.entries = []
         self.proc = None
         self.loaded = False
