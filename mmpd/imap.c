@@ -77,25 +77,12 @@ imap_is_string(const struct imap_token *t)
 	    t->type == IMAP_TOK_LITERAL;
 }
 
-/* Start a login with these credentials, or refuse them. */
 static void
-imap_login_begin(struct session *s, const char *tag, const char *user,
-    size_t ulen, const char *pass, size_t plen)
+imap_auth_refused(struct session *s)
 {
-	(void)strlcpy(s->tag, tag, sizeof(s->tag));
-	if (!session_credentials_ok(user, ulen, pass, plen)) {
-		session_log(s, LOG_NOTICE, "login refused: empty, too long "
-		    "or with CR, LF or NUL");
-		session_send(s, "%s NO [AUTHENTICATIONFAILED] "
-		    "Authentication failed.\r\n", tag);
-		session_bad_command(s);
-		return;
-	}
-	memcpy(s->user, user, ulen);
-	s->user[ulen] = '\0';
-	memcpy(s->pass, pass, plen);
-	s->pass[plen] = '\0';
-	session_login(s);
+	session_send(s, "%s NO [AUTHENTICATIONFAILED] Authentication "
+	    "failed.\r\n", s->tag);
+	session_bad_command(s);
 }
 
 static void
@@ -106,29 +93,22 @@ imap_cmd_login(struct session *s, struct imap_cmd *c)
 		imap_bad(s, c->tag, "LOGIN needs a user name and a password");
 		return;
 	}
-	imap_login_begin(s, c->tag, c->tok[0].s, c->tok[0].len, c->tok[1].s,
-	    c->tok[1].len);
+	(void)strlcpy(s->tag, c->tag, sizeof(s->tag));
+	if (session_credentials(s, c->tok[0].s, c->tok[0].len, c->tok[1].s,
+	    c->tok[1].len) == -1)
+		imap_auth_refused(s);
+	else
+		session_login(s);
 }
 
 /* A SASL PLAIN response, from SASL-IR or a continuation line. */
 static void
 imap_sasl_response(struct session *s, const char *b64, size_t len)
 {
-	char	user[SASL_FIELD_MAX_BYTES + 1];
-	char	pass[SASL_FIELD_MAX_BYTES + 1], why[128];
-
-	if (len == 1 && b64[0] == '=')
-		len = 0;
-	if (sasl_plain_decode(b64, len, user, pass, why, sizeof(why)) == -1) {
-		session_log(s, LOG_NOTICE, "AUTHENTICATE PLAIN refused: %s",
-		    why);
-		session_send(s, "%s NO [AUTHENTICATIONFAILED] "
-		    "Authentication failed.\r\n", s->tag);
-		session_bad_command(s);
-	} else
-		imap_login_begin(s, s->tag, user, strlen(user), pass,
-		    strlen(pass));
-	explicit_bzero(pass, sizeof(pass));
+	if (session_sasl_plain(s, b64, len) == -1)
+		imap_auth_refused(s);
+	else
+		session_login(s);
 }
 
 static void

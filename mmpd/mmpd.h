@@ -184,7 +184,9 @@ void	session_log(struct session *, int, const char *, ...)
 struct session *session_find(uint64_t);
 void	session_fail_all_lookups(void);
 void	session_bad_command(struct session *);
-int	session_credentials_ok(const char *, size_t, const char *, size_t);
+int	session_credentials(struct session *, const char *, size_t,
+	    const char *, size_t);
+int	session_sasl_plain(struct session *, const char *, size_t);
 RB_PROTOTYPE(session_tree, session, entry, session_cmp)
 
 /* backend.c */

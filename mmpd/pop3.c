@@ -26,43 +26,20 @@ pop3_err(struct session *s, const char *why)
 }
 
 static void
-pop3_login_begin(struct session *s, const char *pass, size_t plen)
+pop3_auth_refused(struct session *s)
 {
-	size_t	ulen = strlen(s->user);
-
-	if (!session_credentials_ok(s->user, ulen, pass, plen)) {
-		session_log(s, LOG_NOTICE, "login refused: empty, too long "
-		    "or with CR, LF or NUL");
-		session_send(s, "-ERR [AUTH] Authentication failed.\r\n");
-		s->user[0] = '\0';
-		session_bad_command(s);
-		return;
-	}
-	memcpy(s->pass, pass, plen);
-	s->pass[plen] = '\0';
-	session_login(s);
+	session_send(s, "-ERR [AUTH] Authentication failed.\r\n");
+	s->user[0] = '\0';
+	session_bad_command(s);
 }
 
 static void
 pop3_sasl_response(struct session *s, const char *b64, size_t len)
 {
-	char	user[SASL_FIELD_MAX_BYTES + 1];
-	char	pass[SASL_FIELD_MAX_BYTES + 1], why[128];
-
-	if (len == 1 && b64[0] == '=')
-		len = 0;
-	if (sasl_plain_decode(b64, len, user, pass, why, sizeof(why)) == -1) {
-		session_log(s, LOG_NOTICE, "AUTH PLAIN refused: %s", why);
-		session_send(s, "-ERR [AUTH] Authentication failed.\r\n");
-		session_bad_command(s);
-	} else if (strlen(user) > MMP_USER_BYTES) {
-		session_send(s, "-ERR [AUTH] Authentication failed.\r\n");
-		session_bad_command(s);
-	} else {
-		(void)strlcpy(s->user, user, sizeof(s->user));
-		pop3_login_begin(s, pass, strlen(pass));
-	}
-	explicit_bzero(pass, sizeof(pass));
+	if (session_sasl_plain(s, b64, len) == -1)
+		pop3_auth_refused(s);
+	else
+		session_login(s);
 }
 
 static void
@@ -114,8 +91,11 @@ pop3_command(struct session *s, struct pop3_cmd *c)
 	else if (strcmp(c->name, "PASS") == 0) {
 		if (s->user[0] == '\0' || c->argc != 1)
 			pop3_err(s, "USER first, then PASS with a password");
+		else if (session_credentials(s, s->user, strlen(s->user),
+		    c->argv[0], c->arglen[0]) == -1)
+			pop3_auth_refused(s);
 		else
-			pop3_login_begin(s, c->argv[0], c->arglen[0]);
+			session_login(s);
 	} else if (strcmp(c->name, "AUTH") == 0)
 		pop3_cmd_auth(s, c);
 	else

@@ -290,7 +290,7 @@ session_bad_command(struct session *s)
  * Names and passwords that may go on to a store: not empty, bounded, no
  * CR, LF or NUL (a store may cut at a NUL and log in the prefix).
  */
-int
+static int
 session_credentials_ok(const char *user, size_t ulen, const char *pass,
     size_t plen)
 {
@@ -302,6 +302,44 @@ session_credentials_ok(const char *user, size_t ulen, const char *pass,
 	    memchr(pass, '\r', plen) || memchr(pass, '\n', plen))
 		return 0;
 	return 1;
+}
+
+/* Take the credentials of a login, or refuse them (logged): 0 or -1. */
+int
+session_credentials(struct session *s, const char *user, size_t ulen,
+    const char *pass, size_t plen)
+{
+	if (!session_credentials_ok(user, ulen, pass, plen)) {
+		session_log(s, LOG_NOTICE, "login refused: empty, too long "
+		    "or with CR, LF or NUL");
+		return -1;
+	}
+	/* POP3 gives the name of USER, already in s->user. */
+	memmove(s->user, user, ulen);
+	s->user[ulen] = '\0';
+	memcpy(s->pass, pass, plen);
+	s->pass[plen] = '\0';
+	return 0;
+}
+
+/* The same for a SASL PLAIN response (RFC 4616) in base64. */
+int
+session_sasl_plain(struct session *s, const char *b64, size_t len)
+{
+	char	user[SASL_FIELD_MAX_BYTES + 1];
+	char	pass[SASL_FIELD_MAX_BYTES + 1], why[128];
+	int	rv = -1;
+
+	/* "=" is an empty initial response (RFC 4959). */
+	if (len == 1 && b64[0] == '=')
+		len = 0;
+	if (sasl_plain_decode(b64, len, user, pass, why, sizeof(why)) == -1)
+		session_log(s, LOG_NOTICE, "SASL PLAIN refused: %s", why);
+	else
+		rv = session_credentials(s, user, strlen(user), pass,
+		    strlen(pass));
+	explicit_bzero(pass, sizeof(pass));
+	return rv;
 }
 
 /* s->user and s->pass are set: find the store. */
