@@ -86,7 +86,6 @@ def explain(env, m):
     say("By hand (nc from Debian's netcat-openbsd; -C sends CR LF):")
     say("  nc -C 127.0.0.1 %d    then type:  a LOGIN %s %s  /  b SELECT "
         "INBOX  /  c LOGOUT" % (IMAP_PORT, a, apw))
-    say("By hand (nc from Debian's netcat-openbsd; -C sends CR LF):")
     say("  nc -C 127.0.0.1 %d    then type:  USER %s  /  PASS %s  /  STAT  "
         "/  QUIT" % (POP_PORT, b, bpw))
     say("")
