@@ -50,7 +50,7 @@ backend_free(struct backend *be)
 	buf_free(&be->out);
 	buf_free(&be->answer);
 	be->state = BE_IDLE;
-	be->saslir = be->authplain = be->literalplus = 0;
+	be->saslir = be->authplain = be->literalplus = be->logindisabled = 0;
 	be->nsplit = be->cursplit = 0;
 }
 
@@ -164,6 +164,8 @@ backend_capabilities(struct backend *be, const char *p)
 				be->saslir = 1;
 			else if (strcasecmp(word, "LITERAL+") == 0)
 				be->literalplus = 1;
+			else if (strcasecmp(word, "LOGINDISABLED") == 0)
+				be->logindisabled = 1;
 		}
 		p += n;
 	}
@@ -261,6 +263,15 @@ backend_refused(struct session *s, const char *line, size_t len)
 		len--;
 	(void)snprintf(detail, sizeof(detail), "store %s refused: %.*s",
 	    s->be.addr, (int)(len > 200 ? 200 : len), line);
+	/*
+	 * Not the user's fault: the store wants TLS, or a trusted address,
+	 * for plaintext logins. Say what to change at the store.
+	 */
+	if (s->be.logindisabled || strcasestr(line, "PRIVACYREQUIRED") ||
+	    strcasestr(line, "plaintext"))
+		session_log(s, LOG_WARNING, "store %s does not take plaintext "
+		    "logins from mmpd; allow them from mmpd's address there "
+		    "(Dovecot: login_trusted_networks)", s->be.addr);
 	session_login_failed(s, LOGIN_FAIL_AUTH, detail);
 	return 1;
 }

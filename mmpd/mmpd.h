@@ -91,6 +91,7 @@ struct backend {
 	int		 saslir;	/* store offers AUTH=PLAIN + SASL-IR */
 	int		 authplain;
 	int		 literalplus;
+	int		 logindisabled;	/* greeting said LOGINDISABLED */
 	size_t		 splits[2];	/* sync literals: wait for "+" here */
 	int		 nsplit;
 	int		 cursplit;
