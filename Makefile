@@ -41,7 +41,7 @@ include regress/Makefile.inc
 LIB_OBJS	:= $(LIB_SRCS:%.c=$(B)%.o)
 TESTS		:= $(addprefix $(B),$(TEST_NAMES))
 
-.PHONY: all check unit integration asan fuzz bench demo install deps clean
+.PHONY: all check unit integration asan fuzz demo install deps clean
 all: $(PROGS)
 
 $(B)%.o: %.c

@@ -373,7 +373,7 @@ parent_check_only(struct mmp_conf *conf, int check)
 	parent_notices(conf);
 	(void)parent_check_system(conf);
 	parent_open_logs(conf, 1);
-	if (proc_hosts_load(conf, &hosts, &nhosts) == 0)
+	if (hosts_load(conf, &hosts, &nhosts) == 0)
 		free(hosts);
 	if (check > 1)
 		conf_dump(conf, stdout);
@@ -402,7 +402,7 @@ parent_start(struct mmp_conf *conf)
 	proc_find_ldapd();
 	penv->conf = conf;
 	penv->gen = 1;
-	if (proc_hosts_load(conf, &penv->hosts, &penv->nhosts) == -1)
+	if (hosts_load(conf, &penv->hosts, &penv->nhosts) == -1)
 		fatalx("out of memory");
 	if (listen_setup(conf, &nl, &n, err, sizeof(err)) == -1)
 		fatalx("%s", err);
@@ -483,7 +483,7 @@ parent_reload(void)
 		    "is not possible, see above");
 		goto refused;
 	}
-	if (proc_hosts_load(conf, &hosts, &nhosts) == -1) {
+	if (hosts_load(conf, &hosts, &nhosts) == -1) {
 		(void)snprintf(err, sizeof(err), "out of memory");
 		goto refused;
 	}

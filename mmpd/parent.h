@@ -119,7 +119,8 @@ unsigned int proc_count(int);
 unsigned long proc_sessions(void);
 int	proc_all_ready(uint32_t);
 void	proc_free_all(void);
-int	proc_hosts_load(const struct mmp_conf *, struct host_entry **,
+/* hosts.c */
+int	hosts_load(const struct mmp_conf *, struct host_entry **,
 	    size_t *);
 
 /* listen.c */
