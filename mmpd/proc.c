@@ -25,7 +25,8 @@
 #include "parent.h"
 
 #define PROC_ARGV_MAX		8
-#define PROC_ENV_BYTES		128
+#define PROC_ENV_BYTES		256
+#define PROC_ENV_KEEP		3	/* variables a child inherits */
 #define CHANNEL_GONE_SEC	2	/* channel closed, process alive */
 
 static struct child	*proc_new(enum child_kind, unsigned int);
@@ -198,26 +199,34 @@ proc_argv(struct child *c, char *argv[], char *idx, size_t idxlen)
 	return c->kind == CHILD_RELAY ? penv->self : penv->ldapd;
 }
 
-/* Nothing of the parent's environment but the sandbox debug switch. */
+/* Of the parent's environment, only what the sandbox and sanitizers read. */
 static void
-proc_envp(char *envp[], char *dbg, size_t dbglen)
+proc_envp(char *envp[], char keep[][PROC_ENV_BYTES])
 {
+	/*
+	 * What a child may inherit: the sandbox's debug switch, and the
+	 * sanitizer options of a make asan build.
+	 */
+	static const char *const names[PROC_ENV_KEEP] = {
+		"MMPD_SANDBOX_DEBUG", "ASAN_OPTIONS", "UBSAN_OPTIONS"
+	};
 	const char	*v;
-	int		 n = 0;
+	int		 i, n = 0;
 
 	envp[n++] = "PATH=/usr/bin:/bin";
-	if ((v = getenv("MMPD_SANDBOX_DEBUG")) != NULL &&
-	    (size_t)snprintf(dbg, dbglen, "MMPD_SANDBOX_DEBUG=%s", v) <
-	    dbglen)
-		envp[n++] = dbg;
+	for (i = 0; i < PROC_ENV_KEEP; i++)
+		if ((v = getenv(names[i])) != NULL &&
+		    (size_t)snprintf(keep[i], PROC_ENV_BYTES, "%s=%s",
+		    names[i], v) < PROC_ENV_BYTES)
+			envp[n++] = keep[i];
 	envp[n] = NULL;
 }
 
 static void
 proc_spawn(struct child *c)
 {
-	char		*argv[PROC_ARGV_MAX], *envp[3];
-	char		 idx[16], dbg[PROC_ENV_BYTES];
+	char		*argv[PROC_ARGV_MAX], *envp[PROC_ENV_KEEP + 2];
+	char		 idx[16], keep[PROC_ENV_KEEP][PROC_ENV_BYTES];
 	const char	*path;
 	sigset_t	 all, saved;
 	pid_t		 pid;
@@ -225,7 +234,7 @@ proc_spawn(struct child *c)
 
 	(void)clock_gettime(CLOCK_MONOTONIC, &c->started);
 	path = proc_argv(c, argv, idx, sizeof(idx));
-	proc_envp(envp, dbg, sizeof(dbg));
+	proc_envp(envp, keep);
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
 	    sp) == -1) {
 		log_warn("%s: socketpair", c->name);
