@@ -81,13 +81,15 @@ backend_connect(struct session *s, char *why, size_t whylen)
 	(void)snprintf(be->addr, sizeof(be->addr), strchr(addr, ':') ?
 	    "[%s]:%d" : "%s:%d", addr, port);
 	if (addr_sockaddr(addr, port, &ss, &len) == -1) {
-		(void)snprintf(why, whylen, "bad address %s", be->addr);
+		(void)snprintf(why, whylen, "%s: not a numeric address",
+		    be->addr);
 		return -1;
 	}
 	be->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0);
 	if (be->fd == -1) {
-		(void)snprintf(why, whylen, "socket: %s", strerror(errno));
+		(void)snprintf(why, whylen, "%s: socket: %s", be->addr,
+		    strerror(errno));
 		return -1;
 	}
 	(void)setsockopt(be->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -108,21 +110,27 @@ static void
 backend_next_address(struct session *s, const char *why)
 {
 	struct backend	*be = &s->be;
-	char		 err[256];
+	char		 err[256] = "";
 
-	if (why != NULL)
-		session_log(s, LOG_WARNING, "store %s: %s", be->addr, why);
+	if (why != NULL) {
+		(void)snprintf(err, sizeof(err), "%s: %s", be->addr, why);
+		session_log(s, LOG_WARNING, "store %s", err);
+	}
 	if (be->fd != -1) {
 		close(be->fd);
 		be->fd = -1;
 	}
+	/* Nothing the last store said or offered holds for the next one. */
 	buf_reset(&be->in);
+	buf_reset(&be->out);
+	buf_reset(&be->answer);
+	be->saslir = be->authplain = be->literalplus = be->logindisabled = 0;
 	while (be->next < be->naddr) {
 		if (backend_connect(s, err, sizeof(err)) == 0)
 			return;
-		session_log(s, LOG_WARNING, "store: %s", err);
+		session_log(s, LOG_WARNING, "store %s", err);
 	}
-	session_login_failed(s, LOGIN_FAIL_STORE, why != NULL ? why :
+	session_login_failed(s, LOGIN_FAIL_STORE, err[0] != '\0' ? err :
 	    "no address to connect to");
 }
 
@@ -144,17 +152,17 @@ backend_start(struct session *s)
 	backend_next_address(s, NULL);
 }
 
-/* Note what the store can do from a CAPABILITY list. */
+/* Note what the store can do from a CAPABILITY list; a CR ends it. */
 static void
 backend_capabilities(struct backend *be, const char *p)
 {
 	char	word[64];
 	size_t	n;
 
-	while (*p != '\0' && *p != ']') {
+	while (*p != '\0' && *p != ']' && *p != '\r') {
 		while (*p == ' ')
 			p++;
-		n = strcspn(p, " ]");
+		n = strcspn(p, " ]\r");
 		if (n > 0 && n < sizeof(word)) {
 			memcpy(word, p, n);
 			word[n] = '\0';
@@ -311,10 +319,15 @@ backend_imap_line(struct session *s, const char *line, size_t len)
 			return backend_send_part(s);
 		break;
 	case BE_LOGIN:
-		if (line[0] == '*')
-			return buf_add(&be->answer, line, len) == -1 ||
-			    buf_add(&be->answer, "\n", 1) == -1 ? -1 : 0;
-		break;
+		if (line[0] != '*')
+			break;
+		if (buf_add(&be->answer, line, len) == -1 ||
+		    buf_add(&be->answer, "\n", 1) == -1) {
+			backend_next_address(s, "too much said before the "
+			    "answer to the login");
+			return 1;
+		}
+		return 0;
 	}
 	if (len > tlen + 3 && strncmp(line, s->tag, tlen) == 0 &&
 	    line[tlen] == ' ' && strncasecmp(line + tlen + 1, "OK", 2) == 0)
