@@ -94,6 +94,22 @@ class Tap:
         return 1 if self.failed else 0
 
 
+ENVS = []		# every Env of this script, for the checks at its end
+
+# A child that died of anything but the shutdown's SIGTERM/SIGKILL: a
+# seccomp kill (SIGSYS), a crash, an abort.
+CHILD_CRASH = re.compile(r"killed by signal (?!SIGTERM|SIGKILL)\S+.*")
+
+
+def check_children(tap):
+    """One test per mmpd of the script: no child of it crashed."""
+    for env in ENVS:
+        for m in env.mmpds:
+            found = CHILD_CRASH.findall(m.log())
+            tap.ok(not found, "%s: no child process died of a signal" %
+                   m.name, "\n".join(found))
+
+
 def run(main):
     """Runs main(tap); an exception is one failed test with its traceback.
     Exits with the TAP status; atexit handlers clean up."""
@@ -106,6 +122,7 @@ def run(main):
         sys.exit(0)
     except Exception:
         tap.ok(False, "test script ran to its end", traceback.format_exc())
+    check_children(tap)
     sys.exit(tap.done())
 
 
@@ -293,6 +310,7 @@ class Env:
         self.slapd = None
         self.stores = {}
         self.mmpds = []
+        ENVS.append(self)
         self.hosts_file = os.path.join(self.dir, "hosts")
         atexit.register(self.cleanup)
         raise_nofile()
