@@ -6,8 +6,10 @@
 import hashlib
 import os
 import re
+import socket
 import sys
 import threading
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mmptest as T  # noqa: E402
@@ -119,6 +121,38 @@ def test_big(tap, m, env, big):
                 hashlib.sha1(want).hexdigest()))
 
 
+def relays_rss_kib(m):
+    """Resident memory of the relay workers, KiB in all."""
+    total = 0
+    for pid in m.children():
+        if b"relay" in open("/proc/%d/cmdline" % pid, "rb").read():
+            total += int(T.proc_status(pid).get("VmRSS", "0 kB").split()[0])
+    return total
+
+
+def test_slow_reader(tap, m, big):
+    """A client that does not read: the store is held back by the relay
+    (pipes and socket buffers fill up), the relay does not buffer it."""
+    want = big.replace(b"\n", b"\r\n")
+    with m.pop3(timeout=60) as p:
+        p.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        r = p.login("big", "big-pw")
+        before = relays_rss_kib(m)
+        p.send("RETR 1\r\n")
+        time.sleep(2)
+        during = relays_rss_kib(m)
+        r2 = p.readline()
+        lines = p.multiline() if r2.startswith(b"+OK") else None
+        got = b"".join(lines or [])
+    tap.ok(r.startswith(b"+OK") and during - before < 2048,
+           "a client that does not read %d bytes: the relays grow by less "
+           "than 2 MiB" % len(want),
+           "relays' RSS %d KiB before, %d KiB while the client waits" %
+           (before, during))
+    tap.ok(got == want, "then it reads them all, exactly",
+           "got %d bytes" % len(got))
+
+
 def test_concurrency(tap, m, env):
     barrier = threading.Barrier(SESSIONS, timeout=90)
 
@@ -157,6 +191,7 @@ def main(tap):
     m = env.mmpd().start()
     test_pipelining(tap, m)
     test_big(tap, m, env, big)
+    test_slow_reader(tap, m, big)
     test_concurrency(tap, m, env)
     tap.ok(m.alive(), "mmpd still running")
 
