@@ -966,8 +966,8 @@ class Mmpd:
     def imap(self, port=None, timeout=10):
         return Imap(self.host, port or self.imap_ports[0], timeout)
 
-    def pop3(self, port=None, timeout=10):
-        return Pop(self.host, port or self.pop_ports[0], timeout)
+    def pop3(self, port=None, timeout=10, rcvbuf=None):
+        return Pop(self.host, port or self.pop_ports[0], timeout, rcvbuf)
 
 
 # ---------------------------------------------------------------- clients
@@ -975,8 +975,16 @@ class Mmpd:
 class Conn:
     """A line-oriented TCP client with timeouts and raw access."""
 
-    def __init__(self, host, port, timeout=10):
-        self.sock = socket.create_connection((host, port), timeout)
+    def __init__(self, host, port, timeout=10, rcvbuf=None):
+        if rcvbuf is None:
+            self.sock = socket.create_connection((host, port), timeout)
+        else:
+            # Before connect, so that the window is small from the start.
+            self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF,
+                                 rcvbuf)
+            self.sock.settimeout(timeout)
+            self.sock.connect((host, port))
         self.sock.settimeout(timeout)
         self.buf = b""
         self.eof = False
@@ -1114,8 +1122,8 @@ def strip_tag(line):
 
 
 class Pop(Conn):
-    def __init__(self, host, port, timeout=10):
-        super().__init__(host, port, timeout)
+    def __init__(self, host, port, timeout=10, rcvbuf=None):
+        super().__init__(host, port, timeout, rcvbuf)
         self.greeting = self.readline()
 
     def cmd(self, text):
