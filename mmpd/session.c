@@ -7,8 +7,6 @@
  */
 #include <sys/types.h>
 #include <sys/socket.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -43,6 +41,13 @@ session_find(uint64_t id)
 
 	key.id = id;
 	return RB_FIND(session_tree, &env->sessions, &key);
+}
+
+/* The user name as it may go into a log line. */
+static void
+session_user_text(struct session *s, char *buf, size_t len)
+{
+	escape_log(s->user, strlen(s->user), buf, len);
 }
 
 void
@@ -350,7 +355,7 @@ session_login(struct session *s)
 
 	s->state = S_LOOKUP;
 	session_read_pause(s, 1);
-	escape_log(s->user, strlen(s->user), safe, sizeof(safe));
+	session_user_text(s, safe, sizeof(safe));
 	session_log(s, LOG_DEBUG, "login \"%s\": looking up", safe);
 	if (relay_lookup(s) == -1)
 		session_login_failed(s, LOGIN_FAIL_AUTH,
@@ -372,7 +377,7 @@ session_lookup_result(struct session *s, int status, const char *detail,
 		session_login_failed(s, LOGIN_FAIL_AUTH, detail);
 		return;
 	}
-	escape_log(s->user, strlen(s->user), safe, sizeof(safe));
+	session_user_text(s, safe, sizeof(safe));
 	session_log(s, LOG_DEBUG, "\"%s\" is %s on %s", safe, dn,
 	    s->mailhost);
 	for (i = 0; i < naddr; i++)
@@ -405,7 +410,7 @@ session_login_failed(struct session *s, enum login_fail why,
 {
 	char	safe[MMP_USER_BYTES * 4 + 1];
 
-	escape_log(s->user, strlen(s->user), safe, sizeof(safe));
+	session_user_text(s, safe, sizeof(safe));
 	backend_free(&s->be);
 	explicit_bzero(s->pass, sizeof(s->pass));
 	if (why == LOGIN_FAIL_STORE) {
@@ -573,7 +578,7 @@ session_login_ok(struct session *s)
 {
 	char	safe[MMP_USER_BYTES * 4 + 1];
 
-	escape_log(s->user, strlen(s->user), safe, sizeof(safe));
+	session_user_text(s, safe, sizeof(safe));
 	session_log(s, LOG_NOTICE, "user \"%s\" logged in to %s (%s)", safe,
 	    s->mailhost, s->be.addr);
 	explicit_bzero(s->pass, sizeof(s->pass));
