@@ -58,6 +58,11 @@ enum mmp_imsg {
 	 * naddr x str numeric address.
 	 */
 	IMSG_LOOKUP_RESULT,
+	/*
+	 * relay -> parent: no payload. Its channel to mmp-ldapd carried
+	 * garbage and was closed; asks for a new IMSG_LDAPD_CHANNEL.
+	 */
+	IMSG_LDAPD_LOST,
 	IMSG_MAX
 };
 

@@ -228,17 +228,6 @@ ldapd_conf_host(struct imsg *imsg)
 
 /* ---- relays ------------------------------------------------------ */
 
-static struct relay *
-relay_find(uint32_t idx)
-{
-	struct relay	*r;
-
-	TAILQ_FOREACH(r, &env->relays, entry)
-		if (r->idx == idx)
-			return r;
-	return NULL;
-}
-
 static void
 ldapd_drain_check(void)
 {
@@ -423,7 +412,11 @@ relay_new(uint32_t idx, int fd)
 	return r;
 }
 
-/* fd = socket to relay idx; a new channel for an index replaces the old. */
+/*
+ * fd = socket to relay idx. Several channels may carry one index for a
+ * while: a draining relay keeps its channel while its successor gets a
+ * new one. A channel goes away when its relay closes it.
+ */
 static void
 relay_add(struct imsg *imsg)
 {
@@ -436,10 +429,6 @@ relay_add(struct imsg *imsg)
 	    msg_end(&rd) == -1) {
 		log_warnx("parent sent a malformed RELAY_CHANNEL");
 		return;
-	}
-	if ((r = relay_find(idx)) != NULL) {
-		log_info("relay %u: new channel replaces the old one", idx);
-		relay_close(r);
 	}
 	if (env->nrelays >= LDAPD_RELAYS_MAX) {
 		log_warnx("relay %u: more than %d relay channels; refused",

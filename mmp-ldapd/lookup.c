@@ -463,8 +463,9 @@ lookup_finish(struct lookup *lk, int status, const struct addrlist *al,
 		log_svc(lk->svc, LOG_NOTICE, "lookup \"%s\": %s", name,
 		    detail);
 	}
+	/* Only a found entry has a DN worth sending (and one that fits). */
 	answer_compose(lk->relay, lk->reqid, status, detail,
-	    lk->dn != NULL ? lk->dn : "",
+	    status == LOOKUP_OK && lk->dn != NULL ? lk->dn : "",
 	    lk->mailhost != NULL ? lk->mailhost : "", lk->user,
 	    status == LOOKUP_OK ? al : NULL);
 	lookup_free(lk);

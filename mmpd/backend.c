@@ -248,15 +248,23 @@ backend_imap_login(struct session *s)
 	return backend_send_part(s);
 }
 
-/* Returns 1: the session is past the login now. */
+/*
+ * The store took the login: its answer (untagged lines and the tagged
+ * one) goes to the client ahead of everything the relay will pass on.
+ * Returns 1: the session is past the login now.
+ */
 static int
 backend_succeeded(struct session *s, const char *line, size_t len)
 {
-	session_send_raw(s, buf_data(&s->be.answer), buf_len(&s->be.answer));
-	session_send_raw(s, line, len);
-	session_send_raw(s, "\n", 1);
+	struct backend	*be = &s->be;
+
+	if (buf_add(&be->answer, line, len) == -1 ||
+	    buf_add(&be->answer, "\n", 1) == -1) {
+		backend_next_address(s, "answer to the login too long");
+		return 1;
+	}
 	/* What follows the answer in be.in is the store talking already. */
-	buf_drain(&s->be.in, len + 1);
+	buf_drain(&be->in, len + 1);
 	session_login_ok(s);
 	return 1;
 }
@@ -317,6 +325,8 @@ backend_imap_line(struct session *s, const char *line, size_t len)
 	case BE_CONT:
 		if (line[0] == '+')
 			return backend_send_part(s);
+		if (line[0] == '*')
+			return 0;	/* untagged: allowed at any time */
 		break;
 	case BE_LOGIN:
 		if (line[0] != '*')

@@ -114,6 +114,7 @@ struct session {
 	char			 local[ADDR_TEXT_BYTES];
 	char			 listener[CONF_HOST_BYTES + 8];
 	int			 nbad;
+	time_t			 login_deadline;	/* CLOCK_MONOTONIC s */
 	int			 mute;		/* replies dropped: closing */
 	struct imap_reader	 rd;		/* IMAP only */
 	char			 tag[IMAP_TAG_MAX_BYTES];

@@ -285,8 +285,9 @@ proc_spawned(struct child *c, pid_t pid, int fd)
 			proc_connect(c, ldapd);
 		return;
 	}
+	/* Draining relays too: their open sessions may still log in. */
 	TAILQ_FOREACH(o, &penv->children, entry)
-		if (o->kind == CHILD_RELAY && !o->retiring && o->chan != -1)
+		if (o->kind == CHILD_RELAY && o->chan != -1)
 			proc_connect(o, c);
 }
 
@@ -502,6 +503,24 @@ proc_handle_stats(struct child *c, struct imsg *imsg)
 	return 0;
 }
 
+/*
+ * IMSG_LDAPD_LOST: a relay dropped its channel to mmp-ldapd (garbage on
+ * it); give it a new one if mmp-ldapd is up, else its restart will.
+ */
+static int
+proc_handle_ldapd_lost(struct child *c, struct imsg *imsg)
+{
+	struct child	*ldapd;
+
+	if (c->kind != CHILD_RELAY || imsg->datalen != 0) {
+		proc_fail(c, "sent a malformed IMSG_LDAPD_LOST");
+		return -1;
+	}
+	if ((ldapd = proc_ldapd()) != NULL && ldapd->chan != -1)
+		proc_connect(c, ldapd);
+	return 0;
+}
+
 /* One message from a child; -1 when the child was failed. */
 static int
 proc_handle(struct child *c, struct imsg *imsg)
@@ -519,6 +538,8 @@ proc_handle(struct child *c, struct imsg *imsg)
 		return proc_handle_ready(c, imsg);
 	case IMSG_STATS:
 		return proc_handle_stats(c, imsg);
+	case IMSG_LDAPD_LOST:
+		return proc_handle_ldapd_lost(c, imsg);
 	default:
 		(void)snprintf(why, sizeof(why), "sent unexpected message "
 		    "type %u", imsg->hdr.type);

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -214,15 +215,18 @@ relay_conf_imsg(struct imsg *imsg)
 static void
 relay_first_conf(void)
 {
+	struct pollfd	pfd = { MMP_CHILD_FD, POLLIN, 0 };
 	struct imsg	imsg;
 	ssize_t		n;
 	int		rv;
 
 	for (;;) {
 		if ((n = imsgbuf_read(&env->parent)) == -1) {
-			if (errno == EAGAIN || errno == EINTR)
-				continue;
-			fatal("read from parent");
+			if (errno == EAGAIN)
+				(void)poll(&pfd, 1, -1);
+			else if (errno != EINTR)
+				fatal("read from parent");
+			continue;
 		}
 		if (n == 0)
 			fatalx("parent closed the channel before configuring");
@@ -310,12 +314,27 @@ relay_parent_imsg(struct imsg *imsg)
 	}
 }
 
+/* Act on every complete message from the parent that is buffered. */
+static void
+relay_parent_imsgs(void)
+{
+	struct imsg	imsg;
+	int		rv;
+
+	while ((rv = imsg_get(&env->parent, &imsg)) == 1) {
+		rv = relay_parent_imsg(&imsg);
+		imsg_free(&imsg);
+		if (rv == -1)
+			fatalx("parent sent a bad message");
+	}
+	if (rv == -1)
+		fatalx("parent sent garbage");
+}
+
 static void
 relay_dispatch_parent(int fd, short ev, void *arg)
 {
-	struct imsg	imsg;
 	ssize_t		n;
-	int		rv;
 
 	(void)fd;
 	(void)arg;
@@ -331,14 +350,7 @@ relay_dispatch_parent(int fd, short ev, void *arg)
 			/* The parent is gone: nobody supervises us any more. */
 			exit(0);
 		}
-		while ((rv = imsg_get(&env->parent, &imsg)) == 1) {
-			rv = relay_parent_imsg(&imsg);
-			imsg_free(&imsg);
-			if (rv == -1)
-				fatalx("parent sent a bad message");
-		}
-		if (rv == -1)
-			fatalx("parent sent garbage");
+		relay_parent_imsgs();
 	}
 	relay_imsg_arm(&env->parent, env->parent_ev);
 }
@@ -367,7 +379,9 @@ relay_lookup_result(struct imsg *imsg)
 	for (i = 0; i < naddr; i++)
 		if (msg_get_str(&r, addrs[i], sizeof(addrs[i])) == -1)
 			return -1;
-	if (msg_end(&r) == -1 || (status == LOOKUP_OK && naddr == 0))
+	/* The replay name goes to a store as is (POP3 USER). */
+	if (msg_end(&r) == -1 || (status == LOOKUP_OK && naddr == 0) ||
+	    strpbrk(replay, "\r\n") != NULL)
 		return -1;
 	if ((s = session_find(reqid)) == NULL || s->state != S_LOOKUP)
 		return 0;	/* the client left meanwhile */
@@ -389,6 +403,9 @@ relay_ldapd_lost(const char *why)
 	env->ldapd.fd = -1;
 	env->ldapd_ok = 0;
 	session_fail_all_lookups();
+	/* Ask for a new channel; until then logins fail like LDAP trouble. */
+	if (imsg_compose(&env->parent, IMSG_LDAPD_LOST, 0, -1, NULL, 0) == 0)
+		relay_imsg_arm(&env->parent, env->parent_ev);
 }
 
 static void
@@ -520,8 +537,10 @@ relay_main(int argc, char *argv[])
 	env->accept_pause = evtimer_new(env->base, relay_accept_resume, NULL);
 	if (env->parent_ev == NULL || env->accept_pause == NULL)
 		fatalx("event_new");
-	relay_imsg_arm(&env->parent, env->parent_ev);
 	relay_listeners_start();
+	/* What came behind the first configuration (the ldapd channel). */
+	relay_parent_imsgs();
+	relay_imsg_arm(&env->parent, env->parent_ev);
 	log_debug("ready");
 	event_base_dispatch(env->base);
 	log_info("drained, exiting");

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "addr.h"
@@ -71,10 +72,27 @@ session_timer_set(struct session *s, long long sec)
 	evtimer_add(s->timer, &tv);
 }
 
+/*
+ * Re-arm the login timeout with the time left: failed logins do not buy
+ * a client more time before it must be logged in.
+ */
+static void
+session_login_timer(struct session *s)
+{
+	struct timespec	now;
+	struct timeval	tv = { 0, 0 };
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &now);
+	if (s->login_deadline > now.tv_sec)
+		tv.tv_sec = s->login_deadline - now.tv_sec;
+	evtimer_add(s->timer, &tv);
+}
+
 void
 session_accept(int fd, int svc, const char *label)
 {
 	struct sockaddr_storage	 ss;
+	struct timespec		 now;
 	struct session		*s;
 	socklen_t		 len;
 
@@ -116,7 +134,10 @@ session_accept(int fd, int svc, const char *label)
 	env->nsessions++;
 	session_log(s, LOG_INFO, "connected on %s", label);
 	event_add(s->rev, NULL);
-	session_timer_set(s, conf_num(env->conf, svc, CK_LOGINTIMEOUT));
+	(void)clock_gettime(CLOCK_MONOTONIC, &now);
+	s->login_deadline = now.tv_sec + conf_num(env->conf, svc,
+	    CK_LOGINTIMEOUT);
+	session_login_timer(s);
 	s->proto->greet(s);
 }
 
@@ -206,7 +227,7 @@ session_send_raw(struct session *s, const void *data, size_t len)
 void
 session_send(struct session *s, const char *fmt, ...)
 {
-	char	line[1024];
+	char	line[MMP_STR_BYTES + 256];
 	va_list	ap;
 	int	n;
 
@@ -215,8 +236,12 @@ session_send(struct session *s, const char *fmt, ...)
 	va_end(ap);
 	if (n < 0)
 		return;
-	if ((size_t)n >= sizeof(line))
+	/* Cut, a reply still ends its line. */
+	if ((size_t)n >= sizeof(line)) {
 		n = sizeof(line) - 1;
+		line[n - 2] = '\r';
+		line[n - 1] = '\n';
+	}
 	session_send_raw(s, line, n);
 }
 
@@ -418,8 +443,7 @@ session_login_failed(struct session *s, enum login_fail why,
 		    "unavailable: %s", safe, s->mailhost, detail);
 		s->state = S_PREAUTH;
 		s->proto->login_failed(s, why);
-		session_timer_set(s, conf_num(env->conf, s->svc,
-		    CK_LOGINTIMEOUT));
+		session_login_timer(s);
 		session_read_pause(s, 0);
 		if (s->state == S_PREAUTH)
 			s->proto->input(s);
@@ -442,7 +466,7 @@ session_delay_over(struct session *s)
 	session_bad_command(s);
 	if (s->state != S_PREAUTH)
 		return;
-	session_timer_set(s, conf_num(env->conf, s->svc, CK_LOGINTIMEOUT));
+	session_login_timer(s);
 	session_read_pause(s, 0);
 	s->proto->input(s);
 }
@@ -569,9 +593,9 @@ session_relay_event(int fd, short ev, void *arg)
 }
 
 /*
- * The store accepted the login and its answer is queued for the client.
- * Bytes the client pipelined after its login command go to the store
- * first; bytes the store sent after its answer go to the client.
+ * The store accepted the login. The client gets, in order, what was
+ * still queued for it, the store's answer and whatever the store sent
+ * after it; the store gets what the client pipelined after its login.
  */
 void
 session_login_ok(struct session *s)
@@ -589,12 +613,13 @@ session_login_ok(struct session *s)
 	if (session_dir_init(s, &s->up, s->fd, s->be.fd) == -1 ||
 	    session_dir_init(s, &s->down, s->be.fd, s->fd) == -1 ||
 	    buf_init(&s->up.pend, 0, CLIENT_IN_MAX_BYTES) == -1 ||
-	    buf_init(&s->down.pend, 0, STORE_IN_MAX_BYTES +
-	    CLIENT_OUT_MAX_BYTES) == -1 ||
+	    buf_init(&s->down.pend, 0, CLIENT_OUT_MAX_BYTES +
+	    2 * STORE_IN_MAX_BYTES) == -1 ||
 	    buf_add(&s->up.pend, buf_data(&s->in), buf_len(&s->in)) == -1 ||
 	    buf_add(&s->down.pend, buf_data(&s->out), buf_len(&s->out)) ==
-	    -1 || buf_add(&s->down.pend, buf_data(&s->be.in),
-	    buf_len(&s->be.in)) == -1) {
+	    -1 || buf_add(&s->down.pend, buf_data(&s->be.answer),
+	    buf_len(&s->be.answer)) == -1 || buf_add(&s->down.pend,
+	    buf_data(&s->be.in), buf_len(&s->be.in)) == -1) {
 		session_close(s, "out of memory starting the relay");
 		return;
 	}

@@ -2,7 +2,9 @@
 # Failures around mmpd: a store that is down gives NO [UNAVAILABLE] /
 # -ERR [SYS/TEMP] with ServerDownAlert and the connection stays usable;
 # LDAP down gives the answer of a wrong password within LdapTimeout, and
-# logins work again once slapd is back on the same port.
+# logins work again once slapd is back on the same port. Failed logins do
+# not extend LoginTimeout. An entry whose DN is too long for mmpd fails
+# its own login only: the relay keeps its channel to mmp-ldapd.
 
 import os
 import re
@@ -27,6 +29,18 @@ def setup(tap):
     env.stores["store2"].seed("bob", T.message("bob on store2"))
     env.user("downip", "down-pw", None, mailhost=T.DOWN_ADDR)
     env.user("downname", "down-pw", None, mailhost="down.mmp.test")
+    # A DN longer than any message field for it (1024 bytes), built of
+    # RDNs short enough for back-mdb's keys.
+    base = "ou=people," + T.SUFFIX
+    for i in range(6):
+        ou = "%d%s" % (i, "y" * 190)
+        base = "ou=%s,%s" % (ou, base)
+        env.slapd.entries.append("dn: %s\nobjectClass: organizationalUnit\n"
+                                 "ou: %s\n" % (base, ou))
+    env.slapd.entries.append(
+        "dn: cn=long,%s\nobjectClass: inetOrgPerson\n"
+        "objectClass: mmpTestMailUser\ncn: long\nsn: long\nuid: longdn\n"
+        "mailHost: store1.mmp.test\n" % base)
     # Never looked up before LDAP goes down: no cache can answer for them.
     for u in LATE_USERS:
         env.user(u, u + "-pw", "store2")
@@ -61,6 +75,40 @@ def test_store_down(tap, m):
             tap.ok(r2.startswith(b"+OK") and subj == ["bob on store2"],
                    "POP3 %s: connection usable afterwards (bob logs in)" %
                    user, repr((r2, subj)))
+
+
+def test_login_deadline(tap, env):
+    """Logins that fail at a dead store do not buy more time."""
+    m = env.mmpd("deadline", imap={"LoginTimeout": 3,
+                                   "MaxBadCommands": 100}).start()
+    start = time.time()
+    closed = None
+    with m.imap() as c:
+        while time.time() - start < 8:
+            try:
+                t, _ = c.login("downip", "down-pw")
+            except OSError:
+                t = b""
+            if not t.startswith(b"t"):
+                closed = time.time() - start
+                break
+    tap.ok(closed is not None and closed < 5,
+           "store-down logins do not extend LoginTimeout 3 s",
+           "closed after %r s" % closed)
+
+
+def test_long_dn(tap, env):
+    """One relay: a lookup answer it cannot use must not cut it off."""
+    m = env.mmpd("onerelay", aservice={"Workers": 1}).start()
+    with m.imap() as c:
+        t1, _ = c.login("longdn", "x")
+    ok = []
+    for _ in range(3):
+        with m.imap() as c:
+            ok.append(c.login("alice", "alice-pw")[0].startswith(b"t1 OK"))
+    tap.ok(b"NO [AUTHENTICATIONFAILED]" in t1 and all(ok),
+           "an entry with a DN over 1024 bytes fails its own login; the next "
+           "logins on the same relay work", repr((t1, ok)))
 
 
 def wrong_password_answers(m):
@@ -142,6 +190,8 @@ def main(tap):
                  pop={"ServerDownAlert": POP_ALERT,
                       "LdapTimeout": LDAP_TIMEOUT}).start()
     test_store_down(tap, m)
+    test_login_deadline(tap, env)
+    test_long_dn(tap, env)
     test_ldap_down(tap, env, m)
     test_ldap_hung(tap, env, m)
     tap.ok(m.alive(), "mmpd still running")

@@ -142,6 +142,16 @@ static const struct script scripts[] = {
 	    SEND(0, TAG " OK done\r\n") },
 	.want = OUT_OK, .client = TAG " OK done\r\n",
 }, {
+	/* RFC 9051 allows untagged responses at any time. */
+	.name = "imap untagged line while waiting for +", .svc = SVC_IMAP,
+	.steps = { ACCEPT(0),
+	    SEND(0, "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] hi\r\n"),
+	    EXPECT(0, TAG " AUTHENTICATE PLAIN\r\n"),
+	    SEND(0, "* OK still here\r\n"), QUIET(0),
+	    SEND(0, "+ \r\n"), EXPECT(0, PLAIN_BOB "\r\n"),
+	    SEND(0, TAG " OK done\r\n") },
+	.want = OUT_OK, .client = TAG " OK done\r\n",
+}, {
 	.name = "imap LOGIN quoted", .svc = SVC_IMAP, .pass = "a\"b\\c d",
 	.steps = { ACCEPT(0),
 	    SEND(0, "* OK [CAPABILITY IMAP4rev1 LITERAL+ AUTH=CRAM-MD5] "
@@ -320,6 +330,10 @@ session_login_ok(struct session *s)
 	buf_reset(&rec.left);
 	if (buf_add(&rec.left, buf_data(&s->be.in), buf_len(&s->be.in)) == -1)
 		tap_diag("be.in too long to record");
+	/* The store's answer waits in be.answer for the relay to send. */
+	if (buf_add(&rec.client, buf_data(&s->be.answer),
+	    buf_len(&s->be.answer)) == -1)
+		tap_diag("answer too long to record");
 }
 
 void
