@@ -79,6 +79,14 @@ log_get_level(void)
 	return level;
 }
 
+int
+log_wants(int svc, int prio)
+{
+	if (svc < 0 || svc >= LOG_SVC_MAX)
+		svc = LOG_SVC_MMP;
+	return (prio & 7) <= log_env.level[svc];
+}
+
 void
 log_set_sink(log_sink_fn fn)
 {
@@ -154,7 +162,7 @@ log_vsvc(int svc, int prio, const char *fmt, va_list ap)
 
 	if (svc < 0 || svc >= LOG_SVC_MAX)
 		svc = LOG_SVC_MMP;
-	if ((prio & 7) > log_env.level[svc])
+	if (!log_wants(svc, prio))
 		return;
 	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
 	for (i = 0; msg[i] != '\0'; i++)

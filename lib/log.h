@@ -25,6 +25,8 @@ void	log_set_level(int);		/* syslog priority: 3 err .. 7 debug */
 /* One service's level: its file's LogLevel. */
 void	log_set_svc_level(int svc, int level);
 int	log_get_level(void);		/* the most verbose of them */
+/* Would a line of this priority for this log be written? */
+int	log_wants(int svc, int prio);
 /* Children: every line goes to fn instead of stderr/syslog. */
 void	log_set_sink(log_sink_fn);
 /*

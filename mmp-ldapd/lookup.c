@@ -304,14 +304,6 @@ relay_close_later(struct relay *r)
 	event_active(r->closeev, EV_TIMEOUT, 0);
 }
 
-static int
-lookup_logs(const struct ldapd *env, int svc, int prio)
-{
-	if (env->verbose)
-		return 1;
-	return prio <= conf_num(env->conf, svc, CK_LOGLEVEL);
-}
-
 static void
 answer_compose(struct relay *r, uint64_t reqid, int status,
     const char *detail, const char *dn, const char *mailhost,
@@ -345,16 +337,15 @@ answer_compose(struct relay *r, uint64_t reqid, int status,
 
 /* Refuse a lookup that never got a struct lookup. */
 static void
-lookup_reject(struct ldapd *env, struct relay *r, uint64_t reqid, int svc,
+lookup_reject(struct relay *r, uint64_t reqid, int svc,
     const char *user, size_t userlen, const char *detail)
 {
 	char	name[LOG_NAME_BYTES];
 	int	logsvc = svc == SVC_IMAP || svc == SVC_POP ? svc : LOG_SVC_MMP;
 
 	(void)escape_log(user, userlen, name, sizeof(name));
-	if (logsvc == LOG_SVC_MMP || lookup_logs(env, logsvc, LOG_NOTICE))
-		log_svc(logsvc, LOG_NOTICE, "lookup \"%s\" from relay %u: %s",
-		    name, r->idx, detail);
+	log_svc(logsvc, LOG_NOTICE, "lookup \"%s\" from relay %u: %s",
+	    name, r->idx, detail);
 	answer_compose(r, reqid, LOOKUP_TEMPFAIL, detail, "", "", "", NULL);
 }
 
@@ -427,7 +418,7 @@ lookup_log_ok(struct lookup *lk, const struct addrlist *al, long long ms)
 	char	dn[LOG_TEXT_BYTES], host[LOG_TEXT_BYTES];
 	char	addrs[MMP_ADDRS_MAX * (INET6_ADDRSTRLEN + 2)];
 
-	if (!lookup_logs(lk->env, lk->svc, LOG_INFO))
+	if (!log_wants(lk->svc, LOG_INFO))
 		return;
 	(void)escape_log(lk->user, strlen(lk->user), name, sizeof(name));
 	(void)escape_log(lk->filter, strlen(lk->filter), filter,
@@ -457,7 +448,7 @@ lookup_finish(struct lookup *lk, int status, const struct addrlist *al,
 	va_end(ap);
 	if (status == LOOKUP_OK)
 		lookup_log_ok(lk, al, ms);
-	else if (lookup_logs(lk->env, lk->svc, LOG_NOTICE)) {
+	else if (log_wants(lk->svc, LOG_NOTICE)) {
 		(void)escape_log(lk->user, strlen(lk->user), name,
 		    sizeof(name));
 		log_svc(lk->svc, LOG_NOTICE, "lookup \"%s\": %s", name,
@@ -1377,18 +1368,18 @@ lookup_start(struct ldapd *env, struct relay *r, uint64_t reqid, int svc,
 
 	if (svc != SVC_IMAP && svc != SVC_POP) {
 		(void)snprintf(why, sizeof(why), "invalid service %d", svc);
-		lookup_reject(env, r, reqid, svc, user, len, why);
+		lookup_reject(r, reqid, svc, user, len, why);
 	} else if ((bad = lookup_bad_name(user, len)) != NULL)
-		lookup_reject(env, r, reqid, svc, user, len, bad);
+		lookup_reject(r, reqid, svc, user, len, bad);
 	else if (env->conn[svc] == NULL) {
 		(void)snprintf(why, sizeof(why), "%s has no LdapUrl",
 		    svc_name(svc));
-		lookup_reject(env, r, reqid, svc, user, len, why);
+		lookup_reject(r, reqid, svc, user, len, why);
 	} else if (env->nlookups >= LDAPD_LOOKUPS_MAX)
-		lookup_reject(env, r, reqid, svc, user, len,
+		lookup_reject(r, reqid, svc, user, len,
 		    "too many lookups open");
 	else if ((lk = lookup_new(env, r, reqid, svc, user)) == NULL)
-		lookup_reject(env, r, reqid, svc, user, len, "out of memory");
+		lookup_reject(r, reqid, svc, user, len, "out of memory");
 	else if (lookup_filter(lk, client, local) == 0)
 		conn_submit(env->conn[svc], lk);
 }
