@@ -2,6 +2,10 @@
 # B is the build prefix: empty for the in-tree build, build-asan/ for the
 # sanitizer build; binaries land at $(B)mmpd/mmpd and $(B)mmp-ldapd/mmp-ldapd.
 
+# `make` alone builds every program: the first rule of an included file
+# must not become the default goal.
+.DEFAULT_GOAL	:= all
+
 B		?=
 PREFIX		?= /usr/local
 SBINDIR		?= $(PREFIX)/sbin
@@ -41,8 +45,13 @@ include regress/Makefile.inc
 LIB_OBJS	:= $(LIB_SRCS:%.c=$(B)%.o)
 TESTS		:= $(addprefix $(B),$(TEST_NAMES))
 
-.PHONY: all check unit integration asan fuzz demo install deps clean
+.PHONY: all check unit integration asan fuzz demo install deps clean \
+	programs
 all: $(PROGS)
+
+# The programs `all` builds, one per line (regress checks a clean build).
+programs:
+	@for p in $(PROGS); do echo "$$p"; done
 
 $(B)%.o: %.c
 	@mkdir -p $(dir $@)
@@ -56,12 +65,17 @@ $(B)lib/libmmp.a: $(LIB_OBJS)
 deps:
 	@sh etc/deps.sh
 
+# The unit tests again under valgrind memcheck, all but the sandbox test.
+MEMCHECK_TEST	:= regress/memcheck/memcheck.t
+MEMCHECK_ENV	 = MMP_UNIT_TESTS='$(filter-out %/sandbox.t,$(TESTS))'
+
 check: deps
 	$(MAKE) all tests
-	prove -e '' $(PROVE_FLAGS) $(TESTS) $(INTEGRATION_TESTS)
+	$(MEMCHECK_ENV) prove -e '' $(PROVE_FLAGS) $(TESTS) $(MEMCHECK_TEST) \
+	    $(INTEGRATION_TESTS)
 
 unit: all tests
-	prove -e '' $(PROVE_FLAGS) $(TESTS)
+	$(MEMCHECK_ENV) prove -e '' $(PROVE_FLAGS) $(TESTS) $(MEMCHECK_TEST)
 
 integration: all
 	prove -e '' $(PROVE_FLAGS) $(INTEGRATION_TESTS)
@@ -74,7 +88,8 @@ tests: $(TESTS)
 ASAN_FLAGS	:= B=build-asan/ CFLAGS='-O1 -g -fno-omit-frame-pointer' \
 		   SAN='-fsanitize=address,undefined -fno-sanitize-recover=all'
 asan:
-	$(MAKE) $(ASAN_FLAGS) unit
+	$(MAKE) $(ASAN_FLAGS) all tests
+	prove -e '' $(PROVE_FLAGS) $(addprefix build-asan/,$(TEST_NAMES))
 	ASAN_OPTIONS=detect_leaks=0 MMPD=$(CURDIR)/build-asan/mmpd/mmpd \
 	    prove -e '' $(PROVE_FLAGS) $(INTEGRATION_TESTS)
 

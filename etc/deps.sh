@@ -4,7 +4,7 @@
 set -e
 PKGS="build-essential pkg-config libtls-dev libldap-dev libbsd-dev libevent-dev
 libseccomp-dev libc-ares-dev slapd ldap-utils dovecot-imapd dovecot-pop3d python3
-perl clang libclang-rt-14-dev curl openssl"
+perl clang libclang-rt-14-dev curl openssl valgrind"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f '${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' ||

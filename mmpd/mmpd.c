@@ -217,14 +217,15 @@ parent_origin(const struct mmp_conf *conf, int sect, enum conf_key key,
 static int
 parent_check_user(const struct mmp_conf *conf, enum conf_key key)
 {
-	const char	*user, *home, *name;
+	const char	*user, *home, *name, *where;
 	struct passwd	*pw;
-	char		 where[96];
+	char		 buf[96];
 
 	user = conf_str(conf, CONF_GLOBAL, key);
 	home = conf_str(conf, CONF_GLOBAL, CK_CHROOTDIR);
 	name = conf_keyinfo(key)->name;
-	parent_origin(conf, CONF_GLOBAL, key, where, sizeof(where));
+	/* A key at its default has no file:line: "default" is not in where. */
+	where = parent_origin(conf, CONF_GLOBAL, key, buf, sizeof(buf));
 	if ((pw = getpwnam(user)) == NULL) {
 		log_warnx("%s %s (%s) does not exist: run 'make install' or: "
 		    "useradd --system --home-dir %s --shell /usr/sbin/nologin "
@@ -243,13 +244,14 @@ parent_check_user(const struct mmp_conf *conf, enum conf_key key)
 static int
 parent_check_system(const struct mmp_conf *conf)
 {
-	const char	*dir;
+	const char	*dir, *where;
 	struct stat	 st;
-	char		 where[96];
+	char		 buf[96];
 	int		 problems = 0;
 
 	dir = conf_str(conf, CONF_GLOBAL, CK_CHROOTDIR);
-	parent_origin(conf, CONF_GLOBAL, CK_CHROOTDIR, where, sizeof(where));
+	where = parent_origin(conf, CONF_GLOBAL, CK_CHROOTDIR, buf,
+	    sizeof(buf));
 	if (stat(dir, &st) == -1 || !S_ISDIR(st.st_mode)) {
 		log_warnx("ChrootDir %s (%s) does not exist: run 'make "
 		    "install' or: mkdir -m 755 %s", dir, where, dir);

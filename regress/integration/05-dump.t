@@ -2,7 +2,8 @@
 # `mmpd -nn` prints every key with its effective value and where it came
 # from; `mmpd -n` only checks. Runs them on small configurations in a temp
 # directory and compares the lines that matter, including a re-read of the
-# dump itself.
+# dump itself, and once more as on a machine where mmpd was never installed
+# (no _mmp* users, no /var/empty: regress/tools/fresh-machine).
 
 import os
 import re
@@ -13,6 +14,7 @@ import tempfile
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 MMPD = os.environ.get("MMPD", os.path.join(ROOT, "mmpd", "mmpd"))
+FRESH = os.path.join(ROOT, "regress", "tools", "fresh-machine")
 KEYS_H = os.path.join(ROOT, "lib", "config_keys.h")
 FILES = {"A": "AService.cfg", "I": "ImapProxyAService.cfg",
          "P": "PopProxyAService.cfg"}
@@ -66,10 +68,23 @@ def write(d, files):
             f.write(text)
 
 
-def mmpd(d, *args):
-    p = subprocess.run([MMPD] + list(args) + ["-f", d], capture_output=True,
-                       text=True, timeout=20, stdin=subprocess.DEVNULL)
-    return p.returncode, p.stdout, p.stderr
+def text(data, what):
+    """A child's output as text: a byte that is not UTF-8 fails a test
+    (with the bytes shown), never the script."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        ok(False, "%s is valid UTF-8" % what, "%s in %r" % (e, data))
+        return data.decode("utf-8", errors="replace")
+
+
+def mmpd(d, *args, wrap=()):
+    p = subprocess.run(list(wrap) + [MMPD] + list(args) + ["-f", d],
+                       capture_output=True, timeout=20,
+                       stdin=subprocess.DEVNULL)
+    what = " ".join(["mmpd"] + list(args))
+    return (p.returncode, text(p.stdout, what + " stdout"),
+            text(p.stderr, what + " stderr"))
 
 
 def keys_by_section():
@@ -258,6 +273,34 @@ def test_system(d):
        "unreadable HostsFile: a warning", err)
 
 
+def test_fresh(d):
+    """As on a new machine: users and ChrootDir missing, keys at default.
+    Their origin reads "default" (once it printed uninitialized bytes)."""
+    if os.geteuid() != 0:
+        ok(True, "# SKIP a fresh machine's namespace needs root")
+        return
+    write(d, {"AService.cfg": 'default:ServiceList "imapproxy@1143"\n',
+              "ImapProxyAService.cfg": POP})
+    for flag in ("-n", "-nn"):
+        rc, out, err = mmpd(d, flag, wrap=[FRESH])
+        ok(rc == 0, "fresh machine: %s exits 0" % flag, err)
+        for line in ("ChrootDir /var/empty (default) does not exist: run "
+                     "'make install' or: mkdir -m 755 /var/empty",
+                     "RelayUser _mmpd (default) does not exist: run 'make "
+                     "install' or: useradd --system --home-dir /var/empty "
+                     "--shell /usr/sbin/nologin _mmpd",
+                     "LdapUser _mmpldap (default) does not exist"):
+            ok(line in err, "fresh machine: %s says: %s" % (flag, line[:40]),
+               err)
+        bad = [ln for ln in err.splitlines()
+               if re.search(r"[^\x20-\x7e]", ln)]
+        ok(not bad, "fresh machine: %s warnings are printable ASCII" % flag,
+           "\n".join(repr(x) for x in bad))
+    keys, listeners, bad = parse_dump(out)
+    ok(not bad and keys, "fresh machine: the dump is every key and "
+       "listener", "\n".join(bad))
+
+
 def main():
     if not os.access(MMPD, os.X_OK):
         print("Bail out! %s not built" % MMPD)
@@ -273,6 +316,8 @@ def main():
         test_unlisted(d)
     with tempfile.TemporaryDirectory(prefix="mmpd-dump.") as d:
         test_system(d)
+    with tempfile.TemporaryDirectory(prefix="mmpd-dump.") as d:
+        test_fresh(d)
     print("1..%d" % n)
     return 1 if failed else 0
 

@@ -285,7 +285,8 @@ def ensure_users():
             missing = True
     if missing or not os.path.isdir(CHROOT):
         r = subprocess.run(["sh", USERS_SH], stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True)
+                           stderr=subprocess.STDOUT, text=True,
+                           errors="replace")
         if r.returncode != 0:
             raise RuntimeError("etc/users.sh failed:\n" + r.stdout)
 
@@ -393,7 +394,8 @@ class Env:
 
 def ssha(password):
     r = subprocess.run(["slappasswd", "-h", "{SSHA}", "-s", password],
-                       stdout=subprocess.PIPE, check=True, text=True)
+                       stdout=subprocess.PIPE, check=True, text=True,
+                       errors="replace")
     return r.stdout.strip()
 
 
@@ -490,7 +492,7 @@ access to *
             f.write(conf)
         r = subprocess.run(["slaptest", "-Q", "-u", "-f", self.conf],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           text=True)
+                           text=True, errors="replace")
         if r.returncode != 0:
             raise RuntimeError("slaptest: " + r.stdout)
 
@@ -504,7 +506,8 @@ access to *
             f.write(ldif)
         r = subprocess.run(["slapadd", "-q", "-f", self.conf, "-b", SUFFIX,
                             "-l", path], stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True)
+                           stderr=subprocess.STDOUT, text=True,
+                           errors="replace")
         if r.returncode != 0:
             raise RuntimeError("slapadd: " + r.stdout)
         self.loaded = True
@@ -550,7 +553,7 @@ access to *
                             "-H", self.url, "-D", DM_DN, "-w", DM_PW,
                             "-b", SUFFIX, filt] + list(attrs),
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           text=True)
+                           text=True, errors="replace")
         return r.returncode, r.stdout
 
 
