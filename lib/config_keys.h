@@ -33,7 +33,7 @@ CK(LOGINTIMEOUT,	"LoginTimeout",		CF_I|CF_P,	CT_INT,		"60",		NULL,		0,		1,	3600,
 CK(CONNECTTIMEOUT,	"ConnectTimeout",	CF_I|CF_P,	CT_INT,		"10",		NULL,		0,		1,	300,	"seconds to connect to a store and get its greeting")
 CK(LDAPTIMEOUT,		"LdapTimeout",		CF_I|CF_P,	CT_INT,		"10",		NULL,		0,		1,	300,	"seconds an LDAP operation may take")
 CK(MAXBADCOMMANDS,	"MaxBadCommands",	CF_I|CF_P,	CT_INT,		"10",		NULL,		0,		1,	1000,	"bad commands before login after which the client is dropped")
-CK(AUTHFAILUREDELAY,	"AuthFailureDelay",	CF_I|CF_P,	CT_INT,		"2",		NULL,		0,		0,	60,	"seconds every failed login waits before its answer (all failures alike)")
+CK(AUTHFAILUREDELAY,	"AuthFailureDelay",	CF_I|CF_P,	CT_INT,		"3",		NULL,		0,		0,	60,	"seconds from the credentials to the answer of every failed login; above the stores' own failure delay")
 CK(SSLENABLE,		"SSLEnable",		CF_I|CF_P,	CT_BOOL,	"no",		NULL,		0,		0,	0,	"TLS on SSLPorts and STARTTLS/STLS")
 CK(SSLPORTS,		"SSLPorts",		CF_I|CF_P,	CT_PORTLIST,	"",		NULL,		0,		0,	0,	"ports of ServiceList that speak TLS from the first byte")
 CK(SSLSECMODFILE,	"SSLSecmodFile",	CF_I|CF_P,	CT_PATH,	NULL,		NULL,		CKF_LATER,	0,	0,	"NSS security module database (not used: PEM files)")

@@ -36,6 +36,7 @@ enum backend_state {
 
 static void	backend_event(int, short, void *);
 static void	backend_next_address(struct session *, const char *);
+static void	backend_failed(struct session *, const char *);
 
 void
 backend_free(struct backend *be)
@@ -52,6 +53,7 @@ backend_free(struct backend *be)
 	be->state = BE_IDLE;
 	be->saslir = be->authplain = be->literalplus = be->logindisabled = 0;
 	be->nsplit = be->cursplit = 0;
+	be->sentlogin = 0;
 }
 
 /* Wait for what the state needs, ConnectTimeout at most. */
@@ -104,6 +106,26 @@ backend_connect(struct session *s, char *why, size_t whylen)
 	be->state = BE_CONNECT;
 	backend_wait(s, EV_WRITE);
 	return 0;
+}
+
+/*
+ * Before the login was sent, a store that fails is one that could not be
+ * reached: the next address of the mailHost may do better. Once it was
+ * sent, that store has seen the password and whatever it did next is the
+ * outcome of this login: the password is never replayed elsewhere.
+ */
+static void
+backend_failed(struct session *s, const char *why)
+{
+	char	err[256];
+
+	if (!s->be.sentlogin) {
+		backend_next_address(s, why);
+		return;
+	}
+	(void)snprintf(err, sizeof(err), "store %s: %s after the login was "
+	    "sent", s->be.addr, why);
+	session_login_failed(s, LOGIN_FAIL_AUTH, err);
 }
 
 static void
@@ -222,6 +244,7 @@ backend_imap_login(struct session *s)
 
 	buf_reset(&be->out);
 	be->sent = be->nsplit = be->cursplit = 0;
+	be->sentlogin = 1;
 	if (be->authplain) {
 		if (buf_addf(&be->out, "%s AUTHENTICATE PLAIN%s", s->tag,
 		    be->saslir ? " " : "\r\n") == -1)
@@ -260,11 +283,18 @@ backend_succeeded(struct session *s, const char *line, size_t len)
 
 	if (buf_add(&be->answer, line, len) == -1 ||
 	    buf_add(&be->answer, "\n", 1) == -1) {
-		backend_next_address(s, "answer to the login too long");
+		backend_failed(s, "answer to the login too long");
 		return 1;
 	}
 	/* What follows the answer in be.in is the store talking already. */
 	buf_drain(&be->in, len + 1);
+	/*
+	 * A store may answer before it asked for a synchronising literal:
+	 * the rest of the login, password included, must not wait in
+	 * be.out for the whole session.
+	 */
+	buf_free(&be->out);
+	be->nsplit = be->cursplit = 0;
 	session_login_ok(s);
 	return 1;
 }
@@ -333,8 +363,8 @@ backend_imap_line(struct session *s, const char *line, size_t len)
 			break;
 		if (buf_add(&be->answer, line, len) == -1 ||
 		    buf_add(&be->answer, "\n", 1) == -1) {
-			backend_next_address(s, "too much said before the "
-			    "answer to the login");
+			backend_failed(s, "too much said before the answer to "
+			    "the login");
 			return 1;
 		}
 		return 0;
@@ -359,6 +389,7 @@ backend_pop3_line(struct session *s, const char *line, size_t len)
 			return 1;
 		}
 		be->state = BE_USER;
+		be->sentlogin = 1;
 		if (buf_addf(&be->out, "USER %s\r\n", s->user) == -1)
 			return -1;
 		return backend_send(s, buf_len(&be->out));
@@ -392,7 +423,7 @@ backend_read(struct session *s)
 		return;
 	}
 	if (n <= 0) {
-		backend_next_address(s, n == 0 ? "closed the connection" :
+		backend_failed(s, n == 0 ? "closed the connection" :
 		    strerror(errno));
 		return;
 	}
@@ -404,13 +435,13 @@ backend_read(struct session *s)
 		if (rv == 1)
 			return;
 		if (rv == -1) {
-			backend_next_address(s, "cannot send the login");
+			backend_failed(s, "cannot send the login");
 			return;
 		}
 		buf_drain(&be->in, len);
 	}
 	if (buf_room(&be->in) == 0) {
-		backend_next_address(s, "line too long");
+		backend_failed(s, "line too long");
 		return;
 	}
 	backend_wait(s, EV_READ);
@@ -424,7 +455,7 @@ backend_event(int fd, short ev, void *arg)
 	socklen_t	 len = sizeof(err);
 
 	if (ev & EV_TIMEOUT) {
-		backend_next_address(s, s->be.state == BE_CONNECT ?
+		backend_failed(s, s->be.state == BE_CONNECT ?
 		    "connect timed out" : "no answer in time");
 		return;
 	}

@@ -78,14 +78,6 @@ imap_is_string(const struct imap_token *t)
 }
 
 static void
-imap_auth_refused(struct session *s)
-{
-	session_send(s, "%s NO [AUTHENTICATIONFAILED] Authentication "
-	    "failed.\r\n", s->tag);
-	session_bad_command(s);
-}
-
-static void
 imap_cmd_login(struct session *s, struct imap_cmd *c)
 {
 	if (c->ntok != 2 || !imap_is_string(&c->tok[0]) ||
@@ -94,21 +86,8 @@ imap_cmd_login(struct session *s, struct imap_cmd *c)
 		return;
 	}
 	(void)strlcpy(s->tag, c->tag, sizeof(s->tag));
-	if (session_credentials(s, c->tok[0].s, c->tok[0].len, c->tok[1].s,
-	    c->tok[1].len) == -1)
-		imap_auth_refused(s);
-	else
-		session_login(s);
-}
-
-/* A SASL PLAIN response, from SASL-IR or a continuation line. */
-static void
-imap_sasl_response(struct session *s, const char *b64, size_t len)
-{
-	if (session_sasl_plain(s, b64, len) == -1)
-		imap_auth_refused(s);
-	else
-		session_login(s);
+	session_login(s, c->tok[0].s, c->tok[0].len, c->tok[1].s,
+	    c->tok[1].len);
 }
 
 static void
@@ -127,7 +106,7 @@ imap_cmd_authenticate(struct session *s, struct imap_cmd *c)
 	}
 	(void)strlcpy(s->tag, c->tag, sizeof(s->tag));
 	if (c->ntok == 2) {
-		imap_sasl_response(s, c->tok[1].s, c->tok[1].len);
+		session_login_sasl(s, c->tok[1].s, c->tok[1].len);
 		return;
 	}
 	s->state = S_AUTH_CONT;
@@ -210,7 +189,7 @@ imap_auth_line(struct session *s)
 		session_send(s, "%s BAD AUTHENTICATE cancelled\r\n", s->tag);
 		session_bad_command(s);
 	} else
-		imap_sasl_response(s, line, n);
+		session_login_sasl(s, line, n);
 	explicit_bzero(line, len);
 	buf_drain(&s->in, len);
 	return 1;

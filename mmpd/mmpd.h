@@ -19,13 +19,13 @@
 #include "imapcmd.h"
 #include "imsg.h"
 #include "msg.h"
+#include "pump.h"
 #include "sasl.h"
 
 #define CLIENT_IN_MAX_BYTES	(IMAP_CMD_MAX_BYTES + 4096)
 #define CLIENT_OUT_MAX_BYTES	65536	/* replies before login */
 #define STORE_IN_MAX_BYTES	65536	/* store lines during the login */
 #define STORE_OUT_MAX_BYTES	4096
-#define RELAY_PIPE_BYTES	65536	/* Linux default pipe size */
 #define ADDR_TEXT_BYTES		64	/* "[v6 address]:port" */
 #define PASS_MAX_BYTES		SASL_FIELD_MAX_BYTES
 #define ACCEPT_PAUSE_SEC	1	/* after EMFILE/ENFILE */
@@ -48,20 +48,6 @@ enum login_fail {
 };
 
 struct session;
-
-/* One direction of the relay phase: from -> pipe -> to. */
-struct relay_dir {
-	struct session	*s;		/* owner */
-	int		 from;
-	int		 to;
-	int		 pipe[2];
-	size_t		 inpipe;	/* bytes in the pipe */
-	struct buf	 pend;		/* bytes read before the relay began */
-	int		 eof;
-	struct event	*rev;		/* readable: from */
-	struct event	*wev;		/* writable: to */
-	uint64_t	 bytes;
-};
 
 /* What differs between IMAP and POP3, called by session.c. */
 struct proto {
@@ -96,6 +82,7 @@ struct backend {
 	int		 nsplit;
 	int		 cursplit;
 	size_t		 sent;		/* bytes of the login sent so far */
+	int		 sentlogin;	/* the store may have the password */
 };
 
 struct session {
@@ -115,11 +102,13 @@ struct session {
 	char			 listener[CONF_HOST_BYTES + 8];
 	int			 nbad;
 	time_t			 login_deadline;	/* CLOCK_MONOTONIC s */
+	struct timespec		 cred_at;	/* credentials complete */
 	int			 mute;		/* replies dropped: closing */
 	struct imap_reader	 rd;		/* IMAP only */
 	char			 tag[IMAP_TAG_MAX_BYTES];
 	int			 saslmech;	/* AUTHENTICATE/AUTH pending */
 	char			 user[MMP_USER_BYTES + 1];
+	size_t			 userlen;	/* may hold a NUL (POP3 USER) */
 	char			 pass[PASS_MAX_BYTES + 1];	/* wiped */
 	char			 mailhost[MMP_STR_BYTES];
 	struct backend		 be;
@@ -174,22 +163,26 @@ void	session_send(struct session *, const char *, ...)
 void	session_send_raw(struct session *, const void *, size_t);
 void	session_close(struct session *, const char *);
 void	session_finish(struct session *, const char *);
-void	session_login(struct session *);
-void	session_lookup_result(struct session *, int, const char *,
-	    const char *, char [][ADDR_TEXT_BYTES], int);
-void	session_login_failed(struct session *, enum login_fail,
-	    const char *);
-void	session_login_ok(struct session *);
 void	session_read_pause(struct session *, int);
+void	session_login_timer(struct session *);
+int	session_relay_start(struct session *);
 void	session_log(struct session *, int, const char *, ...)
 	    __attribute__((__format__(printf, 3, 4)));
 struct session *session_find(uint64_t);
-void	session_fail_all_lookups(void);
 void	session_bad_command(struct session *);
-int	session_credentials(struct session *, const char *, size_t,
-	    const char *, size_t);
-int	session_sasl_plain(struct session *, const char *, size_t);
 RB_PROTOTYPE(session_tree, session, entry, session_cmp)
+
+/* login.c */
+void	session_login(struct session *, const char *, size_t, const char *,
+	    size_t);
+void	session_login_sasl(struct session *, const char *, size_t);
+void	session_lookup_result(struct session *, int, const char *,
+	    const char *, char [][ADDR_TEXT_BYTES], int);
+void	session_fail_all_lookups(void);
+void	session_login_failed(struct session *, enum login_fail,
+	    const char *);
+void	session_login_delay_over(struct session *);
+void	session_login_ok(struct session *);
 
 /* backend.c */
 void	backend_start(struct session *);

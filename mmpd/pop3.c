@@ -26,23 +26,6 @@ pop3_err(struct session *s, const char *why)
 }
 
 static void
-pop3_auth_refused(struct session *s)
-{
-	session_send(s, "-ERR [AUTH] Authentication failed.\r\n");
-	s->user[0] = '\0';
-	session_bad_command(s);
-}
-
-static void
-pop3_sasl_response(struct session *s, const char *b64, size_t len)
-{
-	if (session_sasl_plain(s, b64, len) == -1)
-		pop3_auth_refused(s);
-	else
-		session_login(s);
-}
-
-static void
 pop3_cmd_auth(struct session *s, struct pop3_cmd *c)
 {
 	if (c->argc == 0) {
@@ -54,7 +37,7 @@ pop3_cmd_auth(struct session *s, struct pop3_cmd *c)
 		return;
 	}
 	if (c->argc == 2) {
-		pop3_sasl_response(s, c->argv[1], c->arglen[1]);
+		session_login_sasl(s, c->argv[1], c->arglen[1]);
 		return;
 	}
 	s->state = S_AUTH_CONT;
@@ -69,8 +52,10 @@ pop3_cmd_user(struct session *s, struct pop3_cmd *c)
 		pop3_err(s, "USER needs one name");
 		return;
 	}
+	/* The length, not strlen: a NUL in it is refused at PASS, not cut. */
 	memcpy(s->user, c->argv[0], c->arglen[0]);
 	s->user[c->arglen[0]] = '\0';
+	s->userlen = c->arglen[0];
 	session_send(s, "+OK\r\n");
 }
 
@@ -91,11 +76,9 @@ pop3_command(struct session *s, struct pop3_cmd *c)
 	else if (strcmp(c->name, "PASS") == 0) {
 		if (s->user[0] == '\0' || c->argc != 1)
 			pop3_err(s, "USER first, then PASS with a password");
-		else if (session_credentials(s, s->user, strlen(s->user),
-		    c->argv[0], c->arglen[0]) == -1)
-			pop3_auth_refused(s);
 		else
-			session_login(s);
+			session_login(s, s->user, s->userlen, c->argv[0],
+			    c->arglen[0]);
 	} else if (strcmp(c->name, "AUTH") == 0)
 		pop3_cmd_auth(s, c);
 	else
@@ -113,7 +96,7 @@ pop3_line(struct session *s, char *line, size_t n)
 		if (n == 1 && line[0] == '*')
 			pop3_err(s, "Authentication cancelled");
 		else
-			pop3_sasl_response(s, line, n);
+			session_login_sasl(s, line, n);
 		return;
 	}
 	if (pop3_parse(line, n, &c, why, sizeof(why)) == -1) {

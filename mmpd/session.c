@@ -1,9 +1,7 @@
 /*
- * One client session in a relay worker: client I/O before the login, the
- * login flow shared by IMAP and POP3 (lookup, store, failure delay), and
- * the relay phase, which moves bytes with splice(2) through a pipe per
- * direction so that a slow reader stops its sender instead of growing a
- * buffer.
+ * One client session in a relay worker: accepting it, client I/O before
+ * the login, its timers, and closing it. The login flow is in login.c, the
+ * relay phase's byte moving in pump.c.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -44,13 +42,6 @@ session_find(uint64_t id)
 	return RB_FIND(session_tree, &env->sessions, &key);
 }
 
-/* The user name as it may go into a log line. */
-static void
-session_user_text(struct session *s, char *buf, size_t len)
-{
-	escape_log(s->user, strlen(s->user), buf, len);
-}
-
 void
 session_log(struct session *s, int prio, const char *fmt, ...)
 {
@@ -76,7 +67,7 @@ session_timer_set(struct session *s, long long sec)
  * Re-arm the login timeout with the time left: failed logins do not buy
  * a client more time before it must be logged in.
  */
-static void
+void
 session_login_timer(struct session *s)
 {
 	struct timespec	now;
@@ -106,8 +97,8 @@ session_accept(int fd, int svc, const char *label)
 	s->proto = svc == SVC_IMAP ? &imap_proto : &pop3_proto;
 	s->fd = fd;
 	s->be.fd = -1;
-	s->up.pipe[0] = s->up.pipe[1] = -1;
-	s->down.pipe[0] = s->down.pipe[1] = -1;
+	pump_clear(&s->up);
+	pump_clear(&s->down);
 	(void)strlcpy(s->listener, label, sizeof(s->listener));
 	gettimeofday(&s->start, NULL);
 	len = sizeof(ss);
@@ -141,20 +132,6 @@ session_accept(int fd, int svc, const char *label)
 	s->proto->greet(s);
 }
 
-static void
-session_dir_free(struct relay_dir *d)
-{
-	if (d->rev != NULL)
-		event_free(d->rev);
-	if (d->wev != NULL)
-		event_free(d->wev);
-	if (d->pipe[0] != -1)
-		close(d->pipe[0]);
-	if (d->pipe[1] != -1)
-		close(d->pipe[1]);
-	buf_free(&d->pend);
-}
-
 /* Free everything now; why (if any) goes to the log. */
 void
 session_close(struct session *s, const char *why)
@@ -176,8 +153,8 @@ session_close(struct session *s, const char *why)
 		event_free(s->wev);
 	if (s->timer != NULL)
 		event_free(s->timer);
-	session_dir_free(&s->up);
-	session_dir_free(&s->down);
+	pump_free(&s->up);
+	pump_free(&s->down);
 	backend_free(&s->be);
 	close(s->fd);
 	buf_free(&s->in);
@@ -316,161 +293,6 @@ session_bad_command(struct session *s)
 	session_finish(s, "too many invalid commands");
 }
 
-/*
- * Names and passwords that may go on to a store: not empty, bounded, no
- * CR, LF or NUL (a store may cut at a NUL and log in the prefix).
- */
-static int
-session_credentials_ok(const char *user, size_t ulen, const char *pass,
-    size_t plen)
-{
-	if (ulen == 0 || ulen > MMP_USER_BYTES || plen == 0 ||
-	    plen > PASS_MAX_BYTES)
-		return 0;
-	if (memchr(user, '\0', ulen) || memchr(user, '\r', ulen) ||
-	    memchr(user, '\n', ulen) || memchr(pass, '\0', plen) ||
-	    memchr(pass, '\r', plen) || memchr(pass, '\n', plen))
-		return 0;
-	return 1;
-}
-
-/* Take the credentials of a login, or refuse them (logged): 0 or -1. */
-int
-session_credentials(struct session *s, const char *user, size_t ulen,
-    const char *pass, size_t plen)
-{
-	if (!session_credentials_ok(user, ulen, pass, plen)) {
-		session_log(s, LOG_NOTICE, "login refused: empty, too long "
-		    "or with CR, LF or NUL");
-		return -1;
-	}
-	/* POP3 gives the name of USER, already in s->user. */
-	memmove(s->user, user, ulen);
-	s->user[ulen] = '\0';
-	memcpy(s->pass, pass, plen);
-	s->pass[plen] = '\0';
-	return 0;
-}
-
-/* The same for a SASL PLAIN response (RFC 4616) in base64. */
-int
-session_sasl_plain(struct session *s, const char *b64, size_t len)
-{
-	char	user[SASL_FIELD_MAX_BYTES + 1];
-	char	pass[SASL_FIELD_MAX_BYTES + 1], why[128];
-	int	rv = -1;
-
-	/* "=" is an empty initial response (RFC 4959). */
-	if (len == 1 && b64[0] == '=')
-		len = 0;
-	if (sasl_plain_decode(b64, len, user, pass, why, sizeof(why)) == -1)
-		session_log(s, LOG_NOTICE, "SASL PLAIN refused: %s", why);
-	else
-		rv = session_credentials(s, user, strlen(user), pass,
-		    strlen(pass));
-	explicit_bzero(pass, sizeof(pass));
-	return rv;
-}
-
-/* s->user and s->pass are set: find the store. */
-void
-session_login(struct session *s)
-{
-	char	safe[MMP_USER_BYTES * 4 + 1];
-
-	s->state = S_LOOKUP;
-	session_read_pause(s, 1);
-	session_user_text(s, safe, sizeof(safe));
-	session_log(s, LOG_DEBUG, "login \"%s\": looking up", safe);
-	if (relay_lookup(s) == -1)
-		session_login_failed(s, LOGIN_FAIL_AUTH,
-		    "mmp-ldapd is not available");
-}
-
-void
-session_lookup_result(struct session *s, int status, const char *detail,
-    const char *dn, char addrs[][ADDR_TEXT_BYTES], int naddr)
-{
-	char	safe[MMP_USER_BYTES * 4 + 1];
-	int	i;
-
-	/*
-	 * mmp-ldapd escaped the names in detail already; log.c turns any
-	 * control character it might still hold into '?'.
-	 */
-	if (status != LOOKUP_OK) {
-		session_login_failed(s, LOGIN_FAIL_AUTH, detail);
-		return;
-	}
-	session_user_text(s, safe, sizeof(safe));
-	session_log(s, LOG_DEBUG, "\"%s\" is %s on %s", safe, dn,
-	    s->mailhost);
-	for (i = 0; i < naddr; i++)
-		(void)strlcpy(s->be.addrs[i], addrs[i],
-		    sizeof(s->be.addrs[i]));
-	s->be.naddr = naddr;
-	s->state = S_STORE;
-	backend_start(s);
-}
-
-void
-session_fail_all_lookups(void)
-{
-	struct session	*s, *next;
-
-	RB_FOREACH_SAFE(s, session_tree, &env->sessions, next)
-		if (s->state == S_LOOKUP)
-			session_login_failed(s, LOGIN_FAIL_AUTH,
-			    "mmp-ldapd went away");
-}
-
-/*
- * Every failure of a login waits the same AuthFailureDelay, whatever the
- * reason, so that a client cannot tell an unknown user from a wrong
- * password. A store that is down is answered at once: that is no secret.
- */
-void
-session_login_failed(struct session *s, enum login_fail why,
-    const char *detail)
-{
-	char	safe[MMP_USER_BYTES * 4 + 1];
-
-	session_user_text(s, safe, sizeof(safe));
-	backend_free(&s->be);
-	explicit_bzero(s->pass, sizeof(s->pass));
-	if (why == LOGIN_FAIL_STORE) {
-		session_log(s, LOG_WARNING, "login \"%s\": store %s "
-		    "unavailable: %s", safe, s->mailhost, detail);
-		s->state = S_PREAUTH;
-		s->proto->login_failed(s, why);
-		session_login_timer(s);
-		session_read_pause(s, 0);
-		if (s->state == S_PREAUTH)
-			s->proto->input(s);
-		return;
-	}
-	session_log(s, LOG_NOTICE, "login \"%s\" failed: %s", safe, detail);
-	s->state = S_FAILDELAY;
-	evtimer_del(s->timer);
-	session_timer_set(s, conf_num(env->conf, s->svc,
-	    CK_AUTHFAILUREDELAY));
-}
-
-static void
-session_delay_over(struct session *s)
-{
-	s->state = S_PREAUTH;
-	s->proto->login_failed(s, LOGIN_FAIL_AUTH);
-	if (s->state != S_PREAUTH)
-		return;
-	session_bad_command(s);
-	if (s->state != S_PREAUTH)
-		return;
-	session_login_timer(s);
-	session_read_pause(s, 0);
-	s->proto->input(s);
-}
-
 static void
 session_timer(int fd, short ev, void *arg)
 {
@@ -480,7 +302,7 @@ session_timer(int fd, short ev, void *arg)
 	(void)ev;
 	switch (s->state) {
 	case S_FAILDELAY:
-		session_delay_over(s);
+		session_login_delay_over(s);
 		break;
 	case S_CLOSING:
 		session_close(s, "client did not read its last reply");
@@ -494,88 +316,20 @@ session_timer(int fd, short ev, void *arg)
 	}
 }
 
-static int
-session_dir_init(struct session *s, struct relay_dir *d, int from, int to)
-{
-	d->s = s;
-	d->from = from;
-	d->to = to;
-	if (pipe2(d->pipe, O_NONBLOCK | O_CLOEXEC) == -1)
-		return -1;
-	d->rev = event_new(env->base, from, EV_READ, session_relay_event, d);
-	d->wev = event_new(env->base, to, EV_WRITE, session_relay_event, d);
-	if (d->rev == NULL || d->wev == NULL)
-		return -1;
-	return 0;
-}
-
-/*
- * Move what can move in one direction. Returns -1 on an error, 1 when the
- * sender closed and everything it sent was passed on (the receiver then
- * sees our half-close), 0 when it waits for more.
- */
-static int
-session_dir_pump(struct relay_dir *d)
-{
-	ssize_t	n;
-
-	while (buf_len(&d->pend) > 0) {
-		n = buf_write_fd(&d->pend, d->to);
-		if (n == -1)
-			return errno == EAGAIN || errno == EINTR ? 0 : -1;
-		d->bytes += n;
-	}
-	for (;;) {
-		if (d->inpipe > 0) {
-			n = splice(d->pipe[0], NULL, d->to, NULL, d->inpipe,
-			    SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
-			if (n == -1)
-				return errno == EAGAIN || errno == EINTR ?
-				    0 : -1;
-			d->inpipe -= n;
-			d->bytes += n;
-			continue;
-		}
-		if (d->eof) {
-			(void)shutdown(d->to, SHUT_WR);
-			return 1;
-		}
-		n = splice(d->from, NULL, d->pipe[1], NULL, RELAY_PIPE_BYTES,
-		    SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
-		if (n == 0)
-			d->eof = 1;
-		else if (n == -1)
-			return errno == EAGAIN || errno == EINTR ? 0 : -1;
-		else
-			d->inpipe += n;
-	}
-}
-
-/* Wait for whatever this direction needs next. */
-static void
-session_dir_arm(struct relay_dir *d)
-{
-	if (buf_len(&d->pend) > 0 || d->inpipe > 0)
-		event_add(d->wev, NULL);
-	else
-		event_add(d->rev, NULL);
-}
-
 static void
 session_relay_event(int fd, short ev, void *arg)
 {
 	struct relay_dir	*d = arg;
-	struct session		*s;
+	struct session		*s = d->arg;
 
 	(void)fd;
 	(void)ev;
-	s = d->s;
-	switch (session_dir_pump(d)) {
-	case -1:
+	switch (pump_run(d)) {
+	case PUMP_ERROR:
 		session_close(s, d == &s->up ? "client connection failed" :
 		    "store connection failed");
 		return;
-	case 1:
+	case PUMP_DONE:
 		/*
 		 * The store has said all it will say: done. A client that
 		 * closed still gets the store's last answer (LOGOUT).
@@ -585,50 +339,43 @@ session_relay_event(int fd, short ev, void *arg)
 			return;
 		}
 		break;
-	default:
-		session_dir_arm(d);
+	case PUMP_WAIT:
+	case PUMP_YIELD:
+		pump_arm(d);
 		break;
 	}
 	session_timer_set(s, conf_num(env->conf, s->svc, CK_TIMEOUT));
 }
 
 /*
- * The store accepted the login. The client gets, in order, what was
- * still queued for it, the store's answer and whatever the store sent
- * after it; the store gets what the client pipelined after its login.
+ * The store accepted the login: bytes flow both ways. The client gets,
+ * in order, what was still queued for it, the store's answer and whatever
+ * the store sent after it; the store gets what the client pipelined after
+ * its login, once.
  */
-void
-session_login_ok(struct session *s)
+int
+session_relay_start(struct session *s)
 {
-	char	safe[MMP_USER_BYTES * 4 + 1];
-
-	session_user_text(s, safe, sizeof(safe));
-	session_log(s, LOG_NOTICE, "user \"%s\" logged in to %s (%s)", safe,
-	    s->mailhost, s->be.addr);
-	explicit_bzero(s->pass, sizeof(s->pass));
-	s->state = S_RELAY;
-	event_del(s->rev);
-	if (s->svc == SVC_IMAP)
-		imap_reader_free(&s->rd);
-	if (session_dir_init(s, &s->up, s->fd, s->be.fd) == -1 ||
-	    session_dir_init(s, &s->down, s->be.fd, s->fd) == -1 ||
-	    buf_init(&s->up.pend, 0, CLIENT_IN_MAX_BYTES) == -1 ||
-	    buf_init(&s->down.pend, 0, CLIENT_OUT_MAX_BYTES +
-	    2 * STORE_IN_MAX_BYTES) == -1 ||
+	s->up.arg = s->down.arg = s;
+	if (pump_init(&s->up, env->base, s->fd, s->be.fd,
+	    CLIENT_IN_MAX_BYTES, session_relay_event) == -1 ||
+	    pump_init(&s->down, env->base, s->be.fd, s->fd,
+	    CLIENT_OUT_MAX_BYTES + 2 * STORE_IN_MAX_BYTES,
+	    session_relay_event) == -1 ||
 	    buf_add(&s->up.pend, buf_data(&s->in), buf_len(&s->in)) == -1 ||
 	    buf_add(&s->down.pend, buf_data(&s->out), buf_len(&s->out)) ==
 	    -1 || buf_add(&s->down.pend, buf_data(&s->be.answer),
 	    buf_len(&s->be.answer)) == -1 || buf_add(&s->down.pend,
-	    buf_data(&s->be.in), buf_len(&s->be.in)) == -1) {
-		session_close(s, "out of memory starting the relay");
-		return;
-	}
+	    buf_data(&s->be.in), buf_len(&s->be.in)) == -1)
+		return -1;
 	buf_reset(&s->in);
 	buf_reset(&s->out);
 	buf_reset(&s->be.in);
+	event_del(s->rev);
 	event_del(s->wev);
 	event_del(s->be.ev);
-	session_dir_arm(&s->up);
-	session_dir_arm(&s->down);
+	pump_arm(&s->up);
+	pump_arm(&s->down);
 	session_timer_set(s, conf_num(env->conf, s->svc, CK_TIMEOUT));
+	return 0;
 }

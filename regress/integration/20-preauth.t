@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # What mmpd answers by itself before a login: IMAP greeting, CAPABILITY,
 # NOOP, ID, LOGOUT, BAD for the rest; POP3 CAPA, NOOP, QUIT, -ERR for the
-# rest; too many bad commands and the login timeout end the connection.
+# rest; too many bad commands (failed logins included) and the login
+# timeout end the connection.
 
 import os
 import re
@@ -63,31 +64,53 @@ def test_imap(tap, m):
     c.close()
 
 
-def test_imap_limits(tap, m):
-    c = m.imap()
+def imap_bad_then(c, nbad, tagfmt="b%d"):
+    """nbad bad commands, each read with its answer; (answers, closed at
+    which one or None)."""
     answers = []
-    closed_after = None
-    for i in range(1, MAX_BAD + 2):
-        try:
-            c.send("b%d BOGUS\r\n" % i)
-        except OSError:
-            closed_after = i - 1
-            break
-        t, un = c.read_until_tagged("b%d" % i)
-        answers.append(t)
-        if not t or c.wait_closed(0.2):
-            closed_after = i
-            break
-    tap.ok(all(a.startswith(b"b%d BAD" % (n + 1))
-               for n, a in enumerate(answers[:MAX_BAD - 1])),
-           "IMAP bad commands below the limit: each answered BAD",
-           repr(answers))
-    tap.ok(closed_after is not None and MAX_BAD <= closed_after <=
-           MAX_BAD + 1,
-           "IMAP MaxBadCommands %d: connection dropped after %d-%d bad "
-           "commands" % (MAX_BAD, MAX_BAD, MAX_BAD + 1),
-           "closed after %r; answers %r" % (closed_after, answers))
-    c.close()
+    for i in range(1, nbad + 1):
+        c.send((tagfmt % i) + " BOGUS\r\n")
+        t, un = c.read_until_tagged(tagfmt % i)
+        answers.append((t, un))
+        if c.wait_closed(0.2):
+            return answers, i
+    return answers, None
+
+
+def test_imap_limits(tap, m):
+    # Exactly: the MaxBadCommands-th bad command gets its BAD, a BYE and
+    # the close; one fewer leaves the connection open.
+    with m.imap() as c:
+        answers, closed = imap_bad_then(c, MAX_BAD - 1)
+        tap.ok(closed is None and all(t.startswith(b"b%d BAD" % (i + 1))
+                                      for i, (t, un) in
+                                      enumerate(answers)),
+               "IMAP %d bad commands: each answered BAD, connection open" %
+               (MAX_BAD - 1), repr(answers))
+        c.send("b%d BOGUS\r\n" % MAX_BAD)
+        t, un = c.read_until_tagged("b%d" % MAX_BAD)
+        bye = c.readline()
+        rest = c.readline()
+        tap.ok(t.startswith(b"b%d BAD" % MAX_BAD) and
+               bye == b"* BYE Too many invalid commands\r\n" and
+               rest == b"",
+               "IMAP MaxBadCommands %d: the %dth bad command gets BAD, BYE "
+               "and the close" % (MAX_BAD, MAX_BAD), repr((t, bye, rest)))
+    # A login the store refused counts like any other bad command.
+    with m.imap() as c:
+        answers, closed = imap_bad_then(c, MAX_BAD - 2)
+        t1, _ = c.login("alice", "wrong-pw")
+        open1 = not c.wait_closed(0.2)
+        t2, _ = c.login("alice", "wrong-pw")
+        bye = c.readline()
+        rest = c.readline()
+        tap.ok(closed is None and open1 and
+               t1.startswith(b"t1 NO [AUTHENTICATIONFAILED]") and
+               t2.startswith(b"t2 NO [AUTHENTICATIONFAILED]") and
+               bye == b"* BYE Too many invalid commands\r\n" and
+               rest == b"",
+               "IMAP: wrong passwords count toward MaxBadCommands",
+               repr((answers, t1, open1, t2, bye, rest)))
 
     c = m.imap()
     t0 = time.monotonic()
@@ -126,28 +149,32 @@ def test_pop(tap, m):
 
 
 def test_pop_limits(tap, m):
-    c = m.pop3()
-    answers = []
-    closed_after = None
-    for i in range(1, MAX_BAD + 2):
-        try:
-            r = c.cmd("BOGUS%d" % i)
-        except OSError:
-            closed_after = i - 1
-            break
-        answers.append(r)
-        if not r or c.wait_closed(0.2):
-            closed_after = i
-            break
-    tap.ok(all(a.startswith(b"-ERR") for a in answers[:MAX_BAD - 1]),
-           "POP3 bad commands below the limit: each answered -ERR",
-           repr(answers))
-    tap.ok(closed_after is not None and MAX_BAD <= closed_after <=
-           MAX_BAD + 1,
-           "POP3 MaxBadCommands %d: connection dropped after %d-%d bad "
-           "commands" % (MAX_BAD, MAX_BAD, MAX_BAD + 1),
-           "closed after %r; answers %r" % (closed_after, answers))
-    c.close()
+    with m.pop3() as c:
+        answers = [c.cmd("BOGUS%d" % i) for i in range(1, MAX_BAD)]
+        still = not c.wait_closed(0.2)
+        tap.ok(still and all(a.startswith(b"-ERR") for a in answers),
+               "POP3 %d bad commands: each answered -ERR, connection open" %
+               (MAX_BAD - 1), repr(answers))
+        r = c.cmd("BOGUS%d" % MAX_BAD)
+        bye = c.readline()
+        rest = c.readline()
+        tap.ok(r.startswith(b"-ERR") and
+               bye == b"-ERR Too many invalid commands\r\n" and rest == b"",
+               "POP3 MaxBadCommands %d: the %dth bad command gets -ERR, "
+               "the -ERR of the limit and the close" % (MAX_BAD, MAX_BAD),
+               repr((r, bye, rest)))
+    with m.pop3() as c:
+        answers = [c.cmd("BOGUS%d" % i) for i in range(1, MAX_BAD - 1)]
+        r1 = c.login("alice", "wrong-pw")
+        open1 = not c.wait_closed(0.2)
+        r2 = c.login("alice", "wrong-pw")
+        bye = c.readline()
+        rest = c.readline()
+        tap.ok(open1 and r1.startswith(b"-ERR [AUTH]") and
+               r2.startswith(b"-ERR [AUTH]") and
+               bye == b"-ERR Too many invalid commands\r\n" and rest == b"",
+               "POP3: wrong passwords count toward MaxBadCommands",
+               repr((answers, r1, open1, r2, bye, rest)))
 
     c = m.pop3()
     t0 = time.monotonic()
@@ -161,6 +188,7 @@ def test_pop_limits(tap, m):
 
 def main(tap):
     env = T.Env("preauth", tap).setup()
+    env.user("alice", "alice-pw", "store1")
     env.start_backends()
     limits = {"MaxBadCommands": MAX_BAD, "LoginTimeout": LOGIN_TIMEOUT}
     m = env.mmpd(imap=limits, pop=limits).start()

@@ -24,6 +24,7 @@ def setup(tap):
     env = T.Env("relay", tap).setup(
         store_tuning={"process_limit": SESSIONS + 50, "client_limit": 1024})
     env.user("alice", "alice-pw", "store1")
+    env.user("wipe", "Wipe-Me-7f3a9c", "store1")
     env.stores["store1"].seed("alice", T.message("alice on store1"))
     env.stores["store1"].seed("alice", T.message("alice again"))
     env.user("bob", "bob-pw", "store2")
@@ -75,6 +76,79 @@ def test_pipelining(tap, m):
                re.match(rb"\+OK 1 \d+\r\n", lines[2]),
                "POP3 USER, PASS, STAT, QUIT in one write: answered in "
                "order, STAT by the store (1 message)", repr(lines))
+
+
+def test_pipelined_once(tap, m):
+    """What follows the login in the same write reaches the store once:
+    a second copy would be answered a second time."""
+    with m.imap() as c:
+        c.send("a LOGIN alice alice-pw\r\nb NOOP\r\n")
+        ta, _ = c.read_until_tagged("a")
+        tb, _ = c.read_until_tagged("b")
+        more = c.pending(1.0)
+        t, un = c.cmd("LOGOUT")
+        tap.ok(ta.startswith(b"a OK") and tb.startswith(b"b OK") and
+               b"b OK" not in more and not re.search(rb"^b ", b"".join(
+                   un), re.M) and t.startswith(b"t1 OK"),
+               "IMAP LOGIN + NOOP in one write: exactly one answer to the "
+               "NOOP", repr((ta, tb, more, un, t)))
+    with m.pop3() as p:
+        p.send("USER bob\r\nPASS bob-pw\r\nNOOP\r\n")
+        lines = [p.readline() for _ in range(3)]
+        more = p.pending(1.0)
+        q = p.cmd("QUIT")
+        tap.ok(all(ln.startswith(b"+OK") for ln in lines) and
+               more == b"" and q.startswith(b"+OK") and p.readline() == b"",
+               "POP3 USER, PASS, NOOP in one write: exactly one answer to "
+               "the NOOP", repr((lines, more, q)))
+
+
+def relay_pids(m):
+    return [p for p in m.children() if b"relay" in
+            open("/proc/%d/cmdline" % p, "rb").read()]
+
+
+def test_password_wiped(tap, m, env):
+    """Once the store took the login, no copy of the password is left in
+    any relay's memory, whichever way it came (LOGIN quoted or as a
+    literal, AUTHENTICATE PLAIN, USER/PASS, AUTH PLAIN)."""
+    sessions = []
+    pw = env.users["wipe"][0]
+    secrets = [pw.encode(), T.sasl_plain("wipe", pw)]
+    c = m.imap()
+    sessions.append((c, c.login("wipe", pw)[0]))
+    c = m.imap()
+    c.send(b"l LOGIN wipe {%d+}\r\n%s\r\n" % (len(pw), pw.encode()))
+    sessions.append((c, c.read_until_tagged("l")[0]))
+    c = m.imap()
+    c.send(b"a AUTHENTICATE PLAIN " + T.sasl_plain("wipe", pw) + b"\r\n")
+    sessions.append((c, c.read_until_tagged("a")[0]))
+    p = m.pop3()
+    sessions.append((p, p.login("wipe", pw)))
+    p = m.pop3()
+    p.cmd(b"AUTH PLAIN " + T.sasl_plain("wipe", pw))
+    sessions.append((p, b"+OK" if p.cmd("NOOP").startswith(b"+OK") else
+                     b"-ERR"))
+    answers = [a for _, a in sessions]
+    tap.ok(all(re.match(rb"(\w+ OK|\+OK)", a) for a in answers),
+           "five logins of one user, each a different way", repr(answers))
+    pids = relay_pids(m)
+    names = set()
+    for pid in pids:
+        names |= T.memory_holds(pid, [b"wipe"]) or set()
+    tap.ok(names, "the relays' memory is readable: the user name is in it "
+           "(control)")
+    held = dict((pid, memory_holds_or(pid, secrets)) for pid in pids)
+    tap.ok(pids and not any(held.values()),
+           "no relay holds the password or its SASL form while the "
+           "sessions are open", repr(held))
+    for c, _ in sessions:
+        c.close()
+
+
+def memory_holds_or(pid, secrets):
+    r = T.memory_holds(pid, secrets)
+    return sorted(r) if r is not None else ["unreadable"]
 
 
 def test_big(tap, m, env, big):
@@ -190,6 +264,8 @@ def main(tap):
     env, big = setup(tap)
     m = env.mmpd().start()
     test_pipelining(tap, m)
+    test_pipelined_once(tap, m)
+    test_password_wiped(tap, m, env)
     test_big(tap, m, env, big)
     test_slow_reader(tap, m, big)
     test_concurrency(tap, m, env)

@@ -95,6 +95,27 @@ def test_login_deadline(tap, env):
     tap.ok(closed is not None and closed < 5,
            "store-down logins do not extend LoginTimeout 3 s",
            "closed after %r s" % closed)
+    # The same for logins the store refused, answered after
+    # AuthFailureDelay: the timer goes on with the time that was left.
+    m = env.mmpd("deadline2", imap={"LoginTimeout": 3, "AuthFailureDelay": 1,
+                                    "MaxBadCommands": 100}).start()
+    start = time.time()
+    closed = None
+    n = 0
+    with m.imap(timeout=10) as c:
+        while time.time() - start < 9:
+            try:
+                t, _ = c.login("alice", "wrong-pw")
+            except OSError:
+                t = b""
+            if not t.startswith(b"t"):
+                closed = time.time() - start
+                break
+            n += 1
+    tap.ok(closed is not None and closed < 5,
+           "failed logins (AuthFailureDelay 1 s) do not extend "
+           "LoginTimeout 3 s", "closed after %r s, %d failed logins" %
+           (closed, n))
 
 
 def test_long_dn(tap, env):

@@ -198,6 +198,32 @@ def proc_cmdline(pid):
         return ""
 
 
+def memory_holds(pid, needles):
+    """Which of needles (bytes) are in the writable memory of pid: its
+    heap, stacks and data, read through /proc/PID/mem (root reads a
+    non-dumpable process too)."""
+    found = set()
+    try:
+        maps = open("/proc/%d/maps" % pid).read().splitlines()
+        mem = open("/proc/%d/mem" % pid, "rb", buffering=0)
+    except OSError:
+        return None
+    with mem:
+        for line in maps:
+            f = line.split()
+            if "w" not in f[1] or (len(f) > 5 and f[5] in ("[vvar]",
+                                                           "[vsyscall]")):
+                continue
+            lo, hi = (int(x, 16) for x in f[0].split("-"))
+            try:
+                mem.seek(lo)
+                data = mem.read(hi - lo)
+            except (OSError, OverflowError, ValueError):
+                continue
+            found |= set(n for n in needles if n in data)
+    return found
+
+
 def children_of(ppid):
     """Pids whose parent is ppid."""
     kids = []
@@ -616,7 +642,8 @@ class Store:
         return path
 
     def write_conf(self):
-        t = {"process_limit": 256, "client_limit": 256}
+        t = {"process_limit": 256, "client_limit": 256,
+             "auth_failure_delay": 0}
         t.update(self.tuning)
         conf = """# mmptest store {name}
 instance_name = mmptest-{name}-{pid}
@@ -628,7 +655,7 @@ ssl = no
 log_path = {d}/dovecot.log
 info_log_path = {d}/dovecot.log
 auth_verbose = yes
-auth_failure_delay = 0
+auth_failure_delay = {afd}s
 auth_mechanisms = plain login
 auth_username_chars =
 disable_plaintext_auth = no
@@ -700,7 +727,8 @@ protocol pop3 {{
 }}
 """.format(name=self.name, pid=os.getpid(), d=self.dir, addr=self.addr,
            ip=self.imap_port, pp=self.pop_port, pl=t["process_limit"],
-           cl=t["client_limit"], cl3=t["client_limit"] * 10 + 100)
+           cl=t["client_limit"], cl3=t["client_limit"] * 10 + 100,
+           afd=t["auth_failure_delay"])
         with open(self.conf, "w") as f:
             f.write(conf)
 
@@ -1042,25 +1070,34 @@ class Conn:
     def wait_closed(self, timeout):
         """True when the peer closes within timeout (data is discarded)."""
         end = time.time() + timeout
+        saved = self.sock.gettimeout()
         self.buf = b""
-        while time.time() < end:
-            self.sock.settimeout(max(0.05, end - time.time()))
-            try:
-                if not self.sock.recv(65536):
+        try:
+            while time.time() < end:
+                self.sock.settimeout(max(0.05, end - time.time()))
+                try:
+                    if not self.sock.recv(65536):
+                        self.eof = True
+                        return True
+                except socket.timeout:
+                    return False
+                except ConnectionResetError:
+                    self.eof = True
                     return True
-            except socket.timeout:
-                return False
-            except ConnectionResetError:
-                return True
-        return False
+            return False
+        finally:
+            self.sock.settimeout(saved)
 
     def pending(self, wait=0.3):
         """Bytes that arrive within wait seconds (nothing expected)."""
+        saved = self.sock.gettimeout()
         self.sock.settimeout(wait)
         try:
             self._fill()
         except socket.timeout:
             pass
+        finally:
+            self.sock.settimeout(saved)
         data, self.buf = self.buf, b""
         return data
 

@@ -46,6 +46,7 @@ enum step_op {
 	ST_SEND,	/* the store sends data */
 	ST_FLOOD,	/* the store sends n bytes: data repeated, or 'x' */
 	ST_HANGUP,	/* the store closes the connection */
+	ST_NOCONN,	/* nobody connects to the store for QUIET_SEC */
 };
 
 struct step {
@@ -61,6 +62,7 @@ struct step {
 #define SEND(i, d)	{ ST_SEND, (i), (d), 0 }
 #define FLOOD(i, d, n)	{ ST_FLOOD, (i), (d), (n) }
 #define HANGUP(i)	{ ST_HANGUP, (i), NULL, 0 }
+#define NOCONN(i)	{ ST_NOCONN, (i), NULL, 0 }
 
 enum outcome {
 	OUT_NONE,
@@ -107,6 +109,7 @@ static struct {
 	char		 detail[512];
 	char		 beaddr[ADDR_TEXT_BYTES];
 	char		 peer[ADDR_TEXT_BYTES];	/* of be.fd at login_ok */
+	int		 passleft;	/* be.out still held the password */
 	struct buf	 client;
 	struct buf	 left;
 } rec;
@@ -237,32 +240,95 @@ static const struct script scripts[] = {
 	.steps = { ACCEPT(0), FLOOD(0, NULL, LONG_BYTES) },
 	.want = OUT_STORE, .detail = "line too long",
 }, {
+	/* Once the login was sent, no other address gets the password. */
 	.name = "untagged lines past STORE_IN_MAX_BYTES", .svc = SVC_IMAP,
+	.addrs = { "127.0.0.2", "127.0.0.1" },
+	.listen = { "127.0.0.2", "127.0.0.1" },
 	.steps = { ACCEPT(0),
 	    SEND(0, "* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN] hi\r\n"),
 	    EXPECT(0, TAG " AUTHENTICATE PLAIN " PLAIN_BOB "\r\n"),
-	    FLOOD(0, "* 0123456789abcdef\r\n", LONG_BYTES) },
-	.want = OUT_STORE,
+	    FLOOD(0, "* 0123456789abcdef\r\n", LONG_BYTES), NOCONN(1) },
+	.want = OUT_AUTH, .detail = "after the login was sent",
+}, {
+	.name = "answer to the login too long", .svc = SVC_IMAP,
+	.addrs = { "127.0.0.2", "127.0.0.1" },
+	.listen = { "127.0.0.2", "127.0.0.1" },
+	.steps = { ACCEPT(0),
+	    SEND(0, "* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN] hi\r\n"),
+	    EXPECT(0, TAG " AUTHENTICATE PLAIN " PLAIN_BOB "\r\n"),
+	    FLOOD(0, "* 0123456789abcdef\r\n",
+	    (STORE_IN_MAX_BYTES / 20 - 1) * 20),
+	    SEND(0, TAG " OK [CAPABILITY IMAP4rev1 0123456789 0123456789 "
+	    "0123456789] Logged in\r\n"), NOCONN(1) },
+	.want = OUT_AUTH, .detail = "answer to the login too long",
 }, {
 	.name = "store hangs up after the login", .svc = SVC_IMAP,
 	.steps = { ACCEPT(0),
 	    SEND(0, "* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN] hi\r\n"),
 	    EXPECT(0, TAG " AUTHENTICATE PLAIN " PLAIN_BOB "\r\n"),
 	    HANGUP(0) },
-	.want = OUT_STORE, .detail = "closed the connection",
+	.want = OUT_AUTH,
+	.detail = "closed the connection after the login was sent",
 }, {
-	.name = "second store after a hang-up", .svc = SVC_IMAP,
+	.name = "no second store after a hang-up at the login",
+	.svc = SVC_IMAP,
 	.addrs = { "127.0.0.2", "127.0.0.1" },
 	.listen = { "127.0.0.2", "127.0.0.1" },
 	.steps = { ACCEPT(0),
 	    SEND(0, "* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN "
 	    "LITERAL+] one\r\n"),
 	    EXPECT(0, TAG " AUTHENTICATE PLAIN " PLAIN_BOB "\r\n"),
-	    SEND(0, "* from the first store\r\n"), HANGUP(0), ACCEPT(1),
+	    SEND(0, "* from the first store\r\n"), HANGUP(0), NOCONN(1) },
+	.want = OUT_AUTH, .detail = "after the login was sent",
+}, {
+	.name = "no second store after a refused password", .svc = SVC_POP,
+	.addrs = { "127.0.0.2", "127.0.0.1" },
+	.listen = { "127.0.0.2", "127.0.0.1" },
+	.steps = { ACCEPT(0), SEND(0, "+OK hi\r\n"),
+	    EXPECT(0, "USER bob\r\n"), SEND(0, "+OK\r\n"),
+	    EXPECT(0, "PASS secret\r\n"), SEND(0, "-ERR [AUTH] no\r\n"),
+	    NOCONN(1) },
+	.want = OUT_AUTH, .detail = "refused: -ERR [AUTH] no",
+}, {
+	/* Before the login nothing was said: the next address may do. */
+	.name = "second store after a bad greeting", .svc = SVC_IMAP,
+	.addrs = { "127.0.0.2", "127.0.0.1" },
+	.listen = { "127.0.0.2", "127.0.0.1" },
+	.steps = { ACCEPT(0), SEND(0, "* BYE not today\r\n"), ACCEPT(1),
 	    SEND(1, "* OK [CAPABILITY IMAP4rev1] two\r\n"),
 	    EXPECT(1, TAG " LOGIN \"bob\" \"secret\"\r\n"),
 	    SEND(1, TAG " OK done\r\n") },
 	.want = OUT_OK, .client = TAG " OK done\r\n",
+}, {
+	/* The store did not wait for the literal: its bytes must go. */
+	.name = "answer before the synchronising literal", .svc = SVC_IMAP,
+	.pass = UTF8_PASS,
+	.steps = { ACCEPT(0), SEND(0, "* OK [CAPABILITY IMAP4rev1] hi\r\n"),
+	    EXPECT(0, TAG " LOGIN \"bob\" {5}\r\n"),
+	    SEND(0, TAG " OK early\r\n"), QUIET(0) },
+	.want = OUT_OK, .client = TAG " OK early\r\n",
+}, {
+	.name = "imap answer for another tag of the same length",
+	.svc = SVC_IMAP,
+	.steps = { ACCEPT(0),
+	    SEND(0, "* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN] hi\r\n"),
+	    EXPECT(0, TAG " AUTHENTICATE PLAIN " PLAIN_BOB "\r\n"),
+	    SEND(0, "x2 OK hi\r\n") },
+	.want = OUT_AUTH, .detail = "refused: x2 OK hi",
+}, {
+	.name = "imap answer for a longer tag", .svc = SVC_IMAP,
+	.steps = { ACCEPT(0),
+	    SEND(0, "* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN] hi\r\n"),
+	    EXPECT(0, TAG " AUTHENTICATE PLAIN " PLAIN_BOB "\r\n"),
+	    SEND(0, TAG "0 OK hi\r\n") },
+	.want = OUT_AUTH, .detail = "refused: x10 OK hi",
+}, {
+	.name = "imap answer for a shorter tag", .svc = SVC_IMAP,
+	.steps = { ACCEPT(0),
+	    SEND(0, "* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN] hi\r\n"),
+	    EXPECT(0, TAG " AUTHENTICATE PLAIN " PLAIN_BOB "\r\n"),
+	    SEND(0, "x OK hi\r\n") },
+	.want = OUT_AUTH, .detail = "refused: x OK hi",
 }, {
 	.name = "imap answer for another tag", .svc = SVC_IMAP,
 	.steps = { ACCEPT(0),
@@ -322,6 +388,10 @@ session_login_ok(struct session *s)
 	socklen_t		len = sizeof(ss);
 
 	rec.nok++;
+	/* Whatever be.out ever held is gone: no password in its memory. */
+	rec.passleft = s->be.out.data != NULL &&
+	    memmem(s->be.out.data, s->be.out.cap, s->pass,
+	    strlen(s->pass)) != NULL;
 	(void)strlcpy(rec.beaddr, s->be.addr, sizeof(rec.beaddr));
 	(void)strlcpy(rec.peer, "none", sizeof(rec.peer));
 	if (s->be.fd != -1 &&
@@ -601,6 +671,21 @@ store_flood(struct store *st, struct store *one, const char *pattern,
 	free(p);
 }
 
+/* The relay must not connect to this store, now or a little later. */
+static void
+store_noconn(const struct script *sc, struct store *st, int i)
+{
+	struct store	*one = &st[i];
+	int		 fd;
+
+	pump_for(st, QUIET_SEC);
+	fd = one->lfd != -1 ? accept4(one->lfd, NULL, NULL, SOCK_NONBLOCK |
+	    SOCK_CLOEXEC) : -1;
+	if (fd != -1)
+		close(fd);
+	tap_ok(fd == -1, "%s: store %d is never contacted", sc->name, i);
+}
+
 /* One step; -1 when the rest of the script makes no sense. */
 static int
 step_run(const struct script *sc, struct store *st, const struct step *sp)
@@ -628,6 +713,9 @@ step_run(const struct script *sc, struct store *st, const struct step *sp)
 	case ST_HANGUP:
 		close(one->fd);
 		one->fd = -1;
+		break;
+	case ST_NOCONN:
+		store_noconn(sc, st, sp->st);
 		break;
 	case ST_END:
 		break;
@@ -725,6 +813,8 @@ check_ok(const struct script *sc, int port)
 	    sc->addr != NULL ? sc->addr : "127.0.0.1", port);
 	tap_is_str(rec.beaddr, want, "%s: be.addr", sc->name);
 	tap_is_str(rec.peer, want, "%s: be.fd is connected there", sc->name);
+	tap_ok(!rec.passleft, "%s: no copy of the password left in be.out",
+	    sc->name);
 }
 
 static void

@@ -163,6 +163,10 @@ static const struct plain_case plain_cases[] = {
 	P("User\0user\0pass", NULL, NULL, "authorization"),
 	P("user2\0user\0pass", NULL, NULL, "authorization"),
 	P("userx\0user\0pass", NULL, NULL, "authorization"),
+	/* A prefix of the user is another user: "use" is not "user". */
+	P("use\0user\0pass", NULL, NULL, "authorization"),
+	P("u\0user\0pass", NULL, NULL, "authorization"),
+	P("user\0use\0pass", NULL, NULL, "authorization"),
 	P("user\0pass", NULL, NULL, "two NUL"),
 	P("userpass", NULL, NULL, "two NUL"),
 	P("", NULL, NULL, "two NUL"),

@@ -1,0 +1,280 @@
+/*
+ * The login of a session, the same for IMAP and POP3: the credentials the
+ * client completed, the lookup at mmp-ldapd, the store (backend.c), and
+ * the one answer every failed login gets, at one deadline.
+ *
+ * Timing is an answer too. Whatever fails (a name mmpd refuses, no such
+ * user, no mailHost, LDAP trouble, the store's "wrong password"), the
+ * client hears it AuthFailureDelay after the line that completed its
+ * credentials, never earlier. As long as the store answers within that
+ * time, the answer time does not depend on why the login failed.
+ */
+#include <sys/types.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "escape.h"
+#include "log.h"
+#include "mmpd.h"
+
+#define NSEC_PER_USEC	1000LL
+#define USEC_PER_SEC	1000000LL
+
+/* The user name as it may go into a log line. */
+static void
+login_user_text(const char *user, size_t len, char *buf, size_t size)
+{
+	escape_log(user, len, buf, size);
+}
+
+/*
+ * Names and passwords that may go on to a store: not empty, bounded, no
+ * CR, LF or NUL (a store may cut at a NUL and log in the prefix).
+ */
+static int
+login_credentials_ok(const char *user, size_t ulen, const char *pass,
+    size_t plen)
+{
+	if (ulen == 0 || ulen > MMP_USER_BYTES || plen == 0 ||
+	    plen > PASS_MAX_BYTES)
+		return 0;
+	if (memchr(user, '\0', ulen) || memchr(user, '\r', ulen) ||
+	    memchr(user, '\n', ulen) || memchr(pass, '\0', plen) ||
+	    memchr(pass, '\r', plen) || memchr(pass, '\n', plen))
+		return 0;
+	return 1;
+}
+
+/* The moment the credentials were complete: the failure deadline's base. */
+static void
+login_mark(struct session *s)
+{
+	(void)clock_gettime(CLOCK_MONOTONIC, &s->cred_at);
+}
+
+/* Microseconds from now until AuthFailureDelay after the credentials. */
+static long long
+login_usec_left(const struct session *s)
+{
+	struct timespec	now;
+	long long	due, left;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &now);
+	due = (s->cred_at.tv_sec + conf_num(env->conf, s->svc,
+	    CK_AUTHFAILUREDELAY)) * USEC_PER_SEC +
+	    s->cred_at.tv_nsec / NSEC_PER_USEC;
+	left = due - (now.tv_sec * USEC_PER_SEC + now.tv_nsec / NSEC_PER_USEC);
+	return left > 0 ? left : 0;
+}
+
+/*
+ * Wake up at the deadline. libevent's clock is coarse (a few ms) and may
+ * wake us before it: session_login_delay_over checks and waits again.
+ */
+static void
+login_wait_deadline(struct session *s, long long usec)
+{
+	struct timeval	tv;
+
+	evtimer_del(s->timer);
+	tv.tv_sec = usec / USEC_PER_SEC;
+	tv.tv_usec = usec % USEC_PER_SEC;
+	evtimer_add(s->timer, &tv);
+}
+
+/* Quiet until the deadline; session_login_delay_over answers then. */
+static void
+login_fail_delay(struct session *s)
+{
+	explicit_bzero(s->pass, sizeof(s->pass));
+	s->state = S_FAILDELAY;
+	session_read_pause(s, 1);
+	login_wait_deadline(s, login_usec_left(s));
+}
+
+/* s->user and s->pass are set: find the store. */
+static void
+login_lookup(struct session *s)
+{
+	char	safe[MMP_USER_BYTES * 4 + 1];
+
+	s->state = S_LOOKUP;
+	session_read_pause(s, 1);
+	login_user_text(s->user, strlen(s->user), safe, sizeof(safe));
+	session_log(s, LOG_DEBUG, "login \"%s\": looking up", safe);
+	if (relay_lookup(s) == -1)
+		session_login_failed(s, LOGIN_FAIL_AUTH,
+		    "mmp-ldapd is not available");
+}
+
+/* Credentials refused by mmpd itself, before anyone else saw them. */
+static void
+login_refused(struct session *s, const char *user, size_t ulen,
+    const char *why)
+{
+	char	safe[MMP_USER_BYTES * 4 + 1];
+
+	login_user_text(user, ulen, safe, sizeof(safe));
+	session_log(s, LOG_NOTICE, "login \"%s\" refused: %s", safe, why);
+	s->user[0] = '\0';
+	s->userlen = 0;
+	login_fail_delay(s);
+}
+
+/* Take the credentials, marked complete by the caller, or refuse them. */
+static void
+login_take(struct session *s, const char *user, size_t ulen,
+    const char *pass, size_t plen)
+{
+	if (!login_credentials_ok(user, ulen, pass, plen)) {
+		login_refused(s, user, ulen, "empty, too long or with CR, LF "
+		    "or NUL");
+		return;
+	}
+	/* POP3 gives the name of USER, already in s->user. */
+	memmove(s->user, user, ulen);
+	s->user[ulen] = '\0';
+	s->userlen = ulen;
+	memcpy(s->pass, pass, plen);
+	s->pass[plen] = '\0';
+	login_lookup(s);
+}
+
+/* LOGIN or USER/PASS: the line that completed them was just read. */
+void
+session_login(struct session *s, const char *user, size_t ulen,
+    const char *pass, size_t plen)
+{
+	login_mark(s);
+	login_take(s, user, ulen, pass, plen);
+}
+
+/* A SASL PLAIN response (RFC 4616) in base64, from its last line. */
+void
+session_login_sasl(struct session *s, const char *b64, size_t len)
+{
+	char	user[SASL_FIELD_MAX_BYTES + 1];
+	char	pass[SASL_FIELD_MAX_BYTES + 1], why[128];
+
+	login_mark(s);
+	/* "=" is an empty initial response (RFC 4959). */
+	if (len == 1 && b64[0] == '=')
+		len = 0;
+	if (sasl_plain_decode(b64, len, user, pass, why, sizeof(why)) == -1)
+		login_refused(s, "", 0, why);
+	else
+		login_take(s, user, strlen(user), pass, strlen(pass));
+	explicit_bzero(user, sizeof(user));
+	explicit_bzero(pass, sizeof(pass));
+}
+
+void
+session_lookup_result(struct session *s, int status, const char *detail,
+    const char *dn, char addrs[][ADDR_TEXT_BYTES], int naddr)
+{
+	char	safe[MMP_USER_BYTES * 4 + 1];
+	int	i;
+
+	/*
+	 * mmp-ldapd escaped the names in detail already; log.c turns any
+	 * control character it might still hold into '?'.
+	 */
+	if (status != LOOKUP_OK) {
+		session_login_failed(s, LOGIN_FAIL_AUTH, detail);
+		return;
+	}
+	login_user_text(s->user, strlen(s->user), safe, sizeof(safe));
+	session_log(s, LOG_DEBUG, "\"%s\" is %s on %s", safe, dn,
+	    s->mailhost);
+	for (i = 0; i < naddr; i++)
+		(void)strlcpy(s->be.addrs[i], addrs[i],
+		    sizeof(s->be.addrs[i]));
+	s->be.naddr = naddr;
+	s->state = S_STORE;
+	backend_start(s);
+}
+
+void
+session_fail_all_lookups(void)
+{
+	struct session	*s, *next;
+
+	RB_FOREACH_SAFE(s, session_tree, &env->sessions, next)
+		if (s->state == S_LOOKUP)
+			session_login_failed(s, LOGIN_FAIL_AUTH,
+			    "mmp-ldapd went away");
+}
+
+/*
+ * A login failed. Credential and directory failures wait for the one
+ * deadline; a store that is down is answered at once: that is no secret,
+ * and its answer reads differently anyway.
+ */
+void
+session_login_failed(struct session *s, enum login_fail why,
+    const char *detail)
+{
+	char	safe[MMP_USER_BYTES * 4 + 1];
+
+	login_user_text(s->user, strlen(s->user), safe, sizeof(safe));
+	backend_free(&s->be);
+	explicit_bzero(s->pass, sizeof(s->pass));
+	if (why == LOGIN_FAIL_STORE) {
+		session_log(s, LOG_WARNING, "login \"%s\": store %s "
+		    "unavailable: %s", safe, s->mailhost, detail);
+		s->state = S_PREAUTH;
+		s->proto->login_failed(s, why);
+		session_login_timer(s);
+		session_read_pause(s, 0);
+		if (s->state == S_PREAUTH)
+			s->proto->input(s);
+		return;
+	}
+	session_log(s, LOG_NOTICE, "login \"%s\" failed: %s", safe, detail);
+	login_fail_delay(s);
+}
+
+/* The deadline of a failed login: answer, count it, read on. */
+void
+session_login_delay_over(struct session *s)
+{
+	long long	usec;
+
+	if ((usec = login_usec_left(s)) > 0) {
+		login_wait_deadline(s, usec);
+		return;
+	}
+	s->state = S_PREAUTH;
+	s->proto->login_failed(s, LOGIN_FAIL_AUTH);
+	if (s->state != S_PREAUTH)
+		return;
+	session_bad_command(s);
+	if (s->state != S_PREAUTH)
+		return;
+	session_login_timer(s);
+	session_read_pause(s, 0);
+	s->proto->input(s);
+}
+
+/*
+ * The store accepted the login: no copy of the password may outlive this
+ * moment (backend.c wiped its own), and the relay begins.
+ */
+void
+session_login_ok(struct session *s)
+{
+	char	safe[MMP_USER_BYTES * 4 + 1];
+
+	login_user_text(s->user, strlen(s->user), safe, sizeof(safe));
+	session_log(s, LOG_NOTICE, "user \"%s\" logged in to %s (%s)", safe,
+	    s->mailhost, s->be.addr);
+	explicit_bzero(s->pass, sizeof(s->pass));
+	s->state = S_RELAY;
+	if (s->svc == SVC_IMAP)
+		imap_reader_free(&s->rd);
+	if (session_relay_start(s) == -1)
+		session_close(s, "out of memory starting the relay");
+}

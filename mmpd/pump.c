@@ -1,0 +1,116 @@
+/*
+ * The relay phase of one direction: first what was read before the relay
+ * began (pend), then splice(2) from the sender into a pipe and from the
+ * pipe to the receiver. Bounded per wakeup, so one busy session shares its
+ * worker with the others.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "pump.h"
+
+void
+pump_clear(struct relay_dir *d)
+{
+	d->pipe[0] = d->pipe[1] = -1;
+	d->rev = d->wev = NULL;
+}
+
+int
+pump_init(struct relay_dir *d, struct event_base *base, int from, int to,
+    size_t pendmax, event_callback_fn cb)
+{
+	d->from = from;
+	d->to = to;
+	if (buf_init(&d->pend, 0, pendmax) == -1 ||
+	    pipe2(d->pipe, O_NONBLOCK | O_CLOEXEC) == -1)
+		return -1;
+	d->rev = event_new(base, from, EV_READ, cb, d);
+	d->wev = event_new(base, to, EV_WRITE, cb, d);
+	if (d->rev == NULL || d->wev == NULL)
+		return -1;
+	return 0;
+}
+
+void
+pump_free(struct relay_dir *d)
+{
+	if (d->rev != NULL)
+		event_free(d->rev);
+	if (d->wev != NULL)
+		event_free(d->wev);
+	if (d->pipe[0] != -1)
+		close(d->pipe[0]);
+	if (d->pipe[1] != -1)
+		close(d->pipe[1]);
+	pump_clear(d);
+	buf_free(&d->pend);
+}
+
+static enum pump_result
+pump_again(void)
+{
+	return errno == EAGAIN || errno == EINTR ? PUMP_WAIT : PUMP_ERROR;
+}
+
+/*
+ * Returns PUMP_DONE when the sender closed and everything it sent was
+ * passed on (the receiver then sees our half-close).
+ */
+enum pump_result
+pump_run(struct relay_dir *d)
+{
+	size_t	moved = 0;
+	ssize_t	n;
+
+	while (buf_len(&d->pend) > 0) {
+		if ((n = buf_write_fd(&d->pend, d->to)) == -1)
+			return pump_again();
+		d->bytes += n;
+	}
+	for (;;) {
+		if (d->inpipe > 0) {
+			n = splice(d->pipe[0], NULL, d->to, NULL, d->inpipe,
+			    SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+			if (n == -1)
+				return pump_again();
+			d->inpipe -= n;
+			d->bytes += n;
+			continue;
+		}
+		if (d->eof) {
+			(void)shutdown(d->to, SHUT_WR);
+			return PUMP_DONE;
+		}
+		/* The pipe is empty here: a yield leaves nothing half-done. */
+		if (moved >= PUMP_WAKEUP_BYTES)
+			return PUMP_YIELD;
+		n = splice(d->from, NULL, d->pipe[1], NULL, RELAY_PIPE_BYTES,
+		    SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+		if (n == 0)
+			d->eof = 1;
+		else if (n == -1)
+			return pump_again();
+		else {
+			d->inpipe += n;
+			moved += n;
+		}
+	}
+}
+
+/*
+ * After PUMP_YIELD the pipe is empty and the sender still readable: the
+ * read event, level-triggered, fires again on the loop's next round.
+ */
+void
+pump_arm(struct relay_dir *d)
+{
+	if (buf_len(&d->pend) > 0 || d->inpipe > 0)
+		event_add(d->wev, NULL);
+	else
+		event_add(d->rev, NULL);
+}

@@ -1,0 +1,152 @@
+/*
+ * Unit test for mmpd/pump.c: a sender that always has more than the
+ * pump may move in one wakeup (a full 1 MiB pipe) must not keep the
+ * worker: each pump_run moves at most PUMP_WAKEUP_BYTES (plus the one
+ * splice that crossed it) and yields; what was read before the relay goes
+ * first; every byte arrives once, in order; the end is passed on.
+ */
+#include <sys/types.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mmpd/pump.h"
+#include "regress/tap.h"
+
+#define PIPE_BYTES	(1024 * 1024)	/* pipe-max-size's default */
+#define PEND		"pending bytes first\r\n"
+
+static void
+never_called(evutil_socket_t fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	(void)arg;
+}
+
+/* A non-blocking pipe of PIPE_BYTES (less if the system allows less). */
+static int
+big_pipe(int p[2], size_t *size)
+{
+	int	n;
+
+	if (pipe2(p, O_NONBLOCK | O_CLOEXEC) == -1)
+		return -1;
+	n = fcntl(p[1], F_SETPIPE_SZ, PIPE_BYTES);
+	if (n == -1)
+		n = fcntl(p[1], F_GETPIPE_SZ);
+	*size = n > 0 ? (size_t)n : 0;
+	return 0;
+}
+
+static unsigned char
+pattern(size_t i)
+{
+	return (unsigned char)(i * 7 + i / 251);
+}
+
+/* Fill fd with the pattern from *off on until it takes no more. */
+static void
+fill(int fd, size_t *off, size_t upto)
+{
+	unsigned char	buf[8192];
+	size_t		i, n;
+	ssize_t		w;
+
+	while (*off < upto) {
+		n = upto - *off < sizeof(buf) ? upto - *off : sizeof(buf);
+		for (i = 0; i < n; i++)
+			buf[i] = pattern(*off + i);
+		if ((w = write(fd, buf, n)) <= 0)
+			return;
+		*off += (size_t)w;
+	}
+}
+
+/* Read what fd has; check it against the pattern. -1 on a mismatch. */
+static int
+drain(int fd, size_t *off, size_t *got)
+{
+	unsigned char	buf[8192];
+	ssize_t		n, i;
+
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		for (i = 0; i < n; i++)
+			if (buf[i] != pattern(*off + (size_t)i))
+				return -1;
+		*off += (size_t)n;
+		*got += (size_t)n;
+	}
+	return 0;
+}
+
+int
+main(void)
+{
+	struct event_base	*base;
+	struct relay_dir	 d;
+	char			 head[sizeof(PEND) - 1];
+	size_t			 insize, outsize, sent = 0, seen = 0, got;
+	size_t			 total, calls = 0, most = 0;
+	int			 in[2], out[2], bad = 0, r = PUMP_WAIT;
+
+	if ((base = event_base_new()) == NULL ||
+	    big_pipe(in, &insize) == -1 || big_pipe(out, &outsize) == -1) {
+		tap_ok(0, "set up: %s", strerror(errno));
+		return tap_done();
+	}
+	total = 4 * insize;
+	pump_clear(&d);
+	tap_is_int(pump_init(&d, base, in[0], out[1], 4096, never_called),
+	    0, "pump_init");
+	tap_ok(buf_add(&d.pend, PEND, sizeof(PEND) - 1) == 0, "pend filled");
+	tap_ok(insize > PUMP_WAKEUP_BYTES + RELAY_PIPE_BYTES,
+	    "the sender holds more than one wakeup (%zu bytes)", insize);
+
+	/* The bytes read before the relay began come first. */
+	fill(in[1], &sent, total);
+	r = pump_run(&d);
+	tap_ok(read(out[0], head, sizeof(head)) == (ssize_t)sizeof(head) &&
+	    memcmp(head, PEND, sizeof(head)) == 0, "pend arrives first");
+	for (;;) {
+		got = 0;
+		if (drain(out[0], &seen, &got) == -1) {
+			bad = 1;
+			break;
+		}
+		calls++;
+		if (got > most)
+			most = got;
+		if (r == PUMP_WAIT || r == PUMP_ERROR || r == PUMP_DONE)
+			break;
+		tap_ok(d.inpipe == 0, "yield %zu leaves the pump's pipe empty",
+		    calls);
+		fill(in[1], &sent, total);
+		if (sent == total && in[1] != -1) {
+			close(in[1]);
+			in[1] = -1;
+		}
+		r = pump_run(&d);
+	}
+	tap_ok(!bad, "every byte arrives once, in order");
+	tap_ok(most <= PUMP_WAKEUP_BYTES + RELAY_PIPE_BYTES,
+	    "at most %d bytes per wakeup (most: %zu)",
+	    PUMP_WAKEUP_BYTES + RELAY_PIPE_BYTES, most);
+	tap_ok(calls >= total / (PUMP_WAKEUP_BYTES + RELAY_PIPE_BYTES),
+	    "%zu bytes took %zu wakeups", total, calls);
+	tap_is_int(r, PUMP_DONE, "the sender's end is passed on");
+	tap_is_int((long long)seen, (long long)total, "all bytes arrived");
+	tap_is_int((long long)d.bytes, (long long)(total + sizeof(PEND) - 1),
+	    "the byte count includes pend");
+	pump_free(&d);
+	tap_ok(d.pipe[0] == -1 && d.rev == NULL, "pump_free clears");
+	close(in[0]);
+	close(out[0]);
+	close(out[1]);
+	event_base_free(base);
+	return tap_done();
+}
