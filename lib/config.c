@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "netmask.h"
 #include "log.h"
 #include "msg.h"
 
@@ -318,6 +319,20 @@ conf_check_portlist(const struct conf_keyinfo *ki, const char *v,
 		snprintf(why, whylen, "port list too long");
 		return -1;
 	}
+	return 0;
+}
+
+/* Networks: every one must parse, the value is kept as written. */
+static int
+conf_check_netlist(const struct conf_keyinfo *ki, const char *v,
+    struct conf_parsed *out, char *why, size_t whylen)
+{
+	struct netmask	nets[NETLIST_MAX];
+
+	(void)ki;
+	if (netlist_parse(v, nets, NETLIST_MAX, why, whylen) == -1)
+		return -1;
+	strlcpy(out->str, v, sizeof(out->str));
 	return 0;
 }
 
@@ -682,6 +697,8 @@ conf_check(const struct conf_keyinfo *ki, const char *v,
 		return conf_check_attrs(ki, v, out, why, whylen);
 	case CT_PORTLIST:
 		return conf_check_portlist(ki, v, out, why, whylen);
+	case CT_NETLIST:
+		return conf_check_netlist(ki, v, out, why, whylen);
 	case CT_STR:
 		break;
 	}

@@ -34,6 +34,7 @@ enum conf_type {
 	CT_FILTER,		/* balanced (...) with known % codes */
 	CT_ATTRS,		/* blank-separated attribute names */
 	CT_PORTLIST,		/* blank, comma or | separated ports */
+	CT_NETLIST,		/* networks, see netmask.h */
 };
 
 enum conf_key {

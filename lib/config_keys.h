@@ -30,6 +30,7 @@ CK(TIMEOUT,		"Timeout",		CF_I|CF_P,	CT_INT,		"1800",		"600",		0,		1,	604800,	"se
 CK(CAPABILITY,		"Capability",		CF_I,		CT_STR,		"IMAP4rev1 LITERAL+",	NULL,	0,		0,	0,	"IMAP capabilities announced before login (AUTH=, SASL-IR, ID added by mmpd)")
 CK(SERVERDOWNALERT,	"ServerDownAlert",	CF_I|CF_P,	CT_STR,		"Your IMAP server appears to be temporarily out of service.",	"Your POP server appears to be temporarily out of service.",	0,	0,	0,	"text sent when the user's store cannot be reached")
 CK(LOGINTIMEOUT,	"LoginTimeout",		CF_I|CF_P,	CT_INT,		"60",		NULL,		0,		1,	3600,	"seconds a client has to log in")
+CK(STORENETWORKS,	"StoreNetworks",	CF_I|CF_P,	CT_NETLIST,	NULL,		NULL,		0,		0,	0,	"networks the stores are in (ADDR/PREFIX or ADDR|MASK, blank or comma separated); no other address gets a login")
 CK(CONNECTTIMEOUT,	"ConnectTimeout",	CF_I|CF_P,	CT_INT,		"10",		NULL,		0,		1,	300,	"seconds to connect to a store and get its greeting")
 CK(LDAPTIMEOUT,		"LdapTimeout",		CF_I|CF_P,	CT_INT,		"10",		NULL,		0,		1,	300,	"seconds an LDAP operation may take")
 CK(MAXBADCOMMANDS,	"MaxBadCommands",	CF_I|CF_P,	CT_INT,		"10",		NULL,		0,		1,	1000,	"bad commands before login after which the client is dropped")

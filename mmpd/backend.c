@@ -20,6 +20,7 @@
 #include "addr.h"
 #include "log.h"
 #include "mmpd.h"
+#include "netmask.h"
 
 #define STORE_CAPA_TAG	"mmpd0"
 
@@ -69,6 +70,36 @@ backend_wait(struct session *s, short what)
 	event_add(s->be.ev, &tv);
 }
 
+/*
+ * StoreNetworks: the relay's own rule of where stores may be. mmp-ldapd
+ * parses LDAP and DNS from the network; if it falls, it still cannot make
+ * a relay send a user's password to an address of its choosing.
+ */
+static int
+backend_allowed(struct session *s, const char *addr, char *why,
+    size_t whylen)
+{
+	const struct conf_value	*cv = &env->conf->v[s->svc][CK_STORENETWORKS];
+	struct netmask		 nets[NETLIST_MAX];
+	char			 err[128];
+	int			 n;
+
+	if (!cv->isset)
+		return 1;
+	if ((n = netlist_parse(cv->str, nets, NETLIST_MAX, err,
+	    sizeof(err))) == -1) {
+		/* The configuration was checked: this cannot happen. */
+		(void)snprintf(why, whylen, "%s: StoreNetworks unusable: %s",
+		    s->be.addr, err);
+		return 0;
+	}
+	if (netlist_match(nets, (size_t)n, addr))
+		return 1;
+	(void)snprintf(why, whylen, "%s is outside StoreNetworks (%s:%d): not "
+	    "connecting", s->be.addr, cv->file, cv->line);
+	return 0;
+}
+
 /* Start a connection to the address be->next; -1 if it failed at once. */
 static int
 backend_connect(struct session *s, char *why, size_t whylen)
@@ -87,6 +118,8 @@ backend_connect(struct session *s, char *why, size_t whylen)
 		    be->addr);
 		return -1;
 	}
+	if (!backend_allowed(s, addr, why, whylen))
+		return -1;
 	be->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0);
 	if (be->fd == -1) {

@@ -343,6 +343,11 @@ parent_notices(const struct mmp_conf *conf)
 	for (sect = 0; sect < CONF_NSECT; sect++) {
 		if (!conf->enabled[sect])
 			continue;
+		if (sect != CONF_GLOBAL &&
+		    !conf_isset(conf, sect, CK_STORENETWORKS))
+			log_warnx("%s: StoreNetworks is not set: stores are not "
+			    "restricted, whatever address mmp-ldapd answers "
+			    "gets the users' passwords", conf_section_file(sect));
 		conf_later_keys(conf, sect, keys, sizeof(keys));
 		if (keys[0] != '\0')
 			log_notice("%s: set but not in effect in this version: "

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "pump.h"
@@ -16,8 +17,8 @@
 void
 pump_clear(struct relay_dir *d)
 {
+	memset(d, 0, sizeof(*d));
 	d->pipe[0] = d->pipe[1] = -1;
-	d->rev = d->wev = NULL;
 }
 
 int
@@ -47,8 +48,8 @@ pump_free(struct relay_dir *d)
 		close(d->pipe[0]);
 	if (d->pipe[1] != -1)
 		close(d->pipe[1]);
-	pump_clear(d);
 	buf_free(&d->pend);
+	pump_clear(d);
 }
 
 static enum pump_result

@@ -41,7 +41,7 @@ struct relay_dir {
 	uint64_t	 bytes;
 };
 
-/* Before first use: no pipe, no events. */
+/* Before first use and after pump_free: zeroed, no pipe, no events. */
 void	pump_clear(struct relay_dir *);
 /* Pipe and events (both call cb with d); pend up to pendmax. 0 or -1. */
 int	pump_init(struct relay_dir *, struct event_base *, int from, int to,

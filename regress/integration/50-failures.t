@@ -204,6 +204,45 @@ def test_ldap_hung(tap, env, m):
     tap.ok(ok, "LDAP answering again: IMAP login works within 30 s", d)
 
 
+def test_store_networks(tap, env):
+    """StoreNetworks: the relay connects only inside it, whatever the
+    directory answers; unset, mmpd warns."""
+    fence = {"StoreNetworks": T.STORE_ADDRS["store1"] + "/32, ::1"}
+    m = env.mmpd("fenced", imap=fence, pop=dict(fence)).start()
+    t, subj, d = T.imap_route(m, "alice", "alice-pw")
+    tap.ok(t.startswith(b"t1 OK") and subj == ["alice on store1"],
+           "StoreNetworks: a store inside it is used", d)
+    before = len(env.stores["store2"].log())
+    with m.imap() as c:
+        t, _ = c.login("bob", "bob-pw")
+    with m.pop3() as p:
+        r = p.login("bob", "bob-pw")
+    tap.ok(t.startswith(b"t1 NO [UNAVAILABLE]") and
+           r.startswith(b"-ERR [SYS/TEMP]"),
+           "StoreNetworks: a store outside it is answered as down",
+           repr((t, r)))
+    lines = [ln for ln in m.log().splitlines() if re.search(
+        r": store \S+ is outside StoreNetworks", ln)]
+    want = r"store %s:\d+ is outside StoreNetworks \((Imap|Pop)ProxyAService" \
+           r"\.cfg:\d+\): not connecting" % re.escape(T.STORE_ADDRS["store2"])
+    tap.ok(len(lines) == 2 and all(re.search(want, ln) for ln in lines),
+           "StoreNetworks: the log names the address and the key's place",
+           "\n".join(lines) or m.log()[-2000:])
+    time.sleep(0.5)
+    tap.ok(len(env.stores["store2"].log()) == before,
+           "StoreNetworks: the store outside saw nothing at all",
+           env.stores["store2"].log()[before:])
+    tap.ok("StoreNetworks is not set" not in m.log(), "set: no warning")
+    m.stop()
+    m = env.mmpd("open", imap={"StoreNetworks": None},
+                 pop={"StoreNetworks": None}).start()
+    warn = [ln for ln in m.log().splitlines()
+            if "StoreNetworks is not set: stores are not restricted" in ln]
+    tap.ok(len(warn) == 2, "unset: mmpd warns for each service",
+           "\n".join(warn))
+    m.stop()
+
+
 def main(tap):
     env = setup(tap)
     m = env.mmpd(imap={"ServerDownAlert": IMAP_ALERT,
@@ -211,6 +250,7 @@ def main(tap):
                  pop={"ServerDownAlert": POP_ALERT,
                       "LdapTimeout": LDAP_TIMEOUT}).start()
     test_store_down(tap, m)
+    test_store_networks(tap, env)
     test_login_deadline(tap, env)
     test_long_dn(tap, env)
     test_ldap_down(tap, env, m)

@@ -837,6 +837,7 @@ class Mmpd:
         common = {"LdapUrl": ldap, "BindDN": DM_DN, "BindPass": DM_PW,
                   "SearchFormat": "(uid=%s)", "AuthFailureDelay": 0,
                   "LdapTimeout": 5, "ConnectTimeout": 5,
+                  "StoreNetworks": "127.0.0.0/8",
                   "LoginTimeout": 30, "Timeout": 120, "LogLevel": 6}
         self.conf_imap = dict(common)
         self.conf_imap.update({
