@@ -12,6 +12,9 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
 #include <linux/landlock.h>
 
 #include <errno.h>
@@ -74,25 +77,42 @@ struct sandbox_rule {
 	int			 nr;
 	unsigned int		 ncmp;
 	int			 self;
-	struct scmp_arg_cmp	 cmp[2];
+	struct scmp_arg_cmp	 cmp[3];
 };
 
-#define ARG_EQ(n, v)		{ (n), SCMP_CMP_EQ, (v), 0 }
-#define ARG_BIT_SET(n, b)	{ (n), SCMP_CMP_MASKED_EQ, (b), (b) }
-#define ARG_BIT_CLEAR(n, b)	{ (n), SCMP_CMP_MASKED_EQ, (b), 0 }
+/*
+ * Of an int argument the kernel uses the low 32 bits of the register; the
+ * caller controls the upper 32. libseccomp compares all 64 (SCMP_CMP_EQ
+ * wants the upper half 0), so compare the low half under a mask: the
+ * filter judges exactly the value the kernel will act on, and no
+ * upper-bits trick (AT_FDCWD not sign-extended) changes the verdict.
+ */
+#define ARG32_MASK		0xffffffffULL
+#define ARG32_EQ(n, v)		{ (n), SCMP_CMP_MASKED_EQ, ARG32_MASK, \
+				    (uint32_t)(v) }
+/* An int that is not negative: a descriptor, never AT_FDCWD (-100). */
+#define ARG32_NOT_NEG(n)	{ (n), SCMP_CMP_MASKED_EQ, 0x80000000ULL, 0 }
 /* Socket type without the flags that do not change what it can do. */
-#define ARG_SOCKTYPE(t)		{ 1, SCMP_CMP_MASKED_EQ, \
-				    ~(scmp_datum_t)(SOCK_NONBLOCK | SOCK_CLOEXEC), \
-				    (t) }
+#define ARG32_SOCKTYPE(t)	{ 1, SCMP_CMP_MASKED_EQ, ARG32_MASK & \
+				    ~(scmp_datum_t)(SOCK_NONBLOCK | \
+				    SOCK_CLOEXEC), (t) }
+/* A long argument (mmap's prot): the kernel reads all 64 bits. */
+#define ARG_BIT_CLEAR(n, b)	{ (n), SCMP_CMP_MASKED_EQ, (b), 0 }
 
 #define RULE(p, call)		{ .promises = (p), .nr = SCMP_SYS(call) }
 #define RULE1(p, call, c)	{ .promises = (p), .nr = SCMP_SYS(call), \
 				    .ncmp = 1, .cmp = { c } }
 #define RULE2(p, call, c, d)	{ .promises = (p), .nr = SCMP_SYS(call), \
 				    .ncmp = 2, .cmp = { c, d } }
+#define RULE3(p, call, c, d, e)	{ .promises = (p), .nr = SCMP_SYS(call), \
+				    .ncmp = 3, .cmp = { c, d, e } }
 #define RULE_SELF(p, call)	{ .promises = (p), .nr = SCMP_SYS(call), \
 				    .ncmp = 1, .self = 1, \
-				    .cmp = { ARG_EQ(0, 0) } }
+				    .cmp = { ARG32_EQ(0, 0) } }
+/* socket(family, type, protocol) with the flags of type ignored. */
+#define RULE_SOCKET(p, family, type, proto) \
+	RULE3(p, socket, ARG32_EQ(0, family), ARG32_SOCKTYPE(type), \
+	    ARG32_EQ(2, proto))
 
 #define STDIO	PROMISE_STDIO
 #define INET	PROMISE_INET
@@ -119,14 +139,24 @@ static const struct sandbox_rule sandbox_rules[] = {
 	RULE(STDIO, close),
 	RULE(STDIO, lseek),			/* stdio streams */
 	RULE(STDIO, fstat),			/* fstat() of other libcs */
-	/* glibc's fstat() is fstatat(fd, "", AT_EMPTY_PATH) */
-	RULE1(STDIO, newfstatat, ARG_BIT_SET(3, AT_EMPTY_PATH)),
+	/*
+	 * glibc's fstat() is newfstatat(fd, "", buf, AT_EMPTY_PATH); stdio
+	 * streams size their buffers with it. seccomp cannot read the path,
+	 * so only that form passes: a descriptor, never AT_FDCWD, and that
+	 * one flag. A relative path would need a directory descriptor and
+	 * no child holds one (open is forbidden, the parent closes all but
+	 * fds 0-3 before exec, only sockets are passed). An absolute path
+	 * ignores the descriptor, but it yields metadata only, and of the
+	 * empty chroot directory.
+	 */
+	RULE2(STDIO, newfstatat, ARG32_NOT_NEG(0), ARG32_EQ(3, AT_EMPTY_PATH)),
 	/* non-blocking and close-on-exec: libevent, libldap, c-ares */
-	RULE1(STDIO, fcntl, ARG_EQ(1, F_GETFL)),
-	RULE1(STDIO, fcntl, ARG_EQ(1, F_SETFL)),
-	RULE1(STDIO, fcntl, ARG_EQ(1, F_GETFD)),
-	RULE1(STDIO, fcntl, ARG_EQ(1, F_SETFD)),
-	RULE1(STDIO, ioctl, ARG_EQ(1, FIONREAD)), /* libevent sizes reads */
+	RULE1(STDIO, fcntl, ARG32_EQ(1, F_GETFL)),
+	RULE1(STDIO, fcntl, ARG32_EQ(1, F_SETFL)),
+	RULE1(STDIO, fcntl, ARG32_EQ(1, F_GETFD)),
+	RULE1(STDIO, fcntl, ARG32_EQ(1, F_SETFD)),
+	/* libevent sizes reads; any other request reaches driver code */
+	RULE1(STDIO, ioctl, ARG32_EQ(1, FIONREAD)),
 	/* libevent's signal pipe; splice(2) goes through a pipe */
 	RULE(STDIO | PROMISE_SPLICE, pipe2),
 
@@ -164,27 +194,51 @@ static const struct sandbox_rule sandbox_rules[] = {
 	RULE(STDIO, exit),
 	RULE(STDIO, exit_group),
 
-	/* inet: TCP to LDAP servers and stores, accepting clients */
-	RULE2(INET, socket, ARG_EQ(0, AF_INET), ARG_SOCKTYPE(SOCK_STREAM)),
-	RULE2(INET, socket, ARG_EQ(0, AF_INET6), ARG_SOCKTYPE(SOCK_STREAM)),
+	/*
+	 * inet: TCP to LDAP servers and stores, accepting clients. Every
+	 * caller passes protocol 0; IPPROTO_TCP names the same protocol.
+	 * Any other (SCTP, MPTCP) is kernel code no child needs.
+	 */
+	RULE_SOCKET(INET, AF_INET, SOCK_STREAM, 0),
+	RULE_SOCKET(INET, AF_INET, SOCK_STREAM, IPPROTO_TCP),
+	RULE_SOCKET(INET, AF_INET6, SOCK_STREAM, 0),
+	RULE_SOCKET(INET, AF_INET6, SOCK_STREAM, IPPROTO_TCP),
 	/* c-ares connects its UDP sockets, also to sort answers */
 	RULE(INET | DNS, connect),
 	RULE(INET, accept4),			/* evconnlistener */
 	RULE(INET | DNS, getsockname),		/* c-ares address sorting */
 	RULE(INET, getpeername),		/* libldap: connected yet? */
-	RULE(INET, getsockopt),			/* SO_ERROR after connect */
-	RULE(INET, setsockopt),			/* TCP_NODELAY, SO_KEEPALIVE */
+	/*
+	 * Socket options by (level, option), only the pairs in use: every
+	 * other one is kernel code (filters, devices) no child needs.
+	 * libevent sets none here; libldap, handed connected sockets, sets
+	 * none (its SO_KEEPALIVE is on its own connect path, never taken).
+	 * The result of a non-blocking connect: relay to stores
+	 * (backend.c), mmp-ldapd to LDAP servers (lookup.c).
+	 */
+	RULE2(INET, getsockopt, ARG32_EQ(1, SOL_SOCKET),
+	    ARG32_EQ(2, SO_ERROR)),
+	/* Nagle off: relay to stores (backend.c), c-ares' TCP fallback */
+	RULE2(INET, setsockopt, ARG32_EQ(1, IPPROTO_TCP),
+	    ARG32_EQ(2, TCP_NODELAY)),
 	RULE(INET, shutdown),
 
-	/* dns: c-ares over UDP; its TCP fallback needs inet too */
-	RULE2(DNS, socket, ARG_EQ(0, AF_INET), ARG_SOCKTYPE(SOCK_DGRAM)),
-	RULE2(DNS, socket, ARG_EQ(0, AF_INET6), ARG_SOCKTYPE(SOCK_DGRAM)),
+	/*
+	 * dns: c-ares over UDP; its TCP fallback needs inet too. Its
+	 * queries pass protocol 0; IPPROTO_UDP names the same protocol
+	 * (c-ares' address sorting, which mmp-ldapd turns off). No ICMP, no
+	 * UDP-Lite. No bind: c-ares binds only to a configured source
+	 * address, and mmp-ldapd configures none.
+	 */
+	RULE_SOCKET(DNS, AF_INET, SOCK_DGRAM, 0),
+	RULE_SOCKET(DNS, AF_INET, SOCK_DGRAM, IPPROTO_UDP),
+	RULE_SOCKET(DNS, AF_INET6, SOCK_DGRAM, 0),
+	RULE_SOCKET(DNS, AF_INET6, SOCK_DGRAM, IPPROTO_UDP),
 	RULE(DNS, sendto),
 	RULE(DNS, recvfrom),
-	RULE(DNS, bind),			/* a configured source address */
 
 	/* unix: socketpairs to other processes (mmp-tlsd) */
-	RULE1(PROMISE_UNIX, socketpair, ARG_EQ(0, AF_UNIX)),
+	RULE1(PROMISE_UNIX, socketpair, ARG32_EQ(0, AF_UNIX)),
 
 	/* imsg reads and writes with these, descriptors or not */
 	RULE(PROMISE_RECVFD, recvmsg),
@@ -420,7 +474,7 @@ static void
 sandbox_seccomp(unsigned int set, int debug)
 {
 	const struct sandbox_rule	*r;
-	struct scmp_arg_cmp		 cmp[2];
+	struct scmp_arg_cmp		 cmp[3];
 	scmp_filter_ctx			 ctx;
 	size_t				 i, n;
 	int				 rc;
@@ -441,7 +495,7 @@ sandbox_seccomp(unsigned int set, int debug)
 			continue;
 		memcpy(cmp, r->cmp, sizeof(cmp));
 		if (r->self)
-			cmp[0].datum_a = (scmp_datum_t)getpid();
+			cmp[0].datum_b = (uint32_t)getpid();
 		rc = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, r->nr,
 		    r->ncmp, cmp);
 		if (rc < 0)

@@ -19,11 +19,14 @@
 int	sandbox_drop(const char *dir, const char *user);
 /*
  * Install the seccomp filter for these promises (blank-separated):
- *   stdio   memory, time, read/write/close on open fds, epoll/poll,
- *           signals of its own, getrandom, futex, fcntl, pipe2, exit
- *   inet    socket(AF_INET/AF_INET6, SOCK_STREAM), connect, accept4,
- *           getsockname/getpeername, get/setsockopt, shutdown
- *   dns     socket(AF_INET/AF_INET6, SOCK_DGRAM), sendto, recvfrom, bind
+ *   stdio   memory, time, read/write/close on open fds, fstat of an fd
+ *           (no path), ioctl FIONREAD, epoll/poll, signals of its own,
+ *           getrandom, futex, fcntl, pipe2, exit
+ *   inet    socket(AF_INET/AF_INET6, SOCK_STREAM, TCP), connect, accept4,
+ *           getsockname/getpeername, setsockopt TCP_NODELAY, getsockopt
+ *           SO_ERROR, shutdown
+ *   dns     socket(AF_INET/AF_INET6, SOCK_DGRAM, UDP), sendto, recvfrom;
+ *           no bind (c-ares binds only to a configured source address)
  *   unix    socketpair(AF_UNIX)
  *   recvfd  recvmsg (SCM_RIGHTS in)
  *   sendfd  sendmsg (SCM_RIGHTS out)

@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 # Every child of the mmpd parent, seen from /proc: not root, chrooted to
-# ChrootDir, seccomp filter on, no_new_privs set, no capabilities; and the
-# children survive real sessions (a forbidden system call would kill them).
+# ChrootDir, seccomp filter on, no_new_privs set, no capabilities, not
+# dumpable, no core files, no directory descriptor; and the children
+# survive real sessions (a forbidden system call would kill them).
 
 import os
 import pwd
+import stat
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -22,15 +24,39 @@ def kind(pid):
     return "other: " + cmd
 
 
-def nproc_limit(pid):
+def limit(pid, name):
+    """[soft, hard] of a line of /proc/PID/limits, e.g. "Max processes"."""
     try:
         with open("/proc/%d/limits" % pid) as f:
             for line in f:
-                if line.startswith("Max processes"):
-                    return line.split()[2:4]
+                if line.startswith(name + " "):
+                    return line[len(name):].split()[0:2]
     except OSError:
         pass
     return None
+
+
+def status_owner(pid):
+    """Owner of /proc/PID/status: root when the process is not dumpable
+    (/proc/PID itself stays the effective uid's, for ps)."""
+    try:
+        return os.stat("/proc/%d/status" % pid).st_uid
+    except OSError as e:
+        return repr(e)
+
+
+def directory_fds(pid):
+    """Descriptors that are directories: a path relative to one would get
+    past the newfstatat rule of the filter, so there must be none."""
+    d = "/proc/%d/fd" % pid
+    found = []
+    for fd in os.listdir(d):
+        try:
+            if stat.S_ISDIR(os.stat(os.path.join(d, fd)).st_mode):
+                found.append(fd)
+        except OSError:
+            pass
+    return found
 
 
 def check_child(tap, pid, want_uid, what):
@@ -54,8 +80,13 @@ def check_child(tap, pid, want_uid, what):
     tap.is_(st.get("NoNewPrivs"), "1", "%s: NoNewPrivs 1" % what)
     tap.is_(st.get("CapEff"), "0000000000000000",
             "%s: no effective capabilities" % what)
-    tap.is_(nproc_limit(pid), ["0", "0"],
+    tap.is_(limit(pid, "Max processes"), ["0", "0"],
             "%s: RLIMIT_NPROC 0 (cannot fork)" % what)
+    tap.is_(status_owner(pid), 0,
+            "%s: not dumpable (/proc/PID/status belongs to root)" % what)
+    tap.is_(limit(pid, "Max core file size"), ["0", "0"],
+            "%s: RLIMIT_CORE 0 (no core file)" % what)
+    tap.is_(directory_fds(pid), [], "%s holds no directory descriptor" % what)
 
 
 def main(tap):

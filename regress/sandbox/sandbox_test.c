@@ -2,7 +2,9 @@
  * Sandbox tests: children pledge, then do allowed and forbidden things;
  * the parent checks how each one ended and what /proc says about it.
  */
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -244,6 +246,265 @@ child_mprotect_exec(void *arg)
 	return mprotect(p, 4096, PROT_READ | PROT_EXEC) == -1 ? 2 : 3;
 }
 
+/*
+ * Forbidden forms of calls a promise allows in another form. The setup
+ * (allowed) makes the descriptor the call needs; the child reports that
+ * it got through the setup, so a kill is known to come from the call.
+ */
+struct forbidden {
+	const char	*promises;
+	int		(*setup)(void);
+	long		(*call)(int);
+	const char	*what;
+};
+
+struct forbidden_run {
+	const struct forbidden	*f;
+	int			 ready;	/* write end: 'r' before the call */
+};
+
+static int
+setup_pipe(void)
+{
+	int	p[2];
+
+	return pipe2(p, 0) == -1 ? -1 : p[0];
+}
+
+static int
+setup_tcp(void)
+{
+	return socket(AF_INET, SOCK_STREAM, 0);
+}
+
+static int
+setup_udp(void)
+{
+	return socket(AF_INET, SOCK_DGRAM, 0);
+}
+
+static long
+call_ioctl_fionbio(int fd)
+{
+	int	on = 1;
+
+	return ioctl(fd, FIONBIO, &on);
+}
+
+static long
+call_ioctl_tiocgwinsz(int fd)
+{
+	struct winsize	ws;
+
+	return ioctl(fd, TIOCGWINSZ, &ws);
+}
+
+static long
+call_fstatat_cwd(int fd)
+{
+	struct stat	sb;
+
+	(void)fd;
+	return syscall(SYS_newfstatat, (long)AT_FDCWD, "/", &sb,
+	    (long)AT_EMPTY_PATH);
+}
+
+/* AT_FDCWD not sign-extended: the kernel sees -100 all the same. */
+static long
+call_fstatat_cwd_high(int fd)
+{
+	struct stat	sb;
+
+	(void)fd;
+	return syscall(SYS_newfstatat, 0x00000000ffffff9cULL, "/", &sb,
+	    (long)AT_EMPTY_PATH);
+}
+
+static long
+call_fstatat_path(int fd)
+{
+	struct stat	sb;
+
+	return syscall(SYS_newfstatat, (long)fd, "x", &sb, 0L);
+}
+
+static long
+call_fstatat_nofollow(int fd)
+{
+	struct stat	sb;
+
+	return syscall(SYS_newfstatat, (long)fd, "", &sb,
+	    (long)(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW));
+}
+
+static long
+call_socket_sctp(int fd)
+{
+	(void)fd;
+	return socket(AF_INET, SOCK_STREAM, IPPROTO_SCTP);
+}
+
+static long
+call_socket_mptcp(int fd)
+{
+	(void)fd;
+	return socket(AF_INET6, SOCK_STREAM, IPPROTO_MPTCP);
+}
+
+/* The protocol's low half is what the kernel reads: IPPROTO_RAW. */
+static long
+call_socket_high(int fd)
+{
+	(void)fd;
+	return syscall(SYS_socket, (long)AF_INET, (long)SOCK_STREAM,
+	    (1LL << 32) | IPPROTO_RAW);
+}
+
+static long
+call_socket_icmp(int fd)
+{
+	(void)fd;
+	return socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP);
+}
+
+static long
+call_socket_udplite(int fd)
+{
+	(void)fd;
+	return socket(AF_INET6, SOCK_DGRAM, IPPROTO_UDPLITE);
+}
+
+static long
+call_set_int(int fd, int level, int opt)
+{
+	int	one = 1;
+
+	return setsockopt(fd, level, opt, &one, sizeof(one));
+}
+
+static long
+call_so_debug(int fd)
+{
+	return call_set_int(fd, SOL_SOCKET, SO_DEBUG);
+}
+
+static long
+call_so_keepalive(int fd)
+{
+	return call_set_int(fd, SOL_SOCKET, SO_KEEPALIVE);
+}
+
+static long
+call_so_attach_filter(int fd)
+{
+	return call_set_int(fd, SOL_SOCKET, SO_ATTACH_FILTER);
+}
+
+static long
+call_tcp_nodelay(int fd)
+{
+	return call_set_int(fd, IPPROTO_TCP, TCP_NODELAY);
+}
+
+static long
+call_tcp_ulp(int fd)
+{
+	return setsockopt(fd, IPPROTO_TCP, TCP_ULP, "tls", 3);
+}
+
+static long
+call_get_tcp_keepidle(int fd)
+{
+	socklen_t	len;
+	int		v;
+
+	len = sizeof(v);
+	return getsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &v, &len);
+}
+
+static long
+call_get_so_peercred(int fd)
+{
+	struct ucred	uc;
+	socklen_t	len;
+
+	len = sizeof(uc);
+	return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len);
+}
+
+static long
+call_bind(int fd)
+{
+	struct sockaddr_in	sin;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	return bind(fd, (struct sockaddr *)&sin, sizeof(sin));
+}
+
+static const struct forbidden forbidden_forms[] = {
+	/* ioctl: FIONREAD only */
+	{ "stdio", setup_pipe, call_ioctl_fionbio, "stdio: ioctl FIONBIO" },
+	{ "stdio", setup_pipe, call_ioctl_tiocgwinsz,
+	    "stdio: ioctl TIOCGWINSZ" },
+	/* newfstatat: a descriptor and AT_EMPTY_PATH only */
+	{ "stdio", NULL, call_fstatat_cwd,
+	    "stdio: newfstatat(AT_FDCWD, \"/\", AT_EMPTY_PATH)" },
+	{ "stdio", NULL, call_fstatat_cwd_high,
+	    "stdio: newfstatat(0xffffff9c, \"/\"), AT_FDCWD unextended" },
+	{ "stdio", setup_pipe, call_fstatat_path,
+	    "stdio: newfstatat(fd, \"x\", 0) without AT_EMPTY_PATH" },
+	{ "stdio", setup_pipe, call_fstatat_nofollow,
+	    "stdio: newfstatat with AT_SYMLINK_NOFOLLOW added" },
+	/* socket: TCP for inet, UDP for dns */
+	{ "stdio inet", NULL, call_socket_sctp,
+	    "stdio inet: socket(AF_INET, SOCK_STREAM, IPPROTO_SCTP)" },
+	{ "stdio inet", NULL, call_socket_mptcp,
+	    "stdio inet: socket(AF_INET6, SOCK_STREAM, IPPROTO_MPTCP)" },
+	{ "stdio inet dns", NULL, call_socket_high,
+	    "stdio inet dns: socket protocol 1<<32 | IPPROTO_RAW" },
+	{ "stdio dns", NULL, call_socket_icmp,
+	    "stdio dns: socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP)" },
+	{ "stdio dns", NULL, call_socket_udplite,
+	    "stdio dns: socket(AF_INET6, SOCK_DGRAM, IPPROTO_UDPLITE)" },
+	/* socket options: the (level, option) pairs in use only */
+	{ "stdio inet", setup_tcp, call_so_debug,
+	    "stdio inet: setsockopt SOL_SOCKET SO_DEBUG (TCP_NODELAY's "
+	    "number)" },
+	{ "stdio inet", setup_tcp, call_so_keepalive,
+	    "stdio inet: setsockopt SOL_SOCKET SO_KEEPALIVE" },
+	{ "stdio inet", setup_tcp, call_so_attach_filter,
+	    "stdio inet: setsockopt SOL_SOCKET SO_ATTACH_FILTER" },
+	{ "stdio inet", setup_tcp, call_tcp_ulp,
+	    "stdio inet: setsockopt IPPROTO_TCP TCP_ULP" },
+	{ "stdio inet", setup_tcp, call_get_tcp_keepidle,
+	    "stdio inet: getsockopt IPPROTO_TCP TCP_KEEPIDLE (SO_ERROR's "
+	    "number)" },
+	{ "stdio inet", setup_tcp, call_get_so_peercred,
+	    "stdio inet: getsockopt SOL_SOCKET SO_PEERCRED" },
+	{ "stdio dns", setup_udp, call_tcp_nodelay,
+	    "stdio dns: setsockopt without inet" },
+	/* bind: no process binds */
+	{ "stdio inet", setup_tcp, call_bind, "stdio inet: bind" },
+	{ "stdio dns", setup_udp, call_bind, "stdio dns: bind" },
+	{ "stdio inet dns", setup_udp, call_bind, "stdio inet dns: bind" },
+};
+
+static int
+child_forbidden_form(void *arg)
+{
+	const struct forbidden_run	*fr = arg;
+	int				 fd = -1;
+
+	sandbox_pledge(fr->f->promises);
+	if (fr->f->setup != NULL && (fd = fr->f->setup()) == -1)
+		return 4;
+	if (write(fr->ready, "r", 1) != 1)
+		return 5;
+	return fr->f->call(fd) == -1 ? 2 : 3;
+}
+
 /* What stdio allows, including a whole libevent loop. */
 
 struct loop_state {
@@ -282,10 +543,11 @@ child_stdio(void *arg)
 	struct event		*timer;
 	struct timeval		 tv = { 0, 20000 };
 	struct timespec		 ts, nap = { 0, 1000000 };
+	struct stat		 sb;
 	FILE			*fp;
 	unsigned char		 rnd[16];
 	char			*big;
-	int			 fd = *(int *)arg, p[2];
+	int			 fd = *(int *)arg, p[2], n;
 
 	sandbox_pledge("stdio");
 	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
@@ -303,8 +565,15 @@ child_stdio(void *arg)
 	free(big);
 	if (pipe2(p, O_NONBLOCK | O_CLOEXEC) == -1)
 		return 15;
+	/* ioctl FIONREAD: the one request libevent makes. */
+	if (write(p[1], "n", 1) != 1 || ioctl(p[0], FIONREAD, &n) == -1 ||
+	    n != 1)
+		return 16;
 	close(p[0]);
 	close(p[1]);
+	/* glibc's fstat: newfstatat(fd, "", AT_EMPTY_PATH). */
+	if (fstat(fd, &sb) == -1 || !S_ISFIFO(sb.st_mode))
+		return 17;
 
 	memset(&ls, 0, sizeof(ls));
 	if ((ls.base = event_base_new()) == NULL)
@@ -338,7 +607,8 @@ static int
 child_inet_connect(void *arg)
 {
 	struct sockaddr_in	*sin = arg;
-	int			 s, one = 1;
+	socklen_t		 len;
+	int			 s, one = 1, err = -1;
 
 	sandbox_pledge("stdio inet");
 	if ((s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
@@ -348,12 +618,24 @@ child_inet_connect(void *arg)
 		return 11;
 	if (connect(s, (struct sockaddr *)sin, sizeof(*sin)) == -1)
 		return 12;
-	if (write(s, "hi", 2) != 2)
+	len = sizeof(err);
+	if (getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len) == -1 || err != 0)
 		return 13;
+	if (write(s, "hi", 2) != 2)
+		return 14;
 	close(s);
 	/* Non-blocking TCP over IPv6 is inet too (EAFNOSUPPORT is fine). */
 	if ((s = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK, 0)) != -1)
 		close(s);
+	/* TCP named by its number. */
+	if ((s = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP)) == -1)
+		return 15;
+	close(s);
+	/* Upper bits the kernel ignores: protocol 0 all the same. */
+	if ((s = syscall(SYS_socket, (long)AF_INET, (long)SOCK_STREAM,
+	    1LL << 32)) == -1)
+		return 16;
+	close(s);
 	return 0;
 }
 
@@ -389,9 +671,8 @@ child_dns(void *arg)
 	int			 s;
 
 	sandbox_pledge("stdio dns");
-	/* c-ares: protocol IPPROTO_UDP, connect, getsockname, send. */
-	if ((s = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK,
-	    IPPROTO_UDP)) == -1)
+	/* A c-ares query: protocol 0, connect, send. */
+	if ((s = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0)) == -1)
 		return 10;
 	if (connect(s, (struct sockaddr *)sin, sizeof(*sin)) == -1)
 		return 11;
@@ -399,6 +680,10 @@ child_dns(void *arg)
 		return 12;
 	if (sendto(s, "q", 1, MSG_NOSIGNAL, NULL, 0) != 1)
 		return 13;
+	close(s);
+	/* c-ares' address sorting names UDP by its number. */
+	if ((s = socket(AF_INET, SOCK_DGRAM, IPPROTO_UDP)) == -1)
+		return 14;
 	close(s);
 	return 0;
 }
@@ -600,6 +885,12 @@ child_drop(void *arg)
 	    setresgid(da->gid, da->gid, da->gid) == -1 ||
 	    setresuid(da->uid, da->uid, da->uid) == -1))
 		return 9;
+	/*
+	 * The uid change made the kernel clear dumpable; a process started
+	 * as that user would have it set. sandbox_drop must clear it.
+	 */
+	if (da->unprivileged && prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) == -1)
+		return 9;
 	if (sandbox_drop(da->dir, da->user) != da->want)
 		return 10;
 	if (da->want && (getcwd(cwd, sizeof(cwd)) == NULL ||
@@ -648,6 +939,35 @@ test_forbidden(void)
 	if (!tap_ok(killed_by(st, SIGABRT),
 	    "stdio: abort() still dies by SIGABRT"))
 		describe(st);
+}
+
+static void
+test_forbidden_forms(void)
+{
+	struct forbidden_run	 fr;
+	size_t			 i;
+	char			 c;
+	int			 p[2], st, ready;
+
+	for (i = 0; i < sizeof(forbidden_forms) /
+	    sizeof(forbidden_forms[0]); i++) {
+		if (pipe(p) == -1) {
+			tap_ok(0, "pipe: %s", strerror(errno));
+			return;
+		}
+		fr.f = &forbidden_forms[i];
+		fr.ready = p[1];
+		st = run_child(child_forbidden_form, &fr);
+		close(p[1]);
+		ready = read(p[0], &c, 1) == 1;
+		close(p[0]);
+		if (!tap_ok(ready && killed_by(st, SIGSYS), "%s is killed",
+		    fr.f->what)) {
+			if (!ready)
+				tap_diag("child did not get to the call");
+			describe(st);
+		}
+	}
 }
 
 static void
@@ -887,6 +1207,42 @@ test_proc_status(void)
 		describe(st);
 }
 
+/* "soft hard" of "Max core file size" in /proc/PID/limits, or NULL. */
+static const char *
+core_limit(pid_t pid, char *val, size_t size)
+{
+	char		 buf[STATUS_BYTES], path[64], soft[32], hard[32];
+	const char	*p;
+	int		 fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/limits", (int)pid);
+	if ((fd = open(path, O_RDONLY)) == -1)
+		return NULL;
+	read_all(fd, buf, sizeof(buf));
+	close(fd);
+	if ((p = strstr(buf, "Max core file size")) == NULL ||
+	    sscanf(p + strlen("Max core file size"), "%31s %31s", soft,
+	    hard) != 2)
+		return NULL;
+	snprintf(val, size, "%s %s", soft, hard);
+	return val;
+}
+
+/*
+ * Owner of /proc/PID/status: root when the process is not dumpable.
+ * Not /proc/PID itself: the kernel keeps the directory owned by the
+ * effective uid, for ps.
+ */
+static long long
+proc_owner(pid_t pid)
+{
+	struct stat	sb;
+	char		path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	return stat(path, &sb) == -1 ? -1 : (long long)sb.st_uid;
+}
+
 static void
 test_drop_as(struct drop_args *da, const char *what)
 {
@@ -922,6 +1278,14 @@ test_drop_as(struct drop_args *da, const char *what)
 		tap_ok(1, "# skip %s: groups stay as they were", what);
 	tap_is_str(status_field(buf, "NoNewPrivs", val, sizeof(val)), "1",
 	    "%s: NoNewPrivs 1", what);
+	/*
+	 * As root the uid change alone clears dumpable (fs.suid_dumpable
+	 * 0): the non-root case is the one that sees a missing prctl.
+	 */
+	tap_is_int(proc_owner(pid), 0, "%s: not dumpable (/proc/PID/status "
+	    "belongs to root)", what);
+	tap_is_str(core_limit(pid, val, sizeof(val)), "0 0",
+	    "%s: core file size limit 0, soft and hard", what);
 	snprintf(path, sizeof(path), "/proc/%d/root", (int)pid);
 	if ((n = readlink(path, root, sizeof(root) - 1)) == -1)
 		n = 0;
@@ -993,14 +1357,26 @@ test_drop(void)
 int
 main(void)
 {
-	struct rlimit	rl = { 0, 0 };
+	struct rlimit	rl;
 
-	/* Children killed by SIGSYS must not leave core files behind. */
-	if (setrlimit(RLIMIT_CORE, &rl) == -1)
-		tap_diag("setrlimit RLIMIT_CORE: %s", strerror(errno));
+	/*
+	 * Children killed by SIGSYS must not leave core files behind. The
+	 * hard limit stays: sandbox_drop must lower it to 0 itself.
+	 */
+	if (getrlimit(RLIMIT_CORE, &rl) == -1)
+		tap_diag("getrlimit RLIMIT_CORE: %s", strerror(errno));
+	else {
+		if (rl.rlim_max == 0)
+			tap_diag("hard core size limit already 0: the drop "
+			    "tests cannot see it lowered");
+		rl.rlim_cur = 0;
+		if (setrlimit(RLIMIT_CORE, &rl) == -1)
+			tap_diag("setrlimit RLIMIT_CORE: %s", strerror(errno));
+	}
 	/* A child that died early must not kill us through its pipe. */
 	signal(SIGPIPE, SIG_IGN);
 	test_forbidden();
+	test_forbidden_forms();
 	test_stdio();
 	test_inet();
 	test_ipc();
