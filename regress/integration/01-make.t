@@ -9,24 +9,15 @@ import subprocess
 import sys
 import tempfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mmptest as T  # noqa: E402
+
+ROOT = T.ROOT
 # Every program the design names; `make programs` may list more.
 PROGRAMS = ["mmpd/mmpd", "mmp-ldapd/mmp-ldapd"]
 
-n = 0
-failed = 0
-
-
-def ok(cond, name, diag=None):
-    global n, failed
-    n += 1
-    print("%sok %d - %s" % ("" if cond else "not ", n, name), flush=True)
-    if not cond:
-        failed += 1
-        for line in str(diag if diag is not None else "").splitlines():
-            print("# " + line, flush=True)
-    return cond
+tap = T.Tap()
+ok = tap.ok
 
 
 def run(cmd, cwd, env=None):
@@ -77,8 +68,7 @@ def main():
             path = os.path.join(d, p)
             ok(os.path.isfile(path) and os.access(path, os.X_OK),
                "make built %s" % p, out[-2000:])
-    print("1..%d" % n)
-    return 1 if failed else 0
+    return tap.done()
 
 
 if __name__ == "__main__":

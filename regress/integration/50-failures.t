@@ -77,41 +77,34 @@ def test_store_down(tap, m):
                    user, repr((r2, subj)))
 
 
-def test_login_deadline(tap, env):
-    """Logins that fail at a dead store do not buy more time."""
-    m = env.mmpd("deadline", imap={"LoginTimeout": 3,
-                                   "MaxBadCommands": 100}).start()
+def closed_after_logins(m, user, pw, within):
+    """Logs in again and again until mmpd closes: (seconds, logins)."""
     start = time.time()
-    closed = None
-    with m.imap() as c:
-        while time.time() - start < 8:
-            try:
-                t, _ = c.login("downip", "down-pw")
-            except OSError:
-                t = b""
-            if not t.startswith(b"t"):
-                closed = time.time() - start
-                break
-    tap.ok(closed is not None and closed < 5,
-           "store-down logins do not extend LoginTimeout 3 s",
-           "closed after %r s" % closed)
-    # The same for logins the store refused, answered after
-    # AuthFailureDelay: the timer goes on with the time that was left.
-    m = env.mmpd("deadline2", imap={"LoginTimeout": 3, "AuthFailureDelay": 1,
-                                    "MaxBadCommands": 100}).start()
-    start = time.time()
-    closed = None
     n = 0
     with m.imap(timeout=10) as c:
-        while time.time() - start < 9:
+        while time.time() - start < within:
             try:
-                t, _ = c.login("alice", "wrong-pw")
+                t, _ = c.login(user, pw)
             except OSError:
                 t = b""
             if not t.startswith(b"t"):
-                closed = time.time() - start
-                break
+                return time.time() - start, n
             n += 1
+    return None, n
+
+
+def test_login_deadline(tap, env):
+    """Failed logins do not buy more time: neither those at a dead store,
+    answered at once, nor those the store refused, answered after
+    AuthFailureDelay; the login timer goes on with the time left."""
+    limits = {"LoginTimeout": 3, "MaxBadCommands": 100}
+    m = env.mmpd("deadline", imap=limits).start()
+    closed, n = closed_after_logins(m, "downip", "down-pw", 8)
+    tap.ok(closed is not None and closed < 5,
+           "store-down logins do not extend LoginTimeout 3 s",
+           "closed after %r s, %d logins" % (closed, n))
+    m = env.mmpd("deadline2", imap=dict(limits, AuthFailureDelay=1)).start()
+    closed, n = closed_after_logins(m, "alice", "wrong-pw", 9)
     tap.ok(closed is not None and closed < 5,
            "failed logins (AuthFailureDelay 1 s) do not extend "
            "LoginTimeout 3 s", "closed after %r s, %d failed logins" %

@@ -14,29 +14,27 @@ import sys
 import tempfile
 import threading
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))), "integration"))
+import mmptest as T  # noqa: E402
+
+ROOT = T.ROOT
 MMPD = os.environ.get("MMPD", os.path.join(ROOT, "mmpd", "mmpd"))
 FRESH = os.path.join(ROOT, "regress", "tools", "fresh-machine")
 VALGRIND = ["valgrind", "-q", "--error-exitcode=99", "--track-origins=yes",
             "--leak-check=full", "--errors-for-leak-kinds=definite,indirect"]
 PARALLEL = 2
 
-n = 0
-failed = 0
+tap = T.Tap()
 lock = threading.Lock()
 
 
 def ok(cond, name, diag=None):
-    global n, failed
+    """tap.ok for the worker threads; long diagnostics keep their end."""
+    if diag is not None:
+        diag = "\n".join(str(diag).splitlines()[-60:])
     with lock:
-        n += 1
-        print("%sok %d - %s" % ("" if cond else "not ", n, name), flush=True)
-        if not cond:
-            failed += 1
-            for line in str(diag or "").splitlines()[-60:]:
-                print("# " + line, flush=True)
-    return cond
+        return tap.ok(cond, name, diag)
 
 
 def unit_tests():
@@ -137,8 +135,7 @@ def main():
         return 1
     run_units(unit_tests())
     run_checks()
-    print("1..%d" % n)
-    return 1 if failed else 0
+    return tap.done()
 
 
 if __name__ == "__main__":
