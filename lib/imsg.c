@@ -17,6 +17,12 @@
 #include "imsg.h"
 
 #define IMSG_IOV_MAX	64	/* messages gathered into one sendmsg */
+/*
+ * The most descriptors one recvmsg can bring: Linux's SCM_MAX_FD, the
+ * limit of one sendmsg, and a stream read takes at most one such batch.
+ * Room for all of them, so the kernel never drops (closes) one for us.
+ */
+#define IMSG_RECV_FDS_MAX	253
 
 /*
  * One queued outgoing message, header and payload in one allocation so a
@@ -29,6 +35,22 @@ struct imsg_wbuf {
 	int			 fd;
 	uint8_t			 data[];
 };
+
+/*
+ * Close a descriptor a peer sent that nobody took. A peer may send a TCP
+ * socket with SO_LINGER set and data its own peer never reads: a plain
+ * close would wait out the linger time. Abortive close (RST) never waits;
+ * for anything but a socket the setsockopt fails and changes nothing.
+ */
+static void
+imsg_close_received(int fd)
+{
+	struct linger	abort_close = { 1, 0 };
+
+	(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort_close,
+	    sizeof(abort_close));
+	close(fd);
+}
 
 static void
 imsg_wbuf_free(struct imsg_wbuf *wb)
@@ -58,7 +80,7 @@ imsgbuf_clear(struct imsgbuf *ib)
 	ib->wtail = NULL;
 	ib->wqueued = 0;
 	for (i = 0; i < ib->nrfds; i++)
-		close(ib->rfds[i]);
+		imsg_close_received(ib->rfds[i]);
 	ib->nrfds = 0;
 	explicit_bzero(ib->rbuf, sizeof(ib->rbuf));
 	ib->rlen = 0;
@@ -261,7 +283,7 @@ imsg_take_fds(struct imsgbuf *ib, struct msghdr *msg)
 			if (ib->nrfds < IMSG_FDS_MAX)
 				ib->rfds[ib->nrfds++] = fd;
 			else {
-				close(fd);
+				imsg_close_received(fd);
 				overflow = 1;
 			}
 		}
@@ -269,7 +291,7 @@ imsg_take_fds(struct imsgbuf *ib, struct msghdr *msg)
 	if (!overflow)
 		return 0;
 	while (ib->nrfds > first)
-		close(ib->rfds[--ib->nrfds]);
+		imsg_close_received(ib->rfds[--ib->nrfds]);
 	errno = EMFILE;
 	return -1;
 }
@@ -284,7 +306,8 @@ imsgbuf_read(struct imsgbuf *ib)
 {
 	union {
 		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(sizeof(int) * IMSG_FDS_MAX)];
+		char		buf[CMSG_SPACE(sizeof(int) *
+				    IMSG_RECV_FDS_MAX)];
 	}		 cmsgbuf;
 	struct msghdr	 msg;
 	struct iovec	 iov;
@@ -310,6 +333,27 @@ imsgbuf_read(struct imsgbuf *ib)
 	if (imsg_take_fds(ib, &msg) == -1)
 		return -1;
 	return n;
+}
+
+/*
+ * A peer we gave up on: it may send nothing more (shutdown), and what it
+ * had queued is read and dropped. Descriptors waiting in that queue would
+ * otherwise be released by the kernel inside our close(2) of the channel,
+ * lingering as their sender set them up; read here, they are closed like
+ * every unclaimed one. The queue is finite once the peer cannot add to it.
+ */
+void
+imsgbuf_shutdown(struct imsgbuf *ib)
+{
+	if (ib->fd != -1) {
+		(void)shutdown(ib->fd, SHUT_RDWR);
+		do {
+			ib->rlen = 0;
+			while (ib->nrfds > 0)
+				imsg_close_received(ib->rfds[--ib->nrfds]);
+		} while (imsgbuf_read(ib) > 0);
+	}
+	imsgbuf_clear(ib);
 }
 
 int
@@ -360,7 +404,7 @@ imsg_free(struct imsg *imsg)
 	imsg->data = NULL;
 	imsg->datalen = 0;
 	if (imsg->fd >= 0)
-		close(imsg->fd);
+		imsg_close_received(imsg->fd);
 	imsg->fd = -1;
 }
 

@@ -45,8 +45,17 @@ struct imsgbuf {
 };
 
 void	imsgbuf_init(struct imsgbuf *, int);
-/* Frees (zeroes) queued output and closes queued fds; does not close fd. */
+/*
+ * Frees (zeroes) queued output and closes queued fds; does not close fd.
+ * Received fds nobody took are closed abortively (SO_LINGER 0): no close
+ * of something a peer sent can block.
+ */
 void	imsgbuf_clear(struct imsgbuf *);
+/*
+ * Before closing the channel of a peer given up on: shut it down, read
+ * and drop what the peer queued (closing its fds as above), then clear.
+ */
+void	imsgbuf_shutdown(struct imsgbuf *);
 /* Queue a message; fd (or -1) is passed and closed after sending. 0/-1. */
 int	imsg_compose(struct imsgbuf *, uint32_t, uint32_t, int, const void *,
 	    size_t);

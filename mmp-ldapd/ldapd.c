@@ -20,6 +20,7 @@
 
 #include "ldapd.h"
 #include "log.h"
+#include "logsink.h"
 #include "sandbox.h"
 
 static struct ldapd	*env;
@@ -45,53 +46,25 @@ parent_want_write(void)
 }
 
 /*
- * Every log line becomes an IMSG_LOG to the parent. A parent that does
- * not read costs log lines, never memory; errors are flushed at once so a
- * fatal() reaches the log before exit.
+ * Log lines go to the parent through lib/logsink.c (bounded, drops
+ * reported); a line written at once costs no event loop round.
  */
 static void
-ldapd_log_sink(int svc, int prio, const char *line)
+ldapd_log_want_write(void)
 {
-	struct msg_writer	w;
-	char			buf[MMP_STR_BYTES];
-
-	if (env == NULL)
-		return;
-	if (imsgbuf_queued(&env->parent.ib) >= LDAPD_PARENT_QUEUE_MAX) {
-		env->logs_dropped++;
-		return;
-	}
-	if (strlcpy(buf, line, sizeof(buf)) >= sizeof(buf))
-		memcpy(buf + sizeof(buf) - 4, "...", 4);
-	msg_writer_init(&w);
-	msg_add_u8(&w, (uint8_t)svc);
-	msg_add_u8(&w, (uint8_t)prio);
-	msg_add_str(&w, buf);
-	if (msg_compose(&env->parent.ib, IMSG_LOG, 0, -1, &w) == -1)
-		return;
-	if (prio <= LOG_ERR)
-		(void)imsgbuf_flush(&env->parent.ib);
-	else
-		(void)imsgbuf_write(&env->parent.ib);
+	(void)imsgbuf_write(&env->parent.ib);
 	parent_want_write();
 }
 
 static void
 parent_write_cb(int fd, short events, void *arg)
 {
-	size_t	dropped;
-
 	(void)fd;
 	(void)events;
 	(void)arg;
 	if (imsgbuf_write(&env->parent.ib) == -1)
 		ldapd_exit(0);		/* the parent is gone */
-	if (imsgbuf_queued(&env->parent.ib) == 0 && env->logs_dropped > 0) {
-		dropped = env->logs_dropped;
-		env->logs_dropped = 0;
-		log_warnx("%zu log lines dropped: the parent did not read them",
-		    dropped);
-	}
+	logsink_written();
 	parent_want_write();
 }
 
@@ -613,7 +586,7 @@ ldapd_setup(int verbose)
 	TAILQ_INIT(&env->retiring);
 	imsgbuf_init(&env->parent.ib, MMP_CHILD_FD);
 	env->parent.env = env;
-	log_set_sink(ldapd_log_sink);
+	logsink_init(&env->parent.ib, ldapd_log_want_write);
 	/* Lines go to the parent: no syslog socket in the sandbox. */
 	closelog();
 	if ((env->evb = event_base_new()) == NULL)

@@ -40,7 +40,6 @@
 #define LDAPD_LOOKUPS_MAX	50000	/* lookups open in the process */
 #define LDAPD_RELAYS_MAX	1024	/* relay channels */
 #define LDAPD_RELAY_QUEUE_MAX	20000	/* answers a relay may leave unread */
-#define LDAPD_PARENT_QUEUE_MAX	10000	/* log lines the parent may leave */
 #define LDAPD_BACKOFF_MIN_SEC	1
 #define LDAPD_BACKOFF_MAX_SEC	16
 #define LDAPD_RESULTS_PER_PASS	1000	/* LDAP messages per read event */
@@ -201,7 +200,6 @@ struct ldapd {
 	int			 started;	/* sandboxed, loop running */
 	int			 draining;
 	struct event		*drainev;
-	size_t			 logs_dropped;
 };
 
 /* SearchFormat values: %s %U %V from name, %o, %C, %S, %D. */

@@ -23,6 +23,9 @@
 #define RESTART_MAX_SEC		60	/* backoff doubles up to this */
 #define RESTART_RESET_SEC	60	/* running this long resets backoff */
 #define STOP_GRACE_SEC		3	/* SIGTERM to SIGKILL at shutdown */
+#define LDAPD_LOST_MIN_SEC	1	/* a relay's ldapd channels at most
+					   this far apart (IMSG_LDAPD_LOST) */
+#define LDAPD_LOST_EXCESS_MAX	1000	/* ignored LOSTs: the relay is killed */
 #define LISTEN_BACKLOG		512
 #define HOSTS_MAX		65536	/* HostsFile entries sent to ldapd */
 #define HOSTS_LINE_BYTES	1024
@@ -51,6 +54,12 @@ struct child {
 	uint32_t		 gen_ready;	/* last IMSG_READY */
 	uint32_t		 sessions;	/* last IMSG_STATS */
 	char			 killed[96];	/* why mmpd killed it, or "" */
+	/* IMSG_LDAPD_LOST, relays only: see proc_handle_ldapd_lost */
+	struct event		*lost_ev;	/* answers the held LOST */
+	struct timespec		 chan_given;	/* last ldapd channel sent */
+	int			 lost_held;	/* a LOST waits for lost_ev */
+	unsigned int		 lost_excess;	/* LOSTs while one was held */
+	unsigned int		 lost_unlogged;	/* of those, not yet logged */
 };
 TAILQ_HEAD(child_list, child);
 

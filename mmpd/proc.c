@@ -44,6 +44,8 @@ static int		 proc_handle(struct child *, struct imsg *);
 static void		 proc_send_conf(struct child *);
 static void		 proc_connect(struct child *, struct child *);
 static void		 proc_restart_cb(int, short, void *);
+static void		 proc_lost_cb(int, short, void *);
+static void		 proc_lost_reset(struct child *);
 static int		 proc_may_restart(const struct child *);
 static void		 proc_schedule_restart(struct child *);
 
@@ -92,9 +94,14 @@ proc_new(enum child_kind kind, unsigned int index)
 		(void)snprintf(c->name, sizeof(c->name), "relay %u", index);
 	else
 		(void)strlcpy(c->name, "mmp-ldapd", sizeof(c->name));
-	if ((c->restart = evtimer_new(penv->base, proc_restart_cb, c)) ==
-	    NULL) {
-		log_warnx("%s: cannot create its restart timer", c->name);
+	c->restart = evtimer_new(penv->base, proc_restart_cb, c);
+	c->lost_ev = evtimer_new(penv->base, proc_lost_cb, c);
+	if (c->restart == NULL || c->lost_ev == NULL) {
+		log_warnx("%s: cannot create its timers", c->name);
+		if (c->restart != NULL)
+			event_free(c->restart);
+		if (c->lost_ev != NULL)
+			event_free(c->lost_ev);
 		free(c);
 		return NULL;
 	}
@@ -108,6 +115,7 @@ proc_free(struct child *c)
 {
 	proc_close(c);
 	event_free(c->restart);
+	event_free(c->lost_ev);
 	TAILQ_REMOVE(&penv->children, c, entry);
 	free(c);
 }
@@ -268,6 +276,7 @@ proc_spawned(struct child *c, pid_t pid, int fd)
 	c->gen_ready = 0;
 	c->sessions = 0;
 	c->killed[0] = '\0';
+	c->lost_excess = 0;
 	imsgbuf_init(&c->ib, fd);
 	c->ev = event_new(penv->base, fd, EV_READ | EV_PERSIST,
 	    proc_dispatch, c);
@@ -360,6 +369,11 @@ proc_arm(struct child *c)
 		proc_fail(c, "cannot watch its channel");
 }
 
+/*
+ * The end of a channel. Whatever the child had queued on it is read and
+ * dropped first (imsgbuf_shutdown): descriptors in it, or received and
+ * never taken, are closed abortively, so no close here can block.
+ */
 static void
 proc_close(struct child *c)
 {
@@ -368,22 +382,27 @@ proc_close(struct child *c)
 	if (c->wev != NULL)
 		event_free(c->wev);
 	c->ev = c->wev = NULL;
-	imsgbuf_clear(&c->ib);
+	proc_lost_reset(c);
+	imsgbuf_shutdown(&c->ib);
 	if (c->chan != -1)
 		close(c->chan);
 	c->chan = -1;
 	imsgbuf_init(&c->ib, -1);
 }
 
-/* A child that broke the protocol: kill it; proc_reap restarts it. */
+/*
+ * A child that broke the protocol: kill it; proc_reap restarts it. The
+ * kill comes first: a child given up on gets no further turn, not even
+ * the time our closes take, and nothing in them can delay its end.
+ */
 static void
 proc_fail(struct child *c, const char *why)
 {
 	log_warnx("%s (pid %d): %s; killing it", c->name, (int)c->pid, why);
 	(void)strlcpy(c->killed, why, sizeof(c->killed));
-	proc_close(c);
 	if (c->pid != -1)
 		(void)kill(c->pid, SIGKILL);
+	proc_close(c);
 }
 
 /*
@@ -503,21 +522,111 @@ proc_handle_stats(struct child *c, struct imsg *imsg)
 	return 0;
 }
 
+/* Time left until c may have another ldapd channel; 0 if it may now. */
+static int
+proc_lost_wait(const struct child *c, struct timeval *tv)
+{
+	struct timespec	now, end;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &now);
+	end = c->chan_given;
+	end.tv_sec += LDAPD_LOST_MIN_SEC;
+	if (timespeccmp(&now, &end, >=))
+		return 0;
+	timespecsub(&end, &now, &end);
+	TIMESPEC_TO_TIMEVAL(tv, &end);
+	return 1;
+}
+
+/* Say how many LOSTs were ignored since the last time, once. */
+static void
+proc_lost_report(struct child *c)
+{
+	if (c->lost_unlogged == 0)
+		return;
+	log_warnx("%s: ignored %u requests for an mmp-ldapd channel while "
+	    "one was on its way (%u in all)", c->name, c->lost_unlogged,
+	    c->lost_excess);
+	c->lost_unlogged = 0;
+}
+
+/* The held LOST is answered (or moot): no timer, a report if due. */
+static void
+proc_lost_reset(struct child *c)
+{
+	if (c->lost_held)
+		(void)evtimer_del(c->lost_ev);
+	c->lost_held = 0;
+	proc_lost_report(c);
+}
+
+/* The window after the last channel ended: answer the held LOST. */
+static void
+proc_lost_cb(int fd, short events, void *arg)
+{
+	struct child	*c = arg, *ldapd;
+
+	(void)fd;
+	(void)events;
+	c->lost_held = 0;
+	proc_lost_report(c);
+	if (c->chan != -1 && (ldapd = proc_ldapd()) != NULL &&
+	    ldapd->chan != -1)
+		proc_connect(c, ldapd);
+}
+
+/*
+ * A LOST while one is held. An honest relay has no channel to lose until
+ * it got the one it asked for, so it sends one only in a rare race (two
+ * channels on their way, say one for a LOST and one from a restart of
+ * mmp-ldapd, and both lost). Those are counted and ignored: killing a
+ * relay ends every session in it. Thousands are not a race: that relay is
+ * broken or hostile, and is killed.
+ */
+static int
+proc_lost_excess(struct child *c)
+{
+	char	why[96];
+
+	c->lost_excess++;
+	c->lost_unlogged++;
+	if (c->lost_excess < LDAPD_LOST_EXCESS_MAX)
+		return 0;
+	c->lost_unlogged = 0;
+	(void)snprintf(why, sizeof(why), "asked for an mmp-ldapd channel %u "
+	    "times while one was on its way", c->lost_excess);
+	proc_fail(c, why);
+	return -1;
+}
+
 /*
  * IMSG_LDAPD_LOST: a relay dropped its channel to mmp-ldapd (garbage on
- * it); give it a new one if mmp-ldapd is up, else its restart will.
+ * it) and asks for a new one. Each costs the parent a socketpair and both
+ * children a descriptor, so a relay gets at most one per
+ * LDAPD_LOST_MIN_SEC: a LOST inside that window is held and answered when
+ * it ends, further ones are excess. mmp-ldapd down: nothing to do, its
+ * restart connects every relay.
  */
 static int
 proc_handle_ldapd_lost(struct child *c, struct imsg *imsg)
 {
 	struct child	*ldapd;
+	struct timeval	 tv;
 
 	if (c->kind != CHILD_RELAY || imsg->datalen != 0) {
 		proc_fail(c, "sent a malformed IMSG_LDAPD_LOST");
 		return -1;
 	}
-	if ((ldapd = proc_ldapd()) != NULL && ldapd->chan != -1)
-		proc_connect(c, ldapd);
+	if (c->lost_held)
+		return proc_lost_excess(c);
+	if ((ldapd = proc_ldapd()) == NULL || ldapd->chan == -1)
+		return 0;
+	if (proc_lost_wait(c, &tv) && evtimer_add(c->lost_ev, &tv) == 0) {
+		c->lost_held = 1;
+		return 0;
+	}
+	/* The window is over (or no timer): answer now, not never. */
+	proc_connect(c, ldapd);
 	return 0;
 }
 
@@ -629,6 +738,9 @@ proc_connect(struct child *relay, struct child *ldapd)
 	struct msg_writer	w;
 	int			sp[2];
 
+	/* Whatever asked for it, this answers a held LOST too. */
+	proc_lost_reset(relay);
+	(void)clock_gettime(CLOCK_MONOTONIC, &relay->chan_given);
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
 	    sp) == -1) {
 		/* Without a channel the relay is useless: start it again. */

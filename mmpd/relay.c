@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "logsink.h"
 #include "mmpd.h"
 #include "sandbox.h"
 
@@ -25,22 +26,11 @@ struct relay_env	*env;
 static void	relay_dispatch_parent(int, short, void *);
 static void	relay_dispatch_ldapd(int, short, void *);
 
-/* Children's log lines travel to the parent, which owns every output. */
+/* A log line was queued for the parent (lib/logsink.c). */
 static void
-relay_log_sink(int svc, int prio, const char *line)
+relay_log_want_write(void)
 {
-	struct msg_writer	w;
-
-	msg_writer_init(&w);
-	msg_add_u8(&w, svc);
-	msg_add_u8(&w, prio);
-	msg_add_str(&w, line);
-	if (msg_compose(&env->parent, IMSG_LOG, 0, -1, &w) == -1)
-		return;
-	/* fatal() exits right after its line: make sure it got out. */
-	if (prio <= LOG_CRIT)
-		(void)imsgbuf_flush(&env->parent);
-	else if (env->parent_ev != NULL)
+	if (env->parent_ev != NULL)
 		relay_imsg_arm(&env->parent, env->parent_ev);
 }
 
@@ -341,6 +331,7 @@ relay_dispatch_parent(int fd, short ev, void *arg)
 	if (ev & EV_WRITE) {
 		if (imsgbuf_write(&env->parent) == -1)
 			fatal("write to parent");
+		logsink_written();
 	}
 	if (ev & EV_READ) {
 		n = imsgbuf_read(&env->parent);
@@ -498,8 +489,8 @@ relay_setup(int argc, char *argv[])
 	}
 	(void)snprintf(name, sizeof(name), "relay %d", env->index);
 	log_init(name, 1, env->verbose ? LOG_DEBUG : LOG_INFO);
-	log_set_sink(relay_log_sink);
 	imsgbuf_init(&env->parent, MMP_CHILD_FD);
+	logsink_init(&env->parent, relay_log_want_write);
 	env->ldapd.fd = -1;
 	TAILQ_INIT(&env->listeners);
 	TAILQ_INIT(&env->newlisteners);

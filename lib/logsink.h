@@ -1,0 +1,33 @@
+/*
+ * A child's log lines go to the parent as IMSG_LOG on the parent channel.
+ * The queue is bounded: a parent that does not read costs lines, counted
+ * and reported once it reads again, never the child's memory.
+ */
+#ifndef MMP_LOGSINK_H
+#define MMP_LOGSINK_H
+
+#include <stddef.h>
+
+#include "imsg.h"
+
+/*
+ * Messages waiting for the parent before log lines are dropped. 10000
+ * lines are seconds of a busy relay's log (two or three per session) and
+ * a few MB at most (lines are cut at LOG_LINE_BYTES): a parent stalled on
+ * a slow disk loses nothing, a stopped one costs a bounded amount.
+ */
+#define LOGSINK_QUEUE_MAX	10000
+
+/*
+ * From now on log lines go to ib (the parent channel). want_write is
+ * called after a line was queued: the caller arms its write event.
+ */
+void	logsink_init(struct imsgbuf *ib, void (*want_write)(void));
+/*
+ * Call after every write to the parent: once the queue is empty, the
+ * number of lines dropped since the last report is logged (a line that
+ * itself goes through the sink).
+ */
+void	logsink_written(void);
+
+#endif /* MMP_LOGSINK_H */
