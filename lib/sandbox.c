@@ -243,6 +243,14 @@ static const struct sandbox_rule sandbox_rules[] = {
 	/* imsg reads and writes with these, descriptors or not */
 	RULE(PROMISE_RECVFD, recvmsg),
 	RULE(PROMISE_SENDFD, sendmsg),
+	/*
+	 * recvfd: a descriptor a peer sent that nobody takes is closed
+	 * abortively, so that a lingering socket cannot hold up its close
+	 * (lib/imsg.c); a channel given up on is shut down and read empty.
+	 */
+	RULE2(PROMISE_RECVFD, setsockopt, ARG32_EQ(1, SOL_SOCKET),
+	    ARG32_EQ(2, SO_LINGER)),
+	RULE(PROMISE_RECVFD, shutdown),
 
 	/* splice: relay through a pipe without copying */
 	RULE(PROMISE_SPLICE, splice),

@@ -28,7 +28,8 @@ int	sandbox_drop(const char *dir, const char *user);
  *   dns     socket(AF_INET/AF_INET6, SOCK_DGRAM, UDP), sendto, recvfrom;
  *           no bind (c-ares binds only to a configured source address)
  *   unix    socketpair(AF_UNIX)
- *   recvfd  recvmsg (SCM_RIGHTS in)
+ *   recvfd  recvmsg (SCM_RIGHTS in); setsockopt SO_LINGER and shutdown
+ *           to close unclaimed descriptors and given-up channels abortively
  *   sendfd  sendmsg (SCM_RIGHTS out)
  *   splice  splice(2), pipe2
  * Unknown promise word: fatalx. 0 on success, fatal on failure.

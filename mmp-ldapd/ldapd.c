@@ -227,7 +227,7 @@ relay_close(struct relay *r)
 	event_free(r->p.rev);
 	event_free(r->p.wev);
 	event_free(r->closeev);
-	imsgbuf_clear(&r->p.ib);
+	imsgbuf_shutdown(&r->p.ib);
 	close(r->p.ib.fd);
 	TAILQ_REMOVE(&env->relays, r, entry);
 	env->nrelays--;

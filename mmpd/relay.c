@@ -265,7 +265,7 @@ relay_ldapd_channel(struct imsg *imsg)
 {
 	if (env->ldapd_ev != NULL) {
 		event_free(env->ldapd_ev);
-		imsgbuf_clear(&env->ldapd);
+		imsgbuf_shutdown(&env->ldapd);
 		close(env->ldapd.fd);
 		session_fail_all_lookups();
 	}
@@ -389,7 +389,7 @@ relay_ldapd_lost(const char *why)
 	log_warnx("channel to mmp-ldapd: %s; failing its lookups", why);
 	event_free(env->ldapd_ev);
 	env->ldapd_ev = NULL;
-	imsgbuf_clear(&env->ldapd);
+	imsgbuf_shutdown(&env->ldapd);
 	close(env->ldapd.fd);
 	env->ldapd.fd = -1;
 	env->ldapd_ok = 0;

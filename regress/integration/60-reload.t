@@ -30,7 +30,7 @@ def setup(tap):
 def greeting_caps(m, port):
     with m.imap(port) as c:
         g = re.search(rb"\[CAPABILITY ([^\]]*)\]", c.greeting)
-        return g.group(1).decode().split() if g else []
+        return g.group(1).decode("latin-1").split() if g else []
 
 
 def open_sessions(m):

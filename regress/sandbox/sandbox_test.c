@@ -395,6 +395,14 @@ call_so_keepalive(int fd)
 }
 
 static long
+call_so_linger(int fd)
+{
+	struct linger	l = { 1, 0 };
+
+	return setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+}
+
+static long
 call_so_attach_filter(int fd)
 {
 	return call_set_int(fd, SOL_SOCKET, SO_ATTACH_FILTER);
@@ -485,6 +493,8 @@ static const struct forbidden forbidden_forms[] = {
 	    "stdio inet: getsockopt SOL_SOCKET SO_PEERCRED" },
 	{ "stdio dns", setup_udp, call_tcp_nodelay,
 	    "stdio dns: setsockopt without inet" },
+	{ "stdio inet", setup_tcp, call_so_linger,
+	    "stdio inet: setsockopt SO_LINGER without recvfd" },
 	/* bind: no process binds */
 	{ "stdio inet", setup_tcp, call_bind, "stdio inet: bind" },
 	{ "stdio dns", setup_udp, call_bind, "stdio dns: bind" },
@@ -732,6 +742,26 @@ child_fdpass(void *arg)
 	memcpy(&fd, CMSG_DATA(cmsg), sizeof(int));
 	if (write(fd, "z", 1) != 1 || read(p[0], &c, 1) != 1 || c != 'z')
 		return 14;
+	return 0;
+}
+
+/* recvfd: closing an unclaimed descriptor abortively (lib/imsg.c). */
+static int
+child_recvfd_abort_close(void *arg)
+{
+	struct linger	l = { 1, 0 };
+	int		sv[2];
+
+	(void)arg;
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == -1)
+		return 9;
+	sandbox_pledge("stdio recvfd");
+	if (setsockopt(sv[0], SOL_SOCKET, SO_LINGER, &l, sizeof(l)) == -1)
+		return 10;
+	if (shutdown(sv[1], SHUT_RDWR) == -1)
+		return 11;
+	close(sv[0]);
+	close(sv[1]);
 	return 0;
 }
 
@@ -1058,6 +1088,10 @@ test_ipc(void)
 	st = run_child(child_fdpass, NULL);
 	if (!tap_ok(exited_ok(st), "stdio unix sendfd recvfd: socketpair "
 	    "and descriptor passing"))
+		describe(st);
+	st = run_child(child_recvfd_abort_close, NULL);
+	if (!tap_ok(exited_ok(st), "stdio recvfd: setsockopt SO_LINGER and "
+	    "shutdown, to close what a peer sent abortively"))
 		describe(st);
 	st = run_child(child_recvmsg_unpledged, NULL);
 	if (!tap_ok(killed_by(st, SIGSYS), "recvmsg without recvfd is "
