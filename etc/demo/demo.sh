@@ -3,6 +3,7 @@
 # loopback in a temp dir, with users to log in as; Ctrl-C stops it all.
 # DEMO_NO_WAIT=1: start, check both protocols with curl, stop.
 # DEMO_IMAP_PORT / DEMO_POP_PORT: mmpd's ports (10143 / 10110).
+# MMPD: the mmpd program to run (default mmpd/mmpd).
 set -eu
 
 cd "$(dirname "$0")/../.."
@@ -10,7 +11,9 @@ if [ "$(id -u)" -ne 0 ]; then
 	echo "demo: run as root (mmpd starts its sandboxed children as root)" >&2
 	exit 1
 fi
-for b in mmpd/mmpd mmp-ldapd/mmp-ldapd; do
+# MMPD: another build of mmpd (make asan's); mmp-ldapd is found beside it.
+mmpd=${MMPD:-mmpd/mmpd}
+for b in "$mmpd" "$(dirname "$(dirname "$mmpd")")/mmp-ldapd/mmp-ldapd"; do
 	if [ ! -x "$b" ]; then
 		echo "demo: $b is not built; run make all" >&2
 		exit 1

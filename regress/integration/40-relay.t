@@ -132,6 +132,13 @@ def test_password_wiped(tap, m, env):
     answers = [a for _, a in sessions]
     tap.ok(all(re.match(rb"(\w+ OK|\+OK)", a) for a in answers),
            "five logins of one user, each a different way", repr(answers))
+    if os.environ.get("ASAN_OPTIONS") is not None:
+        # ASan's heap lives in reserved regions of terabytes, which
+        # memory_holds passes over; the plain build is where it is read.
+        tap.skip("no relay holds the password", "ASan's heap is not read")
+        for c, _ in sessions:
+            c.close()
+        return
     pids = relay_pids(m)
     names = set()
     for pid in pids:

@@ -23,7 +23,9 @@ import traceback
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 MMPD_BIN = os.environ.get("MMPD", os.path.join(ROOT, "mmpd", "mmpd"))
-LDAPD_BIN = os.path.join(ROOT, "mmp-ldapd", "mmp-ldapd")
+# Where mmpd itself looks first: beside its own build (build-asan/ too).
+LDAPD_BIN = os.path.join(os.path.dirname(os.path.dirname(MMPD_BIN)),
+                         "mmp-ldapd", "mmp-ldapd")
 USERS_SH = os.path.join(ROOT, "etc", "users.sh")
 SHARED_REF = os.path.join(os.path.dirname(ROOT), "shared", "reference")
 SCHEMA_DIR = "/etc/ldap/schema"
@@ -198,6 +200,10 @@ def proc_cmdline(pid):
         return ""
 
 
+MEMSCAN_CHUNK = 1 << 20
+MEMSCAN_REGION_MAX = 1 << 30
+
+
 def memory_holds(pid, needles):
     """Which of needles (bytes) are in the writable memory of pid: its
     heap, stacks and data, read through /proc/PID/mem (root reads a
@@ -208,6 +214,7 @@ def memory_holds(pid, needles):
         mem = open("/proc/%d/mem" % pid, "rb", buffering=0)
     except OSError:
         return None
+    longest = max(len(n) for n in needles)
     with mem:
         for line in maps:
             f = line.split()
@@ -215,12 +222,18 @@ def memory_holds(pid, needles):
                                                            "[vsyscall]")):
                 continue
             lo, hi = (int(x, 16) for x in f[0].split("-"))
-            try:
-                mem.seek(lo)
-                data = mem.read(hi - lo)
-            except (OSError, OverflowError, ValueError):
-                continue
-            found |= set(n for n in needles if n in data)
+            if hi - lo > MEMSCAN_REGION_MAX:
+                continue	# a sanitizer's reserved shadow, not data
+            tail = b""
+            while lo < hi:
+                try:
+                    mem.seek(lo)
+                    data = tail + mem.read(min(hi - lo, MEMSCAN_CHUNK))
+                except (OSError, OverflowError, ValueError):
+                    break
+                found |= set(n for n in needles if n in data)
+                tail = data[-longest:]
+                lo += MEMSCAN_CHUNK
     return found
 
 
