@@ -508,6 +508,21 @@ msg_reader_init(struct msg_reader *r, const struct imsg *imsg)
 }
 
 int
+msg_skip(struct msg_reader *r, size_t n)
+{
+	if (r->err || n > r->left) {
+		r->err = 1;
+		errno = EBADMSG;
+		return -1;
+	}
+	if (n == 0)
+		return 0;
+	r->p += n;
+	r->left -= n;
+	return 0;
+}
+
+int
 msg_get_data(struct msg_reader *r, void *buf, size_t n)
 {
 	if (r->err || n > r->left || (buf == NULL && n > 0)) {

@@ -110,6 +110,8 @@ int	msg_get_str(struct msg_reader *, char *, size_t);
 /* As msg_get_str, into a fresh allocation the caller frees. */
 int	msg_get_strdup(struct msg_reader *, char **);
 int	msg_get_data(struct msg_reader *, void *, size_t);
+/* Passes over n bytes, as a get that keeps nothing. */
+int	msg_skip(struct msg_reader *, size_t);
 /* 0 when everything was consumed and no get failed, else -1. */
 int	msg_end(struct msg_reader *);
 

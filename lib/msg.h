@@ -15,6 +15,7 @@
 #define MMP_STR_BYTES		1024	/* longest string in any message */
 #define MMP_USER_BYTES		256	/* longest user name accepted */
 #define MMP_ADDRS_MAX		8	/* store addresses in a lookup */
+#define MMP_ADDR_BYTES		64	/* one numeric address, as text */
 
 enum mmp_imsg {
 	IMSG_NONE,

@@ -20,6 +20,7 @@
 
 #include "ldapd.h"
 #include "log.h"
+#include "lookupmsg.h"
 #include "logsink.h"
 #include "sandbox.h"
 
@@ -244,38 +245,18 @@ relay_close_cb(int fd, short events, void *arg)
 }
 
 /*
- * u64 reqid, u8 svc, str user, str client, str local. The user is read
- * as bytes so that a NUL in it is answered (TEMPFAIL), not taken for
- * garbage. -1: the message is malformed.
+ * IMSG_LOOKUP, read by lib/lookupmsg.c: a name with NUL, CR or LF, or too
+ * long, is answered (TEMPFAIL), not taken for garbage. -1: malformed.
  */
 static int
 relay_lookup(struct relay *r, struct imsg *imsg)
 {
-	struct msg_reader	 rd;
-	char			 client[MMP_STR_BYTES], local[MMP_STR_BYTES];
-	char			*user;
-	uint64_t		 reqid;
-	uint16_t		 len;
-	uint8_t			 svc;
+	struct lookup_req	rq;
 
-	msg_reader_init(&rd, imsg);
-	if (msg_get_u64(&rd, &reqid) == -1 || msg_get_u8(&rd, &svc) == -1 ||
-	    msg_get_u16(&rd, &len) == -1 || len > rd.left)
+	if (lookup_req_read(imsg, &rq) == -1)
 		return -1;
-	if ((user = malloc((size_t)len + 1)) == NULL) {
-		log_warn("relay %u: lookup", r->idx);
-		return 0;
-	}
-	if (msg_get_data(&rd, user, len) == -1 ||
-	    msg_get_str(&rd, client, sizeof(client)) == -1 ||
-	    msg_get_str(&rd, local, sizeof(local)) == -1 ||
-	    msg_end(&rd) == -1) {
-		free(user);
-		return -1;
-	}
-	user[len] = '\0';
-	lookup_start(env, r, reqid, svc, user, len, client, local);
-	free(user);
+	lookup_start(env, r, rq.reqid, rq.svc, rq.user, rq.userlen,
+	    rq.client, rq.local);
 	return 0;
 }
 

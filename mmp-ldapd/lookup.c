@@ -26,6 +26,7 @@
 #include "ldapd.h"
 #include "addr.h"
 #include "log.h"
+#include "lookupmsg.h"
 
 #define SEARCH_SIZELIMIT	2	/* two entries prove ambiguity */
 #define LOG_NAME_BYTES		(MMP_USER_BYTES * 4 + 8)
@@ -304,26 +305,49 @@ relay_close_later(struct relay *r)
 	event_active(r->closeev, EV_TIMEOUT, 0);
 }
 
+/* The answer's fields; -1 if one does not fit (never sent cut). */
+static int
+answer_fill(struct lookup_answer *a, int status, const char *detail,
+    const char *dn, const char *mailhost, const char *user,
+    const struct addrlist *al)
+{
+	size_t	i;
+
+	a->status = (uint8_t)status;
+	(void)strlcpy(a->detail, detail, sizeof(a->detail));
+	if (strlcpy(a->dn, dn, sizeof(a->dn)) >= sizeof(a->dn) ||
+	    strlcpy(a->mailhost, mailhost, sizeof(a->mailhost)) >=
+	    sizeof(a->mailhost) ||
+	    strlcpy(a->replay, user, sizeof(a->replay)) >= sizeof(a->replay))
+		return -1;
+	a->naddr = al != NULL && al->n <= MMP_ADDRS_MAX ? (uint8_t)al->n : 0;
+	for (i = 0; i < a->naddr; i++)
+		if (strlcpy(a->addrs[i], al->a[i], sizeof(a->addrs[i])) >=
+		    sizeof(a->addrs[i]))
+			return -1;
+	return 0;
+}
+
 static void
 answer_compose(struct relay *r, uint64_t reqid, int status,
     const char *detail, const char *dn, const char *mailhost,
     const char *user, const struct addrlist *al)
 {
+	struct lookup_answer	a;
 	struct msg_writer	w;
-	size_t			i, n = al != NULL ? al->n : 0;
 
 	if (r == NULL || r->closing)
 		return;
+	memset(&a, 0, sizeof(a));
+	a.reqid = reqid;
+	if (answer_fill(&a, status, detail, dn, mailhost, user, al) == -1) {
+		memset(&a, 0, sizeof(a));
+		a.reqid = reqid;
+		(void)answer_fill(&a, LOOKUP_TEMPFAIL, "the answer does not "
+		    "fit in a message", "", "", "", NULL);
+	}
 	msg_writer_init(&w);
-	msg_add_u64(&w, reqid);
-	msg_add_u8(&w, (uint8_t)status);
-	msg_add_str(&w, detail);
-	msg_add_str(&w, dn);
-	msg_add_str(&w, mailhost);
-	msg_add_str(&w, user);
-	msg_add_u8(&w, (uint8_t)n);
-	for (i = 0; i < n; i++)
-		msg_add_str(&w, al->a[i]);
+	lookup_answer_write(&w, &a);
 	if (msg_compose(&r->p.ib, IMSG_LOOKUP_RESULT, 0, -1, &w) == -1) {
 		log_warn("relay %u: cannot queue an answer", r->idx);
 		relay_close_later(r);

@@ -19,7 +19,7 @@
 
 #include "addr.h"
 #include "log.h"
-#include "mmpd.h"
+#include "relay.h"
 #include "netmask.h"
 
 #define STORE_CAPA_TAG	"mmpd0"

@@ -10,7 +10,7 @@
 #include <strings.h>
 
 #include "log.h"
-#include "mmpd.h"
+#include "relay.h"
 
 #define CAPS_BYTES		512
 #define ID_PAIRS_MAX		30	/* RFC 2971 */

@@ -18,7 +18,7 @@
 
 #include "escape.h"
 #include "log.h"
-#include "mmpd.h"
+#include "relay.h"
 
 #define NSEC_PER_USEC	1000LL
 #define USEC_PER_SEC	1000000LL
@@ -172,8 +172,7 @@ session_login_sasl(struct session *s, const char *b64, size_t len)
 }
 
 void
-session_lookup_result(struct session *s, int status, const char *detail,
-    const char *dn, char addrs[][ADDR_TEXT_BYTES], int naddr)
+session_lookup_result(struct session *s, const struct lookup_answer *a)
 {
 	char	safe[MMP_USER_BYTES * 4 + 1];
 	int	i;
@@ -182,17 +181,17 @@ session_lookup_result(struct session *s, int status, const char *detail,
 	 * mmp-ldapd escaped the names in detail already; log.c turns any
 	 * control character it might still hold into '?'.
 	 */
-	if (status != LOOKUP_OK) {
-		session_login_failed(s, LOGIN_FAIL_AUTH, detail);
+	if (a->status != LOOKUP_OK) {
+		session_login_failed(s, LOGIN_FAIL_AUTH, a->detail);
 		return;
 	}
 	login_user_text(s->user, strlen(s->user), safe, sizeof(safe));
-	session_log(s, LOG_DEBUG, "\"%s\" is %s on %s", safe, dn,
+	session_log(s, LOG_DEBUG, "\"%s\" is %s on %s", safe, a->dn,
 	    s->mailhost);
-	for (i = 0; i < naddr; i++)
-		(void)strlcpy(s->be.addrs[i], addrs[i],
+	for (i = 0; i < a->naddr; i++)
+		(void)strlcpy(s->be.addrs[i], a->addrs[i],
 		    sizeof(s->be.addrs[i]));
-	s->be.naddr = naddr;
+	s->be.naddr = a->naddr;
 	s->state = S_STORE;
 	backend_start(s);
 }

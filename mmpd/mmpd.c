@@ -19,9 +19,10 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "confmsg.h"
 #include "log.h"
-#include "mmpd.h"
 #include "parent.h"
+#include "relay_main.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR	"/etc/mmpd"

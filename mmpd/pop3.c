@@ -9,7 +9,7 @@
 #include <strings.h>
 
 #include "log.h"
-#include "mmpd.h"
+#include "relay.h"
 #include "pop3cmd.h"
 
 static void

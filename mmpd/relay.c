@@ -17,8 +17,9 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "lookupmsg.h"
 #include "logsink.h"
-#include "mmpd.h"
+#include "relay.h"
 #include "sandbox.h"
 
 struct relay_env	*env;
@@ -346,40 +347,21 @@ relay_dispatch_parent(int fd, short ev, void *arg)
 	relay_imsg_arm(&env->parent, env->parent_ev);
 }
 
-/* IMSG_LOOKUP_RESULT: see msg.h. */
+/* IMSG_LOOKUP_RESULT: read and checked by lib/lookupmsg.c. */
 static int
 relay_lookup_result(struct imsg *imsg)
 {
-	char			 detail[MMP_STR_BYTES], dn[MMP_STR_BYTES];
-	char			 host[MMP_STR_BYTES], replay[MMP_USER_BYTES + 1];
-	char			 addrs[MMP_ADDRS_MAX][ADDR_TEXT_BYTES];
-	struct msg_reader	 r;
+	struct lookup_answer	 a;
 	struct session		*s;
-	uint64_t		 reqid;
-	uint8_t			 status, naddr, i;
 
-	msg_reader_init(&r, imsg);
-	if (msg_get_u64(&r, &reqid) == -1 || msg_get_u8(&r, &status) == -1 ||
-	    msg_get_str(&r, detail, sizeof(detail)) == -1 ||
-	    msg_get_str(&r, dn, sizeof(dn)) == -1 ||
-	    msg_get_str(&r, host, sizeof(host)) == -1 ||
-	    msg_get_str(&r, replay, sizeof(replay)) == -1 ||
-	    msg_get_u8(&r, &naddr) == -1 || naddr > MMP_ADDRS_MAX ||
-	    status >= LOOKUP_MAX)
+	if (lookup_answer_read(imsg, &a) == -1)
 		return -1;
-	for (i = 0; i < naddr; i++)
-		if (msg_get_str(&r, addrs[i], sizeof(addrs[i])) == -1)
-			return -1;
-	/* The replay name goes to a store as is (POP3 USER). */
-	if (msg_end(&r) == -1 || (status == LOOKUP_OK && naddr == 0) ||
-	    strpbrk(replay, "\r\n") != NULL)
-		return -1;
-	if ((s = session_find(reqid)) == NULL || s->state != S_LOOKUP)
+	if ((s = session_find(a.reqid)) == NULL || s->state != S_LOOKUP)
 		return 0;	/* the client left meanwhile */
-	(void)strlcpy(s->mailhost, host, sizeof(s->mailhost));
-	if (status == LOOKUP_OK && replay[0] != '\0')
-		(void)strlcpy(s->user, replay, sizeof(s->user));
-	session_lookup_result(s, status, detail, dn, addrs, naddr);
+	(void)strlcpy(s->mailhost, a.mailhost, sizeof(s->mailhost));
+	if (a.status == LOOKUP_OK && a.replay[0] != '\0')
+		(void)strlcpy(s->user, a.replay, sizeof(s->user));
+	session_lookup_result(s, &a);
 	return 0;
 }
 
@@ -440,17 +422,21 @@ relay_dispatch_ldapd(int fd, short ev, void *arg)
 int
 relay_lookup(struct session *s)
 {
+	struct lookup_req	rq;
 	struct msg_writer	w;
 
 	if (!env->ldapd_ok)
 		return -1;
+	memset(&rq, 0, sizeof(rq));
+	rq.reqid = s->id;
+	rq.svc = s->svc;
+	rq.userlen = strlen(s->user);
+	memcpy(rq.user, s->user, rq.userlen);
+	(void)strlcpy(rq.client, s->client, sizeof(rq.client));
+	(void)strlcpy(rq.local, s->local, sizeof(rq.local));
 	msg_writer_init(&w);
-	msg_add_u64(&w, s->id);
-	msg_add_u8(&w, s->svc);
-	msg_add_str(&w, s->user);
-	msg_add_str(&w, s->client);
-	msg_add_str(&w, s->local);
-	if (msg_compose(&env->ldapd, IMSG_LOOKUP, 0, -1, &w) == -1)
+	if (lookup_req_write(&w, &rq) == -1 ||
+	    msg_compose(&env->ldapd, IMSG_LOOKUP, 0, -1, &w) == -1)
 		return -1;
 	relay_imsg_arm(&env->ldapd, env->ldapd_ev);
 	return 0;

@@ -18,7 +18,7 @@
 #include "addr.h"
 #include "escape.h"
 #include "log.h"
-#include "mmpd.h"
+#include "relay.h"
 
 static void	session_client_read(int, short, void *);
 static void	session_client_write(int, short, void *);

@@ -20,7 +20,7 @@
 
 #include "addr.h"
 #include "escape.h"
-#include "mmpd/mmpd.h"
+#include "mmpd/relay.h"
 #include "regress/tap.h"
 
 #define STEPS_MAX	12

@@ -3,8 +3,8 @@
  * page. A worker accepts clients, speaks IMAP or POP3 until the login, asks
  * mmp-ldapd where the user lives, logs in to that store and then relays.
  */
-#ifndef MMPD_H
-#define MMPD_H
+#ifndef MMPD_RELAY_H
+#define MMPD_RELAY_H
 
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -18,8 +18,10 @@
 #include "confmsg.h"
 #include "imapcmd.h"
 #include "imsg.h"
+#include "lookupmsg.h"
 #include "msg.h"
 #include "pump.h"
+#include "relay_main.h"
 #include "sasl.h"
 
 #define CLIENT_IN_MAX_BYTES	(IMAP_CMD_MAX_BYTES + 4096)
@@ -70,7 +72,7 @@ struct backend {
 	struct buf	 in;
 	struct buf	 out;
 	struct buf	 answer;	/* store lines to pass on at success */
-	char		 addrs[MMP_ADDRS_MAX][ADDR_TEXT_BYTES];
+	char		 addrs[MMP_ADDRS_MAX][MMP_ADDR_BYTES];
 	int		 naddr;
 	int		 next;		/* next address to try */
 	char		 addr[ADDR_TEXT_BYTES];	/* "ip:port" connected */
@@ -150,8 +152,7 @@ struct relay_env {
 
 extern struct relay_env	*env;
 
-/* relay.c */
-int	relay_main(int, char *[]);
+/* relay.c; relay_main() is in relay_main.h, the parent's only view */
 int	relay_lookup(struct session *);
 void	relay_session_closed(void);
 void	relay_imsg_arm(struct imsgbuf *, struct event *);
@@ -176,8 +177,8 @@ RB_PROTOTYPE(session_tree, session, entry, session_cmp)
 void	session_login(struct session *, const char *, size_t, const char *,
 	    size_t);
 void	session_login_sasl(struct session *, const char *, size_t);
-void	session_lookup_result(struct session *, int, const char *,
-	    const char *, char [][ADDR_TEXT_BYTES], int);
+void	session_lookup_result(struct session *,
+	    const struct lookup_answer *);
 void	session_fail_all_lookups(void);
 void	session_login_failed(struct session *, enum login_fail,
 	    const char *);
@@ -191,4 +192,4 @@ void	backend_free(struct backend *);
 /* imap.c */
 void	imap_capabilities(char *, size_t);
 
-#endif /* MMPD_H */
+#endif /* MMPD_RELAY_H */

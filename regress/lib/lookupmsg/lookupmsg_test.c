@@ -1,0 +1,180 @@
+/*
+ * Unit test for lib/lookupmsg.c: what the relay writes mmp-ldapd reads
+ * back the same, and the other way; each reader refuses what its process
+ * must not take from the other (short, trailing, out of range, a replay
+ * name with CR or LF, LOOKUP_OK without an address).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lookupmsg.h"
+#include "regress/tap.h"
+
+/* An imsg over the writer's bytes, as imsg_get would hand it out. */
+static void
+as_imsg(struct msg_writer *w, struct imsg *imsg)
+{
+	memset(imsg, 0, sizeof(*imsg));
+	imsg->fd = -1;
+	imsg->data = w->buf;
+	imsg->datalen = w->len;
+}
+
+static void
+test_request(void)
+{
+	struct lookup_req	rq, got;
+	struct msg_writer	w;
+	struct imsg		imsg;
+
+	memset(&rq, 0, sizeof(rq));
+	rq.reqid = 0x1122334455667788ULL;
+	rq.svc = 2;
+	memcpy(rq.user, "da\0ve", 5);
+	rq.userlen = 5;
+	(void)strlcpy(rq.client, "192.0.2.7:50114", sizeof(rq.client));
+	(void)strlcpy(rq.local, "[2001:db8::1]:143", sizeof(rq.local));
+	msg_writer_init(&w);
+	tap_is_int(lookup_req_write(&w, &rq), 0, "request written");
+	as_imsg(&w, &imsg);
+	tap_is_int(lookup_req_read(&imsg, &got), 0, "request read");
+	tap_ok(got.reqid == rq.reqid && got.svc == 2 && got.userlen == 5 &&
+	    memcmp(got.user, "da\0ve", 5) == 0 &&
+	    strcmp(got.client, rq.client) == 0 &&
+	    strcmp(got.local, rq.local) == 0, "a NUL in the name survives");
+	w.len--;
+	as_imsg(&w, &imsg);
+	tap_is_int(lookup_req_read(&imsg, &got), -1, "short request refused");
+	w.len += 2;
+	as_imsg(&w, &imsg);
+	tap_is_int(lookup_req_read(&imsg, &got), -1, "trailing byte refused");
+
+	rq.userlen = MMP_USER_BYTES + 2;
+	msg_writer_init(&w);
+	tap_is_int(lookup_req_write(&w, &rq), -1, "the relay never writes a "
+	    "name longer than one too long");
+}
+
+/* A relay that lies about the name's length: read as one too long. */
+static void
+test_long_name(void)
+{
+	struct lookup_req	got;
+	struct msg_writer	w;
+	struct imsg		imsg;
+	char			name[1000];
+
+	memset(name, 'n', sizeof(name));
+	msg_writer_init(&w);
+	msg_add_u64(&w, 7);
+	msg_add_u8(&w, 1);
+	msg_add_u16(&w, sizeof(name));
+	msg_add_data(&w, name, sizeof(name));
+	msg_add_str(&w, "c");
+	msg_add_str(&w, "l");
+	as_imsg(&w, &imsg);
+	tap_is_int(lookup_req_read(&imsg, &got), 0, "a 1000-byte name is read");
+	tap_ok(got.userlen == MMP_USER_BYTES + 1 &&
+	    strcmp(got.client, "c") == 0 && strcmp(got.local, "l") == 0,
+	    "as %d bytes, one too many, and the fields after it", MMP_USER_BYTES
+	    + 1);
+	msg_writer_init(&w);
+	msg_add_u64(&w, 7);
+	msg_add_u8(&w, 1);
+	msg_add_u16(&w, 60000);
+	msg_add_data(&w, name, sizeof(name));
+	as_imsg(&w, &imsg);
+	tap_is_int(lookup_req_read(&imsg, &got), -1, "a length beyond the "
+	    "message is refused");
+}
+
+static void
+answer_ok(struct lookup_answer *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->reqid = 42;
+	a->status = LOOKUP_OK;
+	(void)strlcpy(a->detail, "found", sizeof(a->detail));
+	(void)strlcpy(a->dn, "uid=dave,o=example", sizeof(a->dn));
+	(void)strlcpy(a->mailhost, "store1.example", sizeof(a->mailhost));
+	(void)strlcpy(a->replay, "dave@example", sizeof(a->replay));
+	a->naddr = 2;
+	(void)strlcpy(a->addrs[0], "192.0.2.21", sizeof(a->addrs[0]));
+	(void)strlcpy(a->addrs[1], "2001:db8::21", sizeof(a->addrs[1]));
+}
+
+static int
+answer_roundtrip(const struct lookup_answer *a, struct lookup_answer *got)
+{
+	struct msg_writer	w;
+	struct imsg		imsg;
+
+	msg_writer_init(&w);
+	lookup_answer_write(&w, a);
+	as_imsg(&w, &imsg);
+	return lookup_answer_read(&imsg, got);
+}
+
+static void
+test_answer(void)
+{
+	struct lookup_answer	a, got;
+	struct msg_writer	w;
+	struct imsg		imsg;
+	int			i;
+
+	answer_ok(&a);
+	tap_is_int(answer_roundtrip(&a, &got), 0, "answer read");
+	tap_ok(memcmp(&a, &got, sizeof(a)) == 0, "answer read back the same");
+
+	answer_ok(&a);
+	a.naddr = 0;
+	tap_is_int(answer_roundtrip(&a, &got), -1, "LOOKUP_OK without an "
+	    "address refused");
+	a.status = LOOKUP_NOUSER;
+	tap_is_int(answer_roundtrip(&a, &got), 0, "NOUSER without an address "
+	    "taken");
+	answer_ok(&a);
+	a.status = LOOKUP_MAX;
+	tap_is_int(answer_roundtrip(&a, &got), -1, "status out of range "
+	    "refused");
+	answer_ok(&a);
+	(void)strlcpy(a.replay, "dave\r\nA1 LOGOUT", sizeof(a.replay));
+	tap_is_int(answer_roundtrip(&a, &got), -1, "replay name with CR LF "
+	    "refused");
+	(void)strlcpy(a.replay, "dave\nx", sizeof(a.replay));
+	tap_is_int(answer_roundtrip(&a, &got), -1, "replay name with LF "
+	    "refused");
+
+	/* Hand-made: more addresses than MMP_ADDRS_MAX, a trailing byte. */
+	answer_ok(&a);
+	msg_writer_init(&w);
+	msg_add_u64(&w, 1);
+	msg_add_u8(&w, LOOKUP_OK);
+	msg_add_str(&w, "");
+	msg_add_str(&w, "");
+	msg_add_str(&w, "");
+	msg_add_str(&w, "");
+	msg_add_u8(&w, MMP_ADDRS_MAX + 1);
+	for (i = 0; i <= MMP_ADDRS_MAX; i++)
+		msg_add_str(&w, "192.0.2.1");
+	as_imsg(&w, &imsg);
+	tap_is_int(lookup_answer_read(&imsg, &got), -1, "%d addresses refused",
+	    MMP_ADDRS_MAX + 1);
+	msg_writer_init(&w);
+	lookup_answer_write(&w, &a);
+	msg_add_u8(&w, 0);
+	as_imsg(&w, &imsg);
+	tap_is_int(lookup_answer_read(&imsg, &got), -1, "trailing byte "
+	    "refused");
+}
+
+int
+main(void)
+{
+	test_request();
+	test_long_name();
+	test_answer();
+	return tap_done();
+}
