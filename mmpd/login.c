@@ -23,13 +23,6 @@
 #define NSEC_PER_USEC	1000LL
 #define USEC_PER_SEC	1000000LL
 
-/* The user name as it may go into a log line. */
-static void
-login_user_text(const char *user, size_t len, char *buf, size_t size)
-{
-	escape_log(user, len, buf, size);
-}
-
 /*
  * Names and passwords that may go on to a store: not empty, bounded, no
  * CR, LF or NUL (a store may cut at a NUL and log in the prefix).
@@ -103,7 +96,7 @@ login_lookup(struct session *s)
 
 	s->state = S_LOOKUP;
 	session_read_pause(s, 1);
-	login_user_text(s->user, strlen(s->user), safe, sizeof(safe));
+	escape_log(s->user, strlen(s->user), safe, sizeof(safe));
 	session_log(s, LOG_DEBUG, "login \"%s\": looking up", safe);
 	if (relay_lookup(s) == -1)
 		session_login_failed(s, LOGIN_FAIL_AUTH,
@@ -117,7 +110,7 @@ login_refused(struct session *s, const char *user, size_t ulen,
 {
 	char	safe[MMP_USER_BYTES * 4 + 1];
 
-	login_user_text(user, ulen, safe, sizeof(safe));
+	escape_log(user, ulen, safe, sizeof(safe));
 	session_log(s, LOG_NOTICE, "login \"%s\" refused: %s", safe, why);
 	s->user[0] = '\0';
 	s->userlen = 0;
@@ -185,7 +178,7 @@ session_lookup_result(struct session *s, const struct lookup_answer *a)
 		session_login_failed(s, LOGIN_FAIL_AUTH, a->detail);
 		return;
 	}
-	login_user_text(s->user, strlen(s->user), safe, sizeof(safe));
+	escape_log(s->user, strlen(s->user), safe, sizeof(safe));
 	session_log(s, LOG_DEBUG, "\"%s\" is %s on %s", safe, a->dn,
 	    s->mailhost);
 	for (i = 0; i < a->naddr; i++)
@@ -218,7 +211,7 @@ session_login_failed(struct session *s, enum login_fail why,
 {
 	char	safe[MMP_USER_BYTES * 4 + 1];
 
-	login_user_text(s->user, strlen(s->user), safe, sizeof(safe));
+	escape_log(s->user, strlen(s->user), safe, sizeof(safe));
 	backend_free(&s->be);
 	explicit_bzero(s->pass, sizeof(s->pass));
 	if (why == LOGIN_FAIL_STORE) {
@@ -267,7 +260,7 @@ session_login_ok(struct session *s)
 {
 	char	safe[MMP_USER_BYTES * 4 + 1];
 
-	login_user_text(s->user, strlen(s->user), safe, sizeof(safe));
+	escape_log(s->user, strlen(s->user), safe, sizeof(safe));
 	session_log(s, LOG_NOTICE, "user \"%s\" logged in to %s (%s)", safe,
 	    s->mailhost, s->be.addr);
 	explicit_bzero(s->pass, sizeof(s->pass));

@@ -7,7 +7,6 @@
 #include <sys/socket.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +15,6 @@
 #include <unistd.h>
 
 #include "addr.h"
-#include "escape.h"
 #include "log.h"
 #include "relay.h"
 
