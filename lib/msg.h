@@ -11,6 +11,8 @@
 #ifndef MMP_MSG_H
 #define MMP_MSG_H
 
+#include <stdint.h>
+
 #define MMP_CHILD_FD		3	/* parent channel in every child */
 #define MMP_STR_BYTES		1024	/* longest string in any message */
 #define MMP_USER_BYTES		256	/* longest user name accepted */
@@ -76,5 +78,13 @@ enum lookup_status {
 	LOOKUP_TEMPFAIL,	/* LDAP down, timeout, internal error */
 	LOOKUP_MAX
 };
+
+/*
+ * lib/msg.c: a type's name for the log ("LOOKUP"; NULL if no message has
+ * that number), and whether a descriptor rides with it: with those types
+ * always, with no other ever (lib/chan.c holds every peer to it).
+ */
+const char	*msg_type_name(uint32_t);
+int		 msg_type_has_fd(uint32_t);
 
 #endif /* MMP_MSG_H */

@@ -1,0 +1,98 @@
+/*
+ * chan: an imsg channel to another process, driven by libevent. Each
+ * process describes its peers in a table of struct chan_peer (one
+ * dispatch and one lost function per peer); the reading, writing,
+ * arming and the rule for a peer that breaks the protocol live here once.
+ */
+#ifndef MMP_CHAN_H
+#define MMP_CHAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+
+#include "imsg.h"
+
+/*
+ * What a dispatch function returns for one message. Anything but
+ * CHAN_OK loses the channel, as garbage on it would: the peer is not
+ * trusted to say what it meant.
+ */
+#define CHAN_OK		 0	/* handled: go on with the next */
+#define CHAN_BAD	-1	/* payload refused (msg_get_*, checks) */
+#define CHAN_UNEXPECTED	-2	/* a type this peer does not send */
+
+#define CHAN_WHY_BYTES	128	/* longest reason given to lost */
+
+struct chan;
+
+/*
+ * One message. The descriptor rule is checked before: a dispatch sees an
+ * fd exactly when msg_type_has_fd(type) says one is due. To keep it, the
+ * dispatch sets imsg->fd to -1; otherwise it is closed (abortively).
+ *
+ * A dispatch may close its own channel (chan_close) and free whatever
+ * holds it: the chan stays valid until the dispatch returns, notices,
+ * and reads no further message from it, whatever the dispatch returned.
+ */
+typedef int	(*chan_dispatch_fn)(struct chan *, struct imsg *);
+
+/*
+ * The channel is lost: why is NULL when the peer closed it (EOF, reset),
+ * else what the peer did, worded to follow its name ("sent a malformed
+ * LOOKUP", "sent garbage"). Called once, from the event loop, as the last
+ * thing the chan does; it must chan_close the channel or end the
+ * process. The consequence is the peer's business, so it logs the line.
+ */
+typedef void	(*chan_lost_fn)(struct chan *, const char *why);
+
+/* One peer of a process, in that process's static table. */
+struct chan_peer {
+	const char		*name;		/* "parent", for the log */
+	chan_dispatch_fn	 dispatch;
+	chan_lost_fn		 lost;
+	/* Optional: everything queued has been written. */
+	void			(*drained)(struct chan *);
+};
+
+/*
+ * A channel on fd (made non-blocking), reading at once. NULL if the
+ * events cannot be had; fd stays the caller's then. arg is for the
+ * peer's functions (chan_arg).
+ */
+struct chan	*chan_open(struct event_base *, int fd,
+		    const struct chan_peer *, void *arg);
+/*
+ * The end of a channel: the peer's queued messages are read and dropped
+ * (their descriptors closed abortively, lib/imsg.c), ours are dropped
+ * too (chan_flush first if they matter), the socket is closed. Inside a
+ * callback of this channel the memory is freed when the callback ends.
+ */
+void		 chan_close(struct chan *);
+
+/*
+ * Queue a message and arm the write event. fd (or -1) belongs to the
+ * chan from this call on, as with imsg_compose. 0, or -1 when it cannot
+ * be queued or watched: the caller gives up on the peer.
+ */
+int		 chan_compose(struct chan *, uint32_t type, uint32_t peerid,
+		    int fd, const void *, size_t);
+/* Same from a msg_writer, which is wiped (it may have held a secret). */
+int		 chan_compose_msg(struct chan *, uint32_t type,
+		    uint32_t peerid, int fd, struct msg_writer *);
+/* Write everything now, blocking: for fatal paths and exit. 0 or -1. */
+int		 chan_flush(struct chan *);
+size_t		 chan_queued(const struct chan *);
+void		*chan_arg(const struct chan *);
+
+/*
+ * A child's first configuration, before its event loop and sandbox:
+ * block on the parent channel, handing each message to the dispatch,
+ * until configured() is true. A child without it has nothing to serve,
+ * so here garbage, a refused message or EOF are fatal. Messages that came
+ * along with the last one are dispatched once the event loop runs.
+ */
+void		 chan_first_conf(struct chan *, int (*configured)(void));
+
+#endif /* MMP_CHAN_H */

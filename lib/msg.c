@@ -1,0 +1,42 @@
+/*
+ * What lib/chan.c needs to know of each message type of msg.h beyond its
+ * number: a name for the log, and whether a descriptor rides with it. One
+ * table, so that "a descriptor where none is due" is judged in one place.
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "msg.h"
+
+static const struct {
+	const char	*name;
+	int		 fd;		/* a descriptor rides with it */
+} msg_types[IMSG_MAX] = {
+	[IMSG_CONF_START] =	{ "CONF_START", 0 },
+	[IMSG_CONF_KV] =	{ "CONF_KV", 0 },
+	[IMSG_CONF_HOST] =	{ "CONF_HOST", 0 },
+	[IMSG_CONF_LISTENER] =	{ "CONF_LISTENER", 1 },
+	[IMSG_CONF_END] =	{ "CONF_END", 0 },
+	[IMSG_READY] =		{ "READY", 0 },
+	[IMSG_LOG] =		{ "LOG", 0 },
+	[IMSG_LDAPD_CHANNEL] =	{ "LDAPD_CHANNEL", 1 },
+	[IMSG_RELAY_CHANNEL] =	{ "RELAY_CHANNEL", 1 },
+	[IMSG_DRAIN] =		{ "DRAIN", 0 },
+	[IMSG_STATS] =		{ "STATS", 0 },
+	[IMSG_LOOKUP] =		{ "LOOKUP", 0 },
+	[IMSG_LOOKUP_RESULT] =	{ "LOOKUP_RESULT", 0 },
+	[IMSG_LDAPD_LOST] =	{ "LDAPD_LOST", 0 },
+};
+
+/* NULL for a number no message has: the caller logs the number. */
+const char *
+msg_type_name(uint32_t type)
+{
+	return type < IMSG_MAX ? msg_types[type].name : NULL;
+}
+
+int
+msg_type_has_fd(uint32_t type)
+{
+	return type < IMSG_MAX && msg_types[type].fd;
+}
