@@ -12,7 +12,7 @@
 #include "msg.h"
 
 int
-conf_send_begin(struct imsgbuf *ib, const struct mmp_conf *conf, uint32_t gen,
+conf_send_begin(struct chan *ch, const struct mmp_conf *conf, uint32_t gen,
     int with_secrets)
 {
 	struct msg_writer		 w;
@@ -22,7 +22,7 @@ conf_send_begin(struct imsgbuf *ib, const struct mmp_conf *conf, uint32_t gen,
 
 	msg_writer_init(&w);
 	msg_add_u32(&w, gen);
-	if (msg_compose(ib, IMSG_CONF_START, 0, -1, &w) == -1)
+	if (chan_compose_msg(ch, IMSG_CONF_START, 0, -1, &w) == -1)
 		return -1;
 	for (sect = 0; sect < CONF_NSECT; sect++) {
 		for (k = 0; k < CK_NKEYS; k++) {
@@ -37,8 +37,9 @@ conf_send_begin(struct imsgbuf *ib, const struct mmp_conf *conf, uint32_t gen,
 			msg_add_str(&w, cv->str);
 			msg_add_str(&w, cv->file);
 			msg_add_u32(&w, cv->line);
-			/* msg_compose wipes w: it may have held BindPass. */
-			if (msg_compose(ib, IMSG_CONF_KV, 0, -1, &w) == -1)
+			/* Composing wipes w: it may have held BindPass. */
+			if (chan_compose_msg(ch, IMSG_CONF_KV, 0, -1, &w) ==
+			    -1)
 				return -1;
 		}
 	}
@@ -46,13 +47,13 @@ conf_send_begin(struct imsgbuf *ib, const struct mmp_conf *conf, uint32_t gen,
 }
 
 int
-conf_send_end(struct imsgbuf *ib, uint32_t gen)
+conf_send_end(struct chan *ch, uint32_t gen)
 {
 	struct msg_writer	w;
 
 	msg_writer_init(&w);
 	msg_add_u32(&w, gen);
-	return msg_compose(ib, IMSG_CONF_END, 0, -1, &w);
+	return chan_compose_msg(ch, IMSG_CONF_END, 0, -1, &w);
 }
 
 void

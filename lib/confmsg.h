@@ -9,6 +9,7 @@
 
 #include <stdint.h>
 
+#include "chan.h"
 #include "config.h"
 #include "imsg.h"
 
@@ -17,9 +18,9 @@
  * Secret keys only when with_secrets. The caller adds its own messages
  * (listeners, hosts) and then calls conf_send_end. 0 or -1.
  */
-int	conf_send_begin(struct imsgbuf *, const struct mmp_conf *, uint32_t gen,
+int	conf_send_begin(struct chan *, const struct mmp_conf *, uint32_t gen,
 	    int with_secrets);
-int	conf_send_end(struct imsgbuf *, uint32_t gen);
+int	conf_send_end(struct chan *, uint32_t gen);
 
 /* Child: a configuration being received. Zero it before first use. */
 struct conf_rx {

@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "chan.h"
 #include "config.h"
 #include "imsg.h"
 
@@ -44,10 +45,7 @@ struct child {
 	char			 name[32];	/* "relay 1", "mmp-ldapd" */
 	pid_t			 pid;		/* -1 while down */
 	int			 retiring;	/* drained, not restarted */
-	int			 chan;		/* channel fd, -1 if closed */
-	struct imsgbuf		 ib;
-	struct event		*ev;		/* channel readable */
-	struct event		*wev;		/* channel writable */
+	struct chan		*chan;		/* NULL while closed */
 	struct event		*restart;	/* restart; kill if chan-less */
 	struct timespec		 started;
 	int			 backoff_sec;

@@ -35,12 +35,12 @@ static void		 proc_spawn(struct child *);
 static void		 proc_spawned(struct child *, pid_t, int);
 static void		 proc_exec(int, const char *, char *const [],
 			    char *const []) __attribute__((__noreturn__));
-static void		 proc_arm(struct child *);
 static void		 proc_close(struct child *);
 static void		 proc_fail(struct child *, const char *);
 static void		 proc_gone(struct child *);
-static void		 proc_dispatch(int, short, void *);
-static int		 proc_handle(struct child *, struct imsg *);
+static int		 proc_dispatch_relay(struct chan *, struct imsg *);
+static int		 proc_dispatch_ldapd(struct chan *, struct imsg *);
+static void		 proc_lost(struct chan *, const char *);
 static void		 proc_send_conf(struct child *);
 static void		 proc_connect(struct child *, struct child *);
 static void		 proc_restart_cb(int, short, void *);
@@ -48,6 +48,12 @@ static void		 proc_lost_cb(int, short, void *);
 static void		 proc_lost_reset(struct child *);
 static int		 proc_may_restart(const struct child *);
 static void		 proc_schedule_restart(struct child *);
+
+/* The parent's peers, by the kind of child at the other end. */
+static const struct chan_peer proc_peers[] = {
+	[CHILD_RELAY] = { "relay", proc_dispatch_relay, proc_lost, NULL },
+	[CHILD_LDAPD] = { "mmp-ldapd", proc_dispatch_ldapd, proc_lost, NULL },
+};
 
 /* The in-tree build first, then the installed program. */
 void
@@ -89,7 +95,6 @@ proc_new(enum child_kind kind, unsigned int index)
 	c->kind = kind;
 	c->index = index;
 	c->pid = -1;
-	c->chan = -1;
 	if (kind == CHILD_RELAY)
 		(void)snprintf(c->name, sizeof(c->name), "relay %u", index);
 	else
@@ -105,7 +110,6 @@ proc_new(enum child_kind kind, unsigned int index)
 		free(c);
 		return NULL;
 	}
-	imsgbuf_init(&c->ib, -1);
 	TAILQ_INSERT_TAIL(&penv->children, c, entry);
 	return c;
 }
@@ -155,6 +159,15 @@ proc_ldapd(void)
 	return NULL;
 }
 
+/* Without a channel it gets none: the restart timer kills it. */
+static void
+proc_send_drain(struct child *c)
+{
+	if (c->chan != NULL &&
+	    chan_compose(c->chan, IMSG_DRAIN, 0, -1, NULL, 0) == -1)
+		proc_fail(c, "cannot queue DRAIN");
+}
+
 /*
  * Run n relay workers. Surplus ones drain: they finish their sessions
  * and exit without being restarted.
@@ -174,10 +187,7 @@ proc_set_relays(unsigned int n)
 		}
 		c->retiring = 1;
 		log_info("%s: no longer needed, draining", c->name);
-		if (imsg_compose(&c->ib, IMSG_DRAIN, 0, -1, NULL, 0) == -1)
-			proc_fail(c, "cannot queue DRAIN");
-		else
-			proc_arm(c);
+		proc_send_drain(c);
 	}
 	for (i = 0; i < n; i++)
 		if (proc_relay(i) == NULL && (c = proc_new(CHILD_RELAY, i)) !=
@@ -272,31 +282,28 @@ proc_spawned(struct child *c, pid_t pid, int fd)
 	struct child	*o, *ldapd;
 
 	c->pid = pid;
-	c->chan = fd;
 	c->gen_ready = 0;
 	c->sessions = 0;
 	c->killed[0] = '\0';
 	c->lost_excess = 0;
-	imsgbuf_init(&c->ib, fd);
-	c->ev = event_new(penv->base, fd, EV_READ | EV_PERSIST,
-	    proc_dispatch, c);
-	c->wev = event_new(penv->base, fd, EV_WRITE, proc_dispatch, c);
-	if (c->ev == NULL || c->wev == NULL || event_add(c->ev, NULL) == -1) {
+	if ((c->chan = chan_open(penv->base, fd, &proc_peers[c->kind], c)) ==
+	    NULL) {
 		proc_fail(c, "cannot watch its channel");
+		close(fd);
 		return;
 	}
 	log_info("%s started, pid %d", c->name, (int)pid);
 	proc_send_conf(c);
-	if (c->chan == -1)
+	if (c->chan == NULL)
 		return;
 	if (c->kind == CHILD_RELAY) {
-		if ((ldapd = proc_ldapd()) != NULL && ldapd->chan != -1)
+		if ((ldapd = proc_ldapd()) != NULL && ldapd->chan != NULL)
 			proc_connect(c, ldapd);
 		return;
 	}
 	/* Draining relays too: their open sessions may still log in. */
 	TAILQ_FOREACH(o, &penv->children, entry)
-		if (o->kind == CHILD_RELAY && o->chan != -1)
+		if (o->kind == CHILD_RELAY && o->chan != NULL)
 			proc_connect(o, c);
 }
 
@@ -358,36 +365,18 @@ proc_exec(int fd, const char *path, char *const argv[], char *const envp[])
 	_exit(127);
 }
 
-/* Watch for writability only while something waits to be sent. */
-static void
-proc_arm(struct child *c)
-{
-	if (c->chan == -1 || imsgbuf_queued(&c->ib) == 0 ||
-	    event_pending(c->wev, EV_WRITE, NULL))
-		return;
-	if (event_add(c->wev, NULL) == -1)
-		proc_fail(c, "cannot watch its channel");
-}
-
 /*
  * The end of a channel. Whatever the child had queued on it is read and
- * dropped first (imsgbuf_shutdown): descriptors in it, or received and
- * never taken, are closed abortively, so no close here can block.
+ * dropped first (chan_close): descriptors in it, or received and never
+ * taken, are closed abortively, so no close here can block.
  */
 static void
 proc_close(struct child *c)
 {
-	if (c->ev != NULL)
-		event_free(c->ev);
-	if (c->wev != NULL)
-		event_free(c->wev);
-	c->ev = c->wev = NULL;
 	proc_lost_reset(c);
-	imsgbuf_shutdown(&c->ib);
-	if (c->chan != -1)
-		close(c->chan);
-	c->chan = -1;
-	imsgbuf_init(&c->ib, -1);
+	if (c->chan != NULL)
+		chan_close(c->chan);
+	c->chan = NULL;
 }
 
 /*
@@ -420,50 +409,25 @@ proc_gone(struct child *c)
 		proc_fail(c, "closed its channel");
 }
 
+/*
+ * What lib/chan.c makes of a channel that ended (why NULL: the child
+ * closed it, most likely by exiting) or that the child broke the
+ * protocol on: the parent's one rule, kill and restart.
+ */
 static void
-proc_dispatch(int fd, short events, void *arg)
+proc_lost(struct chan *ch, const char *why)
 {
-	struct child	*c = arg;
-	struct imsg	 imsg;
-	ssize_t		 n;
-	int		 r;
+	struct child	*c = chan_arg(ch);
 
-	(void)fd;
-	if ((events & EV_WRITE) && imsgbuf_write(&c->ib) == -1) {
-		if (errno == EPIPE || errno == ECONNRESET)
-			proc_gone(c);
-		else
-			proc_fail(c, "cannot write to its channel");
-		return;
-	}
-	if (events & EV_READ) {
-		n = imsgbuf_read(&c->ib);
-		if (n == 0 || (n == -1 && errno == ECONNRESET)) {
-			proc_gone(c);
-			return;
-		}
-		if (n == -1 && errno != EAGAIN && errno != EINTR) {
-			proc_fail(c, errno == EMFILE ? "sent file descriptors"
-			    : "cannot read its channel");
-			return;
-		}
-		while ((r = imsg_get(&c->ib, &imsg)) == 1) {
-			r = proc_handle(c, &imsg);
-			imsg_free(&imsg);
-			if (r == -1)
-				return;
-		}
-		if (r == -1) {
-			proc_fail(c, "sent a malformed message");
-			return;
-		}
-	}
-	proc_arm(c);
+	if (why == NULL)
+		proc_gone(c);
+	else
+		proc_fail(c, why);
 }
 
 /* IMSG_LOG: u8 svc, u8 priority, str line. */
 static int
-proc_handle_log(struct child *c, struct imsg *imsg)
+proc_handle_log(struct imsg *imsg)
 {
 	struct msg_reader	 r;
 	char			 line[LOG_LINE_BYTES], *p;
@@ -472,16 +436,14 @@ proc_handle_log(struct child *c, struct imsg *imsg)
 	msg_reader_init(&r, imsg);
 	if (msg_get_u8(&r, &svc) == -1 || msg_get_u8(&r, &prio) == -1 ||
 	    msg_get_str(&r, line, sizeof(line)) == -1 || msg_end(&r) == -1 ||
-	    svc >= LOG_SVC_MAX || prio > LOG_DEBUG) {
-		proc_fail(c, "sent a malformed IMSG_LOG");
-		return -1;
-	}
+	    svc >= LOG_SVC_MAX || prio > LOG_DEBUG)
+		return CHAN_BAD;
 	/* One message is one line: no forged lines in the log files. */
 	for (p = line; *p != '\0'; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			*p = '?';
 	log_emit(svc, prio, line);
-	return 0;
+	return CHAN_OK;
 }
 
 /* IMSG_READY: u32 generation, one the parent sent. */
@@ -493,19 +455,17 @@ proc_handle_ready(struct child *c, struct imsg *imsg)
 
 	msg_reader_init(&r, imsg);
 	if (msg_get_u32(&r, &gen) == -1 || msg_end(&r) == -1 || gen == 0 ||
-	    gen > penv->gen) {
-		proc_fail(c, "sent a malformed IMSG_READY");
-		return -1;
-	}
+	    gen > penv->gen)
+		return CHAN_BAD;
 	if (c->gen_ready == 0)
 		log_info("%s ready", c->name);
 	if (gen > c->gen_ready)
 		c->gen_ready = gen;
 	parent_child_ready(c);
-	return 0;
+	return CHAN_OK;
 }
 
-/* IMSG_STATS: u32 sessions open, relays only. */
+/* IMSG_STATS: u32 sessions open. */
 static int
 proc_handle_stats(struct child *c, struct imsg *imsg)
 {
@@ -513,13 +473,10 @@ proc_handle_stats(struct child *c, struct imsg *imsg)
 	uint32_t		n;
 
 	msg_reader_init(&r, imsg);
-	if (c->kind != CHILD_RELAY || msg_get_u32(&r, &n) == -1 ||
-	    msg_end(&r) == -1) {
-		proc_fail(c, "sent a malformed IMSG_STATS");
-		return -1;
-	}
+	if (msg_get_u32(&r, &n) == -1 || msg_end(&r) == -1)
+		return CHAN_BAD;
 	c->sessions = n;
-	return 0;
+	return CHAN_OK;
 }
 
 /* Time left until c may have another ldapd channel; 0 if it may now. */
@@ -570,8 +527,8 @@ proc_lost_cb(int fd, short events, void *arg)
 	(void)events;
 	c->lost_held = 0;
 	proc_lost_report(c);
-	if (c->chan != -1 && (ldapd = proc_ldapd()) != NULL &&
-	    ldapd->chan != -1)
+	if (c->chan != NULL && (ldapd = proc_ldapd()) != NULL &&
+	    ldapd->chan != NULL)
 		proc_connect(c, ldapd);
 }
 
@@ -583,7 +540,7 @@ proc_lost_cb(int fd, short events, void *arg)
  * relay ends every session in it. Thousands are not a race: that relay is
  * broken or hostile, and is killed.
  */
-static int
+static void
 proc_lost_excess(struct child *c)
 {
 	char	why[96];
@@ -591,12 +548,11 @@ proc_lost_excess(struct child *c)
 	c->lost_excess++;
 	c->lost_unlogged++;
 	if (c->lost_excess < LDAPD_LOST_EXCESS_MAX)
-		return 0;
+		return;
 	c->lost_unlogged = 0;
 	(void)snprintf(why, sizeof(why), "asked for an mmp-ldapd channel %u "
 	    "times while one was on its way", c->lost_excess);
 	proc_fail(c, why);
-	return -1;
 }
 
 /*
@@ -605,7 +561,8 @@ proc_lost_excess(struct child *c)
  * children a descriptor, so a relay gets at most one per
  * LDAPD_LOST_MIN_SEC: a LOST inside that window is held and answered when
  * it ends, further ones are excess. mmp-ldapd down: nothing to do, its
- * restart connects every relay.
+ * restart connects every relay. A kill here closes the channel, which
+ * lib/chan.c notices: the handler has nothing more to say than CHAN_OK.
  */
 static int
 proc_handle_ldapd_lost(struct child *c, struct imsg *imsg)
@@ -613,36 +570,32 @@ proc_handle_ldapd_lost(struct child *c, struct imsg *imsg)
 	struct child	*ldapd;
 	struct timeval	 tv;
 
-	if (c->kind != CHILD_RELAY || imsg->datalen != 0) {
-		proc_fail(c, "sent a malformed IMSG_LDAPD_LOST");
-		return -1;
+	if (imsg->datalen != 0)
+		return CHAN_BAD;
+	if (c->lost_held) {
+		proc_lost_excess(c);
+		return CHAN_OK;
 	}
-	if (c->lost_held)
-		return proc_lost_excess(c);
-	if ((ldapd = proc_ldapd()) == NULL || ldapd->chan == -1)
-		return 0;
+	if ((ldapd = proc_ldapd()) == NULL || ldapd->chan == NULL)
+		return CHAN_OK;
 	if (proc_lost_wait(c, &tv) && evtimer_add(c->lost_ev, &tv) == 0) {
 		c->lost_held = 1;
-		return 0;
+		return CHAN_OK;
 	}
 	/* The window is over (or no timer): answer now, not never. */
 	proc_connect(c, ldapd);
-	return 0;
+	return CHAN_OK;
 }
 
-/* One message from a child; -1 when the child was failed. */
+/* A relay: its log lines, READY, STATS and LDAPD_LOST. */
 static int
-proc_handle(struct child *c, struct imsg *imsg)
+proc_dispatch_relay(struct chan *ch, struct imsg *imsg)
 {
-	char	why[64];
+	struct child	*c = chan_arg(ch);
 
-	if (imsg->fd != -1) {
-		proc_fail(c, "sent a file descriptor");
-		return -1;
-	}
 	switch (imsg->hdr.type) {
 	case IMSG_LOG:
-		return proc_handle_log(c, imsg);
+		return proc_handle_log(imsg);
 	case IMSG_READY:
 		return proc_handle_ready(c, imsg);
 	case IMSG_STATS:
@@ -650,10 +603,23 @@ proc_handle(struct child *c, struct imsg *imsg)
 	case IMSG_LDAPD_LOST:
 		return proc_handle_ldapd_lost(c, imsg);
 	default:
-		(void)snprintf(why, sizeof(why), "sent unexpected message "
-		    "type %u", imsg->hdr.type);
-		proc_fail(c, why);
-		return -1;
+		return CHAN_UNEXPECTED;
+	}
+}
+
+/* mmp-ldapd: its log lines and READY. */
+static int
+proc_dispatch_ldapd(struct chan *ch, struct imsg *imsg)
+{
+	struct child	*c = chan_arg(ch);
+
+	switch (imsg->hdr.type) {
+	case IMSG_LOG:
+		return proc_handle_log(imsg);
+	case IMSG_READY:
+		return proc_handle_ready(c, imsg);
+	default:
+		return CHAN_UNEXPECTED;
 	}
 }
 
@@ -678,7 +644,8 @@ proc_send_listeners(struct child *c)
 		msg_add_u8(&w, l->cl.svc);
 		msg_add_u8(&w, l->cl.tls);
 		msg_add_str(&w, l->cl.label);
-		if (msg_compose(&c->ib, IMSG_CONF_LISTENER, 0, fd, &w) == -1)
+		if (chan_compose_msg(c->chan, IMSG_CONF_LISTENER, 0, fd, &w) ==
+		    -1)
 			return -1;
 	}
 	return 0;
@@ -695,7 +662,7 @@ proc_send_hosts(struct child *c)
 		msg_writer_init(&w);
 		msg_add_str(&w, penv->hosts[i].name);
 		msg_add_str(&w, penv->hosts[i].addr);
-		if (msg_compose(&c->ib, IMSG_CONF_HOST, 0, -1, &w) == -1)
+		if (chan_compose_msg(c->chan, IMSG_CONF_HOST, 0, -1, &w) == -1)
 			return -1;
 	}
 	return 0;
@@ -707,18 +674,15 @@ proc_send_conf(struct child *c)
 {
 	int	rv;
 
-	rv = conf_send_begin(&c->ib, penv->conf, penv->gen,
+	rv = conf_send_begin(c->chan, penv->conf, penv->gen,
 	    c->kind == CHILD_LDAPD);
 	if (rv == 0)
 		rv = c->kind == CHILD_RELAY ? proc_send_listeners(c) :
 		    proc_send_hosts(c);
 	if (rv == 0)
-		rv = conf_send_end(&c->ib, penv->gen);
-	if (rv == -1) {
+		rv = conf_send_end(c->chan, penv->gen);
+	if (rv == -1)
 		proc_fail(c, "cannot queue its configuration");
-		return;
-	}
-	proc_arm(c);
 }
 
 void
@@ -727,7 +691,7 @@ proc_send_conf_all(void)
 	struct child	*c, *next;
 
 	TAILQ_FOREACH_SAFE(c, &penv->children, entry, next)
-		if (c->chan != -1 && !c->retiring)
+		if (c->chan != NULL && !c->retiring)
 			proc_send_conf(c);
 }
 
@@ -748,20 +712,17 @@ proc_connect(struct child *relay, struct child *ldapd)
 		proc_fail(relay, "has no channel to mmp-ldapd");
 		return;
 	}
-	if (imsg_compose(&relay->ib, IMSG_LDAPD_CHANNEL, 0, sp[0], NULL, 0)
+	if (chan_compose(relay->chan, IMSG_LDAPD_CHANNEL, 0, sp[0], NULL, 0)
 	    == -1) {
 		close(sp[1]);
 		proc_fail(relay, "cannot queue IMSG_LDAPD_CHANNEL");
 		return;
 	}
-	proc_arm(relay);
 	msg_writer_init(&w);
 	msg_add_u32(&w, relay->index);
-	if (msg_compose(&ldapd->ib, IMSG_RELAY_CHANNEL, 0, sp[1], &w) == -1) {
+	if (chan_compose_msg(ldapd->chan, IMSG_RELAY_CHANNEL, 0, sp[1], &w) ==
+	    -1)
 		proc_fail(ldapd, "cannot queue IMSG_RELAY_CHANNEL");
-		return;
-	}
-	proc_arm(ldapd);
 }
 
 /* "exited with status 1", "killed by signal SIGSYS (seccomp: ...)" */
@@ -905,15 +866,11 @@ proc_drain(void)
 			continue;
 		if (c->pid == -1)
 			(void)evtimer_del(c->restart);
-		if (c->chan == -1)
+		if (c->chan == NULL)
 			continue;
 		n++;
-		if (c->retiring)
-			continue;	/* has its DRAIN already */
-		if (imsg_compose(&c->ib, IMSG_DRAIN, 0, -1, NULL, 0) == -1)
-			proc_fail(c, "cannot queue DRAIN");
-		else
-			proc_arm(c);
+		if (!c->retiring)	/* else it has its DRAIN already */
+			proc_send_drain(c);
 	}
 	return n;
 }

@@ -370,7 +370,7 @@ test_lost_ldapd_down(struct fake **relayp, struct fake **ldapdp)
 	fake_send_lost(relay, 3);
 	(void)run_loop(0.2);
 	fake_read(relay);
-	tap_ok(relay->got[IMSG_LDAPD_CHANNEL] == 0 && relay->c->chan != -1,
+	tap_ok(relay->got[IMSG_LDAPD_CHANNEL] == 0 && relay->c->chan != NULL,
 	    "LOST while mmp-ldapd is down: no channel, relay kept");
 	ldapd = *ldapdp = fake_start(CHILD_LDAPD, 0);
 	(void)run_loop(0.2);
@@ -438,12 +438,12 @@ test_lost_kill(struct fake *relay)
 
 	fake_send_lost(relay, 1 + below);
 	(void)run_loop(0.2);
-	tap_ok(nkills == 0 && relay->c->chan != -1, "%d LOSTs ignored in "
+	tap_ok(nkills == 0 && relay->c->chan != NULL, "%d LOSTs ignored in "
 	    "all: the relay lives", LDAPD_LOST_EXCESS_MAX - 1);
 	fake_send_lost(relay, 1);
 	(void)run_loop(0.2);
 	k = kill_of(relay);
-	tap_ok(k != NULL && k->sig == SIGKILL && relay->c->chan == -1,
+	tap_ok(k != NULL && k->sig == SIGKILL && relay->c->chan == NULL,
 	    "one more: the relay is killed and its channel closed");
 	tap_is_int(log_count("asked for an mmp-ldapd channel 1000 times"), 1,
 	    "the kill is logged with the count");
@@ -493,7 +493,7 @@ check_gave_up(struct fake *f, int peer, double took, const char *what,
 	close(peer);
 }
 
-/* A socket as the fd of a message: proc_handle refuses it. */
+/* A socket as the fd of a message: lib/chan.c refuses it. */
 static void
 test_fd_in_message(struct fake *ldapd)
 {
@@ -575,6 +575,28 @@ test_fd_many(struct fake *ldapd)
 	check_gave_up(f, peer, run_loop(0.3), "20 fds at once", 0);
 }
 
+/*
+ * What one kind of child sends is unexpected from the other: each has its
+ * own dispatch. mmp-ldapd sending STATS (a relay's message) is killed.
+ */
+static void
+test_wrong_peer(struct fake *ldapd)
+{
+	const struct kill_rec	*k;
+	uint32_t		 n = 0;
+
+	if (imsg_compose(&ldapd->ib, IMSG_STATS, 0, -1, &n, sizeof(n)) == -1 ||
+	    imsgbuf_flush(&ldapd->ib) == -1)
+		die("send");
+	(void)run_loop(0.2);
+	k = kill_of(ldapd);
+	tap_ok(k != NULL && k->sig == SIGKILL && ldapd->c->chan == NULL,
+	    "mmp-ldapd sending a relay's STATS is killed");
+	tap_is_int(log_count("mmp-ldapd (pid"), 1, "the kill is logged");
+	tap_is_int(log_count("sent unexpected STATS; killing it"), 1,
+	    "with what it sent");
+}
+
 int
 main(void)
 {
@@ -590,6 +612,7 @@ main(void)
 	test_fd_queued(ldapd);
 	test_fd_unread(ldapd);
 	test_fd_many(ldapd);
+	test_wrong_peer(ldapd);
 	proc_free_all();
 	conf_free(penv->conf);
 	event_base_free(penv->base);
