@@ -12,8 +12,7 @@
 
 /* One per process, as in log.c: a log_sink_fn has no context argument. */
 static struct {
-	struct imsgbuf	*ib;
-	void		(*want_write)(void);
+	struct chan	*ch;
 	size_t		 dropped;	/* since the last report */
 } logsink_env;
 
@@ -21,7 +20,8 @@ static struct {
  * Lines are cut to what the parent accepts (it refuses a longer IMSG_LOG
  * as malformed and kills the sender). Errors (fatal() and worse) are
  * queued even beyond the bound and flushed at once: the process exits
- * right after its line, which must not be lost.
+ * right after its line, which must not be lost. Others wait for the
+ * event loop, which chan_compose_msg asks to write them.
  */
 static void
 logsink_line(int svc, int prio, const char *line)
@@ -29,10 +29,10 @@ logsink_line(int svc, int prio, const char *line)
 	struct msg_writer	w;
 	char			buf[LOG_LINE_BYTES];
 
-	if (logsink_env.ib == NULL)
+	if (logsink_env.ch == NULL)
 		return;
 	if (prio > LOG_CRIT &&
-	    imsgbuf_queued(logsink_env.ib) >= LOGSINK_QUEUE_MAX) {
+	    chan_queued(logsink_env.ch) >= LOGSINK_QUEUE_MAX) {
 		logsink_env.dropped++;
 		return;
 	}
@@ -42,21 +42,17 @@ logsink_line(int svc, int prio, const char *line)
 	msg_add_u8(&w, (uint8_t)svc);
 	msg_add_u8(&w, (uint8_t)prio);
 	msg_add_str(&w, buf);
-	if (msg_compose(logsink_env.ib, IMSG_LOG, 0, -1, &w) == -1)
-		return;
+	(void)chan_compose_msg(logsink_env.ch, IMSG_LOG, 0, -1, &w);
 	if (prio <= LOG_CRIT)
-		(void)imsgbuf_flush(logsink_env.ib);
-	else if (logsink_env.want_write != NULL)
-		logsink_env.want_write();
+		(void)chan_flush(logsink_env.ch);
 }
 
 void
-logsink_init(struct imsgbuf *ib, void (*want_write)(void))
+logsink_init(struct chan *ch)
 {
-	logsink_env.ib = ib;
-	logsink_env.want_write = want_write;
+	logsink_env.ch = ch;
 	logsink_env.dropped = 0;
-	log_set_sink(logsink_line);
+	log_set_sink(ch != NULL ? logsink_line : NULL);
 }
 
 void
@@ -64,8 +60,8 @@ logsink_written(void)
 {
 	size_t	dropped;
 
-	if (logsink_env.ib == NULL || logsink_env.dropped == 0 ||
-	    imsgbuf_queued(logsink_env.ib) > 0)
+	if (logsink_env.ch == NULL || logsink_env.dropped == 0 ||
+	    chan_queued(logsink_env.ch) > 0)
 		return;
 	dropped = logsink_env.dropped;
 	logsink_env.dropped = 0;

@@ -8,7 +8,7 @@
 
 #include <stddef.h>
 
-#include "imsg.h"
+#include "chan.h"
 
 /*
  * Messages waiting for the parent before log lines are dropped. 10000
@@ -19,14 +19,14 @@
 #define LOGSINK_QUEUE_MAX	10000
 
 /*
- * From now on log lines go to ib (the parent channel). want_write is
- * called after a line was queued: the caller arms its write event.
+ * From now on log lines go to the parent over ch; NULL ends that (before
+ * the channel is closed at exit), lines go to stderr again.
  */
-void	logsink_init(struct imsgbuf *ib, void (*want_write)(void));
+void	logsink_init(struct chan *ch);
 /*
- * Call after every write to the parent: once the queue is empty, the
- * number of lines dropped since the last report is logged (a line that
- * itself goes through the sink).
+ * Call when the parent channel has written everything it had queued
+ * (its chan_peer's drained): the number of lines dropped since the last
+ * report is logged then, a line that itself goes through the sink.
  */
 void	logsink_written(void);
 

@@ -1,9 +1,12 @@
 /*
  * Every imsg type exchanged between mmpd processes: who sends it, who
  * receives it, and its payload (msg_add_* order). Receivers check sizes
- * and fields with msg_get_* and msg_end(); a bad message from a child makes
- * the parent kill and restart that child, a bad message from the parent
- * or a peer child makes the receiver drop that channel and log it.
+ * and fields with msg_get_* and msg_end(). Garbage, a type not expected
+ * from that peer, a descriptor where none is due or a refused payload
+ * loses the channel (lib/chan.c); what that means is the receiver's: the
+ * parent kills and restarts the child, a child whose parent misbehaves
+ * exits, a relay asks the parent for a new channel to mmp-ldapd,
+ * mmp-ldapd closes that relay's channel.
  *
  * Channels: parent <-> each child on fd 3 of the child; relay <-> ldapd
  * on a socketpair the parent hands to both (IMSG_*_CHANNEL).

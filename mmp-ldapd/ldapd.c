@@ -6,9 +6,7 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 
-#include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,46 +25,32 @@
 static struct ldapd	*env;
 
 static void	ldapd_exit(int) __attribute__((__noreturn__));
-static void	parent_dispatch_all(void);
-static void	relay_close(struct relay *);
+static int	ldapd_dispatch_parent(struct chan *, struct imsg *);
+static void	ldapd_lost_parent(struct chan *, const char *);
+static void	ldapd_parent_drained(struct chan *);
+static int	ldapd_dispatch_relay(struct chan *, struct imsg *);
+static void	ldapd_lost_relay(struct chan *, const char *);
+static void	ldapd_relay_drained(struct chan *);
+static void	ldapd_relay_close(struct relay *);
+
+enum ldapd_peer {
+	LDAPD_PARENT,
+	LDAPD_RELAY,
+};
+
+/* mmp-ldapd's peers: the parent, and each relay on a channel it hands us. */
+static const struct chan_peer ldapd_peers[] = {
+	[LDAPD_PARENT] = { "parent", ldapd_dispatch_parent, ldapd_lost_parent,
+	    ldapd_parent_drained },
+	[LDAPD_RELAY] = { "relay", ldapd_dispatch_relay, ldapd_lost_relay,
+	    ldapd_relay_drained },
+};
 
 static void
 usage(void)
 {
 	fprintf(stderr, "usage: mmp-ldapd [-v]\n");
 	exit(1);
-}
-
-/* ---- logging through the parent --------------------------------- */
-
-static void
-parent_want_write(void)
-{
-	if (imsgbuf_queued(&env->parent.ib) > 0 && env->parent.wev != NULL)
-		event_add(env->parent.wev, NULL);
-}
-
-/*
- * Log lines go to the parent through lib/logsink.c (bounded, drops
- * reported); a line written at once costs no event loop round.
- */
-static void
-ldapd_log_want_write(void)
-{
-	(void)imsgbuf_write(&env->parent.ib);
-	parent_want_write();
-}
-
-static void
-parent_write_cb(int fd, short events, void *arg)
-{
-	(void)fd;
-	(void)events;
-	(void)arg;
-	if (imsgbuf_write(&env->parent.ib) == -1)
-		ldapd_exit(0);		/* the parent is gone */
-	logsink_written();
-	parent_want_write();
 }
 
 /* ---- configuration ---------------------------------------------- */
@@ -78,10 +62,8 @@ ldapd_send_ready(void)
 
 	msg_writer_init(&w);
 	msg_add_u32(&w, env->gen);
-	if (msg_compose(&env->parent.ib, IMSG_READY, 0, -1, &w) == -1)
+	if (chan_compose_msg(env->parent, IMSG_READY, 0, -1, &w) == -1)
 		fatal("IMSG_READY");
-	(void)imsgbuf_write(&env->parent.ib);
-	parent_want_write();
 }
 
 /* Each log at the LogLevel of its own file. */
@@ -157,7 +139,11 @@ ldapd_conf_apply(struct mmp_conf *conf, uint32_t gen)
 		ldapd_send_ready();
 }
 
-static void
+/*
+ * The parent checked the configuration with the same code: one refused
+ * here means a stream not to be trusted (the parent restarts us).
+ */
+static int
 ldapd_conf_imsg(struct imsg *imsg)
 {
 	struct mmp_conf	*conf = NULL;
@@ -170,16 +156,20 @@ ldapd_conf_imsg(struct imsg *imsg)
 	r = conf_rx_imsg(&env->rx, imsg, &conf, &gen, err, sizeof(err));
 	if (r == -1) {
 		hosts_free(&env->newhosts);
-		if (env->conf == NULL)
-			fatalx("first configuration refused: %s", err);
-		log_warnx("configuration refused, the previous one stays: %s",
-		    err);
-	} else if (r == 1)
+		log_warnx("configuration from parent refused: %s", err);
+		return CHAN_BAD;
+	}
+	if (r == 1)
 		ldapd_conf_apply(conf, gen);
+	return CHAN_OK;
 }
 
-/* One HostsFile line; several lines may name the same host. */
-static void
+/*
+ * IMSG_CONF_HOST: str name, str address, inside a configuration. One
+ * HostsFile line; several lines may name the same host. A name the
+ * parent took and we do not is skipped, not a broken protocol.
+ */
+static int
 ldapd_conf_host(struct imsg *imsg)
 {
 	struct msg_reader	r;
@@ -187,17 +177,13 @@ ldapd_conf_host(struct imsg *imsg)
 
 	msg_reader_init(&r, imsg);
 	if (msg_get_str(&r, name, sizeof(name)) == -1 ||
-	    msg_get_str(&r, addr, sizeof(addr)) == -1 || msg_end(&r) == -1) {
-		log_warnx("parent sent a malformed CONF_HOST");
-		return;
-	}
-	if (env->rx.conf == NULL) {
-		log_warnx("parent sent CONF_HOST outside a configuration");
-		return;
-	}
+	    msg_get_str(&r, addr, sizeof(addr)) == -1 || msg_end(&r) == -1 ||
+	    env->rx.conf == NULL)
+		return CHAN_BAD;
 	if (hosts_add(&env->newhosts, name, addr) == -1)
 		log_warnx("hosts table: \"%s\" -> \"%s\" skipped (not a host "
 		    "name and a numeric address)", name, addr);
+	return CHAN_OK;
 }
 
 /* ---- relays ------------------------------------------------------ */
@@ -212,24 +198,22 @@ ldapd_drain_check(void)
 	if (env->nrelays > 0 && env->nlookups > 0)
 		return;
 	TAILQ_FOREACH(r, &env->relays, entry)
-		if (imsgbuf_queued(&r->p.ib) > 0)
+		if (chan_queued(r->chan) > 0)
 			return;		/* answers still on their way */
 	log_info("drained: exiting");
 	ldapd_exit(0);
 }
 
+/* What it still had queued, read or unread, is dropped (chan_close). */
 static void
-relay_close(struct relay *r)
+ldapd_relay_close(struct relay *r)
 {
 	struct lookup	*lk;
 
 	while ((lk = TAILQ_FIRST(&r->lookups)) != NULL)
 		lookup_cancel(lk);
-	event_free(r->p.rev);
-	event_free(r->p.wev);
+	chan_close(r->chan);
 	event_free(r->closeev);
-	imsgbuf_shutdown(&r->p.ib);
-	close(r->p.ib.fd);
 	TAILQ_REMOVE(&env->relays, r, entry);
 	env->nrelays--;
 	free(r);
@@ -237,11 +221,11 @@ relay_close(struct relay *r)
 }
 
 static void
-relay_close_cb(int fd, short events, void *arg)
+ldapd_relay_close_cb(int fd, short events, void *arg)
 {
 	(void)fd;
 	(void)events;
-	relay_close(arg);
+	ldapd_relay_close(arg);
 }
 
 /*
@@ -249,7 +233,7 @@ relay_close_cb(int fd, short events, void *arg)
  * long, is answered (TEMPFAIL), not taken for garbage. -1: malformed.
  */
 static int
-relay_lookup(struct relay *r, struct imsg *imsg)
+ldapd_relay_lookup(struct relay *r, struct imsg *imsg)
 {
 	struct lookup_req	rq;
 
@@ -260,104 +244,56 @@ relay_lookup(struct relay *r, struct imsg *imsg)
 	return 0;
 }
 
+/* A relay: lookups. A channel being closed is read no further. */
 static int
-relay_dispatch(struct relay *r, struct imsg *imsg)
+ldapd_dispatch_relay(struct chan *ch, struct imsg *imsg)
 {
-	if (imsg->fd != -1) {
-		log_warnx("relay %u sent a descriptor: channel closed",
-		    r->idx);
-		return -1;
-	}
+	struct relay	*r = chan_arg(ch);
+
+	if (r->closing)
+		return CHAN_OK;
 	switch (imsg->hdr.type) {
 	case IMSG_LOOKUP:
-		if (relay_lookup(r, imsg) == -1) {
-			log_warnx("relay %u sent a malformed LOOKUP: channel "
-			    "closed", r->idx);
-			return -1;
-		}
-		return 0;
+		return ldapd_relay_lookup(r, imsg);
 	default:
-		log_warnx("relay %u sent message type %u: channel closed",
-		    r->idx, imsg->hdr.type);
-		return -1;
+		return CHAN_UNEXPECTED;
 	}
 }
 
+/* A relay that left or broke the protocol loses its channel, only it. */
 static void
-relay_read_cb(int fd, short events, void *arg)
+ldapd_lost_relay(struct chan *ch, const char *why)
 {
-	struct relay	*r = arg;
-	struct imsg	 imsg;
-	ssize_t		 n;
-	int		 rv;
+	struct relay	*r = chan_arg(ch);
 
-	(void)fd;
-	(void)events;
-	if ((n = imsgbuf_read(&r->p.ib)) == -1 && errno == EAGAIN)
-		return;
-	if (n <= 0) {
-		if (n == -1)
-			log_warn("relay %u: channel closed on read", r->idx);
-		else
-			log_debug("relay %u closed its channel", r->idx);
-		relay_close(r);
-		return;
-	}
-	while (!r->closing && (rv = imsg_get(&r->p.ib, &imsg)) != 0) {
-		if (rv == -1) {
-			log_warnx("relay %u sent garbage: channel closed",
-			    r->idx);
-			relay_close(r);
-			return;
-		}
-		rv = relay_dispatch(r, &imsg);
-		imsg_free(&imsg);
-		if (rv == -1) {
-			relay_close(r);
-			return;
-		}
-	}
-}
-
-static void
-relay_write_cb(int fd, short events, void *arg)
-{
-	struct relay	*r = arg;
-
-	(void)fd;
-	(void)events;
-	if (imsgbuf_write(&r->p.ib) == -1) {
-		log_warn("relay %u: channel closed on write", r->idx);
-		relay_close(r);
-		return;
-	}
-	if (imsgbuf_queued(&r->p.ib) > 0)
-		event_add(r->p.wev, NULL);
+	if (why == NULL)
+		log_debug("relay %u closed its channel", r->idx);
 	else
-		ldapd_drain_check();
+		log_warnx("relay %u %s: channel closed", r->idx, why);
+	ldapd_relay_close(r);
 }
 
+/* Its answers are out: a draining mmp-ldapd may be done. */
+static void
+ldapd_relay_drained(struct chan *ch)
+{
+	(void)ch;
+	ldapd_drain_check();
+}
+
+/* NULL on failure; fd stays the caller's then. */
 static struct relay *
-relay_new(uint32_t idx, int fd)
+ldapd_relay_new(uint32_t idx, int fd)
 {
 	struct relay	*r;
 
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return NULL;
 	r->idx = idx;
-	r->p.env = env;
 	TAILQ_INIT(&r->lookups);
-	imsgbuf_init(&r->p.ib, fd);
-	r->p.rev = event_new(env->evb, fd, EV_READ | EV_PERSIST,
-	    relay_read_cb, r);
-	r->p.wev = event_new(env->evb, fd, EV_WRITE, relay_write_cb, r);
-	r->closeev = event_new(env->evb, -1, 0, relay_close_cb, r);
-	if (r->p.rev == NULL || r->p.wev == NULL || r->closeev == NULL ||
-	    event_add(r->p.rev, NULL) == -1) {
-		if (r->p.rev != NULL)
-			event_free(r->p.rev);
-		if (r->p.wev != NULL)
-			event_free(r->p.wev);
+	r->closeev = event_new(env->evb, -1, 0, ldapd_relay_close_cb, r);
+	if (r->closeev == NULL || (r->chan = chan_open(env->evb, fd,
+	    &ldapd_peers[LDAPD_RELAY], r)) == NULL) {
 		if (r->closeev != NULL)
 			event_free(r->closeev);
 		free(r);
@@ -367,37 +303,35 @@ relay_new(uint32_t idx, int fd)
 }
 
 /*
- * fd = socket to relay idx. Several channels may carry one index for a
- * while: a draining relay keeps its channel while its successor gets a
- * new one. A channel goes away when its relay closes it.
+ * IMSG_RELAY_CHANNEL: fd = socket to relay idx; u32 idx. Several
+ * channels may carry one index for a while: a draining relay keeps its
+ * channel while its successor gets a new one. A channel goes away when
+ * its relay closes it. One too many is refused, not a broken protocol.
  */
-static void
-relay_add(struct imsg *imsg)
+static int
+ldapd_relay_add(struct imsg *imsg)
 {
 	struct msg_reader	 rd;
 	struct relay		*r;
 	uint32_t		 idx;
 
 	msg_reader_init(&rd, imsg);
-	if (imsg->fd == -1 || msg_get_u32(&rd, &idx) == -1 ||
-	    msg_end(&rd) == -1) {
-		log_warnx("parent sent a malformed RELAY_CHANNEL");
-		return;
-	}
+	if (msg_get_u32(&rd, &idx) == -1 || msg_end(&rd) == -1)
+		return CHAN_BAD;
 	if (env->nrelays >= LDAPD_RELAYS_MAX) {
 		log_warnx("relay %u: more than %d relay channels; refused",
 		    idx, LDAPD_RELAYS_MAX);
-		return;
+		return CHAN_OK;
 	}
-	if (fcntl(imsg->fd, F_SETFL, O_NONBLOCK) == -1 ||
-	    (r = relay_new(idx, imsg->fd)) == NULL) {
+	if ((r = ldapd_relay_new(idx, imsg->fd)) == NULL) {
 		log_warn("relay %u: channel", idx);
-		return;
+		return CHAN_OK;
 	}
 	imsg->fd = -1;
 	TAILQ_INSERT_TAIL(&env->relays, r, entry);
 	env->nrelays++;
 	log_debug("relay %u: channel open", idx);
+	return CHAN_OK;
 }
 
 /* ---- the parent -------------------------------------------------- */
@@ -411,91 +345,69 @@ ldapd_drain_cb(int fd, short events, void *arg)
 	ldapd_drain_check();
 }
 
-static void
-parent_dispatch(struct imsg *imsg)
+/* IMSG_DRAIN: no payload. Exit once the lookups are answered. */
+static int
+ldapd_drain(struct imsg *imsg)
 {
+	if (imsg->datalen != 0)
+		return CHAN_BAD;
+	log_info("drain requested: exiting when the pending lookups are "
+	    "answered");
+	env->draining = 1;
+	event_active(env->drainev, EV_TIMEOUT, 0);
+	return CHAN_OK;
+}
+
+/* The parent: configurations, relay channels, DRAIN. */
+static int
+ldapd_dispatch_parent(struct chan *ch, struct imsg *imsg)
+{
+	(void)ch;
 	switch (imsg->hdr.type) {
 	case IMSG_CONF_START:
 	case IMSG_CONF_KV:
 	case IMSG_CONF_END:
-		ldapd_conf_imsg(imsg);
-		break;
+		return ldapd_conf_imsg(imsg);
 	case IMSG_CONF_HOST:
-		ldapd_conf_host(imsg);
-		break;
+		return ldapd_conf_host(imsg);
 	case IMSG_RELAY_CHANNEL:
-		relay_add(imsg);
-		break;
+		return ldapd_relay_add(imsg);
 	case IMSG_DRAIN:
-		log_info("drain requested: exiting when the pending lookups "
-		    "are answered");
-		env->draining = 1;
-		event_active(env->drainev, EV_TIMEOUT, 0);
-		break;
+		return ldapd_drain(imsg);
 	default:
-		log_warnx("parent sent unexpected message type %u",
-		    imsg->hdr.type);
-		break;
+		return CHAN_UNEXPECTED;
 	}
 }
 
-/* The parent is trusted, but a desynchronised stream is fatal. */
+/*
+ * EOF: the parent is gone and nobody supervises us any more. A parent
+ * that breaks the protocol is no parent to serve either.
+ */
 static void
-parent_dispatch_all(void)
+ldapd_lost_parent(struct chan *ch, const char *why)
 {
-	struct imsg	imsg;
-	int		rv;
-
-	while ((rv = imsg_get(&env->parent.ib, &imsg)) != 0) {
-		if (rv == -1)
-			fatalx("parent sent garbage");
-		parent_dispatch(&imsg);
-		imsg_free(&imsg);
-	}
+	(void)ch;
+	if (why == NULL)
+		ldapd_exit(0);
+	fatalx("parent %s", why);
 }
 
+/*
+ * Log lines go to the parent through lib/logsink.c (bounded); those
+ * dropped while it did not read are reported once it did.
+ */
 static void
-parent_read_cb(int fd, short events, void *arg)
+ldapd_parent_drained(struct chan *ch)
 {
-	ssize_t	n;
-
-	(void)fd;
-	(void)events;
-	(void)arg;
-	if ((n = imsgbuf_read(&env->parent.ib)) == -1 && errno == EAGAIN)
-		return;
-	if (n <= 0)
-		ldapd_exit(0);		/* the parent is gone */
-	parent_dispatch_all();
+	(void)ch;
+	logsink_written();
 }
 
-/* Before the sandbox: block on fd 3 until the first configuration. */
-static void
-ldapd_first_config(void)
+/* chan_first_conf: the first configuration was applied. */
+static int
+ldapd_configured(void)
 {
-	struct pollfd	pfd;
-	struct imsg	imsg;
-	ssize_t		n;
-	int		rv;
-
-	while (env->conf == NULL) {
-		if ((rv = imsg_get(&env->parent.ib, &imsg)) == -1)
-			fatalx("parent sent garbage");
-		if (rv == 1) {
-			parent_dispatch(&imsg);
-			imsg_free(&imsg);
-			continue;
-		}
-		pfd.fd = MMP_CHILD_FD;
-		pfd.events = POLLIN;
-		if (poll(&pfd, 1, -1) == -1 && errno != EINTR)
-			fatal("poll");
-		if ((n = imsgbuf_read(&env->parent.ib)) == 0)
-			fatalx("parent closed the channel before the "
-			    "configuration");
-		if (n == -1 && errno != EAGAIN)
-			fatal("read from parent");
-	}
+	return env->conf != NULL;
 }
 
 /* ---- start and stop ---------------------------------------------- */
@@ -508,10 +420,8 @@ ldapd_exit(int code)
 	int			 svc;
 
 	env->draining = 0;
-	while ((r = TAILQ_FIRST(&env->relays)) != NULL) {
-		(void)imsgbuf_write(&r->p.ib);
-		relay_close(r);
-	}
+	while ((r = TAILQ_FIRST(&env->relays)) != NULL)
+		ldapd_relay_close(r);
 	for (svc = 0; svc < CONF_NSECT; svc++) {
 		conn_free(env->conn[svc]);
 		env->conn[svc] = NULL;
@@ -525,13 +435,9 @@ ldapd_exit(int code)
 	hosts_free(&env->newhosts);
 	conf_rx_clear(&env->rx);
 	conf_free(env->conf);
-	(void)imsgbuf_flush(&env->parent.ib);
-	log_set_sink(NULL);
-	imsgbuf_clear(&env->parent.ib);
-	if (env->parent.rev != NULL)
-		event_free(env->parent.rev);
-	if (env->parent.wev != NULL)
-		event_free(env->parent.wev);
+	(void)chan_flush(env->parent);
+	logsink_init(NULL);
+	chan_close(env->parent);
 	event_free(env->drainev);
 	event_base_free(env->evb);
 	free(env);
@@ -565,20 +471,16 @@ ldapd_setup(int verbose)
 	env->verbose = verbose;
 	TAILQ_INIT(&env->relays);
 	TAILQ_INIT(&env->retiring);
-	imsgbuf_init(&env->parent.ib, MMP_CHILD_FD);
-	env->parent.env = env;
-	logsink_init(&env->parent.ib, ldapd_log_want_write);
-	/* Lines go to the parent: no syslog socket in the sandbox. */
-	closelog();
 	if ((env->evb = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
-	env->parent.rev = event_new(env->evb, MMP_CHILD_FD,
-	    EV_READ | EV_PERSIST, parent_read_cb, NULL);
-	env->parent.wev = event_new(env->evb, MMP_CHILD_FD, EV_WRITE,
-	    parent_write_cb, NULL);
+	if ((env->parent = chan_open(env->evb, MMP_CHILD_FD,
+	    &ldapd_peers[LDAPD_PARENT], NULL)) == NULL)
+		fatalx("parent channel: cannot watch it");
+	logsink_init(env->parent);
+	/* Lines go to the parent: no syslog socket in the sandbox. */
+	closelog();
 	env->drainev = event_new(env->evb, -1, 0, ldapd_drain_cb, NULL);
-	if (env->parent.rev == NULL || env->parent.wev == NULL ||
-	    env->drainev == NULL)
+	if (env->drainev == NULL)
 		fatalx("event_new failed");
 }
 
@@ -627,21 +529,17 @@ main(int argc, char *argv[])
 	signal(SIGPIPE, SIG_IGN);	/* a dead LDAP server is an error */
 	signal(SIGHUP, SIG_IGN);	/* the parent sends reloads */
 	signal(SIGINT, SIG_IGN);	/* and decides when to stop */
-	if (fcntl(MMP_CHILD_FD, F_SETFL, O_NONBLOCK) == -1 ||
-	    fcntl(MMP_CHILD_FD, F_SETFD, FD_CLOEXEC) == -1)
+	if (fcntl(MMP_CHILD_FD, F_SETFD, FD_CLOEXEC) == -1)
 		fatal("fd %d", MMP_CHILD_FD);
 	ldapd_setup(verbose);
 	ldapd_ldap_init();
-	ldapd_first_config();
+	chan_first_conf(env->parent, ldapd_configured);
 	resolver_init(env);
 	ldapd_confine();
 	env->started = 1;
 	ldapd_send_ready();
 	for (svc = SVC_IMAP; svc < CONF_NSECT; svc++)
 		conn_start(env->conn[svc]);
-	if (event_add(env->parent.rev, NULL) == -1)
-		fatalx("event_add");
-	parent_dispatch_all();		/* what came with the configuration */
 	event_base_dispatch(env->evb);
 	ldapd_exit(0);
 }

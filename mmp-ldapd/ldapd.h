@@ -19,6 +19,7 @@
 #include <event2/event.h>
 #include <ldap.h>
 
+#include "chan.h"
 #include "config.h"
 #include "confmsg.h"
 #include "imsg.h"
@@ -78,17 +79,10 @@ struct ldap_url {
 	char	 why[LDAPD_DETAIL_BYTES];	/* "" = usable */
 };
 
-/* A channel to another process: imsgbuf plus its read and write events. */
-struct peer {
-	struct ldapd	*env;
-	struct imsgbuf	 ib;
-	struct event	*rev;
-	struct event	*wev;
-};
-
+/* A relay worker, as the channel the parent handed over for it. */
 struct relay {
 	TAILQ_ENTRY(relay)	 entry;
-	struct peer		 p;
+	struct chan		*chan;
 	uint32_t		 idx;
 	int			 closing;
 	struct event		*closeev;	/* closes it from the loop */
@@ -184,7 +178,7 @@ struct ldap_conn {
 
 struct ldapd {
 	struct event_base	*evb;
-	struct peer		 parent;
+	struct chan		*parent;
 	struct conf_rx		 rx;
 	struct mmp_conf		*conf;
 	uint32_t		 gen;

@@ -348,15 +348,14 @@ answer_compose(struct relay *r, uint64_t reqid, int status,
 	}
 	msg_writer_init(&w);
 	lookup_answer_write(&w, &a);
-	if (msg_compose(&r->p.ib, IMSG_LOOKUP_RESULT, 0, -1, &w) == -1) {
+	if (chan_compose_msg(r->chan, IMSG_LOOKUP_RESULT, 0, -1, &w) == -1) {
 		log_warn("relay %u: cannot queue an answer", r->idx);
 		relay_close_later(r);
-	} else if (imsgbuf_queued(&r->p.ib) > LDAPD_RELAY_QUEUE_MAX) {
+	} else if (chan_queued(r->chan) > LDAPD_RELAY_QUEUE_MAX) {
 		log_warnx("relay %u leaves more than %d answers unread: "
 		    "channel closed", r->idx, LDAPD_RELAY_QUEUE_MAX);
 		relay_close_later(r);
-	} else
-		event_add(r->p.wev, NULL);
+	}
 }
 
 /* Refuse a lookup that never got a struct lookup. */

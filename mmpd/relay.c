@@ -8,7 +8,6 @@
 #include <sys/socket.h>
 
 #include <errno.h>
-#include <poll.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,32 +23,24 @@
 
 struct relay_env	*env;
 
-static void	relay_dispatch_parent(int, short, void *);
-static void	relay_dispatch_ldapd(int, short, void *);
+static int	relay_dispatch_parent(struct chan *, struct imsg *);
+static void	relay_lost_parent(struct chan *, const char *);
+static void	relay_parent_drained(struct chan *);
+static int	relay_dispatch_ldapd(struct chan *, struct imsg *);
+static void	relay_lost_ldapd(struct chan *, const char *);
 
-/* A log line was queued for the parent (lib/logsink.c). */
-static void
-relay_log_want_write(void)
-{
-	if (env->parent_ev != NULL)
-		relay_imsg_arm(&env->parent, env->parent_ev);
-}
+enum relay_peer {
+	RELAY_PARENT,
+	RELAY_LDAPD,
+};
 
-/* Read (and write, if something is queued) on an imsg channel. */
-void
-relay_imsg_arm(struct imsgbuf *ib, struct event *ev)
-{
-	short	what = EV_READ | EV_PERSIST;
-
-	if (imsgbuf_queued(ib) > 0)
-		what |= EV_WRITE;
-	if (event_get_events(ev) == what && event_pending(ev, what, NULL))
-		return;
-	event_del(ev);
-	event_assign(ev, env->base, ib->fd, what, event_get_callback(ev),
-	    event_get_callback_arg(ev));
-	event_add(ev, NULL);
-}
+/* A relay's peers: the parent, and mmp-ldapd on a channel it hands us. */
+static const struct chan_peer relay_peers[] = {
+	[RELAY_PARENT] = { "parent", relay_dispatch_parent, relay_lost_parent,
+	    relay_parent_drained },
+	[RELAY_LDAPD] = { "mmp-ldapd", relay_dispatch_ldapd, relay_lost_ldapd,
+	    NULL },
+};
 
 static void
 relay_listener_free(struct relay_listener *l)
@@ -134,7 +125,7 @@ relay_conf_listener(struct imsg *imsg)
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		fatal("calloc");
 	msg_reader_init(&r, imsg);
-	if (imsg->fd == -1 || msg_get_u8(&r, &svc) == -1 ||
+	if (msg_get_u8(&r, &svc) == -1 ||
 	    msg_get_u8(&r, &tls) == -1 ||
 	    msg_get_str(&r, l->label, sizeof(l->label)) == -1 ||
 	    msg_end(&r) == -1 || (svc != SVC_IMAP && svc != SVC_POP) ||
@@ -165,11 +156,11 @@ relay_conf_apply(struct mmp_conf *conf, uint32_t gen)
 		TAILQ_REMOVE(&env->newlisteners, l, entry);
 		TAILQ_INSERT_TAIL(&env->listeners, l, entry);
 	}
-	if (env->base != NULL)
-		relay_listeners_start();
+	/* The first time before the sandbox: accepts wait for the loop. */
+	relay_listeners_start();
 	msg_writer_init(&w);
 	msg_add_u32(&w, gen);
-	if (msg_compose(&env->parent, IMSG_READY, 0, -1, &w) == -1)
+	if (chan_compose_msg(env->parent, IMSG_READY, 0, -1, &w) == -1)
 		fatalx("cannot queue READY");
 }
 
@@ -202,44 +193,22 @@ relay_conf_imsg(struct imsg *imsg)
 	return rv;
 }
 
-/* Before the sandbox: block until the first configuration is in. */
-static void
-relay_first_conf(void)
+/* chan_first_conf: the first configuration was applied. */
+static int
+relay_configured(void)
 {
-	struct pollfd	pfd = { MMP_CHILD_FD, POLLIN, 0 };
-	struct imsg	imsg;
-	ssize_t		n;
-	int		rv;
-
-	for (;;) {
-		if ((n = imsgbuf_read(&env->parent)) == -1) {
-			if (errno == EAGAIN)
-				(void)poll(&pfd, 1, -1);
-			else if (errno != EINTR)
-				fatal("read from parent");
-			continue;
-		}
-		if (n == 0)
-			fatalx("parent closed the channel before configuring");
-		while ((rv = imsg_get(&env->parent, &imsg)) == 1) {
-			rv = relay_conf_imsg(&imsg);
-			imsg_free(&imsg);
-			if (rv == -1)
-				fatalx("bad first configuration");
-			if (rv == 1)
-				return;
-		}
-		if (rv == -1)
-			fatalx("parent sent garbage");
-	}
+	return env->conf != NULL;
 }
 
-static void
-relay_drain(void)
+/* IMSG_DRAIN: no payload. Stop accepting, leave when idle. */
+static int
+relay_drain(struct imsg *imsg)
 {
 	struct relay_listener	*l;
 	struct msg_writer	 w;
 
+	if (imsg->datalen != 0)
+		return CHAN_BAD;
 	env->draining = 1;
 	TAILQ_FOREACH(l, &env->listeners, entry)
 		event_del(l->ev);
@@ -247,8 +216,9 @@ relay_drain(void)
 	log_info("draining: %u sessions open", env->nsessions);
 	msg_writer_init(&w);
 	msg_add_u32(&w, env->nsessions);
-	(void)msg_compose(&env->parent, IMSG_STATS, 0, -1, &w);
+	(void)chan_compose_msg(env->parent, IMSG_STATS, 0, -1, &w);
 	relay_session_closed();
+	return CHAN_OK;
 }
 
 /* Called after every session end; a draining worker leaves when idle. */
@@ -256,95 +226,69 @@ void
 relay_session_closed(void)
 {
 	if (env->draining && env->nsessions == 0) {
-		(void)imsgbuf_flush(&env->parent);
+		(void)chan_flush(env->parent);
 		event_base_loopexit(env->base, NULL);
 	}
 }
 
-static void
+/* IMSG_LDAPD_CHANNEL: fd, no payload. A new one replaces the old. */
+static int
 relay_ldapd_channel(struct imsg *imsg)
 {
-	if (env->ldapd_ev != NULL) {
-		event_free(env->ldapd_ev);
-		imsgbuf_shutdown(&env->ldapd);
-		close(env->ldapd.fd);
+	if (imsg->datalen != 0)
+		return CHAN_BAD;
+	if (env->ldapd != NULL) {
+		chan_close(env->ldapd);
+		env->ldapd = NULL;
 		session_fail_all_lookups();
 	}
-	imsgbuf_init(&env->ldapd, imsg->fd);
+	if ((env->ldapd = chan_open(env->base, imsg->fd,
+	    &relay_peers[RELAY_LDAPD], NULL)) == NULL)
+		fatalx("channel to mmp-ldapd: cannot watch it");
 	imsg->fd = -1;
-	env->ldapd_ev = event_new(env->base, env->ldapd.fd,
-	    EV_READ | EV_PERSIST, relay_dispatch_ldapd, NULL);
-	if (env->ldapd_ev == NULL)
-		fatalx("event_new");
-	event_add(env->ldapd_ev, NULL);
-	env->ldapd_ok = 1;
 	log_debug("channel to mmp-ldapd ready");
+	return CHAN_OK;
 }
 
+/* The parent: configurations, the channel to mmp-ldapd, DRAIN. */
 static int
-relay_parent_imsg(struct imsg *imsg)
+relay_dispatch_parent(struct chan *ch, struct imsg *imsg)
 {
+	(void)ch;
 	switch (imsg->hdr.type) {
 	case IMSG_CONF_START:
 	case IMSG_CONF_KV:
 	case IMSG_CONF_LISTENER:
 	case IMSG_CONF_END:
-		return relay_conf_imsg(imsg) == -1 ? -1 : 0;
+		return relay_conf_imsg(imsg) == -1 ? CHAN_BAD : CHAN_OK;
 	case IMSG_LDAPD_CHANNEL:
-		if (imsg->fd == -1 || imsg->datalen != 0)
-			return -1;
-		relay_ldapd_channel(imsg);
-		return 0;
+		return relay_ldapd_channel(imsg);
 	case IMSG_DRAIN:
-		if (imsg->datalen != 0)
-			return -1;
-		relay_drain();
-		return 0;
+		return relay_drain(imsg);
 	default:
-		return -1;
+		return CHAN_UNEXPECTED;
 	}
 }
 
-/* Act on every complete message from the parent that is buffered. */
+/*
+ * EOF: the parent is gone and nobody supervises us any more. A parent
+ * that breaks the protocol is no parent to serve either.
+ */
 static void
-relay_parent_imsgs(void)
+relay_lost_parent(struct chan *ch, const char *why)
 {
-	struct imsg	imsg;
-	int		rv;
-
-	while ((rv = imsg_get(&env->parent, &imsg)) == 1) {
-		rv = relay_parent_imsg(&imsg);
-		imsg_free(&imsg);
-		if (rv == -1)
-			fatalx("parent sent a bad message");
-	}
-	if (rv == -1)
-		fatalx("parent sent garbage");
+	(void)ch;
+	if (why == NULL)
+		exit(0);
+	fatalx("parent %s", why);
 }
 
+/* Log lines dropped while the parent did not read are reported now. */
 static void
-relay_dispatch_parent(int fd, short ev, void *arg)
+relay_parent_drained(struct chan *ch)
 {
-	ssize_t		n;
-
-	(void)fd;
-	(void)arg;
-	if (ev & EV_WRITE) {
-		if (imsgbuf_write(&env->parent) == -1)
-			fatal("write to parent");
-		logsink_written();
-	}
-	if (ev & EV_READ) {
-		n = imsgbuf_read(&env->parent);
-		if (n == -1 && errno != EAGAIN && errno != EINTR)
-			fatal("read from parent");
-		if (n == 0) {
-			/* The parent is gone: nobody supervises us any more. */
-			exit(0);
-		}
-		relay_parent_imsgs();
-	}
-	relay_imsg_arm(&env->parent, env->parent_ev);
+	(void)ch;
+	logsink_written();
 }
 
 /* IMSG_LOOKUP_RESULT: read and checked by lib/lookupmsg.c. */
@@ -365,57 +309,35 @@ relay_lookup_result(struct imsg *imsg)
 	return 0;
 }
 
-static void
-relay_ldapd_lost(const char *why)
+/* mmp-ldapd: answers to lookups. */
+static int
+relay_dispatch_ldapd(struct chan *ch, struct imsg *imsg)
 {
-	log_warnx("channel to mmp-ldapd: %s; failing its lookups", why);
-	event_free(env->ldapd_ev);
-	env->ldapd_ev = NULL;
-	imsgbuf_shutdown(&env->ldapd);
-	close(env->ldapd.fd);
-	env->ldapd.fd = -1;
-	env->ldapd_ok = 0;
-	session_fail_all_lookups();
-	/* Ask for a new channel; until then logins fail like LDAP trouble. */
-	if (imsg_compose(&env->parent, IMSG_LDAPD_LOST, 0, -1, NULL, 0) == 0)
-		relay_imsg_arm(&env->parent, env->parent_ev);
+	(void)ch;
+	switch (imsg->hdr.type) {
+	case IMSG_LOOKUP_RESULT:
+		return relay_lookup_result(imsg);
+	default:
+		return CHAN_UNEXPECTED;
+	}
 }
 
+/*
+ * The channel to mmp-ldapd broke: its lookups fail, and the parent is
+ * asked for a new one; until then logins fail like LDAP trouble.
+ */
 static void
-relay_dispatch_ldapd(int fd, short ev, void *arg)
+relay_lost_ldapd(struct chan *ch, const char *why)
 {
-	struct imsg	imsg;
-	ssize_t		n;
-	int		rv;
-
-	(void)fd;
-	(void)arg;
-	if ((ev & EV_WRITE) && imsgbuf_write(&env->ldapd) == -1) {
-		relay_ldapd_lost("write failed");
-		return;
-	}
-	if (ev & EV_READ) {
-		n = imsgbuf_read(&env->ldapd);
-		if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
-			relay_ldapd_lost(n == 0 ? "closed" : "read failed");
-			return;
-		}
-		while ((rv = imsg_get(&env->ldapd, &imsg)) == 1) {
-			if (imsg.hdr.type != IMSG_LOOKUP_RESULT ||
-			    imsg.fd != -1)
-				rv = -1;
-			else
-				rv = relay_lookup_result(&imsg);
-			imsg_free(&imsg);
-			if (rv == -1)
-				break;
-		}
-		if (rv == -1) {
-			relay_ldapd_lost("malformed message");
-			return;
-		}
-	}
-	relay_imsg_arm(&env->ldapd, env->ldapd_ev);
+	if (why == NULL)
+		log_warnx("mmp-ldapd closed its channel; failing its lookups");
+	else
+		log_warnx("mmp-ldapd %s: channel closed, failing its lookups",
+		    why);
+	chan_close(ch);
+	env->ldapd = NULL;
+	session_fail_all_lookups();
+	(void)chan_compose(env->parent, IMSG_LDAPD_LOST, 0, -1, NULL, 0);
 }
 
 /* Ask mmp-ldapd about s->user; -1 when there is nobody to ask. */
@@ -425,7 +347,7 @@ relay_lookup(struct session *s)
 	struct lookup_req	rq;
 	struct msg_writer	w;
 
-	if (!env->ldapd_ok)
+	if (env->ldapd == NULL)
 		return -1;
 	memset(&rq, 0, sizeof(rq));
 	rq.reqid = s->id;
@@ -436,9 +358,8 @@ relay_lookup(struct session *s)
 	(void)strlcpy(rq.local, s->local, sizeof(rq.local));
 	msg_writer_init(&w);
 	if (lookup_req_write(&w, &rq) == -1 ||
-	    msg_compose(&env->ldapd, IMSG_LOOKUP, 0, -1, &w) == -1)
+	    chan_compose_msg(env->ldapd, IMSG_LOOKUP, 0, -1, &w) == -1)
 		return -1;
-	relay_imsg_arm(&env->ldapd, env->ldapd_ev);
 	return 0;
 }
 
@@ -475,9 +396,15 @@ relay_setup(int argc, char *argv[])
 	}
 	(void)snprintf(name, sizeof(name), "relay %d", env->index);
 	log_init(name, 1, env->verbose ? LOG_DEBUG : LOG_INFO);
-	imsgbuf_init(&env->parent, MMP_CHILD_FD);
-	logsink_init(&env->parent, relay_log_want_write);
-	env->ldapd.fd = -1;
+	if ((env->base = event_base_new()) == NULL)
+		fatalx("event_base_new");
+	if ((env->parent = chan_open(env->base, MMP_CHILD_FD,
+	    &relay_peers[RELAY_PARENT], NULL)) == NULL)
+		fatalx("parent channel: cannot watch it");
+	logsink_init(env->parent);
+	env->accept_pause = evtimer_new(env->base, relay_accept_resume, NULL);
+	if (env->accept_pause == NULL)
+		fatalx("evtimer_new");
 	TAILQ_INIT(&env->listeners);
 	TAILQ_INIT(&env->newlisteners);
 	RB_INIT(&env->sessions);
@@ -494,9 +421,7 @@ relay_main(int argc, char *argv[])
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGINT, SIG_IGN);
-	relay_first_conf();
-	if ((env->base = event_base_new()) == NULL)
-		fatalx("event_base_new");
+	chan_first_conf(env->parent, relay_configured);
 
 	sandbox_drop(conf_str(env->conf, CONF_GLOBAL, CK_CHROOTDIR),
 	    conf_str(env->conf, CONF_GLOBAL, CK_RELAYUSER));
@@ -509,18 +434,9 @@ relay_main(int argc, char *argv[])
 	 */
 	sandbox_pledge("stdio inet recvfd sendfd splice");
 
-	env->parent_ev = event_new(env->base, env->parent.fd,
-	    EV_READ | EV_PERSIST, relay_dispatch_parent, NULL);
-	env->accept_pause = evtimer_new(env->base, relay_accept_resume, NULL);
-	if (env->parent_ev == NULL || env->accept_pause == NULL)
-		fatalx("event_new");
-	relay_listeners_start();
-	/* What came behind the first configuration (the ldapd channel). */
-	relay_parent_imsgs();
-	relay_imsg_arm(&env->parent, env->parent_ev);
 	log_debug("ready");
 	event_base_dispatch(env->base);
 	log_info("drained, exiting");
-	(void)imsgbuf_flush(&env->parent);
+	(void)chan_flush(env->parent);
 	return 0;
 }

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "chan.h"
 #include "config.h"
 #include "confmsg.h"
 #include "imapcmd.h"
@@ -138,11 +139,8 @@ struct relay_env {
 	struct conf_rx		 rx;
 	struct listener_list	 listeners;
 	struct listener_list	 newlisteners;	/* during a reload */
-	struct imsgbuf		 parent;
-	struct event		*parent_ev;
-	struct imsgbuf		 ldapd;
-	struct event		*ldapd_ev;
-	int			 ldapd_ok;
+	struct chan		*parent;
+	struct chan		*ldapd;		/* NULL: lookups fail */
 	struct session_tree	 sessions;
 	uint64_t		 nextid;
 	unsigned int		 nsessions;
@@ -155,7 +153,6 @@ extern struct relay_env	*env;
 /* relay.c; relay_main() is in relay_main.h, the parent's only view */
 int	relay_lookup(struct session *);
 void	relay_session_closed(void);
-void	relay_imsg_arm(struct imsgbuf *, struct event *);
 
 /* session.c */
 void	session_accept(int, int, const char *);

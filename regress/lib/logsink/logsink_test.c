@@ -2,6 +2,8 @@
  * Unit test for lib/logsink.c, the children's log queue to the parent:
  * bounded, with what it drops counted and reported once the parent reads
  * again; errors still get out; a line never longer than the parent takes.
+ * The child's end is a lib/chan.c channel on an event base of its own,
+ * the parent's a bare imsgbuf read by hand.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -14,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "chan.h"
 #include "imsg.h"
 #include "log.h"
 #include "logsink.h"
@@ -23,14 +26,30 @@
 #define OVER_BOUND	2000	/* lines logged beyond the bound */
 #define LONG_BYTES	3000	/* longer than any line the parent takes */
 
-static struct imsgbuf	child, parent;	/* the two ends */
-static unsigned int	wants;		/* want_write calls */
+static struct event_base	*base;
+static struct chan		*child;		/* the two ends */
+static struct imsgbuf		 parent;
+
+/* The parent sends the child nothing here. */
+static int
+child_dispatch(struct chan *ch, struct imsg *imsg)
+{
+	(void)ch;
+	(void)imsg;
+	return CHAN_UNEXPECTED;
+}
 
 static void
-want_write(void)
+child_lost(struct chan *ch, const char *why)
 {
-	wants++;
+	(void)ch;
+	fprintf(stderr, "child channel lost: %s\n", why ? why : "EOF");
+	exit(2);
 }
+
+static const struct chan_peer	child_peer = {
+	"parent", child_dispatch, child_lost, NULL
+};
 
 static void
 die(const char *what)
@@ -42,7 +61,8 @@ die(const char *what)
 /*
  * Read as the parent does (proc_handle_log's checks) until nothing more
  * comes; counts lines, keeps the last, -1 if one was malformed. push:
- * write the child's queue meanwhile (this process plays both ends).
+ * run the child's event loop meanwhile (this process plays both ends),
+ * which writes what compose armed.
  */
 static int
 parent_read(int push, unsigned int *n, char *last, size_t lastlen)
@@ -72,7 +92,7 @@ parent_read(int push, unsigned int *n, char *last, size_t lastlen)
 		if (rv == -1)
 			return -1;
 		if (push)
-			(void)imsgbuf_write(&child);
+			(void)event_base_loop(base, EVLOOP_NONBLOCK);
 		if (poll(&pfd, 1, 100) <= 0)
 			return bad ? -1 : 0;
 		if (imsgbuf_read(&parent) <= 0)
@@ -88,14 +108,16 @@ test_bound(void)
 
 	for (i = 0; i < LOGSINK_QUEUE_MAX + OVER_BOUND; i++)
 		log_info("line %u", i);
-	tap_is_int(imsgbuf_queued(&child), LOGSINK_QUEUE_MAX, "%d lines "
-	    "while the parent does not read: %d queued", LOGSINK_QUEUE_MAX +
+	tap_is_int(chan_queued(child), LOGSINK_QUEUE_MAX, "%d lines while "
+	    "the parent does not read: %d queued", LOGSINK_QUEUE_MAX +
 	    OVER_BOUND, LOGSINK_QUEUE_MAX);
-	tap_is_int(wants, LOGSINK_QUEUE_MAX, "each queued line asked for a "
-	    "write");
 	logsink_written();
-	tap_is_int(imsgbuf_queued(&child), LOGSINK_QUEUE_MAX, "no report "
-	    "while lines still wait");
+	tap_is_int(chan_queued(child), LOGSINK_QUEUE_MAX, "no report while "
+	    "lines still wait");
+	(void)event_base_loop(base, EVLOOP_NONBLOCK);
+	tap_ok(chan_queued(child) < LOGSINK_QUEUE_MAX, "the event loop writes "
+	    "them, with nothing but the queueing to ask it (%zu left)",
+	    chan_queued(child));
 	if (parent_read(1, &n, last, sizeof(last)) == -1)
 		die("parent_read");
 	tap_is_int(n, LOGSINK_QUEUE_MAX, "the parent reads the queued lines");
@@ -108,7 +130,7 @@ test_bound(void)
 	tap_ok(n == 1 && strcmp(last, want) == 0, "then one report: \"%s\"",
 	    last);
 	logsink_written();
-	tap_is_int(imsgbuf_queued(&child), 0, "and only once");
+	tap_is_int(chan_queued(child), 0, "and only once");
 }
 
 static void
@@ -154,7 +176,7 @@ test_crit(void)
 		    strcmp(last, "test: the end") == 0 ? 0 : 1);
 	}
 	log_svc(LOG_SVC_MMP, LOG_CRIT, "the end");
-	tap_is_int(imsgbuf_queued(&child), 0, "an error beyond the bound is "
+	tap_is_int(chan_queued(child), 0, "an error beyond the bound is "
 	    "queued and flushed at once");
 	if (waitpid(pid, &status, 0) == -1)
 		die("waitpid");
@@ -169,13 +191,19 @@ main(void)
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sp) == -1)
 		die("socketpair");
-	imsgbuf_init(&child, sp[0]);
+	if ((base = event_base_new()) == NULL ||
+	    (child = chan_open(base, sp[0], &child_peer, NULL)) == NULL)
+		die("chan_open");
 	imsgbuf_init(&parent, sp[1]);
 	log_init("test", 1, LOG_INFO);
-	logsink_init(&child, want_write);
+	logsink_init(child);
 	test_bound();
 	test_long_line();
 	test_crit();
-	log_set_sink(NULL);
+	logsink_init(NULL);
+	chan_close(child);
+	imsgbuf_clear(&parent);
+	close(sp[1]);
+	event_base_free(base);
 	return tap_done();
 }
