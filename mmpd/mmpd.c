@@ -375,13 +375,13 @@ parent_workers(const struct mmp_conf *conf)
 static void
 parent_check_only(struct mmp_conf *conf, int check)
 {
-	struct host_entry	*hosts;
+	struct hostsfile_entry	*hosts;
 	size_t			 nhosts;
 
 	parent_notices(conf);
 	(void)parent_check_system(conf);
 	parent_open_logs(conf, 1);
-	if (hosts_load(conf, &hosts, &nhosts) == 0)
+	if (hostsfile_load(conf, &hosts, &nhosts) == 0)
 		free(hosts);
 	if (check > 1)
 		conf_dump(conf, stdout);
@@ -410,7 +410,7 @@ parent_start(struct mmp_conf *conf)
 	proc_find_ldapd();
 	penv->conf = conf;
 	penv->gen = 1;
-	if (hosts_load(conf, &penv->hosts, &penv->nhosts) == -1)
+	if (hostsfile_load(conf, &penv->hosts, &penv->nhosts) == -1)
 		fatalx("out of memory");
 	if (listen_setup(conf, &nl, &n, err, sizeof(err)) == -1)
 		fatalx("%s", err);
@@ -479,7 +479,7 @@ parent_reload(void)
 {
 	struct mmp_conf		*conf, *old;
 	struct listener		*nl;
-	struct host_entry	*hosts;
+	struct hostsfile_entry	*hosts;
 	size_t			 n, nhosts;
 	char			 err[1024];
 
@@ -491,7 +491,7 @@ parent_reload(void)
 		    "is not possible, see above");
 		goto refused;
 	}
-	if (hosts_load(conf, &hosts, &nhosts) == -1) {
+	if (hostsfile_load(conf, &hosts, &nhosts) == -1) {
 		(void)snprintf(err, sizeof(err), "out of memory");
 		goto refused;
 	}

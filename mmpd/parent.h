@@ -77,7 +77,7 @@ struct old_listener {
 TAILQ_HEAD(old_listener_list, old_listener);
 
 /* One name of the HostsFile, for mmp-ldapd. */
-struct host_entry {
+struct hostsfile_entry {
 	char			 name[HOST_NAME_BYTES];
 	char			 addr[INET6_ADDRSTRLEN];
 };
@@ -96,7 +96,7 @@ struct parent {
 	struct listener		*listeners;
 	size_t			 nlisteners;
 	struct old_listener_list old_listeners;
-	struct host_entry	*hosts;
+	struct hostsfile_entry	*hosts;
 	size_t			 nhosts;
 	struct child_list	 children;
 	unsigned int		 nrelays;	/* wanted */
@@ -126,8 +126,8 @@ unsigned int proc_count(int);
 unsigned long proc_sessions(void);
 int	proc_all_ready(uint32_t);
 void	proc_free_all(void);
-/* hosts.c */
-int	hosts_load(const struct mmp_conf *, struct host_entry **,
+/* hostsfile.c */
+int	hostsfile_load(const struct mmp_conf *, struct hostsfile_entry **,
 	    size_t *);
 
 /* listen.c */

@@ -21,7 +21,7 @@
 
 /* A name as hosts(5) has them: letters, digits, '-', '.', '_'. */
 static int
-hosts_name_ok(const char *s)
+hostsfile_name_ok(const char *s)
 {
 	size_t	i, len = strlen(s);
 
@@ -36,7 +36,7 @@ hosts_name_ok(const char *s)
 
 /* Next blank-separated word of *sp, or NULL. */
 static char *
-hosts_word(char **sp)
+hostsfile_word(char **sp)
 {
 	char	*w;
 
@@ -45,17 +45,17 @@ hosts_word(char **sp)
 	return w;
 }
 
-struct hosts_table {
-	struct host_entry	*e;
+struct hostsfile_table {
+	struct hostsfile_entry	*e;
 	size_t			 n;
 	size_t			 cap;
 };
 
 /* One line: 0 taken or blank, -1 invalid (why says how), -2 no memory. */
 static int
-hosts_line(char *line, struct hosts_table *t, const char **why)
+hostsfile_line(char *line, struct hostsfile_table *t, const char **why)
 {
-	struct host_entry	*ne;
+	struct hostsfile_entry	*ne;
 	unsigned char		 bin[sizeof(struct in6_addr)];
 	char			 addr[INET6_ADDRSTRLEN], *p, *w;
 	size_t			 first = t->n;
@@ -64,7 +64,7 @@ hosts_line(char *line, struct hosts_table *t, const char **why)
 	if ((p = strchr(line, '#')) != NULL)
 		*p = '\0';
 	p = line;
-	if ((w = hosts_word(&p)) == NULL)
+	if ((w = hostsfile_word(&p)) == NULL)
 		return 0;
 	af = strchr(w, ':') != NULL ? AF_INET6 : AF_INET;
 	if (inet_pton(af, w, bin) != 1 ||
@@ -72,8 +72,8 @@ hosts_line(char *line, struct hosts_table *t, const char **why)
 		*why = "not an IPv4 or IPv6 address";
 		return -1;
 	}
-	while ((w = hosts_word(&p)) != NULL) {
-		if (!hosts_name_ok(w)) {
+	while ((w = hostsfile_word(&p)) != NULL) {
+		if (!hostsfile_name_ok(w)) {
 			t->n = first;
 			*why = "invalid host name";
 			return -1;
@@ -97,7 +97,7 @@ hosts_line(char *line, struct hosts_table *t, const char **why)
 }
 
 static FILE *
-hosts_open(const char *path)
+hostsfile_open(const char *path)
 {
 	struct stat	 st;
 	FILE		*fp;
@@ -125,10 +125,10 @@ hosts_open(const char *path)
  * file that cannot be read gives an empty table. -1 only without memory.
  */
 int
-hosts_load(const struct mmp_conf *conf, struct host_entry **out,
+hostsfile_load(const struct mmp_conf *conf, struct hostsfile_entry **out,
     size_t *nout)
 {
-	struct hosts_table	 t = { NULL, 0, 0 };
+	struct hostsfile_table	 t = { NULL, 0, 0 };
 	const char		*path, *why = NULL;
 	char			 line[HOSTS_LINE_BYTES];
 	FILE			*fp;
@@ -136,7 +136,7 @@ hosts_load(const struct mmp_conf *conf, struct host_entry **out,
 
 	path = conf_str(conf, CONF_GLOBAL, CK_HOSTSFILE);
 	if (path == NULL || path[0] == '\0' ||
-	    (fp = hosts_open(path)) == NULL)
+	    (fp = hostsfile_open(path)) == NULL)
 		goto done;
 	while (r != -2 && fgets(line, sizeof(line), fp) != NULL) {
 		if (skipping) {
@@ -150,7 +150,7 @@ hosts_load(const struct mmp_conf *conf, struct host_entry **out,
 			skipping = 1;
 			continue;
 		}
-		if ((r = hosts_line(line, &t, &why)) == -1)
+		if ((r = hostsfile_line(line, &t, &why)) == -1)
 			log_warnx("%s:%d: %s, line skipped", path, lineno, why);
 		if (t.n >= HOSTS_MAX) {
 			log_warnx("%s:%d: more than %d names, the rest is "
