@@ -41,9 +41,10 @@ typedef int	(*chan_dispatch_fn)(struct chan *, struct imsg *);
 /*
  * The channel is lost: why is NULL when the peer closed it (EOF, reset),
  * else what the peer did, worded to follow its name ("sent a malformed
- * LOOKUP", "sent garbage"). Called once, from the event loop, as the last
- * thing the chan does; it must chan_close the channel or end the
- * process. The consequence is the peer's business, so it logs the line.
+ * LOOKUP", "sent a descriptor with LOG"). Called once, from the event
+ * loop, as the last thing the chan does; it must chan_close the channel
+ * or end the process. What follows is the peer's business, so lost logs
+ * the one line that says both: what was sent, and what is done about it.
  */
 typedef void	(*chan_lost_fn)(struct chan *, const char *why);
 
