@@ -567,6 +567,27 @@ test_flush(void)
 	end_close(&e);
 }
 
+/*
+ * Every type of msg.h has a name in lib/msg.c: one added without would
+ * be "unknown" to every receiver, and cost its sender its channel.
+ */
+static void
+test_names(void)
+{
+	uint32_t	type;
+	int		unnamed = 0;
+
+	for (type = IMSG_NONE + 1; type < IMSG_MAX; type++)
+		if (msg_type_name(type) == NULL) {
+			tap_diag("message type %u has no name in lib/msg.c",
+			    type);
+			unnamed++;
+		}
+	tap_is_int(unnamed, 0, "every message type has a name");
+	tap_ok(msg_type_name(IMSG_NONE) == NULL &&
+	    msg_type_name(IMSG_MAX) == NULL, "IMSG_NONE and IMSG_MAX have none");
+}
+
 int
 main(void)
 {
@@ -574,6 +595,7 @@ main(void)
 	log_init("chan_test", 1, LOG_INFO);
 	if ((base = event_base_new()) == NULL)
 		die("event_base_new");
+	test_names();
 	test_both_ways();
 	test_fd_passed();
 	test_eof();
