@@ -130,25 +130,35 @@ def test_refused(tap, ld, relay, slog, what, name, svc, detail):
 
 
 def test_malformed(tap, ld, slog):
-    """A LOOKUP that does not parse closes that channel, only that one."""
+    """A relay that breaks the protocol loses its channel, only that one."""
     keep = ld.relay(1)
     good_lookup(tap, keep, "relay 1")
     ok = H.Relay.lookup_payload(99, "dave")
-    cases = [("truncated", ok[:-2], 2),
-             ("with a trailing byte", ok + b"x", 3)]
-    for what, payload, idx in cases:
+    # The one rule of lib/chan.c, end to end: a bad payload, a type a
+    # relay does not send, a descriptor where none is due.
+    rd, wr = os.pipe()
+    cases = [("LOOKUP truncated", "IMSG_LOOKUP", ok[:-2], None,
+              "sent a malformed LOOKUP", 2),
+             ("LOOKUP with a trailing byte", "IMSG_LOOKUP", ok + b"x", None,
+              "sent a malformed LOOKUP", 3),
+             ("CONF_START from a relay", "IMSG_CONF_START",
+              b"\x01\x00\x00\x00", None, "sent unexpected CONF_START", 5),
+             ("LOOKUP with a descriptor", "IMSG_LOOKUP", ok, wr,
+              "sent a descriptor with LOOKUP", 6)]
+    for what, type_, payload, fd, why, idx in cases:
         relay = ld.relay(idx)
         good_lookup(tap, relay, "relay %d" % idx)
         since = len(ld.log)
-        relay.send(H.IMSG["IMSG_LOOKUP"], payload)
-        tap.ok(relay.closed(), "LOOKUP %s: mmp-ldapd closes relay %d's "
+        relay.send(H.IMSG[type_], payload, fd=fd)
+        tap.ok(relay.closed(), "%s: mmp-ldapd closes relay %d's "
                "channel" % (what, idx))
-        tap.ok(ld.wait_log(r"relay %d sent a malformed LOOKUP: channel "
-                           r"closed" % idx, since),
-               "LOOKUP %s: mmp-ldapd logs it" % what, ld.log_text(since))
-        check_alive(tap, ld, "LOOKUP %s" % what)
-        good_lookup(tap, keep, "relay 1 after relay %d's LOOKUP %s" %
-                    (idx, what))
+        tap.ok(ld.wait_log(r"relay %d %s: channel closed" % (
+            idx, re.escape(why)), since),
+               "%s: mmp-ldapd logs it" % what, ld.log_text(since))
+        check_alive(tap, ld, what)
+        good_lookup(tap, keep, "relay 1 after relay %d's %s" % (idx, what))
+    os.close(rd)
+    os.close(wr)
     fresh = ld.relay(4)
     good_lookup(tap, fresh, "a new channel after the malformed LOOKUPs")
     good = 2 + 2 * len(cases)
