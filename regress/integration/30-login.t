@@ -241,10 +241,11 @@ def test_crlfnul(tap, env, m):
            "\n".join(hits[:10]))
     # The relay refuses them itself: mmp-ldapd repeats the check for the
     # name (25-ldapd.t tests it there), so only this shows the relay's.
+    refused_re = (r'relay \d+: session \S+ \S+: login "dave\\r\\njunk" '
+                  r'refused: empty, too long or with CR, LF or NUL')
+    m.wait_log(refused_re, timeout=5)	# through the parent, maybe late
     log = m.log()
-    refused = re.findall(r'relay \d+: session \S+ \S+: login "dave'
-                         r'\\r\\njunk" refused: empty, too long or with CR, '
-                         r'LF or NUL', log)
+    refused = re.findall(refused_re, log)
     tap.ok(len(refused) == 1, "the relay refused the name with CR LF "
            "itself (its log line)", "\n".join(
                ln for ln in log.splitlines() if "dave" in ln))

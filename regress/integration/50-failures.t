@@ -214,6 +214,10 @@ def test_store_networks(tap, env):
            r.startswith(b"-ERR [SYS/TEMP]"),
            "StoreNetworks: a store outside it is answered as down",
            repr((t, r)))
+    # The relays' lines reach the log through the parent, maybe after
+    # the client had its answer.
+    m.wait_log(r"(?s): store \S+ is outside StoreNetworks.*: store \S+ "
+               r"is outside StoreNetworks", timeout=5)
     lines = [ln for ln in m.log().splitlines() if re.search(
         r": store \S+ is outside StoreNetworks", ln)]
     want = r"store %s:\d+ is outside StoreNetworks \((Imap|Pop)ProxyAService" \
