@@ -20,7 +20,6 @@
 #include "addr.h"
 #include "log.h"
 #include "relay.h"
-#include "netmask.h"
 
 #define STORE_CAPA_TAG	"mmpd0"
 
@@ -79,21 +78,10 @@ static int
 backend_allowed(struct session *s, const char *addr, char *why,
     size_t whylen)
 {
+	const struct store_nets	*sn = &env->storenets[s->svc];
 	const struct conf_value	*cv = &env->conf->v[s->svc][CK_STORENETWORKS];
-	struct netmask		 nets[NETLIST_MAX];
-	char			 err[128];
-	int			 n;
 
-	if (!cv->isset)
-		return 1;
-	if ((n = netlist_parse(cv->str, nets, NETLIST_MAX, err,
-	    sizeof(err))) == -1) {
-		/* The configuration was checked: this cannot happen. */
-		(void)snprintf(why, whylen, "%s: StoreNetworks unusable: %s",
-		    s->be.addr, err);
-		return 0;
-	}
-	if (netlist_match(nets, (size_t)n, addr))
+	if (!sn->set || netlist_match(sn->v, sn->n, addr))
 		return 1;
 	(void)snprintf(why, whylen, "%s is outside StoreNetworks (%s:%d): not "
 	    "connecting", s->be.addr, cv->file, cv->line);

@@ -142,6 +142,33 @@ relay_conf_listener(struct imsg *imsg)
 	return 0;
 }
 
+/*
+ * StoreNetworks, parsed here and not at every connect. The value passed
+ * conf_set in this process too, so it parses; if it did not, no address
+ * would be allowed rather than every one.
+ */
+static void
+relay_conf_storenets(const struct mmp_conf *conf)
+{
+	struct store_nets	*sn;
+	char			 why[128];
+	int			 svc, n;
+
+	for (svc = SVC_IMAP; svc < CONF_NSECT; svc++) {
+		sn = &env->storenets[svc];
+		memset(sn, 0, sizeof(*sn));
+		if (!conf_isset(conf, svc, CK_STORENETWORKS))
+			continue;
+		sn->set = 1;
+		if ((n = netlist_parse(conf_str(conf, svc, CK_STORENETWORKS),
+		    sn->v, NETLIST_MAX, why, sizeof(why))) == -1)
+			log_warnx("%s StoreNetworks unusable, no store is "
+			    "allowed: %s", conf_section_file(svc), why);
+		else
+			sn->n = (size_t)n;
+	}
+}
+
 static void
 relay_conf_apply(struct mmp_conf *conf, uint32_t gen)
 {
@@ -151,6 +178,7 @@ relay_conf_apply(struct mmp_conf *conf, uint32_t gen)
 	conf_free(env->conf);
 	env->conf = conf;
 	conf_log_levels(conf, env->verbose);
+	relay_conf_storenets(conf);
 	relay_listeners_clear(&env->listeners);
 	while ((l = TAILQ_FIRST(&env->newlisteners)) != NULL) {
 		TAILQ_REMOVE(&env->newlisteners, l, entry);

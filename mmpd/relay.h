@@ -21,6 +21,7 @@
 #include "imsg.h"
 #include "lookupmsg.h"
 #include "msg.h"
+#include "netmask.h"
 #include "pump.h"
 #include "relay_main.h"
 #include "sasl.h"
@@ -130,6 +131,13 @@ struct relay_listener {
 };
 TAILQ_HEAD(listener_list, relay_listener);
 
+/* StoreNetworks of one service, parsed once per configuration. */
+struct store_nets {
+	int		 set;		/* the key is set: addresses are checked */
+	size_t		 n;
+	struct netmask	 v[NETLIST_MAX];
+};
+
 /* The one per-process state of a relay worker. */
 struct relay_env {
 	struct event_base	*base;
@@ -146,6 +154,7 @@ struct relay_env {
 	unsigned int		 nsessions;
 	int			 draining;
 	struct event		*accept_pause;
+	struct store_nets	 storenets[CONF_NSECT];
 };
 
 extern struct relay_env	*env;

@@ -230,6 +230,16 @@ def test_store_networks(tap, env):
            "StoreNetworks: the store outside saw nothing at all",
            env.stores["store2"].log()[before:])
     tap.ok("StoreNetworks is not set" not in m.log(), "set: no warning")
+    # A reload that widens the list takes effect in the relays.
+    for conf in (m.conf_imap, m.conf_pop):
+        conf["StoreNetworks"] = "127.0.0.0/8"
+    m.write_config()
+    offset = m.log_size()
+    m.reload()
+    done = m.wait_log(r"configuration 2 in effect in every process", offset)
+    t, subj, d = T.imap_route(m, "bob", "bob-pw")
+    tap.ok(done and t.startswith(b"t1 OK") and subj == ["bob on store2"],
+           "StoreNetworks widened by a reload: the store is used", d)
     m.stop()
     m = env.mmpd("open", imap={"StoreNetworks": None},
                  pop={"StoreNetworks": None}).start()
