@@ -9,7 +9,7 @@
 int
 lookup_req_write(struct msg_writer *w, const struct lookup_req *rq)
 {
-	if (rq->userlen > MMP_USER_BYTES + 1 || rq->userlen > UINT16_MAX)
+	if (rq->userlen > MMP_USER_BYTES + 1)
 		return -1;
 	msg_add_u64(w, rq->reqid);
 	msg_add_u8(w, rq->svc);

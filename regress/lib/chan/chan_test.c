@@ -23,6 +23,7 @@
 #include "chan.h"
 #include "log.h"
 #include "msg.h"
+#include "regress/sendfds.h"
 #include "regress/tap.h"
 
 #define BATCH		3	/* messages sent in one write */
@@ -195,30 +196,7 @@ raw_stats(uint8_t *buf, size_t off, uint32_t v, uint32_t flags)
 static void
 raw_send(int s, const void *buf, size_t len, int fd)
 {
-	union {
-		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(sizeof(int))];
-	}		 cbuf;
-	struct msghdr	 msg;
-	struct iovec	 iov;
-	struct cmsghdr	*cmsg;
-
-	memset(&msg, 0, sizeof(msg));
-	memset(&cbuf, 0, sizeof(cbuf));
-	iov.iov_base = (void *)(uintptr_t)buf;
-	iov.iov_len = len;
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	if (fd != -1) {
-		msg.msg_control = cbuf.buf;
-		msg.msg_controllen = sizeof(cbuf.buf);
-		cmsg = CMSG_FIRSTHDR(&msg);
-		cmsg->cmsg_level = SOL_SOCKET;
-		cmsg->cmsg_type = SCM_RIGHTS;
-		cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
-	}
-	if (sendmsg(s, &msg, MSG_NOSIGNAL) != (ssize_t)len)
+	if (sendfds(s, buf, len, &fd, fd != -1) != (ssize_t)len)
 		die("sendmsg");
 }
 

@@ -26,6 +26,7 @@ static int	fake_kill(pid_t, int);
 #include "mmpd/proc.c"
 #undef kill
 
+#include "regress/sendfds.h"
 #include "regress/tap.h"
 
 #define FAKES_MAX	8
@@ -247,30 +248,7 @@ fake_send_lost(struct fake *f, int n)
 static void
 send_raw(int fd, const void *data, size_t n, const int *fds, size_t nfd)
 {
-	union {
-		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(sizeof(int) * 32)];
-	}		 cbuf;
-	struct msghdr	 msg;
-	struct iovec	 iov;
-	struct cmsghdr	*cmsg;
-
-	memset(&msg, 0, sizeof(msg));
-	memset(&cbuf, 0, sizeof(cbuf));
-	iov.iov_base = (void *)(uintptr_t)data;
-	iov.iov_len = n;
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	if (nfd > 0) {
-		msg.msg_control = cbuf.buf;
-		msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfd);
-		cmsg = CMSG_FIRSTHDR(&msg);
-		cmsg->cmsg_level = SOL_SOCKET;
-		cmsg->cmsg_type = SCM_RIGHTS;
-		cmsg->cmsg_len = CMSG_LEN(sizeof(int) * nfd);
-		memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * nfd);
-	}
-	if (sendmsg(fd, &msg, 0) != (ssize_t)n)
+	if (sendfds(fd, data, n, fds, nfd) != (ssize_t)n)
 		die("sendmsg");
 }
 
