@@ -26,6 +26,13 @@ static const struct {
 	[IMSG_LOOKUP] =		{ "LOOKUP", 0 },
 	[IMSG_LOOKUP_RESULT] =	{ "LOOKUP_RESULT", 0 },
 	[IMSG_LDAPD_LOST] =	{ "LDAPD_LOST", 0 },
+	[IMSG_CONF_TLSFILE] =	{ "CONF_TLSFILE", 1 },
+	[IMSG_TLS_TICKET_KEYS] = { "TLS_TICKET_KEYS", 0 },
+	[IMSG_TLSD_CHANNEL] =	{ "TLSD_CHANNEL", 1 },
+	[IMSG_TLS_START] =	{ "TLS_START", 1 },
+	[IMSG_TLS_PLAIN] =	{ "TLS_PLAIN", 1 },
+	[IMSG_TLS_RESULT] =	{ "TLS_RESULT", 0 },
+	[IMSG_TLSD_LOST] =	{ "TLSD_LOST", 0 },
 };
 
 /* NULL for a number no message has: the caller logs the number. */

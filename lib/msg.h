@@ -9,7 +9,8 @@
  * mmp-ldapd closes that relay's channel.
  *
  * Channels: parent <-> each child on fd 3 of the child; relay <-> ldapd
- * on a socketpair the parent hands to both (IMSG_*_CHANNEL).
+ * and relay <-> each tlsd on a socketpair the parent hands to both
+ * (IMSG_*_CHANNEL; IMSG_RELAY_CHANNEL goes to mmp-ldapd and mmp-tlsd).
  */
 #ifndef MMP_MSG_H
 #define MMP_MSG_H
@@ -46,7 +47,7 @@ enum mmp_imsg {
 	IMSG_LOG,
 	/* parent -> relay: fd = socket to mmp-ldapd. No payload. */
 	IMSG_LDAPD_CHANNEL,
-	/* parent -> ldapd: fd = socket to relay; u32 relay index. */
+	/* parent -> ldapd, tlsd: fd = socket to relay; u32 relay index. */
 	IMSG_RELAY_CHANNEL,
 	/* parent -> relay: no payload. Stop accepting, exit when idle. */
 	IMSG_DRAIN,
@@ -69,6 +70,40 @@ enum mmp_imsg {
 	 * garbage and was closed; asks for a new IMSG_LDAPD_CHANNEL.
 	 */
 	IMSG_LDAPD_LOST,
+	/*
+	 * parent -> tlsd: fd = a sealed memfd holding one file's bytes
+	 * (offset 0; read with fstat + pread, at most TLS_FILE_MAX_BYTES);
+	 * struct tls_file_hdr (lib/tlsmsg.h). Part of a configuration,
+	 * between CONF_START and CONF_END. The parent wipes its copy of the
+	 * bytes before sending; only mmp-tlsd ever reads a key.
+	 */
+	IMSG_CONF_TLSFILE,
+	/*
+	 * parent -> tlsd: struct tls_ticket_keys (lib/tlsmsg.h), newest first:
+	 * the newest seals new session tickets, every one opens them. After
+	 * each configuration's CONF_END and at each rotation.
+	 */
+	IMSG_TLS_TICKET_KEYS,
+	/* parent -> relay: fd = socket to mmp-tlsd; u32 mmp-tlsd index. */
+	IMSG_TLSD_CHANNEL,
+	/*
+	 * relay -> tlsd: fd = the network socket (a client's, or a store's,
+	 * connected); struct tls_start (lib/tlsmsg.h).
+	 */
+	IMSG_TLS_START,
+	/*
+	 * relay -> tlsd: fd = mmp-tlsd's end of the plaintext socketpair of
+	 * that session; u64 id. Follows its IMSG_TLS_START at once; anything
+	 * else after a START is a protocol error.
+	 */
+	IMSG_TLS_PLAIN,
+	/* tlsd -> relay: struct tls_result (lib/tlsmsg.h). One per START. */
+	IMSG_TLS_RESULT,
+	/*
+	 * relay -> parent: u32 mmp-tlsd index. Its channel to that mmp-tlsd
+	 * carried garbage and was closed; asks for a new IMSG_TLSD_CHANNEL.
+	 */
+	IMSG_TLSD_LOST,
 	IMSG_MAX
 };
 
