@@ -33,6 +33,8 @@ static const struct {
 	[IMSG_TLS_PLAIN] =	{ "TLS_PLAIN", 1 },
 	[IMSG_TLS_RESULT] =	{ "TLS_RESULT", 0 },
 	[IMSG_TLSD_LOST] =	{ "TLSD_LOST", 0 },
+	[IMSG_CONF_CERTMAP] =	{ "CONF_CERTMAP", 0 },
+	[IMSG_CERTMAP] =	{ "CERTMAP", 0 },
 };
 
 /* NULL for a number no message has: the caller logs the number. */

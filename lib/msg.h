@@ -104,6 +104,17 @@ enum mmp_imsg {
 	 * carried garbage and was closed; asks for a new IMSG_TLSD_CHANNEL.
 	 */
 	IMSG_TLSD_LOST,
+	/*
+	 * parent -> ldapd: one certmap.conf mapping of a service
+	 * (CertMapFile), lib/certmapmsg.h. Part of a configuration.
+	 */
+	IMSG_CONF_CERTMAP,
+	/*
+	 * relay -> ldapd: a verified client certificate to map to a user,
+	 * lib/certmapmsg.h. Answered by IMSG_LOOKUP_RESULT with its reqid;
+	 * the user's id in the replay field.
+	 */
+	IMSG_CERTMAP,
 	IMSG_MAX
 };
 
