@@ -5,7 +5,9 @@
 
 import atexit
 import base64
+import imaplib
 import os
+import poplib
 import pwd
 import random
 import re
@@ -13,6 +15,7 @@ import resource
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -26,6 +29,8 @@ MMPD_BIN = os.environ.get("MMPD", os.path.join(ROOT, "mmpd", "mmpd"))
 # Where mmpd itself looks first: beside its own build (build-asan/ too).
 LDAPD_BIN = os.path.join(os.path.dirname(os.path.dirname(MMPD_BIN)),
                          "mmp-ldapd", "mmp-ldapd")
+TLSD_BIN = os.path.join(os.path.dirname(os.path.dirname(MMPD_BIN)),
+                        "mmp-tlsd", "mmp-tlsd")
 USERS_SH = os.path.join(ROOT, "etc", "users.sh")
 SHARED_REF = os.path.join(os.path.dirname(ROOT), "shared", "reference")
 SCHEMA_DIR = "/etc/ldap/schema"
@@ -317,7 +322,7 @@ def need_root():
 def ensure_users():
     """The sandbox users and /var/empty, created by etc/users.sh."""
     missing = False
-    for u in ("_mmpd", "_mmpldap"):
+    for u in ("_mmpd", "_mmpldap", "_mmptls"):
         try:
             pwd.getpwnam(u)
         except KeyError:
@@ -334,6 +339,16 @@ def need_binaries():
     for b in (MMPD_BIN, LDAPD_BIN):
         if not os.access(b, os.X_OK):
             raise RuntimeError("%s is not built (make all)" % b)
+
+
+def tlsd_built():
+    return os.access(TLSD_BIN, os.X_OK)
+
+
+def need_tlsd():
+    """The TLS tests skip all while the tree has no mmp-tlsd."""
+    if not tlsd_built():
+        raise SkipAll("mmp-tlsd not built")
 
 
 class Env:
@@ -360,6 +375,14 @@ class Env:
     def path(self, *p):
         return os.path.join(self.dir, *p)
 
+    def get_pki(self):
+        """The test PKI (regress/integration/pki.py), made once per
+        process."""
+        if getattr(self, "pki", None) is None:
+            import pki as pkimod
+            self.pki = pkimod.pki()
+        return self.pki
+
     def cleanup(self):
         ignore_signals()
         for fn in reversed(self.cleanups):
@@ -385,18 +408,31 @@ class Env:
     # --- setup of the usual world: LDAP, two stores, hosts file
 
     def setup(self, stores=("store1", "store2"), imap_port=None,
-              pop_port=None, store_tuning=None):
+              pop_port=None, store_tuning=None, store_tls=False,
+              store_master=None):
+        """store_tls: the stores also speak IMAPS and POP3S (on
+        store_imaps_port / store_pop3s_port) and offer STARTTLS/STLS, with
+        certificates of the test PKI (self.pki). store_master: (user,
+        password) of a Dovecot master user on every store."""
         need_root()
         need_binaries()
         ensure_users()
         addrs = [STORE_ADDRS[s] for s in stores] + [DOWN_ADDR]
         self.store_imap_port = imap_port or free_port(addrs)
         self.store_pop_port = pop_port or free_port(addrs)
+        if store_tls:
+            self.store_imaps_port = free_port(addrs)
+            self.store_pop3s_port = free_port(addrs)
         self.slapd = Slapd(self)
         for s in stores:
+            tls = None
+            if store_tls:
+                tls = (self.get_pki().store(s), self.store_imaps_port,
+                       self.store_pop3s_port)
             self.stores[s] = Store(self, s, STORE_ADDRS[s],
                                    self.store_imap_port, self.store_pop_port,
-                                   tuning=store_tuning)
+                                   tuning=store_tuning, tls=tls,
+                                   master=store_master)
         with open(self.hosts_file, "w") as f:
             f.write("# mmptest: names of the stores\n")
             for s, a in sorted(STORE_ADDRS.items()):
@@ -601,8 +637,13 @@ access to *
 class Store:
     """One Dovecot instance on its own 127.0.0.x address."""
 
-    def __init__(self, env, name, addr, imap_port, pop_port, tuning=None):
+    def __init__(self, env, name, addr, imap_port, pop_port, tuning=None,
+                 tls=None, master=None):
+        """tls: ((cert, key), imaps port, pop3s port); master: (user,
+        password) of a master user (passdb master = yes, pass = yes)."""
         self.env = env
+        self.tls = tls
+        self.master = master
         self.name = name
         self.addr = addr
         self.imap_port = imap_port
@@ -664,7 +705,7 @@ base_dir = {d}/run
 state_dir = {d}/state
 listen = {addr}
 protocols = imap pop3
-ssl = no
+{ssl}
 log_path = {d}/dovecot.log
 info_log_path = {d}/dovecot.log
 auth_verbose = yes
@@ -679,7 +720,7 @@ mail_location = maildir:~
 default_client_limit = {cl}
 default_process_limit = {pl}
 default_vsz_limit = 512M
-passdb {{
+{masterdb}passdb {{
   driver = passwd-file
   args = scheme=PLAIN {d}/passwd
 }}
@@ -693,7 +734,8 @@ service imap-login {{
     port = {ip}
   }}
   inet_listener imaps {{
-    port = 0
+    address = {addr}
+    port = {isp}
   }}
   service_count = 0
   process_min_avail = 1
@@ -706,7 +748,8 @@ service pop3-login {{
     port = {pp}
   }}
   inet_listener pop3s {{
-    port = 0
+    address = {addr}
+    port = {psp}
   }}
   service_count = 0
   process_limit = 4
@@ -741,9 +784,41 @@ protocol pop3 {{
 """.format(name=self.name, pid=os.getpid(), d=self.dir, addr=self.addr,
            ip=self.imap_port, pp=self.pop_port, pl=t["process_limit"],
            cl=t["client_limit"], cl3=t["client_limit"] * 10 + 100,
-           afd=t["auth_failure_delay"])
+           afd=t["auth_failure_delay"], ssl=self._ssl_conf(),
+           masterdb=self._master_conf(),
+           isp=self.tls[1] if self.tls else 0,
+           psp=self.tls[2] if self.tls else 0)
         with open(self.conf, "w") as f:
             f.write(conf)
+
+    def _ssl_conf(self):
+        if not self.tls:
+            return "ssl = no"
+        (cert, key), _, _ = self.tls
+        # ssl = yes: STARTTLS/STLS on the plain ports too; plaintext logins
+        # stay allowed there (disable_plaintext_auth = no).
+        return ("ssl = yes\nssl_cert = <%s\nssl_key = <%s\n"
+                "ssl_min_protocol = TLSv1.2" % (cert, key))
+
+    def _master_conf(self):
+        if not self.master:
+            return ""
+        path = os.path.join(self.dir, "masters")
+        with open(path, "w") as f:
+            f.write("%s:{PLAIN}%s::::::\n" % self.master)
+        os.chmod(path, 0o644)
+        # pass = yes: the user logged in as must exist in the next passdb.
+        return ("auth_master_user_separator = *\n"
+                "passdb {\n  driver = passwd-file\n"
+                "  args = scheme=PLAIN %s\n  master = yes\n"
+                "  pass = yes\n}\n" % path)
+
+    def ports(self):
+        """Every port this store listens on."""
+        p = [self.imap_port, self.pop_port]
+        if self.tls:
+            p += [self.tls[1], self.tls[2]]
+        return p
 
     def start(self):
         self.write_conf()
@@ -765,7 +840,7 @@ protocol pop3 {{
                     self.pid = int(f.read().strip())
             except (OSError, ValueError):
                 time.sleep(0.05)
-        for port in (self.imap_port, self.pop_port):
+        for port in self.ports():
             if not wait_listen(self.addr, port):
                 raise RuntimeError("dovecot %s not listening on %s:%d\n%s" %
                                    (self.name, self.addr, port,
@@ -829,10 +904,19 @@ class Mmpd:
     """One mmpd instance: its config dir, log and process."""
 
     def __init__(self, env, name="mmpd", imap_ports=None, pop_ports=None,
-                 aservice=None, imap=None, pop=None, host="127.0.0.1"):
+                 aservice=None, imap=None, pop=None, host="127.0.0.1",
+                 tls=False, imaps_ports=None, pop3s_ports=None):
+        """tls: IMAPS and POP3S listeners too (imaps_ports, pop3s_ports,
+        one free port each by default) and STARTTLS/STLS, with the test
+        PKI's localhost certificate; imap/pop override any key."""
         self.env = env
         self.name = name
         self.host = host
+        self.imaps_ports = []
+        self.pop3s_ports = []
+        if tls:
+            self.imaps_ports = imaps_ports or [free_port()]
+            self.pop3s_ports = pop3s_ports or [free_port()]
         self.confdir = env.path(name + "-conf")
         self.logpath = env.path(name + ".log")
         os.makedirs(self.confdir)
@@ -861,6 +945,13 @@ class Mmpd:
         self.conf_pop.update({
             "BacksidePort": getattr(env, "store_pop_port", 110),
             "ServerDownAlert": "mmptest: POP store is down"})
+        if tls:
+            cert, key = env.get_pki().server()
+            for conf, ports in ((self.conf_imap, self.imaps_ports),
+                                (self.conf_pop, self.pop3s_ports)):
+                conf.update({"SSLEnable": "yes",
+                             "SSLPorts": " ".join(str(p) for p in ports),
+                             "SSLCertFile": cert, "SSLKeyFile": key})
         self.conf_a.update(aservice or {})
         self.conf_imap.update(imap or {})
         self.conf_pop.update(pop or {})
@@ -868,12 +959,14 @@ class Mmpd:
 
     def servicelist(self):
         ent = []
-        if self.imap_ports:
+        imap = self.imap_ports + self.imaps_ports
+        pop = self.pop_ports + self.pop3s_ports
+        if imap:
             ent.append("ImapProxyAService@" + "|".join(
-                "%s:%d" % (self.host, p) for p in self.imap_ports))
-        if self.pop_ports:
+                "%s:%d" % (self.host, p) for p in imap))
+        if pop:
             ent.append("PopProxyAService@" + "|".join(
-                "%s:%d" % (self.host, p) for p in self.pop_ports))
+                "%s:%d" % (self.host, p) for p in pop))
         return " ".join(ent)
 
     def write_config(self):
@@ -927,21 +1020,29 @@ class Mmpd:
     def wait_ready(self, timeout=READY_SEC):
         """Every listener greets (a relay worker accepts on it)."""
         end = time.time() + timeout
-        todo = [(p, b"* OK") for p in self.imap_ports] + \
-               [(p, b"+OK") for p in self.pop_ports]
+        todo = [(p, b"* OK", False) for p in self.imap_ports] + \
+               [(p, b"+OK", False) for p in self.pop_ports] + \
+               [(p, b"* OK", True) for p in self.imaps_ports] + \
+               [(p, b"+OK", True) for p in self.pop3s_ports]
+        # Readiness only: the tests verify certificates themselves.
+        anyctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        anyctx.check_hostname = False
+        anyctx.verify_mode = ssl.CERT_NONE
         while todo and time.time() < end:
             if self.proc.poll() is not None:
                 raise RuntimeError("mmpd exited with %s:\n%s" %
                                    (self.proc.returncode,
                                     self.log()[-3000:]))
-            port, want = todo[0]
+            port, want, tls = todo[0]
             try:
                 with socket.create_connection((self.host, port), 1) as s:
                     s.settimeout(2)
+                    if tls:
+                        s = anyctx.wrap_socket(s)
                     if s.recv(512).startswith(want):
                         todo.pop(0)
                         continue
-            except OSError:
+            except (OSError, ssl.SSLError):
                 pass
             time.sleep(0.1)
         if todo:
@@ -979,7 +1080,7 @@ class Mmpd:
         # the pid still belongs to an mmpd program.
         for pid in self.known_children:
             cmd = proc_cmdline(pid)
-            if "mmpd" in cmd or "mmp-ldapd" in cmd:
+            if "mmpd" in cmd or "mmp-ldapd" in cmd or "mmp-tlsd" in cmd:
                 kill_pid(pid, signal.SIGKILL, 2)
         self.proc = None
         return rc
@@ -1014,13 +1115,48 @@ class Mmpd:
     def pop3(self, port=None, timeout=10, rcvbuf=None):
         return Pop(self.host, port or self.pop_ports[0], timeout, rcvbuf)
 
+    # --- TLS clients. ctx: an ssl.SSLContext (tls_context() by default:
+    # the test CA, host name checked); server_hostname "localhost" (SNI and
+    # the name checked); session: a session to resume.
+
+    def _tls(self, ctx, server_hostname, session):
+        return (ctx or tls_context(self.env.get_pki()), server_hostname,
+                session)
+
+    def imap_tls(self, port=None, ctx=None, server_hostname="localhost",
+                 session=None, timeout=10):
+        """The raw Imap client on an IMAPS port."""
+        return Imap(self.host, port or self.imaps_ports[0], timeout,
+                    tls=self._tls(ctx, server_hostname, session))
+
+    def pop3_tls(self, port=None, ctx=None, server_hostname="localhost",
+                 session=None, timeout=10):
+        return Pop(self.host, port or self.pop3s_ports[0], timeout,
+                   tls=self._tls(ctx, server_hostname, session))
+
+    def imaps(self, port=None, ctx=None, server_hostname="localhost",
+              session=None, timeout=10):
+        """imaplib's IMAP4_SSL on an IMAPS port."""
+        return ImapLibTLS(self.host, port or self.imaps_ports[0],
+                          *self._tls(ctx, server_hostname, session),
+                          timeout=timeout)
+
+    def pop3s(self, port=None, ctx=None, server_hostname="localhost",
+              session=None, timeout=10):
+        """poplib's POP3_SSL on a POP3S port."""
+        return PopLibTLS(self.host, port or self.pop3s_ports[0],
+                         *self._tls(ctx, server_hostname, session),
+                         timeout=timeout)
+
 
 # ---------------------------------------------------------------- clients
 
 class Conn:
     """A line-oriented TCP client with timeouts and raw access."""
 
-    def __init__(self, host, port, timeout=10, rcvbuf=None):
+    def __init__(self, host, port, timeout=10, rcvbuf=None, tls=None):
+        """tls: (ssl context, server_hostname, session or None): TLS from
+        the first byte."""
         if rcvbuf is None:
             self.sock = socket.create_connection((host, port), timeout)
         else:
@@ -1033,6 +1169,19 @@ class Conn:
         self.sock.settimeout(timeout)
         self.buf = b""
         self.eof = False
+        self.plain = self.sock
+        if tls is not None:
+            self.starttls(*tls)
+
+    def starttls(self, ctx, server_hostname="localhost", session=None):
+        """TLS on this connection from here on. Bytes already read are
+        the plaintext's and are dropped (the server must not have sent
+        any): they are returned."""
+        left, self.buf = self.buf, b""
+        self.sock = ctx.wrap_socket(self.plain,
+                                    server_hostname=server_hostname,
+                                    session=session)
+        return left
 
     def close(self):
         try:
@@ -1054,7 +1203,7 @@ class Conn:
     def _fill(self):
         try:
             d = self.sock.recv(65536)
-        except ConnectionResetError:
+        except (ConnectionResetError, ssl.SSLEOFError):
             d = b""
         if not d:
             self.eof = True
@@ -1123,8 +1272,8 @@ def imap_quote(s):
 
 
 class Imap(Conn):
-    def __init__(self, host, port, timeout=10):
-        super().__init__(host, port, timeout)
+    def __init__(self, host, port, timeout=10, tls=None):
+        super().__init__(host, port, timeout, tls=tls)
         self.tagn = 0
         self.greeting = self.readline()
 
@@ -1176,8 +1325,8 @@ def strip_tag(line):
 
 
 class Pop(Conn):
-    def __init__(self, host, port, timeout=10, rcvbuf=None):
-        super().__init__(host, port, timeout, rcvbuf)
+    def __init__(self, host, port, timeout=10, rcvbuf=None, tls=None):
+        super().__init__(host, port, timeout, rcvbuf, tls=tls)
         self.greeting = self.readline()
 
     def cmd(self, text):
@@ -1208,6 +1357,69 @@ class Pop(Conn):
         return self.cmd(b"PASS " + (password.encode()
                                     if isinstance(password, str)
                                     else password))
+
+
+# ---------------------------------------------------------------- TLS clients
+
+def tls_context(pki, version=None, cert=None, ca=None):
+    """A client context that verifies against the test CA (or ca) with the
+    host name checked; version: ssl.TLSVersion to pin; cert: (cert, key)
+    of a client certificate."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(ca or pki.ca())
+    ctx.check_hostname = True
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    if version is not None:
+        ctx.minimum_version = version
+        ctx.maximum_version = version
+    if cert is not None:
+        ctx.load_cert_chain(*cert)
+    return ctx
+
+
+class ImapLibTLS(imaplib.IMAP4_SSL):
+    """IMAP4_SSL to an address with a name of our choice for SNI and the
+    certificate check, and a session to resume."""
+
+    def __init__(self, host, port, ctx, server_hostname, session=None,
+                 timeout=10):
+        self._sni = server_hostname
+        self._session = session
+        super().__init__(host, port, ssl_context=ctx, timeout=timeout)
+
+    def _create_socket(self, timeout):
+        sock = imaplib.IMAP4._create_socket(self, timeout)
+        return self.ssl_context.wrap_socket(sock, server_hostname=self._sni,
+                                            session=self._session)
+
+
+class PopLibTLS(poplib.POP3_SSL):
+    def __init__(self, host, port, ctx, server_hostname, session=None,
+                 timeout=10):
+        self._sni = server_hostname
+        self._session = session
+        super().__init__(host, port, context=ctx, timeout=timeout)
+
+    def _create_socket(self, timeout):
+        sock = poplib.POP3._create_socket(self, timeout)
+        return self.context.wrap_socket(sock, server_hostname=self._sni,
+                                        session=self._session)
+
+
+def s_client(port, pki, data=b"", starttls=None, servername="localhost",
+             cafile=None, extra=(), timeout=30, host="127.0.0.1"):
+    """openssl s_client to host:port verifying against the test CA (fails
+    on a bad certificate), data sent to it; (exit status, output)."""
+    cmd = ["openssl", "s_client", "-connect", "%s:%d" % (host, port),
+           "-CAfile", cafile or pki.ca(), "-verify_return_error",
+           "-verify_hostname", servername, "-servername", servername,
+           "-quiet"]
+    if starttls:
+        cmd += ["-starttls", starttls]
+    cmd += list(extra)
+    r = subprocess.run(cmd, input=data, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=timeout)
+    return r.returncode, r.stdout.decode("latin-1")
 
 
 def imap_subjects(c):
