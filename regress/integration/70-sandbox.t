@@ -6,7 +6,6 @@
 
 import os
 import pwd
-import stat
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -22,71 +21,6 @@ def kind(pid):
     if "relay" in cmd:
         return "relay"
     return "other: " + cmd
-
-
-def limit(pid, name):
-    """[soft, hard] of a line of /proc/PID/limits, e.g. "Max processes"."""
-    try:
-        with open("/proc/%d/limits" % pid) as f:
-            for line in f:
-                if line.startswith(name + " "):
-                    return line[len(name):].split()[0:2]
-    except OSError:
-        pass
-    return None
-
-
-def status_owner(pid):
-    """Owner of /proc/PID/status: root when the process is not dumpable
-    (/proc/PID itself stays the effective uid's, for ps)."""
-    try:
-        return os.stat("/proc/%d/status" % pid).st_uid
-    except OSError as e:
-        return repr(e)
-
-
-def directory_fds(pid):
-    """Descriptors that are directories: a path relative to one would get
-    past the newfstatat rule of the filter, so there must be none."""
-    d = "/proc/%d/fd" % pid
-    found = []
-    for fd in os.listdir(d):
-        try:
-            if stat.S_ISDIR(os.stat(os.path.join(d, fd)).st_mode):
-                found.append(fd)
-        except OSError:
-            pass
-    return found
-
-
-def check_child(tap, pid, want_uid, what):
-    st = T.proc_status(pid)
-    uids = st.get("Uid", "").split()
-    gids = st.get("Gid", "").split()
-    tap.ok(len(uids) == 4 and all(u == str(want_uid) for u in uids),
-           "%s runs as uid %d (real, effective, saved, fs)" %
-           (what, want_uid), "Uid: %r" % uids)
-    tap.ok(len(gids) == 4 and "0" not in gids,
-           "%s has no root group id" % what, "Gid: %r" % gids)
-    groups = st.get("Groups", "").split()
-    tap.ok("0" not in groups, "%s has no root supplementary group" % what,
-           "Groups: %r" % groups)
-    try:
-        root = os.readlink("/proc/%d/root" % pid)
-    except OSError as e:
-        root = repr(e)
-    tap.is_(root, T.CHROOT, "%s is chrooted to %s" % (what, T.CHROOT))
-    tap.is_(st.get("Seccomp"), "2", "%s: Seccomp 2 (filter)" % what)
-    tap.is_(st.get("NoNewPrivs"), "1", "%s: NoNewPrivs 1" % what)
-    tap.is_(st.get("CapEff"), "0000000000000000",
-            "%s: no effective capabilities" % what)
-    tap.is_(limit(pid, "Max processes"), ["0", "0"],
-            "%s: RLIMIT_NPROC 0 (cannot fork)" % what)
-    tap.is_(status_owner(pid), 0,
-            "%s: not dumpable (/proc/PID/status belongs to root)" % what)
-    tap.is_(limit(pid, "Max core file size"), ["0", "0"],
-            "%s: RLIMIT_CORE 0 (no core file)" % what)
-    tap.is_(directory_fds(pid), [], "%s holds no directory descriptor" % what)
 
 
 def main(tap):
@@ -127,8 +61,9 @@ def main(tap):
     for pid in after:
         k = kind(pid)
         seen[k] = seen.get(k, 0) + 1
-        check_child(tap, pid, ldap_uid if k == "mmp-ldapd" else relay_uid,
-                    "%s %d" % (k, seen[k]))
+        T.check_sandboxed(tap, pid,
+                          ldap_uid if k == "mmp-ldapd" else relay_uid,
+                          "%s %d" % (k, seen[k]))
 
 
 T.run(main)

@@ -5,6 +5,7 @@
 
 import atexit
 import base64
+import ctypes
 import imaplib
 import os
 import poplib
@@ -16,6 +17,7 @@ import shutil
 import signal
 import socket
 import ssl
+import stat
 import subprocess
 import sys
 import tempfile
@@ -240,6 +242,115 @@ def memory_holds(pid, needles):
                 tail = data[-longest:]
                 lo += MEMSCAN_CHUNK
     return found
+
+
+class _UserRegs(ctypes.Structure):
+    """struct user_regs_struct of x86_64 (sys/user.h)."""
+    _fields_ = [(n, ctypes.c_ulonglong) for n in (
+        "r15 r14 r13 r12 rbp rbx r11 r10 r9 r8 rax rcx rdx rsi rdi "
+        "orig_rax rip cs eflags rsp ss fs_base gs_base ds es fs gs").split()]
+
+
+def force_syscall(pid, nr, args=()):
+    """Makes the stopped-in-a-system-call process pid (a child waiting in
+    epoll_wait) run system call nr with args once it goes on: ptrace
+    attach, the registers rewound onto its syscall instruction, detach.
+    Returns None, or why it could not."""
+    if os.uname().machine != "x86_64":
+        return "only on x86_64"
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.ptrace.restype = ctypes.c_long
+    libc.ptrace.argtypes = (ctypes.c_long, ctypes.c_long, ctypes.c_void_p,
+                            ctypes.c_void_p)
+    PT_ATTACH, PT_GETREGS, PT_SETREGS, PT_DETACH = 16, 12, 13, 17
+    if libc.ptrace(PT_ATTACH, pid, None, None) != 0:
+        return "PTRACE_ATTACH: %s" % os.strerror(ctypes.get_errno())
+    try:
+        os.waitpid(pid, 0x40000000)	# __WALL: a tracee, not our child
+        regs = _UserRegs()
+        if libc.ptrace(PT_GETREGS, pid, None, ctypes.byref(regs)) != 0:
+            return "PTRACE_GETREGS: %s" % os.strerror(ctypes.get_errno())
+        with open("/proc/%d/mem" % pid, "rb", buffering=0) as mem:
+            mem.seek(regs.rip - 2)
+            insn = mem.read(2)
+        if insn != b"\x0f\x05":
+            return "not stopped after a syscall instruction: %r" % insn
+        regs.rip -= 2
+        regs.rax = nr
+        regs.orig_rax = (1 << 64) - 1	# no restart of the interrupted call
+        for name, v in zip(("rdi", "rsi", "rdx", "r10", "r8", "r9"), args):
+            setattr(regs, name, v & ((1 << 64) - 1))
+        if libc.ptrace(PT_SETREGS, pid, None, ctypes.byref(regs)) != 0:
+            return "PTRACE_SETREGS: %s" % os.strerror(ctypes.get_errno())
+    finally:
+        libc.ptrace(PT_DETACH, pid, None, None)
+    return None
+
+
+def limit(pid, name):
+    """[soft, hard] of a line of /proc/PID/limits, e.g. "Max processes"."""
+    try:
+        with open("/proc/%d/limits" % pid) as f:
+            for line in f:
+                if line.startswith(name + " "):
+                    return line[len(name):].split()[0:2]
+    except OSError:
+        pass
+    return None
+
+
+def status_owner(pid):
+    """Owner of /proc/PID/status: root when the process is not dumpable
+    (/proc/PID itself stays the effective uid's, for ps)."""
+    try:
+        return os.stat("/proc/%d/status" % pid).st_uid
+    except OSError as e:
+        return repr(e)
+
+
+def directory_fds(pid):
+    """Descriptors that are directories: a path relative to one would get
+    past the newfstatat rule of the filter, so there must be none."""
+    d = "/proc/%d/fd" % pid
+    found = []
+    for fd in os.listdir(d):
+        try:
+            if stat.S_ISDIR(os.stat(os.path.join(d, fd)).st_mode):
+                found.append(fd)
+        except OSError:
+            pass
+    return found
+
+
+def check_sandboxed(tap, pid, want_uid, what):
+    """The tests of one sandboxed child of mmpd (70-sandbox.t, 72-tlsd-sandbox.t)."""
+    st = proc_status(pid)
+    uids = st.get("Uid", "").split()
+    gids = st.get("Gid", "").split()
+    tap.ok(len(uids) == 4 and all(u == str(want_uid) for u in uids),
+           "%s runs as uid %d (real, effective, saved, fs)" %
+           (what, want_uid), "Uid: %r" % uids)
+    tap.ok(len(gids) == 4 and "0" not in gids,
+           "%s has no root group id" % what, "Gid: %r" % gids)
+    groups = st.get("Groups", "").split()
+    tap.ok("0" not in groups, "%s has no root supplementary group" % what,
+           "Groups: %r" % groups)
+    try:
+        root = os.readlink("/proc/%d/root" % pid)
+    except OSError as e:
+        root = repr(e)
+    tap.is_(root, CHROOT, "%s is chrooted to %s" % (what, CHROOT))
+    tap.is_(st.get("Seccomp"), "2", "%s: Seccomp 2 (filter)" % what)
+    tap.is_(st.get("NoNewPrivs"), "1", "%s: NoNewPrivs 1" % what)
+    tap.is_(st.get("CapEff"), "0000000000000000",
+            "%s: no effective capabilities" % what)
+    tap.is_(limit(pid, "Max processes"), ["0", "0"],
+            "%s: RLIMIT_NPROC 0 (cannot fork)" % what)
+    tap.is_(status_owner(pid), 0,
+            "%s: not dumpable (/proc/PID/status belongs to root)" % what)
+    tap.is_(limit(pid, "Max core file size"), ["0", "0"],
+            "%s: RLIMIT_CORE 0 (no core file)" % what)
+    tap.is_(directory_fds(pid), [], "%s holds no directory descriptor" % what)
 
 
 def children_of(ppid):
