@@ -12,9 +12,14 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "regress", "integration"))
 import mmptest as T  # noqa: E402
+import pki as P  # noqa: E402
 
 IMAP_PORT = int(os.environ.get("DEMO_IMAP_PORT", "10143"))
 POP_PORT = int(os.environ.get("DEMO_POP_PORT", "10110"))
+IMAPS_PORT = int(os.environ.get("DEMO_IMAPS_PORT", "10993"))
+POP3S_PORT = int(os.environ.get("DEMO_POP3S_PORT", "10995"))
+# IMAPS and POP3S with a CA of the demo's own, once mmp-tlsd is built.
+TLS = T.tlsd_built() and os.environ.get("DEMO_TLS", "1") != "0"
 NO_WAIT = os.environ.get("DEMO_NO_WAIT") == "1"
 
 # uid, password, store, mailHost as the operator would write it
@@ -43,8 +48,12 @@ def build(env):
     defaults = {"AuthFailureDelay": None, "LoginTimeout": None,
                 "Timeout": None, "LdapTimeout": None,
                 "ConnectTimeout": None}
+    if TLS:
+        env.pki = P.Pki(env.path("pki"))	# removed with the directory
     return env.mmpd(imap_ports=[IMAP_PORT], pop_ports=[POP_PORT],
-                    imap=defaults, pop=dict(defaults)).start()
+                    imap=defaults, pop=dict(defaults), tls=TLS,
+                    imaps_ports=[IMAPS_PORT], pop3s_ports=[POP3S_PORT]
+                    ).start()
 
 
 def curl_imap(uid, pw):
@@ -58,14 +67,31 @@ def curl_pop(uid, pw):
             "pop3://127.0.0.1:%d/1" % POP_PORT, "-u", "%s:%s" % (uid, pw)]
 
 
+def curl_imaps(ca, uid, pw):
+    return ["curl", "-s", "--max-time", "20", "--cacert", ca,
+            "imaps://127.0.0.1:%d/INBOX;UID=1" % IMAPS_PORT,
+            "-u", "%s:%s" % (uid, pw)]
+
+
+def curl_pop3s(ca, uid, pw):
+    return ["curl", "-s", "--max-time", "20", "--cacert", ca,
+            "pop3s://127.0.0.1:%d/1" % POP3S_PORT, "-u", "%s:%s" % (uid, pw)]
+
+
 def explain(env, m):
     (a, apw, _, _), (b, bpw, _, _) = USERS
     say("=" * 72)
     say("mmpd demo is running (mmpd pid %d)" % m.pid)
     say("demo: working directory: %s" % env.dir)
     say("")
-    say("  IMAP  127.0.0.1:%d      POP3  127.0.0.1:%d   (plaintext, "
-        "no TLS)" % (IMAP_PORT, POP_PORT))
+    say("  IMAP  127.0.0.1:%d      POP3  127.0.0.1:%d   (plaintext%s)" %
+        (IMAP_PORT, POP_PORT, ", STARTTLS/STLS" if TLS else ", no TLS"))
+    if TLS:
+        say("  IMAPS 127.0.0.1:%d      POP3S 127.0.0.1:%d   (TLS, "
+            "certificate of the demo's own CA)" % (IMAPS_PORT, POP3S_PORT))
+        say("  CA    %s   (trust it to verify mmpd)" % env.pki.ca())
+    else:
+        say("  (IMAPS/POP3S: not in this build, mmp-tlsd is missing)")
     say("  LDAP  %s/%s  (bind as \"%s\" / %s)" %
         (env.slapd.url, T.SUFFIX, T.DM_DN, T.DM_PW))
     for uid, pw, store, mailhost in USERS:
@@ -83,6 +109,19 @@ def explain(env, m):
         "print(c.login(\"%s\", \"%s\")); print(c.select()); "
         "print(c.fetch(\"1\", \"(BODY[HEADER.FIELDS (SUBJECT)])\"))'" %
         (IMAP_PORT, a, apw))
+    if TLS:
+        ca = env.pki.ca()
+        say("TLS, verified against the demo's CA:")
+        say("  curl -v --cacert %s 'imaps://127.0.0.1:%d/INBOX;UID=1' "
+            "-u %s:%s" % (ca, IMAPS_PORT, a, apw))
+        say("  curl -v --cacert %s pop3s://127.0.0.1:%d/1 -u %s:%s" %
+            (ca, POP3S_PORT, b, bpw))
+        say("  curl -v --cacert %s --ssl-reqd 'imap://127.0.0.1:%d/INBOX;"
+            "UID=1' -u %s:%s   # STARTTLS" % (ca, IMAP_PORT, a, apw))
+        say("  openssl s_client -connect 127.0.0.1:%d -CAfile %s "
+            "-verify_return_error -crlf" % (IMAPS_PORT, ca))
+        say("  openssl s_client -connect 127.0.0.1:%d -starttls imap "
+            "-CAfile %s -crlf" % (IMAP_PORT, ca))
     say("By hand (nc from Debian's netcat-openbsd; -C sends CR LF):")
     say("  nc -C 127.0.0.1 %d    then type:  a LOGIN %s %s  /  b SELECT "
         "INBOX  /  c LOGOUT" % (IMAP_PORT, a, apw))
@@ -92,6 +131,12 @@ def explain(env, m):
     say("Mail client: server 127.0.0.1, IMAP port %d or POP3 port %d, no "
         "encryption," % (IMAP_PORT, POP_PORT))
     say("  normal password, user name and password as above.")
+    if TLS:
+        say("  Or port %d (IMAP) / %d (POP3) with SSL/TLS: first import %s"
+            % (IMAPS_PORT, POP3S_PORT, env.pki.ca()))
+        say("  as a certificate authority (Thunderbird: Settings > Privacy "
+            "& Security >")
+        say("  Certificates > Manage Certificates > Authorities > Import).")
     say("")
     say("Logs:")
     say("  tail -f %s" % m.logpath)
@@ -102,15 +147,23 @@ def explain(env, m):
     say("=" * 72)
 
 
-def self_check():
-    """Both protocols through mmpd with curl; True when both work."""
+def self_check(env):
+    """Both protocols through mmpd with curl, over TLS too when it is
+    there; True when all work."""
     (a, apw, _, _), (b, bpw, _, _) = USERS
     ok = True
-    for name, cmd, want in (
-            ("IMAP check (curl, %s)" % a, curl_imap(a, apw),
-             "Subject: Welcome to mmpd, %s" % a),
-            ("POP3 check (curl, %s)" % b, curl_pop(b, bpw),
-             "Subject: Welcome to mmpd, %s" % b)):
+    checks = [("IMAP check (curl, %s)" % a, curl_imap(a, apw),
+               "Subject: Welcome to mmpd, %s" % a),
+              ("POP3 check (curl, %s)" % b, curl_pop(b, bpw),
+               "Subject: Welcome to mmpd, %s" % b)]
+    if TLS:
+        checks += [("IMAPS check (curl, %s)" % a,
+                    curl_imaps(env.pki.ca(), a, apw),
+                    "Subject: Welcome to mmpd, %s" % a),
+                   ("POP3S check (curl, %s)" % b,
+                    curl_pop3s(env.pki.ca(), b, bpw),
+                    "Subject: Welcome to mmpd, %s" % b)]
+    for name, cmd, want in checks:
         r = subprocess.run(cmd, stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, timeout=60)
         out = r.stdout.decode("latin-1")
@@ -128,7 +181,7 @@ def run(env):
     m = build(env)
     explain(env, m)
     if NO_WAIT:
-        return 0 if self_check() else 1
+        return 0 if self_check(env) else 1
     say("Press Ctrl-C to stop mmpd, Dovecot and slapd and remove %s" %
         env.dir)
     while m.alive():

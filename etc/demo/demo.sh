@@ -3,6 +3,8 @@
 # loopback in a temp dir, with users to log in as; Ctrl-C stops it all.
 # DEMO_NO_WAIT=1: start, check both protocols with curl, stop.
 # DEMO_IMAP_PORT / DEMO_POP_PORT: mmpd's ports (10143 / 10110).
+# DEMO_IMAPS_PORT / DEMO_POP3S_PORT: its TLS ports (10993 / 10995), when
+# mmp-tlsd is built; DEMO_TLS=0 leaves them out.
 # MMPD: the mmpd program to run (default mmpd/mmpd).
 set -eu
 
