@@ -423,13 +423,14 @@ def test_big(tap, env, m):
 
 def test_real_clients(tap, env, m):
     rc, out = T.s_client(m.imap_ports[0], env.pki, starttls="imap",
+                         host=m.host,
                          data=b"a LOGIN alice alice-pw\r\nb SELECT INBOX\r\n"
                               b"c FETCH 1 BODY.PEEK[HEADER.FIELDS "
                               b"(SUBJECT)]\r\nd LOGOUT\r\n")
     tap.ok(re.search(r"^a OK", out, re.M) and
            "Subject: alice over TLS" in out,
            "openssl s_client -starttls imap: login and fetch", out[-2000:])
-    rc, out = T.s_client(m.pop3s_ports[0], env.pki,
+    rc, out = T.s_client(m.pop3s_ports[0], env.pki, host=m.host,
                          data=b"USER bob\r\nPASS bob-pw\r\nRETR 1\r\n"
                               b"QUIT\r\n")
     tap.ok("Subject: bob over TLS" in out,
@@ -438,16 +439,16 @@ def test_real_clients(tap, env, m):
         tap.skip("curl imaps", "curl is not installed")
         return
     r = subprocess.run(["curl", "-sS", "--max-time", "20", "--cacert",
-                        env.pki.ca(), "imaps://127.0.0.1:%d/INBOX;UID=1" %
-                        m.imaps_ports[0], "-u", "alice:alice-pw"],
+                        env.pki.ca(), "imaps://%s:%d/INBOX;UID=1" %
+                        (m.host, m.imaps_ports[0]), "-u", "alice:alice-pw"],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        timeout=60)
     out = r.stdout.decode("latin-1")
     tap.ok(r.returncode == 0 and "Subject: alice over TLS" in out,
            "curl --cacert CA imaps:// fetches alice's message", out[-2000:])
     r = subprocess.run(["curl", "-sS", "--max-time", "20", "--cacert",
-                        env.pki.ca(), "pop3s://127.0.0.1:%d/1" %
-                        m.pop3s_ports[0], "-u", "bob:bob-pw"],
+                        env.pki.ca(), "pop3s://%s:%d/1" %
+                        (m.host, m.pop3s_ports[0]), "-u", "bob:bob-pw"],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        timeout=60)
     out = r.stdout.decode("latin-1")
