@@ -231,8 +231,9 @@ tlsd_conf_apply(struct mmp_conf *conf, uint32_t gen)
 	if (tlsd_ctxs_build(conf, &nc, err, sizeof(err)) == -1) {
 		if (env->conf == NULL)
 			fatalx("%s", err);
-		log_warnx("%s; configuration %u: keeping the previous "
-		    "certificates and settings", err, gen);
+		log_svc(LOG_SVC_MMP, LOG_ERR, "%s; configuration %u: "
+		    "keeping the previous certificates and TLS settings", err,
+		    gen);
 	} else {
 		tlsd_ctxs_free(&env->ctxs);
 		env->ctxs = nc;
