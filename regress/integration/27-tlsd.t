@@ -10,6 +10,7 @@ import pwd
 import re
 import socket
 import ssl
+import subprocess
 import sys
 import threading
 
@@ -292,6 +293,10 @@ def main(tap):
     if not os.access(TH.TLSD_BIN, os.X_OK):
         raise RuntimeError("%s is not built (make all)" % TH.TLSD_BIN)
     T.ensure_users()
+    try:
+        pwd.getpwnam("_mmptls")
+    except KeyError:	# ensure_users looks for the older users only
+        subprocess.run(["sh", T.USERS_SH], check=True)
     env = T.Env("tlsd", tap)
     env.tap = tap
     pki = TH.Pki(env.path("pki"))
