@@ -40,6 +40,7 @@ endef
 include lib/Makefile.inc
 -include mmpd/Makefile.inc
 -include mmp-ldapd/Makefile.inc
+-include mmp-tlsd/Makefile.inc
 include regress/Makefile.inc
 
 LIB_OBJS	:= $(LIB_SRCS:%.c=$(B)%.o)

@@ -138,6 +138,7 @@ static const struct sandbox_rule sandbox_rules[] = {
 	RULE(STDIO, writev),			/* libevent, c-ares over TCP */
 	RULE(STDIO, close),
 	RULE(STDIO, lseek),			/* stdio streams */
+	RULE(STDIO, pread64),			/* mmp-tlsd: a memfd's PEM */
 	RULE(STDIO, fstat),			/* fstat() of other libcs */
 	/*
 	 * glibc's fstat() is newfstatat(fd, "", buf, AT_EMPTY_PATH); stdio

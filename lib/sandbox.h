@@ -19,8 +19,8 @@
 int	sandbox_drop(const char *dir, const char *user);
 /*
  * Install the seccomp filter for these promises (blank-separated):
- *   stdio   memory, time, read/write/close on open fds, fstat of an fd
- *           (no path), ioctl FIONREAD, epoll/poll, signals of its own,
+ *   stdio   memory, time, read/write/close on open fds, pread, fstat of
+ *           an fd (no path), ioctl FIONREAD, epoll/poll, signals of its own,
  *           getrandom, futex, fcntl, pipe2, exit
  *   inet    socket(AF_INET/AF_INET6, SOCK_STREAM, TCP), connect, accept4,
  *           getsockname/getpeername, setsockopt TCP_NODELAY, getsockopt

@@ -940,6 +940,60 @@ child_drop(void *arg)
 	return 0;
 }
 
+/*
+ * mmp-tlsd's promises (mmp-tlsd/tlsd.c): it reads its files' memfds with
+ * pread, and makes no socket and opens no file after start.
+ */
+#define TLSD_PROMISES	"stdio recvfd sendfd"
+
+static int
+child_tlsd_pread(void *arg)
+{
+	char	buf[4];
+	int	fd;
+
+	(void)arg;
+	if ((fd = memfd_create("pem", MFD_CLOEXEC)) == -1 ||
+	    write(fd, "PEM!", 4) != 4)
+		return 4;
+	sandbox_pledge(TLSD_PROMISES);
+	return pread(fd, buf, sizeof(buf), 0) == 4 &&
+	    memcmp(buf, "PEM!", 4) == 0 ? 0 : 2;
+}
+
+static int
+child_tlsd_socket(void *arg)
+{
+	(void)arg;
+	sandbox_pledge(TLSD_PROMISES);
+	return socket(AF_INET, SOCK_STREAM, 0) == -1 ? 2 : 3;
+}
+
+static int
+child_tlsd_openat(void *arg)
+{
+	(void)arg;
+	sandbox_pledge(TLSD_PROMISES);
+	return syscall(SYS_openat, AT_FDCWD, "/usr/lib/ssl/openssl.cnf",
+	    O_RDONLY) == -1 ? 2 : 3;
+}
+
+static void
+test_tlsd(void)
+{
+	int	st;
+
+	st = run_child(child_tlsd_pread, NULL);
+	if (!tap_ok(exited_ok(st), TLSD_PROMISES ": pread of a memfd"))
+		describe(st);
+	st = run_child(child_tlsd_socket, NULL);
+	if (!tap_ok(killed_by(st, SIGSYS), TLSD_PROMISES ": socket is killed"))
+		describe(st);
+	st = run_child(child_tlsd_openat, NULL);
+	if (!tap_ok(killed_by(st, SIGSYS), TLSD_PROMISES ": openat is killed"))
+		describe(st);
+}
+
 static void
 test_forbidden(void)
 {
@@ -1411,6 +1465,7 @@ main(void)
 	signal(SIGPIPE, SIG_IGN);
 	test_forbidden();
 	test_forbidden_forms();
+	test_tlsd();
 	test_stdio();
 	test_inet();
 	test_ipc();
