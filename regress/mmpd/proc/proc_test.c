@@ -623,6 +623,24 @@ test_wrong_peer(struct fake *ldapd)
 
 static char	tlsdir[64];
 
+/* The parent's children are gone (proc_free_all): so are their fakes. */
+static void
+fakes_reset(void)
+{
+	size_t		i;
+	unsigned int	j;
+
+	for (i = 0; i < nfakes; i++) {
+		imsgbuf_clear(&fakes[i].ib);
+		close(fakes[i].fd);
+		for (j = 0; j < fakes[i].ntlsfiles; j++)
+			close(fakes[i].tlsfd[j]);
+	}
+	memset(fakes, 0, sizeof(fakes));
+	nfakes = 0;
+	nkills = 0;
+}
+
 static void
 write_tmp(const char *name, const char *text, char *path, size_t len)
 {
@@ -849,9 +867,11 @@ main(void)
 	test_fd_many(ldapd);
 	test_wrong_peer(ldapd);
 	proc_free_all();
+	fakes_reset();
 	conf_free(penv->conf);
 	test_tlsd();
 	proc_free_all();
+	fakes_reset();
 	conf_free(penv->conf);
 	event_base_free(penv->base);
 	return tap_done();
