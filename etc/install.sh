@@ -68,6 +68,12 @@ makedir "$DESTDIR$SBINDIR" 0755
 put mmpd/mmpd "$DESTDIR$SBINDIR/mmpd" 0755
 makedir "$DESTDIR$LIBEXECDIR" 0755
 put mmp-ldapd/mmp-ldapd "$DESTDIR$LIBEXECDIR/mmp-ldapd" 0755
+# mmp-tlsd: in a tree that has its sources, it must have been built.
+if [ -d "$top/mmp-tlsd" ]; then
+	[ -f "$top/mmp-tlsd/mmp-tlsd" ] ||
+	    die "$top/mmp-tlsd/mmp-tlsd is missing; run make first"
+	put mmp-tlsd/mmp-tlsd "$DESTDIR$LIBEXECDIR/mmp-tlsd" 0755
+fi
 
 makedir "$DESTDIR$MANDIR/man8" 0755
 put doc/mmpd.8 "$DESTDIR$MANDIR/man8/mmpd.8" 0644

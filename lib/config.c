@@ -25,12 +25,16 @@
 #include "netmask.h"
 #include "log.h"
 #include "msg.h"
+#include "tlsmsg.h"
 
 #define CONF_LINE_BYTES		4096	/* longest line, without LF/CRLF */
 #define CONF_VALUE_BYTES	(MMP_STR_BYTES - 1)	/* an imsg string */
 #define CONF_SHOW_BYTES		64	/* a value quoted in a message */
 #define CONF_WHY_BYTES		256
 #define CONF_PORT_MAX		65535
+
+_Static_assert(CONF_PATHS_MAX == TLS_CERTS_MAX,
+    "SSLCertFile pairs: one limit for the configuration and the messages");
 
 static const struct conf_keyinfo conf_keys[CK_NKEYS] = {
 #define CK(e, n, f, t, d, dp, fl, mn, mx, h)	\
@@ -319,6 +323,67 @@ conf_check_portlist(const struct conf_keyinfo *ki, const char *v,
 		snprintf(why, whylen, "port list too long");
 		return -1;
 	}
+	return 0;
+}
+
+/* Absolute paths, blank-separated, at most CONF_PATHS_MAX; "" is none. */
+static int
+conf_check_pathlist(const struct conf_keyinfo *ki, const char *v,
+    struct conf_parsed *out, char *why, size_t whylen)
+{
+	char		 tok[CONF_VALUE_BYTES + 1], show[CONF_SHOW_BYTES];
+	const char	*p = v;
+	int		 r, n = 0;
+
+	while ((r = conf_token(&p, "", tok, sizeof(tok))) == 1) {
+		if (tok[0] != '/') {
+			snprintf(why, whylen, "%s is not an absolute path",
+			    conf_show(ki, tok, show, sizeof(show)));
+			return -1;
+		}
+		if (++n > CONF_PATHS_MAX) {
+			snprintf(why, whylen, "more than %d files",
+			    CONF_PATHS_MAX);
+			return -1;
+		}
+		if (conf_join(out->str, sizeof(out->str), tok) == -1)
+			break;
+	}
+	if (r != 0) {
+		snprintf(why, whylen, "path list too long");
+		return -1;
+	}
+	out->num = n;
+	return 0;
+}
+
+/* TLS versions by the names OpenSSL gives them; TLSv1.2 and up only. */
+static int
+conf_check_tlsprotos(const struct conf_keyinfo *ki, const char *v,
+    struct conf_parsed *out, char *why, size_t whylen)
+{
+	char		 tok[CONF_VALUE_BYTES + 1], show[CONF_SHOW_BYTES];
+	const char	*p = v;
+	int		 r, v12 = 0, v13 = 0;
+
+	while ((r = conf_token(&p, ",", tok, sizeof(tok))) == 1) {
+		if (strcasecmp(tok, "TLSv1.2") == 0)
+			v12 = 1;
+		else if (strcasecmp(tok, "TLSv1.3") == 0)
+			v13 = 1;
+		else {
+			snprintf(why, whylen, "%s is not TLSv1.2 or TLSv1.3",
+			    conf_show(ki, tok, show, sizeof(show)));
+			return -1;
+		}
+	}
+	if (r != 0 || (!v12 && !v13)) {
+		snprintf(why, whylen, "no TLS version given (TLSv1.2, "
+		    "TLSv1.3)");
+		return -1;
+	}
+	snprintf(out->str, sizeof(out->str), "%s%s%s", v12 ? "TLSv1.2" : "",
+	    v12 && v13 ? " " : "", v13 ? "TLSv1.3" : "");
 	return 0;
 }
 
@@ -699,6 +764,10 @@ conf_check(const struct conf_keyinfo *ki, const char *v,
 		return conf_check_portlist(ki, v, out, why, whylen);
 	case CT_NETLIST:
 		return conf_check_netlist(ki, v, out, why, whylen);
+	case CT_PATHLIST:
+		return conf_check_pathlist(ki, v, out, why, whylen);
+	case CT_TLSPROTOS:
+		return conf_check_tlsprotos(ki, v, out, why, whylen);
 	case CT_STR:
 		break;
 	}
@@ -878,6 +947,139 @@ conf_port_is_tls(const struct mmp_conf *conf, int svc, uint16_t port)
 }
 
 int
+conf_path_next(const char **sp, char *path, size_t len)
+{
+	return conf_token(sp, "", path, len);
+}
+
+int
+conf_path_count(const char *v)
+{
+	char	tok[CONF_VALUE_BYTES + 1];
+	int	n = 0;
+
+	while (v != NULL && conf_token(&v, "", tok, sizeof(tok)) == 1)
+		n++;
+	return n;
+}
+
+int
+conf_tls_server(const struct mmp_conf *conf, int sect)
+{
+	return sect != CONF_GLOBAL && sect >= 0 && sect < CONF_NSECT &&
+	    conf->enabled[sect] && conf_num(conf, sect, CK_SSLENABLE);
+}
+
+int
+conf_tls_store(const struct mmp_conf *conf, int sect)
+{
+	return sect != CONF_GLOBAL && sect >= 0 && sect < CONF_NSECT &&
+	    conf->enabled[sect] && (conf_num(conf, sect, CK_SSLBACKSIDEPORT)
+	    != 0 || conf_num(conf, sect, CK_STORESTARTTLS));
+}
+
+int
+conf_tls_used(const struct mmp_conf *conf)
+{
+	int	sect;
+
+	for (sect = SVC_IMAP; sect < CONF_NSECT; sect++)
+		if (conf_tls_server(conf, sect) || conf_tls_store(conf, sect))
+			return 1;
+	return 0;
+}
+
+/* "ImapProxyAService.cfg:12" of a set key, the section's file if not. */
+static const char *
+conf_where(const struct mmp_conf *conf, int sect, enum conf_key key,
+    char *buf, size_t len)
+{
+	const struct conf_value	*cv = &conf->v[sect][key];
+
+	if (cv->isset)
+		snprintf(buf, len, "%s:%d", cv->file, cv->line);
+	else
+		strlcpy(buf, conf_files[sect], len);
+	return buf;
+}
+
+/* The product's NSS databases: cert7.db, key3.db, cert8.db, cert9.db. */
+static int
+conf_check_not_nss(const struct mmp_conf *conf, int sect, enum conf_key key,
+    char *err, size_t errlen)
+{
+	char		 path[CONF_VALUE_BYTES + 1], where[CONF_WHY_BYTES];
+	char		 show[CONF_SHOW_BYTES];
+	const char	*p = conf_str(conf, sect, key);
+	size_t		 len;
+
+	while (p != NULL && conf_token(&p, "", path, sizeof(path)) == 1) {
+		len = strlen(path);
+		if (len < 3 || strcasecmp(path + len - 3, ".db") != 0)
+			continue;
+		conf_errf(err, errlen, "%s: %s: %s is an NSS database; %s",
+		    conf_where(conf, sect, key, where, sizeof(where)),
+		    conf_keys[key].name, conf_show_raw(path, show,
+		    sizeof(show)), CONF_NSS_HINT);
+		return -1;
+	}
+	return 0;
+}
+
+/* SSLEnable yes: certificates and keys, as many of one as of the other. */
+static int
+conf_check_tls_server(const struct mmp_conf *conf, int sect, char *err,
+    size_t errlen)
+{
+	char	where[CONF_WHY_BYTES];
+	int	ncert, nkey;
+
+	ncert = conf_path_count(conf_str(conf, sect, CK_SSLCERTFILE));
+	nkey = conf_path_count(conf_str(conf, sect, CK_SSLKEYFILE));
+	if (ncert == 0) {
+		conf_errf(err, errlen, "%s: SSLEnable yes needs SSLCertFile "
+		    "and SSLKeyFile (PEM files)", conf_where(conf, sect,
+		    CK_SSLENABLE, where, sizeof(where)));
+		return -1;
+	}
+	if (nkey != ncert) {
+		conf_errf(err, errlen, "%s: SSLKeyFile: %d file%s for %d in "
+		    "SSLCertFile; each certificate needs its key, in the same "
+		    "order", conf_where(conf, sect, nkey > 0 ? CK_SSLKEYFILE :
+		    CK_SSLCERTFILE, where, sizeof(where)), nkey,
+		    nkey == 1 ? "" : "s", ncert);
+		return -1;
+	}
+	if (conf_check_not_nss(conf, sect, CK_SSLCERTFILE, err, errlen) == -1 ||
+	    conf_check_not_nss(conf, sect, CK_SSLKEYFILE, err, errlen) == -1)
+		return -1;
+	return 0;
+}
+
+/* What a configuration asks of TLS, key against key. */
+static int
+conf_check_tls(const struct mmp_conf *conf, int sect, char *err,
+    size_t errlen)
+{
+	char	where[CONF_WHY_BYTES];
+
+	if (conf_num(conf, sect, CK_SSLENABLE) &&
+	    conf_check_tls_server(conf, sect, err, errlen) == -1)
+		return -1;
+	if (conf_num(conf, sect, CK_SSLBACKSIDEPORT) != 0 &&
+	    conf_num(conf, sect, CK_STORESTARTTLS)) {
+		conf_errf(err, errlen, "%s: StoreStartTLS yes and "
+		    "SSLBacksidePort %lld: choose one (STARTTLS on "
+		    "BacksidePort, or TLS from the first byte on "
+		    "SSLBacksidePort)", conf_where(conf, sect, CK_STORESTARTTLS,
+		    where, sizeof(where)),
+		    conf_num(conf, sect, CK_SSLBACKSIDEPORT));
+		return -1;
+	}
+	return 0;
+}
+
+int
 conf_finish(struct mmp_conf *conf, char *err, size_t errlen)
 {
 	const struct conf_value	*cv;
@@ -916,6 +1118,10 @@ conf_finish(struct mmp_conf *conf, char *err, size_t errlen)
 	conf->nlisteners = sp.n;
 	memcpy(conf->enabled, sp.enabled, sizeof(conf->enabled));
 	conf->enabled[CONF_GLOBAL] = 1;
+	for (sect = SVC_IMAP; sect < CONF_NSECT; sect++)
+		if (conf->enabled[sect] &&
+		    conf_check_tls(conf, sect, err, errlen) == -1)
+			return -1;
 	return 0;
 }
 
@@ -1083,6 +1289,9 @@ conf_parse_line(struct mmp_conf *conf, int sect, char *line, int lineno,
 		    conf_keys[k].name, why);
 		goto out;
 	}
+	if (conf_keys[k].flags & CKF_NSS)
+		log_warnx("%s:%d: mmpd uses PEM files; %s is ignored", file,
+		    lineno, conf_keys[k].name);
 	cv = &conf->v[sect][k];
 	if (cv->isset)
 		log_warnx("%s:%d: %s already set at line %d, line %d wins",
@@ -1253,6 +1462,8 @@ conf_dump_key(const struct mmp_conf *conf, int sect, int k, FILE *fp)
 		fputs(s == NULL ? "   # default (unset)" : "   # default", fp);
 	if (ki->flags & CKF_LATER)
 		fputs(", not in effect in this version", fp);
+	if (ki->flags & CKF_NSS)
+		fputs(", ignored: mmpd uses PEM files", fp);
 	fputc('\n', fp);
 }
 

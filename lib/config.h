@@ -22,6 +22,12 @@
 
 #define CKF_SECRET	0x1
 #define CKF_LATER	0x2
+#define CKF_NSS		0x4		/* NSS database key: warned, ignored */
+
+/* Said wherever mmpd meets an NSS database instead of a PEM file. */
+#define CONF_NSS_HINT	"mmpd needs PEM files: export them with " \
+	"pk12util -d DIR -n NICKNAME -o server.p12, then openssl pkcs12 " \
+	"-in server.p12 -nokeys -out cert.pem and -nocerts -out key.pem"
 
 enum conf_type {
 	CT_STR,
@@ -35,7 +41,12 @@ enum conf_type {
 	CT_ATTRS,		/* blank-separated attribute names */
 	CT_PORTLIST,		/* blank, comma or | separated ports */
 	CT_NETLIST,		/* networks, see netmask.h */
+	CT_PATHLIST,		/* blank-separated absolute paths, at most
+				   CONF_PATHS_MAX; "" = none */
+	CT_TLSPROTOS,		/* TLSv1.2 and/or TLSv1.3 */
 };
+
+#define CONF_PATHS_MAX	16	/* = TLS_CERTS_MAX (lib/tlsmsg.h) */
 
 enum conf_key {
 #define CK(e, n, f, t, d, dp, fl, mn, mx, h)	CK_##e,
@@ -106,6 +117,23 @@ int		 conf_finish(struct mmp_conf *, char *err, size_t errlen);
 const char	*conf_str(const struct mmp_conf *, int sect, enum conf_key);
 long long	 conf_num(const struct mmp_conf *, int sect, enum conf_key);
 int		 conf_isset(const struct mmp_conf *, int sect, enum conf_key);
+
+/*
+ * The next path of a CT_PATHLIST value at *sp into path: 1, or 0 at the
+ * end (or -1 if one does not fit path).
+ */
+int		 conf_path_next(const char **sp, char *path, size_t len);
+/* How many paths a CT_PATHLIST value holds. */
+int		 conf_path_count(const char *);
+
+/*
+ * After conf_finish: does sect (an enabled service) accept TLS
+ * (SSLEnable), speak TLS to its stores (SSLBacksidePort, StoreStartTLS),
+ * does any service do either?
+ */
+int		 conf_tls_server(const struct mmp_conf *, int sect);
+int		 conf_tls_store(const struct mmp_conf *, int sect);
+int		 conf_tls_used(const struct mmp_conf *);
 
 /* `mmpd -nn`: every key of every active section, value and origin. */
 void		 conf_dump(const struct mmp_conf *, FILE *);

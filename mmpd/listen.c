@@ -124,19 +124,6 @@ listen_take_running(const struct conf_listener *cl, int *taken)
 	return -1;
 }
 
-/* Warn about the listeners a configuration names that stay closed. */
-void
-listen_warn_tls(const struct mmp_conf *conf)
-{
-	size_t	i;
-
-	for (i = 0; i < conf->nlisteners; i++)
-		if (conf->listeners[i].tls)
-			log_warnx("%s: TLS listener not available in this "
-			    "version (mmp-tlsd is the next step); port not "
-			    "opened", conf->listeners[i].label);
-}
-
 /*
  * The listeners of conf, reusing the open sockets of the running
  * configuration (same address and port) and binding the others. On
@@ -161,8 +148,6 @@ listen_setup(const struct mmp_conf *conf, struct listener **out,
 	for (i = 0; i < n; i++) {
 		nl[i].cl = conf->listeners[i];
 		nl[i].fd = -1;
-		if (nl[i].cl.tls)
-			continue;
 		if ((nl[i].fd = listen_take_running(&nl[i].cl, taken)) != -1)
 			reused[i] = 1;
 		else if (listen_open(&nl[i], err, errlen) == -1)

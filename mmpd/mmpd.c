@@ -46,6 +46,8 @@ static void	parent_open_logs(const struct mmp_conf *, int);
 static void	parent_set_level(const struct mmp_conf *);
 static void	parent_notices(const struct mmp_conf *);
 static unsigned int parent_workers(const struct mmp_conf *);
+static unsigned int parent_tlsds(const struct mmp_conf *);
+static int	parent_check_tls(const struct mmp_conf *, char *, size_t);
 static void	parent_check_only(struct mmp_conf *, int);
 static void	parent_start(struct mmp_conf *);
 static void	parent_events(void);
@@ -162,6 +164,7 @@ parent_cleanup(void)
 {
 	listen_close_all();
 	proc_free_all();
+	ticket_clear();
 	free(penv->listeners);
 	free(penv->hosts);
 	conf_free(penv->conf);
@@ -241,7 +244,10 @@ parent_check_user(const struct mmp_conf *conf, enum conf_key key)
 	return 0;
 }
 
-/* ChrootDir, RelayUser, LdapUser: what the sandbox of each child needs. */
+/*
+ * ChrootDir, RelayUser, LdapUser, TlsUser (while TLS is used): what the
+ * sandbox of each child needs.
+ */
 static int
 parent_check_system(const struct mmp_conf *conf)
 {
@@ -265,6 +271,8 @@ parent_check_system(const struct mmp_conf *conf)
 	}
 	problems += parent_check_user(conf, CK_RELAYUSER);
 	problems += parent_check_user(conf, CK_LDAPUSER);
+	if (conf_tls_used(conf))
+		problems += parent_check_user(conf, CK_TLSUSER);
 	return problems;
 }
 
@@ -349,26 +357,63 @@ parent_notices(const struct mmp_conf *conf)
 			log_warnx("%s: StoreNetworks is not set: stores are not "
 			    "restricted, whatever address mmp-ldapd answers "
 			    "gets the users' passwords", conf_section_file(sect));
+		if (conf_tls_store(conf, sect) &&
+		    !conf_num(conf, sect, CK_SSLSTOREVERIFY))
+			log_warnx("%s: SSLStoreVerify no: the stores' "
+			    "certificates are not verified, TLS to them is "
+			    "encryption without authentication",
+			    conf_section_file(sect));
 		conf_later_keys(conf, sect, keys, sizeof(keys));
 		if (keys[0] != '\0')
 			log_notice("%s: set but not in effect in this version: "
 			    "%s", conf_section_file(sect), keys);
 	}
-	listen_warn_tls(conf);
+}
+
+/* Workers, TLSWorkers: 0 is one per CPU. */
+static unsigned int
+parent_count(const struct mmp_conf *conf, enum conf_key key, long long max)
+{
+	long long	n;
+
+	if ((n = conf_num(conf, CONF_GLOBAL, key)) <= 0)
+		n = sysconf(_SC_NPROCESSORS_ONLN);
+	if (n < 1)
+		n = 1;
+	if (n > max)
+		n = max;
+	return (unsigned int)n;
 }
 
 static unsigned int
 parent_workers(const struct mmp_conf *conf)
 {
-	long long	n;
+	return parent_count(conf, CK_WORKERS, RELAYS_MAX);
+}
 
-	if ((n = conf_num(conf, CONF_GLOBAL, CK_WORKERS)) <= 0)
-		n = sysconf(_SC_NPROCESSORS_ONLN);
-	if (n < 1)
-		n = 1;
-	if (n > RELAYS_MAX)
-		n = RELAYS_MAX;
-	return (unsigned int)n;
+/* None while no service uses TLS. */
+static unsigned int
+parent_tlsds(const struct mmp_conf *conf)
+{
+	if (!conf_tls_used(conf))
+		return 0;
+	return parent_count(conf, CK_TLSWORKERS, TLSDS_MAX);
+}
+
+/*
+ * What a configuration with TLS needs besides its keys: its files, read
+ * and checked now (they are read again for every mmp-tlsd), and the
+ * program. 0, or -1 with the reason in err.
+ */
+static int
+parent_check_tls(const struct mmp_conf *conf, char *err, size_t errlen)
+{
+	if (tlsfiles_check(conf, err, errlen) == -1)
+		return -1;
+	if (conf_tls_used(conf) && penv->tlsd[0] == '\0' &&
+	    proc_find_tlsd(err, errlen) == -1)
+		return -1;
+	return 0;
 }
 
 /* -n: check and exit; -nn: print the configuration too. */
@@ -377,8 +422,13 @@ parent_check_only(struct mmp_conf *conf, int check)
 {
 	struct hostsfile_entry	*hosts;
 	size_t			 nhosts;
+	char			 err[1024];
 
 	parent_notices(conf);
+	if (tlsfiles_check(conf, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	if (conf_tls_used(conf) && proc_find_tlsd(err, sizeof(err)) == -1)
+		log_warnx("TLS is configured but %s", err);
 	(void)parent_check_system(conf);
 	parent_open_logs(conf, 1);
 	if (hostsfile_load(conf, &hosts, &nhosts) == 0)
@@ -407,6 +457,8 @@ parent_start(struct mmp_conf *conf)
 		    "and keep this user");
 	else if (parent_check_system(conf) > 0)
 		fatalx("refusing to start as root without the above");
+	if (parent_check_tls(conf, err, sizeof(err)) == -1)
+		fatalx("%s", err);
 	proc_find_ldapd();
 	penv->conf = conf;
 	penv->gen = 1;
@@ -421,7 +473,8 @@ parent_start(struct mmp_conf *conf)
 		log_init("mmpd", 0, log_get_level());
 	}
 	parent_events();
-	proc_start(parent_workers(conf));
+	ticket_configure(conf);
+	proc_start(parent_workers(conf), parent_tlsds(conf));
 }
 
 static void
@@ -486,6 +539,8 @@ parent_reload(void)
 	log_notice("reloading the configuration from %s", penv->dir);
 	if ((conf = conf_load(penv->dir, err, sizeof(err))) == NULL)
 		goto refused;
+	if (parent_check_tls(conf, err, sizeof(err)) == -1)
+		goto refused;
 	if (penv->root && parent_check_system(conf) > 0) {
 		(void)snprintf(err, sizeof(err), "the sandbox of the children "
 		    "is not possible, see above");
@@ -509,7 +564,9 @@ parent_reload(void)
 	parent_open_logs(conf, 0);
 	parent_set_level(conf);
 	parent_notices(conf);
+	ticket_configure(conf);
 	proc_send_conf_all();
+	proc_set_tlsds(parent_tlsds(conf));
 	proc_set_relays(parent_workers(conf));
 	conf_free(old);
 	log_notice("configuration %u loaded", penv->gen);
@@ -619,8 +676,9 @@ parent_child_ready(struct child *c)
 		return;
 	if (penv->announced == 0) {
 		listen_describe(desc, sizeof(desc));
-		log_notice("mmpd ready: %s (%u relay worker%s)", desc,
-		    penv->nrelays, penv->nrelays == 1 ? "" : "s");
+		log_notice("mmpd ready: %s (%u relay worker%s, %u mmp-tlsd)",
+		    desc, penv->nrelays, penv->nrelays == 1 ? "" : "s",
+		    penv->ntlsds);
 	} else
 		log_info("configuration %u in effect in every process",
 		    penv->gen);

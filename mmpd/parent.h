@@ -1,7 +1,7 @@
 /*
  * The mmpd parent: the one process that stays root. It owns the
  * configuration, the listening sockets and the log files, and starts,
- * feeds and supervises the children (relay workers and mmp-ldapd).
+ * feeds and supervises the children (relay workers, mmp-ldapd, mmp-tlsd).
  */
 #ifndef MMPD_PARENT_H
 #define MMPD_PARENT_H
@@ -18,15 +18,18 @@
 #include "chan.h"
 #include "config.h"
 #include "imsg.h"
+#include "tlsmsg.h"
 
 #define RELAYS_MAX		64	/* as the Workers key allows */
+#define TLSDS_MAX		64	/* as the TLSWorkers key allows */
+#define PEERS_MAX		(1 + TLSDS_MAX)	/* a relay's: ldapd, tlsds */
 #define RESTART_MIN_SEC		1	/* first restart of a dead child */
 #define RESTART_MAX_SEC		60	/* backoff doubles up to this */
 #define RESTART_RESET_SEC	60	/* running this long resets backoff */
 #define STOP_GRACE_SEC		3	/* SIGTERM to SIGKILL at shutdown */
-#define LDAPD_LOST_MIN_SEC	1	/* a relay's ldapd channels at most
-					   this far apart (IMSG_LDAPD_LOST) */
-#define LDAPD_LOST_EXCESS_MAX	1000	/* ignored LOSTs: the relay is killed */
+#define CHANNEL_LOST_MIN_SEC	1	/* a relay's channels to one peer at
+					   most this far apart (IMSG_*_LOST) */
+#define CHANNEL_LOST_EXCESS_MAX	1000	/* ignored LOSTs: the relay is killed */
 #define LISTEN_BACKLOG		512
 #define HOSTS_MAX		65536	/* HostsFile entries sent to ldapd */
 #define HOSTS_LINE_BYTES	1024
@@ -35,14 +38,31 @@
 enum child_kind {
 	CHILD_RELAY,
 	CHILD_LDAPD,
+	CHILD_TLSD,
+};
+
+struct child;
+
+/*
+ * A relay's requests for a new channel to one peer (IMSG_LDAPD_LOST,
+ * IMSG_TLSD_LOST): see proc_handle_lost.
+ */
+struct lost {
+	struct child		*relay;
+	unsigned int		 slot;		/* 0 mmp-ldapd, 1 + i tlsd i */
+	struct event		*ev;		/* answers the held LOST */
+	struct timespec		 given;		/* last channel sent */
+	int			 held;		/* a LOST waits for ev */
+	unsigned int		 excess;	/* LOSTs while one was held */
+	unsigned int		 unlogged;	/* of those, not yet logged */
 };
 
 /* One child process slot; the slot outlives restarts of its process. */
 struct child {
 	TAILQ_ENTRY(child)	 entry;
 	enum child_kind		 kind;
-	unsigned int		 index;		/* relay number */
-	char			 name[32];	/* "relay 1", "mmp-ldapd" */
+	unsigned int		 index;		/* relay or mmp-tlsd number */
+	char			 name[32];	/* "relay 1", "mmp-tlsd 0" */
 	pid_t			 pid;		/* -1 while down */
 	int			 retiring;	/* drained, not restarted */
 	struct chan		*chan;		/* NULL while closed */
@@ -52,19 +72,15 @@ struct child {
 	uint32_t		 gen_ready;	/* last IMSG_READY */
 	uint32_t		 sessions;	/* last IMSG_STATS */
 	char			 killed[96];	/* why mmpd killed it, or "" */
-	/* IMSG_LDAPD_LOST, relays only: see proc_handle_ldapd_lost */
-	struct event		*lost_ev;	/* answers the held LOST */
-	struct timespec		 chan_given;	/* last ldapd channel sent */
-	int			 lost_held;	/* a LOST waits for lost_ev */
-	unsigned int		 lost_excess;	/* LOSTs while one was held */
-	unsigned int		 lost_unlogged;	/* of those, not yet logged */
+	/* Relays only: per peer slot (0 mmp-ldapd, 1 + i mmp-tlsd i). */
+	struct lost		 lost[PEERS_MAX];
 };
 TAILQ_HEAD(child_list, child);
 
 /* A listener of the running configuration. */
 struct listener {
 	struct conf_listener	 cl;
-	int			 fd;		/* -1: not opened (TLS) */
+	int			 fd;		/* -1 once closed */
 };
 
 /* A socket a reload removed; closed once the relays applied it. */
@@ -88,6 +104,7 @@ struct parent {
 	char			 dir[PATH_MAX];		/* -f */
 	char			 self[PATH_MAX];	/* our executable */
 	char			 ldapd[PATH_MAX];	/* mmp-ldapd's */
+	char			 tlsd[PATH_MAX];	/* mmp-tlsd's, "" */
 	int			 foreground;
 	int			 verbose;
 	int			 root;
@@ -100,6 +117,10 @@ struct parent {
 	size_t			 nhosts;
 	struct child_list	 children;
 	unsigned int		 nrelays;	/* wanted */
+	unsigned int		 ntlsds;	/* wanted; 0 without TLS */
+	struct tls_ticket_keys	 tickets;	/* newest first; n 0: none */
+	long long		 ticket_lifetime;	/* timer's, 0: off */
+	struct event		*ticket_ev;	/* rotation */
 	uint32_t		 announced;	/* generation said applied */
 	int			 draining;	/* SIGTERM: relays drain */
 	int			 stopping;	/* children were sent SIGTERM */
@@ -116,9 +137,12 @@ void	parent_child_gone(void);
 
 /* proc.c */
 void	proc_find_ldapd(void);
-void	proc_start(unsigned int);
+int	proc_find_tlsd(char *, size_t);
+void	proc_start(unsigned int, unsigned int);
 void	proc_set_relays(unsigned int);
+void	proc_set_tlsds(unsigned int);
 void	proc_send_conf_all(void);
+void	proc_send_tickets_all(void);
 void	proc_reap(void);
 unsigned int proc_drain(void);
 void	proc_signal(int, int);
@@ -130,11 +154,23 @@ void	proc_free_all(void);
 int	hostsfile_load(const struct mmp_conf *, struct hostsfile_entry **,
 	    size_t *);
 
+/*
+ * tlsfiles.c: every TLS file of a configuration exists, is readable and
+ * PEM (0), or -1 with "file:line: Key path: why"; to one mmp-tlsd, as
+ * IMSG_CONF_TLSFILE between its CONF_START and CONF_END.
+ */
+int	tlsfiles_check(const struct mmp_conf *, char *, size_t);
+int	tlsfiles_send(struct chan *, const struct mmp_conf *, char *, size_t);
+
+/* ticket.c */
+void	ticket_configure(const struct mmp_conf *);
+int	ticket_send(struct chan *);
+void	ticket_clear(void);
+
 /* listen.c */
 int	listen_open(struct listener *, char *, size_t);
 int	listen_setup(const struct mmp_conf *, struct listener **, size_t *,
 	    char *, size_t);
-void	listen_warn_tls(const struct mmp_conf *);
 void	listen_commit(struct listener *, size_t, uint32_t);
 void	listen_sweep(void);
 void	listen_close_all(void);

@@ -1,8 +1,8 @@
 /*
  * The children of the parent: each is started by fork + exec so it begins
  * with a fresh address space, gets its configuration over its imsg
- * channel, relays are connected with mmp-ldapd, and whatever dies is
- * logged and restarted with backoff. A child is never trusted: a bad
+ * channel, relays are connected with mmp-ldapd and each mmp-tlsd, and
+ * whatever dies is logged and restarted with backoff. A child is never trusted: a bad
  * message gets it killed and restarted, never the parent hurt.
  */
 #include <sys/types.h>
@@ -40,12 +40,14 @@ static void		 proc_fail(struct child *, const char *);
 static void		 proc_gone(struct child *);
 static int		 proc_dispatch_relay(struct chan *, struct imsg *);
 static int		 proc_dispatch_ldapd(struct chan *, struct imsg *);
+static int		 proc_dispatch_tlsd(struct chan *, struct imsg *);
 static void		 proc_lost(struct chan *, const char *);
 static void		 proc_send_conf(struct child *);
 static void		 proc_connect(struct child *, struct child *);
 static void		 proc_restart_cb(int, short, void *);
 static void		 proc_lost_cb(int, short, void *);
-static void		 proc_lost_reset(struct child *);
+static void		 proc_lost_reset(struct lost *);
+static void		 proc_lost_reset_all(struct child *);
 static int		 proc_may_restart(const struct child *);
 static void		 proc_schedule_restart(struct child *);
 
@@ -53,40 +55,70 @@ static void		 proc_schedule_restart(struct child *);
 static const struct chan_peer proc_peers[] = {
 	[CHILD_RELAY] = { "relay", proc_dispatch_relay, proc_lost, NULL },
 	[CHILD_LDAPD] = { "mmp-ldapd", proc_dispatch_ldapd, proc_lost, NULL },
+	[CHILD_TLSD] = { "mmp-tlsd", proc_dispatch_tlsd, proc_lost, NULL },
 };
 
-/* The in-tree build first, then the installed program. */
-void
-proc_find_ldapd(void)
+static int
+proc_is_program(const char *path)
 {
-	char		 intree[PATH_MAX], dir[PATH_MAX], *slash;
-	const char	*installed = LIBEXECDIR "/mmp-ldapd";
-	struct stat	 st;
+	struct stat	st;
+
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+	    access(path, X_OK) == 0;
+}
+
+/*
+ * A child's program (mmp-ldapd, mmp-tlsd): the in-tree build beside ours
+ * first (../NAME/NAME), then the installed one in LIBEXECDIR. 0, or -1
+ * with what was tried in err.
+ */
+static int
+proc_find(const char *name, char *out, size_t len, char *err, size_t errlen)
+{
+	char	intree[PATH_MAX], installed[PATH_MAX], dir[PATH_MAX], *slash;
 
 	(void)strlcpy(dir, penv->self, sizeof(dir));
 	if ((slash = strrchr(dir, '/')) != NULL)
 		*slash = '\0';
-	if ((size_t)snprintf(intree, sizeof(intree), "%s/../mmp-ldapd/"
-	    "mmp-ldapd", dir) < sizeof(intree) &&
-	    stat(intree, &st) == 0 && S_ISREG(st.st_mode) &&
-	    access(intree, X_OK) == 0) {
-		if (realpath(intree, penv->ldapd) == NULL)
-			(void)strlcpy(penv->ldapd, intree,
-			    sizeof(penv->ldapd));
-		return;
+	if ((size_t)snprintf(intree, sizeof(intree), "%s/../%s/%s", dir,
+	    name, name) < sizeof(intree) && proc_is_program(intree)) {
+		if (realpath(intree, out) == NULL)
+			(void)strlcpy(out, intree, len);
+		return 0;
 	}
-	if (stat(installed, &st) == 0 && S_ISREG(st.st_mode) &&
-	    access(installed, X_OK) == 0) {
-		(void)strlcpy(penv->ldapd, installed, sizeof(penv->ldapd));
-		return;
-	}
-	fatalx("mmp-ldapd not found: tried %s and %s", intree, installed);
+	(void)snprintf(installed, sizeof(installed), "%s/%s", LIBEXECDIR,
+	    name);
+	if (proc_is_program(installed) &&
+	    strlcpy(out, installed, len) < len)
+		return 0;
+	(void)snprintf(err, errlen, "%s not found: tried %s and %s", name,
+	    intree, installed);
+	return -1;
+}
+
+void
+proc_find_ldapd(void)
+{
+	char	err[3 * PATH_MAX];
+
+	if (proc_find("mmp-ldapd", penv->ldapd, sizeof(penv->ldapd), err,
+	    sizeof(err)) == -1)
+		fatalx("%s", err);
+}
+
+/* Only a configuration with TLS needs it: looked for when one comes. */
+int
+proc_find_tlsd(char *err, size_t errlen)
+{
+	return proc_find("mmp-tlsd", penv->tlsd, sizeof(penv->tlsd), err,
+	    errlen);
 }
 
 static struct child *
 proc_new(enum child_kind kind, unsigned int index)
 {
 	struct child	*c;
+	unsigned int	 i;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		log_warn("cannot start a child");
@@ -97,16 +129,17 @@ proc_new(enum child_kind kind, unsigned int index)
 	c->pid = -1;
 	if (kind == CHILD_RELAY)
 		(void)snprintf(c->name, sizeof(c->name), "relay %u", index);
+	else if (kind == CHILD_TLSD)
+		(void)snprintf(c->name, sizeof(c->name), "mmp-tlsd %u", index);
 	else
 		(void)strlcpy(c->name, "mmp-ldapd", sizeof(c->name));
-	c->restart = evtimer_new(penv->base, proc_restart_cb, c);
-	c->lost_ev = evtimer_new(penv->base, proc_lost_cb, c);
-	if (c->restart == NULL || c->lost_ev == NULL) {
-		log_warnx("%s: cannot create its timers", c->name);
-		if (c->restart != NULL)
-			event_free(c->restart);
-		if (c->lost_ev != NULL)
-			event_free(c->lost_ev);
+	for (i = 0; i < PEERS_MAX; i++) {
+		c->lost[i].relay = c;
+		c->lost[i].slot = i;
+	}
+	if ((c->restart = evtimer_new(penv->base, proc_restart_cb, c)) ==
+	    NULL) {
+		log_warnx("%s: cannot create its timer", c->name);
 		free(c);
 		return NULL;
 	}
@@ -117,33 +150,41 @@ proc_new(enum child_kind kind, unsigned int index)
 static void
 proc_free(struct child *c)
 {
+	unsigned int	i;
+
 	proc_close(c);
 	event_free(c->restart);
-	event_free(c->lost_ev);
+	for (i = 0; i < PEERS_MAX; i++)
+		if (c->lost[i].ev != NULL)
+			event_free(c->lost[i].ev);
 	TAILQ_REMOVE(&penv->children, c, entry);
 	free(c);
 }
 
-/* mmp-ldapd and the relay workers, each connected to the other. */
+/*
+ * mmp-ldapd, the mmp-tlsd processes (none without TLS) and the relay
+ * workers, each relay connected to the others.
+ */
 void
-proc_start(unsigned int nrelays)
+proc_start(unsigned int nrelays, unsigned int ntlsds)
 {
 	struct child	*c;
 
 	if ((c = proc_new(CHILD_LDAPD, 0)) == NULL)
 		fatalx("cannot start mmp-ldapd");
 	proc_spawn(c);
+	proc_set_tlsds(ntlsds);
 	proc_set_relays(nrelays);
 }
 
+/* The working (not retiring) child of kind with that index. */
 static struct child *
-proc_relay(unsigned int index)
+proc_find_child(enum child_kind kind, unsigned int index)
 {
 	struct child	*c;
 
 	TAILQ_FOREACH(c, &penv->children, entry)
-		if (c->kind == CHILD_RELAY && !c->retiring &&
-		    c->index == index)
+		if (c->kind == kind && !c->retiring && c->index == index)
 			return c;
 	return NULL;
 }
@@ -151,12 +192,22 @@ proc_relay(unsigned int index)
 static struct child *
 proc_ldapd(void)
 {
-	struct child	*c;
+	return proc_find_child(CHILD_LDAPD, 0);
+}
 
-	TAILQ_FOREACH(c, &penv->children, entry)
-		if (c->kind == CHILD_LDAPD)
-			return c;
-	return NULL;
+/* A relay's peer by its slot: 0 mmp-ldapd, 1 + i mmp-tlsd i; or NULL. */
+static struct child *
+proc_peer(unsigned int slot)
+{
+	if (slot == 0)
+		return proc_ldapd();
+	return proc_find_child(CHILD_TLSD, slot - 1);
+}
+
+static unsigned int
+proc_peer_slot(const struct child *peer)
+{
+	return peer->kind == CHILD_TLSD ? 1 + peer->index : 0;
 }
 
 /* Without a channel it gets none: the restart timer kills it. */
@@ -169,17 +220,17 @@ proc_send_drain(struct child *c)
 }
 
 /*
- * Run n relay workers. Surplus ones drain: they finish their sessions
- * and exit without being restarted.
+ * Run n children of kind (relays, mmp-tlsd). Surplus ones drain: they
+ * finish their sessions and exit without being restarted.
  */
-void
-proc_set_relays(unsigned int n)
+static void
+proc_set_count(enum child_kind kind, unsigned int n)
 {
 	struct child	*c, *next;
 	unsigned int	 i;
 
 	TAILQ_FOREACH_SAFE(c, &penv->children, entry, next) {
-		if (c->kind != CHILD_RELAY || c->retiring || c->index < n)
+		if (c->kind != kind || c->retiring || c->index < n)
 			continue;
 		if (c->pid == -1) {
 			proc_free(c);
@@ -190,31 +241,58 @@ proc_set_relays(unsigned int n)
 		proc_send_drain(c);
 	}
 	for (i = 0; i < n; i++)
-		if (proc_relay(i) == NULL && (c = proc_new(CHILD_RELAY, i)) !=
-		    NULL)
+		if (proc_find_child(kind, i) == NULL &&
+		    (c = proc_new(kind, i)) != NULL)
 			proc_spawn(c);
+}
+
+void
+proc_set_relays(unsigned int n)
+{
+	proc_set_count(CHILD_RELAY, n);
 	penv->nrelays = n;
+}
+
+/* 0 while the configuration has no TLS: then none runs. */
+void
+proc_set_tlsds(unsigned int n)
+{
+	proc_set_count(CHILD_TLSD, n);
+	penv->ntlsds = n;
 }
 
 /* argv and environment of c's program; strings live in buffers given. */
 static const char *
 proc_argv(struct child *c, char *argv[], char *idx, size_t idxlen)
 {
-	int	n = 0;
+	const char	*path;
+	int		 n = 0;
 
-	if (c->kind == CHILD_RELAY) {
-		(void)snprintf(idx, idxlen, "%u", c->index);
+	(void)snprintf(idx, idxlen, "%u", c->index);
+	switch (c->kind) {
+	case CHILD_RELAY:
 		argv[n++] = "mmpd";
 		argv[n++] = "-P";
 		argv[n++] = "relay";
+		path = penv->self;
+		break;
+	case CHILD_TLSD:
+		argv[n++] = "mmp-tlsd";
+		path = penv->tlsd;
+		break;
+	default:
+		argv[n++] = "mmp-ldapd";
+		path = penv->ldapd;
+		break;
+	}
+	if (c->kind != CHILD_LDAPD) {
 		argv[n++] = "-i";
 		argv[n++] = idx;
-	} else
-		argv[n++] = "mmp-ldapd";
+	}
 	if (penv->verbose)
 		argv[n++] = "-v";
 	argv[n] = NULL;
-	return c->kind == CHILD_RELAY ? penv->self : penv->ldapd;
+	return path;
 }
 
 /* Of the parent's environment, only what the sandbox and sanitizers read. */
@@ -275,17 +353,19 @@ proc_spawn(struct child *c)
 	proc_spawned(c, pid, sp[0]);
 }
 
-/* Parent side of a fresh child: channel, configuration, ldapd links. */
+/* Parent side of a fresh child: channel, configuration, relay links. */
 static void
 proc_spawned(struct child *c, pid_t pid, int fd)
 {
-	struct child	*o, *ldapd;
+	struct child	*o;
+	unsigned int	 i;
 
 	c->pid = pid;
 	c->gen_ready = 0;
 	c->sessions = 0;
 	c->killed[0] = '\0';
-	c->lost_excess = 0;
+	for (i = 0; i < PEERS_MAX; i++)
+		c->lost[i].excess = 0;
 	if ((c->chan = chan_open(penv->base, fd, &proc_peers[c->kind], c)) ==
 	    NULL) {
 		proc_fail(c, "cannot watch its channel");
@@ -297,13 +377,18 @@ proc_spawned(struct child *c, pid_t pid, int fd)
 	if (c->chan == NULL)
 		return;
 	if (c->kind == CHILD_RELAY) {
-		if ((ldapd = proc_ldapd()) != NULL && ldapd->chan != NULL)
-			proc_connect(c, ldapd);
+		for (i = 0; i < PEERS_MAX && c->chan != NULL; i++)
+			if ((o = proc_peer(i)) != NULL && o->chan != NULL)
+				proc_connect(c, o);
 		return;
 	}
-	/* Draining relays too: their open sessions may still log in. */
+	/*
+	 * Draining relays too: their open sessions may still log in, and
+	 * go to their stores with TLS.
+	 */
 	TAILQ_FOREACH(o, &penv->children, entry)
-		if (o->kind == CHILD_RELAY && o->chan != NULL)
+		if (o->kind == CHILD_RELAY && o->chan != NULL &&
+		    c->chan != NULL)
 			proc_connect(o, c);
 }
 
@@ -373,7 +458,7 @@ proc_exec(int fd, const char *path, char *const argv[], char *const envp[])
 static void
 proc_close(struct child *c)
 {
-	proc_lost_reset(c);
+	proc_lost_reset_all(c);
 	if (c->chan != NULL)
 		chan_close(c->chan);
 	c->chan = NULL;
@@ -479,15 +564,25 @@ proc_handle_stats(struct child *c, struct imsg *imsg)
 	return CHAN_OK;
 }
 
-/* Time left until c may have another ldapd channel; 0 if it may now. */
+/* "mmp-ldapd", "mmp-tlsd 3": the peer of a slot, for the log. */
+static const char *
+proc_slot_name(unsigned int slot, char *buf, size_t len)
+{
+	if (slot == 0)
+		return "mmp-ldapd";
+	(void)snprintf(buf, len, "mmp-tlsd %u", slot - 1);
+	return buf;
+}
+
+/* Time left until l's relay may have another channel; 0 if it may now. */
 static int
-proc_lost_wait(const struct child *c, struct timeval *tv)
+proc_lost_wait(const struct lost *l, struct timeval *tv)
 {
 	struct timespec	now, end;
 
 	(void)clock_gettime(CLOCK_MONOTONIC, &now);
-	end = c->chan_given;
-	end.tv_sec += LDAPD_LOST_MIN_SEC;
+	end = l->given;
+	end.tv_sec += CHANNEL_LOST_MIN_SEC;
 	if (timespeccmp(&now, &end, >=))
 		return 0;
 	timespecsub(&end, &now, &end);
@@ -497,97 +592,144 @@ proc_lost_wait(const struct child *c, struct timeval *tv)
 
 /* Say how many LOSTs were ignored since the last time, once. */
 static void
-proc_lost_report(struct child *c)
+proc_lost_report(struct lost *l)
 {
-	if (c->lost_unlogged == 0)
+	char	buf[32];
+
+	if (l->unlogged == 0)
 		return;
-	log_warnx("%s: ignored %u requests for an mmp-ldapd channel while "
-	    "one was on its way (%u in all)", c->name, c->lost_unlogged,
-	    c->lost_excess);
-	c->lost_unlogged = 0;
+	log_warnx("%s: ignored %u requests for an %s channel while one was "
+	    "on its way (%u in all)", l->relay->name, l->unlogged,
+	    proc_slot_name(l->slot, buf, sizeof(buf)), l->excess);
+	l->unlogged = 0;
 }
 
 /* The held LOST is answered (or moot): no timer, a report if due. */
 static void
-proc_lost_reset(struct child *c)
+proc_lost_reset(struct lost *l)
 {
-	if (c->lost_held)
-		(void)evtimer_del(c->lost_ev);
-	c->lost_held = 0;
-	proc_lost_report(c);
+	if (l->held)
+		(void)evtimer_del(l->ev);
+	l->held = 0;
+	proc_lost_report(l);
+}
+
+static void
+proc_lost_reset_all(struct child *c)
+{
+	unsigned int	i;
+
+	for (i = 0; i < PEERS_MAX; i++)
+		proc_lost_reset(&c->lost[i]);
 }
 
 /* The window after the last channel ended: answer the held LOST. */
 static void
 proc_lost_cb(int fd, short events, void *arg)
 {
-	struct child	*c = arg, *ldapd;
+	struct lost	*l = arg;
+	struct child	*peer;
 
 	(void)fd;
 	(void)events;
-	c->lost_held = 0;
-	proc_lost_report(c);
-	if (c->chan != NULL && (ldapd = proc_ldapd()) != NULL &&
-	    ldapd->chan != NULL)
-		proc_connect(c, ldapd);
+	l->held = 0;
+	proc_lost_report(l);
+	if (l->relay->chan != NULL && (peer = proc_peer(l->slot)) != NULL &&
+	    peer->chan != NULL)
+		proc_connect(l->relay, peer);
 }
 
 /*
  * A LOST while one is held. An honest relay has no channel to lose until
  * it got the one it asked for, so it sends one only in a rare race (two
  * channels on their way, say one for a LOST and one from a restart of
- * mmp-ldapd, and both lost). Those are counted and ignored: killing a
+ * the peer, and both lost). Those are counted and ignored: killing a
  * relay ends every session in it. Thousands are not a race: that relay is
  * broken or hostile, and is killed.
  */
 static void
-proc_lost_excess(struct child *c)
+proc_lost_excess(struct lost *l)
 {
-	char	why[96];
+	char	why[96], buf[32];
 
-	c->lost_excess++;
-	c->lost_unlogged++;
-	if (c->lost_excess < LDAPD_LOST_EXCESS_MAX)
+	l->excess++;
+	l->unlogged++;
+	if (l->excess < CHANNEL_LOST_EXCESS_MAX)
 		return;
-	c->lost_unlogged = 0;
-	(void)snprintf(why, sizeof(why), "asked for an mmp-ldapd channel %u "
-	    "times while one was on its way", c->lost_excess);
-	proc_fail(c, why);
+	l->unlogged = 0;
+	(void)snprintf(why, sizeof(why), "asked for an %s channel %u times "
+	    "while one was on its way", proc_slot_name(l->slot, buf,
+	    sizeof(buf)), l->excess);
+	proc_fail(l->relay, why);
+}
+
+/* Hold l's LOST until the window ends: 0, or -1 if no timer. */
+static int
+proc_lost_hold(struct lost *l, const struct timeval *tv)
+{
+	if (l->ev == NULL &&
+	    (l->ev = evtimer_new(penv->base, proc_lost_cb, l)) == NULL)
+		return -1;
+	if (evtimer_add(l->ev, tv) == -1)
+		return -1;
+	l->held = 1;
+	return 0;
 }
 
 /*
- * IMSG_LDAPD_LOST: a relay dropped its channel to mmp-ldapd (garbage on
- * it) and asks for a new one. Each costs the parent a socketpair and both
- * children a descriptor, so a relay gets at most one per
- * LDAPD_LOST_MIN_SEC: a LOST inside that window is held and answered when
- * it ends, further ones are excess. mmp-ldapd down: nothing to do, its
- * restart connects every relay. A kill here closes the channel, which
- * lib/chan.c notices: the handler has nothing more to say than CHAN_OK.
+ * IMSG_LDAPD_LOST, IMSG_TLSD_LOST: a relay dropped its channel to a peer
+ * (garbage on it) and asks for a new one. Each costs the parent a
+ * socketpair and both children a descriptor, so a relay gets at most one
+ * per peer per CHANNEL_LOST_MIN_SEC: a LOST inside that window is held
+ * and answered when it ends, further ones are excess. The peer down (or
+ * gone with a reload): nothing to do, its restart connects every relay.
+ * A kill here closes the channel, which lib/chan.c notices: the handler
+ * has nothing more to say than CHAN_OK.
  */
 static int
-proc_handle_ldapd_lost(struct child *c, struct imsg *imsg)
+proc_handle_lost(struct child *c, unsigned int slot)
 {
-	struct child	*ldapd;
+	struct lost	*l = &c->lost[slot];
+	struct child	*peer;
 	struct timeval	 tv;
 
-	if (imsg->datalen != 0)
-		return CHAN_BAD;
-	if (c->lost_held) {
-		proc_lost_excess(c);
+	if (l->held) {
+		proc_lost_excess(l);
 		return CHAN_OK;
 	}
-	if ((ldapd = proc_ldapd()) == NULL || ldapd->chan == NULL)
+	if ((peer = proc_peer(slot)) == NULL || peer->chan == NULL)
 		return CHAN_OK;
-	if (proc_lost_wait(c, &tv) && evtimer_add(c->lost_ev, &tv) == 0) {
-		c->lost_held = 1;
+	if (proc_lost_wait(l, &tv) && proc_lost_hold(l, &tv) == 0)
 		return CHAN_OK;
-	}
 	/* The window is over (or no timer): answer now, not never. */
-	proc_connect(c, ldapd);
+	proc_connect(c, peer);
 	return CHAN_OK;
 }
 
-/* A relay: its log lines, READY, STATS and LDAPD_LOST. */
+/* IMSG_LDAPD_LOST: no payload. */
+static int
+proc_handle_ldapd_lost(struct child *c, struct imsg *imsg)
+{
+	if (imsg->datalen != 0)
+		return CHAN_BAD;
+	return proc_handle_lost(c, 0);
+}
+
+/* IMSG_TLSD_LOST: u32 mmp-tlsd index. */
+static int
+proc_handle_tlsd_lost(struct child *c, struct imsg *imsg)
+{
+	struct msg_reader	r;
+	uint32_t		index;
+
+	msg_reader_init(&r, imsg);
+	if (msg_get_u32(&r, &index) == -1 || msg_end(&r) == -1 ||
+	    index >= TLSDS_MAX)
+		return CHAN_BAD;
+	return proc_handle_lost(c, 1 + index);
+}
+
+/* A relay: its log lines, READY, STATS, LDAPD_LOST and TLSD_LOST. */
 static int
 proc_dispatch_relay(struct chan *ch, struct imsg *imsg)
 {
@@ -602,6 +744,8 @@ proc_dispatch_relay(struct chan *ch, struct imsg *imsg)
 		return proc_handle_stats(c, imsg);
 	case IMSG_LDAPD_LOST:
 		return proc_handle_ldapd_lost(c, imsg);
+	case IMSG_TLSD_LOST:
+		return proc_handle_tlsd_lost(c, imsg);
 	default:
 		return CHAN_UNEXPECTED;
 	}
@@ -610,6 +754,22 @@ proc_dispatch_relay(struct chan *ch, struct imsg *imsg)
 /* mmp-ldapd: its log lines and READY. */
 static int
 proc_dispatch_ldapd(struct chan *ch, struct imsg *imsg)
+{
+	struct child	*c = chan_arg(ch);
+
+	switch (imsg->hdr.type) {
+	case IMSG_LOG:
+		return proc_handle_log(imsg);
+	case IMSG_READY:
+		return proc_handle_ready(c, imsg);
+	default:
+		return CHAN_UNEXPECTED;
+	}
+}
+
+/* mmp-tlsd: its log lines and READY. */
+static int
+proc_dispatch_tlsd(struct chan *ch, struct imsg *imsg)
 {
 	struct child	*c = chan_arg(ch);
 
@@ -668,7 +828,23 @@ proc_send_hosts(struct child *c)
 	return 0;
 }
 
-/* The running configuration; BindPass and friends to mmp-ldapd only. */
+/* mmp-tlsd's files, read again now; a file gone kills (and restarts) it. */
+static int
+proc_send_tlsfiles(struct child *c)
+{
+	char	err[1024];
+
+	if (tlsfiles_send(c->chan, penv->conf, err, sizeof(err)) == -1) {
+		log_warnx("%s: %s", c->name, err);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The running configuration; BindPass and friends to mmp-ldapd only, the
+ * TLS files and ticket keys to mmp-tlsd only.
+ */
 static void
 proc_send_conf(struct child *c)
 {
@@ -676,11 +852,18 @@ proc_send_conf(struct child *c)
 
 	rv = conf_send_begin(c->chan, penv->conf, penv->gen,
 	    c->kind == CHILD_LDAPD);
-	if (rv == 0)
-		rv = c->kind == CHILD_RELAY ? proc_send_listeners(c) :
-		    proc_send_hosts(c);
+	if (rv == 0) {
+		if (c->kind == CHILD_RELAY)
+			rv = proc_send_listeners(c);
+		else if (c->kind == CHILD_TLSD)
+			rv = proc_send_tlsfiles(c);
+		else
+			rv = proc_send_hosts(c);
+	}
 	if (rv == 0)
 		rv = conf_send_end(c->chan, penv->gen);
+	if (rv == 0 && c->kind == CHILD_TLSD)
+		rv = ticket_send(c->chan);
 	if (rv == -1)
 		proc_fail(c, "cannot queue its configuration");
 }
@@ -695,34 +878,62 @@ proc_send_conf_all(void)
 			proc_send_conf(c);
 }
 
-/* A socketpair between a relay and mmp-ldapd, one end to each. */
-static void
-proc_connect(struct child *relay, struct child *ldapd)
+/* The running mmp-tlsd processes get the ticket keys again. */
+void
+proc_send_tickets_all(void)
 {
-	struct msg_writer	w;
-	int			sp[2];
+	struct child	*c;
+
+	TAILQ_FOREACH(c, &penv->children, entry)
+		if (c->kind == CHILD_TLSD && c->chan != NULL && !c->retiring &&
+		    ticket_send(c->chan) == -1)
+			proc_fail(c, "cannot queue IMSG_TLS_TICKET_KEYS");
+}
+
+/*
+ * A socketpair between a relay and a peer (mmp-ldapd or an mmp-tlsd),
+ * one end to each: IMSG_LDAPD_CHANNEL or IMSG_TLSD_CHANNEL (u32 mmp-tlsd
+ * index) to the relay, IMSG_RELAY_CHANNEL (u32 relay index) to the peer.
+ */
+static void
+proc_connect(struct child *relay, struct child *peer)
+{
+	struct lost		*l = &relay->lost[proc_peer_slot(peer)];
+	struct msg_writer	 w;
+	uint32_t		 type;
+	char			 why[96];
+	int			 sp[2];
 
 	/* Whatever asked for it, this answers a held LOST too. */
-	proc_lost_reset(relay);
-	(void)clock_gettime(CLOCK_MONOTONIC, &relay->chan_given);
+	proc_lost_reset(l);
+	(void)clock_gettime(CLOCK_MONOTONIC, &l->given);
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
 	    sp) == -1) {
 		/* Without a channel the relay is useless: start it again. */
-		log_warn("%s: socketpair to mmp-ldapd", relay->name);
-		proc_fail(relay, "has no channel to mmp-ldapd");
+		log_warn("%s: socketpair to %s", relay->name, peer->name);
+		(void)snprintf(why, sizeof(why), "has no channel to %s",
+		    peer->name);
+		proc_fail(relay, why);
 		return;
 	}
-	if (chan_compose(relay->chan, IMSG_LDAPD_CHANNEL, 0, sp[0], NULL, 0)
-	    == -1) {
+	msg_writer_init(&w);
+	type = IMSG_LDAPD_CHANNEL;
+	if (peer->kind == CHILD_TLSD) {
+		type = IMSG_TLSD_CHANNEL;
+		msg_add_u32(&w, peer->index);
+	}
+	if (chan_compose_msg(relay->chan, type, 0, sp[0], &w) == -1) {
 		close(sp[1]);
-		proc_fail(relay, "cannot queue IMSG_LDAPD_CHANNEL");
+		(void)snprintf(why, sizeof(why), "cannot queue %s",
+		    msg_type_name(type));
+		proc_fail(relay, why);
 		return;
 	}
 	msg_writer_init(&w);
 	msg_add_u32(&w, relay->index);
-	if (chan_compose_msg(ldapd->chan, IMSG_RELAY_CHANNEL, 0, sp[1], &w) ==
+	if (chan_compose_msg(peer->chan, IMSG_RELAY_CHANNEL, 0, sp[1], &w) ==
 	    -1)
-		proc_fail(ldapd, "cannot queue IMSG_RELAY_CHANNEL");
+		proc_fail(peer, "cannot queue IMSG_RELAY_CHANNEL");
 }
 
 /* "exited with status 1", "killed by signal SIGSYS (seccomp: ...)" */
@@ -810,11 +1021,14 @@ proc_reap(void)
 			proc_died(c, status);
 }
 
-/* Relays are not restarted once draining; mmp-ldapd serves them to the end. */
+/*
+ * Relays are not restarted once draining; mmp-ldapd and mmp-tlsd serve
+ * them to the end.
+ */
 static int
 proc_may_restart(const struct child *c)
 {
-	if (c->kind == CHILD_LDAPD)
+	if (c->kind != CHILD_RELAY)
 		return !penv->stopping;
 	return !penv->draining;
 }
@@ -917,7 +1131,7 @@ int
 proc_all_ready(uint32_t gen)
 {
 	struct child	*c;
-	unsigned int	 relays = 0;
+	unsigned int	 relays = 0, tlsds = 0;
 	int		 ldapd = 0;
 
 	TAILQ_FOREACH(c, &penv->children, entry) {
@@ -927,10 +1141,12 @@ proc_all_ready(uint32_t gen)
 			return 0;
 		if (c->kind == CHILD_RELAY)
 			relays++;
+		else if (c->kind == CHILD_TLSD)
+			tlsds++;
 		else
 			ldapd = 1;
 	}
-	return ldapd && relays == penv->nrelays;
+	return ldapd && relays == penv->nrelays && tlsds == penv->ntlsds;
 }
 
 void

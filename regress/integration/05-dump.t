@@ -21,7 +21,8 @@ FILES = {"A": "AService.cfg", "I": "ImapProxyAService.cfg",
 KEY_LINE = re.compile(r'^(AService|ImapProxyAService|PopProxyAService)\.cfg: '
                       r'default:(\w+) "((?:[^"\\]|\\.)*)"   # '
                       r'(default \(unset\)|default|[\w.]+:\d+)'
-                      r'(, not in effect in this version)?$')
+                      r'(, not in effect in this version|'
+                      r', ignored: mmpd uses PEM files)?$')
 
 AService = """\
 # instance
@@ -40,7 +41,23 @@ default:SSLPorts 1993\r
 default:PreAuth yes\r
 default:Timeout 900\r
 default:ServerDownAlert "say \\"hi\\" \\\\ later"\r
+default:SSLCertFile "{d}/a.pem  {d}/b.pem"\r
+default:SSLKeyFile "{d}/a.key {d}/b.key"\r
+default:SSLCacheDir /var/mmp\r
 """
+
+PEM = "-----BEGIN %s-----\nAAAA\n-----END %s-----\n"
+
+
+def imap(d):
+    """IMAP with two certificates: files that exist, in d."""
+    for name, what in (("a.pem", "CERTIFICATE"), ("b.pem", "CERTIFICATE"),
+                       ("a.key", "PRIVATE KEY"), ("b.key", "PRIVATE KEY")):
+        path = os.path.join(d, name)
+        with open(path, "w") as f:
+            f.write(PEM % (what, what))
+        os.chmod(path, 0o600)
+    return IMAP.replace("{d}", d)
 
 POP = """\
 default:LdapUrl ldap://127.0.0.1/o=test
@@ -118,7 +135,7 @@ def parse_dump(out):
 
 
 def test_dump(d):
-    write(d, {"AService.cfg": AService, "ImapProxyAService.cfg": IMAP,
+    write(d, {"AService.cfg": AService, "ImapProxyAService.cfg": imap(d),
               "PopProxyAService.cfg": POP})
     rc, out, err = mmpd(d, "-nn")
     ok(rc == 0, "-nn exits 0", err)
@@ -132,7 +149,22 @@ def test_dump(d):
         ("AService.cfg", "LogLevel"): ("6", "AService.cfg:5", False),
         ("AService.cfg", "DrainTimeout"): ("30", "default", False),
         ("AService.cfg", "LogDir"): ("", "default (unset)", False),
-        ("AService.cfg", "TlsUser"): ("_mmptls", "default", True),
+        ("AService.cfg", "TlsUser"): ("_mmptls", "default", False),
+        ("AService.cfg", "SSLSessionLifetime"): ("7200", "default", False),
+        ("ImapProxyAService.cfg", "SSLCertFile"):
+            ("%s/a.pem %s/b.pem" % (d, d), "ImapProxyAService.cfg:8",
+             False),
+        ("ImapProxyAService.cfg", "SSLKeyFile"):
+            ("%s/a.key %s/b.key" % (d, d), "ImapProxyAService.cfg:9",
+             False),
+        ("ImapProxyAService.cfg", "SSLProtocols"):
+            ("TLSv1.2 TLSv1.3", "default", False),
+        ("ImapProxyAService.cfg", "SSLCipherSpecs"):
+            ("all", "default", False),
+        ("ImapProxyAService.cfg", "StoreStartTLS"): ("no", "default", False),
+        ("ImapProxyAService.cfg", "SSLBacksidePort"): ("0", "default", False),
+        ("ImapProxyAService.cfg", "RestrictPlainPasswords"):
+            ("no", "default", False),
         ("ImapProxyAService.cfg", "LdapUrl"):
             ("ldap://127.0.0.1/o=test", "ImapProxyAService.cfg:1", False),
         ("ImapProxyAService.cfg", "BindPass"):
@@ -178,8 +210,14 @@ def test_dump(d):
        "warning for an unknown key, with file:line", err)
     ok("ImapProxyAService.cfg: set but not in effect in this version: "
        "PreAuth" in err, "notice for keys not in effect", err)
-    ok("*:1993: TLS listener not available in this version" in err,
-       "warning for the TLS listener", err)
+    ok("not available in this version" not in err and "next step" not in err,
+       "no warning for the TLS listener any more", err)
+    ok("ImapProxyAService.cfg:10: mmpd uses PEM files; SSLCacheDir is "
+       "ignored" in err, "warning for an NSS key", err)
+    ok(re.search(r'ImapProxyAService\.cfg: default:SSLCacheDir "/var/mmp"   '
+                 r'# ImapProxyAService\.cfg:10, ignored: mmpd uses PEM '
+                 r'files$', out, re.M) is not None, "NSS key marked ignored "
+       "in the dump", out)
     return out
 
 
@@ -207,7 +245,7 @@ def test_reread(d, out):
 
 
 def test_check(d):
-    write(d, {"AService.cfg": AService, "ImapProxyAService.cfg": IMAP,
+    write(d, {"AService.cfg": AService, "ImapProxyAService.cfg": imap(d),
               "PopProxyAService.cfg": POP})
     rc, out, err = mmpd(d, "-n")
     ok(rc == 0 and out == "", "-n exits 0 and prints nothing on stdout",
@@ -216,12 +254,12 @@ def test_check(d):
 
 
 def test_error(d):
-    write(d, {"ImapProxyAService.cfg": IMAP + "default:Timeout abc\n"})
+    write(d, {"ImapProxyAService.cfg": imap(d) + "default:Timeout abc\n"})
     for flag in ("-n", "-nn"):
         rc, out, err = mmpd(d, flag)
         ok(rc == 1 and out == "", "%s: invalid value exits 1" % flag,
            "rc %d\n%s" % (rc, out))
-        ok(re.search(r'^mmpd: ImapProxyAService\.cfg:8: Timeout: .*abc',
+        ok(re.search(r'^mmpd: ImapProxyAService\.cfg:11: Timeout: .*abc',
                      err, re.M) is not None,
            "%s: error names file, line and key" % flag, err)
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-# mmpd -n: the product's sample files load unchanged, an unknown key is a
+# mmpd -n: the product's sample files load with PEM files in place of its
+# NSS databases (and as they are are refused, saying so), an unknown key is a
 # warning with file:line, a bad value refuses the configuration with
 # file:line; mmpd -nn never prints a secret.
 
@@ -47,24 +48,72 @@ def minimal(port_imap=1143, port_pop=1110, extra_imap=""):
     return a, i, p
 
 
+PEM = "-----BEGIN %s-----\nAAAA\n-----END %s-----\n"
+
+
+def pem_files(d):
+    """A certificate, a key and a CA bundle, PEM, in d."""
+    paths = {}
+    for name, what in (("cert.pem", "CERTIFICATE"), ("key.pem",
+                       "PRIVATE KEY"), ("ca.pem", "CERTIFICATE")):
+        paths[name] = os.path.join(d, name)
+        with open(paths[name], "w") as f:
+            f.write(PEM % (what, what))
+        os.chmod(paths[name], 0o600)
+    return paths
+
+
+def with_pem(sample, paths):
+    """The sample's text with PEM files where it names NSS databases; the
+    lines keep their numbers."""
+    out = []
+    for line in sample.splitlines(True):
+        for key, name in (("SSLCertFile", "cert.pem"),
+                          ("SSLKeyFile", "key.pem")):
+            if re.match(r"default:%s\b" % key, line):
+                line = "default:%s %s\n" % (key, paths[name])
+        out.append(line)
+    # The sample speaks TLS to its stores: a CA bundle of our own.
+    out.append("default:SSLStoreCAFile %s\n" % paths["ca.pem"])
+    return "".join(out)
+
+
 def test_samples(tap, env):
     imap = os.path.join(T.SHARED_REF, "ImapProxyAService.cfg.sample")
     pop = os.path.join(T.SHARED_REF, "PopProxyAService.cfg.sample")
-    names = ["product sample files: mmpd -n exits 0",
+    names = ["product sample files as they are: refused, NSS database",
+             "product sample files: mmpd -n exits 0",
+             "product sample files: NSS keys warned as ignored",
              "product sample files: mmpd -nn shows BindPass as ********",
              "product sample files: mmpd -nn never prints a secret"]
     if not (os.path.exists(imap) and os.path.exists(pop)):
         for n in names:
             tap.skip(n, "%s not present" % T.SHARED_REF)
         return
-    d = confdir(env, "sample", 'default:ServiceList "%s"\n' % SAMPLE_SL)
+    d = confdir(env, "sample-as-is", 'default:ServiceList "%s"\n' %
+                SAMPLE_SL)
     shutil.copy(imap, os.path.join(d, "ImapProxyAService.cfg"))
     shutil.copy(pop, os.path.join(d, "PopProxyAService.cfg"))
     rc, out = check(d)
-    tap.is_(rc, 0, names[0]) or tap.diag(out)
+    tap.ok(rc == 1 and re.search(
+        r"ImapProxyAService\.cfg:13: SSLCertFile: \"\S+/cert7\.db\" is an "
+        r"NSS database; mmpd needs PEM files: export them with pk12util",
+        out), names[0], out)
+    d = confdir(env, "sample", 'default:ServiceList "%s"\n' % SAMPLE_SL)
+    with open(imap, encoding="utf-8") as f:
+        text = with_pem(f.read(), pem_files(d))
+    with open(os.path.join(d, "ImapProxyAService.cfg"), "w",
+              encoding="utf-8") as f:
+        f.write(text)
+    shutil.copy(pop, os.path.join(d, "PopProxyAService.cfg"))
+    rc, out = check(d)
+    tap.is_(rc, 0, names[1]) or tap.diag(out)
+    tap.ok("ImapProxyAService.cfg:12: mmpd uses PEM files; SSLSecmodFile "
+           "is ignored" in out and "ImapProxyAService.cfg:17: mmpd uses PEM "
+           "files; SSLCertNicknames is ignored" in out, names[2], out)
     rc, out = check(d, "-n")
-    tap.like(out, r'BindPass\s+"\*{8}"', names[1])
-    tap.ok(rc == 0 and not re.search(r'"(secret|password)"', out), names[2],
+    tap.like(out, r'BindPass\s+"\*{8}"', names[3])
+    tap.ok(rc == 0 and not re.search(r'"(secret|password)"', out), names[4],
            "rc %d, output:\n%s" % (rc, out[-2000:]))
 
 

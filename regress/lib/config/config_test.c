@@ -34,6 +34,8 @@ static const char *const cfgfiles[] = {
 #define A_OK	"default:ServiceList \"ImapProxyAService@143|993 " \
 		"PopProxyAService@110\"\n"
 #define L_OK	"default:LdapUrl ldap://localhost/o=test\n"
+#define CERT_OK	"default:SSLCertFile /etc/mmpd/cert.pem\n" \
+		"default:SSLKeyFile /etc/mmpd/key.pem\n"
 
 /* One configuration directory and what loading it must give. */
 struct lcase {
@@ -317,6 +319,91 @@ static const struct lcase lcases[] = {
 	    "PopProxyAService.cfg: cannot open ...", NULL, 0, 0, NULL },
 	{ "missing LdapUrl", A_OK, L_OK, "default:Timeout 5\n",
 	    "PopProxyAService.cfg: LdapUrl is required", NULL, 0, 0, NULL },
+
+	/* TLS: the files, their pairing, the versions, the store side. */
+	{ "cert list normalised", A_OK, L_OK "default:SSLEnable yes\n"
+	    "default:SSLCertFile \"  /c/a.pem\t/c/b.pem \"\n"
+	    "default:SSLKeyFile \"/k/a.pem /k/b.pem\"\n", L_OK, NULL, NULL,
+	    SVC_IMAP, CK_SSLCERTFILE, "/c/a.pem /c/b.pem" },
+	{ "cert list relative", A_OK, L_OK "default:SSLCertFile "
+	    "\"/c/a.pem c/b.pem\"\n", L_OK, "ImapProxyAService.cfg:2: "
+	    "SSLCertFile: \"c/b.pem\" is not an absolute path",
+	    NULL, 0, 0, NULL },
+	{ "cert list 16", A_OK, L_OK "default:SSLCertFile \"/1 /2 /3 /4 /5 "
+	    "/6 /7 /8 /9 /10 /11 /12 /13 /14 /15 /16\"\n", L_OK, NULL, NULL,
+	    SVC_IMAP, CK_SSLCERTFILE, "/1 /2 /3 /4 /5 /6 /7 /8 /9 /10 /11 /12 "
+	    "/13 /14 /15 /16" },
+	{ "cert list 17", A_OK, L_OK "default:SSLCertFile \"/1 /2 /3 /4 /5 "
+	    "/6 /7 /8 /9 /10 /11 /12 /13 /14 /15 /16 /17\"\n", L_OK,
+	    "ImapProxyAService.cfg:2: SSLCertFile: more than 16 files",
+	    NULL, 0, 0, NULL },
+	{ "key list empty", A_OK, L_OK "default:SSLKeyFile \"\"\n", L_OK,
+	    NULL, NULL, SVC_IMAP, CK_SSLKEYFILE, "" },
+	{ "SSLEnable without certificate", A_OK, L_OK "default:SSLEnable "
+	    "yes\n", L_OK, "ImapProxyAService.cfg:2: SSLEnable yes needs "
+	    "SSLCertFile and SSLKeyFile (PEM files)", NULL, 0, 0, NULL },
+	{ "SSLEnable with empty certificate", A_OK, L_OK,
+	    L_OK "default:SSLCertFile \"\"\ndefault:SSLEnable on\n",
+	    "PopProxyAService.cfg:3: SSLEnable yes needs SSLCertFile and "
+	    "SSLKeyFile (PEM files)", NULL, 0, 0, NULL },
+	{ "SSLEnable no without certificate", A_OK, L_OK "default:SSLEnable "
+	    "no\n", L_OK, NULL, NULL, 0, 0, NULL },
+	{ "more keys than certificates", A_OK, L_OK "default:SSLEnable yes\n"
+	    "default:SSLCertFile /c/a.pem\n"
+	    "default:SSLKeyFile \"/k/a.pem /k/b.pem\"\n", L_OK,
+	    "ImapProxyAService.cfg:4: SSLKeyFile: 2 files for 1 in "
+	    "SSLCertFile; each certificate needs its key, in the same order",
+	    NULL, 0, 0, NULL },
+	{ "no key", A_OK, L_OK "default:SSLEnable yes\n"
+	    "default:SSLCertFile \"/c/a.pem /c/b.pem\"\n", L_OK,
+	    "ImapProxyAService.cfg:3: SSLKeyFile: 0 files for 2 in "
+	    "SSLCertFile; each certificate needs its key, in the same order",
+	    NULL, 0, 0, NULL },
+	{ "NSS certificate database", A_OK, L_OK "default:SSLEnable yes\n"
+	    "default:SSLCertFile /opt/mmp/cert7.db\n"
+	    "default:SSLKeyFile /opt/mmp/key.pem\n", L_OK,
+	    "ImapProxyAService.cfg:3: SSLCertFile: \"/opt/mmp/cert7.db\" is "
+	    "an NSS database; mmpd needs PEM files: export them with pk12util "
+	    "...", NULL, 0, 0, NULL },
+	{ "NSS key database", A_OK, L_OK, L_OK "default:SSLEnable yes\n"
+	    "default:SSLCertFile /c/a.pem\n"
+	    "default:SSLKeyFile \"/k/a.pem\"\ndefault:SSLKeyFile "
+	    "/opt/mmp/key3.DB\n", "PopProxyAService.cfg:5: SSLKeyFile: "
+	    "\"/opt/mmp/key3.DB\" is an NSS database; ...", NULL, 0, 0, NULL },
+	{ "NSS name while SSLEnable no", A_OK, L_OK "default:SSLCertFile "
+	    "/opt/mmp/cert7.db\n", L_OK, NULL, NULL, 0, 0, NULL },
+	{ "NSS keys warned", A_OK, L_OK "default:SSLSecmodFile /x/secmod.db\n"
+	    "default:SSLCertNicknames \"Server-Cert\"\n", L_OK, NULL,
+	    "ImapProxyAService.cfg:3: mmpd uses PEM files; SSLCertNicknames "
+	    "is ignored", SVC_IMAP, CK_SSLSECMODFILE, "/x/secmod.db" },
+	{ "NSS prefix warned", A_OK, L_OK, L_OK "default:SSLKeyPrefix x-\n",
+	    NULL, "PopProxyAService.cfg:2: mmpd uses PEM files; SSLKeyPrefix "
+	    "is ignored", 0, 0, NULL },
+	{ "protocols normalised", A_OK, L_OK "default:SSLProtocols "
+	    "\"tlsv1.3, TLSv1.2 TLSv1.3\"\n", L_OK, NULL, NULL, SVC_IMAP,
+	    CK_SSLPROTOCOLS, "TLSv1.2 TLSv1.3" },
+	{ "protocols 1.3 only", A_OK, L_OK, L_OK "default:SSLProtocols "
+	    "TLSv1.3\n", NULL, NULL, SVC_POP, CK_SSLPROTOCOLS, "TLSv1.3" },
+	{ "protocols old", A_OK, L_OK "default:SSLProtocols \"TLSv1.2 "
+	    "TLSv1.1\"\n", L_OK, "ImapProxyAService.cfg:2: SSLProtocols: "
+	    "\"TLSv1.1\" is not TLSv1.2 or TLSv1.3", NULL, 0, 0, NULL },
+	{ "protocols SSLv3", A_OK, L_OK, L_OK "default:SSLProtocols SSLv3\n",
+	    "PopProxyAService.cfg:2: SSLProtocols: \"SSLv3\" is not TLSv1.2 "
+	    "or TLSv1.3", NULL, 0, 0, NULL },
+	{ "protocols none", A_OK, L_OK "default:SSLProtocols \" , \"\n",
+	    L_OK, "ImapProxyAService.cfg:2: SSLProtocols: no TLS version "
+	    "given (TLSv1.2, TLSv1.3)", NULL, 0, 0, NULL },
+	{ "store TLS both ways", A_OK, L_OK "default:SSLBacksidePort 993\n"
+	    "default:StoreStartTLS yes\n", L_OK, "ImapProxyAService.cfg:3: "
+	    "StoreStartTLS yes and SSLBacksidePort 993: choose one ...",
+	    NULL, 0, 0, NULL },
+	{ "store TLS both ways, other order", A_OK, L_OK,
+	    L_OK "default:StoreStartTLS on\ndefault:SSLBacksidePort 995\n",
+	    "PopProxyAService.cfg:2: StoreStartTLS yes and SSLBacksidePort "
+	    "995: choose one ...", NULL, 0, 0, NULL },
+	{ "store STARTTLS", A_OK, L_OK "default:StoreStartTLS yes\n"
+	    "default:SSLBacksidePort 0\n", L_OK, NULL, NULL, SVC_IMAP,
+	    CK_STORESTARTTLS, "yes" },
 };
 
 static void
@@ -540,8 +627,8 @@ test_listeners(void)
 
 	setup("default:ServiceList \"imapproxy@127.0.0.1:1143|[::1]:1143|"
 	    "1993|[0::1]:2993 PopProxyAService@110|995\"\n",
-	    L_OK "default:SSLEnable yes\ndefault:SSLPorts \"1993 2993\"\n",
-	    L_OK "default:SSLEnable no\ndefault:SSLPorts 995\n");
+	    L_OK "default:SSLEnable yes\ndefault:SSLPorts \"1993 2993\"\n"
+	    CERT_OK, L_OK "default:SSLEnable no\ndefault:SSLPorts 995\n");
 	if ((conf = conf_load(tmpdir, err, sizeof(err))) == NULL) {
 		tap_ok(0, "listeners: load: %s", err);
 		return;
@@ -571,27 +658,74 @@ test_listeners(void)
 	conf_free(conf);
 }
 
+/*
+ * text with the value of the line "default:KEY ..." replaced (the line
+ * stays where it is); a new string, or NULL.
+ */
+static char *
+replace_value(const char *text, const char *key, const char *value)
+{
+	char		 pat[128], *out;
+	const char	*p, *eol;
+	size_t		 len;
+
+	/* Whatever blanks follow the key: the samples use U+00A0. */
+	snprintf(pat, sizeof(pat), "default:%s", key);
+	if ((p = strstr(text, pat)) == NULL)
+		return NULL;
+	if ((eol = strchr(p, '\n')) == NULL)
+		eol = p + strlen(p);
+	len = (p - text) + strlen(pat) + 1 + strlen(value) + strlen(eol) + 1;
+	if ((out = malloc(len)) == NULL)
+		return NULL;
+	snprintf(out, len, "%.*s%s %s%s", (int)(p - text), text, pat, value,
+	    eol);
+	return out;
+}
+
+/*
+ * The product's sample files as they are (pem 0), or with PEM files in
+ * place of its NSS databases (pem 1), as an operator must change them.
+ */
 static struct mmp_conf *
-load_samples(void)
+load_samples_as(int pem, char *err, size_t errlen)
 {
 	struct mmp_conf	*conf;
-	char		*imap, *pop, err[ERR_BYTES] = "";
-	size_t		 ilen = 0, plen = 0;
+	char		*imap, *pop, *t;
+	size_t		 plen = 0;
 
-	imap = slurp(REFDIR "/ImapProxyAService.cfg.sample", &ilen);
+	imap = slurp(REFDIR "/ImapProxyAService.cfg.sample", NULL);
 	pop = slurp(REFDIR "/PopProxyAService.cfg.sample", &plen);
+	if (pem && imap != NULL) {
+		t = replace_value(imap, "SSLCertFile", "/etc/mmpd/cert.pem");
+		free(imap);
+		imap = t == NULL ? NULL :
+		    replace_value(t, "SSLKeyFile", "/etc/mmpd/key.pem");
+		free(t);
+	}
 	clear_dir();
 	if (imap == NULL || pop == NULL ||
 	    write_file(cfgfiles[CONF_GLOBAL], A_OK, strlen(A_OK)) == -1 ||
-	    write_file(cfgfiles[SVC_IMAP], imap, ilen) == -1 ||
+	    write_file(cfgfiles[SVC_IMAP], imap, strlen(imap)) == -1 ||
 	    write_file(cfgfiles[SVC_POP], pop, plen) == -1) {
 		free(imap);
 		free(pop);
+		snprintf(err, errlen, "cannot write the samples");
 		return NULL;
 	}
 	free(imap);
 	free(pop);
-	if ((conf = conf_load(tmpdir, err, sizeof(err))) == NULL)
+	conf = conf_load(tmpdir, err, errlen);
+	return conf;
+}
+
+static struct mmp_conf *
+load_samples(void)
+{
+	struct mmp_conf	*conf;
+	char		 err[ERR_BYTES] = "";
+
+	if ((conf = load_samples_as(1, err, sizeof(err))) == NULL)
 		tap_diag("samples: %s", err);
 	return conf;
 }
@@ -600,12 +734,28 @@ static void
 test_samples(void)
 {
 	struct mmp_conf	*conf;
-	char		 later[1024];
+	char		 later[1024], err[ERR_BYTES] = "";
 
 	warn_reset();
+	conf = load_samples_as(0, err, sizeof(err));
+	if (!tap_ok(conf == NULL && err_matches(err, "ImapProxyAService.cfg:"
+	    "13: SSLCertFile: \"/usr/iplanet/server5/mmp-sandpit/cert7.db\" "
+	    "is an NSS database; mmpd needs PEM files: export them with "
+	    "pk12util ..."), "product samples as they are: NSS database "
+	    "refused"))
+		tap_diag("got \"%s\"", err);
+	conf_free(conf);
+	warn_reset();
 	conf = load_samples();
-	if (!tap_ok(conf != NULL, "product sample files load unchanged"))
+	if (!tap_ok(conf != NULL, "product sample files load with PEM files"))
 		return;
+	tap_ok(strstr(warnings, "ImapProxyAService.cfg:12: mmpd uses PEM "
+	    "files; SSLSecmodFile is ignored\n") != NULL &&
+	    strstr(warnings, "ImapProxyAService.cfg:17: mmpd uses PEM files; "
+	    "SSLCertNicknames is ignored\n") != NULL &&
+	    strstr(warnings, "ImapProxyAService.cfg:18: mmpd uses PEM files; "
+	    "SSLCacheDir is ignored\n") != NULL,
+	    "sample: NSS keys warned as ignored");
 	tap_is_str(conf_str(conf, SVC_IMAP, CK_LDAPURL),
 	    "ldap://phonebook/o=Siroe.com", "sample: LdapUrl after U+00A0");
 	tap_is_str(conf_str(conf, SVC_IMAP, CK_BINDDN), "cn=Directory Manager",
@@ -634,9 +784,16 @@ test_samples(void)
 	    find_listener(conf, "*:110", SVC_POP, 0) &&
 	    conf->nlisteners == 3, "sample: listeners, 993 is TLS");
 	conf_later_keys(conf, SVC_IMAP, later, sizeof(later));
-	tap_ok(strncmp(later, "SSLSecmodFile, SSLCertFile, SSLKeyFile, ", 40)
+	tap_ok(strncmp(later, "VirtualDomainFile, VirtualDomainDelim, ", 39)
 	    == 0 && strstr(later, "DefaultDomain") != NULL &&
-	    strstr(later, "Timeout") == NULL, "conf_later_keys: %s", later);
+	    strstr(later, "SSL") == NULL && strstr(later, "Timeout") == NULL,
+	    "conf_later_keys: %s", later);
+	tap_ok(conf_tls_server(conf, SVC_IMAP) && conf_tls_store(conf,
+	    SVC_IMAP) && !conf_tls_server(conf, SVC_POP) &&
+	    !conf_tls_store(conf, SVC_POP) && conf_tls_used(conf),
+	    "sample: TLS to clients and stores on the IMAP side");
+	tap_is_int(conf_path_count(conf_str(conf, SVC_IMAP, CK_SSLCERTFILE)),
+	    1, "sample: one certificate");
 	conf_later_keys(conf, CONF_GLOBAL, later, sizeof(later));
 	tap_is_str(later, "", "conf_later_keys: none in AService.cfg");
 	conf_later_keys(conf, SVC_IMAP, later, 30);
@@ -683,8 +840,10 @@ test_dump(void)
 	    strstr(d, "AService.cfg: default:Workers \"0\"   # default\n")
 	    != NULL, "AService.cfg keys only");
 	tap_ok(strstr(d, "ImapProxyAService.cfg: default:SSLCertFile \"\"   "
-	    "# default (unset), not in effect in this version\n") != NULL,
-	    "unset key without default");
+	    "# default (unset)\n") != NULL, "unset key without default");
+	tap_ok(strstr(d, "ImapProxyAService.cfg: default:SSLCacheDir \"\"   "
+	    "# default (unset), ignored: mmpd uses PEM files\n") != NULL,
+	    "NSS key: ignored");
 	tap_ok(strstr(d, "listener *:993 imap plain\n") != NULL,
 	    "listeners dumped");
 	free(d);
@@ -731,7 +890,7 @@ test_roundtrip(void)
 	conf_free(conf);
 	setup("default:ServiceList \"/x/imapproxy.so@[::1]:1143|993 "
 	    "popproxy@127.0.0.1:110\"\ndefault:Workers 3\n",
-	    L_OK "default:SSLEnable on\ndefault:SSLPorts 993,1\n"
+	    L_OK "default:SSLEnable on\ndefault:SSLPorts 993,1\n" CERT_OK
 	    "default:ServerDownAlert \"a \\\"b\\\"\"\n",
 	    L_OK "default:MailHostAttrs \"a  b\"\n");
 	if ((conf = conf_load(tmpdir, err, sizeof(err))) != NULL)

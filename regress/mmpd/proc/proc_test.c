@@ -29,7 +29,9 @@ static int	fake_kill(pid_t, int);
 #include "regress/sendfds.h"
 #include "regress/tap.h"
 
-#define FAKES_MAX	8
+#define FAKES_MAX	16
+#define SEQ_MAX		64	/* message types kept in order */
+#define TLSFILES_KEEP	8
 #define KILLS_MAX	16
 #define LOG_KEEP	64
 #define LINGER_SEC	3	/* how long a bad close would block */
@@ -47,6 +49,13 @@ struct fake {
 	int		 fd;
 	unsigned int	 got[IMSG_MAX];	/* messages from the parent */
 	unsigned int	 fds;		/* descriptors with them */
+	uint32_t	 seq[SEQ_MAX];	/* their types, in order */
+	unsigned int	 nseq;
+	uint32_t	 u32[IMSG_MAX];	/* first u32 of the last of a type */
+	/* IMSG_CONF_TLSFILE: header and memfd, kept */
+	struct tls_file_hdr tlsfile[TLSFILES_KEEP];
+	int		 tlsfd[TLSFILES_KEEP];
+	unsigned int	 ntlsfiles;
 };
 
 /* What kill() was asked, and the state of things at that moment. */
@@ -222,6 +231,17 @@ fake_read(struct fake *f)
 				f->got[imsg.hdr.type]++;
 			if (imsg.fd != -1)
 				f->fds++;
+			if (f->nseq < SEQ_MAX)
+				f->seq[f->nseq++] = imsg.hdr.type;
+			if (imsg.hdr.type < IMSG_MAX && imsg.datalen >= 4)
+				memcpy(&f->u32[imsg.hdr.type], imsg.data, 4);
+			if (imsg.hdr.type == IMSG_CONF_TLSFILE &&
+			    f->ntlsfiles < TLSFILES_KEEP &&
+			    tls_file_hdr_read(&imsg,
+			    &f->tlsfile[f->ntlsfiles]) == 0) {
+				f->tlsfd[f->ntlsfiles++] = imsg.fd;
+				imsg.fd = -1;
+			}
 			imsg_free(&imsg);
 		}
 		if (r == -1)
@@ -229,6 +249,31 @@ fake_read(struct fake *f)
 		if ((n = imsgbuf_read(&f->ib)) <= 0)
 			return;
 	}
+}
+
+static void
+fake_send_tlsd_lost(struct fake *f, uint32_t index, int n)
+{
+	int	i;
+
+	for (i = 0; i < n; i++)
+		if (imsg_compose(&f->ib, IMSG_TLSD_LOST, 0, -1, &index,
+		    sizeof(index)) == -1)
+			die("imsg_compose");
+	if (imsgbuf_flush(&f->ib) == -1)
+		die("imsgbuf_flush");
+}
+
+/* Where in f's messages type first came; -1 if it did not. */
+static int
+fake_seq_at(const struct fake *f, uint32_t type)
+{
+	unsigned int	i;
+
+	for (i = 0; i < f->nseq; i++)
+		if (f->seq[i] == type)
+			return (int)i;
+	return -1;
 }
 
 static void
@@ -375,8 +420,8 @@ test_lost_flood(struct fake *relay, struct fake *ldapd)
 	tap_ok(relay->got[IMSG_LDAPD_CHANNEL] == 1 &&
 	    ldapd->got[IMSG_RELAY_CHANNEL] == 1, "%d LOSTs within %d s of the "
 	    "last channel: none answered yet", FLOOD_LOSTS,
-	    LDAPD_LOST_MIN_SEC);
-	while (now_sec() - t0 < LDAPD_LOST_MIN_SEC + 0.5)
+	    CHANNEL_LOST_MIN_SEC);
+	while (now_sec() - t0 < CHANNEL_LOST_MIN_SEC + 0.5)
 		(void)run_loop(0.1);
 	fake_read(relay);
 	fake_read(ldapd);
@@ -396,7 +441,7 @@ test_lost_flood(struct fake *relay, struct fake *ldapd)
 static void
 test_lost_after_window(struct fake *relay)
 {
-	(void)run_loop(LDAPD_LOST_MIN_SEC + 0.1);
+	(void)run_loop(CHANNEL_LOST_MIN_SEC + 0.1);
 	fake_send_lost(relay, 1);
 	(void)run_loop(0.1);
 	fake_read(relay);
@@ -404,7 +449,7 @@ test_lost_after_window(struct fake *relay)
 	    "window: answered at once");
 }
 
-/* LDAPD_LOST_EXCESS_MAX ignored LOSTs get the relay killed. */
+/* CHANNEL_LOST_EXCESS_MAX ignored LOSTs get the relay killed. */
 static void
 test_lost_kill(struct fake *relay)
 {
@@ -412,12 +457,12 @@ test_lost_kill(struct fake *relay)
 	int			 below;
 
 	/* Ignored so far: all of the flood but the one held. */
-	below = LDAPD_LOST_EXCESS_MAX - (FLOOD_LOSTS - 1) - 1;
+	below = CHANNEL_LOST_EXCESS_MAX - (FLOOD_LOSTS - 1) - 1;
 
 	fake_send_lost(relay, 1 + below);
 	(void)run_loop(0.2);
 	tap_ok(nkills == 0 && relay->c->chan != NULL, "%d LOSTs ignored in "
-	    "all: the relay lives", LDAPD_LOST_EXCESS_MAX - 1);
+	    "all: the relay lives", CHANNEL_LOST_EXCESS_MAX - 1);
 	fake_send_lost(relay, 1);
 	(void)run_loop(0.2);
 	k = kill_of(relay);
@@ -425,7 +470,7 @@ test_lost_kill(struct fake *relay)
 	    "one more: the relay is killed and its channel closed");
 	tap_is_int(log_count("asked for an mmp-ldapd channel 1000 times"), 1,
 	    "the kill is logged with the count");
-	(void)run_loop(LDAPD_LOST_MIN_SEC + 0.2);
+	(void)run_loop(CHANNEL_LOST_MIN_SEC + 0.2);
 	fake_read(relay);
 	tap_is_int(relay->got[IMSG_LDAPD_CHANNEL], 3, "the held LOST of a "
 	    "killed relay makes no channel");
@@ -575,6 +620,236 @@ test_wrong_peer(struct fake *ldapd)
 	    "with what it sent");
 }
 
+
+static char	tlsdir[64];
+
+/* The parent's children are gone (proc_free_all): so are their fakes. */
+static void
+fakes_reset(void)
+{
+	size_t		i;
+	unsigned int	j;
+
+	for (i = 0; i < nfakes; i++) {
+		imsgbuf_clear(&fakes[i].ib);
+		close(fakes[i].fd);
+		for (j = 0; j < fakes[i].ntlsfiles; j++)
+			close(fakes[i].tlsfd[j]);
+	}
+	memset(fakes, 0, sizeof(fakes));
+	nfakes = 0;
+	nkills = 0;
+}
+
+static void
+write_tmp(const char *name, const char *text, char *path, size_t len)
+{
+	int	fd;
+
+	(void)snprintf(path, len, "%s/%s", tlsdir, name);
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600)) == -1 ||
+	    write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+		die(path);
+	close(fd);
+}
+
+#define KEY_PEM	"-----BEGIN PRIVATE KEY-----\nS3cr3tK3yByt3s\n" \
+		"-----END PRIVATE KEY-----\n"
+#define CERT_PEM "-----BEGIN CERTIFICATE-----\nQ2VydA==\n" \
+		"-----END CERTIFICATE-----\n"
+
+/* IMAP with a certificate and TLS to its stores: three files. */
+static struct mmp_conf *
+tls_conf(void)
+{
+	struct mmp_conf	*conf;
+	char		 cert[128], key[128], ca[128], err[256];
+
+	(void)strlcpy(tlsdir, "/tmp/mmpd-proc-test.XXXXXX", sizeof(tlsdir));
+	if (mkdtemp(tlsdir) == NULL)
+		die("mkdtemp");
+	write_tmp("cert.pem", CERT_PEM, cert, sizeof(cert));
+	write_tmp("key.pem", KEY_PEM, key, sizeof(key));
+	write_tmp("ca.pem", CERT_PEM, ca, sizeof(ca));
+	if ((conf = conf_new()) == NULL ||
+	    conf_set(conf, CONF_GLOBAL, CK_SERVICELIST, "imapproxy@143", "A",
+	    1, err, sizeof(err)) == -1 ||
+	    conf_set(conf, SVC_IMAP, CK_LDAPURL, "ldap://h/", "I", 1, err,
+	    sizeof(err)) == -1 ||
+	    conf_set(conf, SVC_IMAP, CK_SSLENABLE, "yes", "I", 2, err,
+	    sizeof(err)) == -1 ||
+	    conf_set(conf, SVC_IMAP, CK_SSLCERTFILE, cert, "I", 3, err,
+	    sizeof(err)) == -1 ||
+	    conf_set(conf, SVC_IMAP, CK_SSLKEYFILE, key, "I", 4, err,
+	    sizeof(err)) == -1 ||
+	    conf_set(conf, SVC_IMAP, CK_SSLBACKSIDEPORT, "993", "I", 5, err,
+	    sizeof(err)) == -1 ||
+	    conf_set(conf, SVC_IMAP, CK_SSLSTORECAFILE, ca, "I", 6, err,
+	    sizeof(err)) == -1 ||
+	    conf_finish(conf, err, sizeof(err)) == -1) {
+		tap_diag("tls_conf: %s", err);
+		die("tls_conf");
+	}
+	return conf;
+}
+
+static void
+tls_conf_cleanup(void)
+{
+	char	path[128];
+
+	(void)snprintf(path, sizeof(path), "%s/cert.pem", tlsdir);
+	(void)unlink(path);
+	(void)snprintf(path, sizeof(path), "%s/key.pem", tlsdir);
+	(void)unlink(path);
+	(void)snprintf(path, sizeof(path), "%s/ca.pem", tlsdir);
+	(void)unlink(path);
+	(void)rmdir(tlsdir);
+}
+
+/* What one mmp-tlsd got as its configuration: files, then ticket keys. */
+static void
+check_tlsd_conf(struct fake *t)
+{
+	char		buf[256];
+	ssize_t		n;
+	unsigned int	i;
+	int		seals, key = -1;
+
+	tap_ok(t->got[IMSG_CONF_START] == 1 && t->got[IMSG_CONF_END] == 1 &&
+	    t->got[IMSG_CONF_TLSFILE] == 3 && t->got[IMSG_TLS_TICKET_KEYS] == 1,
+	    "%s: START, 3 TLSFILEs, END, TICKET_KEYS", t->c->name);
+	tap_ok(fake_seq_at(t, IMSG_CONF_START) < fake_seq_at(t,
+	    IMSG_CONF_TLSFILE) && fake_seq_at(t, IMSG_CONF_TLSFILE) <
+	    fake_seq_at(t, IMSG_CONF_END) && fake_seq_at(t, IMSG_CONF_END) <
+	    fake_seq_at(t, IMSG_TLS_TICKET_KEYS), "%s: files inside the "
+	    "configuration, ticket keys after its END", t->c->name);
+	tap_ok(t->ntlsfiles == 3 && t->tlsfile[0].kind == TLS_FILE_CERT &&
+	    t->tlsfile[1].kind == TLS_FILE_KEY &&
+	    t->tlsfile[2].kind == TLS_FILE_STORE_CA &&
+	    t->tlsfile[0].sect == SVC_IMAP, "%s: certificate, key, store CA "
+	    "of IMAP", t->c->name);
+	for (i = 0; i < t->ntlsfiles; i++)
+		if (t->tlsfile[i].kind == TLS_FILE_KEY)
+			key = t->tlsfd[i];
+	if (key == -1) {
+		tap_ok(0, "%s: a key file", t->c->name);
+		return;
+	}
+	seals = fcntl(key, F_GET_SEALS);
+	tap_ok(seals != -1 && (seals & (F_SEAL_SHRINK | F_SEAL_GROW |
+	    F_SEAL_WRITE | F_SEAL_SEAL)) == (F_SEAL_SHRINK | F_SEAL_GROW |
+	    F_SEAL_WRITE | F_SEAL_SEAL), "%s: the key's memfd is sealed",
+	    t->c->name);
+	n = pread(key, buf, sizeof(buf), 0);
+	tap_ok(n == (ssize_t)strlen(KEY_PEM) && memcmp(buf, KEY_PEM, n) == 0,
+	    "%s: the memfd holds the key file's bytes", t->c->name);
+	tap_ok(write(key, "x", 1) == -1, "%s: and cannot be written",
+	    t->c->name);
+}
+
+/* mmp-tlsd processes: configuration, channels with relays, LOST. */
+static void
+test_tlsd(void)
+{
+	struct fake	*ldapd, *t0, *t1, *t2, *r;
+	double		 t;
+
+	penv->conf = tls_conf();
+	ticket_configure(penv->conf);
+	tap_ok(penv->tickets.n == 1 && penv->tickets.lifetime_sec == 7200,
+	    "a ticket key for SSLSessionLifetime 7200");
+	ldapd = fake_start(CHILD_LDAPD, 0);
+	t0 = fake_start(CHILD_TLSD, 0);
+	t1 = fake_start(CHILD_TLSD, 1);
+	tap_is_str(t1->c->name, "mmp-tlsd 1", "name of mmp-tlsd 1");
+	(void)run_loop(0.1);
+	fake_read(t0);
+	fake_read(t1);
+	check_tlsd_conf(t0);
+	check_tlsd_conf(t1);
+	tap_ok(t0->got[IMSG_RELAY_CHANNEL] == 0, "no relay yet: no channel");
+
+	r = fake_start(CHILD_RELAY, 7);
+	(void)run_loop(0.1);
+	fake_read(r);
+	fake_read(t0);
+	fake_read(t1);
+	fake_read(ldapd);
+	tap_ok(r->got[IMSG_LDAPD_CHANNEL] == 1 && r->got[IMSG_TLSD_CHANNEL] == 2
+	    && r->fds == 2 + 1, "a relay gets a channel to mmp-ldapd and to "
+	    "each mmp-tlsd (%u)", r->got[IMSG_TLSD_CHANNEL]);
+	tap_ok(t0->got[IMSG_RELAY_CHANNEL] == 1 && t1->got[IMSG_RELAY_CHANNEL]
+	    == 1 && t1->u32[IMSG_RELAY_CHANNEL] == 7 &&
+	    ldapd->got[IMSG_RELAY_CHANNEL] == 1, "each mmp-tlsd gets the "
+	    "other end, with the relay's index");
+	tap_is_int(r->u32[IMSG_TLSD_CHANNEL], 1, "TLSD_CHANNEL carries the "
+	    "mmp-tlsd index");
+
+	t2 = fake_start(CHILD_TLSD, 2);
+	(void)run_loop(0.1);
+	fake_read(r);
+	fake_read(t2);
+	tap_ok(r->got[IMSG_TLSD_CHANNEL] == 3 && r->u32[IMSG_TLSD_CHANNEL] ==
+	    2 && t2->got[IMSG_RELAY_CHANNEL] == 1, "a new mmp-tlsd is "
+	    "connected to the running relay");
+
+	/* Per (relay, mmp-tlsd): LOSTs for 1 are held, 2's are not. */
+	(void)run_loop(CHANNEL_LOST_MIN_SEC + 0.1);
+	fake_send_tlsd_lost(r, 1, 1);
+	(void)run_loop(0.1);
+	fake_read(r);
+	tap_ok(r->got[IMSG_TLSD_CHANNEL] == 4 && r->u32[IMSG_TLSD_CHANNEL] ==
+	    1, "TLSD_LOST after the window: a channel to that mmp-tlsd");
+	t = now_sec();
+	fake_send_tlsd_lost(r, 1, 3);
+	fake_send_lost(r, 1);
+	(void)run_loop(0.2);
+	fake_read(r);
+	tap_ok(r->got[IMSG_TLSD_CHANNEL] == 4 &&
+	    r->got[IMSG_LDAPD_CHANNEL] == 2, "TLSD_LOSTs within the window "
+	    "held; the mmp-ldapd channel is counted apart and answered");
+	while (now_sec() - t < CHANNEL_LOST_MIN_SEC + 0.3)
+		(void)run_loop(0.1);
+	fake_read(r);
+	fake_read(t1);
+	tap_ok(r->got[IMSG_TLSD_CHANNEL] == 5 && t1->got[IMSG_RELAY_CHANNEL]
+	    == 3, "when the window ends: one more pair with mmp-tlsd 1");
+	tap_is_int(log_count("relay 7: ignored 2 requests for an mmp-tlsd 1 "
+	    "channel"), 1, "the ignored ones logged with the mmp-tlsd");
+	fake_send_tlsd_lost(r, 40, 1);
+	(void)run_loop(0.1);
+	tap_ok(kill_of(r) == NULL && r->c->chan != NULL, "TLSD_LOST for an "
+	    "mmp-tlsd that is not there: ignored");
+
+	/* Rotation: every mmp-tlsd gets the keys again, newest first. */
+	proc_send_tickets_all();
+	ticket_configure(penv->conf);
+	tap_is_int(penv->tickets.n, 1, "a reload with the same lifetime "
+	    "keeps the keys");
+	(void)run_loop(0.1);
+	fake_read(t2);
+	tap_is_int(t2->got[IMSG_TLS_TICKET_KEYS], 2, "ticket keys sent to "
+	    "every mmp-tlsd");
+
+	proc_set_tlsds(1);
+	(void)run_loop(0.1);
+	fake_read(t1);
+	fake_read(t2);
+	fake_read(t0);
+	tap_ok(t1->c->retiring && t2->c->retiring && !t0->c->retiring &&
+	    t1->got[IMSG_DRAIN] == 1 && t0->got[IMSG_DRAIN] == 0,
+	    "fewer TLSWorkers: the surplus mmp-tlsd drain");
+	tap_ok(!proc_all_ready(penv->gen), "not ready before mmp-tlsd is");
+
+	fake_send_tlsd_lost(r, TLSDS_MAX, 1);
+	(void)run_loop(0.1);
+	tap_ok(kill_of(r) != NULL && r->c->chan == NULL,
+	    "TLSD_LOST with an index out of range: the relay is killed");
+	ticket_clear();
+	tls_conf_cleanup();
+}
+
 int
 main(void)
 {
@@ -592,6 +867,11 @@ main(void)
 	test_fd_many(ldapd);
 	test_wrong_peer(ldapd);
 	proc_free_all();
+	fakes_reset();
+	conf_free(penv->conf);
+	test_tlsd();
+	proc_free_all();
+	fakes_reset();
 	conf_free(penv->conf);
 	event_base_free(penv->base);
 	return tap_done();
