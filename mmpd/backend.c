@@ -283,6 +283,17 @@ backend_send_part(struct session *s)
 	return 0;
 }
 
+/* A DNS name mmp-tlsd can check a certificate against. */
+static int
+backend_hostname_ok(const char *name)
+{
+	size_t	len = strlen(name);
+
+	return len > 0 && len < TLS_NAME_BYTES &&
+	    strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789.-") == len;
+}
+
 /* StoreStartTLS: ask for TLS before anything else; 0 or -1. */
 static int
 backend_starttls_send(struct session *s, const char *cmd)
@@ -310,8 +321,13 @@ backend_tls_begin(struct session *s)
 
 	if (getsockname(be->fd, (struct sockaddr *)&ss, &len) == 0)
 		addr_text(&ss, local, sizeof(local));
-	/* The name the certificate must carry: mailHost as looked up. */
-	name = s->mailhost[0] != '\0' ? s->mailhost : be->addrs[be->next - 1];
+	/*
+	 * The name the certificate must carry: mailHost as looked up, if it
+	 * is a host name at all (it comes from LDAP; mmp-tlsd refuses a
+	 * START with anything else), else the address connected to.
+	 */
+	name = backend_hostname_ok(s->mailhost) ? s->mailhost :
+	    be->addrs[be->next - 1];
 	/* Nothing the store said in the clear counts after TLS. */
 	buf_reset(&be->in);
 	buf_reset(&be->out);

@@ -152,6 +152,14 @@ static const struct script scripts[] = {
 	    EXPECT(0, "S STARTTLS\r\n"), SEND(0, "S NO \x01not now\r\n") },
 	.want = OUT_STORE, .detail = "STARTTLS refused: S NO \\x01not now",
 }, {
+	.name = "pop3 StoreStartTLS, mailHost no host name", .svc = SVC_POP,
+	.starttls = 1, .mailhost = "st\xc3\xb6re ex",
+	.steps = { ACCEPT(0), SEND(0, "+OK hi\r\n"), EXPECT(0, "STLS\r\n"),
+	    SEND(0, "+OK begin\r\n"), TLSOK(0),
+	    EXPECT(0, "USER bob\r\n"), SEND(0, "+OK\r\n"),
+	    EXPECT(0, "PASS secret\r\n"), SEND(0, "+OK in\r\n") },
+	.want = OUT_OK, .client = "+OK in\r\n",
+}, {
 	.name = "imap StoreStartTLS handshake fails", .svc = SVC_IMAP,
 	.starttls = 1, .mailhost = "store.example",
 	.steps = { ACCEPT(0), SEND(0, "* OK hi\r\n"),
@@ -811,7 +819,8 @@ step_tls(const struct script *sc, struct store *st, const struct step *sp)
 	    sc->name, sp->st))
 		return -1;
 	tap_is_int(rec.role, TLS_ROLE_CLIENT, "%s: role CLIENT", sc->name);
-	want = sc->mailhost != NULL ? sc->mailhost :
+	want = sc->mailhost != NULL && strchr(sc->mailhost, ' ') == NULL ?
+	    sc->mailhost :
 	    sc->addrs[sp->st] != NULL ? sc->addrs[sp->st] : "127.0.0.1";
 	tap_is_str(rec.servername, want, "%s: servername", sc->name);
 	memset(&r, 0, sizeof(r));
