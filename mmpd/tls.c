@@ -226,34 +226,28 @@ int
 tls_result(struct chan *ch, struct imsg *imsg)
 {
 	struct tlsd_slot	*t = tls_slot_of(ch);
-	struct tls_result	*r;
+	struct tls_result	 r;	/* 8 KiB: no failure mode, unlike malloc */
 	struct session		*s;
 	int			 slot = t - env->tlsd;
 
-	if ((r = malloc(sizeof(*r))) == NULL) {
-		log_warn("TLS result");
-		return CHAN_OK;
-	}
-	if (tls_result_read(imsg, r) == -1) {
-		free(r);
+	if (tls_result_read(imsg, &r) == -1)
 		return CHAN_BAD;
-	}
-	if ((s = session_find(r->id)) == NULL || s->tlsd != slot) {
+	if ((s = session_find(r.id)) == NULL || s->tlsd != slot) {
 		log_debug("TLS result for 0x%llx: no session waits for it",
-		    (unsigned long long)r->id);
-		freezero(r, sizeof(*r));
+		    (unsigned long long)r.id);
+		explicit_bzero(&r, sizeof(r));
 		return CHAN_OK;
 	}
-	if (s->tlsrole == TLS_ROLE_CLIENT && (r->cert != TLS_CERT_NONE ||
-	    r->sni[0] != '\0')) {
-		freezero(r, sizeof(*r));
+	if (s->tlsrole == TLS_ROLE_CLIENT && (r.cert != TLS_CERT_NONE ||
+	    r.sni[0] != '\0')) {
+		explicit_bzero(&r, sizeof(r));
 		return CHAN_BAD;
 	}
 	tls_pending_clear(s);
 	if (s->tlsrole == TLS_ROLE_SERVER)
-		session_tls_result(s, r);
+		session_tls_result(s, &r);
 	else
-		backend_tls_result(s, r);
-	freezero(r, sizeof(*r));
+		backend_tls_result(s, &r);
+	explicit_bzero(&r, sizeof(r));
 	return CHAN_OK;
 }
