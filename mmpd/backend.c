@@ -1,6 +1,8 @@
 /*
  * The store side of a login: connect to the user's mailHost (each address
- * in turn), read the greeting, replay the login the way the store prefers
+ * in turn), with TLS through mmp-tlsd when configured (SSLBacksidePort, or
+ * StoreStartTLS after the greeting), read the greeting, replay the login
+ * the way the store prefers
  * (IMAP AUTHENTICATE PLAIN with SASL-IR, else LOGIN with quoting or
  * literals; POP3 USER/PASS) and hand the store's answer to the client.
  */
@@ -18,15 +20,25 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "escape.h"
 #include "log.h"
 #include "relay.h"
 
 #define STORE_CAPA_TAG	"mmpd0"
+#define STORE_TLS_TAG	"S"
+#define STORE_ANSWER_LOG_BYTES	200	/* of a store's refusal, escaped */
+
+/* How a store connection gets TLS (struct backend's tlsmode). */
+#define BE_TLS_NONE	0
+#define BE_TLS_PORT	1	/* SSLBacksidePort: TLS from the first byte */
+#define BE_TLS_STARTTLS	2	/* StoreStartTLS: after the greeting */
 
 enum backend_state {
 	BE_IDLE,
 	BE_CONNECT,
 	BE_GREETING,
+	BE_STARTTLS,		/* sent STARTTLS / STLS, waiting for OK */
+	BE_TLS,			/* handed to mmp-tlsd, waiting for TLS_RESULT */
 	BE_CAPA,		/* IMAP: asked CAPABILITY */
 	BE_CONT,		/* IMAP: waiting for "+" to send the rest */
 	BE_LOGIN,		/* IMAP: waiting for the tagged answer */
@@ -37,6 +49,8 @@ enum backend_state {
 static void	backend_event(int, short, void *);
 static void	backend_next_address(struct session *, const char *);
 static void	backend_failed(struct session *, const char *);
+static int	backend_imap_capa(struct session *);
+static int	backend_pop3_user(struct session *);
 
 void
 backend_free(struct backend *be)
@@ -54,6 +68,7 @@ backend_free(struct backend *be)
 	be->saslir = be->authplain = be->literalplus = be->logindisabled = 0;
 	be->nsplit = be->cursplit = 0;
 	be->sentlogin = 0;
+	be->tls = be->tlsmode = 0;
 }
 
 /* Wait for what the state needs, ConnectTimeout at most. */
@@ -98,7 +113,15 @@ backend_connect(struct session *s, char *why, size_t whylen)
 	const char		*addr = be->addrs[be->next++];
 	int			 port, one = 1;
 
-	port = conf_num(env->conf, s->svc, CK_BACKSIDEPORT);
+	be->tls = 0;
+	be->tlsmode = BE_TLS_NONE;
+	if ((port = conf_num(env->conf, s->svc, CK_SSLBACKSIDEPORT)) != 0)
+		be->tlsmode = BE_TLS_PORT;
+	else {
+		port = conf_num(env->conf, s->svc, CK_BACKSIDEPORT);
+		if (conf_num(env->conf, s->svc, CK_STORESTARTTLS))
+			be->tlsmode = BE_TLS_STARTTLS;
+	}
 	(void)snprintf(be->addr, sizeof(be->addr), strchr(addr, ':') ?
 	    "[%s]:%d" : "%s:%d", addr, port);
 	if (addr_sockaddr(addr, port, &ss, &len) == -1) {
@@ -159,6 +182,9 @@ backend_next_address(struct session *s, const char *why)
 		(void)snprintf(err, sizeof(err), "%s: %s", be->addr, why);
 		session_log(s, LOG_WARNING, "store %s", err);
 	}
+	/* A handshake given up: its result, if it comes, is ignored. */
+	if (be->state == BE_TLS)
+		tls_pending_clear(s);
 	if (be->fd != -1) {
 		close(be->fd);
 		be->fd = -1;
@@ -257,6 +283,128 @@ backend_send_part(struct session *s)
 	return 0;
 }
 
+/* A DNS name mmp-tlsd can check a certificate against. */
+static int
+backend_hostname_ok(const char *name)
+{
+	size_t	len = strlen(name);
+
+	return len > 0 && len < TLS_NAME_BYTES &&
+	    strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789.-") == len;
+}
+
+/* StoreStartTLS: ask for TLS before anything else; 0 or -1. */
+static int
+backend_starttls_send(struct session *s, const char *cmd)
+{
+	struct backend	*be = &s->be;
+
+	be->state = BE_STARTTLS;
+	if (buf_add(&be->out, cmd, strlen(cmd)) == -1)
+		return -1;
+	return backend_send(s, buf_len(&be->out));
+}
+
+/*
+ * Hand the store's socket to mmp-tlsd; the ConnectTimeout runs until its
+ * result. Returns 1: the session waits, or moved on to the next address.
+ */
+static int
+backend_tls_begin(struct session *s)
+{
+	struct backend		*be = &s->be;
+	struct sockaddr_storage	 ss;
+	socklen_t		 len = sizeof(ss);
+	char			 local[ADDR_TEXT_BYTES] = "";
+	const char		*name;
+
+	if (getsockname(be->fd, (struct sockaddr *)&ss, &len) == 0)
+		addr_text(&ss, local, sizeof(local));
+	/*
+	 * The name the certificate must carry: mailHost as looked up, if it
+	 * is a host name at all (it comes from LDAP; mmp-tlsd refuses a
+	 * START with anything else), else the address connected to.
+	 */
+	name = backend_hostname_ok(s->mailhost) ? s->mailhost :
+	    be->addrs[be->next - 1];
+	/* Nothing the store said in the clear counts after TLS. */
+	buf_reset(&be->in);
+	buf_reset(&be->out);
+	if (tls_handoff(s, &be->fd, TLS_ROLE_CLIENT, be->addr, local, name) ==
+	    -1) {
+		backend_next_address(s, errno == ENOENT ?
+		    "TLS failed: no mmp-tlsd available" :
+		    "TLS failed: cannot hand the connection to mmp-tlsd");
+		return 1;
+	}
+	be->state = BE_TLS;
+	backend_wait(s, 0);
+	return 1;
+}
+
+/*
+ * The store's answer to STARTTLS / STLS: anything but OK is a store that
+ * cannot be used (the login was not sent), said in the log escaped.
+ */
+static int
+backend_starttls_answer(struct session *s, const char *line, size_t len,
+    int ok)
+{
+	char	safe[STORE_ANSWER_LOG_BYTES * 4 + 1], why[sizeof(safe) + 64];
+
+	if (ok)
+		return backend_tls_begin(s);
+	while (len > 0 && line[len - 1] == '\r')
+		len--;
+	escape_log(line, len > STORE_ANSWER_LOG_BYTES ?
+	    STORE_ANSWER_LOG_BYTES : len, safe, sizeof(safe));
+	(void)snprintf(why, sizeof(why), "STARTTLS refused: %s", safe);
+	backend_next_address(s, why);
+	return 1;
+}
+
+/* mmp-tlsd's word on the store's handshake. */
+void
+backend_tls_result(struct session *s, const struct tls_result *r)
+{
+	struct backend	*be = &s->be;
+	char		 why[MMP_STR_BYTES + 32];
+	int		 rv;
+
+	if (be->state != BE_TLS)
+		return;
+	if (r->status != TLS_OK) {
+		(void)snprintf(why, sizeof(why), "TLS failed: %s", r->detail);
+		backend_next_address(s, why);
+		return;
+	}
+	session_log(s, LOG_DEBUG, "store %s: TLS %s %s%s", be->addr,
+	    r->version, r->cipher, r->resumed ? " resumed" : "");
+	be->tls = 1;
+	if (be->tlsmode == BE_TLS_PORT) {
+		be->state = BE_GREETING;
+		backend_wait(s, EV_READ);
+		return;
+	}
+	/* After STARTTLS: what the store offered in the clear is void. */
+	be->saslir = be->authplain = be->literalplus = be->logindisabled = 0;
+	rv = s->svc == SVC_IMAP ? backend_imap_capa(s) : backend_pop3_user(s);
+	if (rv == -1) {
+		backend_failed(s, "cannot send the login");
+		return;
+	}
+	backend_wait(s, EV_READ);
+}
+
+/* The mmp-tlsd that had this store's handshake is gone. */
+void
+backend_tls_lost(struct session *s)
+{
+	if (s->be.state == BE_TLS)
+		backend_next_address(s, "TLS failed: mmp-tlsd went away");
+}
+
 static int
 backend_imap_login(struct session *s)
 {
@@ -343,6 +491,17 @@ backend_refused(struct session *s, const char *line, size_t len)
 	return 1;
 }
 
+/* IMAP: what can the store do? Asked again after STARTTLS. */
+static int
+backend_imap_capa(struct session *s)
+{
+	struct backend	*be = &s->be;
+
+	be->state = BE_CAPA;
+	return buf_addf(&be->out, STORE_CAPA_TAG " CAPABILITY\r\n") == -1 ?
+	    -1 : backend_send(s, buf_len(&be->out));
+}
+
 /*
  * One line (without its LF) from an IMAP store: 0 go on, 1 the session
  * moved on, -1 the store cannot be written to.
@@ -360,13 +519,19 @@ backend_imap_line(struct session *s, const char *line, size_t len)
 			backend_next_address(s, "greeting is not * OK");
 			return 1;
 		}
+		if (be->tlsmode == BE_TLS_STARTTLS && !be->tls)
+			return backend_starttls_send(s,
+			    STORE_TLS_TAG " STARTTLS\r\n");
 		if ((p = strcasestr(line, "[CAPABILITY ")) != NULL) {
 			backend_capabilities(be, p + 12);
 			return backend_imap_login(s);
 		}
-		be->state = BE_CAPA;
-		return buf_addf(&be->out, STORE_CAPA_TAG " CAPABILITY\r\n") ==
-		    -1 ? -1 : backend_send(s, buf_len(&be->out));
+		return backend_imap_capa(s);
+	case BE_STARTTLS:
+		if (line[0] == '*')
+			return 0;
+		return backend_starttls_answer(s, line, len,
+		    strncasecmp(line, STORE_TLS_TAG " OK", 4) == 0);
 	case BE_CAPA:
 		if (strncasecmp(line, "* CAPABILITY ", 13) == 0)
 			backend_capabilities(be, line + 13);
@@ -396,6 +561,19 @@ backend_imap_line(struct session *s, const char *line, size_t len)
 	return backend_refused(s, line, len);
 }
 
+/* POP3: the login begins, the name first. */
+static int
+backend_pop3_user(struct session *s)
+{
+	struct backend	*be = &s->be;
+
+	be->state = BE_USER;
+	be->sentlogin = 1;
+	if (buf_addf(&be->out, "USER %s\r\n", s->user) == -1)
+		return -1;
+	return backend_send(s, buf_len(&be->out));
+}
+
 /* As backend_imap_line, for a POP3 store. */
 static int
 backend_pop3_line(struct session *s, const char *line, size_t len)
@@ -409,11 +587,11 @@ backend_pop3_line(struct session *s, const char *line, size_t len)
 			backend_next_address(s, "greeting is not +OK");
 			return 1;
 		}
-		be->state = BE_USER;
-		be->sentlogin = 1;
-		if (buf_addf(&be->out, "USER %s\r\n", s->user) == -1)
-			return -1;
-		return backend_send(s, buf_len(&be->out));
+		if (be->tlsmode == BE_TLS_STARTTLS && !be->tls)
+			return backend_starttls_send(s, "STLS\r\n");
+		return backend_pop3_user(s);
+	case BE_STARTTLS:
+		return backend_starttls_answer(s, line, len, ok);
 	case BE_USER:
 		if (!ok)
 			break;
@@ -477,7 +655,8 @@ backend_event(int fd, short ev, void *arg)
 
 	if (ev & EV_TIMEOUT) {
 		backend_failed(s, s->be.state == BE_CONNECT ?
-		    "connect timed out" : "no answer in time");
+		    "connect timed out" : s->be.state == BE_TLS ?
+		    "TLS failed: no handshake in time" : "no answer in time");
 		return;
 	}
 	if (s->be.state == BE_CONNECT) {
@@ -485,6 +664,10 @@ backend_event(int fd, short ev, void *arg)
 			err = errno;
 		if (err != 0) {
 			backend_next_address(s, strerror(err));
+			return;
+		}
+		if (s->be.tlsmode == BE_TLS_PORT) {
+			(void)backend_tls_begin(s);
 			return;
 		}
 		s->be.state = BE_GREETING;

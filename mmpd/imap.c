@@ -1,6 +1,7 @@
 /*
- * IMAP before the login (RFC 9051, 3501, 2971, 4959, 7888): greeting,
- * CAPABILITY, NOOP, LOGOUT, ID, LOGIN and AUTHENTICATE PLAIN. The command
+ * IMAP before the login (RFC 9051, 3501, 2971, 4959, 7888, 5530):
+ * greeting, CAPABILITY, NOOP, LOGOUT, ID, STARTTLS, LOGIN and
+ * AUTHENTICATE PLAIN. The command
  * reader (imapcmd.c) does the syntax; this file decides what to answer.
  */
 #include <ctype.h>
@@ -17,10 +18,12 @@
 
 /*
  * The pre-login capability list: the Capability key without what only
- * mmpd can decide (how to log in, STARTTLS), then what mmpd offers.
+ * mmpd can decide (how to log in, STARTTLS), then what mmpd offers on
+ * this connection: STARTTLS before TLS when enabled; without TLS and
+ * with RestrictPlainPasswords, LOGINDISABLED and no AUTH=PLAIN.
  */
 void
-imap_capabilities(char *caps, size_t len)
+imap_capabilities(const struct session *s, char *caps, size_t len)
 {
 	char		 word[128];
 	const char	*p, *q;
@@ -51,7 +54,13 @@ imap_capabilities(char *caps, size_t len)
 	}
 	if (caps[0] != '\0')
 		(void)strlcat(caps, " ", len);
-	(void)strlcat(caps, "ID SASL-IR AUTH=PLAIN", len);
+	(void)strlcat(caps, "ID SASL-IR", len);
+	if (session_starttls_offered(s))
+		(void)strlcat(caps, " STARTTLS", len);
+	if (session_plain_ok(s))
+		(void)strlcat(caps, " AUTH=PLAIN", len);
+	else
+		(void)strlcat(caps, " LOGINDISABLED", len);
 }
 
 static void
@@ -59,7 +68,7 @@ imap_greet(struct session *s)
 {
 	char	caps[CAPS_BYTES];
 
-	imap_capabilities(caps, sizeof(caps));
+	imap_capabilities(s, caps, sizeof(caps));
 	session_send(s, "* OK [CAPABILITY %s] IMAP proxy ready\r\n", caps);
 }
 
@@ -77,9 +86,26 @@ imap_is_string(const struct imap_token *t)
 	    t->type == IMAP_TOK_LITERAL;
 }
 
+/*
+ * RFC 5530 PRIVACYREQUIRED: nothing about the user is at stake, so the
+ * answer comes at once, without AuthFailureDelay; a bad command still.
+ */
+static int
+imap_plain_refused(struct session *s, const char *tag)
+{
+	if (session_plain_ok(s))
+		return 0;
+	session_send(s, "%s NO [PRIVACYREQUIRED] Plaintext authentication "
+	    "is disallowed without TLS\r\n", tag);
+	session_bad_command(s);
+	return 1;
+}
+
 static void
 imap_cmd_login(struct session *s, struct imap_cmd *c)
 {
+	if (imap_plain_refused(s, c->tag))
+		return;
 	if (c->ntok != 2 || !imap_is_string(&c->tok[0]) ||
 	    !imap_is_string(&c->tok[1])) {
 		imap_bad(s, c->tag, "LOGIN needs a user name and a password");
@@ -104,6 +130,8 @@ imap_cmd_authenticate(struct session *s, struct imap_cmd *c)
 		session_bad_command(s);
 		return;
 	}
+	if (imap_plain_refused(s, c->tag))
+		return;
 	(void)strlcpy(s->tag, c->tag, sizeof(s->tag));
 	if (c->ntok == 2) {
 		session_login_sasl(s, c->tok[1].s, c->tok[1].len);
@@ -137,13 +165,41 @@ imap_cmd_id(struct session *s, struct imap_cmd *c)
 	    c->tag);
 }
 
+/*
+ * STARTTLS (RFC 9051 6.2.1): the OK goes out in the clear, then the
+ * socket goes to mmp-tlsd (session.c). Without an mmp-tlsd the client
+ * hears so and may go on in the clear or try later.
+ */
+static void
+imap_cmd_starttls(struct session *s, struct imap_cmd *c)
+{
+	if (s->tls) {
+		imap_bad(s, c->tag, "Already in TLS");
+		return;
+	}
+	if (!tls_available()) {
+		session_log(s, LOG_WARNING, "STARTTLS: no mmp-tlsd available");
+		session_send(s, "%s NO [UNAVAILABLE] TLS not available\r\n",
+		    c->tag);
+		return;
+	}
+	session_send(s, "%s OK Begin TLS negotiation now\r\n", c->tag);
+	s->state = S_STARTTLS;
+}
+
 static void
 imap_command(struct session *s, struct imap_cmd *c)
 {
 	char	caps[CAPS_BYTES];
+	int	tlscmd;
 
-	if (strcmp(c->name, "CAPABILITY") == 0 && c->ntok == 0) {
-		imap_capabilities(caps, sizeof(caps));
+	/* Known while TLS is on or offered: a second one is BAD below. */
+	tlscmd = strcmp(c->name, "STARTTLS") == 0 &&
+	    (s->tls || session_starttls_offered(s));
+	if (tlscmd && c->ntok == 0)
+		imap_cmd_starttls(s, c);
+	else if (strcmp(c->name, "CAPABILITY") == 0 && c->ntok == 0) {
+		imap_capabilities(s, caps, sizeof(caps));
 		session_send(s, "* CAPABILITY %s\r\n%s OK CAPABILITY "
 		    "completed\r\n", caps, c->tag);
 	} else if (strcmp(c->name, "NOOP") == 0 && c->ntok == 0)
@@ -158,7 +214,7 @@ imap_command(struct session *s, struct imap_cmd *c)
 		imap_cmd_login(s, c);
 	else if (strcmp(c->name, "AUTHENTICATE") == 0)
 		imap_cmd_authenticate(s, c);
-	else if (strcmp(c->name, "CAPABILITY") == 0 ||
+	else if (strcmp(c->name, "CAPABILITY") == 0 || tlscmd ||
 	    strcmp(c->name, "NOOP") == 0 || strcmp(c->name, "LOGOUT") == 0)
 		imap_bad(s, c->tag, "No arguments allowed");
 	else
@@ -223,6 +279,10 @@ imap_input(struct session *s)
 		case IMAP_READ_CMD:
 			imap_command(s, &cmd);
 			imap_reader_reset(&s->rd);
+			if (s->state == S_STARTTLS) {
+				session_starttls(s);
+				return;
+			}
 			break;
 		case IMAP_READ_BAD:
 			imap_bad(s, s->rd.errtag, s->rd.err);

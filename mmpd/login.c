@@ -264,6 +264,10 @@ session_login_ok(struct session *s)
 	session_log(s, LOG_NOTICE, "user \"%s\" logged in to %s (%s)", safe,
 	    s->mailhost, s->be.addr);
 	explicit_bzero(s->pass, sizeof(s->pass));
+	if (s->cert != NULL) {
+		freezero(s->cert, sizeof(*s->cert));
+		s->cert = NULL;
+	}
 	s->state = S_RELAY;
 	if (s->svc == SVC_IMAP)
 		imap_reader_free(&s->rd);

@@ -1,6 +1,6 @@
 /*
- * POP3 before the login (RFC 1939, 2449, 5034, 3206): greeting, CAPA,
- * USER, PASS, AUTH PLAIN, NOOP and QUIT. pop3cmd.c splits the lines; this
+ * POP3 before the login (RFC 1939, 2449, 2595, 5034, 3206): greeting,
+ * CAPA, STLS, USER, PASS, AUTH PLAIN, NOOP and QUIT. pop3cmd.c splits the lines; this
  * file decides what to answer.
  */
 #include <stdio.h>
@@ -25,17 +25,33 @@ pop3_err(struct session *s, const char *why)
 	session_bad_command(s);
 }
 
+/*
+ * RestrictPlainPasswords without TLS: refused at once, no
+ * AuthFailureDelay (nothing about the user is at stake); a bad command.
+ */
+static int
+pop3_plain_refused(struct session *s)
+{
+	if (session_plain_ok(s))
+		return 0;
+	pop3_err(s, "[AUTH] Plaintext authentication disallowed without TLS");
+	return 1;
+}
+
 static void
 pop3_cmd_auth(struct session *s, struct pop3_cmd *c)
 {
 	if (c->argc == 0) {
-		session_send(s, "+OK\r\nPLAIN\r\n.\r\n");
+		session_send(s, session_plain_ok(s) ?
+		    "+OK\r\nPLAIN\r\n.\r\n" : "+OK\r\n.\r\n");
 		return;
 	}
 	if (strcasecmp(c->argv[0], "PLAIN") != 0) {
 		pop3_err(s, "Unsupported authentication mechanism");
 		return;
 	}
+	if (pop3_plain_refused(s))
+		return;
 	if (c->argc == 2) {
 		session_login_sasl(s, c->argv[1], c->arglen[1]);
 		return;
@@ -47,6 +63,8 @@ pop3_cmd_auth(struct session *s, struct pop3_cmd *c)
 static void
 pop3_cmd_user(struct session *s, struct pop3_cmd *c)
 {
+	if (pop3_plain_refused(s))
+		return;
 	if (c->argc != 1 || c->arglen[0] == 0 ||
 	    c->arglen[0] > MMP_USER_BYTES) {
 		pop3_err(s, "USER needs one name");
@@ -60,12 +78,54 @@ pop3_cmd_user(struct session *s, struct pop3_cmd *c)
 }
 
 static void
+pop3_cmd_pass(struct session *s, struct pop3_cmd *c)
+{
+	if (pop3_plain_refused(s))
+		return;
+	if (s->user[0] == '\0' || c->argc != 1)
+		pop3_err(s, "USER first, then PASS with a password");
+	else
+		session_login(s, s->user, s->userlen, c->argv[0],
+		    c->arglen[0]);
+}
+
+/* CAPA (RFC 2449): STLS only before TLS, USER/SASL only when allowed. */
+static void
+pop3_cmd_capa(struct session *s)
+{
+	int	plain = session_plain_ok(s);
+
+	session_send(s, "+OK Capability list follows\r\n%s%s%s"
+	    "RESP-CODES\r\nAUTH-RESP-CODE\r\nIMPLEMENTATION mmpd\r\n.\r\n",
+	    plain ? "USER\r\n" : "", plain ? "SASL PLAIN\r\n" : "",
+	    session_starttls_offered(s) ? "STLS\r\n" : "");
+}
+
+/* STLS (RFC 2595 4): as IMAP STARTTLS, see imap.c. */
+static void
+pop3_cmd_stls(struct session *s, struct pop3_cmd *c)
+{
+	if (c->argc != 0)
+		pop3_err(s, "STLS takes no arguments");
+	else if (s->tls)
+		pop3_err(s, "Already in TLS");
+	else if (!tls_available()) {
+		session_log(s, LOG_WARNING, "STLS: no mmp-tlsd available");
+		session_send(s, "-ERR [SYS/TEMP] TLS not available\r\n");
+	} else {
+		session_send(s, "+OK Begin TLS negotiation\r\n");
+		s->state = S_STARTTLS;
+	}
+}
+
+static void
 pop3_command(struct session *s, struct pop3_cmd *c)
 {
 	if (strcmp(c->name, "CAPA") == 0 && c->argc == 0)
-		session_send(s, "+OK Capability list follows\r\nUSER\r\n"
-		    "SASL PLAIN\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\n"
-		    "IMPLEMENTATION mmpd\r\n.\r\n");
+		pop3_cmd_capa(s);
+	else if (strcmp(c->name, "STLS") == 0 &&
+	    (s->tls || session_starttls_offered(s)))
+		pop3_cmd_stls(s, c);
 	else if (strcmp(c->name, "NOOP") == 0 && c->argc == 0)
 		session_send(s, "+OK\r\n");
 	else if (strcmp(c->name, "QUIT") == 0 && c->argc == 0) {
@@ -73,13 +133,9 @@ pop3_command(struct session *s, struct pop3_cmd *c)
 		session_finish(s, "QUIT");
 	} else if (strcmp(c->name, "USER") == 0)
 		pop3_cmd_user(s, c);
-	else if (strcmp(c->name, "PASS") == 0) {
-		if (s->user[0] == '\0' || c->argc != 1)
-			pop3_err(s, "USER first, then PASS with a password");
-		else
-			session_login(s, s->user, s->userlen, c->argv[0],
-			    c->arglen[0]);
-	} else if (strcmp(c->name, "AUTH") == 0)
+	else if (strcmp(c->name, "PASS") == 0)
+		pop3_cmd_pass(s, c);
+	else if (strcmp(c->name, "AUTH") == 0)
 		pop3_cmd_auth(s, c);
 	else
 		pop3_err(s, "Command unknown or not allowed before login");
@@ -137,6 +193,10 @@ pop3_input(struct session *s)
 		pop3_line(s, line, n);
 		explicit_bzero(buf_data(&s->in), len);
 		buf_drain(&s->in, len);
+		if (s->state == S_STARTTLS) {
+			session_starttls(s);
+			return;
+		}
 	}
 }
 

@@ -28,17 +28,24 @@ static void	relay_lost_parent(struct chan *, const char *);
 static void	relay_parent_drained(struct chan *);
 static int	relay_dispatch_ldapd(struct chan *, struct imsg *);
 static void	relay_lost_ldapd(struct chan *, const char *);
+static int	relay_dispatch_tlsd(struct chan *, struct imsg *);
 
 enum relay_peer {
 	RELAY_PARENT,
 	RELAY_LDAPD,
+	RELAY_TLSD,
 };
 
-/* A relay's peers: the parent, and mmp-ldapd on a channel it hands us. */
+/*
+ * A relay's peers: the parent, and mmp-ldapd and each mmp-tlsd on
+ * channels it hands us.
+ */
 static const struct chan_peer relay_peers[] = {
 	[RELAY_PARENT] = { "parent", relay_dispatch_parent, relay_lost_parent,
 	    relay_parent_drained },
 	[RELAY_LDAPD] = { "mmp-ldapd", relay_dispatch_ldapd, relay_lost_ldapd,
+	    NULL },
+	[RELAY_TLSD] = { "mmp-tlsd", relay_dispatch_tlsd, tls_channel_lost,
 	    NULL },
 };
 
@@ -82,7 +89,7 @@ relay_accept(int fd, short ev, void *arg)
 		}
 		return;
 	}
-	session_accept(s, l->svc, l->label);
+	session_accept(s, l->svc, l->tls, l->label);
 }
 
 static void
@@ -129,11 +136,12 @@ relay_conf_listener(struct imsg *imsg)
 	    msg_get_u8(&r, &tls) == -1 ||
 	    msg_get_str(&r, l->label, sizeof(l->label)) == -1 ||
 	    msg_end(&r) == -1 || (svc != SVC_IMAP && svc != SVC_POP) ||
-	    tls != 0) {
+	    tls > 1) {
 		free(l);
 		return -1;
 	}
 	l->svc = svc;
+	l->tls = tls;
 	l->fd = imsg->fd;
 	imsg->fd = -1;
 	if (fcntl(l->fd, F_SETFL, O_NONBLOCK) == -1)
@@ -278,7 +286,22 @@ relay_ldapd_channel(struct imsg *imsg)
 	return CHAN_OK;
 }
 
-/* The parent: configurations, the channel to mmp-ldapd, DRAIN. */
+/* IMSG_TLSD_CHANNEL: fd, u32 index. A new one replaces the old. */
+static int
+relay_tlsd_channel(struct imsg *imsg)
+{
+	struct msg_reader	r;
+	uint32_t		index;
+
+	msg_reader_init(&r, imsg);
+	if (msg_get_u32(&r, &index) == -1 || msg_end(&r) == -1 ||
+	    tls_channel(index, imsg->fd, &relay_peers[RELAY_TLSD]) == -1)
+		return CHAN_BAD;
+	imsg->fd = -1;
+	return CHAN_OK;
+}
+
+/* The parent: configurations, channels to ldapd and tlsd, DRAIN. */
 static int
 relay_dispatch_parent(struct chan *ch, struct imsg *imsg)
 {
@@ -291,6 +314,8 @@ relay_dispatch_parent(struct chan *ch, struct imsg *imsg)
 		return relay_conf_imsg(imsg) == -1 ? CHAN_BAD : CHAN_OK;
 	case IMSG_LDAPD_CHANNEL:
 		return relay_ldapd_channel(imsg);
+	case IMSG_TLSD_CHANNEL:
+		return relay_tlsd_channel(imsg);
 	case IMSG_DRAIN:
 		return relay_drain(imsg);
 	default:
@@ -345,6 +370,18 @@ relay_dispatch_ldapd(struct chan *ch, struct imsg *imsg)
 	switch (imsg->hdr.type) {
 	case IMSG_LOOKUP_RESULT:
 		return relay_lookup_result(imsg);
+	default:
+		return CHAN_UNEXPECTED;
+	}
+}
+
+/* mmp-tlsd: the outcome of each handshake we handed it (tls.c). */
+static int
+relay_dispatch_tlsd(struct chan *ch, struct imsg *imsg)
+{
+	switch (imsg->hdr.type) {
+	case IMSG_TLS_RESULT:
+		return tls_result(ch, imsg);
 	default:
 		return CHAN_UNEXPECTED;
 	}
@@ -456,11 +493,14 @@ relay_main(int argc, char *argv[])
 	/*
 	 * stdio:  events, timers, reads and writes on sockets we hold
 	 * inet:   accept clients, connect to stores
-	 * recvfd: listeners and the mmp-ldapd channel come from the parent
-	 * sendfd: imsg writes go through sendmsg(2), fds or not
+	 * recvfd: listeners, the mmp-ldapd and mmp-tlsd channels come from
+	 *         the parent
+	 * sendfd: imsg writes go through sendmsg(2), fds or not; a TLS
+	 *         session's network socket and socketpair end go to mmp-tlsd
+	 * unix:   socketpair(2) per TLS session, its plaintext side (tls.c)
 	 * splice: relay bytes through a pipe without copying them
 	 */
-	sandbox_pledge("stdio inet recvfd sendfd splice");
+	sandbox_pledge("stdio inet recvfd sendfd unix splice");
 
 	log_debug("ready");
 	event_base_dispatch(env->base);

@@ -25,6 +25,7 @@
 #include "pump.h"
 #include "relay_main.h"
 #include "sasl.h"
+#include "tlsmsg.h"
 
 #define CLIENT_IN_MAX_BYTES	(IMAP_CMD_MAX_BYTES + 4096)
 #define CLIENT_OUT_MAX_BYTES	65536	/* replies before login */
@@ -33,11 +34,34 @@
 #define ADDR_TEXT_BYTES		64	/* "[v6 address]:port" */
 #define PASS_MAX_BYTES		SASL_FIELD_MAX_BYTES
 #define ACCEPT_PAUSE_SEC	1	/* after EMFILE/ENFILE */
+#define TLSD_MAX		64	/* mmp-tlsd channels a relay keeps */
 
-/* Where a session is. */
+/*
+ * Where a session is.
+ *
+ *   accept --(TLS listener)--> S_TLS --TLS_OK, greet--+
+ *     |                          ^                    |
+ *     | greet                    | handed to mmp-tlsd |
+ *     v                          |                    v
+ *   S_PREAUTH <-------------- S_STARTTLS <--- STARTTLS/STLS: OK sent,
+ *     |   ^  ^   TLS_OK          (answer      pipelined bytes dropped
+ *     |   |  |   (no greeting)    flushing)
+ *     |   |  +--- S_AUTH_CONT (AUTHENTICATE/AUTH without a response)
+ *     |   +------ S_FAILDELAY (AuthFailureDelay, then NO/-ERR)
+ *     v
+ *   S_LOOKUP --> S_STORE --(store took the login)--> S_RELAY
+ *     (mmp-ldapd)  (backend.c; a store down: back to S_PREAUTH at once,
+ *                   a refused login: S_FAILDELAY)
+ *
+ * Any state goes to S_CLOSING (last words, then close) or is closed at
+ * once; S_TLS and S_STARTTLS close on TLS_FAILED, a lost mmp-tlsd or the
+ * login timer.
+ */
 enum session_state {
 	S_PREAUTH,		/* reading pre-login commands */
 	S_AUTH_CONT,		/* waiting for a SASL response line */
+	S_STARTTLS,		/* flushing "OK begin TLS", reading nothing */
+	S_TLS,			/* handed to mmp-tlsd, waiting for TLS_RESULT */
 	S_LOOKUP,		/* asked mmp-ldapd */
 	S_STORE,		/* connecting / logging in to the store */
 	S_FAILDELAY,		/* AuthFailureDelay before the answer */
@@ -87,6 +111,20 @@ struct backend {
 	int		 cursplit;
 	size_t		 sent;		/* bytes of the login sent so far */
 	int		 sentlogin;	/* the store may have the password */
+	int		 tlsmode;	/* BE_TLS_*: how this store does TLS */
+	int		 tls;		/* 1: TLS to the store is up */
+};
+
+/*
+ * A client certificate as mmp-tlsd reported it; only while it may still
+ * serve a login (certificate login), freed at login and close.
+ */
+struct session_cert {
+	uint8_t			status;		/* enum tls_cert_status */
+	char			subject[MMP_STR_BYTES];
+	char			issuer[MMP_STR_BYTES];
+	uint8_t			nfields;
+	struct tls_field	field[TLS_SUBJECT_FIELDS_MAX];
 };
 
 struct session {
@@ -115,6 +153,11 @@ struct session {
 	size_t			 userlen;	/* may hold a NUL (POP3 USER) */
 	char			 pass[PASS_MAX_BYTES + 1];	/* wiped */
 	char			 mailhost[MMP_STR_BYTES];
+	int			 tls;		/* 1: the client side is TLS */
+	int			 tlsd;		/* slot of a TLS_RESULT due; -1 */
+	uint8_t			 tlsrole;	/* of that result: tls_role */
+	int			 starttls;	/* S_TLS came from STARTTLS */
+	struct session_cert	*cert;		/* TLS_CERT_NONE: NULL */
 	struct backend		 be;
 	struct relay_dir	 up;		/* client -> store */
 	struct relay_dir	 down;		/* store -> client */
@@ -126,6 +169,7 @@ struct relay_listener {
 	TAILQ_ENTRY(relay_listener)	 entry;
 	int				 fd;
 	int				 svc;
+	int				 tls;	/* TLS from the first byte */
 	char				 label[CONF_HOST_BYTES + 8];
 	struct event			*ev;
 };
@@ -136,6 +180,13 @@ struct store_nets {
 	int		 set;		/* the key is set: addresses are checked */
 	size_t		 n;
 	struct netmask	 v[NETLIST_MAX];
+};
+
+/* One channel to an mmp-tlsd, by the parent's index of that mmp-tlsd. */
+struct tlsd_slot {
+	struct chan		*ch;		/* NULL: none now */
+	uint32_t		 index;
+	unsigned int		 inflight;	/* TLS_RESULTs due */
 };
 
 /* The one per-process state of a relay worker. */
@@ -155,6 +206,8 @@ struct relay_env {
 	int			 draining;
 	struct event		*accept_pause;
 	struct store_nets	 storenets[CONF_NSECT];
+	struct tlsd_slot	 tlsd[TLSD_MAX];
+	unsigned int		 tlsd_next;	/* round robin among equals */
 };
 
 extern struct relay_env	*env;
@@ -164,7 +217,7 @@ int	relay_lookup(struct session *);
 void	relay_session_closed(void);
 
 /* session.c */
-void	session_accept(int, int, const char *);
+void	session_accept(int, int, int, const char *);
 void	session_send(struct session *, const char *, ...)
 	    __attribute__((__format__(printf, 2, 3)));
 void	session_send_raw(struct session *, const void *, size_t);
@@ -177,6 +230,11 @@ void	session_log(struct session *, int, const char *, ...)
 	    __attribute__((__format__(printf, 3, 4)));
 struct session *session_find(uint64_t);
 void	session_bad_command(struct session *);
+int	session_plain_ok(const struct session *);
+int	session_starttls_offered(const struct session *);
+void	session_starttls(struct session *);
+void	session_tls_result(struct session *, const struct tls_result *);
+void	session_tls_lost(struct session *);
 RB_PROTOTYPE(session_tree, session, entry, session_cmp)
 
 /* login.c */
@@ -194,8 +252,19 @@ void	session_login_ok(struct session *);
 /* backend.c */
 void	backend_start(struct session *);
 void	backend_free(struct backend *);
+void	backend_tls_result(struct session *, const struct tls_result *);
+void	backend_tls_lost(struct session *);
+
+/* tls.c */
+int	tls_channel(uint32_t, int, const struct chan_peer *);
+int	tls_available(void);
+int	tls_handoff(struct session *, int *, enum tls_role, const char *,
+	    const char *, const char *);
+void	tls_pending_clear(struct session *);
+int	tls_result(struct chan *, struct imsg *);
+void	tls_channel_lost(struct chan *, const char *);
 
 /* imap.c */
-void	imap_capabilities(char *, size_t);
+void	imap_capabilities(const struct session *, char *, size_t);
 
 #endif /* MMPD_RELAY_H */

@@ -22,6 +22,7 @@ static void	session_client_read(int, short, void *);
 static void	session_client_write(int, short, void *);
 static void	session_timer(int, short, void *);
 static void	session_relay_event(int, short, void *);
+static void	session_tls_begin(struct session *);
 
 static int
 session_cmp(struct session *a, struct session *b)
@@ -77,8 +78,24 @@ session_login_timer(struct session *s)
 	evtimer_add(s->timer, &tv);
 }
 
+/*
+ * After a handoff to mmp-tlsd the session talks to its socketpair end:
+ * the events follow the descriptor. Neither is pending then.
+ */
+static void
+session_set_fd(struct session *s, int fd)
+{
+	event_del(s->rev);
+	event_del(s->wev);
+	s->fd = fd;
+	(void)event_assign(s->rev, env->base, fd, EV_READ | EV_PERSIST,
+	    session_client_read, s);
+	(void)event_assign(s->wev, env->base, fd, EV_WRITE,
+	    session_client_write, s);
+}
+
 void
-session_accept(int fd, int svc, const char *label)
+session_accept(int fd, int svc, int tls, const char *label)
 {
 	struct sockaddr_storage	 ss;
 	struct timespec		 now;
@@ -94,6 +111,7 @@ session_accept(int fd, int svc, const char *label)
 	s->svc = svc;
 	s->proto = svc == SVC_IMAP ? &imap_proto : &pop3_proto;
 	s->fd = fd;
+	s->tlsd = -1;
 	s->be.fd = -1;
 	pump_clear(&s->up);
 	pump_clear(&s->down);
@@ -122,11 +140,16 @@ session_accept(int fd, int svc, const char *label)
 	RB_INSERT(session_tree, &env->sessions, s);
 	env->nsessions++;
 	session_log(s, LOG_INFO, "connected on %s", label);
-	event_add(s->rev, NULL);
 	(void)clock_gettime(CLOCK_MONOTONIC, &now);
 	s->login_deadline = now.tv_sec + conf_num(env->conf, svc,
 	    CK_LOGINTIMEOUT);
 	session_login_timer(s);
+	/* The handshake counts against the login timeout too. */
+	if (tls) {
+		session_tls_begin(s);
+		return;
+	}
+	event_add(s->rev, NULL);
 	s->proto->greet(s);
 }
 
@@ -145,6 +168,9 @@ session_close(struct session *s, const char *why)
 		    (long long)s->down.bytes, secs);
 	RB_REMOVE(session_tree, &env->sessions, s);
 	env->nsessions--;
+	tls_pending_clear(s);
+	if (s->cert != NULL)
+		freezero(s->cert, sizeof(*s->cert));
 	if (s->rev != NULL)
 		event_free(s->rev);
 	if (s->wev != NULL)
@@ -176,6 +202,7 @@ session_finish(struct session *s, const char *why)
 		return;
 	s->state = S_CLOSING;
 	event_del(s->rev);
+	tls_pending_clear(s);
 	backend_free(&s->be);
 	explicit_bzero(s->pass, sizeof(s->pass));
 	session_log(s, LOG_INFO, "closing: %s", why);
@@ -238,6 +265,8 @@ session_client_write(int fd, short ev, void *arg)
 	}
 	if (s->state == S_CLOSING)
 		session_close(s, "done");
+	else if (s->state == S_STARTTLS)
+		session_tls_begin(s);
 }
 
 /* Stop or resume taking client bytes (while a login is in flight). */
@@ -308,6 +337,11 @@ session_timer(int fd, short ev, void *arg)
 	case S_RELAY:
 		session_close(s, "idle timeout");
 		break;
+	case S_STARTTLS:
+	case S_TLS:
+		/* No words: they would go in plaintext or into the handshake. */
+		session_close(s, "login timeout during TLS negotiation");
+		break;
 	default:
 		s->proto->timeout(s);
 		break;
@@ -376,4 +410,119 @@ session_relay_start(struct session *s)
 	pump_arm(&s->down);
 	session_timer_set(s, conf_num(env->conf, s->svc, CK_TIMEOUT));
 	return 0;
+}
+
+/* Passwords in the clear are allowed on this connection. */
+int
+session_plain_ok(const struct session *s)
+{
+	return s->tls || !conf_num(env->conf, s->svc, CK_RESTRICTPLAIN);
+}
+
+/* STARTTLS / STLS is offered (and accepted) on this connection. */
+int
+session_starttls_offered(const struct session *s)
+{
+	return !s->tls && conf_num(env->conf, s->svc, CK_SSLENABLE);
+}
+
+/*
+ * STARTTLS/STLS was answered with OK, the command's bytes consumed. What
+ * the client sent after it was sent in the clear before TLS: dropped,
+ * never executed (CVE-2011-0411). Nothing more is read from the plain
+ * socket; once the answer is out, the socket goes to mmp-tlsd.
+ */
+void
+session_starttls(struct session *s)
+{
+	if (buf_len(&s->in) > 0)
+		session_log(s, LOG_NOTICE, "dropped %zu bytes sent after "
+		    "STARTTLS before TLS", buf_len(&s->in));
+	buf_reset(&s->in);
+	if (s->svc == SVC_IMAP)
+		imap_reader_reset(&s->rd);
+	s->state = S_STARTTLS;
+	s->starttls = 1;
+	event_del(s->rev);
+	event_add(s->wev, NULL);
+}
+
+/* Hand the client's socket to mmp-tlsd; read nothing until the result. */
+static void
+session_tls_begin(struct session *s)
+{
+	int	fd = s->fd;
+
+	event_del(s->rev);
+	event_del(s->wev);
+	s->state = S_TLS;
+	if (tls_handoff(s, &fd, TLS_ROLE_SERVER, s->client, s->local, "") ==
+	    -1) {
+		s->fd = -1;
+		session_close(s, errno == ENOENT ? "no mmp-tlsd available" :
+		    "cannot hand the connection to mmp-tlsd");
+		return;
+	}
+	session_set_fd(s, fd);
+}
+
+static void
+session_keep_cert(struct session *s, const struct tls_result *r)
+{
+	struct session_cert	*c;
+
+	if (r->cert == TLS_CERT_NONE)
+		return;
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		/* Without it a certificate login fails: the safe side. */
+		session_log(s, LOG_WARNING, "client certificate: out of "
+		    "memory");
+		return;
+	}
+	c->status = r->cert;
+	(void)strlcpy(c->subject, r->subject, sizeof(c->subject));
+	(void)strlcpy(c->issuer, r->issuer, sizeof(c->issuer));
+	c->nfields = r->nfields;
+	memcpy(c->field, r->field, sizeof(c->field));
+	s->cert = c;
+	if (r->cert == TLS_CERT_VERIFIED)
+		session_log(s, LOG_INFO, "client certificate %s (issuer %s)",
+		    c->subject, c->issuer);
+	else
+		session_log(s, LOG_INFO, "client certificate refused: %s",
+		    r->detail);
+}
+
+/* mmp-tlsd's word on the client's handshake. */
+void
+session_tls_result(struct session *s, const struct tls_result *r)
+{
+	char	why[MMP_STR_BYTES + 64];
+
+	if (s->state != S_TLS)
+		return;
+	if (r->status != TLS_OK) {
+		(void)snprintf(why, sizeof(why), "TLS negotiation failed: %s",
+		    r->detail);
+		session_close(s, why);
+		return;
+	}
+	session_log(s, LOG_INFO, "TLS %s %s%s%s%s", r->version, r->cipher,
+	    r->resumed ? " resumed" : "", r->sni[0] != '\0' ? " sni=" : "",
+	    r->sni);
+	s->tls = 1;
+	session_keep_cert(s, r);
+	s->state = S_PREAUTH;
+	event_add(s->rev, NULL);
+	/* After STARTTLS the client speaks first (CAPABILITY). */
+	if (!s->starttls)
+		s->proto->greet(s);
+}
+
+/* The mmp-tlsd that had the client's handshake is gone. */
+void
+session_tls_lost(struct session *s)
+{
+	if (s->state == S_TLS)
+		session_close(s, "mmp-tlsd went away during TLS negotiation");
 }

@@ -789,6 +789,74 @@ child_socketpair_inet(void *arg)
 	return socketpair(AF_INET, SOCK_STREAM, 0, sv) == -1 ? 2 : 3;
 }
 
+/* The relay's promises (mmpd/relay.c), as its TLS handoff uses them. */
+#define RELAY_PROMISES	"stdio inet recvfd sendfd unix splice"
+
+/*
+ * A TLS handoff: a socketpair per session, its one end passed with
+ * SCM_RIGHTS, bytes spliced from the kept end through a pipe.
+ */
+static int
+child_relay_tls(void *arg)
+{
+	struct msghdr	 msg;
+	struct iovec	 iov;
+	struct cmsghdr	*cmsg;
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(sizeof(int))];
+	}		 cmsgbuf;
+	int		 ch[2], sv[2], p[2];
+	char		 c = 't';
+
+	(void)arg;
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, ch) == -1)
+		return 9;
+	sandbox_pledge(RELAY_PROMISES);
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0, sv) == -1 || pipe2(p, O_NONBLOCK | O_CLOEXEC) == -1)
+		return 10;
+	memset(&msg, 0, sizeof(msg));
+	memset(&cmsgbuf, 0, sizeof(cmsgbuf));
+	iov.iov_base = &c;
+	iov.iov_len = 1;
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cmsgbuf.buf;
+	msg.msg_controllen = sizeof(cmsgbuf.buf);
+	cmsg = CMSG_FIRSTHDR(&msg);
+	cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+	cmsg->cmsg_level = SOL_SOCKET;
+	cmsg->cmsg_type = SCM_RIGHTS;
+	memcpy(CMSG_DATA(cmsg), &sv[1], sizeof(int));
+	if (sendmsg(ch[0], &msg, 0) != 1)
+		return 11;
+	close(sv[1]);
+	if (write(sv[0], "x", 1) != 1)
+		return 12;
+	/* What "mmp-tlsd" got back: spliced from the socket to a pipe. */
+	memset(&cmsgbuf, 0, sizeof(cmsgbuf));
+	msg.msg_controllen = sizeof(cmsgbuf.buf);
+	if (recvmsg(ch[1], &msg, 0) != 1 ||
+	    (cmsg = CMSG_FIRSTHDR(&msg)) == NULL)
+		return 13;
+	memcpy(&sv[1], CMSG_DATA(cmsg), sizeof(int));
+	if (splice(sv[1], NULL, p[1], NULL, 1, SPLICE_F_NONBLOCK) != 1 ||
+	    splice(p[0], NULL, sv[1], NULL, 1, SPLICE_F_NONBLOCK) != 1 ||
+	    read(sv[0], &c, 1) != 1 || c != 'x')
+		return 14;
+	return 0;
+}
+
+/* unix is socketpair only: no socket to connect to a path. */
+static int
+child_relay_unix_socket(void *arg)
+{
+	(void)arg;
+	sandbox_pledge(RELAY_PROMISES);
+	return socket(AF_UNIX, SOCK_STREAM, 0) == -1 ? 2 : 3;
+}
+
 static int
 child_splice(void *arg)
 {
@@ -1157,6 +1225,14 @@ test_ipc(void)
 		describe(st);
 	st = run_child(child_splice, NULL);
 	if (!tap_ok(exited_ok(st), "stdio splice: splice through pipes"))
+		describe(st);
+	st = run_child(child_relay_tls, NULL);
+	if (!tap_ok(exited_ok(st), RELAY_PROMISES ": socketpair, SCM_RIGHTS "
+	    "and splice of a TLS handoff"))
+		describe(st);
+	st = run_child(child_relay_unix_socket, NULL);
+	if (!tap_ok(killed_by(st, SIGSYS), RELAY_PROMISES ": socket(AF_UNIX) "
+	    "is killed"))
 		describe(st);
 	st = run_child(child_splice_unpledged, NULL);
 	if (!tap_ok(killed_by(st, SIGSYS), "splice without the promise "

@@ -1,7 +1,9 @@
 /*
  * Unit test for mmpd/backend.c, the login replay: fake stores on 127.0.0.x,
  * played by this program in the thread of the event loop, check the exact
- * bytes of every replayed login and what the session is told.
+ * bytes of every replayed login and what the session is told. A fake
+ * mmp-tlsd keeps the store's socket as the "plaintext" end, so the store
+ * talks in the clear after the handshake the script reports.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -47,6 +49,7 @@ enum step_op {
 	ST_FLOOD,	/* the store sends n bytes: data repeated, or 'x' */
 	ST_HANGUP,	/* the store closes the connection */
 	ST_NOCONN,	/* nobody connects to the store for QUIET_SEC */
+	ST_TLS,		/* a handoff is due: mmp-tlsd reports n (tls_status) */
 };
 
 struct step {
@@ -63,6 +66,8 @@ struct step {
 #define FLOOD(i, d, n)	{ ST_FLOOD, (i), (d), (n) }
 #define HANGUP(i)	{ ST_HANGUP, (i), NULL, 0 }
 #define NOCONN(i)	{ ST_NOCONN, (i), NULL, 0 }
+#define TLSOK(i)	{ ST_TLS, (i), NULL, TLS_OK }
+#define TLSFAIL(i, d)	{ ST_TLS, (i), (d), TLS_FAILED }
 
 enum outcome {
 	OUT_NONE,
@@ -80,6 +85,10 @@ struct script {
 	const char	*listen[STORES_MAX];	/* NULL: 127.0.0.1 */
 	int		 nolisten;		/* nothing listens at all */
 	int		 timeout;		/* 0: TIMEOUT_SEC */
+	int		 tlsport;	/* SSLBacksidePort is the store's port */
+	int		 starttls;	/* StoreStartTLS yes */
+	int		 notlsd;	/* no mmp-tlsd channel */
+	const char	*mailhost;	/* NULL: "" (servername: address) */
 	struct step	 steps[STEPS_MAX];
 	enum outcome	 want;
 	const char	*client;	/* OK: the client gets this */
@@ -112,7 +121,13 @@ static struct {
 	int		 passleft;	/* be.out still held the password */
 	struct buf	 client;
 	struct buf	 left;
+	int		 handoffs;	/* tls_handoff calls that succeeded */
+	int		 role;
+	char		 servername[TLS_NAME_BYTES];
 } rec;
+
+static struct session	*cur;	/* the session of the running script */
+static int		 notlsd;
 
 static int		 verbose;
 static struct relay_env	 relay;
@@ -120,6 +135,80 @@ struct relay_env	*env = &relay;
 
 static const struct script scripts[] = {
 {
+	.name = "imap StoreStartTLS", .svc = SVC_IMAP, .starttls = 1,
+	.steps = { ACCEPT(0),
+	    SEND(0, "* OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED] hi\r\n"),
+	    EXPECT(0, "S STARTTLS\r\n"),
+	    /* Sent with the OK, before TLS: must never count. */
+	    SEND(0, "S OK go\r\n* CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR\r\n"),
+	    TLSOK(0), EXPECT(0, "mmpd0 CAPABILITY\r\n"),
+	    SEND(0, "* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\nmmpd0 OK\r\n"),
+	    EXPECT(0, TAG " AUTHENTICATE PLAIN\r\n"), SEND(0, "+ \r\n"),
+	    EXPECT(0, PLAIN_BOB "\r\n"), SEND(0, TAG " OK done\r\n") },
+	.want = OUT_OK, .client = TAG " OK done\r\n",
+}, {
+	.name = "imap StoreStartTLS refused", .svc = SVC_IMAP, .starttls = 1,
+	.steps = { ACCEPT(0), SEND(0, "* OK hi\r\n"),
+	    EXPECT(0, "S STARTTLS\r\n"), SEND(0, "S NO \x01not now\r\n") },
+	.want = OUT_STORE, .detail = "STARTTLS refused: S NO \\x01not now",
+}, {
+	.name = "pop3 StoreStartTLS, mailHost no host name", .svc = SVC_POP,
+	.starttls = 1, .mailhost = "st\xc3\xb6re ex",
+	.steps = { ACCEPT(0), SEND(0, "+OK hi\r\n"), EXPECT(0, "STLS\r\n"),
+	    SEND(0, "+OK begin\r\n"), TLSOK(0),
+	    EXPECT(0, "USER bob\r\n"), SEND(0, "+OK\r\n"),
+	    EXPECT(0, "PASS secret\r\n"), SEND(0, "+OK in\r\n") },
+	.want = OUT_OK, .client = "+OK in\r\n",
+}, {
+	.name = "imap StoreStartTLS handshake fails", .svc = SVC_IMAP,
+	.starttls = 1, .mailhost = "store.example",
+	.steps = { ACCEPT(0), SEND(0, "* OK hi\r\n"),
+	    EXPECT(0, "S STARTTLS\r\n"), SEND(0, "S OK go\r\n"),
+	    TLSFAIL(0, "certificate verify failed") },
+	.want = OUT_STORE, .detail = "TLS failed: certificate verify failed",
+}, {
+	.name = "pop3 StoreStartTLS", .svc = SVC_POP, .starttls = 1,
+	.steps = { ACCEPT(0), SEND(0, "+OK hi\r\n"), EXPECT(0, "STLS\r\n"),
+	    SEND(0, "+OK begin\r\n+OK injected\r\n"), TLSOK(0),
+	    EXPECT(0, "USER bob\r\n"), SEND(0, "+OK\r\n"),
+	    EXPECT(0, "PASS secret\r\n"), SEND(0, "+OK in\r\n") },
+	.want = OUT_OK, .client = "+OK in\r\n",
+}, {
+	.name = "pop3 StoreStartTLS -ERR", .svc = SVC_POP, .starttls = 1,
+	.steps = { ACCEPT(0), SEND(0, "+OK hi\r\n"), EXPECT(0, "STLS\r\n"),
+	    SEND(0, "-ERR no TLS here\r\n") },
+	.want = OUT_STORE, .detail = "STARTTLS refused: -ERR no TLS here",
+}, {
+	.name = "imap SSLBacksidePort", .svc = SVC_IMAP, .tlsport = 1,
+	.starttls = 1,	/* the TLS port wins: no STARTTLS inside TLS */
+	.mailhost = "store.example",
+	.steps = { ACCEPT(0), TLSOK(0),
+	    SEND(0, "* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN] hi\r\n"),
+	    EXPECT(0, TAG " AUTHENTICATE PLAIN " PLAIN_BOB "\r\n"),
+	    SEND(0, TAG " OK done\r\n") },
+	.want = OUT_OK, .client = TAG " OK done\r\n",
+}, {
+	.name = "pop3 SSLBacksidePort handshake fails, next address",
+	.svc = SVC_POP, .tlsport = 1,
+	.addrs = { "127.0.0.1", "127.0.0.2" },
+	.listen = { "127.0.0.1", "127.0.0.2" },
+	.steps = { ACCEPT(0), TLSFAIL(0, "handshake failure"), ACCEPT(1),
+	    TLSOK(1), SEND(1, "+OK hi\r\n"), EXPECT(1, "USER bob\r\n"),
+	    SEND(1, "+OK\r\n"), EXPECT(1, "PASS secret\r\n"),
+	    SEND(1, "+OK in\r\n") },
+	.want = OUT_OK, .client = "+OK in\r\n", .addr = "127.0.0.2",
+}, {
+	.name = "imap SSLBacksidePort no handshake in time", .svc = SVC_IMAP,
+	.tlsport = 1, .timeout = 1,
+	.steps = { ACCEPT(0) },
+	.want = OUT_STORE, .detail = "TLS failed: no handshake in time",
+	.minsec = 0.9, .maxsec = 2.5,
+}, {
+	.name = "imap SSLBacksidePort without mmp-tlsd", .svc = SVC_IMAP,
+	.tlsport = 1, .notlsd = 1,
+	.steps = { ACCEPT(0) },
+	.want = OUT_STORE, .detail = "no mmp-tlsd available",
+}, {
 	.name = "imap SASL-IR", .svc = SVC_IMAP,
 	.steps = { ACCEPT(0),
 	    SEND(0, "* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN] hi\r\n"),
@@ -406,6 +495,36 @@ session_login_ok(struct session *s)
 		tap_diag("answer too long to record");
 }
 
+/*
+ * The fake mmp-tlsd: the store's socket stays the session's, as if the
+ * socketpair end were it; the script reports the handshake (ST_TLS).
+ */
+int
+tls_handoff(struct session *s, int *fdp, enum tls_role role,
+    const char *peer, const char *local, const char *servername)
+{
+	(void)peer;
+	(void)local;
+	if (notlsd) {
+		close(*fdp);
+		*fdp = -1;
+		errno = ENOENT;
+		return -1;
+	}
+	rec.handoffs++;
+	rec.role = role;
+	(void)strlcpy(rec.servername, servername, sizeof(rec.servername));
+	s->tlsd = 0;
+	s->tlsrole = role;
+	return 0;
+}
+
+void
+tls_pending_clear(struct session *s)
+{
+	s->tlsd = -1;
+}
+
 void
 session_login_failed(struct session *s, enum login_fail why,
     const char *detail)
@@ -686,6 +805,36 @@ store_noconn(const struct script *sc, struct store *st, int i)
 	tap_ok(fd == -1, "%s: store %d is never contacted", sc->name, i);
 }
 
+/* Wait for the handoff, check it, report the handshake's outcome. */
+static int
+step_tls(const struct script *sc, struct store *st, const struct step *sp)
+{
+	struct tls_result	r;
+	double			end = now_sec() + WAIT_SEC;
+	const char		*want;
+
+	while (cur->tlsd == -1 && now_sec() < end)
+		pump(st);
+	if (!tap_ok(cur->tlsd != -1, "%s: store %d handed to mmp-tlsd",
+	    sc->name, sp->st))
+		return -1;
+	tap_is_int(rec.role, TLS_ROLE_CLIENT, "%s: role CLIENT", sc->name);
+	want = sc->mailhost != NULL && strchr(sc->mailhost, ' ') == NULL ?
+	    sc->mailhost :
+	    sc->addrs[sp->st] != NULL ? sc->addrs[sp->st] : "127.0.0.1";
+	tap_is_str(rec.servername, want, "%s: servername", sc->name);
+	memset(&r, 0, sizeof(r));
+	r.id = cur->id;
+	r.status = sp->n;
+	(void)strlcpy(r.detail, sp->data != NULL ? sp->data : "",
+	    sizeof(r.detail));
+	(void)strlcpy(r.version, "TLSv1.3", sizeof(r.version));
+	(void)strlcpy(r.cipher, "TLS_AES_256_GCM_SHA384", sizeof(r.cipher));
+	tls_pending_clear(cur);
+	backend_tls_result(cur, &r);
+	return 0;
+}
+
 /* One step; -1 when the rest of the script makes no sense. */
 static int
 step_run(const struct script *sc, struct store *st, const struct step *sp)
@@ -717,6 +866,8 @@ step_run(const struct script *sc, struct store *st, const struct step *sp)
 	case ST_NOCONN:
 		store_noconn(sc, st, sp->st);
 		break;
+	case ST_TLS:
+		return step_tls(sc, st, sp);
 	case ST_END:
 		break;
 	}
@@ -724,7 +875,20 @@ step_run(const struct script *sc, struct store *st, const struct step *sp)
 }
 
 static int
-conf_setup(int port, int timeout)
+conf_setup1(int sect, int key, const char *val)
+{
+	char	err[256];
+
+	if (conf_set(env->conf, sect, key, val, "backend_test", 3, err,
+	    sizeof(err)) == -1) {
+		tap_diag("%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+conf_setup(const struct script *sc, int port, int timeout)
 {
 	static const int	 sects[] = { SVC_IMAP, SVC_POP };
 	char			 num[16], err[256];
@@ -745,6 +909,11 @@ conf_setup(int port, int timeout)
 			tap_diag("%s", err);
 			return -1;
 		}
+		(void)snprintf(num, sizeof(num), "%d", port);
+		if ((sc->tlsport && conf_setup1(sects[i], CK_SSLBACKSIDEPORT,
+		    num) == -1) || (sc->starttls &&
+		    conf_setup1(sects[i], CK_STORESTARTTLS, "yes") == -1))
+			return -1;
 	}
 	return 0;
 }
@@ -762,6 +931,10 @@ session_setup(const struct script *sc)
 	s->state = S_STORE;
 	s->fd = -1;
 	s->be.fd = -1;
+	s->tlsd = -1;
+	s->id = 0x1234;
+	if (sc->mailhost != NULL)
+		(void)strlcpy(s->mailhost, sc->mailhost, sizeof(s->mailhost));
 	(void)strlcpy(s->tag, TAG, sizeof(s->tag));
 	(void)strlcpy(s->user, sc->user != NULL ? sc->user : "bob",
 	    sizeof(s->user));
@@ -894,11 +1067,13 @@ run(const struct script *sc)
 	if (buf_init(&rec.client, 0, CLIENT_OUT_MAX_BYTES) == -1 ||
 	    buf_init(&rec.left, 0, STORE_IN_MAX_BYTES) == -1 ||
 	    (port = stores_open(sc, st)) == -1 ||
-	    conf_setup(port, timeout) == -1 ||
+	    conf_setup(sc, port, timeout) == -1 ||
 	    (s = session_setup(sc)) == NULL) {
 		tap_ok(0, "%s: set up", sc->name);
 		exit(tap_done());
 	}
+	cur = s;
+	notlsd = sc->notlsd;
 	t0 = now_sec();
 	backend_start(s);
 	for (i = 0; i < STEPS_MAX && sc->steps[i].op != ST_END; i++)

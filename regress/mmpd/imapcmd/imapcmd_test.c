@@ -144,6 +144,10 @@ static const struct rd_case cases[] = {
 	CMD("a1 noop\n", 0, "a1 NOOP"),
 	CMD("x.y] CaPaBiLiTy\r\n", 0, "x.y] CAPABILITY"),
 	CMD("a x-cmd\r\n", 0, "a X-CMD"),
+	CMD("s1 STARTTLS\r\n", 0, "s1 STARTTLS"),
+	CMD("s1 starttls\n", 0, "s1 STARTTLS"),
+	CMD("s1 StartTLS now\r\n", 0, "s1 STARTTLS A:now"),
+	BAD("s1 STARTTLS \r\n", 0, "s1: "),
 	CMD("A001 LOGIN bob secret\r\n", 0, "A001 LOGIN A:bob A:secret"),
 	CMD("a LOGIN \"bob\" \"pa ss\"\r\n", 0, "a LOGIN Q:bob Q:pa ss"),
 	CMD("a LOGIN \"b\\\"ob\" \"p\\\\w\"\r\n", 0,
@@ -369,6 +373,17 @@ test_pipelining(void)
 	    "pipelined: every byte used once");
 	res = imap_reader_feed(&r, "", 0, &used, &cmd);
 	tap_ok(res == IMAP_READ_MORE && used == 0, "empty feed: MORE");
+
+	/*
+	 * STARTTLS: the reader stops right after it, so that the session
+	 * can drop what was pipelined (CVE-2011-0411) instead of parsing it.
+	 */
+	imap_reader_reset(&r);
+	res = imap_reader_feed(&r, "s STARTTLS\r\nt LOGIN a b\r\n", 25,
+	    &used, &cmd);
+	tap_ok(res == IMAP_READ_CMD && used == 12 &&
+	    strcmp(cmd.name, "STARTTLS") == 0 && cmd.ntok == 0,
+	    "pipelined after STARTTLS: left unused (12 of 25 used)");
 
 	/* Literal bytes sent before the continuation are taken as data. */
 	res = imap_reader_feed(&r, "e LOGIN {3}\r\nabc d\r\n", 20, &used,

@@ -47,6 +47,10 @@ static const struct pop3_case cases[] = {
 	OK("USER user*)(uid=*", "USER", 1, "user*)(uid=*", NULL),
 	OK("USER a\\b", "USER", 1, "a\\b", NULL),
 	OK("STLS", "STLS", 0, NULL, NULL),
+	OK("stls", "STLS", 0, NULL, NULL),
+	OK("StLs x", "STLS", 1, "x", NULL),	/* the handler refuses it */
+	BAD("STLS ", "empty argument"),
+	BAD("STLSX", "keyword"),
 	OK("XYZ a", "XYZ", 1, "a", NULL),
 	BAD("", "empty"),
 	BAD("US", "keyword"),

@@ -6,6 +6,7 @@
  * first; every byte arrives once, in order; the end is passed on.
  */
 #include <sys/types.h>
+#include <sys/socket.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -84,6 +85,43 @@ drain(int fd, size_t *off, size_t *got)
 	return 0;
 }
 
+/*
+ * After a TLS handoff both ends of a relay may be AF_UNIX socketpairs
+ * (mmp-tlsd's plaintext side): splice must move bytes and the end there
+ * as well as between TCP sockets.
+ */
+static void
+test_unix(struct event_base *base)
+{
+	struct relay_dir	d;
+	char			buf[64];
+	int			in[2], out[2], r;
+	ssize_t			n;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, in) == -1 ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, out) == -1) {
+		tap_ok(0, "AF_UNIX: socketpair: %s", strerror(errno));
+		return;
+	}
+	pump_clear(&d);
+	tap_is_int(pump_init(&d, base, in[0], out[0], 4096, never_called),
+	    0, "AF_UNIX: pump_init");
+	(void)buf_add(&d.pend, "a ", 2);
+	tap_ok(write(in[1], "b c", 3) == 3, "AF_UNIX: sender writes");
+	close(in[1]);
+	r = pump_run(&d);
+	tap_is_int(r, PUMP_DONE, "AF_UNIX: sender's end passed on");
+	n = read(out[1], buf, sizeof(buf));
+	tap_is_mem(buf, n > 0 ? (size_t)n : 0, "a b c", 5,
+	    "AF_UNIX: pend, then the spliced bytes");
+	tap_is_int(read(out[1], buf, sizeof(buf)), 0,
+	    "AF_UNIX: the receiver sees the half-close");
+	pump_free(&d);
+	close(in[0]);
+	close(out[0]);
+	close(out[1]);
+}
+
 int
 main(void)
 {
@@ -147,6 +185,7 @@ main(void)
 	close(in[0]);
 	close(out[0]);
 	close(out[1]);
+	test_unix(base);
 	event_base_free(base);
 	return tap_done();
 }

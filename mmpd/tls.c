@@ -1,0 +1,253 @@
+/*
+ * A relay's side of mmp-tlsd: the channels the parent hands us (one per
+ * mmp-tlsd), handing a network socket to one of them with the other end
+ * of a fresh socketpair, and routing each TLS_RESULT to its session.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "relay.h"
+
+static struct tlsd_slot *
+tls_slot_of(struct chan *ch)
+{
+	return chan_arg(ch);
+}
+
+/*
+ * Every session waiting for a result from this slot: the result will not
+ * come. A client waiting for its handshake is closed; a store's is an
+ * address that failed before the login.
+ */
+static void
+tls_fail_pending(int slot)
+{
+	struct session	*s, *next;
+
+	RB_FOREACH_SAFE(s, session_tree, &env->sessions, next) {
+		if (s->tlsd != slot)
+			continue;
+		tls_pending_clear(s);
+		if (s->tlsrole == TLS_ROLE_SERVER)
+			session_tls_lost(s);
+		else
+			backend_tls_lost(s);
+	}
+	env->tlsd[slot].inflight = 0;
+}
+
+static void
+tls_slot_close(int slot)
+{
+	struct tlsd_slot	*t = &env->tlsd[slot];
+
+	if (t->ch == NULL)
+		return;
+	chan_close(t->ch);
+	t->ch = NULL;
+	tls_fail_pending(slot);
+}
+
+/*
+ * IMSG_TLSD_CHANNEL: a new channel for that mmp-tlsd replaces the old;
+ * sessions whose TLS lives in the old one see EOF on their socketpair.
+ * -1 if the index is out of range.
+ */
+int
+tls_channel(uint32_t index, int fd, const struct chan_peer *peer)
+{
+	struct tlsd_slot	*t;
+
+	if (index >= TLSD_MAX)
+		return -1;
+	t = &env->tlsd[index];
+	tls_slot_close(index);
+	t->index = index;
+	if ((t->ch = chan_open(env->base, fd, peer, t)) == NULL)
+		fatalx("channel to mmp-tlsd %u: cannot watch it", index);
+	log_debug("channel to mmp-tlsd %u ready", index);
+	return 0;
+}
+
+/* We close a channel that still works: the parent must send a new one. */
+static void
+tls_slot_give_up(int slot)
+{
+	struct msg_writer	w;
+
+	tls_slot_close(slot);
+	msg_writer_init(&w);
+	msg_add_u32(&w, (uint32_t)slot);
+	(void)chan_compose_msg(env->parent, IMSG_TLSD_LOST, 0, -1, &w);
+}
+
+/*
+ * Lost by EOF: that mmp-tlsd ended; the parent restarts it and sends a
+ * new channel. Lost to garbage: we close it and tell the parent.
+ */
+void
+tls_channel_lost(struct chan *ch, const char *why)
+{
+	struct tlsd_slot	*t = tls_slot_of(ch);
+	int			 slot = t - env->tlsd;
+
+	if (why == NULL) {
+		log_warnx("mmp-tlsd %d closed its channel; failing its "
+		    "handshakes", slot);
+		tls_slot_close(slot);
+		return;
+	}
+	log_warnx("mmp-tlsd %d %s: channel closed, failing its handshakes",
+	    slot, why);
+	tls_slot_give_up(slot);
+}
+
+/* The live channel with the fewest handshakes in flight; -1: none. */
+static int
+tls_pick(void)
+{
+	unsigned int	i, slot;
+	int		best = -1;
+
+	for (i = 0; i < TLSD_MAX; i++) {
+		slot = (env->tlsd_next + i) % TLSD_MAX;
+		if (env->tlsd[slot].ch == NULL)
+			continue;
+		if (best == -1 ||
+		    env->tlsd[slot].inflight < env->tlsd[best].inflight)
+			best = slot;
+	}
+	if (best != -1)
+		env->tlsd_next = (best + 1) % TLSD_MAX;
+	return best;
+}
+
+int
+tls_available(void)
+{
+	unsigned int	i;
+
+	for (i = 0; i < TLSD_MAX; i++)
+		if (env->tlsd[i].ch != NULL)
+			return 1;
+	return 0;
+}
+
+/*
+ * Hand the network socket *fdp to an mmp-tlsd: START with it, PLAIN with
+ * mmp-tlsd's end of a new socketpair. On success *fdp is our plaintext
+ * end, not to be read before the session's TLS_RESULT; returns 0. On
+ * failure -1 and *fdp is closed and -1 (the chan owns what it was given).
+ * servername: for TLS_ROLE_CLIENT, the name the store's certificate must
+ * carry.
+ */
+int
+tls_handoff(struct session *s, int *fdp, enum tls_role role,
+    const char *peer, const char *local, const char *servername)
+{
+	struct tls_start	 ts;
+	struct msg_writer	 w;
+	struct chan		*ch;
+	int			 slot, sv[2];
+
+	if ((slot = tls_pick()) == -1) {
+		close(*fdp);
+		*fdp = -1;
+		errno = ENOENT;
+		return -1;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+	    sv) == -1) {
+		close(*fdp);
+		*fdp = -1;
+		return -1;
+	}
+	memset(&ts, 0, sizeof(ts));
+	ts.id = s->id;
+	ts.role = role;
+	ts.sect = s->svc;
+	(void)strlcpy(ts.peer, peer, sizeof(ts.peer));
+	(void)strlcpy(ts.local, local, sizeof(ts.local));
+	if (role == TLS_ROLE_CLIENT)
+		(void)strlcpy(ts.servername, servername,
+		    sizeof(ts.servername));
+	ch = env->tlsd[slot].ch;
+	msg_writer_init(&w);
+	if (tls_start_write(&w, &ts) == -1 ||
+	    chan_compose_msg(ch, IMSG_TLS_START, 0, *fdp, &w) == -1) {
+		/* The chan closed *fdp; nothing half-sent is queued. */
+		*fdp = -1;
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	*fdp = -1;
+	msg_writer_init(&w);
+	tls_plain_write(&w, s->id);
+	if (chan_compose_msg(ch, IMSG_TLS_PLAIN, 0, sv[1], &w) == -1) {
+		/* A START without its PLAIN: that channel is unusable. */
+		close(sv[0]);
+		log_warnx("mmp-tlsd %d: cannot queue a handshake; channel "
+		    "closed", slot);
+		tls_slot_give_up(slot);
+		return -1;
+	}
+	env->tlsd[slot].inflight++;
+	s->tlsd = slot;
+	s->tlsrole = role;
+	*fdp = sv[0];
+	return 0;
+}
+
+/* The session no longer waits for a result (given up, or it came). */
+void
+tls_pending_clear(struct session *s)
+{
+	if (s->tlsd == -1)
+		return;
+	if (env->tlsd[s->tlsd].inflight > 0)
+		env->tlsd[s->tlsd].inflight--;
+	s->tlsd = -1;
+}
+
+/*
+ * IMSG_TLS_RESULT. A session that ended or gave up meanwhile is no
+ * error; a result that cannot be one for what the session waits for
+ * (client certificate or SNI on a store connection) is.
+ */
+int
+tls_result(struct chan *ch, struct imsg *imsg)
+{
+	struct tlsd_slot	*t = tls_slot_of(ch);
+	struct tls_result	 r;	/* 8 KiB: no failure mode, unlike malloc */
+	struct session		*s;
+	int			 slot = t - env->tlsd;
+
+	if (tls_result_read(imsg, &r) == -1)
+		return CHAN_BAD;
+	if ((s = session_find(r.id)) == NULL || s->tlsd != slot) {
+		log_debug("TLS result for 0x%llx: no session waits for it",
+		    (unsigned long long)r.id);
+		explicit_bzero(&r, sizeof(r));
+		return CHAN_OK;
+	}
+	if (s->tlsrole == TLS_ROLE_CLIENT && (r.cert != TLS_CERT_NONE ||
+	    r.sni[0] != '\0')) {
+		explicit_bzero(&r, sizeof(r));
+		return CHAN_BAD;
+	}
+	tls_pending_clear(s);
+	if (s->tlsrole == TLS_ROLE_SERVER)
+		session_tls_result(s, &r);
+	else
+		backend_tls_result(s, &r);
+	explicit_bzero(&r, sizeof(r));
+	return CHAN_OK;
+}
