@@ -262,6 +262,17 @@ certmap_err(char *err, size_t errlen, const char *fmt, ...)
 	return -1;
 }
 
+/* No C0 control character (but TAB where tab is 1) and no DEL. */
+static int
+certmap_text_ok(const char *s, int tab)
+{
+	for (; *s != '\0'; s++)
+		if (((unsigned char)*s < 0x20 && !(tab && *s == '\t')) ||
+		    *s == 0x7f)
+			return 0;
+	return 1;
+}
+
 /* The checks certmap_add makes of one mapping against the set. */
 static int
 certmap_check(const struct certmap_set *set, const struct certmap_map *m,
@@ -282,6 +293,9 @@ certmap_check(const struct certmap_set *set, const struct certmap_map *m,
 		if (strcmp(set->map[i].name, m->name) == 0)
 			return certmap_err(err, errlen, "mapping %s defined "
 			    "twice", m->name);
+	if (!certmap_text_ok(m->issuer, 0))
+		return certmap_err(err, errlen, "control character in the "
+		    "issuer of mapping %s", m->name);
 	if (set->n > 0 && !certmap_dn_valid(m->issuer))
 		return certmap_err(err, errlen, "issuer of mapping %s is not "
 		    "a DN", m->name);
@@ -530,12 +544,12 @@ certmap_parse(const char *buf, size_t len, const char *file, char *err,
 			    CERTMAP_LINE_BYTES - 1);
 			goto fail;
 		}
-		if (memchr(p, '\0', n) != NULL) {
-			(void)parse_err(&ps, "NUL byte");
-			goto fail;
-		}
 		memcpy(line, p, n);
 		line[n] = '\0';
+		if (strlen(line) != n || !certmap_text_ok(line, 1)) {
+			(void)parse_err(&ps, "control character");
+			goto fail;
+		}
 		if (parse_line(&ps, line) == -1)
 			goto fail;
 		p = nl != NULL ? nl + 1 : end;

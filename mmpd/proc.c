@@ -679,6 +679,8 @@ proc_send_conf(struct child *c)
 	if (rv == 0)
 		rv = c->kind == CHILD_RELAY ? proc_send_listeners(c) :
 		    proc_send_hosts(c);
+	if (rv == 0 && c->kind == CHILD_LDAPD)
+		rv = certmapfile_send(c->chan, penv->conf);
 	if (rv == 0)
 		rv = conf_send_end(c->chan, penv->gen);
 	if (rv == -1)

@@ -61,6 +61,10 @@ static const struct {
 	{ "certmap default default\ncertmap a cn=CA,o=X\n"
 	    "certmap b CN=CA, O=X\n",
 	    "certmap.conf:3: mappings a and b have the same issuer" },
+	{ "certmap default default\ncertmap a cn=x\x15y\n",
+	    "certmap.conf:2: control character" },
+	{ "certmap default default\ncertmap a cn=x\x7fy\n",
+	    "certmap.conf:2: control character" },
 	{ "certmap default default\njunk line\n",
 	    "certmap.conf:2: neither" },
 	{ "certmap default default\ndefault:FilterComps "
@@ -92,7 +96,8 @@ test_refused(void)
 	    err, "a 1024-byte line is refused (%s)", err);
 	memcpy(text, "certmap default default\n# a\0b\n", 31);
 	set = certmap_parse(text, 31, "certmap.conf", err, sizeof(err));
-	tap_ok(set == NULL && strcmp(err, "certmap.conf:2: NUL byte") == 0,
+	tap_ok(set == NULL && strcmp(err, "certmap.conf:2: control "
+	    "character") == 0,
 	    "a NUL byte is refused (%s)", err);
 	/* 65 mappings. */
 	(void)strlcpy(text, "certmap default default\n", sizeof(text));
