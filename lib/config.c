@@ -21,6 +21,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "certmap.h"
 #include "config.h"
 #include "netmask.h"
 #include "log.h"
@@ -829,9 +830,11 @@ conf_free(struct mmp_conf *conf)
 
 	if (conf == NULL)
 		return;
-	for (sect = 0; sect < CONF_NSECT; sect++)
+	for (sect = 0; sect < CONF_NSECT; sect++) {
 		for (k = 0; k < CK_NKEYS; k++)
 			conf_value_clear(&conf_keys[k], &conf->v[sect][k]);
+		certmap_free(conf->certmap[sect]);
+	}
 	free(conf->listeners);
 	freezero(conf, sizeof(*conf));
 }

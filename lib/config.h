@@ -85,12 +85,20 @@ struct conf_listener {
 	char		 label[CONF_HOST_BYTES + 8];	/* "*:143", "[::1]:143" */
 };
 
+struct certmap_set;
+
 struct mmp_conf {
 	char			 dir[1024];
 	int			 enabled[CONF_NSECT];	/* in ServiceList */
 	struct conf_value	 v[CONF_NSECT][CK_NKEYS];
 	struct conf_listener	*listeners;
 	size_t			 nlisteners;
+	/*
+	 * Each service's CertMapFile, parsed (lib/certmap.h); NULL: none.
+	 * The parent reads it (mmpd/certmapfile.c), mmp-ldapd receives it;
+	 * conf_free frees it.
+	 */
+	struct certmap_set	*certmap[CONF_NSECT];
 };
 
 const struct conf_keyinfo *conf_keyinfo(enum conf_key);

@@ -78,7 +78,7 @@ CK(RESTRICTPLAIN,	"RestrictPlainPasswords",	CF_I|CF_P,	CT_BOOL,	"no",		NULL,		0,
 CK(STOREADMIN,		"StoreAdmin",		CF_I|CF_P,	CT_STR,		NULL,		NULL,		CKF_LATER,	0,	0,	"store administrator for proxy-authenticated replays")
 CK(STOREADMINPASS,	"StoreAdminPass",	CF_I|CF_P,	CT_STR,		NULL,		NULL,		CKF_LATER|CKF_SECRET,	0,	0,	"password of StoreAdmin")
 CK(ADMINPOLICY,		"AdminPolicy",		CF_I|CF_P,	CT_STR,		"simple",	NULL,		CKF_LATER,	0,	0,	"simple or group")
-CK(CERTMAPFILE,		"CertMapFile",		CF_I|CF_P,	CT_PATH,	NULL,		NULL,		CKF_LATER,	0,	0,	"certmap.conf for client-certificate logins")
+CK(CERTMAPFILE,		"CertMapFile",		CF_I|CF_P,	CT_PATH,	NULL,		NULL,		0,	0,	0,	"certmap.conf for client-certificate logins")
 CK(CERTMAP,		"CertMap",		CF_I|CF_P,	CT_PATH,	NULL,		NULL,		CKF_LATER,	0,	0,	"vdmap spelling of CertMapFile")
 CK(CERTMAPDN,		"CertmapDN",		CF_I|CF_P,	CT_STR,		NULL,		NULL,		CKF_LATER,	0,	0,	"search base for certificate mapping")
 CK(LDAPCACHESIZE,	"LdapCacheSize",	CF_I|CF_P,	CT_INT,		"10000",	NULL,		CKF_LATER,	0,	10000000,	"entries of the user lookup cache")

@@ -106,13 +106,22 @@ enum mmp_imsg {
 	IMSG_TLSD_LOST,
 	/*
 	 * parent -> ldapd: one certmap.conf mapping of a service
-	 * (CertMapFile), lib/certmapmsg.h. Part of a configuration.
+	 * (CertMapFile), lib/certmapmsg.h, in file order ("default" first).
+	 * Part of a configuration, between CONF_START and CONF_END.
+	 * u8 section, str name, str issuer ("default" or a DN),
+	 * u8 DNComps state (enum certmap_state: absent, empty, list),
+	 * u8 n (<= CERTMAP_COMPS_MAX, 0 unless a list), n x (str from,
+	 * str to), then FilterComps alike.
 	 */
 	IMSG_CONF_CERTMAP,
 	/*
 	 * relay -> ldapd: a verified client certificate to map to a user,
-	 * lib/certmapmsg.h. Answered by IMSG_LOOKUP_RESULT with its reqid;
-	 * the user's id in the replay field.
+	 * lib/certmapmsg.h. u64 reqid, u8 svc, str issuer (RFC 4514),
+	 * str subject (RFC 4514, for the log), u8 nfields (1 ..
+	 * TLS_SUBJECT_FIELDS_MAX), nfields x (str attr, str value) in
+	 * certificate order, str client address, str local address.
+	 * Answered by IMSG_LOOKUP_RESULT with its reqid; the entry's uid in
+	 * the replay field.
 	 */
 	IMSG_CERTMAP,
 	IMSG_MAX

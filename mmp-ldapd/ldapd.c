@@ -244,7 +244,7 @@ ldapd_relay_lookup(struct relay *r, struct imsg *imsg)
 	return 0;
 }
 
-/* A relay: lookups. A channel being closed is read no further. */
+/* A relay: lookups, certificates. A channel being closed is read no further. */
 static int
 ldapd_dispatch_relay(struct chan *ch, struct imsg *imsg)
 {
@@ -255,6 +255,8 @@ ldapd_dispatch_relay(struct chan *ch, struct imsg *imsg)
 	switch (imsg->hdr.type) {
 	case IMSG_LOOKUP:
 		return ldapd_relay_lookup(r, imsg);
+	case IMSG_CERTMAP:
+		return certmap_request(env, r, imsg);
 	default:
 		return CHAN_UNEXPECTED;
 	}
@@ -370,6 +372,8 @@ ldapd_dispatch_parent(struct chan *ch, struct imsg *imsg)
 		return ldapd_conf_imsg(imsg);
 	case IMSG_CONF_HOST:
 		return ldapd_conf_host(imsg);
+	case IMSG_CONF_CERTMAP:
+		return certmap_conf(env, imsg);
 	case IMSG_RELAY_CHANNEL:
 		return ldapd_relay_add(imsg);
 	case IMSG_DRAIN:

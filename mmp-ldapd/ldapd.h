@@ -44,6 +44,7 @@
 #define LDAPD_BACKOFF_MIN_SEC	1
 #define LDAPD_BACKOFF_MAX_SEC	16
 #define LDAPD_RESULTS_PER_PASS	1000	/* LDAP messages per read event */
+#define LDAPD_UID_ATTR		"uid"	/* a certificate's user, replayed */
 
 struct ldapd;
 struct lookup;
@@ -116,6 +117,11 @@ struct lookup {
 	char			*filter;
 	char			*dn;
 	char			*mailhost;
+	/* certificate mapping (certmap.c); NULL for a user lookup */
+	char			*subject;	/* RFC 4514 text, for the log */
+	char			*base;		/* NULL: the LdapUrl's */
+	char			*uid;		/* the entry's one uid */
+	const char		*uidbad;	/* why there is none */
 };
 
 RB_HEAD(lookup_tree, lookup);
@@ -151,6 +157,7 @@ struct ldap_conn {
 	char			*attrtext;	/* MailHostAttrs */
 	char			*attrbuf;	/* attrs point into it */
 	char			*attrs[LDAPD_ATTRS_MAX + 1];
+	char			*certattrs[LDAPD_ATTRS_MAX + 2];	/* + uid */
 	int			 timeout_sec;
 
 	/* the attempt or session */
@@ -220,6 +227,14 @@ void	conn_free(struct ldap_conn *);
 void	lookup_start(struct ldapd *, struct relay *, uint64_t, int,
 	    const char *, size_t, const char *, const char *);
 void	lookup_cancel(struct lookup *);
+void	lookup_refuse(struct relay *, uint64_t, int, int, const char *,
+	    const char *);
+void	lookup_cert_start(struct ldapd *, struct relay *, uint64_t, int,
+	    const char *, const char *, const char *, const char *);
+
+/* certmap.c */
+int	certmap_request(struct ldapd *, struct relay *, struct imsg *);
+int	certmap_conf(struct ldapd *, struct imsg *);
 
 /* resolve.c */
 int	hosts_add(struct hosts *, const char *, const char *);

@@ -358,18 +358,54 @@ answer_compose(struct relay *r, uint64_t reqid, int status,
 	}
 }
 
-/* Refuse a lookup that never got a struct lookup. */
+/*
+ * Answer a request that never got a struct lookup. what names it for the
+ * log, escaped: lookup "name" or certmap "subject".
+ */
+void
+lookup_refuse(struct relay *r, uint64_t reqid, int svc, int status,
+    const char *what, const char *detail)
+{
+	int	logsvc = svc == SVC_IMAP || svc == SVC_POP ? svc : LOG_SVC_MMP;
+
+	log_svc(logsvc, LOG_NOTICE, "%s from relay %u: %s", what, r->idx,
+	    detail);
+	answer_compose(r, reqid, status, detail, "", "", "", NULL);
+}
+
 static void
 lookup_reject(struct relay *r, uint64_t reqid, int svc,
     const char *user, size_t userlen, const char *detail)
 {
-	char	name[LOG_NAME_BYTES];
-	int	logsvc = svc == SVC_IMAP || svc == SVC_POP ? svc : LOG_SVC_MMP;
+	char	name[LOG_NAME_BYTES], what[LOG_NAME_BYTES + 16];
 
 	(void)escape_log(user, userlen, name, sizeof(name));
-	log_svc(logsvc, LOG_NOTICE, "lookup \"%s\" from relay %u: %s",
-	    name, r->idx, detail);
-	answer_compose(r, reqid, LOOKUP_TEMPFAIL, detail, "", "", "", NULL);
+	(void)snprintf(what, sizeof(what), "lookup \"%s\"", name);
+	lookup_refuse(r, reqid, svc, LOOKUP_TEMPFAIL, what, detail);
+}
+
+/* How the log names a lookup: lookup "name", certmap "subject". */
+static void
+lookup_what(const struct lookup *lk, char *out, size_t outsz)
+{
+	char	name[LOG_TEXT_BYTES];
+
+	if (lk->subject != NULL) {
+		(void)escape_log(lk->subject, strlen(lk->subject), name,
+		    sizeof(name));
+		(void)snprintf(out, outsz, "certmap \"%s\"", name);
+	} else {
+		(void)escape_log(lk->user, strlen(lk->user), name,
+		    sizeof(name));
+		(void)snprintf(out, outsz, "lookup \"%s\"", name);
+	}
+}
+
+/* The base searched: the certmap's, or the LdapUrl's. */
+static const char *
+lookup_base(const struct lookup *lk, const struct ldap_url *u)
+{
+	return lk->base != NULL ? lk->base : u->base;
 }
 
 static void
@@ -385,6 +421,9 @@ lookup_free(struct lookup *lk)
 	free(lk->filter);
 	ldap_memfree(lk->dn);
 	free(lk->mailhost);
+	free(lk->subject);
+	free(lk->base);
+	free(lk->uid);
 	free(lk);
 	env->nlookups--;
 	if (env->draining)
@@ -437,21 +476,27 @@ addrs_text(const struct addrlist *al, char *out, size_t outsz)
 static void
 lookup_log_ok(struct lookup *lk, const struct addrlist *al, long long ms)
 {
-	char	name[LOG_NAME_BYTES], filter[LOG_TEXT_BYTES];
-	char	dn[LOG_TEXT_BYTES], host[LOG_TEXT_BYTES];
+	char	what[LOG_TEXT_BYTES + 16], filter[LOG_TEXT_BYTES];
+	char	dn[LOG_TEXT_BYTES], host[LOG_TEXT_BYTES], uid[LOG_NAME_BYTES];
 	char	addrs[MMP_ADDRS_MAX * (INET6_ADDRSTRLEN + 2)];
 
 	if (!log_wants(lk->svc, LOG_INFO))
 		return;
-	(void)escape_log(lk->user, strlen(lk->user), name, sizeof(name));
+	lookup_what(lk, what, sizeof(what));
 	(void)escape_log(lk->filter, strlen(lk->filter), filter,
 	    sizeof(filter));
 	(void)escape_log(lk->dn, strlen(lk->dn), dn, sizeof(dn));
 	(void)escape_log(lk->mailhost, strlen(lk->mailhost), host,
 	    sizeof(host));
 	addrs_text(al, addrs, sizeof(addrs));
-	log_svc(lk->svc, LOG_INFO, "lookup \"%s\" (filter %s) -> dn %s "
-	    "mailHost %s (%s) %lld ms", name, filter, dn, host, addrs, ms);
+	uid[0] = '\0';
+	if (lk->uid != NULL) {
+		(void)strlcpy(uid, " uid ", sizeof(uid));
+		(void)escape_log(lk->uid, strlen(lk->uid), uid + 5,
+		    sizeof(uid) - 5);
+	}
+	log_svc(lk->svc, LOG_INFO, "%s (filter %s) -> dn %s%s mailHost %s "
+	    "(%s) %lld ms", what, filter, dn, uid, host, addrs, ms);
 }
 
 /*
@@ -462,7 +507,8 @@ static void
 lookup_finish(struct lookup *lk, int status, const struct addrlist *al,
     const char *fmt, ...)
 {
-	char		detail[LDAPD_DETAIL_BYTES], name[LOG_NAME_BYTES];
+	char		detail[LDAPD_DETAIL_BYTES], what[LOG_TEXT_BYTES + 16];
+	const char	*replay;
 	va_list		ap;
 	long long	ms = mono_ms_since(&lk->start);
 
@@ -472,15 +518,16 @@ lookup_finish(struct lookup *lk, int status, const struct addrlist *al,
 	if (status == LOOKUP_OK)
 		lookup_log_ok(lk, al, ms);
 	else if (log_wants(lk->svc, LOG_NOTICE)) {
-		(void)escape_log(lk->user, strlen(lk->user), name,
-		    sizeof(name));
-		log_svc(lk->svc, LOG_NOTICE, "lookup \"%s\": %s", name,
-		    detail);
+		lookup_what(lk, what, sizeof(what));
+		log_svc(lk->svc, LOG_NOTICE, "%s: %s", what, detail);
 	}
+	/* A certificate's user is the entry's uid, found or not. */
+	replay = lk->subject == NULL ? lk->user :
+	    lk->uid != NULL && status == LOOKUP_OK ? lk->uid : "";
 	/* Only a found entry has a DN worth sending (and one that fits). */
 	answer_compose(lk->relay, lk->reqid, status, detail,
 	    status == LOOKUP_OK && lk->dn != NULL ? lk->dn : "",
-	    lk->mailhost != NULL ? lk->mailhost : "", lk->user,
+	    lk->mailhost != NULL ? lk->mailhost : "", replay,
 	    status == LOOKUP_OK ? al : NULL);
 	lookup_free(lk);
 }
@@ -561,6 +608,33 @@ lookup_mailhost(struct ldap_conn *c, struct lookup *lk, LDAPMessage *e)
 	}
 }
 
+/*
+ * A certificate's entry: its one uid, the name the store admin acts for.
+ * Several values would leave the choice to the order LDAP sends them in.
+ */
+static void
+lookup_uid(struct ldap_conn *c, struct lookup *lk, LDAPMessage *e)
+{
+	struct berval	**vals;
+
+	if ((vals = ldap_get_values_len(c->ld, e, LDAPD_UID_ATTR)) == NULL) {
+		lk->uidbad = "no uid";
+		return;
+	}
+	if (vals[0] == NULL || vals[1] != NULL)
+		lk->uidbad = "not exactly one uid";
+	else if (vals[0]->bv_len == 0 || vals[0]->bv_len > MMP_USER_BYTES ||
+	    memchr(vals[0]->bv_val, '\0', vals[0]->bv_len) != NULL ||
+	    memchr(vals[0]->bv_val, '\r', vals[0]->bv_len) != NULL ||
+	    memchr(vals[0]->bv_val, '\n', vals[0]->bv_len) != NULL)
+		lk->uidbad = "a uid that is empty, too long or has CR, LF "
+		    "or NUL";
+	else if ((lk->uid = strndup(vals[0]->bv_val, vals[0]->bv_len)) ==
+	    NULL)
+		lk->uidbad = "out of memory";
+	ldap_value_free_len(vals);
+}
+
 static void
 lookup_entry(struct ldap_conn *c, struct lookup *lk, LDAPMessage *e)
 {
@@ -568,6 +642,8 @@ lookup_entry(struct ldap_conn *c, struct lookup *lk, LDAPMessage *e)
 		return;
 	lk->dn = ldap_get_dn(c->ld, e);
 	lookup_mailhost(c, lk, e);
+	if (lk->subject != NULL)
+		lookup_uid(c, lk, e);
 }
 
 static void
@@ -578,6 +654,12 @@ lookup_found(struct ldap_conn *c, struct lookup *lk)
 	if (lk->dn == NULL || strlen(lk->dn) >= MMP_STR_BYTES) {
 		lookup_finish(lk, LOOKUP_TEMPFAIL, NULL, "entry found at %s "
 		    "has no usable DN", c->urls[c->cur].label);
+		return;
+	}
+	if (lk->subject != NULL && lk->uid == NULL) {
+		(void)escape_log(lk->dn, strlen(lk->dn), dn, sizeof(dn));
+		lookup_finish(lk, LOOKUP_NOUSER, NULL, "entry %s has %s",
+		    dn, lk->uidbad != NULL ? lk->uidbad : "no uid");
 		return;
 	}
 	if (lk->mailhost == NULL) {
@@ -600,7 +682,8 @@ lookup_result(struct ldap_conn *c, struct lookup *lk, LDAPMessage *msg)
 
 	rc = ldap_parse_result(c->ld, msg, &code, NULL, &diag, NULL, NULL, 0);
 	(void)escape_log(lk->filter, strlen(lk->filter), f, sizeof(f));
-	(void)escape_log(u->base, strlen(u->base), b, sizeof(b));
+	(void)escape_log(lookup_base(lk, u), strlen(lookup_base(lk, u)), b,
+	    sizeof(b));
 	(void)escape_log(diag != NULL ? diag : "", diag != NULL ?
 	    strlen(diag) : 0, d, sizeof(d));
 	ldap_memfree(diag);
@@ -1035,8 +1118,9 @@ lookup_send(struct ldap_conn *c, struct lookup *lk)
 
 	tv.tv_sec = c->timeout_sec;
 	tv.tv_usec = 0;
-	rc = ldap_search_ext(c->ld, u->base, u->scope, lk->filter, c->attrs,
-	    0, NULL, NULL, &tv, SEARCH_SIZELIMIT, &msgid);
+	rc = ldap_search_ext(c->ld, lookup_base(lk, u), u->scope, lk->filter,
+	    lk->subject != NULL ? c->certattrs : c->attrs, 0, NULL, NULL, &tv,
+	    SEARCH_SIZELIMIT, &msgid);
 	if (rc == LDAP_BUSY)
 		return SEND_BUSY;
 	if (rc == LDAP_SERVER_DOWN)
@@ -1163,7 +1247,9 @@ conn_urls(struct ldap_conn *c)
 static int
 conn_settings(struct ldap_conn *c, const struct mmp_conf *conf, int svc)
 {
+	static char	 uid_attr[] = LDAPD_UID_ATTR;
 	const char	*attrs = conf_str(conf, svc, CK_MAILHOSTATTRS);
+	size_t		 n;
 	int		 more;
 
 	c->urltext = strdup(conf_str(conf, svc, CK_LDAPURL));
@@ -1183,6 +1269,11 @@ conn_settings(struct ldap_conn *c, const struct mmp_conf *conf, int svc)
 	if (more)
 		log_svc(svc, LOG_WARNING, "%s MailHostAttrs: only the first "
 		    "%d attributes are used", svc_name(svc), LDAPD_ATTRS_MAX);
+	/* A certificate's search asks for the uid as well. */
+	for (n = 0; c->attrs[n] != NULL; n++)
+		c->certattrs[n] = c->attrs[n];
+	c->certattrs[n++] = uid_attr;
+	c->certattrs[n] = NULL;
 	return conn_urls(c);
 }
 
@@ -1404,6 +1495,37 @@ lookup_start(struct ldapd *env, struct relay *r, uint64_t reqid, int svc,
 	else if ((lk = lookup_new(env, r, reqid, svc, user)) == NULL)
 		lookup_reject(r, reqid, svc, user, len, "out of memory");
 	else if (lookup_filter(lk, client, local) == 0)
+		conn_submit(env->conn[svc], lk);
+}
+
+/*
+ * A certificate's search (mmp-ldapd/certmap.c built base and filter from
+ * the subject, escaped); what names it in the log. base NULL: LdapUrl's.
+ * The answer is a lookup's, with the entry's uid as the replay name.
+ */
+void
+lookup_cert_start(struct ldapd *env, struct relay *r, uint64_t reqid,
+    int svc, const char *what, const char *subject, const char *base,
+    const char *filter)
+{
+	struct lookup	*lk;
+	char		 why[64];
+
+	if (env->conn[svc] == NULL) {
+		(void)snprintf(why, sizeof(why), "%s has no LdapUrl",
+		    svc_name(svc));
+		lookup_refuse(r, reqid, svc, LOOKUP_TEMPFAIL, what, why);
+	} else if (env->nlookups >= LDAPD_LOOKUPS_MAX)
+		lookup_refuse(r, reqid, svc, LOOKUP_TEMPFAIL, what,
+		    "too many lookups open");
+	else if ((lk = lookup_new(env, r, reqid, svc, "")) == NULL)
+		lookup_refuse(r, reqid, svc, LOOKUP_TEMPFAIL, what,
+		    "out of memory");
+	else if ((lk->subject = strdup(subject)) == NULL ||
+	    (lk->filter = strdup(filter)) == NULL ||
+	    (base != NULL && (lk->base = strdup(base)) == NULL))
+		lookup_finish(lk, LOOKUP_TEMPFAIL, NULL, "out of memory");
+	else
 		conn_submit(env->conn[svc], lk);
 }
 

@@ -110,7 +110,8 @@ main(int argc, char *argv[])
 	if (realpath(dir, penv->dir) == NULL &&
 	    strlcpy(penv->dir, dir, sizeof(penv->dir)) >= sizeof(penv->dir))
 		fatalx("%s: directory name too long", dir);
-	if ((conf = conf_load(penv->dir, err, sizeof(err))) == NULL)
+	if ((conf = certmapfile_conf_load(penv->dir, err, sizeof(err))) ==
+	    NULL)
 		fatalx("%s", err);
 	/* A check shows its warnings whatever LogLevel says. */
 	if (check)
@@ -537,7 +538,8 @@ parent_reload(void)
 	char			 err[1024];
 
 	log_notice("reloading the configuration from %s", penv->dir);
-	if ((conf = conf_load(penv->dir, err, sizeof(err))) == NULL)
+	if ((conf = certmapfile_conf_load(penv->dir, err, sizeof(err))) ==
+	    NULL)
 		goto refused;
 	if (parent_check_tls(conf, err, sizeof(err)) == -1)
 		goto refused;

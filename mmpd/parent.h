@@ -150,6 +150,9 @@ unsigned int proc_count(int);
 unsigned long proc_sessions(void);
 int	proc_all_ready(uint32_t);
 void	proc_free_all(void);
+/* certmapfile.c */
+struct mmp_conf *certmapfile_conf_load(const char *, char *, size_t);
+int	certmapfile_send(struct chan *, const struct mmp_conf *);
 /* hostsfile.c */
 int	hostsfile_load(const struct mmp_conf *, struct hostsfile_entry **,
 	    size_t *);

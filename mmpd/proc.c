@@ -860,6 +860,8 @@ proc_send_conf(struct child *c)
 		else
 			rv = proc_send_hosts(c);
 	}
+	if (rv == 0 && c->kind == CHILD_LDAPD)
+		rv = certmapfile_send(c->chan, penv->conf);
 	if (rv == 0)
 		rv = conf_send_end(c->chan, penv->gen);
 	if (rv == 0 && c->kind == CHILD_TLSD)

@@ -273,9 +273,10 @@ class Child:
         self.parent = Channel(ours)
         return self
 
-    def send_conf(self, conf, hosts=(), gen=1):
+    def send_conf(self, conf, hosts=(), gen=1, certmaps=()):
         """conf: {file name: {key name: value}} as mmpd would send it, each
-        value with its file and line; hosts: (name, address) pairs."""
+        value with its file and line; hosts: (name, address) pairs;
+        certmaps: IMSG_CONF_CERTMAP payloads (certmap_payload)."""
         self.parent.send(IMSG["IMSG_CONF_START"], Writer().u32(gen))
         for fname, kv in conf.items():
             for line, (key, value) in enumerate(kv.items(), 1):
@@ -285,12 +286,14 @@ class Child:
         for name, addr in hosts:
             self.parent.send(IMSG["IMSG_CONF_HOST"],
                              Writer().str(name).str(addr))
+        for payload in certmaps:
+            self.parent.send(IMSG["IMSG_CONF_CERTMAP"], payload)
         self.parent.send(IMSG["IMSG_CONF_END"], Writer().u32(gen))
 
-    def start(self, conf, hosts=(), gen=1):
+    def start(self, conf, hosts=(), gen=1, certmaps=()):
         """Spawns, configures, waits for IMSG_READY."""
         self.spawn()
-        self.send_conf(conf, hosts, gen)
+        self.send_conf(conf, hosts, gen, certmaps)
         if not self.wait_ready(gen):
             raise RuntimeError("%s not ready:\n%s\n%s" % (
                 self.name, self.log_text()[-3000:], self.stderr()[-2000:]))
@@ -402,6 +405,26 @@ class Child:
 
 # ---------------------------------------------------------------- mmp-ldapd
 
+CERTMAP = _enum(_read("certmap.h"), "certmap_state")
+
+
+def _comps(w, comps):
+    """None: no line; []: an empty line; [(from, to), ...]: a list."""
+    if comps is None:
+        return w.u8(CERTMAP["CERTMAP_ABSENT"]).u8(0)
+    w.u8(CERTMAP["CERTMAP_LIST" if comps else "CERTMAP_EMPTY"])
+    w.u8(len(comps))
+    for frm, to in comps:
+        w.str(frm).str(to)
+    return w
+
+
+def certmap_payload(sect, name, issuer, dncomps=None, filtercomps=None):
+    """IMSG_CONF_CERTMAP's payload: one mapping of a CertMapFile."""
+    w = Writer().u8(sect).str(name).str(issuer)
+    return _comps(_comps(w, dncomps), filtercomps).b
+
+
 LookupResult = collections.namedtuple(
     "LookupResult", "reqid status detail dn mailhost user addrs")
 
@@ -485,6 +508,28 @@ class Relay:
                             mailhost.decode(errors="replace"),
                             user.decode(errors="replace"),
                             [a.decode(errors="replace") for a in addrs])
+
+    @staticmethod
+    def certmap_payload(reqid, fields, issuer="CN=Test CA", subject=None,
+                        svc=None, client="127.0.0.1:4711",
+                        local="127.0.0.1:993"):
+        """IMSG_CERTMAP's payload; fields: (attr, value) in certificate
+        order; subject: the RFC 4514 text (made from fields if None)."""
+        if subject is None:
+            subject = ",".join("%s=%s" % f for f in reversed(fields))
+        w = Writer().u64(reqid).u8(DEF["SVC_IMAP"] if svc is None else svc)
+        w.str(issuer).str(subject).u8(len(fields))
+        for attr, value in fields:
+            w.str(attr).str(value)
+        return w.str(client).str(local).b
+
+    def certmap(self, fields, **kw):
+        """Sends an IMSG_CERTMAP; returns (reqid, its result or None)."""
+        reqid = self.next_reqid
+        self.next_reqid += 1
+        self.send(IMSG["IMSG_CERTMAP"],
+                  self.certmap_payload(reqid, fields, **kw))
+        return reqid, self.result()
 
     def ask(self, user, svc=None, **kw):
         """lookup + result: (reqid sent, result or None)."""
