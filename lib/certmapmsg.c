@@ -7,35 +7,6 @@
 #include "config.h"
 #include "certmapmsg.h"
 
-/* No C0 control character and no DEL: the text reaches logs and LDAP. */
-static int
-text_ok(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return 0;
-	return 1;
-}
-
-/* As lib/tlsmsg.c takes a subject attribute from mmp-tlsd. */
-static int
-field_attr_ok(const char *s)
-{
-	if (*s == '\0')
-		return 0;
-	for (; *s != '\0'; s++)
-		if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
-		    (*s >= '0' && *s <= '9') || *s == '.' || *s == '-'))
-			return 0;
-	return 1;
-}
-
-static int
-sect_ok(uint8_t sect)
-{
-	return sect == SVC_IMAP || sect == SVC_POP;
-}
-
 static int
 comps_ok(const struct certmap_comps *cs)
 {
@@ -54,9 +25,9 @@ comps_ok(const struct certmap_comps *cs)
 static int
 conf_ok(const struct certmap_conf *cc)
 {
-	return sect_ok(cc->sect) && cc->map.name[0] != '\0' &&
-	    text_ok(cc->map.name) && cc->map.issuer[0] != '\0' &&
-	    text_ok(cc->map.issuer) && comps_ok(&cc->map.dn) &&
+	return msg_sect_ok(cc->sect) && cc->map.name[0] != '\0' &&
+	    msg_text_ok(cc->map.name) && cc->map.issuer[0] != '\0' &&
+	    msg_text_ok(cc->map.issuer) && comps_ok(&cc->map.dn) &&
 	    comps_ok(&cc->map.filter);
 }
 
@@ -123,14 +94,14 @@ req_ok(const struct certmap_req *rq)
 {
 	uint8_t	i;
 
-	if (!sect_ok(rq->svc) || rq->nfields == 0 ||
+	if (!msg_sect_ok(rq->svc) || rq->nfields == 0 ||
 	    rq->nfields > TLS_SUBJECT_FIELDS_MAX || rq->subject[0] == '\0' ||
-	    !text_ok(rq->issuer) || !text_ok(rq->subject) ||
-	    !text_ok(rq->client) || !text_ok(rq->local))
+	    !msg_text_ok(rq->issuer) || !msg_text_ok(rq->subject) ||
+	    !msg_text_ok(rq->client) || !msg_text_ok(rq->local))
 		return 0;
 	for (i = 0; i < rq->nfields; i++)
-		if (!field_attr_ok(rq->field[i].attr) ||
-		    !text_ok(rq->field[i].value))
+		if (!msg_attr_ok(rq->field[i].attr) ||
+		    !msg_text_ok(rq->field[i].value))
 			return 0;
 	return 1;
 }

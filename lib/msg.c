@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config.h"
 #include "msg.h"
 
 static const struct {
@@ -48,4 +49,40 @@ int
 msg_type_has_fd(uint32_t type)
 {
 	return type < IMSG_MAX && msg_types[type].fd;
+}
+
+int
+msg_text_ok(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 0;
+	return 1;
+}
+
+int
+msg_name_ok(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f)
+			return 0;
+	return 1;
+}
+
+int
+msg_attr_ok(const char *s)
+{
+	if (*s == '\0')
+		return 0;
+	for (; *s != '\0'; s++)
+		if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
+		    (*s >= '0' && *s <= '9') || *s == '.' || *s == '-'))
+			return 0;
+	return 1;
+}
+
+int
+msg_sect_ok(uint8_t sect)
+{
+	return sect == SVC_IMAP || sect == SVC_POP;
 }

@@ -145,4 +145,15 @@ enum lookup_status {
 const char	*msg_type_name(uint32_t);
 int		 msg_type_has_fd(uint32_t);
 
+/*
+ * What text a payload may carry, for the payload readers in lib/: no C0
+ * control character and no DEL (the text reaches logs and LDAP); printable
+ * ASCII without blanks (addresses, host names); an attribute's short name
+ * ("CN", "emailAddress", "2.5.4.45"); a service section (SVC_IMAP, SVC_POP).
+ */
+int		 msg_text_ok(const char *);
+int		 msg_name_ok(const char *);
+int		 msg_attr_ok(const char *);
+int		 msg_sect_ok(uint8_t);
+
 #endif /* MMP_MSG_H */

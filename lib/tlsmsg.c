@@ -8,49 +8,10 @@
 #include "config.h"
 #include "tlsmsg.h"
 
-/* No C0 control character and no DEL: the text reaches logs and LDAP. */
-static int
-tls_text_ok(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return 0;
-	return 1;
-}
-
-/* Printable ASCII only: addresses and host names. */
-static int
-tls_ascii_ok(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f)
-			return 0;
-	return 1;
-}
-
-/* An attribute's short name: "CN", "emailAddress", "2.5.4.45". */
-static int
-tls_attr_ok(const char *s)
-{
-	if (*s == '\0')
-		return 0;
-	for (; *s != '\0'; s++)
-		if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
-		    (*s >= '0' && *s <= '9') || *s == '.' || *s == '-'))
-			return 0;
-	return 1;
-}
-
-static int
-tls_sect_ok(uint8_t sect)
-{
-	return sect == SVC_IMAP || sect == SVC_POP;
-}
-
 int
 tls_file_hdr_write(struct msg_writer *w, const struct tls_file_hdr *h)
 {
-	if (!tls_sect_ok(h->sect) || h->kind >= TLS_FILE_MAX ||
+	if (!msg_sect_ok(h->sect) || h->kind >= TLS_FILE_MAX ||
 	    h->index >= TLS_CERTS_MAX)
 		return -1;
 	msg_add_u8(w, h->sect);
@@ -72,8 +33,8 @@ tls_file_hdr_read(const struct imsg *imsg, struct tls_file_hdr *h)
 	    msg_get_str(&r, h->path, sizeof(h->path)) == -1 ||
 	    msg_end(&r) == -1)
 		return -1;
-	if (!tls_sect_ok(h->sect) || h->kind >= TLS_FILE_MAX ||
-	    h->index >= TLS_CERTS_MAX || !tls_text_ok(h->path) ||
+	if (!msg_sect_ok(h->sect) || h->kind >= TLS_FILE_MAX ||
+	    h->index >= TLS_CERTS_MAX || !msg_text_ok(h->path) ||
 	    (h->index != 0 && h->kind != TLS_FILE_CERT &&
 	    h->kind != TLS_FILE_KEY))
 		return -1;
@@ -121,7 +82,7 @@ tls_ticket_keys_read(const struct imsg *imsg, struct tls_ticket_keys *k)
 int
 tls_start_write(struct msg_writer *w, const struct tls_start *s)
 {
-	if (s->role >= TLS_ROLE_MAX || !tls_sect_ok(s->sect))
+	if (s->role >= TLS_ROLE_MAX || !msg_sect_ok(s->sect))
 		return -1;
 	msg_add_u64(w, s->id);
 	msg_add_u8(w, s->role);
@@ -146,9 +107,9 @@ tls_start_read(const struct imsg *imsg, struct tls_start *s)
 	    msg_get_str(&r, s->servername, sizeof(s->servername)) == -1 ||
 	    msg_end(&r) == -1)
 		return -1;
-	if (s->role >= TLS_ROLE_MAX || !tls_sect_ok(s->sect) ||
-	    !tls_ascii_ok(s->peer) || !tls_ascii_ok(s->local) ||
-	    !tls_ascii_ok(s->servername) ||
+	if (s->role >= TLS_ROLE_MAX || !msg_sect_ok(s->sect) ||
+	    !msg_name_ok(s->peer) || !msg_name_ok(s->local) ||
+	    !msg_name_ok(s->servername) ||
 	    (s->role == TLS_ROLE_SERVER) != (s->servername[0] == '\0'))
 		return -1;
 	return 0;
@@ -200,13 +161,13 @@ tls_result_text_ok(const struct tls_result *t)
 {
 	uint8_t	i;
 
-	if (!tls_text_ok(t->detail) || !tls_text_ok(t->version) ||
-	    !tls_text_ok(t->cipher) || !tls_ascii_ok(t->sni) ||
-	    !tls_text_ok(t->subject) || !tls_text_ok(t->issuer))
+	if (!msg_text_ok(t->detail) || !msg_text_ok(t->version) ||
+	    !msg_text_ok(t->cipher) || !msg_name_ok(t->sni) ||
+	    !msg_text_ok(t->subject) || !msg_text_ok(t->issuer))
 		return 0;
 	for (i = 0; i < t->nfields; i++)
-		if (!tls_attr_ok(t->field[i].attr) ||
-		    !tls_text_ok(t->field[i].value))
+		if (!msg_attr_ok(t->field[i].attr) ||
+		    !msg_text_ok(t->field[i].value))
 			return 0;
 	return 1;
 }
