@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+# Session ticket keys as the parent makes them: a ticket names the key
+# that sealed it in its first 16 bytes (RFC 5077's key_name), so openssl
+# s_client's saved session shows which key is in use. Within
+# SSLSessionLifetime every mmp-tlsd seals with the same key and resumes
+# the session; after a lifetime the parent has rotated to a new key; a
+# reload that keeps the lifetime keeps the key (no client loses its
+# session to a reload); SSLSessionLifetime 0 issues no ticket at all.
+
+import os
+import re
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mmptest as T  # noqa: E402
+
+LIFETIME = 3		# seconds: SSLSessionLifetime, the rotation period
+
+
+def session(m, pki, path, sess_in=None):
+    """One TLS 1.2 connection to the IMAPS port with s_client, its session
+    saved to path: (reused, ticket key name as hex or None, output)."""
+    extra = ["-tls1_2", "-sess_out", path]
+    if sess_in is not None:
+        extra += ["-sess_in", sess_in]
+    rc, out = T.s_client(m.imaps_ports[0], pki, data=b"a LOGOUT\r\n",
+                         extra=extra, host=m.host)
+    # -quiet hides the session lines: ask for them separately.
+    r = subprocess.run(["openssl", "sess_id", "-in", path, "-noout",
+                        "-text"], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT)
+    text = r.stdout.decode("latin-1")
+    return rc, ticket_name(text), text
+
+
+def ticket_name(text):
+    """The first 16 bytes of the ticket in `openssl sess_id -text`."""
+    m = re.search(r"TLS session ticket:\n((?:\s+[0-9a-f]{4} - .*\n)+)",
+                  text)
+    if m is None:
+        return None
+    hexbytes = re.findall(r"(?<=[ -])([0-9a-f]{2})(?=[ -])",
+                          " " + " ".join(line.split(" - ", 1)[1][:48]
+                                   for line in m.group(1).splitlines()))
+    return "".join(hexbytes[:16]) or None
+
+
+def reused(m, pki, path, sess_in):
+    """Does a connection offering sess_in's ticket resume?"""
+    extra = ["-tls1_2", "-sess_in", sess_in]
+    cmd = ["openssl", "s_client", "-connect",
+           "%s:%d" % (m.host, m.imaps_ports[0]), "-CAfile", pki.ca(),
+           "-servername", "localhost"] + extra
+    r = subprocess.run(cmd, input=b"a LOGOUT\r\n", stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=30)
+    out = r.stdout.decode("latin-1")
+    return re.search(r"^Reused, ", out, re.M) is not None, out
+
+
+def main(tap):
+    T.need_root()
+    T.need_tlsd()
+    env = T.Env("tlsticket", tap).setup()
+    pki = env.get_pki()
+    env.start_backends()
+    m = env.mmpd(tls=True, aservice={"TLSWorkers": 2,
+                                     "SSLSessionLifetime": LIFETIME}).start()
+    s1, s2, s3, s4 = (env.path("sess%d.pem" % i) for i in range(1, 5))
+
+    rc, name1, text = session(m, pki, s1)
+    tap.ok(rc == 0 and name1 is not None, "a TLS 1.2 session with a ticket",
+           text)
+    r, out = reused(m, pki, s2, s1)
+    tap.ok(r, "the ticket resumes the session", out[-1500:])
+    # Whichever mmp-tlsd takes them: the same key seals every ticket.
+    names = set()
+    for i in range(6):
+        rc, n, text = session(m, pki, s2)
+        names.add(n)
+    tap.is_(names, {name1}, "within a lifetime every ticket names the "
+            "same key, from both mmp-tlsd")
+
+    off = m.log_size()
+    m.reload()
+    m.wait_log(r"configuration \d+ applied|ready", off, 10)
+    r, out = reused(m, pki, s3, s1)
+    tap.ok(r, "a reload that keeps SSLSessionLifetime keeps the key: the "
+           "ticket still resumes", out[-1500:])
+
+    time.sleep(LIFETIME + 1)
+    rc, name2, text = session(m, pki, s4)
+    tap.ok(name2 is not None and name2 != name1,
+           "after a lifetime the parent rotated the key (%s -> %s)" %
+           (name1, name2), text)
+    r, out = reused(m, pki, s3, s1)
+    tap.ok(not r, "a ticket older than SSLSessionLifetime does not resume",
+           out[-1500:])
+    m.stop()
+
+    m0 = env.mmpd(name="noresume", tls=True,
+                  aservice={"SSLSessionLifetime": 0}).start()
+    rc, name0, text = session(m0, pki, env.path("sess0.pem"))
+    tap.ok(rc == 0 and name0 is None, "SSLSessionLifetime 0: no ticket",
+           text)
+    r, out = reused(m0, pki, env.path("sess0b.pem"), env.path("sess0.pem"))
+    tap.ok(not r, "SSLSessionLifetime 0: nothing resumes", out[-1500:])
+
+
+T.run(main)
