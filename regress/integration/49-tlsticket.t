@@ -86,8 +86,11 @@ def main(tap):
     m.reload()
     m.wait_log(r"configuration \d+ applied|ready", off, 10)
     r, out = reused(m, pki, s3, s1)
-    tap.ok(r, "a reload that keeps SSLSessionLifetime keeps the key: the "
-           "ticket still resumes", out[-1500:])
+    tap.ok(r, "a reload that keeps SSLSessionLifetime: the ticket still "
+           "resumes", out[-1500:])
+    rc, n, text = session(m, pki, s2)
+    tap.is_(n, name1, "a reload that keeps SSLSessionLifetime keeps the "
+            "key: new tickets name it")
 
     time.sleep(LIFETIME + 1)
     rc, name2, text = session(m, pki, s4)
