@@ -146,7 +146,7 @@ conn_fail(struct conn *c, const char *why)
 	conn_clean(res.detail);
 	log_svc(c->sect, LOG_INFO, "TLS handshake with %s failed: %s",
 	    c->peer, res.detail);
-	(void)tlsd_send_result(c->relay, &res);
+	(void)relays_send_result(c->relay, &res);
 	conn_free(c);
 }
 
@@ -169,7 +169,7 @@ conn_succeed(struct conn *c)
 	    "%s%s", c->id, c->peer, res.version, res.cipher,
 	    res.resumed ? " resumed" : "", res.sni[0] != '\0' ? " sni " : "",
 	    res.sni);
-	(void)tlsd_send_result(c->relay, &res);
+	(void)relays_send_result(c->relay, &res);
 	evtimer_del(c->timer);
 	c->state = CONN_PUMP;
 }

@@ -156,7 +156,18 @@ struct tlsd {
 extern struct tlsd	*env;
 
 /* tlsd.c */
-int	tlsd_send_result(struct tlsd_relay *, const struct tls_result *);
+void	tlsd_send_ready(void);
+
+/* ctxs.c */
+int	ctxs_conf_imsg(struct imsg *);
+int	ctxs_conf_file(struct imsg *);
+int	ctxs_ticket_keys(struct imsg *);
+void	ctxs_clear(void);
+
+/* relays.c */
+int	relays_add(struct imsg *);
+int	relays_send_result(struct tlsd_relay *, const struct tls_result *);
+void	relays_close_all(void);
 
 /* server.c */
 void	server_init(void);
