@@ -118,6 +118,43 @@ relays_add(struct imsg *imsg)
 	return CHAN_OK;
 }
 
+/* DRAIN: each relay is told to hand us no more sessions. */
+void
+relays_drain(void)
+{
+	struct tlsd_relay	*r, *next;
+
+	TAILQ_FOREACH_SAFE(r, &env->relays, entry, next)
+		if (chan_compose(r->chan, IMSG_TLSD_DRAINING, 0, -1, NULL,
+		    0) == -1) {
+			log_warnx("relay %u: cannot queue TLSD_DRAINING; "
+			    "channel closed", r->idx);
+			relays_close(r);
+		}
+}
+
+/* A START waits for its PLAIN somewhere. */
+int
+relays_busy(void)
+{
+	struct tlsd_relay	*r;
+
+	TAILQ_FOREACH(r, &env->relays, entry)
+		if (r->pending != NULL)
+			return 1;
+	return 0;
+}
+
+/* Before the last exit: what we owe the relays (results) goes out. */
+void
+relays_flush_all(void)
+{
+	struct tlsd_relay	*r;
+
+	TAILQ_FOREACH(r, &env->relays, entry)
+		(void)chan_flush(r->chan);
+}
+
 /* At exit: every relay's channel, and the sessions in it. */
 void
 relays_close_all(void)

@@ -25,6 +25,7 @@ struct tlsd	*env;
 
 static void	tlsd_exit(int) __attribute__((__noreturn__));
 static int	tlsd_dispatch_parent(struct chan *, struct imsg *);
+static int	tlsd_drain(struct imsg *);
 static void	tlsd_lost_parent(struct chan *, const char *);
 static void	tlsd_parent_drained(struct chan *);
 
@@ -52,6 +53,43 @@ tlsd_send_ready(void)
 		fatal("IMSG_READY");
 }
 
+/*
+ * IMSG_DRAIN: no payload. We are retired: no new session from here on,
+ * the relays are told so, and we exit when the last one has ended.
+ */
+static int
+tlsd_drain(struct imsg *imsg)
+{
+	if (imsg->datalen != 0)
+		return CHAN_BAD;
+	if (env->draining)
+		return CHAN_OK;
+	env->draining = 1;
+	log_info("retired by the parent: draining %zu TLS sessions, "
+	    "taking no new ones", env->nconns);
+	relays_drain();
+	tlsd_drain_check();
+	return CHAN_OK;
+}
+
+/*
+ * Draining and nothing left (no session, no START waiting for its
+ * PLAIN): the results still queued go out, and the loop ends; main exits
+ * 0. Called where a session ends.
+ */
+void
+tlsd_drain_check(void)
+{
+	if (!env->draining || env->drained || env->nconns > 0 ||
+	    relays_busy())
+		return;
+	env->drained = 1;
+	log_info("drained: no TLS session left, exiting");
+	relays_flush_all();
+	if (event_base_loopexit(env->evb, NULL) == -1)
+		fatalx("event_base_loopexit failed");
+}
+
 /* The parent: configurations with their files, ticket keys, relays. */
 static int
 tlsd_dispatch_parent(struct chan *ch, struct imsg *imsg)
@@ -68,6 +106,8 @@ tlsd_dispatch_parent(struct chan *ch, struct imsg *imsg)
 		return ctxs_ticket_keys(imsg);
 	case IMSG_RELAY_CHANNEL:
 		return relays_add(imsg);
+	case IMSG_DRAIN:
+		return tlsd_drain(imsg);
 	default:
 		return CHAN_UNEXPECTED;
 	}
@@ -99,6 +139,7 @@ tlsd_configured(void)
 static void
 tlsd_exit(int code)
 {
+	env->draining = 0;	/* closing, not draining, from here on */
 	relays_close_all();
 	ctxs_clear();
 	conf_rx_clear(&env->rx);

@@ -144,6 +144,8 @@ struct tlsd {
 	uint32_t		 index;		/* -i */
 	int			 verbose;
 	int			 started;	/* sandboxed, loop running */
+	int			 draining;	/* DRAIN came: no new session */
+	int			 drained;	/* and none left: exiting */
 	struct tls_files	 files[CONF_NSECT];	/* since CONF_START */
 	struct tlsd_ctxs	 ctxs;
 	struct tls_ticket_keys	*tickets;	/* NULL: none, no tickets */
@@ -157,6 +159,7 @@ extern struct tlsd	*env;
 
 /* tlsd.c */
 void	tlsd_send_ready(void);
+void	tlsd_drain_check(void);
 
 /* ctxs.c */
 int	ctxs_conf_imsg(struct imsg *);
@@ -167,6 +170,9 @@ void	ctxs_clear(void);
 /* relays.c */
 int	relays_add(struct imsg *);
 int	relays_send_result(struct tlsd_relay *, const struct tls_result *);
+void	relays_drain(void);
+int	relays_busy(void);
+void	relays_flush_all(void);
 void	relays_close_all(void);
 
 /* server.c */

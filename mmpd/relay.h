@@ -187,6 +187,7 @@ struct tlsd_slot {
 	struct chan		*ch;		/* NULL: none now */
 	uint32_t		 index;
 	unsigned int		 inflight;	/* TLS_RESULTs due */
+	int			 draining;	/* TLSD_DRAINING: hand it none */
 };
 
 /* The one per-process state of a relay worker. */
@@ -262,6 +263,7 @@ int	tls_handoff(struct session *, int *, enum tls_role, const char *,
 	    const char *, const char *);
 void	tls_pending_clear(struct session *);
 int	tls_result(struct chan *, struct imsg *);
+int	tls_draining(struct chan *, struct imsg *);
 void	tls_channel_lost(struct chan *, const char *);
 
 /* imap.c */

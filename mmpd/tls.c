@@ -68,8 +68,12 @@ tls_channel(uint32_t index, int fd, const struct chan_peer *peer)
 	if (index >= TLSD_MAX)
 		return -1;
 	t = &env->tlsd[index];
+	if (t->ch != NULL && t->draining)
+		log_warnx("mmp-tlsd %u: a new one while the old drains; the "
+		    "old one's sessions end", index);
 	tls_slot_close(index);
 	t->index = index;
+	t->draining = 0;
 	if ((t->ch = chan_open(env->base, fd, peer, t)) == NULL)
 		fatalx("channel to mmp-tlsd %u: cannot watch it", index);
 	log_debug("channel to mmp-tlsd %u ready", index);
@@ -98,6 +102,11 @@ tls_channel_lost(struct chan *ch, const char *why)
 	struct tlsd_slot	*t = tls_slot_of(ch);
 	int			 slot = t - env->tlsd;
 
+	if (why == NULL && t->draining) {
+		log_debug("mmp-tlsd %d drained and closed its channel", slot);
+		tls_slot_close(slot);
+		return;
+	}
 	if (why == NULL) {
 		log_warnx("mmp-tlsd %d closed its channel; failing its "
 		    "handshakes", slot);
@@ -109,7 +118,14 @@ tls_channel_lost(struct chan *ch, const char *why)
 	tls_slot_give_up(slot);
 }
 
-/* The live channel with the fewest handshakes in flight; -1: none. */
+/* A channel that takes handshakes: live, its mmp-tlsd not draining. */
+static int
+tls_slot_usable(int slot)
+{
+	return env->tlsd[slot].ch != NULL && !env->tlsd[slot].draining;
+}
+
+/* The usable channel with the fewest handshakes in flight; -1: none. */
 static int
 tls_pick(void)
 {
@@ -118,7 +134,7 @@ tls_pick(void)
 
 	for (i = 0; i < TLSD_MAX; i++) {
 		slot = (env->tlsd_next + i) % TLSD_MAX;
-		if (env->tlsd[slot].ch == NULL)
+		if (!tls_slot_usable(slot))
 			continue;
 		if (best == -1 ||
 		    env->tlsd[slot].inflight < env->tlsd[best].inflight)
@@ -135,7 +151,7 @@ tls_available(void)
 	unsigned int	i;
 
 	for (i = 0; i < TLSD_MAX; i++)
-		if (env->tlsd[i].ch != NULL)
+		if (tls_slot_usable(i))
 			return 1;
 	return 0;
 }
@@ -249,5 +265,24 @@ tls_result(struct chan *ch, struct imsg *imsg)
 	else
 		backend_tls_result(s, &r);
 	explicit_bzero(&r, sizeof(r));
+	return CHAN_OK;
+}
+
+/*
+ * IMSG_TLSD_DRAINING: no payload. That mmp-tlsd was retired: it gets no
+ * more handshakes (one sent before this came is answered TLS_FAILED);
+ * its sessions go on, and its channel ends with the last of them.
+ */
+int
+tls_draining(struct chan *ch, struct imsg *imsg)
+{
+	struct tlsd_slot	*t = tls_slot_of(ch);
+
+	if (imsg->datalen != 0)
+		return CHAN_BAD;
+	if (!t->draining)
+		log_debug("mmp-tlsd %d drains: no more handshakes for it",
+		    (int)(t - env->tlsd));
+	t->draining = 1;
 	return CHAN_OK;
 }
