@@ -476,6 +476,8 @@ relay_setup(int argc, char *argv[])
 	TAILQ_INIT(&env->newlisteners);
 	RB_INIT(&env->sessions);
 	env->nextid = ((uint64_t)env->index << 48) | 1;
+	env->nexthandoff = env->nextid;
+	RB_INIT(&env->handoffs);
 }
 
 int
