@@ -136,6 +136,13 @@ enum mmp_imsg {
 	 * ends (EOF) when the last one has.
 	 */
 	IMSG_TLSD_DRAINING,
+	/*
+	 * tlsd -> parent: u32 generation, u32 generation in use. The TLS
+	 * files of that configuration made no contexts (mmp-tlsd logged
+	 * which file and why): the certificates and TLS settings of the one
+	 * in use serve on. Sent just before that generation's READY.
+	 */
+	IMSG_TLS_CONF_KEPT,
 	IMSG_MAX
 };
 

@@ -165,25 +165,33 @@ ctxs_tickets_clear(void)
 }
 
 /*
- * A configuration whose files do not make contexts: at start there is
+ * The parent checks only that the files exist and look like PEM; the
+ * rest (a key that does not match, garbage inside the armor) shows here.
+ * A configuration whose files make no contexts: at start there is
  * nothing to serve (the parent restarts us and logs why each time); on a
- * reload the old contexts serve on, and the reload still completes.
+ * reload the old contexts serve on, the rest of the configuration
+ * applies, and the parent is told (TLS_CONF_KEPT) so that its own word
+ * on the reload says so too.
  */
 static void
 ctxs_conf_apply(struct mmp_conf *conf, uint32_t gen)
 {
 	struct tlsd_ctxs	 nc;
+	struct msg_writer	 w;
 	char			 err[MMP_STR_BYTES + 256];
+	int			 kept = 0;
 
 	if (ctxs_build(conf, &nc, err, sizeof(err)) == -1) {
 		if (env->conf == NULL)
 			fatalx("%s", err);
-		log_svc(LOG_SVC_MMP, LOG_ERR, "%s; configuration %u: "
-		    "keeping the previous certificates and TLS settings", err,
-		    gen);
+		log_svc(LOG_SVC_MMP, LOG_ERR, "configuration %u: TLS part "
+		    "refused: %s; the certificates and TLS settings of "
+		    "configuration %u stay in use", gen, err, env->tls_gen);
+		kept = 1;
 	} else {
 		ctxs_free(&env->ctxs);
 		env->ctxs = nc;
+		env->tls_gen = gen;
 	}
 	ctxs_files_clear();
 	conf_free(env->conf);
@@ -194,8 +202,17 @@ ctxs_conf_apply(struct mmp_conf *conf, uint32_t gen)
 	if (conf_num(conf, CONF_GLOBAL, CK_SSLSESSIONLIFETIME) == 0)
 		ctxs_tickets_clear();
 	log_info("configuration %u applied", gen);
-	if (env->started)
-		tlsd_send_ready();
+	if (!env->started)
+		return;
+	if (kept) {
+		msg_writer_init(&w);
+		msg_add_u32(&w, gen);
+		msg_add_u32(&w, env->tls_gen);
+		if (chan_compose_msg(env->parent, IMSG_TLS_CONF_KEPT, 0, -1,
+		    &w) == -1)
+			fatal("IMSG_TLS_CONF_KEPT");
+	}
+	tlsd_send_ready();
 }
 
 /* Same code as the parent's: one refused here is a stream not trusted. */

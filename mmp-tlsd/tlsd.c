@@ -65,8 +65,8 @@ tlsd_drain(struct imsg *imsg)
 	if (env->draining)
 		return CHAN_OK;
 	env->draining = 1;
-	log_info("retired by the parent: draining %zu TLS sessions, "
-	    "taking no new ones", env->nconns);
+	log_info("mmp-tlsd %u retired by the parent: draining %zu TLS "
+	    "sessions, taking no new ones", env->index, env->nconns);
 	relays_drain();
 	tlsd_drain_check();
 	return CHAN_OK;
@@ -84,7 +84,8 @@ tlsd_drain_check(void)
 	    relays_busy())
 		return;
 	env->drained = 1;
-	log_info("drained: no TLS session left, exiting");
+	log_info("mmp-tlsd %u drained: no TLS session left, exiting",
+	    env->index);
 	relays_flush_all();
 	if (event_base_loopexit(env->evb, NULL) == -1)
 		fatalx("event_base_loopexit failed");

@@ -141,6 +141,7 @@ struct tlsd {
 	struct conf_rx		 rx;
 	struct mmp_conf		*conf;
 	uint32_t		 gen;
+	uint32_t		 tls_gen;	/* whose files made env->ctxs */
 	uint32_t		 index;		/* -i */
 	int			 verbose;
 	int			 started;	/* sandboxed, loop running */

@@ -171,9 +171,16 @@ def test_reload_bad(tap, td, relay, lst, pki):
     td.send_conf(TH.tls_conf(), files(pki, key0=pki.key("mail")), gen=2)
     tap.ok(td.wait_ready(2), "reload with a key that does not match: "
            "READY 2 all the same")
-    tap.ok(td.wait_log(re.escape(pki.key("mail")) + ".*does not match",
-                       since),
-           "the log names the key file and why", td.log_text(since))
+    tap.ok(td.wait_log(r"configuration 2: TLS part refused: SSLKeyFile " +
+                       re.escape(pki.key("mail")) + ".*does not match.*"
+                       r"configuration 1 stay in use", since),
+           "the log names the key file, why, and what stays in use",
+           td.log_text(since))
+    kept = [H.Reader(m.payload) for m in td.others
+            if m.type == H.IMSG["IMSG_TLS_CONF_KEPT"]]
+    tap.ok(len(kept) == 1 and (kept[0].u32(), kept[0].u32()) == (2, 1),
+           "the parent is told: TLS_CONF_KEPT 2, 1 in use",
+           "%d messages" % len(kept))
     r, s, plain = session(relay, lst, client_ctx(pki))
     if good(tap, r, s, "after the bad reload"):
         tap.ok(td.alive(), "the old certificate serves on")
@@ -300,7 +307,7 @@ def test_drain(tap, env, pki, lst):
            m.payload == b"" and m.fd is None,
            "DRAIN: the relay is told TLSD_DRAINING, no payload",
            repr(m))
-    tap.ok(td.wait_log(r"retired by the parent: draining 1 TLS sessions",
+    tap.ok(td.wait_log(r"mmp-tlsd 5 retired by the parent: draining 1 TLS sessions",
                        since), "and the log says it drains 1 session",
            td.log_text(since))
     r2, s2, plain2 = session(relay, lst, client_ctx(pki))
@@ -322,7 +329,7 @@ def test_drain(tap, env, pki, lst):
     tap.ok(exited_0(td), "the last session ended: mmp-tlsd exits 0",
            td.how())
     td.pump(0.2)
-    tap.ok(re.search(r"drained: no TLS session left, exiting",
+    tap.ok(re.search(r"mmp-tlsd 5 drained: no TLS session left, exiting",
                      td.log_text(since)), "and says why",
            td.log_text(since))
     tap.ok(relay.closed(), "the relay's channel ends with it")
