@@ -87,6 +87,8 @@ void		 certmap_free(struct certmap_set *);
 const struct certmap_map *certmap_choose(const struct certmap_set *,
 		    const char *issuer);
 
+/* lib/certmapsearch.c */
+
 /*
  * The search base for a subject (fields in certificate order). Returns 1
  * with the base in out; 0 when the directory's own base is meant (DNComps
@@ -108,16 +110,5 @@ int		 certmap_base(const struct certmap_map *,
 int		 certmap_filter(const struct certmap_map *,
 		    const struct tls_field *, size_t, char *out, size_t outsz,
 		    const char **why);
-
-/*
- * Two DNs in RFC 4514 text are the same: attribute names compared
- * without case (and "e"/"email" as emailAddress), blanks around
- * separators ignored, values exact once unescaped. 0 if not, or if either
- * is not a DN.
- */
-int		 certmap_dn_equal(const char *, const char *);
-int		 certmap_dn_valid(const char *);
-/* An attribute name as a component may give it: keystring or OID. */
-int		 certmap_attr_ok(const char *);
 
 #endif /* MMP_CERTMAP_H */

@@ -6,6 +6,7 @@
 
 #include "config.h"
 #include "certmapmsg.h"
+#include "dn.h"
 
 static int
 comps_ok(const struct certmap_comps *cs)
@@ -16,8 +17,8 @@ comps_ok(const struct certmap_comps *cs)
 	    (cs->state == CERTMAP_LIST) != (cs->n > 0))
 		return 0;
 	for (i = 0; i < cs->n; i++)
-		if (!certmap_attr_ok(cs->c[i].from) ||
-		    !certmap_attr_ok(cs->c[i].to))
+		if (!dn_attr_ok(cs->c[i].from) ||
+		    !dn_attr_ok(cs->c[i].to))
 			return 0;
 	return 1;
 }

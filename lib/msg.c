@@ -36,6 +36,8 @@ static const struct {
 	[IMSG_TLSD_LOST] =	{ "TLSD_LOST", 0 },
 	[IMSG_CONF_CERTMAP] =	{ "CONF_CERTMAP", 0 },
 	[IMSG_CERTMAP] =	{ "CERTMAP", 0 },
+	[IMSG_TLSD_DRAINING] =	{ "TLSD_DRAINING", 0 },
+	[IMSG_TLS_CONF_KEPT] =	{ "TLS_CONF_KEPT", 0 },
 };
 
 /* NULL for a number no message has: the caller logs the number. */

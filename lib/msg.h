@@ -49,7 +49,13 @@ enum mmp_imsg {
 	IMSG_LDAPD_CHANNEL,
 	/* parent -> ldapd, tlsd: fd = socket to relay; u32 relay index. */
 	IMSG_RELAY_CHANNEL,
-	/* parent -> relay: no payload. Stop accepting, exit when idle. */
+	/*
+	 * parent -> relay, tlsd: no payload. The child is retired (fewer
+	 * Workers or TLSWorkers, TLS turned off, shutdown): it takes no new
+	 * session (a relay stops accepting; an mmp-tlsd answers a START with
+	 * TLS_FAILED and tells its relays, IMSG_TLSD_DRAINING), lets the
+	 * open ones end, and exits 0 when none is left.
+	 */
 	IMSG_DRAIN,
 	/* relay -> parent: u32 sessions open (answer to DRAIN, periodic). */
 	IMSG_STATS,
@@ -124,6 +130,19 @@ enum mmp_imsg {
 	 * the replay field.
 	 */
 	IMSG_CERTMAP,
+	/*
+	 * tlsd -> relay: no payload. That mmp-tlsd drains (it got DRAIN):
+	 * hand it no more sessions; the running ones go on, and its channel
+	 * ends (EOF) when the last one has.
+	 */
+	IMSG_TLSD_DRAINING,
+	/*
+	 * tlsd -> parent: u32 generation, u32 generation in use. The TLS
+	 * files of that configuration made no contexts (mmp-tlsd logged
+	 * which file and why): the certificates and TLS settings of the one
+	 * in use serve on. Sent just before that generation's READY.
+	 */
+	IMSG_TLS_CONF_KEPT,
 	IMSG_MAX
 };
 

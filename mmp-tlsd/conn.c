@@ -109,6 +109,7 @@ conn_free(struct conn *c)
 	conn_buf_free(&c->toplain);
 	conn_buf_free(&c->tonet);
 	free(c);
+	tlsd_drain_check();
 }
 
 /* The reason of a failed libssl call, for the log and the RESULT. */
@@ -146,7 +147,7 @@ conn_fail(struct conn *c, const char *why)
 	conn_clean(res.detail);
 	log_svc(c->sect, LOG_INFO, "TLS handshake with %s failed: %s",
 	    c->peer, res.detail);
-	(void)tlsd_send_result(c->relay, &res);
+	(void)relays_send_result(c->relay, &res);
 	conn_free(c);
 }
 
@@ -169,7 +170,7 @@ conn_succeed(struct conn *c)
 	    "%s%s", c->id, c->peer, res.version, res.cipher,
 	    res.resumed ? " resumed" : "", res.sni[0] != '\0' ? " sni " : "",
 	    res.sni);
-	(void)tlsd_send_result(c->relay, &res);
+	(void)relays_send_result(c->relay, &res);
 	evtimer_del(c->timer);
 	c->state = CONN_PUMP;
 }
@@ -515,6 +516,11 @@ conn_begin(struct conn *c)
 	struct timeval	tv = { TLS_HANDSHAKE_TIMEOUT_SEC, 0 };
 	char		why[MMP_STR_BYTES];
 
+	/* A relay that sent this before it read our TLSD_DRAINING. */
+	if (env->draining) {
+		conn_fail(c, "mmp-tlsd is retiring");
+		return;
+	}
 	if (conn_nonblock(c->netfd) == -1 || conn_nonblock(c->plainfd) == -1 ||
 	    conn_events(c) == -1) {
 		conn_fail(c, "out of resources");

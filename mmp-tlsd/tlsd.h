@@ -141,9 +141,12 @@ struct tlsd {
 	struct conf_rx		 rx;
 	struct mmp_conf		*conf;
 	uint32_t		 gen;
+	uint32_t		 tls_gen;	/* whose files made env->ctxs */
 	uint32_t		 index;		/* -i */
 	int			 verbose;
 	int			 started;	/* sandboxed, loop running */
+	int			 draining;	/* DRAIN came: no new session */
+	int			 drained;	/* and none left: exiting */
 	struct tls_files	 files[CONF_NSECT];	/* since CONF_START */
 	struct tlsd_ctxs	 ctxs;
 	struct tls_ticket_keys	*tickets;	/* NULL: none, no tickets */
@@ -156,7 +159,22 @@ struct tlsd {
 extern struct tlsd	*env;
 
 /* tlsd.c */
-int	tlsd_send_result(struct tlsd_relay *, const struct tls_result *);
+void	tlsd_send_ready(void);
+void	tlsd_drain_check(void);
+
+/* ctxs.c */
+int	ctxs_conf_imsg(struct imsg *);
+int	ctxs_conf_file(struct imsg *);
+int	ctxs_ticket_keys(struct imsg *);
+void	ctxs_clear(void);
+
+/* relays.c */
+int	relays_add(struct imsg *);
+int	relays_send_result(struct tlsd_relay *, const struct tls_result *);
+void	relays_drain(void);
+int	relays_busy(void);
+void	relays_flush_all(void);
+void	relays_close_all(void);
 
 /* server.c */
 void	server_init(void);

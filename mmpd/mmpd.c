@@ -669,7 +669,8 @@ parent_child_gone(void)
 void
 parent_child_ready(struct child *c)
 {
-	char	desc[512];
+	char		desc[512];
+	uint32_t	kept;
 
 	(void)c;
 	listen_sweep();
@@ -681,7 +682,11 @@ parent_child_ready(struct child *c)
 		log_notice("mmpd ready: %s (%u relay worker%s, %u mmp-tlsd)",
 		    desc, penv->nrelays, penv->nrelays == 1 ? "" : "s",
 		    penv->ntlsds);
-	} else
+	} else if ((kept = proc_tls_kept(penv->gen)) != 0)
+		log_warnx("configuration %u in effect, but for its TLS part: "
+		    "mmp-tlsd refused its certificates (see above) and serves "
+		    "on with those of configuration %u", penv->gen, kept);
+	else
 		log_info("configuration %u in effect in every process",
 		    penv->gen);
 	penv->announced = penv->gen;

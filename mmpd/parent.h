@@ -70,6 +70,9 @@ struct child {
 	struct timespec		 started;
 	int			 backoff_sec;
 	uint32_t		 gen_ready;	/* last IMSG_READY */
+	/* mmp-tlsd: the last TLS_CONF_KEPT, the generation serving then. */
+	uint32_t		 tls_kept;
+	uint32_t		 tls_in_use;
 	uint32_t		 sessions;	/* last IMSG_STATS */
 	char			 killed[96];	/* why mmpd killed it, or "" */
 	/* Relays only: per peer slot (0 mmp-ldapd, 1 + i mmp-tlsd i). */
@@ -149,6 +152,7 @@ void	proc_signal(int, int);
 unsigned int proc_count(int);
 unsigned long proc_sessions(void);
 int	proc_all_ready(uint32_t);
+uint32_t proc_tls_kept(uint32_t);
 void	proc_free_all(void);
 /* certmapfile.c */
 struct mmp_conf *certmapfile_conf_load(const char *, char *, size_t);

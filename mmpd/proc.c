@@ -767,7 +767,27 @@ proc_dispatch_ldapd(struct chan *ch, struct imsg *imsg)
 	}
 }
 
-/* mmp-tlsd: its log lines and READY. */
+/*
+ * IMSG_TLS_CONF_KEPT: u32 generation, u32 generation in use. Its READY
+ * follows; the line that says what a reload came to is written once all
+ * are ready (parent_child_ready).
+ */
+static int
+proc_handle_tls_kept(struct child *c, struct imsg *imsg)
+{
+	struct msg_reader	r;
+	uint32_t		gen, inuse;
+
+	msg_reader_init(&r, imsg);
+	if (msg_get_u32(&r, &gen) == -1 || msg_get_u32(&r, &inuse) == -1 ||
+	    msg_end(&r) == -1 || gen == 0 || gen > penv->gen || inuse >= gen)
+		return CHAN_BAD;
+	c->tls_kept = gen;
+	c->tls_in_use = inuse;
+	return CHAN_OK;
+}
+
+/* mmp-tlsd: its log lines, READY, TLS_CONF_KEPT. */
 static int
 proc_dispatch_tlsd(struct chan *ch, struct imsg *imsg)
 {
@@ -778,6 +798,8 @@ proc_dispatch_tlsd(struct chan *ch, struct imsg *imsg)
 		return proc_handle_log(imsg);
 	case IMSG_READY:
 		return proc_handle_ready(c, imsg);
+	case IMSG_TLS_CONF_KEPT:
+		return proc_handle_tls_kept(c, imsg);
 	default:
 		return CHAN_UNEXPECTED;
 	}
@@ -1149,6 +1171,22 @@ proc_all_ready(uint32_t gen)
 			ldapd = 1;
 	}
 	return ldapd && relays == penv->nrelays && tlsds == penv->ntlsds;
+}
+
+/*
+ * Did an mmp-tlsd refuse the TLS part of generation gen? The generation
+ * whose certificates it serves on, or 0 if none refused.
+ */
+uint32_t
+proc_tls_kept(uint32_t gen)
+{
+	struct child	*c;
+
+	TAILQ_FOREACH(c, &penv->children, entry)
+		if (c->kind == CHILD_TLSD && !c->retiring &&
+		    c->tls_kept == gen)
+			return c->tls_in_use;
+	return 0;
 }
 
 void

@@ -375,13 +375,15 @@ relay_dispatch_ldapd(struct chan *ch, struct imsg *imsg)
 	}
 }
 
-/* mmp-tlsd: the outcome of each handshake we handed it (tls.c). */
+/* mmp-tlsd: the outcome of each handshake we handed it, DRAINING (tls.c). */
 static int
 relay_dispatch_tlsd(struct chan *ch, struct imsg *imsg)
 {
 	switch (imsg->hdr.type) {
 	case IMSG_TLS_RESULT:
 		return tls_result(ch, imsg);
+	case IMSG_TLSD_DRAINING:
+		return tls_draining(ch, imsg);
 	default:
 		return CHAN_UNEXPECTED;
 	}
@@ -474,6 +476,8 @@ relay_setup(int argc, char *argv[])
 	TAILQ_INIT(&env->newlisteners);
 	RB_INIT(&env->sessions);
 	env->nextid = ((uint64_t)env->index << 48) | 1;
+	env->nexthandoff = env->nextid;
+	RB_INIT(&env->handoffs);
 }
 
 int

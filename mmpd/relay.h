@@ -156,6 +156,8 @@ struct session {
 	int			 tls;		/* 1: the client side is TLS */
 	int			 tlsd;		/* slot of a TLS_RESULT due; -1 */
 	uint8_t			 tlsrole;	/* of that result: tls_role */
+	uint64_t		 tlsid;		/* of that handoff (TLS_START) */
+	RB_ENTRY(session)	 handoff;	/* env->handoffs, by tlsid */
 	int			 starttls;	/* S_TLS came from STARTTLS */
 	struct session_cert	*cert;		/* TLS_CERT_NONE: NULL */
 	struct backend		 be;
@@ -164,6 +166,8 @@ struct session {
 	struct timeval		 start;
 };
 RB_HEAD(session_tree, session);
+/* Sessions waiting for a TLS_RESULT, by the id of their handoff (tls.c). */
+RB_HEAD(handoff_tree, session);
 
 struct relay_listener {
 	TAILQ_ENTRY(relay_listener)	 entry;
@@ -187,6 +191,7 @@ struct tlsd_slot {
 	struct chan		*ch;		/* NULL: none now */
 	uint32_t		 index;
 	unsigned int		 inflight;	/* TLS_RESULTs due */
+	int			 draining;	/* TLSD_DRAINING: hand it none */
 };
 
 /* The one per-process state of a relay worker. */
@@ -208,6 +213,8 @@ struct relay_env {
 	struct store_nets	 storenets[CONF_NSECT];
 	struct tlsd_slot	 tlsd[TLSD_MAX];
 	unsigned int		 tlsd_next;	/* round robin among equals */
+	struct handoff_tree	 handoffs;
+	uint64_t		 nexthandoff;	/* never reused, like nextid */
 };
 
 extern struct relay_env	*env;
@@ -262,6 +269,9 @@ int	tls_handoff(struct session *, int *, enum tls_role, const char *,
 	    const char *, const char *);
 void	tls_pending_clear(struct session *);
 int	tls_result(struct chan *, struct imsg *);
+int	tls_draining(struct chan *, struct imsg *);
+int	handoff_cmp(struct session *, struct session *);
+RB_PROTOTYPE(handoff_tree, session, handoff, handoff_cmp)
 void	tls_channel_lost(struct chan *, const char *);
 
 /* imap.c */

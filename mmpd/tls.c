@@ -2,6 +2,9 @@
  * A relay's side of mmp-tlsd: the channels the parent hands us (one per
  * mmp-tlsd), handing a network socket to one of them with the other end
  * of a fresh socketpair, and routing each TLS_RESULT to its session.
+ * Each handoff has an id of its own, never reused: a session may give a
+ * handshake up (a store's, at its timeout) and hand the next address
+ * over, and the late result of the first must not pass for the second's.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -14,6 +17,14 @@
 
 #include "log.h"
 #include "relay.h"
+
+int
+handoff_cmp(struct session *a, struct session *b)
+{
+	return a->tlsid < b->tlsid ? -1 : a->tlsid > b->tlsid;
+}
+
+RB_GENERATE(handoff_tree, session, handoff, handoff_cmp)
 
 static struct tlsd_slot *
 tls_slot_of(struct chan *ch)
@@ -31,7 +42,7 @@ tls_fail_pending(int slot)
 {
 	struct session	*s, *next;
 
-	RB_FOREACH_SAFE(s, session_tree, &env->sessions, next) {
+	RB_FOREACH_SAFE(s, handoff_tree, &env->handoffs, next) {
 		if (s->tlsd != slot)
 			continue;
 		tls_pending_clear(s);
@@ -68,8 +79,12 @@ tls_channel(uint32_t index, int fd, const struct chan_peer *peer)
 	if (index >= TLSD_MAX)
 		return -1;
 	t = &env->tlsd[index];
+	if (t->ch != NULL && t->draining)
+		log_warnx("mmp-tlsd %u: a new one while the old drains; the "
+		    "old one's sessions end", index);
 	tls_slot_close(index);
 	t->index = index;
+	t->draining = 0;
 	if ((t->ch = chan_open(env->base, fd, peer, t)) == NULL)
 		fatalx("channel to mmp-tlsd %u: cannot watch it", index);
 	log_debug("channel to mmp-tlsd %u ready", index);
@@ -98,6 +113,11 @@ tls_channel_lost(struct chan *ch, const char *why)
 	struct tlsd_slot	*t = tls_slot_of(ch);
 	int			 slot = t - env->tlsd;
 
+	if (why == NULL && t->draining) {
+		log_debug("mmp-tlsd %d drained and closed its channel", slot);
+		tls_slot_close(slot);
+		return;
+	}
 	if (why == NULL) {
 		log_warnx("mmp-tlsd %d closed its channel; failing its "
 		    "handshakes", slot);
@@ -109,7 +129,14 @@ tls_channel_lost(struct chan *ch, const char *why)
 	tls_slot_give_up(slot);
 }
 
-/* The live channel with the fewest handshakes in flight; -1: none. */
+/* A channel that takes handshakes: live, its mmp-tlsd not draining. */
+static int
+tls_slot_usable(int slot)
+{
+	return env->tlsd[slot].ch != NULL && !env->tlsd[slot].draining;
+}
+
+/* The usable channel with the fewest handshakes in flight; -1: none. */
 static int
 tls_pick(void)
 {
@@ -118,7 +145,7 @@ tls_pick(void)
 
 	for (i = 0; i < TLSD_MAX; i++) {
 		slot = (env->tlsd_next + i) % TLSD_MAX;
-		if (env->tlsd[slot].ch == NULL)
+		if (!tls_slot_usable(slot))
 			continue;
 		if (best == -1 ||
 		    env->tlsd[slot].inflight < env->tlsd[best].inflight)
@@ -135,7 +162,7 @@ tls_available(void)
 	unsigned int	i;
 
 	for (i = 0; i < TLSD_MAX; i++)
-		if (env->tlsd[i].ch != NULL)
+		if (tls_slot_usable(i))
 			return 1;
 	return 0;
 }
@@ -170,7 +197,7 @@ tls_handoff(struct session *s, int *fdp, enum tls_role role,
 		return -1;
 	}
 	memset(&ts, 0, sizeof(ts));
-	ts.id = s->id;
+	ts.id = env->nexthandoff++;
 	ts.role = role;
 	ts.sect = s->svc;
 	(void)strlcpy(ts.peer, peer, sizeof(ts.peer));
@@ -190,7 +217,7 @@ tls_handoff(struct session *s, int *fdp, enum tls_role role,
 	}
 	*fdp = -1;
 	msg_writer_init(&w);
-	tls_plain_write(&w, s->id);
+	tls_plain_write(&w, ts.id);
 	if (chan_compose_msg(ch, IMSG_TLS_PLAIN, 0, sv[1], &w) == -1) {
 		/* A START without its PLAIN: that channel is unusable. */
 		close(sv[0]);
@@ -202,6 +229,10 @@ tls_handoff(struct session *s, int *fdp, enum tls_role role,
 	env->tlsd[slot].inflight++;
 	s->tlsd = slot;
 	s->tlsrole = role;
+	s->tlsid = ts.id;
+	RB_INSERT(handoff_tree, &env->handoffs, s);
+	log_debug("session 0x%llx: TLS handoff 0x%llx to mmp-tlsd %d",
+	    (unsigned long long)s->id, (unsigned long long)ts.id, slot);
 	*fdp = sv[0];
 	return 0;
 }
@@ -214,26 +245,31 @@ tls_pending_clear(struct session *s)
 		return;
 	if (env->tlsd[s->tlsd].inflight > 0)
 		env->tlsd[s->tlsd].inflight--;
+	RB_REMOVE(handoff_tree, &env->handoffs, s);
 	s->tlsd = -1;
+	s->tlsid = 0;
 }
 
 /*
- * IMSG_TLS_RESULT. A session that ended or gave up meanwhile is no
- * error; a result that cannot be one for what the session waits for
- * (client certificate or SNI on a store connection) is.
+ * IMSG_TLS_RESULT, for the handoff r.id. One given up meanwhile (the
+ * session ended, or moved on to another handoff) is no error; a result
+ * that cannot be one for what the session waits for (client certificate
+ * or SNI on a store connection) is.
  */
 int
 tls_result(struct chan *ch, struct imsg *imsg)
 {
 	struct tlsd_slot	*t = tls_slot_of(ch);
 	struct tls_result	 r;	/* 8 KiB: no failure mode, unlike malloc */
-	struct session		*s;
+	struct session		*s, key;
 	int			 slot = t - env->tlsd;
 
 	if (tls_result_read(imsg, &r) == -1)
 		return CHAN_BAD;
-	if ((s = session_find(r.id)) == NULL || s->tlsd != slot) {
-		log_debug("TLS result for 0x%llx: no session waits for it",
+	key.tlsid = r.id;
+	if ((s = RB_FIND(handoff_tree, &env->handoffs, &key)) == NULL ||
+	    s->tlsd != slot) {
+		log_debug("TLS result for handoff 0x%llx: given up, ignored",
 		    (unsigned long long)r.id);
 		explicit_bzero(&r, sizeof(r));
 		return CHAN_OK;
@@ -249,5 +285,24 @@ tls_result(struct chan *ch, struct imsg *imsg)
 	else
 		backend_tls_result(s, &r);
 	explicit_bzero(&r, sizeof(r));
+	return CHAN_OK;
+}
+
+/*
+ * IMSG_TLSD_DRAINING: no payload. That mmp-tlsd was retired: it gets no
+ * more handshakes (one sent before this came is answered TLS_FAILED);
+ * its sessions go on, and its channel ends with the last of them.
+ */
+int
+tls_draining(struct chan *ch, struct imsg *imsg)
+{
+	struct tlsd_slot	*t = tls_slot_of(ch);
+
+	if (imsg->datalen != 0)
+		return CHAN_BAD;
+	if (!t->draining)
+		log_debug("mmp-tlsd %d drains: no more handshakes for it",
+		    (int)(t - env->tlsd));
+	t->draining = 1;
 	return CHAN_OK;
 }

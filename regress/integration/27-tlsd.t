@@ -3,7 +3,8 @@
 # Python's ssl as client and as store, bytes both ways, SNI, session
 # tickets across two mmp-tlsd processes, client certificates verified and
 # refused, encrypted keys, bad files at start and at a reload, relays that
-# break the protocol, and the sandbox the process runs in.
+# break the protocol, the sandbox the process runs in, and DRAIN (retired:
+# no new session, the open ones end, then exit 0).
 
 import os
 import pwd
@@ -170,9 +171,16 @@ def test_reload_bad(tap, td, relay, lst, pki):
     td.send_conf(TH.tls_conf(), files(pki, key0=pki.key("mail")), gen=2)
     tap.ok(td.wait_ready(2), "reload with a key that does not match: "
            "READY 2 all the same")
-    tap.ok(td.wait_log(re.escape(pki.key("mail")) + ".*does not match",
-                       since),
-           "the log names the key file and why", td.log_text(since))
+    tap.ok(td.wait_log(r"configuration 2: TLS part refused: SSLKeyFile " +
+                       re.escape(pki.key("mail")) + ".*does not match.*"
+                       r"configuration 1 stay in use", since),
+           "the log names the key file, why, and what stays in use",
+           td.log_text(since))
+    kept = [H.Reader(m.payload) for m in td.others
+            if m.type == H.IMSG["IMSG_TLS_CONF_KEPT"]]
+    tap.ok(len(kept) == 1 and (kept[0].u32(), kept[0].u32()) == (2, 1),
+           "the parent is told: TLS_CONF_KEPT 2, 1 in use",
+           "%d messages" % len(kept))
     r, s, plain = session(relay, lst, client_ctx(pki))
     if good(tap, r, s, "after the bad reload"):
         tap.ok(td.alive(), "the old certificate serves on")
@@ -277,6 +285,62 @@ def test_protocol(tap, td, relay, lst):
     tap.ok(td.alive(), "mmp-tlsd lives on")
 
 
+def exited_0(td, timeout=H.WAIT_SEC):
+    td.wait_for(lambda: not td.alive(), timeout, lambda: False)
+    return (not td.alive() and td.status is not None and
+            os.WIFEXITED(td.status) and os.WEXITSTATUS(td.status) == 0)
+
+
+def test_drain(tap, env, pki, lst):
+    """DRAIN: no new session, the relays told, the open one goes on, exit
+    0 when it ends; and at once when none is open."""
+    td = TH.Tlsd(env, 5, tap).start(TH.tls_conf(), files(pki))
+    relay = td.relay(0)
+    r, s, plain = session(relay, lst, client_ctx(pki))
+    if not good(tap, r, s, "drain: a session before DRAIN"):
+        return
+    since = len(td.log)
+    td.parent.send(H.IMSG["IMSG_DRAIN"])
+    got = td.wait_for(lambda: relay.chan.msgs)
+    m = relay.chan.msgs.popleft() if got else None
+    tap.ok(m is not None and m.type == H.IMSG["IMSG_TLSD_DRAINING"] and
+           m.payload == b"" and m.fd is None,
+           "DRAIN: the relay is told TLSD_DRAINING, no payload",
+           repr(m))
+    tap.ok(td.wait_log(r"mmp-tlsd 5 retired by the parent: draining 1 TLS sessions",
+                       since), "and the log says it drains 1 session",
+           td.log_text(since))
+    r2, s2, plain2 = session(relay, lst, client_ctx(pki))
+    tap.ok(r2 is not None and r2.status == "TLS_FAILED" and
+           r2.detail == "mmp-tlsd is retiring",
+           "a START while draining: TLS_FAILED, \"mmp-tlsd is retiring\"",
+           repr(r2))
+    if isinstance(s2, ssl.SSLSocket):
+        s2.close()
+    plain2.close()
+    got_plain, got_tls = TH.exchange(s, plain, b"a1 NOOP\r\n",
+                                     b"a1 OK NOOP\r\n")
+    tap.ok(got_plain == b"a1 NOOP\r\n" and got_tls == b"a1 OK NOOP\r\n",
+           "the session open before DRAIN works on", repr((got_plain,
+                                                          got_tls)))
+    tap.ok(td.alive(), "mmp-tlsd lives while a session is open")
+    s.close()
+    plain.close()
+    tap.ok(exited_0(td), "the last session ended: mmp-tlsd exits 0",
+           td.how())
+    td.pump(0.2)
+    tap.ok(re.search(r"mmp-tlsd 5 drained: no TLS session left, exiting",
+                     td.log_text(since)), "and says why",
+           td.log_text(since))
+    tap.ok(relay.closed(), "the relay's channel ends with it")
+
+    td = TH.Tlsd(env, 6, tap).start(TH.tls_conf(), files(pki))
+    relay = td.relay(0)
+    td.parent.send(H.IMSG["IMSG_DRAIN"])
+    tap.ok(exited_0(td), "DRAIN with no session open: mmp-tlsd exits 0 "
+           "at once", td.how())
+
+
 def test_proc(tap, td):
     st = T.proc_status(td.pid)
     tap.is_((st.get("Seccomp"), st.get("NoNewPrivs")), ("2", "1"),
@@ -333,6 +397,7 @@ def main(tap):
     test_reload_bad(tap, td, relay, lst, pki)
     test_protocol(tap, td, relay, lst)
     test_bad_first(tap, env, pki)
+    test_drain(tap, env, pki, lst)
 
     text = td.log_text() + td2.log_text()
     tap.ok(not re.search(r"fatal|dropped", text, re.I),

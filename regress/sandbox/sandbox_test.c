@@ -1009,8 +1009,8 @@ child_drop(void *arg)
 }
 
 /*
- * mmp-tlsd's promises (mmp-tlsd/tlsd.c): it reads its files' memfds with
- * pread, and makes no socket and opens no file after start.
+ * mmp-tlsd's promises (mmp-tlsd/tlsd.c): it reads its files' memfds
+ * with pread (ctxs.c), and makes no socket and opens no file after start.
  */
 #define TLSD_PROMISES	"stdio recvfd sendfd"
 

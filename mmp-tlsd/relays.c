@@ -1,0 +1,166 @@
+/*
+ * mmp-tlsd's relay workers: the channel the parent hands over for each
+ * (IMSG_RELAY_CHANNEL), the sessions each starts on it (conn.c) and the
+ * results sent back. Named relays.c, not relay.c: in mmpd/ relay.c is the
+ * relay worker itself, and here a relay is a peer.
+ */
+#include <sys/types.h>
+
+#include <stdlib.h>
+
+#include "log.h"
+#include "tlsd.h"
+
+static int	relays_dispatch(struct chan *, struct imsg *);
+static void	relays_lost(struct chan *, const char *);
+
+/* Each relay's channel: sessions to start. */
+static const struct chan_peer relays_peer = {
+	"relay", relays_dispatch, relays_lost, NULL
+};
+
+int
+relays_send_result(struct tlsd_relay *r, const struct tls_result *res)
+{
+	struct msg_writer	w;
+
+	msg_writer_init(&w);
+	tls_result_write(&w, res);
+	return chan_compose_msg(r->chan, IMSG_TLS_RESULT, 0, -1, &w);
+}
+
+/* Its sessions end with it: their results have nowhere to go. */
+static void
+relays_close(struct tlsd_relay *r)
+{
+	struct conn	*c;
+
+	if (r->pending != NULL)
+		conn_free(r->pending);
+	while ((c = RB_MIN(conn_tree, &r->conns)) != NULL)
+		conn_free(c);
+	chan_close(r->chan);
+	TAILQ_REMOVE(&env->relays, r, entry);
+	env->nrelays--;
+	free(r);
+}
+
+/* A relay: sessions to start. */
+static int
+relays_dispatch(struct chan *ch, struct imsg *imsg)
+{
+	struct tlsd_relay	*r = chan_arg(ch);
+
+	switch (imsg->hdr.type) {
+	case IMSG_TLS_START:
+		return conn_start(r, imsg);
+	case IMSG_TLS_PLAIN:
+		return conn_plain(r, imsg);
+	default:
+		return CHAN_UNEXPECTED;
+	}
+}
+
+/* A relay that left or broke the protocol loses its channel, only it. */
+static void
+relays_lost(struct chan *ch, const char *why)
+{
+	struct tlsd_relay	*r = chan_arg(ch);
+
+	if (why == NULL)
+		log_debug("relay %u closed its channel", r->idx);
+	else
+		log_warnx("relay %u %s: channel closed", r->idx, why);
+	relays_close(r);
+}
+
+/*
+ * IMSG_RELAY_CHANNEL: fd = socket to relay idx; u32 idx. A relay has one
+ * channel to each mmp-tlsd: a new one for an index replaces the old (the
+ * relay was restarted, or gave the old one up).
+ */
+int
+relays_add(struct imsg *imsg)
+{
+	struct msg_reader	 rd;
+	struct tlsd_relay	*r, *old;
+	uint32_t		 idx;
+
+	msg_reader_init(&rd, imsg);
+	if (msg_get_u32(&rd, &idx) == -1 || msg_end(&rd) == -1)
+		return CHAN_BAD;
+	TAILQ_FOREACH(old, &env->relays, entry)
+		if (old->idx == idx)
+			break;
+	if (old != NULL) {
+		log_info("relay %u: new channel replaces the old one", idx);
+		relays_close(old);
+	}
+	if (env->nrelays >= TLSD_RELAYS_MAX) {
+		log_warnx("relay %u: more than %d relay channels; refused",
+		    idx, TLSD_RELAYS_MAX);
+		return CHAN_OK;
+	}
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		fatal("calloc");
+	r->idx = idx;
+	RB_INIT(&r->conns);
+	if ((r->chan = chan_open(env->evb, imsg->fd, &relays_peer,
+	    r)) == NULL) {
+		log_warn("relay %u: channel", idx);
+		free(r);
+		return CHAN_OK;
+	}
+	imsg->fd = -1;
+	TAILQ_INSERT_TAIL(&env->relays, r, entry);
+	env->nrelays++;
+	log_debug("relay %u: channel open", idx);
+	return CHAN_OK;
+}
+
+/* DRAIN: each relay is told to hand us no more sessions. */
+void
+relays_drain(void)
+{
+	struct tlsd_relay	*r, *next;
+
+	TAILQ_FOREACH_SAFE(r, &env->relays, entry, next)
+		if (chan_compose(r->chan, IMSG_TLSD_DRAINING, 0, -1, NULL,
+		    0) == -1) {
+			log_warnx("relay %u: cannot queue TLSD_DRAINING; "
+			    "channel closed", r->idx);
+			relays_close(r);
+		}
+}
+
+/* A START waits for its PLAIN somewhere. */
+int
+relays_busy(void)
+{
+	struct tlsd_relay	*r;
+
+	TAILQ_FOREACH(r, &env->relays, entry)
+		if (r->pending != NULL)
+			return 1;
+	return 0;
+}
+
+/* Before the last exit: what we owe the relays (results) goes out. */
+void
+relays_flush_all(void)
+{
+	struct tlsd_relay	*r;
+
+	TAILQ_FOREACH(r, &env->relays, entry)
+		(void)chan_flush(r->chan);
+}
+
+/* At exit: every relay's channel, and the sessions in it. */
+void
+relays_close_all(void)
+{
+	struct tlsd_relay	*r;
+
+	while ((r = TAILQ_FIRST(&env->relays)) != NULL)
+		relays_close(r);
+}
