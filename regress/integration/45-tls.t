@@ -305,7 +305,7 @@ def test_resumption(tap, env, m):
     for name, ver in (("TLS 1.2", ssl.TLSVersion.TLSv1_2),
                       ("TLS 1.3", ssl.TLSVersion.TLSv1_3)):
         ctx = T.tls_context(env.pki, version=ver)
-        base = {p: socket_count(p) for p in tlsds}
+        base = steady_counts(tlsds)
         held = []
         reused = []
         session = None
@@ -336,6 +336,31 @@ def test_resumption(tap, env, m):
         finally:
             for c in held:
                 c.close()
+            # The next round counts from here: wait until every mmp-tlsd
+            # has closed what this one held (a session may linger while
+            # its last bytes flush).
+            settle(tlsds, base)
+
+
+def steady_counts(tlsds, timeout=10):
+    """Socket counts once sessions of earlier tests stopped closing."""
+    last = {p: socket_count(p) for p in tlsds}
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        time.sleep(0.3)
+        now = {p: socket_count(p) for p in tlsds}
+        if now == last:
+            break
+        last = now
+    return last
+
+
+def settle(tlsds, base, timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if all((socket_count(p) or 0) <= base[p] for p in tlsds):
+            return
+        time.sleep(0.1)
 
 
 # ---------------------------------------------------------------- SNI
