@@ -44,7 +44,7 @@ certmap_name_ok(const char *s)
 	return 1;
 }
 
-static int
+int
 certmap_comps_ok(const struct certmap_comps *cs)
 {
 	uint8_t	i;

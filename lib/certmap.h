@@ -82,6 +82,8 @@ struct certmap_set *certmap_new(void);
 int		 certmap_add(struct certmap_set *, const struct certmap_map *,
 		    char *err, size_t errlen);
 void		 certmap_free(struct certmap_set *);
+/* A component list as a file could give it: state, count and names agree. */
+int		 certmap_comps_ok(const struct certmap_comps *);
 
 /* The mapping of a certificate issued by issuer (RFC 4514 text). */
 const struct certmap_map *certmap_choose(const struct certmap_set *,

@@ -9,27 +9,12 @@
 #include "dn.h"
 
 static int
-comps_ok(const struct certmap_comps *cs)
-{
-	uint8_t	i;
-
-	if (cs->state >= CERTMAP_STATE_MAX || cs->n > CERTMAP_COMPS_MAX ||
-	    (cs->state == CERTMAP_LIST) != (cs->n > 0))
-		return 0;
-	for (i = 0; i < cs->n; i++)
-		if (!dn_attr_ok(cs->c[i].from) ||
-		    !dn_attr_ok(cs->c[i].to))
-			return 0;
-	return 1;
-}
-
-static int
 conf_ok(const struct certmap_conf *cc)
 {
 	return msg_sect_ok(cc->sect) && cc->map.name[0] != '\0' &&
 	    msg_text_ok(cc->map.name) && cc->map.issuer[0] != '\0' &&
-	    msg_text_ok(cc->map.issuer) && comps_ok(&cc->map.dn) &&
-	    comps_ok(&cc->map.filter);
+	    msg_text_ok(cc->map.issuer) && certmap_comps_ok(&cc->map.dn) &&
+	    certmap_comps_ok(&cc->map.filter);
 }
 
 static void
