@@ -140,8 +140,12 @@ def main(tap):
     env = T.Env("starttls", tap).setup()
     env.user("alice", "alice-pw", "store1")
     env.start_backends()
+    # SSLEnable needs the certificate and key since the TLS keys took
+    # effect (b1040b9); this test was written before that.
+    cert, key = env.get_pki().server()
     tls = {"SSLEnable": "yes", "RestrictPlainPasswords": "yes",
-           "AuthFailureDelay": DELAY}
+           "AuthFailureDelay": DELAY, "SSLCertFile": cert,
+           "SSLKeyFile": key}
     m = env.mmpd(imap=tls, pop=tls).start()
     test_imap_restrict(tap, m)
     test_imap_starttls(tap, m)
