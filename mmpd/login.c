@@ -224,10 +224,11 @@ login_cert_result(struct session *s, const struct lookup_answer *a)
 	escape_log(subject, strlen(subject), subj, sizeof(subj));
 	/* mmp-ldapd escaped its detail; log.c catches anything left. */
 	if (a->status != LOOKUP_OK) {
-		(void)snprintf(detail, sizeof(detail), "certificate \"%s\" %s: "
-		    "%s", subj, a->status == LOOKUP_NOUSER ? "maps to no user" :
-		    a->status == LOOKUP_AMBIGUOUS ? "maps to more than one "
-		    "user" : "could not be mapped", a->detail);
+		/* No mailHost, LDAP down...: detail says which. */
+		(void)snprintf(detail, sizeof(detail), "certificate \"%s\"%s: "
+		    "%s", subj, a->status == LOOKUP_NOUSER ? " maps to no user" :
+		    a->status == LOOKUP_AMBIGUOUS ? " maps to more than one "
+		    "user" : "", a->detail);
 		session_login_failed(s, LOGIN_FAIL_AUTH, detail);
 		return -1;
 	}
@@ -362,7 +363,7 @@ session_login_ok(struct session *s)
 
 	escape_log(s->user, strlen(s->user), safe, sizeof(safe));
 	if (s->certlogin) {
-		/* The one the replay used: a reload does not reach here. */
+		/* NULL only when a reload unset it while the store answered. */
 		if ((a = conf_str(env->conf, s->svc, CK_STOREADMIN)) == NULL)
 			a = "";
 		escape_log(a, strlen(a), admin, sizeof(admin));
