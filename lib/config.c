@@ -1492,6 +1492,26 @@ conf_dump(const struct mmp_conf *conf, FILE *fp)
 	}
 }
 
+int
+conf_sent_to(int key, enum conf_dest dest)
+{
+	const struct conf_keyinfo	*ki;
+
+	if ((ki = conf_keyinfo(key)) == NULL)
+		return 0;
+	if (!(ki->flags & CKF_SECRET))
+		return 1;
+	switch (dest) {
+	case CONF_TO_LDAPD:
+		return (ki->flags & CKF_TO_LDAPD) != 0;
+	case CONF_TO_RELAY:
+		return (ki->flags & CKF_TO_RELAY) != 0;
+	case CONF_TO_TLSD:
+		break;
+	}
+	return 0;
+}
+
 void
 conf_later_keys(const struct mmp_conf *conf, int sect, char *buf,
     size_t len)

@@ -23,6 +23,16 @@
 #define CKF_SECRET	0x1
 #define CKF_LATER	0x2
 #define CKF_NSS		0x4		/* NSS database key: warned, ignored */
+/* Which children get a CKF_SECRET key; a secret with neither, nobody. */
+#define CKF_TO_LDAPD	0x8
+#define CKF_TO_RELAY	0x10
+
+/* The children a configuration is sent to (conf_sent_to). */
+enum conf_dest {
+	CONF_TO_RELAY,
+	CONF_TO_LDAPD,
+	CONF_TO_TLSD,
+};
 
 /* Said wherever mmpd meets an NSS database instead of a PEM file. */
 #define CONF_NSS_HINT	"mmpd needs PEM files: export them with " \
@@ -142,6 +152,12 @@ int		 conf_path_count(const char *);
 int		 conf_tls_server(const struct mmp_conf *, int sect);
 int		 conf_tls_store(const struct mmp_conf *, int sect);
 int		 conf_tls_used(const struct mmp_conf *);
+
+/*
+ * Does key go to a child of kind dest? Every key but a secret, and a
+ * secret only to the children its CKF_TO_* flags name.
+ */
+int		 conf_sent_to(int key, enum conf_dest);
 
 /* `mmpd -nn`: every key of every active section, value and origin. */
 void		 conf_dump(const struct mmp_conf *, FILE *);

@@ -5,8 +5,9 @@
  * Keys are matched case-insensitively. Included by config.h and config.c.
  *
  * Files: CF_A AService.cfg, CF_I ImapProxyAService.cfg, CF_P
- * PopProxyAService.cfg. Flags: CKF_SECRET never printed, never sent to a
- * relay; CKF_LATER accepted, validated and stored, but the feature it
+ * PopProxyAService.cfg. Flags: CKF_SECRET never printed, sent only to
+ * the children named by CKF_TO_LDAPD (mmp-ldapd) and CKF_TO_RELAY (the
+ * relays; mmp-tlsd gets no secret of this table); CKF_LATER accepted, validated and stored, but the feature it
  * configures is not in this version (mmpd says so at start); CKF_NSS a key
  * of the product's NSS database, accepted and ignored with a warning
  * (mmpd uses PEM files).
@@ -26,7 +27,7 @@ CK(HOSTSFILE,		"HostsFile",		CF_A,		CT_PATH,	"/etc/hosts",	NULL,		0,		0,	0,	"sta
 CK(DRAINTIMEOUT,	"DrainTimeout",		CF_A,		CT_INT,		"30",		NULL,		0,		0,	86400,	"seconds sessions may continue after SIGTERM")
 CK(LDAPURL,		"LdapUrl",		CF_I|CF_P,	CT_LDAPURLS,	NULL,		NULL,		0,		0,	0,	"ldap://host[:port]/base-DN; several, blank-separated, for failover")
 CK(BINDDN,		"BindDN",		CF_I|CF_P,	CT_STR,		"",		NULL,		0,		0,	0,	"DN mmp-ldapd binds as for searches (empty: anonymous)")
-CK(BINDPASS,		"BindPass",		CF_I|CF_P,	CT_STR,		"",		NULL,		CKF_SECRET,	0,	0,	"password of BindDN")
+CK(BINDPASS,		"BindPass",		CF_I|CF_P,	CT_STR,		"",		NULL,		CKF_SECRET|CKF_TO_LDAPD,	0,	0,	"password of BindDN")
 CK(SEARCHFORMAT,	"SearchFormat",		CF_I|CF_P,	CT_FILTER,	"(uid=%s)",	NULL,		0,		0,	0,	"user search filter; %s %U %V %o are replaced, RFC 4515-escaped")
 CK(MAILHOSTATTRS,	"MailHostAttrs",	CF_I|CF_P,	CT_ATTRS,	"mailHost",	NULL,		0,		0,	0,	"attributes naming the user's store, tried in order")
 CK(BACKSIDEPORT,	"BacksidePort",		CF_I|CF_P,	CT_PORT,	"143",		"110",		0,		1,	65535,	"store port")
@@ -75,8 +76,8 @@ CK(AUTHSERVER,		"AuthenticationServer",	CF_I|CF_P,	CT_STR,		NULL,		NULL,		CKF_LA
 CK(AUTHLDAPATTRS,	"AuthenticationLdapAttributes",	CF_I|CF_P,	CT_STR,	NULL,		NULL,		CKF_LATER,	0,	0,	"attributes passed to the authentication service")
 CK(EXTRASASLMECHS,	"ExtraSASLMechanisms",	CF_I|CF_P,	CT_STR,		NULL,		NULL,		CKF_LATER,	0,	0,	"further SASL mechanisms through the authentication service")
 CK(RESTRICTPLAIN,	"RestrictPlainPasswords",	CF_I|CF_P,	CT_BOOL,	"no",		NULL,		0,		0,	0,	"refuse plaintext passwords without TLS")
-CK(STOREADMIN,		"StoreAdmin",		CF_I|CF_P,	CT_STR,		NULL,		NULL,		CKF_LATER,	0,	0,	"store administrator for proxy-authenticated replays")
-CK(STOREADMINPASS,	"StoreAdminPass",	CF_I|CF_P,	CT_STR,		NULL,		NULL,		CKF_LATER|CKF_SECRET,	0,	0,	"password of StoreAdmin")
+CK(STOREADMIN,		"StoreAdmin",		CF_I|CF_P,	CT_STR,		NULL,		NULL,		0,		0,	0,	"store administrator (master user) certificate logins are replayed as")
+CK(STOREADMINPASS,	"StoreAdminPass",	CF_I|CF_P,	CT_STR,		NULL,		NULL,		CKF_SECRET|CKF_TO_RELAY,	0,	0,	"password of StoreAdmin")
 CK(ADMINPOLICY,		"AdminPolicy",		CF_I|CF_P,	CT_STR,		"simple",	NULL,		CKF_LATER,	0,	0,	"simple or group")
 CK(CERTMAPFILE,		"CertMapFile",		CF_I|CF_P,	CT_PATH,	NULL,		NULL,		0,	0,	0,	"certmap.conf for client-certificate logins")
 CK(CERTMAP,		"CertMap",		CF_I|CF_P,	CT_PATH,	NULL,		NULL,		CKF_LATER,	0,	0,	"vdmap spelling of CertMapFile")

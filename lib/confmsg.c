@@ -13,12 +13,11 @@
 
 int
 conf_send_begin(struct chan *ch, const struct mmp_conf *conf, uint32_t gen,
-    int with_secrets)
+    enum conf_dest dest)
 {
 	struct msg_writer		 w;
-	const struct conf_keyinfo	*ki;
-	const struct conf_value		*cv;
-	int				 sect, k;
+	const struct conf_value	*cv;
+	int			 sect, k;
 
 	msg_writer_init(&w);
 	msg_add_u32(&w, gen);
@@ -27,9 +26,7 @@ conf_send_begin(struct chan *ch, const struct mmp_conf *conf, uint32_t gen,
 	for (sect = 0; sect < CONF_NSECT; sect++) {
 		for (k = 0; k < CK_NKEYS; k++) {
 			cv = &conf->v[sect][k];
-			ki = conf_keyinfo(k);
-			if (!cv->isset ||
-			    ((ki->flags & CKF_SECRET) && !with_secrets))
+			if (!cv->isset || !conf_sent_to(k, dest))
 				continue;
 			msg_writer_init(&w);
 			msg_add_u8(&w, sect);
@@ -37,7 +34,7 @@ conf_send_begin(struct chan *ch, const struct mmp_conf *conf, uint32_t gen,
 			msg_add_str(&w, cv->str);
 			msg_add_str(&w, cv->file);
 			msg_add_u32(&w, cv->line);
-			/* Composing wipes w: it may have held BindPass. */
+			/* Composing wipes w: it may have held a secret. */
 			if (chan_compose_msg(ch, IMSG_CONF_KV, 0, -1, &w) ==
 			    -1)
 				return -1;

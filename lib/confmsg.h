@@ -15,11 +15,12 @@
 
 /*
  * Parent: queue IMSG_CONF_START(gen) and one IMSG_CONF_KV per set value.
- * Secret keys only when with_secrets. The caller adds its own messages
+ * A secret key only to the kind of child (dest) it is for (conf_sent_to):
+ * BindPass to mmp-ldapd, StoreAdminPass to the relays. The caller adds its own messages
  * (listeners, hosts) and then calls conf_send_end. 0 or -1.
  */
 int	conf_send_begin(struct chan *, const struct mmp_conf *, uint32_t gen,
-	    int with_secrets);
+	    enum conf_dest dest);
 int	conf_send_end(struct chan *, uint32_t gen);
 
 /* Child: a configuration being received. Zero it before first use. */

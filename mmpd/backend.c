@@ -5,6 +5,8 @@
  * the way the store prefers
  * (IMAP AUTHENTICATE PLAIN with SASL-IR, else LOGIN with quoting or
  * literals; POP3 USER/PASS) and hand the store's answer to the client.
+ * A certificate login is replayed as the StoreAdmin with the user as
+ * authorization identity, only ever with SASL PLAIN.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -27,6 +29,7 @@
 #define STORE_CAPA_TAG	"mmpd0"
 #define STORE_TLS_TAG	"S"
 #define STORE_ANSWER_LOG_BYTES	200	/* of a store's refusal, escaped */
+#define POP3_CMD_MAX_BYTES	255	/* RFC 5034 4: AUTH with its response */
 
 /* How a store connection gets TLS (struct backend's tlsmode). */
 #define BE_TLS_NONE	0
@@ -40,8 +43,8 @@ enum backend_state {
 	BE_STARTTLS,		/* sent STARTTLS / STLS, waiting for OK */
 	BE_TLS,			/* handed to mmp-tlsd, waiting for TLS_RESULT */
 	BE_CAPA,		/* IMAP: asked CAPABILITY */
-	BE_CONT,		/* IMAP: waiting for "+" to send the rest */
-	BE_LOGIN,		/* IMAP: waiting for the tagged answer */
+	BE_CONT,		/* waiting for "+" to send the rest */
+	BE_LOGIN,		/* IMAP: the tagged answer; POP3: AUTH's */
 	BE_USER,		/* POP3: sent USER */
 	BE_PASS,		/* POP3: sent PASS */
 };
@@ -405,12 +408,48 @@ backend_tls_lost(struct session *s)
 		backend_next_address(s, "TLS failed: mmp-tlsd went away");
 }
 
+/*
+ * The PLAIN message of this login, base64, to be->out: the user's own, or
+ * for a certificate login the StoreAdmin's with the user as authzid. -1:
+ * out of room, or a field PLAIN cannot carry (sasl_plain_encode).
+ */
+static int
+backend_plain(struct session *s)
+{
+	const char	*admin, *pass;
+
+	if (!s->certlogin)
+		return sasl_plain_encode(&s->be.out, NULL, s->user, s->pass);
+	admin = conf_str(env->conf, s->svc, CK_STOREADMIN);
+	pass = conf_str(env->conf, s->svc, CK_STOREADMINPASS);
+	if (admin == NULL || pass == NULL)
+		return -1;
+	return sasl_plain_encode(&s->be.out, s->user, admin, pass);
+}
+
+/*
+ * A certificate login needs the StoreAdmin's PLAIN (never LOGIN: that
+ * would be the administrator logging in as itself). 1: this store cannot
+ * take it, the session moved on to the next address, said why.
+ */
+static int
+backend_imap_no_admin(struct session *s)
+{
+	if (!s->certlogin || s->be.authplain)
+		return 0;
+	backend_next_address(s, "offers no AUTH=PLAIN: certificate logins "
+	    "need SASL PLAIN at the store");
+	return 1;
+}
+
 static int
 backend_imap_login(struct session *s)
 {
 	struct backend	*be = &s->be;
 	int		 off;
 
+	if (backend_imap_no_admin(s))
+		return 1;
 	buf_reset(&be->out);
 	be->sent = be->nsplit = be->cursplit = 0;
 	be->sentlogin = 1;
@@ -420,8 +459,8 @@ backend_imap_login(struct session *s)
 			return -1;
 		if (!be->saslir)
 			be->splits[be->nsplit++] = buf_len(&be->out);
-		if (sasl_plain_encode(&be->out, NULL, s->user, s->pass) ==
-		    -1 || buf_add(&be->out, "\r\n", 2) == -1)
+		if (backend_plain(s) == -1 ||
+		    buf_add(&be->out, "\r\n", 2) == -1)
 			return -1;
 		return backend_send_part(s);
 	}
@@ -561,12 +600,45 @@ backend_imap_line(struct session *s, const char *line, size_t len)
 	return backend_refused(s, line, len);
 }
 
+/*
+ * POP3 certificate login: AUTH PLAIN (RFC 5034) as the StoreAdmin, the
+ * response on the command line when the line stays within 255 bytes,
+ * else after the store's "+ ".
+ */
+static int
+backend_pop3_auth(struct session *s)
+{
+	struct backend	*be = &s->be;
+	const char	*admin, *pass;
+	size_t		 plain, line;
+
+	admin = conf_str(env->conf, s->svc, CK_STOREADMIN);
+	pass = conf_str(env->conf, s->svc, CK_STOREADMINPASS);
+	if (admin == NULL || pass == NULL)
+		return -1;
+	plain = strlen(s->user) + 1 + strlen(admin) + 1 + strlen(pass);
+	line = strlen("AUTH PLAIN ") + (plain + 2) / 3 * 4 + 2;
+	buf_reset(&be->out);
+	be->sent = be->nsplit = be->cursplit = 0;
+	be->sentlogin = 1;
+	if (buf_addf(&be->out, "AUTH PLAIN%s", line <= POP3_CMD_MAX_BYTES ?
+	    " " : "\r\n") == -1)
+		return -1;
+	if (line > POP3_CMD_MAX_BYTES)
+		be->splits[be->nsplit++] = buf_len(&be->out);
+	if (backend_plain(s) == -1 || buf_add(&be->out, "\r\n", 2) == -1)
+		return -1;
+	return backend_send_part(s);
+}
+
 /* POP3: the login begins, the name first. */
 static int
 backend_pop3_user(struct session *s)
 {
 	struct backend	*be = &s->be;
 
+	if (s->certlogin)
+		return backend_pop3_auth(s);
 	be->state = BE_USER;
 	be->sentlogin = 1;
 	if (buf_addf(&be->out, "USER %s\r\n", s->user) == -1)
@@ -600,9 +672,16 @@ backend_pop3_line(struct session *s, const char *line, size_t len)
 			return -1;
 		return backend_send(s, buf_len(&be->out));
 	case BE_PASS:
+	case BE_LOGIN:
 		if (!ok)
 			break;
 		return backend_succeeded(s, line, len);
+	case BE_CONT:
+		/* "+ " (RFC 5034), not "+OK": the store wants the response. */
+		if (line[0] == '+' && (line[1] == ' ' || line[1] == '\r' ||
+		    line[1] == '\0'))
+			return backend_send_part(s);
+		break;
 	}
 	return backend_refused(s, line, len);
 }

@@ -1,7 +1,7 @@
 /*
- * IMAP before the login (RFC 9051, 3501, 2971, 4959, 7888, 5530):
+ * IMAP before the login (RFC 9051, 3501, 2971, 4959, 7888, 5530, 4422):
  * greeting, CAPABILITY, NOOP, LOGOUT, ID, STARTTLS, LOGIN and
- * AUTHENTICATE PLAIN. The command
+ * AUTHENTICATE PLAIN and EXTERNAL. The command
  * reader (imapcmd.c) does the syntax; this file decides what to answer.
  */
 #include <ctype.h>
@@ -20,7 +20,8 @@
  * The pre-login capability list: the Capability key without what only
  * mmpd can decide (how to log in, STARTTLS), then what mmpd offers on
  * this connection: STARTTLS before TLS when enabled; without TLS and
- * with RestrictPlainPasswords, LOGINDISABLED and no AUTH=PLAIN.
+ * with RestrictPlainPasswords, LOGINDISABLED and no AUTH=PLAIN;
+ * AUTH=EXTERNAL with a verified client certificate that may log in.
  */
 void
 imap_capabilities(const struct session *s, char *caps, size_t len)
@@ -61,6 +62,8 @@ imap_capabilities(const struct session *s, char *caps, size_t len)
 		(void)strlcat(caps, " AUTH=PLAIN", len);
 	else
 		(void)strlcat(caps, " LOGINDISABLED", len);
+	if (session_external_ok(s))
+		(void)strlcat(caps, " AUTH=EXTERNAL", len);
 }
 
 static void
@@ -101,6 +104,16 @@ imap_plain_refused(struct session *s, const char *tag)
 	return 1;
 }
 
+/* The SASL response, initial or on its own line, to its mechanism. */
+static void
+imap_auth_response(struct session *s, const char *b64, size_t len)
+{
+	if (s->saslmech == MECH_EXTERNAL)
+		session_login_external(s, b64, len);
+	else
+		session_login_sasl(s, b64, len);
+}
+
 static void
 imap_cmd_login(struct session *s, struct imap_cmd *c)
 {
@@ -116,6 +129,25 @@ imap_cmd_login(struct session *s, struct imap_cmd *c)
 	    c->tok[1].len);
 }
 
+/*
+ * EXTERNAL where it is not offered: refused at once, without
+ * AuthFailureDelay. The client knows whether it sent a certificate, and
+ * the answer depends on no user; a bad command still.
+ */
+static int
+imap_external_refused(struct session *s, const char *tag)
+{
+	if (session_external_ok(s))
+		return 0;
+	session_log(s, LOG_INFO, "AUTHENTICATE EXTERNAL refused: no "
+	    "verified client certificate, or certificate logins not "
+	    "configured");
+	session_send(s, "%s NO [AUTHENTICATIONFAILED] EXTERNAL is not "
+	    "available on this connection\r\n", tag);
+	session_bad_command(s);
+	return 1;
+}
+
 static void
 imap_cmd_authenticate(struct session *s, struct imap_cmd *c)
 {
@@ -124,17 +156,23 @@ imap_cmd_authenticate(struct session *s, struct imap_cmd *c)
 		imap_bad(s, c->tag, "AUTHENTICATE needs a mechanism");
 		return;
 	}
-	if (strcasecmp(c->tok[0].s, "PLAIN") != 0) {
+	if (strcasecmp(c->tok[0].s, "PLAIN") == 0) {
+		if (imap_plain_refused(s, c->tag))
+			return;
+		s->saslmech = MECH_PLAIN;
+	} else if (strcasecmp(c->tok[0].s, "EXTERNAL") == 0) {
+		if (imap_external_refused(s, c->tag))
+			return;
+		s->saslmech = MECH_EXTERNAL;
+	} else {
 		session_send(s, "%s NO Unsupported authentication "
 		    "mechanism\r\n", c->tag);
 		session_bad_command(s);
 		return;
 	}
-	if (imap_plain_refused(s, c->tag))
-		return;
 	(void)strlcpy(s->tag, c->tag, sizeof(s->tag));
 	if (c->ntok == 2) {
-		session_login_sasl(s, c->tok[1].s, c->tok[1].len);
+		imap_auth_response(s, c->tok[1].s, c->tok[1].len);
 		return;
 	}
 	s->state = S_AUTH_CONT;
@@ -222,7 +260,7 @@ imap_command(struct session *s, struct imap_cmd *c)
 		    "login");
 }
 
-/* The client's answer to our "+ " after AUTHENTICATE PLAIN. */
+/* The client's answer to our "+ " after AUTHENTICATE PLAIN / EXTERNAL. */
 static int
 imap_auth_line(struct session *s)
 {
@@ -245,7 +283,7 @@ imap_auth_line(struct session *s)
 		session_send(s, "%s BAD AUTHENTICATE cancelled\r\n", s->tag);
 		session_bad_command(s);
 	} else
-		session_login_sasl(s, line, n);
+		imap_auth_response(s, line, n);
 	explicit_bzero(line, len);
 	buf_drain(&s->in, len);
 	return 1;

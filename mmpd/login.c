@@ -1,7 +1,9 @@
 /*
  * The login of a session, the same for IMAP and POP3: the credentials the
- * client completed, the lookup at mmp-ldapd, the store (backend.c), and
- * the one answer every failed login gets, at one deadline.
+ * client completed (a password, or a verified client certificate with
+ * SASL EXTERNAL), the lookup or certificate mapping at mmp-ldapd, the
+ * store (backend.c), and the one answer every failed login gets, at one
+ * deadline.
  *
  * Timing is an answer too. Whatever fails (a name mmpd refuses, no such
  * user, no mailHost, LDAP trouble, the store's "wrong password"), the
@@ -127,6 +129,7 @@ login_take(struct session *s, const char *user, size_t ulen,
 		    "or NUL");
 		return;
 	}
+	s->certlogin = 0;
 	/* POP3 gives the name of USER, already in s->user. */
 	memmove(s->user, user, ulen);
 	s->user[ulen] = '\0';
@@ -164,20 +167,111 @@ session_login_sasl(struct session *s, const char *b64, size_t len)
 	explicit_bzero(pass, sizeof(pass));
 }
 
+/*
+ * A SASL EXTERNAL response (RFC 4422 A), from its last line: the
+ * authorization identity, empty for whoever the certificate maps to.
+ * The certificate goes to mmp-ldapd for mapping; the requested identity
+ * waits in s->user until the answer (session_lookup_result).
+ */
+void
+session_login_external(struct session *s, const char *b64, size_t len)
+{
+	char	authzid[MMP_USER_BYTES + 1], why[128];
+	char	safe[MMP_STR_BYTES * 4 + 1];
+	int	n;
+
+	login_mark(s);
+	if (len == 1 && b64[0] == '=')
+		len = 0;
+	/* Offered when the command came; a reload may have changed that. */
+	if (!session_external_ok(s)) {
+		login_refused(s, "", 0, "EXTERNAL: no verified client "
+		    "certificate, or certificate logins not configured");
+		return;
+	}
+	if ((n = sasl_external_decode(b64, len, authzid, sizeof(authzid),
+	    why, sizeof(why))) == -1) {
+		login_refused(s, "", 0, why);
+		return;
+	}
+	memcpy(s->user, authzid, (size_t)n + 1);
+	s->userlen = n;
+	s->certlogin = 1;
+	s->state = S_LOOKUP;
+	session_read_pause(s, 1);
+	escape_log(s->cert->subject, strlen(s->cert->subject), safe,
+	    sizeof(safe));
+	session_log(s, LOG_DEBUG, "certificate \"%s\": mapping", safe);
+	if (relay_certmap(s) == -1)
+		session_login_failed(s, LOGIN_FAIL_AUTH,
+		    "cannot ask mmp-ldapd to map the certificate");
+}
+
+/*
+ * mmp-ldapd's answer to a certificate: the user it maps to, which must be
+ * the one the client asked for if it asked for one. -1: failed (said).
+ */
+static int
+login_cert_result(struct session *s, const struct lookup_answer *a)
+{
+	char		 subj[MMP_STR_BYTES * 4 + 1];
+	char		 want[MMP_USER_BYTES * 4 + 1];
+	char		 got[MMP_USER_BYTES * 4 + 1];
+	char		 detail[sizeof(subj) + sizeof(want) + sizeof(got) +
+			    MMP_STR_BYTES + 64];
+	const char	*subject = s->cert != NULL ? s->cert->subject : "";
+
+	escape_log(subject, strlen(subject), subj, sizeof(subj));
+	/* mmp-ldapd escaped its detail; log.c catches anything left. */
+	if (a->status != LOOKUP_OK) {
+		/* No mailHost, LDAP down...: detail says which. */
+		(void)snprintf(detail, sizeof(detail), "certificate \"%s\"%s: "
+		    "%s", subj, a->status == LOOKUP_NOUSER ? " maps to no user" :
+		    a->status == LOOKUP_AMBIGUOUS ? " maps to more than one "
+		    "user" : "", a->detail);
+		session_login_failed(s, LOGIN_FAIL_AUTH, detail);
+		return -1;
+	}
+	escape_log(a->replay, strlen(a->replay), got, sizeof(got));
+	escape_log(s->user, strlen(s->user), want, sizeof(want));
+	if (a->replay[0] == '\0') {
+		(void)snprintf(detail, sizeof(detail), "certificate \"%s\" "
+		    "maps to an entry without uid (%s)", subj, a->dn);
+		session_login_failed(s, LOGIN_FAIL_AUTH, detail);
+		return -1;
+	}
+	if (s->user[0] != '\0' && strcmp(s->user, a->replay) != 0) {
+		(void)snprintf(detail, sizeof(detail), "certificate \"%s\" "
+		    "maps to \"%s\", not to the requested \"%s\"", subj, got,
+		    want);
+		session_login_failed(s, LOGIN_FAIL_AUTH, detail);
+		return -1;
+	}
+	(void)strlcpy(s->user, a->replay, sizeof(s->user));
+	s->userlen = strlen(s->user);
+	session_log(s, LOG_INFO, "certificate \"%s\" maps to \"%s\"", subj,
+	    got);
+	return 0;
+}
+
 void
 session_lookup_result(struct session *s, const struct lookup_answer *a)
 {
 	char	safe[MMP_USER_BYTES * 4 + 1];
 	int	i;
 
-	/*
-	 * mmp-ldapd escaped the names in detail already; log.c turns any
-	 * control character it might still hold into '?'.
-	 */
-	if (a->status != LOOKUP_OK) {
+	if (s->certlogin) {
+		if (login_cert_result(s, a) == -1)
+			return;
+	} else if (a->status != LOOKUP_OK) {
+		/*
+		 * mmp-ldapd escaped the names in detail already; log.c
+		 * turns any control character it might still hold into '?'.
+		 */
 		session_login_failed(s, LOGIN_FAIL_AUTH, a->detail);
 		return;
-	}
+	} else if (a->replay[0] != '\0')
+		(void)strlcpy(s->user, a->replay, sizeof(s->user));
 	escape_log(s->user, strlen(s->user), safe, sizeof(safe));
 	session_log(s, LOG_DEBUG, "\"%s\" is %s on %s", safe, a->dn,
 	    s->mailhost);
@@ -225,7 +319,12 @@ session_login_failed(struct session *s, enum login_fail why,
 			s->proto->input(s);
 		return;
 	}
-	session_log(s, LOG_NOTICE, "login \"%s\" failed: %s", safe, detail);
+	if (s->certlogin && s->user[0] == '\0')
+		session_log(s, LOG_NOTICE, "certificate login failed: %s",
+		    detail);
+	else
+		session_log(s, LOG_NOTICE, "%slogin \"%s\" failed: %s",
+		    s->certlogin ? "certificate " : "", safe, detail);
 	login_fail_delay(s);
 }
 
@@ -258,11 +357,22 @@ session_login_delay_over(struct session *s)
 void
 session_login_ok(struct session *s)
 {
-	char	safe[MMP_USER_BYTES * 4 + 1];
+	char		 safe[MMP_USER_BYTES * 4 + 1];
+	char		 admin[MMP_USER_BYTES * 4 + 1];
+	const char	*a;
 
 	escape_log(s->user, strlen(s->user), safe, sizeof(safe));
-	session_log(s, LOG_NOTICE, "user \"%s\" logged in to %s (%s)", safe,
-	    s->mailhost, s->be.addr);
+	if (s->certlogin) {
+		/* NULL only when a reload unset it while the store answered. */
+		if ((a = conf_str(env->conf, s->svc, CK_STOREADMIN)) == NULL)
+			a = "";
+		escape_log(a, strlen(a), admin, sizeof(admin));
+		session_log(s, LOG_NOTICE, "user \"%s\" logged in to %s (%s; "
+		    "certificate, as StoreAdmin %s)", safe, s->mailhost,
+		    s->be.addr, admin);
+	} else
+		session_log(s, LOG_NOTICE, "user \"%s\" logged in to %s (%s)",
+		    safe, s->mailhost, s->be.addr);
 	explicit_bzero(s->pass, sizeof(s->pass));
 	if (s->cert != NULL) {
 		freezero(s->cert, sizeof(*s->cert));

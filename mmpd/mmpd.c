@@ -343,7 +343,10 @@ parent_set_level(const struct mmp_conf *conf)
 	conf_log_levels(conf, penv->verbose);
 }
 
-/* What the configuration asks for that this version does not do. */
+/*
+ * What the configuration asks for that this version does not do, or that
+ * cannot work as configured.
+ */
 static void
 parent_notices(const struct mmp_conf *conf)
 {
@@ -364,6 +367,13 @@ parent_notices(const struct mmp_conf *conf)
 			    "certificates are not verified, TLS to them is "
 			    "encryption without authentication",
 			    conf_section_file(sect));
+		if (sect != CONF_GLOBAL &&
+		    conf_isset(conf, sect, CK_CERTMAPFILE) &&
+		    (!conf_isset(conf, sect, CK_STOREADMIN) ||
+		    !conf_isset(conf, sect, CK_STOREADMINPASS)))
+			log_warnx("%s: CertMapFile is set but StoreAdmin or "
+			    "StoreAdminPass is not: certificate logins need "
+			    "both, none is offered", conf_section_file(sect));
 		conf_later_keys(conf, sect, keys, sizeof(keys));
 		if (keys[0] != '\0')
 			log_notice("%s: set but not in effect in this version: "

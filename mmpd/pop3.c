@@ -1,7 +1,7 @@
 /*
- * POP3 before the login (RFC 1939, 2449, 2595, 5034, 3206): greeting,
- * CAPA, STLS, USER, PASS, AUTH PLAIN, NOOP and QUIT. pop3cmd.c splits the lines; this
- * file decides what to answer.
+ * POP3 before the login (RFC 1939, 2449, 2595, 5034, 3206, 4422):
+ * greeting, CAPA, STLS, USER, PASS, AUTH PLAIN and EXTERNAL, NOOP and
+ * QUIT. pop3cmd.c splits the lines; this file decides what to answer.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,22 +38,62 @@ pop3_plain_refused(struct session *s)
 	return 1;
 }
 
+/* The SASL mechanisms offered on this connection: "PLAIN EXTERNAL". */
+static void
+pop3_mechs(struct session *s, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	if (session_plain_ok(s))
+		(void)strlcat(buf, "PLAIN", len);
+	if (session_external_ok(s))
+		(void)strlcat(buf, buf[0] != '\0' ? " EXTERNAL" : "EXTERNAL",
+		    len);
+}
+
+/* As IMAP's (imap.c): refused at once, nothing about a user at stake. */
+static int
+pop3_external_refused(struct session *s)
+{
+	if (session_external_ok(s))
+		return 0;
+	session_log(s, LOG_INFO, "AUTH EXTERNAL refused: no verified client "
+	    "certificate, or certificate logins not configured");
+	pop3_err(s, "[AUTH] EXTERNAL is not available on this connection");
+	return 1;
+}
+
+static void
+pop3_auth_response(struct session *s, const char *b64, size_t len)
+{
+	if (s->saslmech == MECH_EXTERNAL)
+		session_login_external(s, b64, len);
+	else
+		session_login_sasl(s, b64, len);
+}
+
 static void
 pop3_cmd_auth(struct session *s, struct pop3_cmd *c)
 {
 	if (c->argc == 0) {
-		session_send(s, session_plain_ok(s) ?
-		    "+OK\r\nPLAIN\r\n.\r\n" : "+OK\r\n.\r\n");
+		session_send(s, "+OK\r\n%s%s.\r\n",
+		    session_plain_ok(s) ? "PLAIN\r\n" : "",
+		    session_external_ok(s) ? "EXTERNAL\r\n" : "");
 		return;
 	}
-	if (strcasecmp(c->argv[0], "PLAIN") != 0) {
+	if (strcasecmp(c->argv[0], "PLAIN") == 0) {
+		if (pop3_plain_refused(s))
+			return;
+		s->saslmech = MECH_PLAIN;
+	} else if (strcasecmp(c->argv[0], "EXTERNAL") == 0) {
+		if (pop3_external_refused(s))
+			return;
+		s->saslmech = MECH_EXTERNAL;
+	} else {
 		pop3_err(s, "Unsupported authentication mechanism");
 		return;
 	}
-	if (pop3_plain_refused(s))
-		return;
 	if (c->argc == 2) {
-		session_login_sasl(s, c->argv[1], c->arglen[1]);
+		pop3_auth_response(s, c->argv[1], c->arglen[1]);
 		return;
 	}
 	s->state = S_AUTH_CONT;
@@ -93,11 +133,14 @@ pop3_cmd_pass(struct session *s, struct pop3_cmd *c)
 static void
 pop3_cmd_capa(struct session *s)
 {
-	int	plain = session_plain_ok(s);
+	char	mechs[32];
 
-	session_send(s, "+OK Capability list follows\r\n%s%s%s"
+	pop3_mechs(s, mechs, sizeof(mechs));
+	session_send(s, "+OK Capability list follows\r\n%s%s%s%s%s"
 	    "RESP-CODES\r\nAUTH-RESP-CODE\r\nIMPLEMENTATION mmpd\r\n.\r\n",
-	    plain ? "USER\r\n" : "", plain ? "SASL PLAIN\r\n" : "",
+	    session_plain_ok(s) ? "USER\r\n" : "",
+	    mechs[0] != '\0' ? "SASL " : "", mechs,
+	    mechs[0] != '\0' ? "\r\n" : "",
 	    session_starttls_offered(s) ? "STLS\r\n" : "");
 }
 
@@ -152,7 +195,7 @@ pop3_line(struct session *s, char *line, size_t n)
 		if (n == 1 && line[0] == '*')
 			pop3_err(s, "Authentication cancelled");
 		else
-			session_login_sasl(s, line, n);
+			pop3_auth_response(s, line, n);
 		return;
 	}
 	if (pop3_parse(line, n, &c, why, sizeof(why)) == -1) {

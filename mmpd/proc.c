@@ -864,8 +864,9 @@ proc_send_tlsfiles(struct child *c)
 }
 
 /*
- * The running configuration; BindPass and friends to mmp-ldapd only, the
- * TLS files and ticket keys to mmp-tlsd only.
+ * The running configuration; each secret to the child that needs it
+ * (BindPass to mmp-ldapd, StoreAdminPass to the relays, conf_sent_to),
+ * the TLS files and ticket keys to mmp-tlsd only.
  */
 static void
 proc_send_conf(struct child *c)
@@ -873,7 +874,8 @@ proc_send_conf(struct child *c)
 	int	rv;
 
 	rv = conf_send_begin(c->chan, penv->conf, penv->gen,
-	    c->kind == CHILD_LDAPD);
+	    c->kind == CHILD_LDAPD ? CONF_TO_LDAPD : c->kind == CHILD_TLSD ?
+	    CONF_TO_TLSD : CONF_TO_RELAY);
 	if (rv == 0) {
 		if (c->kind == CHILD_RELAY)
 			rv = proc_send_listeners(c);

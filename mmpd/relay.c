@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "certmapmsg.h"
 #include "log.h"
 #include "lookupmsg.h"
 #include "logsink.h"
@@ -356,13 +357,11 @@ relay_lookup_result(struct imsg *imsg)
 	if ((s = session_find(a.reqid)) == NULL || s->state != S_LOOKUP)
 		return 0;	/* the client left meanwhile */
 	(void)strlcpy(s->mailhost, a.mailhost, sizeof(s->mailhost));
-	if (a.status == LOOKUP_OK && a.replay[0] != '\0')
-		(void)strlcpy(s->user, a.replay, sizeof(s->user));
 	session_lookup_result(s, &a);
 	return 0;
 }
 
-/* mmp-ldapd: answers to lookups. */
+/* mmp-ldapd: answers to lookups and certificate mappings. */
 static int
 relay_dispatch_ldapd(struct chan *ch, struct imsg *imsg)
 {
@@ -407,6 +406,15 @@ relay_lost_ldapd(struct chan *ch, const char *why)
 	(void)chan_compose(env->parent, IMSG_LDAPD_LOST, 0, -1, NULL, 0);
 }
 
+/* Queue a request of s for mmp-ldapd; -1 when there is nobody to ask. */
+static int
+relay_ask_ldapd(uint32_t type, struct msg_writer *w)
+{
+	if (env->ldapd == NULL)
+		return -1;
+	return chan_compose_msg(env->ldapd, type, 0, -1, w);
+}
+
 /* Ask mmp-ldapd about s->user; -1 when there is nobody to ask. */
 int
 relay_lookup(struct session *s)
@@ -414,8 +422,6 @@ relay_lookup(struct session *s)
 	struct lookup_req	rq;
 	struct msg_writer	w;
 
-	if (env->ldapd == NULL)
-		return -1;
 	memset(&rq, 0, sizeof(rq));
 	rq.reqid = s->id;
 	rq.svc = s->svc;
@@ -424,10 +430,37 @@ relay_lookup(struct session *s)
 	(void)strlcpy(rq.client, s->client, sizeof(rq.client));
 	(void)strlcpy(rq.local, s->local, sizeof(rq.local));
 	msg_writer_init(&w);
-	if (lookup_req_write(&w, &rq) == -1 ||
-	    chan_compose_msg(env->ldapd, IMSG_LOOKUP, 0, -1, &w) == -1)
+	if (lookup_req_write(&w, &rq) == -1)
 		return -1;
-	return 0;
+	return relay_ask_ldapd(IMSG_LOOKUP, &w);
+}
+
+/*
+ * Ask mmp-ldapd whose s->cert is; the answer is a lookup's, the user's
+ * uid in its replay field. -1 when there is nobody to ask or nothing to
+ * map.
+ */
+int
+relay_certmap(struct session *s)
+{
+	static struct certmap_req	rq;	/* 9 kB: not on the stack */
+	struct msg_writer		w;
+
+	if (s->cert == NULL || s->cert->status != TLS_CERT_VERIFIED)
+		return -1;
+	memset(&rq, 0, sizeof(rq));
+	rq.reqid = s->id;
+	rq.svc = s->svc;
+	(void)strlcpy(rq.issuer, s->cert->issuer, sizeof(rq.issuer));
+	(void)strlcpy(rq.subject, s->cert->subject, sizeof(rq.subject));
+	rq.nfields = s->cert->nfields;
+	memcpy(rq.field, s->cert->field, sizeof(rq.field));
+	(void)strlcpy(rq.client, s->client, sizeof(rq.client));
+	(void)strlcpy(rq.local, s->local, sizeof(rq.local));
+	msg_writer_init(&w);
+	if (certmap_req_write(&w, &rq) == -1)
+		return -1;
+	return relay_ask_ldapd(IMSG_CERTMAP, &w);
 }
 
 static void

@@ -50,8 +50,9 @@
  *     |   +------ S_FAILDELAY (AuthFailureDelay, then NO/-ERR)
  *     v
  *   S_LOOKUP --> S_STORE --(store took the login)--> S_RELAY
- *     (mmp-ldapd)  (backend.c; a store down: back to S_PREAUTH at once,
- *                   a refused login: S_FAILDELAY)
+ *     (mmp-ldapd:  (backend.c; a store down: back to S_PREAUTH at once,
+ *      lookup or    a refused login: S_FAILDELAY)
+ *      certmap)
  *
  * Any state goes to S_CLOSING (last words, then close) or is closed at
  * once; S_TLS and S_STARTTLS close on TLS_FAILED, a lost mmp-tlsd or the
@@ -67,6 +68,12 @@ enum session_state {
 	S_FAILDELAY,		/* AuthFailureDelay before the answer */
 	S_RELAY,		/* bytes flow both ways */
 	S_CLOSING,		/* flushing the last words, then close */
+};
+
+/* The SASL mechanism of an AUTHENTICATE / AUTH in progress. */
+enum session_mech {
+	MECH_PLAIN,
+	MECH_EXTERNAL,		/* certificate login, RFC 4422 A */
 };
 
 /* Why a login did not get through, as far as the protocol code cares. */
@@ -148,7 +155,9 @@ struct session {
 	int			 mute;		/* replies dropped: closing */
 	struct imap_reader	 rd;		/* IMAP only */
 	char			 tag[IMAP_TAG_MAX_BYTES];
-	int			 saslmech;	/* AUTHENTICATE/AUTH pending */
+	int			 saslmech;	/* session_mech of S_AUTH_CONT */
+	int			 certlogin;	/* this login: certificate */
+	/* The login name; of a certificate login, the authzid, then mapped. */
 	char			 user[MMP_USER_BYTES + 1];
 	size_t			 userlen;	/* may hold a NUL (POP3 USER) */
 	char			 pass[PASS_MAX_BYTES + 1];	/* wiped */
@@ -221,6 +230,7 @@ extern struct relay_env	*env;
 
 /* relay.c; relay_main() is in relay_main.h, the parent's only view */
 int	relay_lookup(struct session *);
+int	relay_certmap(struct session *);
 void	relay_session_closed(void);
 
 /* session.c */
@@ -238,6 +248,7 @@ void	session_log(struct session *, int, const char *, ...)
 struct session *session_find(uint64_t);
 void	session_bad_command(struct session *);
 int	session_plain_ok(const struct session *);
+int	session_external_ok(const struct session *);
 int	session_starttls_offered(const struct session *);
 void	session_starttls(struct session *);
 void	session_tls_result(struct session *, const struct tls_result *);
@@ -248,6 +259,7 @@ RB_PROTOTYPE(session_tree, session, entry, session_cmp)
 void	session_login(struct session *, const char *, size_t, const char *,
 	    size_t);
 void	session_login_sasl(struct session *, const char *, size_t);
+void	session_login_external(struct session *, const char *, size_t);
 void	session_lookup_result(struct session *,
 	    const struct lookup_answer *);
 void	session_fail_all_lookups(void);

@@ -1,6 +1,7 @@
 /*
- * SASL PLAIN (RFC 4616) over strict base64 (RFC 4648): decoding what a
- * client sends in AUTHENTICATE / AUTH and encoding the replay to a store.
+ * SASL PLAIN (RFC 4616) and EXTERNAL (RFC 4422) over strict base64
+ * (RFC 4648): decoding what a client sends in AUTHENTICATE / AUTH and
+ * encoding the replay to a store.
  */
 #include <limits.h>
 #include <stddef.h>
@@ -200,6 +201,42 @@ sasl_plain_decode(const char *b64, size_t len, char *authcid, char *passwd,
 		return plain_fail(err, errlen, why);
 	}
 	return 0;
+}
+
+/*
+ * The identity goes to a store as the authzid of the StoreAdmin's PLAIN
+ * replay, and is compared with the mapped user: nothing a store could
+ * cut or split (NUL, CR, LF) may be in it.
+ */
+int
+sasl_external_decode(const char *b64, size_t len, char *authzid,
+    size_t size, char *err, size_t errlen)
+{
+	uint8_t	m[SASL_FIELD_MAX_BYTES + 3];	/* whole quanta of 3 */
+	int	n;
+
+	if (size == 0)
+		return plain_fail(err, errlen, "no room for the identity");
+	authzid[0] = '\0';
+	if (len > sizeof(m) / 3 * 4)
+		return plain_fail(err, errlen, "EXTERNAL response too long");
+	if ((n = base64_decode(b64, len, m, sizeof(m))) == -1)
+		return plain_fail(err, errlen, "invalid base64");
+	if (memchr(m, '\0', n) != NULL || memchr(m, '\r', n) != NULL ||
+	    memchr(m, '\n', n) != NULL) {
+		explicit_bzero(m, sizeof(m));
+		return plain_fail(err, errlen, "NUL, CR or LF in the "
+		    "authorization identity");
+	}
+	if ((size_t)n >= size) {
+		explicit_bzero(m, sizeof(m));
+		return plain_fail(err, errlen, "authorization identity too "
+		    "long");
+	}
+	memcpy(authzid, m, n);
+	authzid[n] = '\0';
+	explicit_bzero(m, sizeof(m));
+	return n;
 }
 
 static int

@@ -1,6 +1,6 @@
 /*
- * SASL PLAIN (RFC 4616) and strict base64 (RFC 4648) for the login
- * exchanges of both protocols.
+ * SASL PLAIN (RFC 4616), EXTERNAL (RFC 4422) and strict base64 (RFC 4648)
+ * for the login exchanges of both protocols.
  */
 #ifndef MMP_SASL_H
 #define MMP_SASL_H
@@ -26,6 +26,14 @@ int	base64_encode_buf(struct buf *, const void *in, size_t inlen);
  */
 int	sasl_plain_decode(const char *b64, size_t len, char *authcid,
 	    char *passwd, char *err, size_t errlen);
+/*
+ * Decode an EXTERNAL response (RFC 4422 appendix A): the authorization
+ * identity the client asks for, "" for the one its certificate maps to.
+ * Returns its length, or -1 (reason in err) on bad base64, a NUL, CR or
+ * LF, or an identity that does not fit authzid (size bytes with its NUL).
+ */
+int	sasl_external_decode(const char *b64, size_t len, char *authzid,
+	    size_t size, char *err, size_t errlen);
 /* Append base64("authzid NUL authcid NUL passwd"); authzid may be NULL. */
 int	sasl_plain_encode(struct buf *, const char *authzid,
 	    const char *authcid, const char *passwd);

@@ -419,6 +419,28 @@ session_plain_ok(const struct session *s)
 	return s->tls || !conf_num(env->conf, s->svc, CK_RESTRICTPLAIN);
 }
 
+static int
+session_conf_nonempty(const struct session *s, enum conf_key key)
+{
+	const char	*v = conf_str(env->conf, s->svc, key);
+
+	return v != NULL && v[0] != '\0';
+}
+
+/*
+ * SASL EXTERNAL (a certificate login) is offered on this connection: the
+ * client's certificate was verified, the service maps certificates
+ * (CertMapFile) and can replay as the store's administrator.
+ */
+int
+session_external_ok(const struct session *s)
+{
+	return s->cert != NULL && s->cert->status == TLS_CERT_VERIFIED &&
+	    session_conf_nonempty(s, CK_CERTMAPFILE) &&
+	    session_conf_nonempty(s, CK_STOREADMIN) &&
+	    session_conf_nonempty(s, CK_STOREADMINPASS);
+}
+
 /* STARTTLS / STLS is offered (and accepted) on this connection. */
 int
 session_starttls_offered(const struct session *s)

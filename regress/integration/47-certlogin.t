@@ -41,8 +41,12 @@ def setup(tap):
     env.start_backends()
     certmap = env.path("certmap.conf")
     with open(certmap, "w") as f:
+        # An empty DNComps searches the whole directory (LdapUrl's base);
+        # without the line the base would be the subject DN itself
+        # (certmap.conf as the product and mmpd.conf(5) read it).
         f.write("# mmptest: the subject's OU is the uid\n"
                 "certmap default default\n"
+                "default:DNComps\n"
                 "default:FilterComps ou=uid\n")
     keys = {"SSLClientCAFile": pk.ca(), "CertMapFile": certmap,
             "StoreAdmin": ADMIN[0], "StoreAdminPass": ADMIN[1]}

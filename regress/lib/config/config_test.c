@@ -802,6 +802,52 @@ test_samples(void)
 	conf_free(conf);
 }
 
+/*
+ * Which child gets which secret: BindPass only mmp-ldapd (it binds),
+ * StoreAdminPass only the relays (they replay certificate logins),
+ * mmp-tlsd no secret of the table at all; other keys go everywhere.
+ */
+static void
+test_sent_to(void)
+{
+	static const struct {
+		int	key;
+		int	relay, ldapd, tlsd;
+	} want[] = {
+		{ CK_BINDPASS,		0, 1, 0 },
+		{ CK_STOREADMINPASS,	1, 0, 0 },
+		{ CK_STOREADMIN,	1, 1, 1 },
+		{ CK_BINDDN,		1, 1, 1 },
+	};
+	size_t	i;
+	int	k, tlsd_secrets = 0, lost = 0;
+
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		tap_ok(conf_sent_to(want[i].key, CONF_TO_RELAY) ==
+		    want[i].relay && conf_sent_to(want[i].key, CONF_TO_LDAPD)
+		    == want[i].ldapd && conf_sent_to(want[i].key,
+		    CONF_TO_TLSD) == want[i].tlsd, "conf_sent_to %s: relay %d, "
+		    "mmp-ldapd %d, mmp-tlsd %d",
+		    conf_keyinfo(want[i].key)->name, want[i].relay,
+		    want[i].ldapd, want[i].tlsd);
+	for (k = 0; k < CK_NKEYS; k++) {
+		if (!(conf_keyinfo(k)->flags & CKF_SECRET))
+			continue;
+		tlsd_secrets += conf_sent_to(k, CONF_TO_TLSD);
+		/* A secret nobody gets is a key that cannot work. */
+		if (!conf_sent_to(k, CONF_TO_RELAY) &&
+		    !conf_sent_to(k, CONF_TO_LDAPD)) {
+			tap_diag("%s goes to no child", conf_keyinfo(k)->name);
+			lost++;
+		}
+	}
+	tap_is_int(tlsd_secrets, 0, "conf_sent_to: no secret to mmp-tlsd");
+	tap_is_int(lost, 0, "conf_sent_to: every secret goes to some child");
+	tap_ok(!conf_sent_to(-1, CONF_TO_RELAY) &&
+	    !conf_sent_to(CK_NKEYS, CONF_TO_RELAY), "conf_sent_to: a key out "
+	    "of range goes nowhere");
+}
+
 static void
 test_dump(void)
 {
@@ -825,8 +871,8 @@ test_dump(void)
 	tap_ok(strstr(d, "PopProxyAService.cfg: default:BindPass \"\"   "
 	    "# default\n") != NULL, "unset secret shown empty");
 	tap_ok(strstr(d, "ImapProxyAService.cfg: default:StoreAdminPass "
-	    "\"********\"   # ImapProxyAService.cfg:3, not in effect in this "
-	    "version\n") != NULL, "later secret");
+	    "\"********\"   # ImapProxyAService.cfg:3\n") != NULL,
+	    "StoreAdminPass shown as ********");
 	tap_ok(strstr(d, "AService.cfg: default:LogLevel \"5\"   # default\n")
 	    != NULL, "default origin");
 	tap_ok(strstr(d, "PopProxyAService.cfg: default:Timeout \"600\"   "
@@ -1071,6 +1117,7 @@ main(void)
 	test_listeners();
 	test_samples();
 	test_dump();
+	test_sent_to();
 	test_roundtrip();
 	test_conf_set();
 	test_table();

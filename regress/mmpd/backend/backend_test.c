@@ -37,6 +37,15 @@
 
 #define TAG		"x1"
 #define PLAIN_BOB	"AGJvYgBzZWNyZXQ="	/* base64 "\0bob\0secret" */
+#define ADMIN		"mmpadmin"
+#define ADMIN_PASS	"admin-pw"
+/* base64 "bob\0mmpadmin\0admin-pw": authzid bob, the StoreAdmin's own */
+#define PLAIN_ADMIN	"Ym9iAG1tcGFkbWluAGFkbWluLXB3"
+/* Names that put POP3's AUTH PLAIN line at 253 and 257 bytes. */
+#define USER_162	"uuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuu"
+#define PLAIN_162	"dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1AG1tcGFkbWluAGFkbWluLXB3"
+#define USER_163	USER_162 "u"
+#define PLAIN_163	"dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dXV1dQBtbXBhZG1pbgBhZG1pbi1wdw=="
 #define UTF8_PASS	"p\xc3\xa4" "ss"	/* 5 bytes */
 #define UTF8_USER	"j\xc3\xb6" "rg"	/* 5 bytes */
 
@@ -89,6 +98,7 @@ struct script {
 	int		 starttls;	/* StoreStartTLS yes */
 	int		 notlsd;	/* no mmp-tlsd channel */
 	const char	*mailhost;	/* NULL: "" (servername: address) */
+	int		 cert;		/* a certificate login: no password */
 	struct step	 steps[STEPS_MAX];
 	enum outcome	 want;
 	const char	*client;	/* OK: the client gets this */
@@ -135,6 +145,84 @@ struct relay_env	*env = &relay;
 
 static const struct script scripts[] = {
 {
+	.name = "imap certificate, SASL-IR", .svc = SVC_IMAP, .cert = 1,
+	.steps = { ACCEPT(0),
+	    SEND(0, "* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN] hi\r\n"),
+	    EXPECT(0, TAG " AUTHENTICATE PLAIN " PLAIN_ADMIN "\r\n"),
+	    SEND(0, TAG " OK in\r\n") },
+	.want = OUT_OK, .client = TAG " OK in\r\n",
+}, {
+	.name = "imap certificate, continuation", .svc = SVC_IMAP, .cert = 1,
+	.steps = { ACCEPT(0), SEND(0, "* OK hi\r\n"),
+	    EXPECT(0, "mmpd0 CAPABILITY\r\n"),
+	    SEND(0, "* CAPABILITY IMAP4rev1 AUTH=PLAIN LITERAL+\r\n"
+	    "mmpd0 OK\r\n"),
+	    EXPECT(0, TAG " AUTHENTICATE PLAIN\r\n"), QUIET(0),
+	    SEND(0, "+ \r\n"), EXPECT(0, PLAIN_ADMIN "\r\n"),
+	    SEND(0, TAG " OK in\r\n") },
+	.want = OUT_OK, .client = TAG " OK in\r\n",
+}, {
+	/* LOGIN would be the administrator logging in as itself. */
+	.name = "imap certificate, store without AUTH=PLAIN", .svc = SVC_IMAP,
+	.cert = 1,
+	.steps = { ACCEPT(0),
+	    SEND(0, "* OK [CAPABILITY IMAP4rev1 LITERAL+ SASL-IR] hi\r\n"),
+	    QUIET(0) },
+	.want = OUT_STORE, .detail = "certificate logins need SASL PLAIN",
+}, {
+	.name = "imap certificate, next address offers AUTH=PLAIN",
+	.svc = SVC_IMAP, .cert = 1,
+	.addrs = { "127.0.0.2", "127.0.0.1" },
+	.listen = { "127.0.0.2", "127.0.0.1" },
+	.steps = { ACCEPT(0), SEND(0, "* OK [CAPABILITY IMAP4rev1] one\r\n"),
+	    QUIET(0), ACCEPT(1),
+	    SEND(1, "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] two\r\n"),
+	    EXPECT(1, TAG " AUTHENTICATE PLAIN " PLAIN_ADMIN "\r\n"),
+	    SEND(1, TAG " OK in\r\n") },
+	.want = OUT_OK, .client = TAG " OK in\r\n", .addr = "127.0.0.1",
+}, {
+	.name = "imap certificate, store refuses", .svc = SVC_IMAP, .cert = 1,
+	.steps = { ACCEPT(0),
+	    SEND(0, "* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN] hi\r\n"),
+	    EXPECT(0, TAG " AUTHENTICATE PLAIN " PLAIN_ADMIN "\r\n"),
+	    SEND(0, TAG " NO [AUTHENTICATIONFAILED] no\r\n") },
+	.want = OUT_AUTH, .detail = "refused: " TAG " NO",
+}, {
+	.name = "pop3 certificate, AUTH PLAIN", .svc = SVC_POP, .cert = 1,
+	.steps = { ACCEPT(0), SEND(0, "+OK hi\r\n"),
+	    EXPECT(0, "AUTH PLAIN " PLAIN_ADMIN "\r\n"),
+	    SEND(0, "+OK Logged in.\r\n") },
+	.want = OUT_OK, .client = "+OK Logged in.\r\n",
+}, {
+	.name = "pop3 certificate, 253-byte AUTH line", .svc = SVC_POP,
+	.cert = 1, .user = USER_162,
+	.steps = { ACCEPT(0), SEND(0, "+OK hi\r\n"),
+	    EXPECT(0, "AUTH PLAIN " PLAIN_162 "\r\n"),
+	    SEND(0, "+OK Logged in.\r\n") },
+	.want = OUT_OK, .client = "+OK Logged in.\r\n",
+}, {
+	/* RFC 5034 4: over 255 bytes, the response waits for "+ ". */
+	.name = "pop3 certificate, continuation", .svc = SVC_POP, .cert = 1,
+	.user = USER_163,
+	.steps = { ACCEPT(0), SEND(0, "+OK hi\r\n"),
+	    EXPECT(0, "AUTH PLAIN\r\n"), QUIET(0), SEND(0, "+ \r\n"),
+	    EXPECT(0, PLAIN_163 "\r\n"), SEND(0, "+OK Logged in.\r\n") },
+	.want = OUT_OK, .client = "+OK Logged in.\r\n",
+}, {
+	/* "+OK" is no continuation: the response is never sent. */
+	.name = "pop3 certificate, +OK instead of +", .svc = SVC_POP,
+	.cert = 1, .user = USER_163,
+	.steps = { ACCEPT(0), SEND(0, "+OK hi\r\n"),
+	    EXPECT(0, "AUTH PLAIN\r\n"), SEND(0, "+OK what\r\n"),
+	    QUIET(0) },
+	.want = OUT_AUTH, .detail = "refused: +OK what",
+}, {
+	.name = "pop3 certificate, -ERR", .svc = SVC_POP, .cert = 1,
+	.steps = { ACCEPT(0), SEND(0, "+OK hi\r\n"),
+	    EXPECT(0, "AUTH PLAIN " PLAIN_ADMIN "\r\n"),
+	    SEND(0, "-ERR [AUTH] no\r\n") },
+	.want = OUT_AUTH, .detail = "refused: -ERR [AUTH] no",
+}, {
 	.name = "imap StoreStartTLS", .svc = SVC_IMAP, .starttls = 1,
 	.steps = { ACCEPT(0),
 	    SEND(0, "* OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED] hi\r\n"),
@@ -470,6 +558,25 @@ session_send_raw(struct session *s, const void *data, size_t len)
 		tap_diag("client buffer full");
 }
 
+/* b (all of its memory) holds the StoreAdmin's PLAIN for user. */
+static int
+admin_left(const struct buf *b, const char *user)
+{
+	struct buf	m;
+	int		left;
+
+	if (buf_init(&m, 0, 4096) == -1 ||
+	    sasl_plain_encode(&m, user, ADMIN, ADMIN_PASS) == -1) {
+		tap_diag("admin_left: cannot encode");
+		buf_free(&m);
+		return 1;
+	}
+	left = memmem(b->data, b->cap, buf_data(&m), buf_len(&m)) != NULL ||
+	    memmem(b->data, b->cap, ADMIN_PASS, strlen(ADMIN_PASS)) != NULL;
+	buf_free(&m);
+	return left;
+}
+
 void
 session_login_ok(struct session *s)
 {
@@ -478,9 +585,9 @@ session_login_ok(struct session *s)
 
 	rec.nok++;
 	/* Whatever be.out ever held is gone: no password in its memory. */
-	rec.passleft = s->be.out.data != NULL &&
-	    memmem(s->be.out.data, s->be.out.cap, s->pass,
-	    strlen(s->pass)) != NULL;
+	rec.passleft = s->be.out.data != NULL && (s->certlogin ?
+	    admin_left(&s->be.out, s->user) : memmem(s->be.out.data,
+	    s->be.out.cap, s->pass, strlen(s->pass)) != NULL);
 	(void)strlcpy(rec.beaddr, s->be.addr, sizeof(rec.beaddr));
 	(void)strlcpy(rec.peer, "none", sizeof(rec.peer));
 	if (s->be.fd != -1 &&
@@ -914,6 +1021,10 @@ conf_setup(const struct script *sc, int port, int timeout)
 		    num) == -1) || (sc->starttls &&
 		    conf_setup1(sects[i], CK_STORESTARTTLS, "yes") == -1))
 			return -1;
+		/* Set for every script: only a certificate login uses them. */
+		if (conf_setup1(sects[i], CK_STOREADMIN, ADMIN) == -1 ||
+		    conf_setup1(sects[i], CK_STOREADMINPASS, ADMIN_PASS) == -1)
+			return -1;
 	}
 	return 0;
 }
@@ -938,8 +1049,11 @@ session_setup(const struct script *sc)
 	(void)strlcpy(s->tag, TAG, sizeof(s->tag));
 	(void)strlcpy(s->user, sc->user != NULL ? sc->user : "bob",
 	    sizeof(s->user));
-	(void)strlcpy(s->pass, sc->pass != NULL ? sc->pass : "secret",
-	    sizeof(s->pass));
+	if (sc->cert)
+		s->certlogin = 1;	/* no password: s->pass stays "" */
+	else
+		(void)strlcpy(s->pass, sc->pass != NULL ? sc->pass : "secret",
+		    sizeof(s->pass));
 	for (i = 0; i < STORES_MAX && sc->addrs[i] != NULL; i++)
 		(void)strlcpy(s->be.addrs[i], sc->addrs[i],
 		    sizeof(s->be.addrs[i]));

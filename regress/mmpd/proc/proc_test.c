@@ -56,6 +56,7 @@ struct fake {
 	struct tls_file_hdr tlsfile[TLSFILES_KEEP];
 	int		 tlsfd[TLSFILES_KEEP];
 	unsigned int	 ntlsfiles;
+	unsigned int	 kv[CK_NKEYS];	/* IMSG_CONF_KVs of each key */
 };
 
 /* What kill() was asked, and the state of things at that moment. */
@@ -218,6 +219,20 @@ fake_start(enum child_kind kind, unsigned int index)
 }
 
 /* Take what the parent sent f so far, counting types and fds. */
+/* IMSG_CONF_KV: u8 sect, u16 key, ...: count the key. */
+static void
+fake_kv(struct fake *f, struct imsg *imsg)
+{
+	struct msg_reader	r;
+	uint16_t		key;
+	uint8_t			sect;
+
+	msg_reader_init(&r, imsg);
+	if (msg_get_u8(&r, &sect) == 0 && msg_get_u16(&r, &key) == 0 &&
+	    key < CK_NKEYS)
+		f->kv[key]++;
+}
+
 static void
 fake_read(struct fake *f)
 {
@@ -235,6 +250,8 @@ fake_read(struct fake *f)
 				f->seq[f->nseq++] = imsg.hdr.type;
 			if (imsg.hdr.type < IMSG_MAX && imsg.datalen >= 4)
 				memcpy(&f->u32[imsg.hdr.type], imsg.data, 4);
+			if (imsg.hdr.type == IMSG_CONF_KV)
+				fake_kv(f, &imsg);
 			if (imsg.hdr.type == IMSG_CONF_TLSFILE &&
 			    f->ntlsfiles < TLSFILES_KEEP &&
 			    tls_file_hdr_read(&imsg,
@@ -686,6 +703,12 @@ tls_conf(void)
 	    sizeof(err)) == -1 ||
 	    conf_set(conf, SVC_IMAP, CK_SSLSTORECAFILE, ca, "I", 6, err,
 	    sizeof(err)) == -1 ||
+	    conf_set(conf, SVC_IMAP, CK_BINDPASS, "bind-pw", "I", 7, err,
+	    sizeof(err)) == -1 ||
+	    conf_set(conf, SVC_IMAP, CK_STOREADMIN, "admin", "I", 8, err,
+	    sizeof(err)) == -1 ||
+	    conf_set(conf, SVC_IMAP, CK_STOREADMINPASS, "admin-pw", "I", 9,
+	    err, sizeof(err)) == -1 ||
 	    conf_finish(conf, err, sizeof(err)) == -1) {
 		tap_diag("tls_conf: %s", err);
 		die("tls_conf");
@@ -748,6 +771,24 @@ check_tlsd_conf(struct fake *t)
 	    t->c->name);
 }
 
+/*
+ * Each child got the secrets it needs and no other: BindPass mmp-ldapd,
+ * StoreAdminPass the relays, mmp-tlsd none; StoreAdmin is no secret.
+ */
+static void
+check_secrets(struct fake *relay, struct fake *ldapd, struct fake *tlsd)
+{
+	tap_ok(relay->kv[CK_STOREADMINPASS] == 1 &&
+	    relay->kv[CK_BINDPASS] == 0 && relay->kv[CK_STOREADMIN] == 1,
+	    "relay: StoreAdmin and StoreAdminPass, no BindPass");
+	tap_ok(ldapd->kv[CK_BINDPASS] == 1 &&
+	    ldapd->kv[CK_STOREADMINPASS] == 0 && ldapd->kv[CK_STOREADMIN] == 1,
+	    "mmp-ldapd: BindPass, no StoreAdminPass");
+	tap_ok(tlsd->kv[CK_BINDPASS] == 0 && tlsd->kv[CK_STOREADMINPASS] == 0
+	    && tlsd->kv[CK_STOREADMIN] == 1 && tlsd->kv[CK_LDAPURL] == 1,
+	    "mmp-tlsd: the configuration without a secret");
+}
+
 /* mmp-tlsd processes: configuration, channels with relays, LOST. */
 static void
 test_tlsd(void)
@@ -785,6 +826,7 @@ test_tlsd(void)
 	    "other end, with the relay's index");
 	tap_is_int(r->u32[IMSG_TLSD_CHANNEL], 1, "TLSD_CHANNEL carries the "
 	    "mmp-tlsd index");
+	check_secrets(r, ldapd, t0);
 
 	t2 = fake_start(CHILD_TLSD, 2);
 	(void)run_loop(0.1);

@@ -357,6 +357,71 @@ test_plain_encode(void)
 	buf_free(&b);
 }
 
+struct external_case {
+	const char	*b64;
+	const char	*authzid;	/* NULL: must be refused */
+	const char	*why;		/* refused: in the reason */
+};
+
+static const struct external_case external_cases[] = {
+	{ "", "", NULL },			/* empty: the mapped user */
+	{ "cGlsYXI=", "pilar", NULL },
+	{ "cXVlbnRpbg==", "quentin", NULL },
+	{ "asOWcmc=", "j\xc3\x96rg", NULL },	/* UTF-8 */
+	{ "=", NULL, "base64" },		/* the caller maps "=" */
+	{ "cGlsYXI", NULL, "base64" },
+	{ "cGlsYXI=\r\n", NULL, "base64" },
+	{ "cGls YXI=", NULL, "base64" },
+	{ "AA==", NULL, "NUL" },		/* "\0" */
+	{ "cGlsYXIAcXVlbnRpbg==", NULL, "NUL" },	/* "pilar\0quentin" */
+	{ "cGlsYXINCg==", NULL, "CR" },	/* "pilar\r\n" */
+	{ "cGlsYXIKcXVlbnRpbg==", NULL, "LF" },	/* "pilar\nquentin" */
+	{ "DQ==", NULL, "CR" },
+};
+
+/* EXTERNAL (RFC 4422 A): the authorization identity, or a refusal. */
+static void
+test_external(void)
+{
+	char	authzid[16], big[400], err[128];
+	size_t	i;
+	int	r;
+
+	for (i = 0; i < sizeof(external_cases) / sizeof(external_cases[0]);
+	    i++) {
+		const struct external_case	*c = &external_cases[i];
+
+		err[0] = '\0';
+		memset(authzid, 'Z', sizeof(authzid));
+		r = sasl_external_decode(c->b64, strlen(c->b64), authzid,
+		    sizeof(authzid), err, sizeof(err));
+		if (c->authzid != NULL) {
+			tap_ok(r == (int)strlen(c->authzid) &&
+			    strcmp(authzid, c->authzid) == 0,
+			    "EXTERNAL case %zu: \"%s\"", i, c->authzid);
+			continue;
+		}
+		tap_ok(r == -1 && strstr(err, c->why) != NULL &&
+		    authzid[0] == '\0', "EXTERNAL case %zu refused: %s", i,
+		    err);
+	}
+	/* "0123456789abcde" fits 16 bytes with its NUL; one more does not. */
+	tap_is_int(sasl_external_decode("MDEyMzQ1Njc4OWFiY2Rl", 20, authzid,
+	    sizeof(authzid), err, sizeof(err)), 15, "EXTERNAL: identity of "
+	    "size - 1 bytes");
+	tap_ok(sasl_external_decode("MDEyMzQ1Njc4OWFiY2RlZg==", 24, authzid,
+	    sizeof(authzid), err, sizeof(err)) == -1 && strstr(err,
+	    "too long") != NULL && authzid[0] == '\0', "EXTERNAL: identity "
+	    "of size bytes refused");
+	memset(big, 'A', sizeof(big));
+	tap_ok(sasl_external_decode(big, sizeof(big), authzid,
+	    sizeof(authzid), err, sizeof(err)) == -1 && strstr(err,
+	    "too long") != NULL, "EXTERNAL: %zu base64 characters refused "
+	    "before decoding", sizeof(big));
+	tap_is_int(sasl_external_decode("", 0, authzid, 0, err, sizeof(err)),
+	    -1, "EXTERNAL: no room at all");
+}
+
 int
 main(void)
 {
@@ -366,5 +431,6 @@ main(void)
 	test_plain_table();
 	test_plain_limits();
 	test_plain_encode();
+	test_external();
 	return tap_done();
 }
