@@ -7,8 +7,9 @@
  * Files: CF_A AService.cfg, CF_I ImapProxyAService.cfg, CF_P
  * PopProxyAService.cfg. Flags: CKF_SECRET never printed, sent only to
  * the children named by CKF_TO_LDAPD (mmp-ldapd) and CKF_TO_RELAY (the
- * relays; mmp-tlsd gets no secret of this table); CKF_LATER accepted, validated and stored, but the feature it
- * configures is not in this version (mmpd says so at start); CKF_NSS a key
+ * relays; mmp-tlsd gets no secret of this table); CKF_LATER accepted,
+ * validated and stored, but the feature it configures is not in this
+ * version (mmpd says so at start); CKF_NSS a key
  * of the product's NSS database, accepted and ignored with a warning
  * (mmpd uses PEM files).
  */

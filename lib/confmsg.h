@@ -16,8 +16,9 @@
 /*
  * Parent: queue IMSG_CONF_START(gen) and one IMSG_CONF_KV per set value.
  * A secret key only to the kind of child (dest) it is for (conf_sent_to):
- * BindPass to mmp-ldapd, StoreAdminPass to the relays. The caller adds its own messages
- * (listeners, hosts) and then calls conf_send_end. 0 or -1.
+ * BindPass to mmp-ldapd, StoreAdminPass to the relays. The caller adds
+ * its own messages (listeners, hosts) and then calls conf_send_end. 0 or
+ * -1.
  */
 int	conf_send_begin(struct chan *, const struct mmp_conf *, uint32_t gen,
 	    enum conf_dest dest);

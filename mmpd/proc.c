@@ -2,8 +2,9 @@
  * The children of the parent: each is started by fork + exec so it begins
  * with a fresh address space, gets its configuration over its imsg
  * channel, relays are connected with mmp-ldapd and each mmp-tlsd, and
- * whatever dies is logged and restarted with backoff. A child is never trusted: a bad
- * message gets it killed and restarted, never the parent hurt.
+ * whatever dies is logged and restarted with backoff. A child is never
+ * trusted: a bad message gets it killed and restarted, never the parent
+ * hurt.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
