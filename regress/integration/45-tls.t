@@ -444,6 +444,36 @@ def test_big(tap, env, m):
            "found %s bytes" % (None if found is None else len(found)))
 
 
+def rss_kib(pid):
+    return int(T.proc_status(pid).get("VmRSS", "0 kB").split()[0])
+
+
+def test_slow_reader(tap, env, m):
+    """A client that does not read: mmp-tlsd and the relays hold a bounded
+    amount of the 10 MiB (backpressure to the store), not all of it."""
+    procs = [p for p in m.children() if "mmp-tlsd" in T.proc_cmdline(p) or
+             "relay" in T.proc_cmdline(p)]
+    with m.imap_tls(timeout=60) as c:
+        c.login("big", "big-pw")
+        c.cmd("SELECT INBOX")
+        before = {p: rss_kib(p) for p in procs}
+        tag = c.tag()
+        c.send(("%s FETCH 1 BODY.PEEK[]\r\n" % tag).encode())
+        time.sleep(2)		# the store sends, nobody reads
+        grew = {T.proc_cmdline(p): rss_kib(p) - before[p] for p in procs}
+        tap.ok(all(g < 2048 for g in grew.values()),
+               "a client that does not read: no process holds the message "
+               "(RSS growth under 2 MiB each)", repr(grew))
+        t, un = c.read_until_tagged(tag)
+        body = b""
+        for r in un:
+            mm = re.match(rb"\* 1 FETCH \(BODY\[\] \{(\d+)\}\r\n", r)
+            if mm:
+                body = r[mm.end():mm.end() + int(mm.group(1))]
+        tap.ok(ok_tag(t) and len(body) >= BIG,
+               "then it reads all %d bytes" % len(body), repr(t))
+
+
 # ---------------------------------------------------------------- clients
 
 def test_real_clients(tap, env, m):
@@ -493,6 +523,7 @@ def main(tap):
     section(tap, "resumption", test_resumption, env, m)
     section(tap, "SNI", test_sni, env, m)
     section(tap, "10 MiB", test_big, env, m)
+    section(tap, "slow reader", test_slow_reader, env, m)
     section(tap, "real clients", test_real_clients, env, m)
 
 

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 # TLS to the stores through mmp-tlsd: SSLBacksidePort to Dovecot's IMAPS
 # and POP3S verified against SSLStoreCAFile (mailHost as a name and as an
-# address), a store whose certificate the CA does not vouch for gets no
-# password (ServerDownAlert, a log line naming the failure), SSLStoreVerify
-# no encrypts anyway, StoreStartTLS upgrades the plain BacksidePort.
+# address), a store whose certificate the CA does not vouch for, or that
+# does not carry the mailHost name, gets no password (ServerDownAlert, a
+# log line naming the failure), SSLStoreVerify no encrypts anyway,
+# StoreStartTLS upgrades the plain BacksidePort.
 
 import os
 import re
@@ -70,6 +71,23 @@ def both_refused(tap, env, m, what):
            "%s: no login reached a store" % what)
 
 
+def wrong_name(tap, env, m):
+    """The CA vouches for the certificate, but not for the name mailHost
+    gives: no password goes there."""
+    c0 = logins(env, "store1", "carol")
+    off = m.log_size()
+    with m.imap() as c:
+        t, un = c.login("carol", "carol-pw")
+        tap.ok(re.match(rb"t\d+ NO", t) and IMAP_DOWN.encode() in t +
+               b"".join(un), "a certificate without mailHost's name: IMAP "
+               "login refused with the ServerDownAlert text", repr((t, un)))
+    tap.ok(m.wait_log(r"(?i)other\.mmp\.test.*(name|certificate)", off),
+           "a certificate without mailHost's name: the log says so",
+           m.log_since(off)[-2000:])
+    tap.is_(logins(env, "store1", "carol"), c0,
+            "a certificate without mailHost's name: no login reached it")
+
+
 def main(tap):
     T.need_root()
     T.need_tlsd()
@@ -78,6 +96,13 @@ def main(tap):
     env.stores["store1"].seed("alice", T.message("alice on store1"))
     env.user("bob", "bob-pw", "store2", mailhost=T.STORE_ADDRS["store2"])
     env.stores["store2"].seed("bob", T.message("bob on store2"))
+    # mailHost "other.mmp.test": another name of 127.0.0.11 in the
+    # HostsFile, one the store's certificate (store1.mmp.test, store1,
+    # 127.0.0.11) does not carry.
+    with open(env.hosts_file, "a") as f:
+        f.write("%s\tother.mmp.test\n" % T.STORE_ADDRS["store1"])
+    env.user("carol", "carol-pw", "store1", mailhost="other.mmp.test")
+    env.stores["store1"].seed("carol", T.message("carol on store1"))
     env.start_backends()
     pk = env.pki
 
@@ -92,6 +117,7 @@ def main(tap):
 
     m = tls_store("good", pk.ca())
     both_work(tap, env, m, "SSLBacksidePort, the test CA")
+    wrong_name(tap, env, m)
     m.stop()
 
     m = tls_store("rogue", pk.rogue_ca())
