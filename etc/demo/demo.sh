@@ -3,8 +3,8 @@
 # loopback in a temp dir, with users to log in as; Ctrl-C stops it all.
 # DEMO_NO_WAIT=1: start, check both protocols with curl, stop.
 # DEMO_IMAP_PORT / DEMO_POP_PORT: mmpd's ports (10143 / 10110).
-# DEMO_IMAPS_PORT / DEMO_POP3S_PORT: its TLS ports (10993 / 10995), when
-# mmp-tlsd is built; DEMO_TLS=0 leaves them out.
+# DEMO_IMAPS_PORT / DEMO_POP3S_PORT: its TLS ports (10993 / 10995);
+# DEMO_TLS=0 leaves them out.
 # MMPD: the mmpd program to run (default mmpd/mmpd).
 set -eu
 
@@ -13,9 +13,11 @@ if [ "$(id -u)" -ne 0 ]; then
 	echo "demo: run as root (mmpd starts its sandboxed children as root)" >&2
 	exit 1
 fi
-# MMPD: another build of mmpd (make asan's); mmp-ldapd is found beside it.
+# MMPD: another build of mmpd (make asan's); mmp-ldapd and mmp-tlsd are
+# found beside it.
 mmpd=${MMPD:-mmpd/mmpd}
-for b in "$mmpd" "$(dirname "$(dirname "$mmpd")")/mmp-ldapd/mmp-ldapd"; do
+top=$(dirname "$(dirname "$mmpd")")
+for b in "$mmpd" "$top/mmp-ldapd/mmp-ldapd" "$top/mmp-tlsd/mmp-tlsd"; do
 	if [ ! -x "$b" ]; then
 		echo "demo: $b is not built; run make all" >&2
 		exit 1

@@ -31,21 +31,17 @@ def main(tap):
            "demo: curl logs in over IMAP and fetches alice's message", diag)
     tap.ok(re.search(r"^demo: POP3 check \(curl, bob\): OK$", out, re.M),
            "demo: curl logs in over POP3 and retrieves bob's message", diag)
-    if T.tlsd_built():
-        tap.ok(re.search(r"^demo: IMAPS check \(curl, alice\): OK$", out,
-                         re.M), "demo: curl --cacert logs in over IMAPS",
-               diag)
-        tap.ok(re.search(r"^demo: POP3S check \(curl, bob\): OK$", out,
-                         re.M), "demo: curl --cacert logs in over POP3S",
-               diag)
-        tap.ok(re.search(r"curl -v --cacert \S+/ca\.pem 'imaps://127\.0\.0"
-                         r"\.1:%s/" % env["DEMO_IMAPS_PORT"], out) and
-               re.search(r"openssl s_client -connect 127\.0\.0\.1:%s "
-                         r"-CAfile" % env["DEMO_IMAPS_PORT"], out),
-               "demo prints how to trust its CA (curl, openssl)", diag)
-    else:
-        for what in ("IMAPS", "POP3S", "how to trust the CA"):
-            tap.skip("demo: %s" % what, "mmp-tlsd not built")
+    tap.ok(re.search(r"^demo: IMAPS check \(curl, alice\): OK$", out,
+                     re.M), "demo: curl --cacert logs in over IMAPS",
+           diag)
+    tap.ok(re.search(r"^demo: POP3S check \(curl, bob\): OK$", out,
+                     re.M), "demo: curl --cacert logs in over POP3S",
+           diag)
+    tap.ok(re.search(r"curl -v --cacert \S+/ca\.pem 'imaps://127\.0\.0"
+                     r"\.1:%s/" % env["DEMO_IMAPS_PORT"], out) and
+           re.search(r"openssl s_client -connect 127\.0\.0\.1:%s "
+                     r"-CAfile" % env["DEMO_IMAPS_PORT"], out),
+           "demo prints how to trust its CA (curl, openssl)", diag)
     tap.ok(re.search(r"curl -v 'imap://127\.0\.0\.1:%s/" %
                      env["DEMO_IMAP_PORT"], out) and "password" in out,
            "demo prints how to log in", diag)
