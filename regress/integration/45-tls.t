@@ -461,9 +461,14 @@ def test_slow_reader(tap, env, m):
         c.send(("%s FETCH 1 BODY.PEEK[]\r\n" % tag).encode())
         time.sleep(2)		# the store sends, nobody reads
         grew = {T.proc_cmdline(p): rss_kib(p) - before[p] for p in procs}
-        tap.ok(all(g < 2048 for g in grew.values()),
-               "a client that does not read: no process holds the message "
-               "(RSS growth under 2 MiB each)", repr(grew))
+        if any(T.sanitized(p) for p in procs):
+            tap.skip("a client that does not read: no process holds the "
+                     "message", "AddressSanitizer's quarantine keeps freed "
+                     "buffers resident")
+        else:
+            tap.ok(all(g < 2048 for g in grew.values()),
+                   "a client that does not read: no process holds the "
+                   "message (RSS growth under 2 MiB each)", repr(grew))
         t, un = c.read_until_tagged(tag)
         body = b""
         for r in un:

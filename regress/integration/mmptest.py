@@ -353,6 +353,16 @@ def check_sandboxed(tap, pid, want_uid, what):
     tap.is_(directory_fds(pid), [], "%s holds no directory descriptor" % what)
 
 
+def sanitized(pid):
+    """Runs pid under AddressSanitizer? Its freed memory waits in a
+    quarantine, so its RSS says nothing about what it holds."""
+    try:
+        with open("/proc/%d/maps" % pid) as f:
+            return "libasan" in f.read()
+    except OSError:
+        return False
+
+
 def children_of(ppid):
     """Pids whose parent is ppid."""
     kids = []
