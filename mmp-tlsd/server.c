@@ -165,37 +165,58 @@ server_is_pem(const struct tls_file *f)
 	    11) != NULL;
 }
 
+/*
+ * Each certificate of a PEM file, in order, to fn (its number from 0);
+ * fn returns -1 to stop at one it cannot take. 0 when every one was
+ * taken and there was at least one, else -1 with the reason in err,
+ * named by key ("SSLCertFile") and the file's path.
+ */
+static int
+server_each_cert(const struct tls_file *f, const char *key,
+    int (*fn)(X509 *, int, void *), void *arg, char *err, size_t errlen)
+{
+	BIO	*bio;
+	X509	*x;
+	char	 why[128];
+	int	 n = 0, stopped = 0;
+
+	if (!server_is_pem(f))
+		return server_file_err(f, key, err, errlen);
+	if ((bio = BIO_new_mem_buf(f->buf, (int)f->len)) == NULL)
+		fatalx("BIO_new_mem_buf");
+	while (!stopped && (x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) !=
+	    NULL) {
+		stopped = fn(x, n++, arg) == -1;
+		X509_free(x);
+	}
+	BIO_free(bio);
+	if (!stopped && n > 0 &&
+	    ERR_GET_REASON(ERR_peek_last_error()) == PEM_R_NO_START_LINE) {
+		ERR_clear_error();
+		return 0;
+	}
+	server_errstr(why, sizeof(why), "no certificate in it");
+	(void)snprintf(err, errlen, "%s %s: %s", key, f->path, why);
+	return -1;
+}
+
+/* One certificate of a chain: the leaf first, then its CAs. */
+static int
+server_chain_cert(X509 *x, int n, void *arg)
+{
+	SSL_CTX	*ctx = arg;
+
+	return (n == 0 ? SSL_CTX_use_certificate(ctx, x) :
+	    SSL_CTX_add1_chain_cert(ctx, x)) == 1 ? 0 : -1;
+}
+
 /* A chain, leaf first, into ctx. */
 static int
 server_load_chain(SSL_CTX *ctx, const struct tls_file *f, char *err,
     size_t errlen)
 {
-	BIO	*bio;
-	X509	*x;
-	char	 why[128];
-	int	 n = 0;
-
-	if (!server_is_pem(f))
-		return server_file_err(f, "SSLCertFile", err, errlen);
-	if ((bio = BIO_new_mem_buf(f->buf, (int)f->len)) == NULL)
-		fatalx("BIO_new_mem_buf");
-	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
-		if ((n++ == 0 ? SSL_CTX_use_certificate(ctx, x) :
-		    SSL_CTX_add1_chain_cert(ctx, x)) != 1) {
-			X509_free(x);
-			break;
-		}
-		X509_free(x);
-	}
-	BIO_free(bio);
-	if (ERR_GET_REASON(ERR_peek_last_error()) == PEM_R_NO_START_LINE &&
-	    n > 0) {
-		ERR_clear_error();
-		return 0;
-	}
-	server_errstr(why, sizeof(why), "no certificate in it");
-	(void)snprintf(err, errlen, "SSLCertFile %s: %s", f->path, why);
-	return -1;
+	return server_each_cert(f, "SSLCertFile", server_chain_cert, ctx, err,
+	    errlen);
 }
 
 static int
@@ -236,6 +257,29 @@ server_load_key(SSL_CTX *ctx, const struct tls_file *f,
 	return 0;
 }
 
+/* Where the certificates of a CA bundle go. */
+struct server_cas {
+	X509_STORE		*store;
+	STACK_OF(X509_NAME)	*names;
+};
+
+static int
+server_ca_cert(X509 *x, int n, void *arg)
+{
+	struct server_cas	*cas = arg;
+	X509_NAME		*nm;
+
+	(void)n;
+	if (cas->store != NULL && X509_STORE_add_cert(cas->store, x) != 1)
+		ERR_clear_error();	/* a duplicate */
+	if (cas->names != NULL) {
+		if ((nm = X509_NAME_dup(X509_get_subject_name(x))) == NULL ||
+		    sk_X509_NAME_push(cas->names, nm) == 0)
+			fatalx("out of memory");
+	}
+	return 0;
+}
+
 /*
  * Certificates of a CA bundle, from memory. The X509_NAMEs go to the
  * client CA list when names is not NULL.
@@ -244,36 +288,9 @@ int
 server_load_cas(const struct tls_file *f, const char *key,
     X509_STORE *store, STACK_OF(X509_NAME) *names, char *err, size_t errlen)
 {
-	BIO		*bio;
-	X509		*x;
-	X509_NAME	*nm;
-	char		 why[128];
-	int		 n = 0;
+	struct server_cas	cas = { store, names };
 
-	if (!server_is_pem(f))
-		return server_file_err(f, key, err, errlen);
-	if ((bio = BIO_new_mem_buf(f->buf, (int)f->len)) == NULL)
-		fatalx("BIO_new_mem_buf");
-	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
-		n++;
-		if (store != NULL && X509_STORE_add_cert(store, x) != 1)
-			ERR_clear_error();	/* a duplicate */
-		if (names != NULL) {
-			if ((nm = X509_NAME_dup(X509_get_subject_name(x))) ==
-			    NULL || sk_X509_NAME_push(names, nm) == 0)
-				fatalx("out of memory");
-		}
-		X509_free(x);
-	}
-	BIO_free(bio);
-	if (ERR_GET_REASON(ERR_peek_last_error()) == PEM_R_NO_START_LINE &&
-	    n > 0) {
-		ERR_clear_error();
-		return 0;
-	}
-	server_errstr(why, sizeof(why), "no certificate in it");
-	(void)snprintf(err, errlen, "%s %s: %s", key, f->path, why);
-	return -1;
+	return server_each_cert(f, key, server_ca_cert, &cas, err, errlen);
 }
 
 /*
