@@ -30,8 +30,8 @@
 enum tls_file_kind {
 	TLS_FILE_CERT,		/* SSLCertFile: chain, PEM; index pairs it */
 	TLS_FILE_KEY,		/* SSLKeyFile: private key, PEM; same index */
-	TLS_FILE_KEYPASS,	/* SSLKeyPasswdFile: first line, the passphrase */
-	TLS_FILE_CLIENT_CA,	/* SSLClientCAFile: CAs of client certificates */
+	TLS_FILE_KEYPASS,	/* SSLKeyPasswdFile: line 1 = passphrase */
+	TLS_FILE_CLIENT_CA,	/* SSLClientCAFile: client certs' CAs */
 	TLS_FILE_STORE_CA,	/* SSLStoreCAFile: CAs of the stores */
 	TLS_FILE_MAX
 };
@@ -39,8 +39,8 @@ enum tls_file_kind {
 struct tls_file_hdr {
 	uint8_t		sect;		/* SVC_IMAP or SVC_POP */
 	uint8_t		kind;		/* enum tls_file_kind */
-	uint8_t		index;		/* < TLS_CERTS_MAX; 0 but for CERT/KEY */
-	char		path[MMP_STR_BYTES];	/* for the log: the file's name */
+	uint8_t		index;		/* < TLS_CERTS_MAX; CERT/KEY only */
+	char		path[MMP_STR_BYTES];	/* for the log */
 };
 
 struct tls_ticket_key {
@@ -65,7 +65,7 @@ struct tls_start {
 	uint64_t	id;		/* the relay's session id */
 	uint8_t		role;		/* enum tls_role */
 	uint8_t		sect;		/* SVC_IMAP or SVC_POP: whose keys */
-	char		peer[MMP_ADDR_BYTES];	/* "ip:port" of the socket's peer */
+	char		peer[MMP_ADDR_BYTES];	/* "ip:port" of the peer */
 	char		local[MMP_ADDR_BYTES];	/* "ip:port" of our end */
 	/*
 	 * TLS_ROLE_CLIENT: the name (or address) the store's certificate
@@ -100,7 +100,7 @@ struct tls_result {
 	char		version[32];	/* "TLSv1.3" */
 	char		cipher[64];	/* "TLS_AES_256_GCM_SHA384" */
 	uint8_t		resumed;	/* 1: an abbreviated handshake */
-	char		sni[TLS_NAME_BYTES];	/* SERVER: the name asked, or "" */
+	char		sni[TLS_NAME_BYTES];	/* SERVER: name asked, or "" */
 	uint8_t		cert;		/* enum tls_cert_status */
 	/* A VERIFIED certificate's names, RFC 4514 text, for log and %D. */
 	char		subject[MMP_STR_BYTES];

@@ -226,9 +226,9 @@ login_cert_result(struct session *s, const struct lookup_answer *a)
 	if (a->status != LOOKUP_OK) {
 		/* No mailHost, LDAP down...: detail says which. */
 		(void)snprintf(detail, sizeof(detail), "certificate \"%s\"%s: "
-		    "%s", subj, a->status == LOOKUP_NOUSER ? " maps to no user" :
-		    a->status == LOOKUP_AMBIGUOUS ? " maps to more than one "
-		    "user" : "", a->detail);
+		    "%s", subj, a->status == LOOKUP_NOUSER ?
+		    " maps to no user" : a->status == LOOKUP_AMBIGUOUS ?
+		    " maps to more than one user" : "", a->detail);
 		session_login_failed(s, LOGIN_FAIL_AUTH, detail);
 		return -1;
 	}

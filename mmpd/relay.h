@@ -155,7 +155,7 @@ struct session {
 	int			 mute;		/* replies dropped: closing */
 	struct imap_reader	 rd;		/* IMAP only */
 	char			 tag[IMAP_TAG_MAX_BYTES];
-	int			 saslmech;	/* session_mech of S_AUTH_CONT */
+	int			 saslmech;	/* mech of S_AUTH_CONT */
 	int			 certlogin;	/* this login: certificate */
 	/* The login name; of a certificate login, the authzid, then mapped. */
 	char			 user[MMP_USER_BYTES + 1];
@@ -163,9 +163,9 @@ struct session {
 	char			 pass[PASS_MAX_BYTES + 1];	/* wiped */
 	char			 mailhost[MMP_STR_BYTES];
 	int			 tls;		/* 1: the client side is TLS */
-	int			 tlsd;		/* slot of a TLS_RESULT due; -1 */
+	int			 tlsd;		/* slot of a RESULT due, -1 */
 	uint8_t			 tlsrole;	/* of that result: tls_role */
-	uint64_t		 tlsid;		/* of that handoff (TLS_START) */
+	uint64_t		 tlsid;		/* its handoff (TLS_START) */
 	RB_ENTRY(session)	 handoff;	/* env->handoffs, by tlsid */
 	int			 starttls;	/* S_TLS came from STARTTLS */
 	struct session_cert	*cert;		/* TLS_CERT_NONE: NULL */
@@ -200,7 +200,7 @@ struct tlsd_slot {
 	struct chan		*ch;		/* NULL: none now */
 	uint32_t		 index;
 	unsigned int		 inflight;	/* TLS_RESULTs due */
-	int			 draining;	/* TLSD_DRAINING: hand it none */
+	int			 draining;	/* TLSD_DRAINING: no handoffs */
 };
 
 /* The one per-process state of a relay worker. */

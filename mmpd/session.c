@@ -339,7 +339,7 @@ session_timer(int fd, short ev, void *arg)
 		break;
 	case S_STARTTLS:
 	case S_TLS:
-		/* No words: they would go in plaintext or into the handshake. */
+		/* No words: in plaintext, or into the handshake. */
 		session_close(s, "login timeout during TLS negotiation");
 		break;
 	default:

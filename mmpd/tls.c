@@ -260,7 +260,7 @@ int
 tls_result(struct chan *ch, struct imsg *imsg)
 {
 	struct tlsd_slot	*t = tls_slot_of(ch);
-	struct tls_result	 r;	/* 8 KiB: no failure mode, unlike malloc */
+	struct tls_result	 r;	/* 8 KiB: cannot fail */
 	struct session		*s, key;
 	int			 slot = t - env->tlsd;
 
