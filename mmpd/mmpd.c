@@ -5,6 +5,7 @@
  * program is a relay worker (relay.c).
  */
 #include <sys/types.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 
@@ -50,6 +51,7 @@ static unsigned int parent_tlsds(const struct mmp_conf *);
 static int	parent_check_tls(const struct mmp_conf *, char *, size_t);
 static void	parent_check_only(struct mmp_conf *, int);
 static void	parent_start(struct mmp_conf *);
+static void	parent_no_core(void);
 static void	parent_events(void);
 static void	parent_signal(int, short, void *);
 static void	parent_reload(void);
@@ -75,6 +77,7 @@ main(int argc, char *argv[])
 
 	if (parent_is_relay(argc, argv))
 		return relay_main(argc, argv);
+	parent_no_core();
 	penv = &parent_state;
 	TAILQ_INIT(&penv->children);
 	TAILQ_INIT(&penv->old_listeners);
@@ -450,6 +453,22 @@ parent_check_only(struct mmp_conf *conf, int check)
 		fprintf(stderr, "configuration OK\n");
 	conf_free(conf);
 	exit(fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1);
+}
+
+/*
+ * No core file of the parent, ever: it holds BindPass, StoreAdminPass and
+ * the session ticket keys, and a crash must not write them to disk. (The
+ * children set the same in their sandbox.)
+ */
+static void
+parent_no_core(void)
+{
+	struct rlimit	rl = { 0, 0 };
+
+	if (setrlimit(RLIMIT_CORE, &rl) == -1)
+		fatal("setrlimit RLIMIT_CORE");
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
+		fatal("prctl PR_SET_DUMPABLE");
 }
 
 /* Everything up to the event loop; any failure here is fatal. */

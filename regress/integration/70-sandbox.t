@@ -57,6 +57,10 @@ def main(tap):
 
     st = T.proc_status(m.pid)
     tap.is_(st.get("Uid", "").split()[:1], ["0"], "the parent keeps root")
+    with open("/proc/%d/limits" % m.pid) as f:
+        core = [ln.split()[4:6] for ln in f if ln.startswith("Max core")]
+    tap.is_(core, [["0", "0"]], "the parent writes no core file (it holds "
+            "BindPass, StoreAdminPass, ticket keys)")
     seen = {}
     for pid in after:
         k = kind(pid)
