@@ -198,6 +198,7 @@ tls_handoff(struct session *s, int *fdp, enum tls_role role,
 	}
 	memset(&ts, 0, sizeof(ts));
 	ts.id = env->nexthandoff++;
+	ts.sid = s->id;
 	ts.role = role;
 	ts.sect = s->svc;
 	(void)strlcpy(ts.peer, peer, sizeof(ts.peer));
