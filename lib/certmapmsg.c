@@ -100,6 +100,7 @@ certmap_req_write(struct msg_writer *w, const struct certmap_req *rq)
 	if (!req_ok(rq))
 		return -1;
 	msg_add_u64(w, rq->reqid);
+	msg_add_u64(w, rq->sid);
 	msg_add_u8(w, rq->svc);
 	msg_add_str(w, rq->issuer);
 	msg_add_str(w, rq->subject);
@@ -122,6 +123,7 @@ certmap_req_read(const struct imsg *imsg, struct certmap_req *rq)
 	memset(rq, 0, sizeof(*rq));
 	msg_reader_init(&r, imsg);
 	if (msg_get_u64(&r, &rq->reqid) == -1 ||
+	    msg_get_u64(&r, &rq->sid) == -1 ||
 	    msg_get_u8(&r, &rq->svc) == -1 ||
 	    msg_get_str(&r, rq->issuer, sizeof(rq->issuer)) == -1 ||
 	    msg_get_str(&r, rq->subject, sizeof(rq->subject)) == -1 ||

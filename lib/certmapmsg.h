@@ -24,6 +24,7 @@ struct certmap_conf {
 /* IMSG_CERTMAP: what the relay knows of a verified certificate. */
 struct certmap_req {
 	uint64_t		reqid;
+	uint64_t		sid;	/* relay's session id: log only */
 	uint8_t			svc;	/* SVC_IMAP or SVC_POP */
 	char			issuer[MMP_STR_BYTES];	/* RFC 4514 text */
 	char			subject[MMP_STR_BYTES];	/* for the log */

@@ -16,6 +16,13 @@
 #define LOG_SVC_MAX	3
 
 #define LOG_LINE_BYTES	2048
+/*
+ * How every process names a relay's session (its u64 id) in a log line,
+ * so that one grep follows a login through relay, mmp-tlsd and mmp-ldapd.
+ * LOG_SID_BYTES holds it with ": " and the NUL.
+ */
+#define LOG_SID_FMT	"session 0x%llx"
+#define LOG_SID_BYTES	32
 
 typedef void (*log_sink_fn)(int svc, int prio, const char *line);
 

@@ -12,6 +12,7 @@ lookup_req_write(struct msg_writer *w, const struct lookup_req *rq)
 	if (rq->userlen > MMP_USER_BYTES + 1)
 		return -1;
 	msg_add_u64(w, rq->reqid);
+	msg_add_u64(w, rq->sid);
 	msg_add_u8(w, rq->svc);
 	/* Bytes, not msg_add_str: a NUL in a name is answered, not cut. */
 	msg_add_u16(w, (uint16_t)rq->userlen);
@@ -31,6 +32,7 @@ lookup_req_read(const struct imsg *imsg, struct lookup_req *rq)
 	memset(rq, 0, sizeof(*rq));
 	msg_reader_init(&r, imsg);
 	if (msg_get_u64(&r, &rq->reqid) == -1 ||
+	    msg_get_u64(&r, &rq->sid) == -1 ||
 	    msg_get_u8(&r, &rq->svc) == -1 ||
 	    msg_get_u16(&r, &len) == -1 || len > r.left)
 		return -1;

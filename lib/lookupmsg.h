@@ -16,6 +16,7 @@
 
 struct lookup_req {
 	uint64_t	reqid;
+	uint64_t	sid;	/* the relay's session id: for the log only */
 	uint8_t		svc;
 	/*
 	 * The name as the client sent it, bytes, NUL included, and its

@@ -60,7 +60,8 @@ enum mmp_imsg {
 	/* relay -> parent: u32 sessions open (answer to DRAIN, periodic). */
 	IMSG_STATS,
 	/*
-	 * relay -> ldapd: u64 reqid, u8 svc, str user (as the client sent
+	 * relay -> ldapd: u64 reqid, u64 sid (the relay's session id, for
+	 * mmp-ldapd's log lines only), u8 svc, str user (as the client sent
 	 * it, no CR/LF/NUL), str client address, str local address.
 	 */
 	IMSG_LOOKUP,
@@ -94,7 +95,8 @@ enum mmp_imsg {
 	IMSG_TLSD_CHANNEL,
 	/*
 	 * relay -> tlsd: fd = the network socket (a client's, or a store's,
-	 * connected); struct tls_start (lib/tlsmsg.h).
+	 * connected); struct tls_start (lib/tlsmsg.h): u64 handoff id, u64
+	 * sid (the relay's session id, for mmp-tlsd's log lines only), ...
 	 */
 	IMSG_TLS_START,
 	/*
@@ -122,7 +124,8 @@ enum mmp_imsg {
 	IMSG_CONF_CERTMAP,
 	/*
 	 * relay -> ldapd: a verified client certificate to map to a user,
-	 * lib/certmapmsg.h. u64 reqid, u8 svc, str issuer (RFC 4514),
+	 * lib/certmapmsg.h. u64 reqid, u64 sid (session id, log only),
+	 * u8 svc, str issuer (RFC 4514),
 	 * str subject (RFC 4514, for the log), u8 nfields (1 ..
 	 * TLS_SUBJECT_FIELDS_MAX), nfields x (str attr, str value) in
 	 * certificate order, str client address, str local address.

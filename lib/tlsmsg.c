@@ -85,6 +85,7 @@ tls_start_write(struct msg_writer *w, const struct tls_start *s)
 	if (s->role >= TLS_ROLE_MAX || !msg_sect_ok(s->sect))
 		return -1;
 	msg_add_u64(w, s->id);
+	msg_add_u64(w, s->sid);
 	msg_add_u8(w, s->role);
 	msg_add_u8(w, s->sect);
 	msg_add_str(w, s->peer);
@@ -100,7 +101,8 @@ tls_start_read(const struct imsg *imsg, struct tls_start *s)
 
 	memset(s, 0, sizeof(*s));
 	msg_reader_init(&r, imsg);
-	if (msg_get_u64(&r, &s->id) == -1 || msg_get_u8(&r, &s->role) == -1 ||
+	if (msg_get_u64(&r, &s->id) == -1 || msg_get_u64(&r, &s->sid) == -1 ||
+	    msg_get_u8(&r, &s->role) == -1 ||
 	    msg_get_u8(&r, &s->sect) == -1 ||
 	    msg_get_str(&r, s->peer, sizeof(s->peer)) == -1 ||
 	    msg_get_str(&r, s->local, sizeof(s->local)) == -1 ||

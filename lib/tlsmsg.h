@@ -62,7 +62,13 @@ enum tls_role {
 };
 
 struct tls_start {
-	uint64_t	id;		/* the relay's session id */
+	/*
+	 * id: the handoff's, naming the TLS session between relay and
+	 * mmp-tlsd (TLS_PLAIN, TLS_RESULT); sid: the relay's session id, for
+	 * mmp-tlsd's log lines only, so that one grep follows a session.
+	 */
+	uint64_t	id;
+	uint64_t	sid;
 	uint8_t		role;		/* enum tls_role */
 	uint8_t		sect;		/* SVC_IMAP or SVC_POP: whose keys */
 	char		peer[MMP_ADDR_BYTES];	/* "ip:port" of the peer */

@@ -94,7 +94,8 @@ certmap_request(struct ldapd *env, struct relay *r, struct imsg *imsg)
 	char				 base[LDAPD_FILTER_BYTES];
 	char				 filter[LDAPD_FILTER_BYTES];
 	char				 subj[CERTMAP_LOG_BYTES];
-	char				 what[CERTMAP_LOG_BYTES + 16];
+	char				 what[LOG_SID_BYTES +
+					     CERTMAP_LOG_BYTES + 16];
 	char				 l1[CERTMAP_LOG_BYTES];
 	const char			*why = NULL;
 	int				 hasbase = 0;
@@ -102,7 +103,8 @@ certmap_request(struct ldapd *env, struct relay *r, struct imsg *imsg)
 	if (certmap_req_read(imsg, &rq) == -1)
 		return -1;
 	(void)escape_log(rq.subject, strlen(rq.subject), subj, sizeof(subj));
-	(void)snprintf(what, sizeof(what), "certmap \"%s\"", subj);
+	(void)snprintf(what, sizeof(what), LOG_SID_FMT ": certmap \"%s\"",
+	    (unsigned long long)rq.sid, subj);
 	if (env->conf->certmap[rq.svc] == NULL) {
 		lookup_refuse(r, rq.reqid, rq.svc, LOOKUP_NOUSER, what,
 		    "no CertMapFile");
@@ -116,7 +118,7 @@ certmap_request(struct ldapd *env, struct relay *r, struct imsg *imsg)
 		return 0;
 	}
 	certmap_log(&rq, what, m, r->idx, hasbase ? base : NULL, filter);
-	lookup_cert_start(env, r, rq.reqid, rq.svc, what, rq.subject,
+	lookup_cert_start(env, r, rq.reqid, rq.sid, rq.svc, what, rq.subject,
 	    hasbase ? base : NULL, filter);
 	return 0;
 }

@@ -239,7 +239,7 @@ ldapd_relay_lookup(struct relay *r, struct imsg *imsg)
 
 	if (lookup_req_read(imsg, &rq) == -1)
 		return -1;
-	lookup_start(env, r, rq.reqid, rq.svc, rq.user, rq.userlen,
+	lookup_start(env, r, rq.reqid, rq.sid, rq.svc, rq.user, rq.userlen,
 	    rq.client, rq.local);
 	return 0;
 }

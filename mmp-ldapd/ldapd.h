@@ -107,6 +107,7 @@ struct lookup {
 	struct event		*timer;
 	enum lookup_state	 state;
 	uint64_t		 reqid;
+	uint64_t		 sid;		/* relay's session: log only */
 	int			 svc;
 	int			 msgid;
 	int			 timeout_sec;
@@ -224,13 +225,15 @@ int	conn_same(const struct ldap_conn *, const struct ldap_conn *);
 void	conn_start(struct ldap_conn *);
 void	conn_retire(struct ldap_conn *, struct ldap_conn *);
 void	conn_free(struct ldap_conn *);
-void	lookup_start(struct ldapd *, struct relay *, uint64_t, int,
-	    const char *, size_t, const char *, const char *);
+/* reqid, then sid: the relay's session id, for the log lines only */
+void	lookup_start(struct ldapd *, struct relay *, uint64_t, uint64_t,
+	    int, const char *, size_t, const char *, const char *);
 void	lookup_cancel(struct lookup *);
 void	lookup_refuse(struct relay *, uint64_t, int, int, const char *,
 	    const char *);
-void	lookup_cert_start(struct ldapd *, struct relay *, uint64_t, int,
-	    const char *, const char *, const char *, const char *);
+void	lookup_cert_start(struct ldapd *, struct relay *, uint64_t,
+	    uint64_t, int, const char *, const char *, const char *,
+	    const char *);
 
 /* certmap.c */
 int	certmap_request(struct ldapd *, struct relay *, struct imsg *);

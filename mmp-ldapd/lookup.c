@@ -374,17 +374,21 @@ lookup_refuse(struct relay *r, uint64_t reqid, int svc, int status,
 }
 
 static void
-lookup_reject(struct relay *r, uint64_t reqid, int svc,
+lookup_reject(struct relay *r, uint64_t reqid, uint64_t sid, int svc,
     const char *user, size_t userlen, const char *detail)
 {
-	char	name[LOG_NAME_BYTES], what[LOG_NAME_BYTES + 16];
+	char	name[LOG_NAME_BYTES], what[LOG_SID_BYTES + LOG_NAME_BYTES + 16];
 
 	(void)escape_log(user, userlen, name, sizeof(name));
-	(void)snprintf(what, sizeof(what), "lookup \"%s\"", name);
+	(void)snprintf(what, sizeof(what), LOG_SID_FMT ": lookup \"%s\"",
+	    (unsigned long long)sid, name);
 	lookup_refuse(r, reqid, svc, LOOKUP_TEMPFAIL, what, detail);
 }
 
-/* How the log names a lookup: lookup "name", certmap "subject". */
+/*
+ * How the log names a lookup: its session, then lookup "name" or certmap
+ * "subject".
+ */
 static void
 lookup_what(const struct lookup *lk, char *out, size_t outsz)
 {
@@ -393,11 +397,13 @@ lookup_what(const struct lookup *lk, char *out, size_t outsz)
 	if (lk->subject != NULL) {
 		(void)escape_log(lk->subject, strlen(lk->subject), name,
 		    sizeof(name));
-		(void)snprintf(out, outsz, "certmap \"%s\"", name);
+		(void)snprintf(out, outsz, LOG_SID_FMT ": certmap \"%s\"",
+		    (unsigned long long)lk->sid, name);
 	} else {
 		(void)escape_log(lk->user, strlen(lk->user), name,
 		    sizeof(name));
-		(void)snprintf(out, outsz, "lookup \"%s\"", name);
+		(void)snprintf(out, outsz, LOG_SID_FMT ": lookup \"%s\"",
+		    (unsigned long long)lk->sid, name);
 	}
 }
 
@@ -476,7 +482,8 @@ addrs_text(const struct addrlist *al, char *out, size_t outsz)
 static void
 lookup_log_ok(struct lookup *lk, const struct addrlist *al, long long ms)
 {
-	char	what[LOG_TEXT_BYTES + 16], filter[LOG_TEXT_BYTES];
+	char	what[LOG_SID_BYTES + LOG_TEXT_BYTES + 16];
+	char	filter[LOG_TEXT_BYTES];
 	char	dn[LOG_TEXT_BYTES], host[LOG_TEXT_BYTES], uid[LOG_NAME_BYTES];
 	char	addrs[MMP_ADDRS_MAX * (INET6_ADDRSTRLEN + 2)];
 
@@ -507,7 +514,8 @@ static void
 lookup_finish(struct lookup *lk, int status, const struct addrlist *al,
     const char *fmt, ...)
 {
-	char		detail[LDAPD_DETAIL_BYTES], what[LOG_TEXT_BYTES + 16];
+	char		detail[LDAPD_DETAIL_BYTES];
+	char		what[LOG_SID_BYTES + LOG_TEXT_BYTES + 16];
 	const char	*replay;
 	va_list		ap;
 	long long	ms = mono_ms_since(&lk->start);
@@ -602,7 +610,8 @@ lookup_mailhost(struct ldap_conn *c, struct lookup *lk, LDAPMessage *e)
 				lk->mailhost = strndup(vals[0]->bv_val,
 				    vals[0]->bv_len);
 			if (lk->mailhost == NULL)
-				log_warn("lookup: mailHost value");
+				log_warn(LOG_SID_FMT ": lookup: mailHost "
+				    "value", (unsigned long long)lk->sid);
 		}
 		ldap_value_free_len(vals);
 	}
@@ -1421,8 +1430,8 @@ lookup_bad_name(const char *user, size_t len)
 }
 
 static struct lookup *
-lookup_new(struct ldapd *env, struct relay *r, uint64_t reqid, int svc,
-    const char *user)
+lookup_new(struct ldapd *env, struct relay *r, uint64_t reqid, uint64_t sid,
+    int svc, const char *user)
 {
 	struct lookup	*lk;
 	struct timeval	 tv;
@@ -1431,6 +1440,7 @@ lookup_new(struct ldapd *env, struct relay *r, uint64_t reqid, int svc,
 		return NULL;
 	lk->env = env;
 	lk->reqid = reqid;
+	lk->sid = sid;
 	lk->svc = svc;
 	mono_now(&lk->start);
 	(void)strlcpy(lk->user, user, sizeof(lk->user));
@@ -1473,8 +1483,9 @@ lookup_filter(struct lookup *lk, const char *client, const char *local)
 
 /* IMSG_LOOKUP from a relay, already read; user is len bytes, raw. */
 void
-lookup_start(struct ldapd *env, struct relay *r, uint64_t reqid, int svc,
-    const char *user, size_t len, const char *client, const char *local)
+lookup_start(struct ldapd *env, struct relay *r, uint64_t reqid, uint64_t sid,
+    int svc, const char *user, size_t len, const char *client,
+    const char *local)
 {
 	struct lookup	*lk;
 	const char	*bad;
@@ -1482,18 +1493,19 @@ lookup_start(struct ldapd *env, struct relay *r, uint64_t reqid, int svc,
 
 	if (svc != SVC_IMAP && svc != SVC_POP) {
 		(void)snprintf(why, sizeof(why), "invalid service %d", svc);
-		lookup_reject(r, reqid, svc, user, len, why);
+		lookup_reject(r, reqid, sid, svc, user, len, why);
 	} else if ((bad = lookup_bad_name(user, len)) != NULL)
-		lookup_reject(r, reqid, svc, user, len, bad);
+		lookup_reject(r, reqid, sid, svc, user, len, bad);
 	else if (env->conn[svc] == NULL) {
 		(void)snprintf(why, sizeof(why), "%s has no LdapUrl",
 		    svc_name(svc));
-		lookup_reject(r, reqid, svc, user, len, why);
+		lookup_reject(r, reqid, sid, svc, user, len, why);
 	} else if (env->nlookups >= LDAPD_LOOKUPS_MAX)
-		lookup_reject(r, reqid, svc, user, len,
+		lookup_reject(r, reqid, sid, svc, user, len,
 		    "too many lookups open");
-	else if ((lk = lookup_new(env, r, reqid, svc, user)) == NULL)
-		lookup_reject(r, reqid, svc, user, len, "out of memory");
+	else if ((lk = lookup_new(env, r, reqid, sid, svc, user)) == NULL)
+		lookup_reject(r, reqid, sid, svc, user, len,
+		    "out of memory");
 	else if (lookup_filter(lk, client, local) == 0)
 		conn_submit(env->conn[svc], lk);
 }
@@ -1505,8 +1517,8 @@ lookup_start(struct ldapd *env, struct relay *r, uint64_t reqid, int svc,
  */
 void
 lookup_cert_start(struct ldapd *env, struct relay *r, uint64_t reqid,
-    int svc, const char *what, const char *subject, const char *base,
-    const char *filter)
+    uint64_t sid, int svc, const char *what, const char *subject,
+    const char *base, const char *filter)
 {
 	struct lookup	*lk;
 	char		 why[64];
@@ -1518,7 +1530,7 @@ lookup_cert_start(struct ldapd *env, struct relay *r, uint64_t reqid,
 	} else if (env->nlookups >= LDAPD_LOOKUPS_MAX)
 		lookup_refuse(r, reqid, svc, LOOKUP_TEMPFAIL, what,
 		    "too many lookups open");
-	else if ((lk = lookup_new(env, r, reqid, svc, "")) == NULL)
+	else if ((lk = lookup_new(env, r, reqid, sid, svc, "")) == NULL)
 		lookup_refuse(r, reqid, svc, LOOKUP_TEMPFAIL, what,
 		    "out of memory");
 	else if ((lk->subject = strdup(subject)) == NULL ||

@@ -145,8 +145,8 @@ conn_fail(struct conn *c, const char *why)
 	res.status = TLS_FAILED;
 	(void)strlcpy(res.detail, why, sizeof(res.detail));
 	conn_clean(res.detail);
-	log_svc(c->sect, LOG_INFO, "TLS handshake with %s failed: %s",
-	    c->peer, res.detail);
+	log_svc(c->sect, LOG_INFO, LOG_SID_FMT ": TLS handshake with %s "
+	    "failed: %s", (unsigned long long)c->sid, c->peer, res.detail);
 	(void)relays_send_result(c->relay, &res);
 	conn_free(c);
 }
@@ -166,10 +166,11 @@ conn_succeed(struct conn *c)
 	conn_clean(res.version);
 	conn_clean(res.cipher);
 	conn_clean(res.detail);
-	log_svc(c->sect, LOG_DEBUG, "TLS session %" PRIx64 " with %s: %s %s%s"
-	    "%s%s", c->id, c->peer, res.version, res.cipher,
-	    res.resumed ? " resumed" : "", res.sni[0] != '\0' ? " sni " : "",
-	    res.sni);
+	/* The relay logs the outcome at LOG_INFO; this is mmp-tlsd's view. */
+	log_svc(c->sect, LOG_DEBUG, LOG_SID_FMT ": TLS handoff 0x%" PRIx64
+	    " with %s: %s %s%s%s%s", (unsigned long long)c->sid, c->id,
+	    c->peer, res.version, res.cipher, res.resumed ? " resumed" : "",
+	    res.sni[0] != '\0' ? " sni " : "", res.sni);
 	(void)relays_send_result(c->relay, &res);
 	evtimer_del(c->timer);
 	c->state = CONN_PUMP;
@@ -412,8 +413,8 @@ conn_finish(struct conn *c)
 			(void)tls_close(c->tls);
 	}
 	(void)shutdown(c->plainfd, SHUT_WR);
-	log_svc(c->sect, LOG_DEBUG, "TLS session %" PRIx64 " with %s closed",
-	    c->id, c->peer);
+	log_svc(c->sect, LOG_DEBUG, LOG_SID_FMT ": TLS handoff 0x%" PRIx64
+	    " with %s closed", (unsigned long long)c->sid, c->id, c->peer);
 	conn_free(c);
 }
 
@@ -484,8 +485,9 @@ conn_timeout_cb(int fd, short events, void *arg)
 		conn_fail(c, why);
 		return;
 	}
-	log_svc(c->sect, LOG_DEBUG, "TLS session %" PRIx64 " with %s: %s "
-	    "does not take the rest within %d s", c->id, c->peer,
+	log_svc(c->sect, LOG_DEBUG, LOG_SID_FMT ": TLS handoff 0x%" PRIx64
+	    " with %s: %s does not take the rest within %d s",
+	    (unsigned long long)c->sid, c->id, c->peer,
 	    c->net_eof ? "the relay" : "the peer", TLS_CLOSE_TIMEOUT_SEC);
 	c->dead = 1;
 	conn_finish(c);
@@ -574,14 +576,15 @@ conn_start(struct tlsd_relay *r, struct imsg *imsg)
 	}
 	key.id = s.id;
 	if (RB_FIND(conn_tree, &r->conns, &key) != NULL) {
-		log_warnx("relay %u: TLS_START for session %" PRIx64 ", which "
-		    "is running", r->idx, s.id);
+		log_warnx("relay %u: TLS_START for handoff 0x%" PRIx64 ", "
+		    "which is running", r->idx, s.id);
 		return CHAN_BAD;
 	}
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		fatal("calloc");
 	c->relay = r;
 	c->id = s.id;
+	c->sid = s.sid;
 	c->role = s.role;
 	c->sect = s.sect;
 	(void)strlcpy(c->peer, s.peer, sizeof(c->peer));

@@ -94,7 +94,8 @@ struct conn_buf {
 struct conn {
 	RB_ENTRY(conn)		 node;		/* relay's, by id */
 	struct tlsd_relay	*relay;
-	uint64_t		 id;
+	uint64_t		 id;		/* the handoff's */
+	uint64_t		 sid;		/* relay's session: log only */
 	int			 role;
 	int			 sect;
 	char			 peer[MMP_ADDR_BYTES];

@@ -151,6 +151,9 @@ backend_connect(struct session *s, char *why, size_t whylen)
 		return -1;
 	}
 	be->state = BE_CONNECT;
+	session_log(s, LOG_DEBUG, "store %s: connecting%s", be->addr,
+	    be->tlsmode == BE_TLS_PORT ? " (TLS)" : be->tlsmode ==
+	    BE_TLS_STARTTLS ? " (STARTTLS)" : "");
 	backend_wait(s, EV_WRITE);
 	return 0;
 }

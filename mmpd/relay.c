@@ -424,6 +424,7 @@ relay_lookup(struct session *s)
 
 	memset(&rq, 0, sizeof(rq));
 	rq.reqid = s->id;
+	rq.sid = s->id;
 	rq.svc = s->svc;
 	rq.userlen = strlen(s->user);
 	memcpy(rq.user, s->user, rq.userlen);
@@ -450,6 +451,7 @@ relay_certmap(struct session *s)
 		return -1;
 	memset(&rq, 0, sizeof(rq));
 	rq.reqid = s->id;
+	rq.sid = s->id;
 	rq.svc = s->svc;
 	(void)strlcpy(rq.issuer, s->cert->issuer, sizeof(rq.issuer));
 	(void)strlcpy(rq.subject, s->cert->subject, sizeof(rq.subject));

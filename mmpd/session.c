@@ -50,7 +50,7 @@ session_log(struct session *s, int prio, const char *fmt, ...)
 	va_start(ap, fmt);
 	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	log_svc(s->svc, prio, "session 0x%llx %s: %s",
+	log_svc(s->svc, prio, LOG_SID_FMT " %s: %s",
 	    (unsigned long long)s->id, s->client, msg);
 }
 

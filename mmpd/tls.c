@@ -198,6 +198,7 @@ tls_handoff(struct session *s, int *fdp, enum tls_role role,
 	}
 	memset(&ts, 0, sizeof(ts));
 	ts.id = env->nexthandoff++;
+	ts.sid = s->id;
 	ts.role = role;
 	ts.sect = s->svc;
 	(void)strlcpy(ts.peer, peer, sizeof(ts.peer));
@@ -231,7 +232,7 @@ tls_handoff(struct session *s, int *fdp, enum tls_role role,
 	s->tlsrole = role;
 	s->tlsid = ts.id;
 	RB_INSERT(handoff_tree, &env->handoffs, s);
-	log_debug("session 0x%llx: TLS handoff 0x%llx to mmp-tlsd %d",
+	log_debug(LOG_SID_FMT ": TLS handoff 0x%llx to mmp-tlsd %d",
 	    (unsigned long long)s->id, (unsigned long long)ts.id, slot);
 	*fdp = sv[0];
 	return 0;

@@ -473,11 +473,12 @@ class Relay:
 
     @staticmethod
     def lookup_payload(reqid, user, svc=None, client="127.0.0.1",
-                       local="127.0.0.1"):
-        """IMSG_LOOKUP's payload; user is sent as given, bytes or str."""
-        return Writer().u64(reqid).u8(DEF["SVC_IMAP"] if svc is None
-                                      else svc).str(user).str(client) \
-            .str(local).b
+                       local="127.0.0.1", sid=None):
+        """IMSG_LOOKUP's payload; user is sent as given, bytes or str;
+        sid, the relay's session id for the log, is reqid unless given."""
+        return Writer().u64(reqid).u64(reqid if sid is None else sid) \
+            .u8(DEF["SVC_IMAP"] if svc is None else svc).str(user) \
+            .str(client).str(local).b
 
     def lookup(self, user, svc=None, **kw):
         """Sends an IMSG_LOOKUP; returns its reqid."""
@@ -512,12 +513,14 @@ class Relay:
     @staticmethod
     def certmap_payload(reqid, fields, issuer="CN=Test CA", subject=None,
                         svc=None, client="127.0.0.1:4711",
-                        local="127.0.0.1:993"):
+                        local="127.0.0.1:993", sid=None):
         """IMSG_CERTMAP's payload; fields: (attr, value) in certificate
-        order; subject: the RFC 4514 text (made from fields if None)."""
+        order; subject: the RFC 4514 text (made from fields if None);
+        sid, the session id for the log, is reqid unless given."""
         if subject is None:
             subject = ",".join("%s=%s" % f for f in reversed(fields))
-        w = Writer().u64(reqid).u8(DEF["SVC_IMAP"] if svc is None else svc)
+        w = Writer().u64(reqid).u64(reqid if sid is None else sid)
+        w.u8(DEF["SVC_IMAP"] if svc is None else svc)
         w.str(issuer).str(subject).u8(len(fields))
         for attr, value in fields:
             w.str(attr).str(value)

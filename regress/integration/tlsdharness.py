@@ -184,7 +184,8 @@ class Relay:
     def start(self, sock, role="TLS_ROLE_SERVER", sect=IMAP,
               servername="", peer=None, sid=None, plain=True):
         """TLS_START with sock, then TLS_PLAIN with one end of a new
-        socketpair; returns (id, our plaintext end or None)."""
+        socketpair; returns (id, our plaintext end or None). sid is the
+        handoff's id; the session id for the log is 0x1000000000000 + sid."""
         if sid is None:
             sid = self.next_id
             self.next_id += 1
@@ -192,7 +193,7 @@ class Relay:
             peer = "%s:%d" % sock.getpeername()[:2]
         local = "%s:%d" % sock.getsockname()[:2]
         self.chan.send(IMSG["IMSG_TLS_START"], Writer().u64(sid)
-                       .u8(ROLE[role]).u8(sect).str(peer).str(local)
+                       .u64(0x1000000000000 + sid).u8(ROLE[role]).u8(sect).str(peer).str(local)
                        .str(servername), fd=sock.fileno())
         if not plain:
             return sid, None

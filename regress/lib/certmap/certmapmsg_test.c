@@ -121,6 +121,7 @@ good_req(struct certmap_req *rq)
 {
 	memset(rq, 0, sizeof(*rq));
 	rq->reqid = 0x0102030405060708ULL;
+	rq->sid = 0x1000000000003ULL;
 	rq->svc = SVC_IMAP;
 	(void)strlcpy(rq->issuer, "CN=Siroe CA,O=Siroe", sizeof(rq->issuer));
 	(void)strlcpy(rq->subject, "CN=Pilar Lorca,OU=pilar,O=siroe.com",
@@ -147,6 +148,7 @@ raw_req_read(const struct certmap_req *rq, struct certmap_req *got)
 
 	msg_writer_init(&w);
 	msg_add_u64(&w, rq->reqid);
+	msg_add_u64(&w, rq->sid);
 	msg_add_u8(&w, rq->svc);
 	msg_add_str(&w, rq->issuer);
 	msg_add_str(&w, rq->subject);
@@ -174,6 +176,7 @@ test_req(void)
 	as_imsg(&w, &imsg);
 	tap_is_int(certmap_req_read(&imsg, &got), 0, "request read");
 	tap_ok(memcmp(&rq, &got, sizeof(rq)) == 0, "the same request");
+	tap_ok(got.sid == 0x1000000000003ULL, "the session id survives");
 	w.len--;
 	as_imsg(&w, &imsg);
 	tap_is_int(certmap_req_read(&imsg, &got), -1, "short: refused");

@@ -30,6 +30,7 @@ test_request(void)
 
 	memset(&rq, 0, sizeof(rq));
 	rq.reqid = 0x1122334455667788ULL;
+	rq.sid = 0x1000000000003ULL;
 	rq.svc = 2;
 	memcpy(rq.user, "da\0ve", 5);
 	rq.userlen = 5;
@@ -39,6 +40,7 @@ test_request(void)
 	tap_is_int(lookup_req_write(&w, &rq), 0, "request written");
 	as_imsg(&w, &imsg);
 	tap_is_int(lookup_req_read(&imsg, &got), 0, "request read");
+	tap_ok(got.sid == 0x1000000000003ULL, "the session id survives");
 	tap_ok(got.reqid == rq.reqid && got.svc == 2 && got.userlen == 5 &&
 	    memcmp(got.user, "da\0ve", 5) == 0 &&
 	    strcmp(got.client, rq.client) == 0 &&
@@ -67,6 +69,7 @@ test_long_name(void)
 
 	memset(name, 'n', sizeof(name));
 	msg_writer_init(&w);
+	msg_add_u64(&w, 7);
 	msg_add_u64(&w, 7);
 	msg_add_u8(&w, 1);
 	msg_add_u16(&w, sizeof(name));

@@ -120,6 +120,7 @@ test_start(void)
 
 	memset(&s, 0, sizeof(s));
 	s.id = 0x0102030405060708ULL;
+	s.sid = 0x1000000000003ULL;
 	s.role = TLS_ROLE_CLIENT;
 	s.sect = SVC_IMAP;
 	(void)strlcpy(s.peer, "192.0.2.1:993", sizeof(s.peer));
@@ -131,6 +132,8 @@ test_start(void)
 	as_imsg(&w, &imsg);
 	tap_is_int(tls_start_read(&imsg, &got), 0, "start read");
 	tap_ok(memcmp(&s, &got, sizeof(s)) == 0, "start the same");
+	tap_ok(got.id == s.id && got.sid == 0x1000000000003ULL,
+	    "handoff id and session id kept apart");
 	CUT_AND_PAD(w, imsg, tls_start_read, &got, "start");
 
 	s.role = TLS_ROLE_SERVER;
@@ -157,6 +160,7 @@ test_start(void)
 	msg_writer_init(&w);
 	tap_is_int(tls_start_write(&w, &s), -1, "sect 0 not written");
 	msg_writer_init(&w);
+	msg_add_u64(&w, 1);
 	msg_add_u64(&w, 1);
 	msg_add_u8(&w, TLS_ROLE_SERVER);
 	msg_add_u8(&w, CONF_NSECT);
