@@ -45,6 +45,14 @@
 #define LDAPD_BACKOFF_MAX_SEC	16
 #define LDAPD_RESULTS_PER_PASS	1000	/* LDAP messages per read event */
 #define LDAPD_UID_ATTR		"uid"	/* a certificate's user, replayed */
+/*
+ * The user's account status attributes, as Messaging Server 6.3 and later
+ * check them: absent, empty, "active" or "overquota" lets the user in,
+ * any other value is refused like a wrong password.
+ */
+#define LDAPD_STATUS_ATTRS	{ "inetUserStatus", "mailUserStatus" }
+#define LDAPD_NSTATUS_ATTRS	2
+#define LDAPD_STATUS_BYTES	128	/* "mailUserStatus disabled" */
 
 struct ldapd;
 struct lookup;
@@ -122,6 +130,7 @@ struct lookup {
 	char			*base;		/* NULL: the LdapUrl's */
 	char			*uid;		/* the entry's one uid */
 	const char		*uidbad;	/* why there is none */
+	char			 status[LDAPD_STATUS_BYTES]; /* "": active */
 };
 
 RB_HEAD(lookup_tree, lookup);
@@ -157,7 +166,11 @@ struct ldap_conn {
 	char			*attrtext;	/* MailHostAttrs */
 	char			*attrbuf;	/* attrs point into it */
 	char			*attrs[LDAPD_ATTRS_MAX + 1];
-	char			*certattrs[LDAPD_ATTRS_MAX + 2];	/* + uid */
+	/* what a search asks for: MailHostAttrs + status (+ uid) */
+	char			*userattrs[LDAPD_ATTRS_MAX +
+				    LDAPD_NSTATUS_ATTRS + 1];
+	char			*certattrs[LDAPD_ATTRS_MAX +
+				    LDAPD_NSTATUS_ATTRS + 2];
 	int			 timeout_sec;
 
 	/* the attempt or session */

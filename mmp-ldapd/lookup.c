@@ -635,12 +635,57 @@ lookup_uid(struct ldap_conn *c, struct lookup *lk, LDAPMessage *e)
 	ldap_value_free_len(vals);
 }
 
+/* Whether one status value lets the user in (case-insensitive). */
+static int
+lookup_status_ok(const struct berval *v)
+{
+	static const char	*ok[] = { "active", "overquota" };
+	size_t			 i;
+
+	if (v->bv_len == 0)
+		return 1;
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		if (v->bv_len == strlen(ok[i]) &&
+		    strncasecmp(v->bv_val, ok[i], v->bv_len) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * The entry's account status: the first attribute with a value that does
+ * not let the user in, as "mailUserStatus disabled", in lk->status.
+ */
+static void
+lookup_status(struct ldap_conn *c, struct lookup *lk, LDAPMessage *e)
+{
+	static const char	*names[] = LDAPD_STATUS_ATTRS;
+	struct berval		**vals;
+	char			  v[LDAPD_STATUS_BYTES / 2];	/* + name */
+	size_t			  i, j;
+
+	for (i = 0; i < LDAPD_NSTATUS_ATTRS && lk->status[0] == '\0'; i++) {
+		if ((vals = ldap_get_values_len(c->ld, e, names[i])) == NULL)
+			continue;
+		for (j = 0; vals[j] != NULL; j++) {
+			if (lookup_status_ok(vals[j]))
+				continue;
+			(void)escape_log(vals[j]->bv_val, vals[j]->bv_len, v,
+			    sizeof(v));
+			(void)snprintf(lk->status, sizeof(lk->status),
+			    "%s %s", names[i], v);
+			break;
+		}
+		ldap_value_free_len(vals);
+	}
+}
+
 static void
 lookup_entry(struct ldap_conn *c, struct lookup *lk, LDAPMessage *e)
 {
 	if (++lk->nentries > 1)
 		return;
 	lk->dn = ldap_get_dn(c->ld, e);
+	lookup_status(c, lk, e);
 	lookup_mailhost(c, lk, e);
 	if (lk->subject != NULL)
 		lookup_uid(c, lk, e);
@@ -654,6 +699,11 @@ lookup_found(struct ldap_conn *c, struct lookup *lk)
 	if (lk->dn == NULL || strlen(lk->dn) >= MMP_STR_BYTES) {
 		lookup_finish(lk, LOOKUP_TEMPFAIL, NULL, "entry found at %s "
 		    "has no usable DN", c->urls[c->cur].label);
+		return;
+	}
+	/* Refused like a wrong password; the relay names the attribute. */
+	if (lk->status[0] != '\0') {
+		lookup_finish(lk, LOOKUP_DISABLED, NULL, "%s", lk->status);
 		return;
 	}
 	if (lk->subject != NULL && lk->uid == NULL) {
@@ -1119,7 +1169,8 @@ lookup_send(struct ldap_conn *c, struct lookup *lk)
 	tv.tv_sec = c->timeout_sec;
 	tv.tv_usec = 0;
 	rc = ldap_search_ext(c->ld, lookup_base(lk, u), u->scope, lk->filter,
-	    lk->subject != NULL ? c->certattrs : c->attrs, 0, NULL, NULL, &tv,
+	    lk->subject != NULL ? c->certattrs : c->userattrs, 0, NULL, NULL,
+	    &tv,
 	    SEARCH_SIZELIMIT, &msgid);
 	if (rc == LDAP_BUSY)
 		return SEND_BUSY;
@@ -1248,8 +1299,9 @@ static int
 conn_settings(struct ldap_conn *c, const struct mmp_conf *conf, int svc)
 {
 	static char	 uid_attr[] = LDAPD_UID_ATTR;
+	static const char *status_attrs[] = LDAPD_STATUS_ATTRS;
 	const char	*attrs = conf_str(conf, svc, CK_MAILHOSTATTRS);
-	size_t		 n;
+	size_t		 n, i;
 	int		 more;
 
 	c->urltext = strdup(conf_str(conf, svc, CK_LDAPURL));
@@ -1269,9 +1321,15 @@ conn_settings(struct ldap_conn *c, const struct mmp_conf *conf, int svc)
 	if (more)
 		log_svc(svc, LOG_WARNING, "%s MailHostAttrs: only the first "
 		    "%d attributes are used", svc_name(svc), LDAPD_ATTRS_MAX);
-	/* A certificate's search asks for the uid as well. */
+	/*
+	 * Every search asks for the status attributes, a certificate's for
+	 * the uid as well. libldap takes char **, never writes through it.
+	 */
 	for (n = 0; c->attrs[n] != NULL; n++)
-		c->certattrs[n] = c->attrs[n];
+		c->userattrs[n] = c->certattrs[n] = c->attrs[n];
+	for (i = 0; i < LDAPD_NSTATUS_ATTRS; i++, n++)
+		c->userattrs[n] = c->certattrs[n] = (char *)status_attrs[i];
+	c->userattrs[n] = NULL;
 	c->certattrs[n++] = uid_attr;
 	c->certattrs[n] = NULL;
 	return conn_urls(c);
