@@ -98,6 +98,7 @@ ldapd_conf_conns(const struct mmp_conf *conf)
 	int			 svc;
 
 	for (svc = SVC_IMAP; svc < CONF_NSECT; svc++) {
+		ldaptls_load(env, conf, svc);
 		nc = conn_new(env, conf, svc);
 		oc = env->conn[svc];
 		if (oc != NULL && nc != NULL && conn_same(oc, nc)) {

@@ -55,6 +55,7 @@
 #define LDAPD_STATUS_BYTES	128	/* "mailUserStatus disabled" */
 
 struct ldapd;
+struct ldap_tls;
 struct lookup;
 struct resolver;
 struct resolve_req;
@@ -84,6 +85,7 @@ struct ldap_url {
 	char	 host[LDAPD_HOST_BYTES];
 	int	 port;
 	int	 scope;
+	int	 tls;				/* ldaps:// */
 	char	*base;
 	char	 why[LDAPD_DETAIL_BYTES];	/* "" = usable */
 };
@@ -141,6 +143,7 @@ enum conn_state {
 	CS_DOWN,
 	CS_RESOLVING,		/* the URL's host name */
 	CS_CONNECTING,		/* non-blocking TCP connect */
+	CS_STARTTLS,		/* StartTLS sent (bind_msgid) */
 	CS_BINDING,
 	CS_UP,
 };
@@ -172,6 +175,7 @@ struct ldap_conn {
 	char			*certattrs[LDAPD_ATTRS_MAX +
 				    LDAPD_NSTATUS_ATTRS + 2];
 	int			 timeout_sec;
+	int			 starttls;	/* LdapStartTLS */
 
 	/* the attempt or session */
 	size_t			 cur;		/* URL in use */
@@ -206,6 +210,7 @@ struct ldapd {
 	struct hosts		 newhosts;	/* CONF_HOST since CONF_START */
 	struct resolver		*resolver;
 	struct ldap_conn	*conn[CONF_NSECT];
+	struct ldap_tls		*tls[CONF_NSECT];	/* ldaptls.c */
 	TAILQ_HEAD(, ldap_conn)	 retiring;
 	TAILQ_HEAD(, relay)	 relays;
 	size_t			 nrelays;
@@ -224,6 +229,11 @@ struct filter_vars {
 	const char	*local;
 	const char	*certdn;
 };
+
+/* ldaptls.c */
+void	ldaptls_load(struct ldapd *, const struct mmp_conf *, int);
+int	ldaptls_prepare(struct ldap_conn *, char *, size_t);
+int	ldaptls_handshake(struct ldap_conn *, char *, size_t);
 
 /* lookup.c */
 int	lookup_filter_expand(const char *, const struct filter_vars *, char *,

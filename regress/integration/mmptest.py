@@ -630,6 +630,7 @@ class Slapd:
     def __init__(self, env, port=None):
         self.env = env
         self.port = port or free_port()
+        self.tls = None		# (cert, key): see use_tls()
         self.dir = env.path("ldap")
         os.makedirs(os.path.join(self.dir, "dm"))
         os.makedirs(os.path.join(self.dir, "data"))
@@ -642,6 +643,13 @@ class Slapd:
         self.loaded = False
         self._hashes = {}
         env.cleanups.append(self.stop)
+
+    def use_tls(self, cert, key):
+        """Before start(): StartTLS on the ldap:// port and ldaps:// on
+        tls_port (url_tls), with this certificate."""
+        self.tls = (cert, key)
+        self.tls_port = free_port()
+        self.url_tls = "ldaps://127.0.0.1:%d" % self.tls_port
 
     def add_user(self, uid, password, mailhost, mail=True, attrs=()):
         if password not in self._hashes:
@@ -667,6 +675,9 @@ class Slapd:
         conf = ""
         for s in ("core", "cosine", "inetorgperson", "misc"):
             conf += "include %s/%s.schema\n" % (SCHEMA_DIR, s)
+        if self.tls is not None:
+            conf += "TLSCertificateFile %s\nTLSCertificateKeyFile %s\n" % \
+                self.tls
         conf += """include {d}/mmptest.schema
 pidfile {d}/slapd.pid
 argsfile {d}/slapd.args
@@ -725,9 +736,11 @@ access to *
             self.write_conf()
             self.load()
         log = open(self.logpath, "ab")
+        urls = "ldap://127.0.0.1:%d/" % self.port
+        if self.tls is not None:
+            urls += " ldaps://127.0.0.1:%d/" % self.tls_port
         self.proc = subprocess.Popen(
-            ["slapd", "-d", "stats", "-f", self.conf, "-h",
-             "ldap://127.0.0.1:%d/" % self.port],
+            ["slapd", "-d", "stats", "-f", self.conf, "-h", urls],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         log.close()
         end = time.time() + READY_SEC
