@@ -211,6 +211,9 @@ struct ldapd {
 	struct resolver		*resolver;
 	struct ldap_conn	*conn[CONF_NSECT];
 	struct ldap_tls		*tls[CONF_NSECT];	/* ldaptls.c */
+	/* operations without an answer within LdapTimeout, since start */
+	unsigned long long	 search_timeouts[CONF_NSECT];
+	unsigned long long	 bind_timeouts[CONF_NSECT];
 	TAILQ_HEAD(, ldap_conn)	 retiring;
 	TAILQ_HEAD(, relay)	 relays;
 	size_t			 nrelays;

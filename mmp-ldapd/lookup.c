@@ -1000,6 +1000,8 @@ conn_timer_cb(int fd, short events, void *arg)
 
 	(void)fd;
 	(void)events;
+	if (c->state == CS_BINDING || c->state == CS_STARTTLS)
+		c->env->bind_timeouts[c->svc]++;
 	if (c->state == CS_BINDING)
 		conn_attempt_failed(c, "unreachable: no answer to the bind "
 		    "within %d s", c->timeout_sec);
@@ -1544,6 +1546,8 @@ lookup_timer_cb(int fd, short events, void *arg)
 
 	(void)fd;
 	(void)events;
+	if (state == LK_SEARCHING)
+		lk->env->search_timeouts[lk->svc]++;
 	lookup_detach(lk, 1);
 	(void)escape_log(lk->filter, strlen(lk->filter), f, sizeof(f));
 	if (state == LK_RESOLVING) {
