@@ -132,7 +132,8 @@ struct lookup {
 	char			*base;		/* NULL: the LdapUrl's */
 	char			*uid;		/* the entry's one uid */
 	const char		*uidbad;	/* why there is none */
-	char			 status[LDAPD_STATUS_BYTES]; /* "": active */
+	/* "mailUserStatus disabled"; "": the account may log in */
+	char			 status[LDAPD_STATUS_BYTES];
 };
 
 RB_HEAD(lookup_tree, lookup);

@@ -19,7 +19,7 @@
 
 /* A section's TLS context and what it was made from. */
 struct ldap_tls {
-	void	*ctx;			/* libldap's tls_ctx; NULL: not loaded */
+	void	*ctx;		/* libldap's tls_ctx; NULL: unread */
 	char	*cafile;
 	int	 verify;
 };
@@ -103,7 +103,8 @@ ldaptls_ctx_new(const char *cafile, int verify)
 	    ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &client) ==
 	    LDAP_OPT_SUCCESS)
 		(void)ldap_get_option(ld, LDAP_OPT_X_TLS_CTX, &ctx);
-	(void)ldap_unbind_ext(ld, NULL, NULL);	/* ctx keeps its reference */
+	/* ctx keeps its own reference */
+	(void)ldap_unbind_ext(ld, NULL, NULL);
 	return ctx;
 }
 
@@ -132,7 +133,7 @@ ldaptls_load(struct ldapd *env, const struct mmp_conf *conf, int svc)
 		return;
 	}
 	if (t != NULL)
-		return;		/* a second configuration before the start */
+		return;	/* a second configuration before the start */
 	ldaptls_catch_reasons();
 	if ((t = calloc(1, sizeof(*t))) == NULL ||
 	    (t->cafile = strdup(cafile)) == NULL)

@@ -685,7 +685,7 @@ lookup_status(struct ldap_conn *c, struct lookup *lk, LDAPMessage *e)
 {
 	static const char	*names[] = LDAPD_STATUS_ATTRS;
 	struct berval		**vals;
-	char			  v[LDAPD_STATUS_BYTES / 2];	/* + name */
+	char			  v[LDAPD_STATUS_BYTES / 2];
 	size_t			  i, j;
 
 	for (i = 0; i < LDAPD_NSTATUS_ATTRS && lk->status[0] == '\0'; i++) {
