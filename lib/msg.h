@@ -156,6 +156,7 @@ enum lookup_status {
 	LOOKUP_NOMAILHOST,	/* entry has none of MailHostAttrs */
 	LOOKUP_NOADDR,		/* mailHost does not resolve */
 	LOOKUP_TEMPFAIL,	/* LDAP down, timeout, internal error */
+	LOOKUP_DISABLED,	/* account status not active (detail: which) */
 	LOOKUP_MAX
 };
 

@@ -98,6 +98,7 @@ ldapd_conf_conns(const struct mmp_conf *conf)
 	int			 svc;
 
 	for (svc = SVC_IMAP; svc < CONF_NSECT; svc++) {
+		ldaptls_load(env, conf, svc);
 		nc = conn_new(env, conf, svc);
 		oc = env->conn[svc];
 		if (oc != NULL && nc != NULL && conn_same(oc, nc)) {
@@ -117,13 +118,31 @@ ldapd_conf_conns(const struct mmp_conf *conf)
 	}
 }
 
+/* The timeouts counted since the start, at each reload and at the end. */
+static void
+ldapd_log_timeouts(void)
+{
+	int	svc;
+
+	for (svc = SVC_IMAP; svc < CONF_NSECT; svc++)
+		if (env->conn[svc] != NULL)
+			log_svc(svc, LOG_NOTICE, "%s LDAP operations without "
+			    "an answer within LdapTimeout since start: %llu "
+			    "searches, %llu binds or StartTLS",
+			    svc == SVC_POP ? "POP" : "IMAP",
+			    env->search_timeouts[svc],
+			    env->bind_timeouts[svc]);
+}
+
 static void
 ldapd_conf_apply(struct mmp_conf *conf, uint32_t gen)
 {
 	struct mmp_conf	*old = env->conf;
 
-	if (old != NULL)
+	if (old != NULL) {
 		ldapd_check_restart_keys(old, conf);
+		ldapd_log_timeouts();
+	}
 	hosts_finish(&env->newhosts);
 	hosts_free(&env->hosts);
 	env->hosts = env->newhosts;
@@ -424,6 +443,7 @@ ldapd_exit(int code)
 	int			 svc;
 
 	env->draining = 0;
+	ldapd_log_timeouts();
 	while ((r = TAILQ_FIRST(&env->relays)) != NULL)
 		ldapd_relay_close(r);
 	for (svc = 0; svc < CONF_NSECT; svc++) {

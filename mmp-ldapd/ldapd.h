@@ -45,8 +45,17 @@
 #define LDAPD_BACKOFF_MAX_SEC	16
 #define LDAPD_RESULTS_PER_PASS	1000	/* LDAP messages per read event */
 #define LDAPD_UID_ATTR		"uid"	/* a certificate's user, replayed */
+/*
+ * The user's account status attributes, as Messaging Server 6.3 and later
+ * check them: absent, empty, "active" or "overquota" lets the user in,
+ * any other value is refused like a wrong password.
+ */
+#define LDAPD_STATUS_ATTRS	{ "inetUserStatus", "mailUserStatus" }
+#define LDAPD_NSTATUS_ATTRS	2
+#define LDAPD_STATUS_BYTES	128	/* "mailUserStatus disabled" */
 
 struct ldapd;
+struct ldap_tls;
 struct lookup;
 struct resolver;
 struct resolve_req;
@@ -76,6 +85,7 @@ struct ldap_url {
 	char	 host[LDAPD_HOST_BYTES];
 	int	 port;
 	int	 scope;
+	int	 tls;				/* ldaps:// */
 	char	*base;
 	char	 why[LDAPD_DETAIL_BYTES];	/* "" = usable */
 };
@@ -123,6 +133,8 @@ struct lookup {
 	char			*base;		/* NULL: the LdapUrl's */
 	char			*uid;		/* the entry's one uid */
 	const char		*uidbad;	/* why there is none */
+	/* "mailUserStatus disabled"; "": the account may log in */
+	char			 status[LDAPD_STATUS_BYTES];
 };
 
 RB_HEAD(lookup_tree, lookup);
@@ -133,6 +145,7 @@ enum conn_state {
 	CS_DOWN,
 	CS_RESOLVING,		/* the URL's host name */
 	CS_CONNECTING,		/* non-blocking TCP connect */
+	CS_STARTTLS,		/* StartTLS sent (bind_msgid) */
 	CS_BINDING,
 	CS_UP,
 };
@@ -158,8 +171,13 @@ struct ldap_conn {
 	char			*attrtext;	/* MailHostAttrs */
 	char			*attrbuf;	/* attrs point into it */
 	char			*attrs[LDAPD_ATTRS_MAX + 1];
-	char			*certattrs[LDAPD_ATTRS_MAX + 2];	/* + uid */
+	/* what a search asks for: MailHostAttrs + status (+ uid) */
+	char			*userattrs[LDAPD_ATTRS_MAX +
+				    LDAPD_NSTATUS_ATTRS + 1];
+	char			*certattrs[LDAPD_ATTRS_MAX +
+				    LDAPD_NSTATUS_ATTRS + 2];
 	int			 timeout_sec;
+	int			 starttls;	/* LdapStartTLS */
 
 	/* the attempt or session */
 	size_t			 cur;		/* URL in use */
@@ -194,6 +212,10 @@ struct ldapd {
 	struct hosts		 newhosts;	/* CONF_HOST since CONF_START */
 	struct resolver		*resolver;
 	struct ldap_conn	*conn[CONF_NSECT];
+	struct ldap_tls		*tls[CONF_NSECT];	/* ldaptls.c */
+	/* operations without an answer within LdapTimeout, since start */
+	unsigned long long	 search_timeouts[CONF_NSECT];
+	unsigned long long	 bind_timeouts[CONF_NSECT];
 	TAILQ_HEAD(, ldap_conn)	 retiring;
 	TAILQ_HEAD(, relay)	 relays;
 	size_t			 nrelays;
@@ -212,6 +234,11 @@ struct filter_vars {
 	const char	*local;
 	const char	*certdn;
 };
+
+/* ldaptls.c */
+void	ldaptls_load(struct ldapd *, const struct mmp_conf *, int);
+int	ldaptls_prepare(struct ldap_conn *, char *, size_t);
+int	ldaptls_handshake(struct ldap_conn *, char *, size_t);
 
 /* lookup.c */
 int	lookup_filter_expand(const char *, const struct filter_vars *, char *,

@@ -41,6 +41,7 @@ static void	conn_connect(struct ldap_conn *);
 static void	conn_connect_addr(struct ldap_conn *);
 static void	conn_send_queued(struct ldap_conn *);
 static void	conn_maybe_retire(struct ldap_conn *);
+static void	conn_starttls_done(struct ldap_conn *, LDAPMessage *);
 static void	lookup_finish(struct lookup *, int, const struct addrlist *,
 		    const char *, ...)
 		    __attribute__((__format__(printf, 4, 5)));
@@ -204,8 +205,9 @@ ldap_url_label(struct ldap_url *u)
 {
 	const char	*fmt;
 
-	fmt = strchr(u->host, ':') != NULL ? "ldap://[%s]:%d" : "ldap://%s:%d";
-	(void)snprintf(u->label, sizeof(u->label), fmt, u->host, u->port);
+	fmt = strchr(u->host, ':') != NULL ? "%s://[%s]:%d" : "%s://%s:%d";
+	(void)snprintf(u->label, sizeof(u->label), fmt,
+	    u->tls ? "ldaps" : "ldap", u->host, u->port);
 }
 
 static int
@@ -213,9 +215,13 @@ ldap_url_check(struct ldap_url *u, LDAPURLDesc *lud)
 {
 	struct addrlist	al;
 
-	if (lud->lud_scheme == NULL || strcasecmp(lud->lud_scheme, "ldap")) {
+	if (lud->lud_scheme != NULL && strcasecmp(lud->lud_scheme, "ldaps")
+	    == 0)
+		u->tls = 1;
+	else if (lud->lud_scheme == NULL ||
+	    strcasecmp(lud->lud_scheme, "ldap") != 0) {
 		(void)snprintf(u->why, sizeof(u->why), "is not usable: only "
-		    "ldap:// URLs are supported");
+		    "ldap:// and ldaps:// URLs are supported");
 		return -1;
 	}
 	if (lud->lud_host == NULL || lud->lud_host[0] == '\0' ||
@@ -260,6 +266,8 @@ ldap_url_split(const char *url, struct ldap_url *u)
 		return -1;
 	}
 	if (ldap_url_check(u, lud) == 0) {
+		if (u->tls)
+			u->port = LDAPS_PORT;
 		if (lud->lud_port > 0 && lud->lud_port <= 65535)
 			u->port = lud->lud_port;
 		u->scope = ldap_url_scope(url, lud->lud_scope);
@@ -292,6 +300,23 @@ ldap_url_numeric(const struct ldap_url *u, const char *addr, char *out,
 	fmt = strchr(addr, ':') != NULL ? "ldap://[%s]:%d" : "ldap://%s:%d";
 	n = snprintf(out, outsz, fmt, addr, u->port);
 	return n < 0 || (size_t)n >= outsz ? -1 : 0;
+}
+
+/*
+ * With TLS libldap checks the certificate against the URL's host, so it
+ * gets the name as configured; the socket is connected already, libldap
+ * never resolves it.
+ */
+static int
+ldap_url_session(const struct ldap_url *u, const char *addr, int tls,
+    char *out, size_t outsz)
+{
+	struct ldap_url	named = *u;
+
+	if (!tls)
+		return ldap_url_numeric(u, addr, out, outsz);
+	named.base = NULL;
+	return ldap_url_numeric(&named, u->host, out, outsz);
 }
 
 /* ---- answers ------------------------------------------------------ */
@@ -644,12 +669,57 @@ lookup_uid(struct ldap_conn *c, struct lookup *lk, LDAPMessage *e)
 	ldap_value_free_len(vals);
 }
 
+/* Whether one status value lets the user in (case-insensitive). */
+static int
+lookup_status_ok(const struct berval *v)
+{
+	static const char	*ok[] = { "active", "overquota" };
+	size_t			 i;
+
+	if (v->bv_len == 0)
+		return 1;
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		if (v->bv_len == strlen(ok[i]) &&
+		    strncasecmp(v->bv_val, ok[i], v->bv_len) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * The entry's account status: the first attribute with a value that does
+ * not let the user in, as "mailUserStatus disabled", in lk->status.
+ */
+static void
+lookup_status(struct ldap_conn *c, struct lookup *lk, LDAPMessage *e)
+{
+	static const char	*names[] = LDAPD_STATUS_ATTRS;
+	struct berval		**vals;
+	char			  v[LDAPD_STATUS_BYTES / 2];
+	size_t			  i, j;
+
+	for (i = 0; i < LDAPD_NSTATUS_ATTRS && lk->status[0] == '\0'; i++) {
+		if ((vals = ldap_get_values_len(c->ld, e, names[i])) == NULL)
+			continue;
+		for (j = 0; vals[j] != NULL; j++) {
+			if (lookup_status_ok(vals[j]))
+				continue;
+			(void)escape_log(vals[j]->bv_val, vals[j]->bv_len, v,
+			    sizeof(v));
+			(void)snprintf(lk->status, sizeof(lk->status),
+			    "%s %s", names[i], v);
+			break;
+		}
+		ldap_value_free_len(vals);
+	}
+}
+
 static void
 lookup_entry(struct ldap_conn *c, struct lookup *lk, LDAPMessage *e)
 {
 	if (++lk->nentries > 1)
 		return;
 	lk->dn = ldap_get_dn(c->ld, e);
+	lookup_status(c, lk, e);
 	lookup_mailhost(c, lk, e);
 	if (lk->subject != NULL)
 		lookup_uid(c, lk, e);
@@ -663,6 +733,11 @@ lookup_found(struct ldap_conn *c, struct lookup *lk)
 	if (lk->dn == NULL || strlen(lk->dn) >= MMP_STR_BYTES) {
 		lookup_finish(lk, LOOKUP_TEMPFAIL, NULL, "entry found at %s "
 		    "has no usable DN", c->urls[c->cur].label);
+		return;
+	}
+	/* Refused like a wrong password; the relay names the attribute. */
+	if (lk->status[0] != '\0') {
+		lookup_finish(lk, LOOKUP_DISABLED, NULL, "%s", lk->status);
 		return;
 	}
 	if (lk->subject != NULL && lk->uid == NULL) {
@@ -858,6 +933,11 @@ conn_message(struct ldap_conn *c, LDAPMessage *msg)
 	int		 type = ldap_msgtype(msg);
 
 	key.msgid = ldap_msgid(msg);
+	if (c->state == CS_STARTTLS) {
+		if (key.msgid == c->bind_msgid && type == LDAP_RES_EXTENDED)
+			conn_starttls_done(c, msg);
+		return;
+	}
 	if (c->state == CS_BINDING) {
 		if (key.msgid == c->bind_msgid && type == LDAP_RES_BIND)
 			conn_bind_done(c, msg);
@@ -929,8 +1009,13 @@ conn_timer_cb(int fd, short events, void *arg)
 
 	(void)fd;
 	(void)events;
+	if (c->state == CS_BINDING || c->state == CS_STARTTLS)
+		c->env->bind_timeouts[c->svc]++;
 	if (c->state == CS_BINDING)
 		conn_attempt_failed(c, "unreachable: no answer to the bind "
+		    "within %d s", c->timeout_sec);
+	else if (c->state == CS_STARTTLS)
+		conn_attempt_failed(c, "unreachable: no answer to StartTLS "
 		    "within %d s", c->timeout_sec);
 	conn_maybe_retire(c);
 }
@@ -950,23 +1035,14 @@ conn_set_options(struct ldap_conn *c)
 	(void)ldap_set_option(c->ld, LDAP_OPT_TIMEOUT, &tv);
 }
 
-/* TCP is up: hand the socket to libldap and bind asynchronously. */
+/* Send the bind; its answer arrives in conn_message. */
 static void
-conn_session(struct ldap_conn *c)
+conn_send_bind(struct ldap_conn *c)
 {
 	struct berval	cred;
 	struct timeval	tv;
-	char		url[LDAPD_URL_BYTES];
 	int		rc;
 
-	if (ldap_url_numeric(&c->urls[c->cur], c->addrs.a[c->curaddr], url,
-	    sizeof(url)) == -1 ||
-	    (rc = ldap_init_fd(c->fd, LDAP_PROTO_TCP, url, &c->ld)) !=
-	    LDAP_SUCCESS) {
-		conn_attempt_failed(c, "unusable: cannot set up libldap");
-		return;
-	}
-	conn_set_options(c);
 	cred.bv_val = c->bindpass;
 	cred.bv_len = strlen(c->bindpass);
 	rc = ldap_sasl_bind(c->ld, c->binddn, LDAP_SASL_SIMPLE, &cred, NULL,
@@ -976,6 +1052,84 @@ conn_session(struct ldap_conn *c)
 		    ldap_err2string(rc));
 		return;
 	}
+	tv.tv_sec = c->timeout_sec;
+	tv.tv_usec = 0;
+	evtimer_add(c->timer, &tv);
+	c->state = CS_BINDING;
+}
+
+/* Send the StartTLS request (LdapStartTLS yes on an ldap:// URL). */
+static void
+conn_send_starttls(struct ldap_conn *c)
+{
+	struct timeval	tv;
+	int		rc;
+
+	if ((rc = ldap_start_tls(c->ld, NULL, NULL, &c->bind_msgid)) !=
+	    LDAP_SUCCESS) {
+		conn_attempt_failed(c, "unreachable: StartTLS not sent: %s",
+		    ldap_err2string(rc));
+		return;
+	}
+	tv.tv_sec = c->timeout_sec;
+	tv.tv_usec = 0;
+	evtimer_add(c->timer, &tv);
+	c->state = CS_STARTTLS;
+}
+
+static void
+conn_starttls_done(struct ldap_conn *c, LDAPMessage *msg)
+{
+	char	*diag = NULL, d[LOG_TEXT_BYTES];
+	char	 why[LDAPD_DETAIL_BYTES];
+	int	 code = LDAP_OTHER, rc;
+
+	evtimer_del(c->timer);
+	rc = ldap_parse_result(c->ld, msg, &code, NULL, &diag, NULL, NULL, 0);
+	(void)escape_log(diag != NULL ? diag : "", diag != NULL ?
+	    strlen(diag) : 0, d, sizeof(d));
+	ldap_memfree(diag);
+	if (rc != LDAP_SUCCESS || code != LDAP_SUCCESS) {
+		conn_attempt_failed(c, "refused StartTLS: %s%s%s",
+		    ldap_err2string(rc != LDAP_SUCCESS ? rc : code),
+		    d[0] != '\0' ? ": " : "", d);
+		return;
+	}
+	if (ldaptls_handshake(c, why, sizeof(why)) == -1) {
+		conn_attempt_failed(c, "unusable: StartTLS: %s", why);
+		return;
+	}
+	conn_send_bind(c);
+}
+
+/*
+ * TCP is up: hand the socket to libldap, TLS first for ldaps://, then
+ * StartTLS (LdapStartTLS) or the bind, asynchronously.
+ */
+static void
+conn_session(struct ldap_conn *c)
+{
+	const struct ldap_url	*u = &c->urls[c->cur];
+	char			 url[LDAPD_URL_BYTES];
+	char			 why[LDAPD_DETAIL_BYTES];
+	int			 tls = u->tls || c->starttls;
+
+	if (ldap_url_session(u, c->addrs.a[c->curaddr], tls, url,
+	    sizeof(url)) == -1 ||
+	    ldap_init_fd(c->fd, LDAP_PROTO_TCP, url, &c->ld) !=
+	    LDAP_SUCCESS) {
+		conn_attempt_failed(c, "unusable: cannot set up libldap");
+		return;
+	}
+	conn_set_options(c);
+	if (tls && ldaptls_prepare(c, why, sizeof(why)) == -1) {
+		conn_attempt_failed(c, "unusable: %s", why);
+		return;
+	}
+	if (u->tls && ldaptls_handshake(c, why, sizeof(why)) == -1) {
+		conn_attempt_failed(c, "unusable: %s", why);
+		return;
+	}
 	c->rev = event_new(c->env->evb, c->fd, EV_READ | EV_PERSIST,
 	    conn_read_cb, c);
 	c->wev = event_new(c->env->evb, c->fd, EV_WRITE, conn_read_cb, c);
@@ -983,10 +1137,10 @@ conn_session(struct ldap_conn *c)
 		conn_attempt_failed(c, "unusable: out of memory");
 		return;
 	}
-	tv.tv_sec = c->timeout_sec;
-	tv.tv_usec = 0;
-	evtimer_add(c->timer, &tv);
-	c->state = CS_BINDING;
+	if (c->starttls && !u->tls)
+		conn_send_starttls(c);
+	else
+		conn_send_bind(c);
 }
 
 static void
@@ -1128,7 +1282,8 @@ lookup_send(struct ldap_conn *c, struct lookup *lk)
 	tv.tv_sec = c->timeout_sec;
 	tv.tv_usec = 0;
 	rc = ldap_search_ext(c->ld, lookup_base(lk, u), u->scope, lk->filter,
-	    lk->subject != NULL ? c->certattrs : c->attrs, 0, NULL, NULL, &tv,
+	    lk->subject != NULL ? c->certattrs : c->userattrs, 0, NULL, NULL,
+	    &tv,
 	    SEARCH_SIZELIMIT, &msgid);
 	if (rc == LDAP_BUSY)
 		return SEND_BUSY;
@@ -1257,8 +1412,9 @@ static int
 conn_settings(struct ldap_conn *c, const struct mmp_conf *conf, int svc)
 {
 	static char	 uid_attr[] = LDAPD_UID_ATTR;
+	static const char *status_attrs[] = LDAPD_STATUS_ATTRS;
 	const char	*attrs = conf_str(conf, svc, CK_MAILHOSTATTRS);
-	size_t		 n;
+	size_t		 n, i;
 	int		 more;
 
 	c->urltext = strdup(conf_str(conf, svc, CK_LDAPURL));
@@ -1266,6 +1422,7 @@ conn_settings(struct ldap_conn *c, const struct mmp_conf *conf, int svc)
 	c->bindpass = strdup(conf_str(conf, svc, CK_BINDPASS));
 	c->attrtext = strdup(attrs != NULL ? attrs : "mailHost");
 	c->timeout_sec = (int)conf_num(conf, svc, CK_LDAPTIMEOUT);
+	c->starttls = conf_num(conf, svc, CK_LDAPSTARTTLS) != 0;
 	if (c->timeout_sec <= 0)
 		c->timeout_sec = 10;
 	if (c->urltext == NULL || c->binddn == NULL || c->bindpass == NULL ||
@@ -1278,9 +1435,15 @@ conn_settings(struct ldap_conn *c, const struct mmp_conf *conf, int svc)
 	if (more)
 		log_svc(svc, LOG_WARNING, "%s MailHostAttrs: only the first "
 		    "%d attributes are used", svc_name(svc), LDAPD_ATTRS_MAX);
-	/* A certificate's search asks for the uid as well. */
+	/*
+	 * Every search asks for the status attributes, a certificate's for
+	 * the uid as well. libldap takes char **, never writes through it.
+	 */
 	for (n = 0; c->attrs[n] != NULL; n++)
-		c->certattrs[n] = c->attrs[n];
+		c->userattrs[n] = c->certattrs[n] = c->attrs[n];
+	for (i = 0; i < LDAPD_NSTATUS_ATTRS; i++, n++)
+		c->userattrs[n] = c->certattrs[n] = (char *)status_attrs[i];
+	c->userattrs[n] = NULL;
 	c->certattrs[n++] = uid_attr;
 	c->certattrs[n] = NULL;
 	return conn_urls(c);
@@ -1321,7 +1484,8 @@ conn_same(const struct ldap_conn *a, const struct ldap_conn *b)
 	    strcmp(a->binddn, b->binddn) == 0 &&
 	    strcmp(a->bindpass, b->bindpass) == 0 &&
 	    strcmp(a->attrtext, b->attrtext) == 0 &&
-	    a->timeout_sec == b->timeout_sec;
+	    a->timeout_sec == b->timeout_sec &&
+	    a->starttls == b->starttls;
 }
 
 void
@@ -1391,6 +1555,8 @@ lookup_timer_cb(int fd, short events, void *arg)
 
 	(void)fd;
 	(void)events;
+	if (state == LK_SEARCHING)
+		lk->env->search_timeouts[lk->svc]++;
 	lookup_detach(lk, 1);
 	(void)escape_log(lk->filter, strlen(lk->filter), f, sizeof(f));
 	if (state == LK_RESOLVING) {

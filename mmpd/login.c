@@ -254,6 +254,23 @@ login_cert_result(struct session *s, const struct lookup_answer *a)
 	return 0;
 }
 
+/*
+ * The directory says the account is not active: refused like a wrong
+ * password (same answer, same deadline), with its own line naming the
+ * attribute ("mailUserStatus disabled", escaped by mmp-ldapd).
+ */
+static void
+login_refused_status(struct session *s, const struct lookup_answer *a)
+{
+	char	safe[MMP_USER_BYTES * 4 + 1];
+
+	escape_log(s->user, strlen(s->user), safe, sizeof(safe));
+	session_log(s, LOG_NOTICE, "user \"%s\": %s", safe, a->detail);
+	backend_free(&s->be);
+	explicit_bzero(s->pass, sizeof(s->pass));
+	login_fail_delay(s);
+}
+
 void
 session_lookup_result(struct session *s, const struct lookup_answer *a)
 {
@@ -263,6 +280,9 @@ session_lookup_result(struct session *s, const struct lookup_answer *a)
 	if (s->certlogin) {
 		if (login_cert_result(s, a) == -1)
 			return;
+	} else if (a->status == LOOKUP_DISABLED) {
+		login_refused_status(s, a);
+		return;
 	} else if (a->status != LOOKUP_OK) {
 		/*
 		 * mmp-ldapd escaped the names in detail already; log.c

@@ -177,6 +177,8 @@ def test_ldap_hung(tap, env, m):
     """slapd stopped: connections open, nothing answers; LdapTimeout."""
     imap_wrong, pop_wrong = wrong_password_answers(m)
     bound = LDAP_TIMEOUT + 0 + 5
+    timeouts = {"LdapTimeout": LDAP_TIMEOUT}
+    m2 = env.mmpd("bindhang", imap=timeouts, pop=dict(timeouts))
     os.kill(env.slapd.proc.pid, signal.SIGSTOP)
     try:
         with m.imap(timeout=bound + 10) as c:
@@ -185,8 +187,29 @@ def test_ldap_hung(tap, env, m):
                "LDAP hung (SIGSTOP): IMAP answer is that of a wrong "
                "password, in %.1f s (< %d s)" % (dt, bound),
                "got %r, wrong password: %r" % (t, imap_wrong))
+        # A new mmp-ldapd: TCP connects (the kernel's backlog), the bind
+        # gets no answer.
+        m2.start()
+        with m2.imap(timeout=bound + 10) as c:
+            (t, _), dt = T.timed(c.login, "ivan", "ivan-pw")
+        tap.ok(T.strip_tag(t) == imap_wrong and dt < bound,
+               "LDAP hung at the bind: IMAP answer is that of a wrong "
+               "password, in %.1f s (< %d s)" % (dt, bound), repr(t))
+        tap.ok(m2.wait_log(r"no answer to the bind within %d s" %
+                           LDAP_TIMEOUT),
+               "LDAP hung at the bind: the log says so",
+               m2.log()[-2000:])
     finally:
         os.kill(env.slapd.proc.pid, signal.SIGCONT)
+    for inst, what in ((m, r"[1-9]\d* searches"), (m2, r"[1-9]\d* binds")):
+        off = inst.log_size()
+        inst.reload()
+        tap.ok(inst.wait_log(r"IMAP LDAP operations without an answer "
+                             r"within LdapTimeout since start: .*" + what,
+                             off),
+               "%s: the timeouts are counted (%s), logged at a reload" %
+               (inst.name, what), inst.log_since(off)[-2000:])
+    m2.stop()
     t0 = time.monotonic()
     ok = False
     while time.monotonic() - t0 < 30 and not ok:

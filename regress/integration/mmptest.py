@@ -46,11 +46,21 @@ READY_SEC = 15
 KEEP = os.environ.get("MMPTEST_KEEP") == "1"
 
 AUX_SCHEMA = """\
+# Account status attributes of Messaging Server's schema, under a private
+# arc here: the tests need their names and syntax, not Sun's OIDs.
+attributetype ( 1.3.6.1.4.1.55555.1.2.1 NAME 'inetUserStatus'
+	DESC 'mmpd integration tests: user status'
+	EQUALITY caseIgnoreMatch
+	SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 SINGLE-VALUE )
+attributetype ( 1.3.6.1.4.1.55555.1.2.2 NAME 'mailUserStatus'
+	DESC 'mmpd integration tests: mail user status'
+	EQUALITY caseIgnoreMatch
+	SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 SINGLE-VALUE )
 # Auxiliary class carrying the attributes mmpd reads (mailHost: misc.schema).
 objectclass ( 1.3.6.1.4.1.55555.1.1 NAME 'mmpTestMailUser'
 	DESC 'mmpd integration tests: mail user'
 	SUP top AUXILIARY
-	MAY ( mail $ mailHost ) )
+	MAY ( mail $ mailHost $ inetUserStatus $ mailUserStatus ) )
 """
 
 
@@ -561,13 +571,15 @@ class Env:
         return self
 
     def user(self, uid, password, store=None, mailhost=None, ldap=True,
-             stores_pw=None, mail=True):
-        """A user: LDAP entry (mailHost given, or the store's name or IP)
-        and a passwd line on its store (stores_pw: on these stores too)."""
+             stores_pw=None, mail=True, attrs=()):
+        """A user: LDAP entry (mailHost given, or the store's name or IP;
+        attrs: more (name, value) pairs) and a passwd line on its store
+        (stores_pw: on these stores too)."""
         if mailhost is None and store is not None:
             mailhost = "%s.mmp.test" % store
         if ldap:
-            self.slapd.add_user(uid, password, mailhost, mail=mail)
+            self.slapd.add_user(uid, password, mailhost, mail=mail,
+                                attrs=attrs)
         for s in set(([store] if store in self.stores else []) +
                      list(stores_pw or [])):
             self.stores[s].add_user(uid, password)
@@ -618,6 +630,7 @@ class Slapd:
     def __init__(self, env, port=None):
         self.env = env
         self.port = port or free_port()
+        self.tls = None		# (cert, key): see use_tls()
         self.dir = env.path("ldap")
         os.makedirs(os.path.join(self.dir, "dm"))
         os.makedirs(os.path.join(self.dir, "data"))
@@ -631,7 +644,14 @@ class Slapd:
         self._hashes = {}
         env.cleanups.append(self.stop)
 
-    def add_user(self, uid, password, mailhost, mail=True):
+    def use_tls(self, cert, key):
+        """Before start(): StartTLS on the ldap:// port and ldaps:// on
+        tls_port (url_tls), with this certificate."""
+        self.tls = (cert, key)
+        self.tls_port = free_port()
+        self.url_tls = "ldaps://127.0.0.1:%d" % self.tls_port
+
+    def add_user(self, uid, password, mailhost, mail=True, attrs=()):
         if password not in self._hashes:
             self._hashes[password] = ssha(password)
         e = "dn: uid=%s,ou=people,%s\n" % (dn_escape(uid), SUFFIX)
@@ -643,6 +663,8 @@ class Slapd:
                            re.sub(r"[^A-Za-z0-9.-]", "_", uid))
         if mailhost:
             e += ldif_attr("mailHost", mailhost)
+        for name, value in attrs:
+            e += ldif_attr(name, value)
         e += "userPassword: %s\n" % self._hashes[password]
         self.entries.append(e)
 
@@ -653,6 +675,9 @@ class Slapd:
         conf = ""
         for s in ("core", "cosine", "inetorgperson", "misc"):
             conf += "include %s/%s.schema\n" % (SCHEMA_DIR, s)
+        if self.tls is not None:
+            conf += "TLSCertificateFile %s\nTLSCertificateKeyFile %s\n" % \
+                self.tls
         conf += """include {d}/mmptest.schema
 pidfile {d}/slapd.pid
 argsfile {d}/slapd.args
@@ -711,9 +736,11 @@ access to *
             self.write_conf()
             self.load()
         log = open(self.logpath, "ab")
+        urls = "ldap://127.0.0.1:%d/" % self.port
+        if self.tls is not None:
+            urls += " ldaps://127.0.0.1:%d/" % self.tls_port
         self.proc = subprocess.Popen(
-            ["slapd", "-d", "stats", "-f", self.conf, "-h",
-             "ldap://127.0.0.1:%d/" % self.port],
+            ["slapd", "-d", "stats", "-f", self.conf, "-h", urls],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         log.close()
         end = time.time() + READY_SEC
