@@ -299,6 +299,44 @@ conf_check_path(const struct conf_keyinfo *ki, const char *v,
 	return 0;
 }
 
+/* AuditLog: the facilities an ISP keeps apart (auth, authpriv, local0-7). */
+static const char *const conf_audit_facilities[] = {
+	"auth", "authpriv", "local0", "local1", "local2", "local3", "local4",
+	"local5", "local6", "local7", NULL
+};
+
+int
+conf_audit_facility(const char *v)
+{
+	size_t	i;
+
+	if (strncmp(v, "syslog:", 7) != 0)
+		return -1;
+	for (i = 0; conf_audit_facilities[i] != NULL; i++)
+		if (strcmp(v + 7, conf_audit_facilities[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
+static int
+conf_check_audit(const struct conf_keyinfo *ki, const char *v,
+    struct conf_parsed *out, char *why, size_t whylen)
+{
+	char	show[CONF_SHOW_BYTES];
+
+	if (strncmp(v, "syslog:", 7) == 0 && conf_audit_facility(v) == -1) {
+		snprintf(why, whylen, "%s: the facility is not one of auth, "
+		    "authpriv, local0 .. local7", conf_show(ki, v, show,
+		    sizeof(show)));
+		return -1;
+	}
+	if (strncmp(v, "syslog:", 7) == 0) {
+		strlcpy(out->str, v, sizeof(out->str));
+		return 0;
+	}
+	return conf_check_path(ki, v, out, why, whylen);
+}
+
 static int
 conf_check_portlist(const struct conf_keyinfo *ki, const char *v,
     struct conf_parsed *out, char *why, size_t whylen)
@@ -753,6 +791,8 @@ conf_check(const struct conf_keyinfo *ki, const char *v,
 		return conf_check_port(ki, v, out, why, whylen);
 	case CT_PATH:
 		return conf_check_path(ki, v, out, why, whylen);
+	case CT_AUDIT:
+		return conf_check_audit(ki, v, out, why, whylen);
 	case CT_SERVICELIST:
 		return conf_check_servicelist(ki, v, out, why, whylen);
 	case CT_LDAPURLS:

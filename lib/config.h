@@ -45,6 +45,7 @@ enum conf_type {
 	CT_BOOL,		/* yes/no, 1/0, true/false, on/off */
 	CT_PORT,
 	CT_PATH,		/* absolute path */
+	CT_AUDIT,		/* absolute path or syslog:FACILITY */
 	CT_SERVICELIST,
 	CT_LDAPURLS,
 	CT_FILTER,		/* balanced (...) with known % codes */
@@ -134,6 +135,11 @@ int		 conf_finish(struct mmp_conf *, char *err, size_t errlen);
 /* Effective values: set value, else the section's default. */
 const char	*conf_str(const struct mmp_conf *, int sect, enum conf_key);
 long long	 conf_num(const struct mmp_conf *, int sect, enum conf_key);
+/*
+ * AuditLog "syslog:FACILITY": an index into auth, authpriv, local0 ..
+ * local7 (-1: not that form).
+ */
+int		 conf_audit_facility(const char *);
 int		 conf_isset(const struct mmp_conf *, int sect, enum conf_key);
 
 /*

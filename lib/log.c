@@ -21,8 +21,10 @@ static struct {
 	log_sink_fn	 sink;
 	int		 fd[LOG_SVC_MAX];
 	int		 syslog_open;
+	int		 auditfd[LOG_SVC_MAX];
+	int		 auditfac[LOG_SVC_MAX];	/* LOG_AUTHPRIV...; -1 */
 } log_env = { "mmpd", 1, { LOG_NOTICE, LOG_NOTICE, LOG_NOTICE }, NULL,
-    { -1, -1, -1 }, 0 };
+    { -1, -1, -1 }, 0, { -1, -1, -1 }, { -1, -1, -1 } };
 
 static const char *const log_prionames[] = {
 	"emerg", "alert", "crit", "error", "warning", "notice", "info", "debug"
@@ -106,19 +108,26 @@ log_set_file(int svc, int fd)
 	log_env.fd[svc] = fd;
 }
 
+static void
+log_stamp(char *stamp, size_t len)
+{
+	struct tm	 tm;
+	time_t		 now;
+
+	now = time(NULL);
+	if (localtime_r(&now, &tm) == NULL ||
+	    strftime(stamp, len, "%Y%m%d %H%M%S", &tm) == 0)
+		(void)strlcpy(stamp, "00000000 000000", len);
+}
+
 /* The product's file format: "yyyymmdd hhmmss [level] text". */
 static void
 log_write_file(int fd, int prio, const char *line)
 {
 	char		 stamp[32], out[LOG_LINE_BYTES + 64];
-	struct tm	 tm;
-	time_t		 now;
 	int		 n;
 
-	now = time(NULL);
-	if (localtime_r(&now, &tm) == NULL ||
-	    strftime(stamp, sizeof(stamp), "%Y%m%d %H%M%S", &tm) == 0)
-		(void)strlcpy(stamp, "00000000 000000", sizeof(stamp));
+	log_stamp(stamp, sizeof(stamp));
 	n = snprintf(out, sizeof(out), "%s [%s] %s\n", stamp,
 	    log_prionames[prio & 7], line);
 	if (n < 0)
@@ -150,6 +159,52 @@ log_emit(int svc, int prio, const char *line)
 		syslog(prio, "%s", line);
 	if (log_env.fd[svc] != -1)
 		log_write_file(log_env.fd[svc], prio, line);
+}
+
+void
+log_set_audit(int svc, int fd, int facility)
+{
+	if (svc < 0 || svc >= LOG_SVC_MAX) {
+		if (fd != -1)
+			close(fd);
+		return;
+	}
+	if (log_env.auditfd[svc] != -1 && log_env.auditfd[svc] != fd)
+		close(log_env.auditfd[svc]);
+	log_env.auditfd[svc] = fd;
+	log_env.auditfac[svc] = facility;
+}
+
+/*
+ * "yyyymmdd hhmmss " and the line, whatever the LogLevel: to the AuditLog
+ * file, or its syslog facility, or else the service's own log.
+ */
+void
+log_audit(int svc, const char *line)
+{
+	char	stamp[32], out[LOG_LINE_BYTES + 64];
+	int	n;
+
+	if (svc < 0 || svc >= LOG_SVC_MAX)
+		svc = LOG_SVC_MMP;
+	log_stamp(stamp, sizeof(stamp));
+	n = snprintf(out, sizeof(out), "%s %s", stamp, line);
+	if (n < 0)
+		return;
+	if (log_env.auditfd[svc] != -1) {
+		/* A full disk must not stop the mail service. */
+		if (dprintf(log_env.auditfd[svc], "%s\n", out) < 0)
+			return;
+	} else if (log_env.auditfac[svc] != -1)
+		syslog(log_env.auditfac[svc] | LOG_NOTICE, "%s", out);
+	else {
+		if (log_env.foreground)
+			dprintf(STDERR_FILENO, "%s\n", out);
+		else
+			syslog(LOG_NOTICE, "%s", out);
+		if (log_env.fd[svc] != -1)
+			log_write_file(log_env.fd[svc], LOG_NOTICE, out);
+	}
 }
 
 /* Format "procname: text" with control characters made visible. */

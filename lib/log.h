@@ -41,6 +41,14 @@ void	log_set_sink(log_sink_fn);
  * owns the fd from then on and closes the one it replaces.
  */
 void	log_set_file(int svc, int fd);
+/*
+ * Parent: where a service's PreAuth audit lines go (AuditLog): fd, or
+ * else a syslog facility (LOG_AUTHPRIV...), or else (-1, -1) its own log.
+ * log.c owns fd from then on.
+ */
+void	log_set_audit(int svc, int fd, int facility);
+/* Parent: one audit line of mmp-ldapd's, dated here, at any LogLevel. */
+void	log_audit(int svc, const char *line);
 /* Parent: write a line a child produced (already formatted) everywhere. */
 void	log_emit(int svc, int prio, const char *line);
 

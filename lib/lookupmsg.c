@@ -9,7 +9,7 @@
 int
 lookup_req_write(struct msg_writer *w, const struct lookup_req *rq)
 {
-	if (rq->userlen > MMP_USER_BYTES + 1)
+	if (rq->userlen > MMP_USER_BYTES + 1 || rq->passlen > MMP_PASS_BYTES)
 		return -1;
 	msg_add_u64(w, rq->reqid);
 	msg_add_u64(w, rq->sid);
@@ -19,6 +19,8 @@ lookup_req_write(struct msg_writer *w, const struct lookup_req *rq)
 	msg_add_data(w, rq->user, rq->userlen);
 	msg_add_str(w, rq->client);
 	msg_add_str(w, rq->local);
+	msg_add_u16(w, (uint16_t)rq->passlen);
+	msg_add_data(w, rq->pass, rq->passlen);
 	return w->err ? -1 : 0;
 }
 
@@ -42,8 +44,11 @@ lookup_req_read(const struct imsg *imsg, struct lookup_req *rq)
 	if (msg_get_data(&r, rq->user, keep) == -1 ||
 	    msg_skip(&r, len - keep) == -1 ||
 	    msg_get_str(&r, rq->client, sizeof(rq->client)) == -1 ||
-	    msg_get_str(&r, rq->local, sizeof(rq->local)) == -1)
+	    msg_get_str(&r, rq->local, sizeof(rq->local)) == -1 ||
+	    msg_get_u16(&r, &len) == -1 || len > MMP_PASS_BYTES ||
+	    msg_get_data(&r, rq->pass, len) == -1)
 		return -1;
+	rq->passlen = len;
 	return msg_end(&r);
 }
 

@@ -27,6 +27,9 @@ struct lookup_req {
 	char		user[MMP_USER_BYTES + 2];
 	char		client[MMP_STR_BYTES];
 	char		local[MMP_STR_BYTES];
+	/* PreAuth only, else 0: bytes, wiped by whoever holds them. */
+	size_t		passlen;
+	char		pass[MMP_PASS_BYTES + 1];
 };
 
 struct lookup_answer {
@@ -40,12 +43,16 @@ struct lookup_answer {
 	char		addrs[MMP_ADDRS_MAX][MMP_ADDR_BYTES];
 };
 
-/* Relay: the request. -1 if something does not fit (a name too long). */
+/*
+ * Relay: the request. -1 if something does not fit (a name or password
+ * too long). The caller wipes the writer (chan_compose_msg does).
+ */
 int	lookup_req_write(struct msg_writer *, const struct lookup_req *);
 /*
  * mmp-ldapd: 0, or -1 when the payload is malformed (short, trailing,
  * a string over its field). A name too long or with CR, LF or NUL is not
- * malformed: the lookup answers it (lookup_bad_name in mmp-ldapd).
+ * malformed: the lookup answers it (lookup_bad_name in mmp-ldapd); a
+ * password over MMP_PASS_BYTES is. The caller wipes rq->pass.
  */
 int	lookup_req_read(const struct imsg *, struct lookup_req *);
 

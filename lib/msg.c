@@ -38,6 +38,7 @@ static const struct {
 	[IMSG_CERTMAP] =	{ "CERTMAP", 0 },
 	[IMSG_TLSD_DRAINING] =	{ "TLSD_DRAINING", 0 },
 	[IMSG_TLS_CONF_KEPT] =	{ "TLS_CONF_KEPT", 0 },
+	[IMSG_AUDIT] =		{ "AUDIT", 0 },
 };
 
 /* NULL for a number no message has: the caller logs the number. */

@@ -22,6 +22,7 @@
 #define MMP_USER_BYTES		256	/* longest user name accepted */
 #define MMP_ADDRS_MAX		8	/* store addresses in a lookup */
 #define MMP_ADDR_BYTES		64	/* one numeric address, as text */
+#define MMP_PASS_BYTES		256	/* longest password (PreAuth bind) */
 
 enum mmp_imsg {
 	IMSG_NONE,
@@ -62,7 +63,9 @@ enum mmp_imsg {
 	/*
 	 * relay -> ldapd: u64 reqid, u64 sid (the relay's session id, for
 	 * mmp-ldapd's log lines only), u8 svc, str user (as the client sent
-	 * it, no CR/LF/NUL), str client address, str local address.
+	 * it, no CR/LF/NUL), str client address, str local address,
+	 * u16 passlen, passlen bytes of password: 0 bytes unless PreAuth is
+	 * on for svc (mmp-ldapd binds with it, then wipes it; never logged).
 	 */
 	IMSG_LOOKUP,
 	/*
@@ -146,6 +149,14 @@ enum mmp_imsg {
 	 * in use serve on. Sent just before that generation's READY.
 	 */
 	IMSG_TLS_CONF_KEPT,
+	/*
+	 * ldapd -> parent: u8 svc (LOG_SVC_IMAP/POP), str line. One
+	 * pre-authentication audit line without its date and time, e.g.
+	 * "(sid 0x1f) user bob pre-authenticated - 192.0.2.7"; the parent
+	 * puts its local "yyyymmdd hhmmss " in front and routes it
+	 * (AuditLog). One printable line, or the message is refused.
+	 */
+	IMSG_AUDIT,
 	IMSG_MAX
 };
 
@@ -157,6 +168,7 @@ enum lookup_status {
 	LOOKUP_NOADDR,		/* mailHost does not resolve */
 	LOOKUP_TEMPFAIL,	/* LDAP down, timeout, internal error */
 	LOOKUP_DISABLED,	/* account status not active (detail: which) */
+	LOOKUP_BADPASS,		/* PreAuth: the bind as the user failed */
 	LOOKUP_MAX
 };
 

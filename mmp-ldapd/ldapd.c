@@ -256,10 +256,19 @@ ldapd_relay_lookup(struct relay *r, struct imsg *imsg)
 {
 	struct lookup_req	rq;
 
-	if (lookup_req_read(imsg, &rq) == -1)
+	if (lookup_req_read(imsg, &rq) == -1) {
+		explicit_bzero(&rq, sizeof(rq));
 		return -1;
+	}
+	/*
+	 * A password only when this process's PreAuth says so too; a
+	 * PreAuth service with none gets the empty one, refused unbound.
+	 */
 	lookup_start(env, r, rq.reqid, rq.sid, rq.svc, rq.user, rq.userlen,
-	    rq.client, rq.local);
+	    rq.client, rq.local, (rq.svc == SVC_IMAP || rq.svc == SVC_POP) &&
+	    conf_num(env->conf, rq.svc, CK_PREAUTH) ? rq.pass : NULL,
+	    rq.passlen);
+	explicit_bzero(&rq, sizeof(rq));
 	return 0;
 }
 
@@ -454,6 +463,7 @@ ldapd_exit(int code)
 		TAILQ_REMOVE(&env->retiring, c, entry);
 		conn_free(c);
 	}
+	preauth_free(env);
 	resolver_free(env);
 	hosts_free(&env->hosts);
 	hosts_free(&env->newhosts);

@@ -57,6 +57,8 @@
 struct ldapd;
 struct ldap_tls;
 struct lookup;
+struct preauth_conn;
+struct preauth_pool;
 struct resolver;
 struct resolve_req;
 
@@ -104,6 +106,7 @@ enum lookup_state {
 	LK_QUEUED,		/* waiting for the connection */
 	LK_SEARCHING,		/* search sent, msgid valid */
 	LK_RESOLVING,		/* mailHost being resolved */
+	LK_BINDING,		/* PreAuth: waiting for or in its bind */
 };
 
 struct lookup {
@@ -135,6 +138,12 @@ struct lookup {
 	const char		*uidbad;	/* why there is none */
 	/* "mailUserStatus disabled"; "": the account may log in */
 	char			 status[LDAPD_STATUS_BYTES];
+	/* PreAuth (preauth.c); pass NULL otherwise, wiped when done */
+	char			*pass;
+	size_t			 passlen;
+	char			 clientip[INET6_ADDRSTRLEN];
+	struct addrlist		 paddrs;	/* the answer, after the bind */
+	struct preauth_conn	*pconn;		/* its bind's, or NULL */
 };
 
 RB_HEAD(lookup_tree, lookup);
@@ -224,6 +233,7 @@ struct ldapd {
 	int			 started;	/* sandboxed, loop running */
 	int			 draining;
 	struct event		*drainev;
+	struct preauth_pool	*preauth;	/* bind connections */
 };
 
 /* SearchFormat values: %s %U %V from name, %o, %C, %S, %D. */
@@ -252,15 +262,29 @@ int	conn_same(const struct ldap_conn *, const struct ldap_conn *);
 void	conn_start(struct ldap_conn *);
 void	conn_retire(struct ldap_conn *, struct ldap_conn *);
 void	conn_free(struct ldap_conn *);
-/* reqid, then sid: the relay's session id, for the log lines only */
+/*
+ * reqid, then sid: the relay's session id, for the log lines only; user,
+ * its length, client, local, then the PreAuth password (NULL: none).
+ */
 void	lookup_start(struct ldapd *, struct relay *, uint64_t, uint64_t,
-	    int, const char *, size_t, const char *, const char *);
+	    int, const char *, size_t, const char *, const char *,
+	    const char *, size_t);
+/* Answer the relay, log, free; the lookup is detached. */
+void	lookup_finish(struct lookup *, int, const struct addrlist *,
+	    const char *, ...) __attribute__((__format__(printf, 4, 5)));
 void	lookup_cancel(struct lookup *);
 void	lookup_refuse(struct relay *, uint64_t, int, int, const char *,
 	    const char *);
 void	lookup_cert_start(struct ldapd *, struct relay *, uint64_t,
 	    uint64_t, int, const char *, const char *, const char *,
 	    const char *);
+
+/* preauth.c */
+int	preauth_set(struct lookup *, const char *, size_t, const char *);
+void	preauth_wipe(struct lookup *);
+int	preauth_intercept(struct lookup *, int, const struct addrlist *);
+void	preauth_detach(struct lookup *);
+void	preauth_free(struct ldapd *);
 
 /* certmap.c */
 int	certmap_request(struct ldapd *, struct relay *, struct imsg *);

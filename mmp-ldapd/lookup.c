@@ -42,9 +42,6 @@ static void	conn_connect_addr(struct ldap_conn *);
 static void	conn_send_queued(struct ldap_conn *);
 static void	conn_maybe_retire(struct ldap_conn *);
 static void	conn_starttls_done(struct ldap_conn *, LDAPMessage *);
-static void	lookup_finish(struct lookup *, int, const struct addrlist *,
-		    const char *, ...)
-		    __attribute__((__format__(printf, 4, 5)));
 
 int
 lookup_cmp(struct lookup *a, struct lookup *b)
@@ -455,6 +452,7 @@ lookup_free(struct lookup *lk)
 	free(lk->subject);
 	free(lk->base);
 	free(lk->uid);
+	preauth_wipe(lk);
 	free(lk);
 	env->nlookups--;
 	if (env->draining)
@@ -486,6 +484,9 @@ lookup_detach(struct lookup *lk, int abandon)
 	case LK_RESOLVING:
 		resolve_cancel(lk->res);
 		lk->res = NULL;
+		break;
+	case LK_BINDING:
+		preauth_detach(lk);
 		break;
 	}
 	lk->conn = NULL;
@@ -535,7 +536,7 @@ lookup_log_ok(struct lookup *lk, const struct addrlist *al, long long ms)
  * Answer the relay, log the outcome and free the lookup. The caller has
  * detached it. detail is for logs only: the relay never shows it.
  */
-static void
+void
 lookup_finish(struct lookup *lk, int status, const struct addrlist *al,
     const char *fmt, ...)
 {
@@ -545,6 +546,9 @@ lookup_finish(struct lookup *lk, int status, const struct addrlist *al,
 	va_list		ap;
 	long long	ms = mono_ms_since(&lk->start);
 
+	/* PreAuth: the bind decides (preauth.c), then finishes it again. */
+	if (lk->pass != NULL && preauth_intercept(lk, status, al))
+		return;
 	va_start(ap, fmt);
 	(void)vsnprintf(detail, sizeof(detail), fmt, ap);
 	va_end(ap);
@@ -1559,7 +1563,10 @@ lookup_timer_cb(int fd, short events, void *arg)
 		lk->env->search_timeouts[lk->svc]++;
 	lookup_detach(lk, 1);
 	(void)escape_log(lk->filter, strlen(lk->filter), f, sizeof(f));
-	if (state == LK_RESOLVING) {
+	if (state == LK_BINDING)
+		lookup_finish(lk, LOOKUP_TEMPFAIL, NULL, "pre-authentication "
+		    "bind: no answer within %d s", lk->timeout_sec);
+	else if (state == LK_RESOLVING) {
 		(void)escape_log(lk->mailhost, strlen(lk->mailhost), h,
 		    sizeof(h));
 		lookup_finish(lk, LOOKUP_NOADDR, NULL, "mailHost \"%s\": no "
@@ -1651,7 +1658,7 @@ lookup_filter(struct lookup *lk, const char *client, const char *local)
 void
 lookup_start(struct ldapd *env, struct relay *r, uint64_t reqid, uint64_t sid,
     int svc, const char *user, size_t len, const char *client,
-    const char *local)
+    const char *local, const char *pass, size_t passlen)
 {
 	struct lookup	*lk;
 	const char	*bad;
@@ -1672,6 +1679,8 @@ lookup_start(struct ldapd *env, struct relay *r, uint64_t reqid, uint64_t sid,
 	else if ((lk = lookup_new(env, r, reqid, sid, svc, user)) == NULL)
 		lookup_reject(r, reqid, sid, svc, user, len,
 		    "out of memory");
+	else if (pass != NULL && preauth_set(lk, pass, passlen, client) == -1)
+		lookup_finish(lk, LOOKUP_TEMPFAIL, NULL, "out of memory");
 	else if (lookup_filter(lk, client, local) == 0)
 		conn_submit(env->conn[svc], lk);
 }

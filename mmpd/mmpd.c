@@ -320,6 +320,42 @@ parent_open_log(const struct conf_value *cv, const char *name, int dry)
 }
 
 /*
+ * A service's AuditLog: a file opened here (at start and on SIGHUP, like
+ * the LogDir files), a syslog facility, or nothing (its own log).
+ */
+static void
+parent_open_audit(const struct mmp_conf *conf, int svc)
+{
+	static const int	 facs[] = { LOG_AUTH, LOG_AUTHPRIV, LOG_LOCAL0,
+	    LOG_LOCAL1, LOG_LOCAL2, LOG_LOCAL3, LOG_LOCAL4, LOG_LOCAL5,
+	    LOG_LOCAL6, LOG_LOCAL7 };
+	const struct conf_value	*cv = &conf->v[svc][CK_AUDITLOG];
+	struct stat		 st;
+	int			 fd, fac;
+
+	if (!conf->enabled[svc] || !cv->isset || cv->str[0] == '\0') {
+		log_set_audit(svc, -1, -1);
+		return;
+	}
+	if ((fac = conf_audit_facility(cv->str)) != -1) {
+		log_set_audit(svc, -1, facs[fac]);
+		return;
+	}
+	fd = open(cv->str, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
+	    O_NOCTTY | O_NONBLOCK, 0640);
+	if (fd != -1 && (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode))) {
+		close(fd);
+		fd = -1;
+		errno = EINVAL;
+	}
+	if (fd == -1)
+		log_warnx("%s:%d: AuditLog %s: cannot open: %s; audit lines "
+		    "go to the service's log", cv->file, cv->line, cv->str,
+		    strerror(errno));
+	log_set_audit(svc, fd, -1);
+}
+
+/*
  * (Re)open the log file of every service that has a LogDir: at start and
  * on SIGHUP, which is what log rotation sends. dry: only check.
  */
@@ -337,6 +373,9 @@ parent_open_logs(const struct mmp_conf *conf, int dry)
 		if (!dry)
 			log_set_file(svc, fd);
 	}
+	if (!dry)
+		for (svc = SVC_IMAP; svc <= SVC_POP; svc++)
+			parent_open_audit(conf, svc);
 }
 
 /* Each log (AService, IMAP, POP) at the LogLevel of its own file. */

@@ -532,6 +532,27 @@ proc_handle_log(struct imsg *imsg)
 	return CHAN_OK;
 }
 
+/*
+ * IMSG_AUDIT: u8 svc, str line. mmp-ldapd escaped the line: a control
+ * character in it, or a service that has no PreAuth, is a lie.
+ */
+static int
+proc_handle_audit(struct imsg *imsg)
+{
+	struct msg_reader	 r;
+	char			 line[LOG_LINE_BYTES];
+	uint8_t			 svc;
+
+	msg_reader_init(&r, imsg);
+	if (msg_get_u8(&r, &svc) == -1 ||
+	    msg_get_str(&r, line, sizeof(line)) == -1 || msg_end(&r) == -1 ||
+	    (svc != SVC_IMAP && svc != SVC_POP) || line[0] == '\0' ||
+	    !msg_text_ok(line))
+		return CHAN_BAD;
+	log_audit(svc, line);
+	return CHAN_OK;
+}
+
 /* IMSG_READY: u32 generation, one the parent sent. */
 static int
 proc_handle_ready(struct child *c, struct imsg *imsg)
@@ -752,7 +773,7 @@ proc_dispatch_relay(struct chan *ch, struct imsg *imsg)
 	}
 }
 
-/* mmp-ldapd: its log lines and READY. */
+/* mmp-ldapd: its log lines, READY and audit lines. */
 static int
 proc_dispatch_ldapd(struct chan *ch, struct imsg *imsg)
 {
@@ -763,6 +784,8 @@ proc_dispatch_ldapd(struct chan *ch, struct imsg *imsg)
 		return proc_handle_log(imsg);
 	case IMSG_READY:
 		return proc_handle_ready(c, imsg);
+	case IMSG_AUDIT:
+		return proc_handle_audit(imsg);
 	default:
 		return CHAN_UNEXPECTED;
 	}

@@ -410,8 +410,10 @@ relay_lost_ldapd(struct chan *ch, const char *why)
 static int
 relay_ask_ldapd(uint32_t type, struct msg_writer *w)
 {
-	if (env->ldapd == NULL)
+	if (env->ldapd == NULL) {
+		explicit_bzero(w, sizeof(*w));	/* it may hold a password */
 		return -1;
+	}
 	return chan_compose_msg(env->ldapd, type, 0, -1, w);
 }
 
@@ -421,6 +423,7 @@ relay_lookup(struct session *s)
 {
 	struct lookup_req	rq;
 	struct msg_writer	w;
+	int			rv;
 
 	memset(&rq, 0, sizeof(rq));
 	rq.reqid = s->id;
@@ -430,9 +433,19 @@ relay_lookup(struct session *s)
 	memcpy(rq.user, s->user, rq.userlen);
 	(void)strlcpy(rq.client, s->client, sizeof(rq.client));
 	(void)strlcpy(rq.local, s->local, sizeof(rq.local));
+	/* Only a PreAuth service's password ever leaves the relay. */
+	if (conf_num(env->conf, s->svc, CK_PREAUTH)) {
+		rq.passlen = strlen(s->pass);
+		memcpy(rq.pass, s->pass, rq.passlen);
+	}
 	msg_writer_init(&w);
-	if (lookup_req_write(&w, &rq) == -1)
+	rv = lookup_req_write(&w, &rq);
+	explicit_bzero(&rq, sizeof(rq));
+	if (rv == -1) {
+		explicit_bzero(&w, sizeof(w));
 		return -1;
+	}
+	/* chan_compose_msg wipes w, password and all. */
 	return relay_ask_ldapd(IMSG_LOOKUP, &w);
 }
 

@@ -473,12 +473,13 @@ class Relay:
 
     @staticmethod
     def lookup_payload(reqid, user, svc=None, client="127.0.0.1",
-                       local="127.0.0.1", sid=None):
+                       local="127.0.0.1", sid=None, password=b""):
         """IMSG_LOOKUP's payload; user is sent as given, bytes or str;
-        sid, the relay's session id for the log, is reqid unless given."""
+        sid, the relay's session id for the log, is reqid unless given;
+        password (bytes or str) only for a PreAuth service."""
         return Writer().u64(reqid).u64(reqid if sid is None else sid) \
             .u8(DEF["SVC_IMAP"] if svc is None else svc).str(user) \
-            .str(client).str(local).b
+            .str(client).str(local).str(password).b
 
     def lookup(self, user, svc=None, **kw):
         """Sends an IMSG_LOOKUP; returns its reqid."""

@@ -52,6 +52,22 @@ test_request(void)
 	as_imsg(&w, &imsg);
 	tap_is_int(lookup_req_read(&imsg, &got), -1, "trailing byte refused");
 
+	memcpy(rq.pass, "s3cr\0t", 6);
+	rq.passlen = 6;
+	msg_writer_init(&w);
+	tap_is_int(lookup_req_write(&w, &rq), 0, "request with password "
+	    "written");
+	as_imsg(&w, &imsg);
+	tap_is_int(lookup_req_read(&imsg, &got), 0, "request with password "
+	    "read");
+	tap_ok(got.passlen == 6 && memcmp(got.pass, "s3cr\0t", 6) == 0 &&
+	    got.pass[6] == '\0', "the password survives, bytes and length");
+	rq.passlen = MMP_PASS_BYTES + 1;
+	msg_writer_init(&w);
+	tap_is_int(lookup_req_write(&w, &rq), -1, "a password over "
+	    "MMP_PASS_BYTES is never written");
+	rq.passlen = 0;
+
 	rq.userlen = MMP_USER_BYTES + 2;
 	msg_writer_init(&w);
 	tap_is_int(lookup_req_write(&w, &rq), -1, "the relay never writes a "
@@ -76,6 +92,7 @@ test_long_name(void)
 	msg_add_data(&w, name, sizeof(name));
 	msg_add_str(&w, "c");
 	msg_add_str(&w, "l");
+	msg_add_u16(&w, 0);
 	as_imsg(&w, &imsg);
 	tap_is_int(lookup_req_read(&imsg, &got), 0, "a 1000-byte name is read");
 	tap_ok(got.userlen == MMP_USER_BYTES + 1 &&
@@ -90,6 +107,19 @@ test_long_name(void)
 	as_imsg(&w, &imsg);
 	tap_is_int(lookup_req_read(&imsg, &got), -1, "a length beyond the "
 	    "message is refused");
+	msg_writer_init(&w);
+	msg_add_u64(&w, 7);
+	msg_add_u64(&w, 7);
+	msg_add_u8(&w, 1);
+	msg_add_u16(&w, 1);
+	msg_add_data(&w, "n", 1);
+	msg_add_str(&w, "c");
+	msg_add_str(&w, "l");
+	msg_add_u16(&w, sizeof(name));
+	msg_add_data(&w, name, sizeof(name));
+	as_imsg(&w, &imsg);
+	tap_is_int(lookup_req_read(&imsg, &got), -1, "a password over "
+	    "MMP_PASS_BYTES is malformed");
 }
 
 static void
