@@ -247,8 +247,8 @@ struct filter_vars {
 
 /* ldaptls.c */
 void	ldaptls_load(struct ldapd *, const struct mmp_conf *, int);
-int	ldaptls_prepare(struct ldap_conn *, char *, size_t);
-int	ldaptls_handshake(struct ldap_conn *, char *, size_t);
+int	ldaptls_prepare(struct ldapd *, int, LDAP *, char *, size_t);
+int	ldaptls_handshake(struct ldapd *, int, LDAP *, int, char *, size_t);
 
 /* lookup.c */
 int	lookup_filter_expand(const char *, const struct filter_vars *, char *,
@@ -256,6 +256,9 @@ int	lookup_filter_expand(const char *, const struct filter_vars *, char *,
 int	ldap_url_split(const char *, struct ldap_url *);
 void	ldap_url_clear(struct ldap_url *);
 int	ldap_url_numeric(const struct ldap_url *, const char *, char *,
+	    size_t);
+/* The URL libldap gets: the configured name with TLS, else the address. */
+int	ldap_url_session(const struct ldap_url *, const char *, int, char *,
 	    size_t);
 struct ldap_conn *conn_new(struct ldapd *, const struct mmp_conf *, int);
 int	conn_same(const struct ldap_conn *, const struct ldap_conn *);

@@ -151,11 +151,15 @@ ldaptls_load(struct ldapd *env, const struct mmp_conf *conf, int svc)
 	env->tls[svc] = t;
 }
 
-/* The new session of c uses the section's context. -1: why says. */
+/*
+ * A new libldap session of section svc (the search connection's, or a
+ * PreAuth bind connection's) uses the section's context. -1: why says.
+ */
 int
-ldaptls_prepare(struct ldap_conn *c, char *why, size_t whylen)
+ldaptls_prepare(struct ldapd *env, int svc, LDAP *ld, char *why,
+    size_t whylen)
 {
-	struct ldap_tls	*t = c->env->tls[c->svc];
+	struct ldap_tls	*t = env->tls[svc];
 	int		 req;
 
 	if (t == NULL) {
@@ -169,9 +173,9 @@ ldaptls_prepare(struct ldap_conn *c, char *why, size_t whylen)
 		return -1;
 	}
 	req = t->verify ? LDAP_OPT_X_TLS_DEMAND : LDAP_OPT_X_TLS_NEVER;
-	if (ldap_set_option(c->ld, LDAP_OPT_X_TLS_CTX, t->ctx) !=
+	if (ldap_set_option(ld, LDAP_OPT_X_TLS_CTX, t->ctx) !=
 	    LDAP_OPT_SUCCESS ||
-	    ldap_set_option(c->ld, LDAP_OPT_X_TLS_REQUIRE_CERT, &req) !=
+	    ldap_set_option(ld, LDAP_OPT_X_TLS_REQUIRE_CERT, &req) !=
 	    LDAP_OPT_SUCCESS) {
 		(void)snprintf(why, whylen, "cannot set up TLS in libldap");
 		return -1;
@@ -186,17 +190,18 @@ ldaptls_prepare(struct ldap_conn *c, char *why, size_t whylen)
  * loop needs it non-blocking again. -1: why says.
  */
 int
-ldaptls_handshake(struct ldap_conn *c, char *why, size_t whylen)
+ldaptls_handshake(struct ldapd *env, int svc, LDAP *ld, int fd, char *why,
+    size_t whylen)
 {
 	char	*diag = NULL, d[LDAPD_DETAIL_BYTES];
 	int	 rc, fl;
 
 	ldaptls_why[0] = '\0';
 	ldaptls_trace(1);
-	rc = ldap_install_tls(c->ld);
+	rc = ldap_install_tls(ld);
 	ldaptls_trace(0);
 	if (rc != LDAP_SUCCESS) {
-		(void)ldap_get_option(c->ld, LDAP_OPT_DIAGNOSTIC_MESSAGE,
+		(void)ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE,
 		    &diag);
 		(void)escape_log(diag != NULL ? diag : "", diag != NULL ?
 		    strlen(diag) : 0, d, sizeof(d));
@@ -204,13 +209,13 @@ ldaptls_handshake(struct ldap_conn *c, char *why, size_t whylen)
 		if (ldaptls_why[0] != '\0')
 			(void)strlcpy(d, ldaptls_why, sizeof(d));
 		(void)snprintf(why, whylen, "TLS handshake failed "
-		    "(certificate verification: %s): %s%s%s", c->env->tls[
-		    c->svc]->verify ? "on" : "off", ldap_err2string(rc),
+		    "(certificate verification: %s): %s%s%s", env->tls[svc]->
+		    verify ? "on" : "off", ldap_err2string(rc),
 		    d[0] != '\0' ? ": " : "", d);
 		return -1;
 	}
-	if ((fl = fcntl(c->fd, F_GETFL)) == -1 ||
-	    fcntl(c->fd, F_SETFL, fl | O_NONBLOCK) == -1) {
+	if ((fl = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1) {
 		(void)snprintf(why, whylen, "cannot make the socket "
 		    "non-blocking again after TLS");
 		return -1;

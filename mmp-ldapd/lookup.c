@@ -304,7 +304,7 @@ ldap_url_numeric(const struct ldap_url *u, const char *addr, char *out,
  * gets the name as configured; the socket is connected already, libldap
  * never resolves it.
  */
-static int
+int
 ldap_url_session(const struct ldap_url *u, const char *addr, int tls,
     char *out, size_t outsz)
 {
@@ -1099,7 +1099,8 @@ conn_starttls_done(struct ldap_conn *c, LDAPMessage *msg)
 		    d[0] != '\0' ? ": " : "", d);
 		return;
 	}
-	if (ldaptls_handshake(c, why, sizeof(why)) == -1) {
+	if (ldaptls_handshake(c->env, c->svc, c->ld, c->fd, why,
+	    sizeof(why)) == -1) {
 		conn_attempt_failed(c, "unusable: StartTLS: %s", why);
 		return;
 	}
@@ -1126,11 +1127,13 @@ conn_session(struct ldap_conn *c)
 		return;
 	}
 	conn_set_options(c);
-	if (tls && ldaptls_prepare(c, why, sizeof(why)) == -1) {
+	if (tls && ldaptls_prepare(c->env, c->svc, c->ld, why,
+	    sizeof(why)) == -1) {
 		conn_attempt_failed(c, "unusable: %s", why);
 		return;
 	}
-	if (u->tls && ldaptls_handshake(c, why, sizeof(why)) == -1) {
+	if (u->tls && ldaptls_handshake(c->env, c->svc, c->ld, c->fd, why,
+	    sizeof(why)) == -1) {
 		conn_attempt_failed(c, "unusable: %s", why);
 		return;
 	}

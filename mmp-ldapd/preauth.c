@@ -41,6 +41,9 @@ struct preauth_conn {
 	struct ldapd			*env;
 	enum pconn_state		 state;
 	char				 target[LDAPD_URL_BYTES];
+	int				 svc;	/* whose TLS settings */
+	int				 ldaps;	/* TLS from the first byte */
+	int				 starttls;	/* LdapStartTLS */
 	int				 fd;
 	LDAP				*ld;
 	struct event			*ev;	/* connect done, then reads */
@@ -290,12 +293,44 @@ pconn_bind(struct preauth_conn *pc)
 	return 0;
 }
 
+/*
+ * TLS as the search connection has it: ldaps:// at once, or StartTLS
+ * (synchronous within LdapTimeout, like the ldaps handshake; see
+ * ldaptls.c), before the bind carries a password. -1: why says.
+ */
+static int
+pconn_secure(struct preauth_conn *pc, char *why, size_t whylen)
+{
+	struct berval	*data = NULL;
+	char		*oid = NULL;
+	int		 rc;
+
+	if (!pc->ldaps && !pc->starttls)
+		return 0;
+	if (ldaptls_prepare(pc->env, pc->svc, pc->ld, why, whylen) == -1)
+		return -1;
+	if (pc->starttls) {
+		rc = ldap_extended_operation_s(pc->ld, LDAP_EXOP_START_TLS,
+		    NULL, NULL, NULL, &oid, &data);
+		ldap_memfree(oid);
+		ber_bvfree(data);
+		if (rc != LDAP_SUCCESS) {
+			(void)snprintf(why, whylen, "refused StartTLS: %s",
+			    ldap_err2string(rc));
+			return -1;
+		}
+	}
+	return ldaptls_handshake(pc->env, pc->svc, pc->ld, pc->fd, why,
+	    whylen);
+}
+
 static void
 pconn_connect_cb(int fd, short events, void *arg)
 {
 	struct preauth_conn	*pc = arg;
 	struct timeval		 tv;
 	socklen_t		 len = sizeof(int);
+	char			 why[LDAPD_DETAIL_BYTES];
 	int			 err = 0, v3 = LDAP_VERSION3;
 
 	event_free(pc->ev);
@@ -320,6 +355,11 @@ pconn_connect_cb(int fd, short events, void *arg)
 	(void)ldap_set_option(pc->ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF);
 	(void)ldap_set_option(pc->ld, LDAP_OPT_RESTART, LDAP_OPT_ON);
 	(void)ldap_set_option(pc->ld, LDAP_OPT_NETWORK_TIMEOUT, &tv);
+	(void)ldap_set_option(pc->ld, LDAP_OPT_TIMEOUT, &tv);
+	if (pconn_secure(pc, why, sizeof(why)) == -1) {
+		pconn_fail(pc, why);
+		return;
+	}
 	if ((pc->ev = event_new(pc->env->evb, pc->fd, EV_READ | EV_PERSIST,
 	    pconn_read_cb, pc)) == NULL || event_add(pc->ev, NULL) == -1) {
 		pconn_fail(pc, "out of memory");
@@ -330,27 +370,43 @@ pconn_connect_cb(int fd, short events, void *arg)
 		pconn_fail(pc, "bind not sent");
 }
 
-/* Where lk's bind goes: the server its search connection uses now. */
+/*
+ * Where lk's bind goes: the server its search connection uses now, with
+ * the same TLS (ldaps://, LdapStartTLS): a password never travels in
+ * the clear where the searches do not.
+ */
 static int
-preauth_target(struct lookup *lk, char *url, size_t urlsz, char *addr,
+preauth_target(struct lookup *lk, struct preauth_conn *want, char *addr,
     size_t addrsz, int *port)
 {
 	struct ldap_conn	*c = lk->env->conn[lk->svc];
+	const struct ldap_url	*u;
 
 	if (c == NULL || c->addrs.n == 0 || c->curaddr >= c->addrs.n)
 		return -1;
-	if (ldap_url_numeric(&c->urls[c->cur], c->addrs.a[c->curaddr], url,
-	    urlsz) == -1)
-		return -1;
+	u = &c->urls[c->cur];
+	want->svc = lk->svc;
+	want->ldaps = u->tls;
+	want->starttls = c->starttls && !u->tls;
 	(void)strlcpy(addr, c->addrs.a[c->curaddr], addrsz);
-	*port = c->urls[c->cur].port;
-	return 0;
+	*port = u->port;
+	return ldap_url_session(u, c->addrs.a[c->curaddr], u->tls ||
+	    c->starttls, want->target, sizeof(want->target));
+}
+
+/* An idle connection made as want would be made. */
+static int
+pconn_same(const struct preauth_conn *pc, const struct preauth_conn *want)
+{
+	return pc->svc == want->svc && pc->ldaps == want->ldaps &&
+	    pc->starttls == want->starttls &&
+	    strcmp(pc->target, want->target) == 0;
 }
 
 /* A new bind connection for lk; its bind goes out once TCP is up. */
 static int
-pconn_new(struct ldapd *env, struct lookup *lk, const char *url,
-    const char *addr, int port)
+pconn_new(struct ldapd *env, struct lookup *lk,
+    const struct preauth_conn *want, const char *addr, int port)
 {
 	struct preauth_conn	*pc;
 	struct sockaddr_storage	 ss;
@@ -362,7 +418,10 @@ pconn_new(struct ldapd *env, struct lookup *lk, const char *url,
 		return -1;
 	pc->env = env;
 	pc->fd = -1;
-	(void)strlcpy(pc->target, url, sizeof(pc->target));
+	(void)strlcpy(pc->target, want->target, sizeof(pc->target));
+	pc->svc = want->svc;
+	pc->ldaps = want->ldaps;
+	pc->starttls = want->starttls;
 	TAILQ_INSERT_TAIL(&env->preauth->conns, pc, entry);
 	env->preauth->nconns++;
 	pc->lk = lk;
@@ -390,14 +449,15 @@ static void
 preauth_run(struct ldapd *env)
 {
 	struct preauth_pool	*pool = env->preauth;
-	struct preauth_conn	*pc, *idle;
+	struct preauth_conn	*pc, *idle, want;
 	struct lookup		*lk;
-	char			 url[LDAPD_URL_BYTES], addr[INET6_ADDRSTRLEN];
+	char			 addr[INET6_ADDRSTRLEN];
 	int			 port;
 
 	while (pool != NULL && (lk = TAILQ_FIRST(&pool->waiting)) != NULL) {
-		if (preauth_target(lk, url, sizeof(url), addr, sizeof(addr),
-		    &port) == -1) {
+		memset(&want, 0, sizeof(want));
+		if (preauth_target(lk, &want, addr, sizeof(addr), &port) ==
+		    -1) {
 			TAILQ_REMOVE(&pool->waiting, lk, qentry);
 			preauth_done(lk, LOOKUP_TEMPFAIL, "directory "
 			    "unavailable", "no LDAP server to bind at");
@@ -406,9 +466,9 @@ preauth_run(struct ldapd *env)
 		idle = NULL;
 		TAILQ_FOREACH(pc, &pool->conns, entry)
 			if (pc->state == PC_IDLE && pc->lk == NULL &&
-			    (idle == NULL || strcmp(pc->target, url) == 0))
+			    (idle == NULL || pconn_same(pc, &want)))
 				idle = pc;
-		if (idle != NULL && strcmp(idle->target, url) == 0) {
+		if (idle != NULL && pconn_same(idle, &want)) {
 			TAILQ_REMOVE(&pool->waiting, lk, qentry);
 			idle->lk = lk;
 			lk->pconn = idle;
@@ -423,7 +483,7 @@ preauth_run(struct ldapd *env)
 			pconn_free(idle);
 		}
 		TAILQ_REMOVE(&pool->waiting, lk, qentry);
-		if (pconn_new(env, lk, url, addr, port) == -1)
+		if (pconn_new(env, lk, &want, addr, port) == -1)
 			preauth_done(lk, LOOKUP_TEMPFAIL, "internal error",
 			    "cannot set up a bind connection");
 	}
@@ -443,6 +503,7 @@ preauth_intercept(struct lookup *lk, int status, const struct addrlist *al)
 	if (status != LOOKUP_OK) {
 		preauth_audit(lk, status == LOOKUP_NOUSER ? "no such user" :
 		    status == LOOKUP_TEMPFAIL ? "directory unavailable" :
+		    status == LOOKUP_DISABLED ? "account not active" :
 		    "no usable entry");
 		preauth_wipe(lk);
 		return 0;

@@ -82,6 +82,41 @@ def test_reload(tap, env, pki):
     m.stop()
 
 
+def tls_binds(tap, env, since, what):
+    """slapd's log since offset since: every BIND as alice came on a
+    connection that had done TLS first."""
+    new = env.slapd.log()[since:]
+    binds = set(re.findall(r"conn=(\d+) op=\d+ BIND dn=\"uid=alice,", new))
+    tls = set(re.findall(r"conn=(\d+) fd=\d+ TLS established", new))
+    tap.ok(binds and binds <= tls, "%s: every bind as the user went over "
+           "TLS" % what, "binds on %r, TLS on %r\n%s" % (sorted(binds),
+                                                       sorted(tls),
+                                                       new[-3000:]))
+
+
+def test_preauth(tap, env, pki):
+    """PreAuth binds as the user on connections of their own: with the
+    same TLS as the searches, never in the clear."""
+    for name, url, keys in (
+            ("preauth-ldaps", env.slapd.url_tls, {}),
+            ("preauth-starttls", env.slapd.url, {"LdapStartTLS": "yes"})):
+        since = len(env.slapd.log())
+        m = instance(env, name, url, PreAuth="yes", LdapCAFile=pki.ca(),
+                     **keys)
+        t, subj, d = T.imap_route(m, "alice", "alice-pw")
+        tap.ok(b" OK" in t and subj == ["alice here"],
+               "%s: PreAuth login works" % name, d + m.log()[-2000:])
+        with m.imap() as c:
+            t, _ = c.login("alice", "wrong-pw")
+        tap.like(t, r"NO \[AUTHENTICATIONFAILED\]",
+                 "%s: a wrong password is refused" % name)
+        tap.ok(m.wait_log(r"pre-authentication failed: invalid "
+                          r"credentials"), "%s: by the bind" % name,
+               m.log()[-2000:])
+        tls_binds(tap, env, since, name)
+        m.stop()
+
+
 def main(tap):
     env, pki = setup(tap)
     good = {"LdapCAFile": pki.ca()}
@@ -115,6 +150,7 @@ def main(tap):
           r"directory's certificate is not checked", LdapVerify="no",
           **rogue)
     test_reload(tap, env, pki)
+    test_preauth(tap, env, pki)
     dead = "ldaps://127.0.0.1:%d/%s" % (T.free_port(), T.SUFFIX)
     works(tap, env, "failover", dead + " " + env.slapd.url_tls,
           "failover from a dead ldaps:// server",
