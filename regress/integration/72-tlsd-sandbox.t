@@ -94,6 +94,10 @@ def main(tap):
     after = tlsd_pids(m)
     tap.ok(len(after) == TLS_WORKERS and victim not in after,
            "a new mmp-tlsd replaces it", repr((before, after)))
+    # Its sandbox is on once it applied its first configuration: a slow
+    # start (a sanitizer build) is still root before that.
+    tap.ok(m.wait_log(r"mmp-tlsd \d+ ready", off, 15),
+           "the new mmp-tlsd is ready", m.log_since(off)[-2000:])
     for pid in set(after) - set(before):
         T.check_sandboxed(tap, pid, tls_uid, "restarted mmp-tlsd")
     time.sleep(0.5)
