@@ -276,6 +276,26 @@ conn_tls_write(struct conn *c, const void *buf, size_t len, short *want)
 	}
 }
 
+/*
+ * After a read of n bytes (or IO_WANT, IO_ERROR, 0 at the end) into b:
+ * account for them, or mark the side ended; an empty buffer is given
+ * back either way. 1 if anything changed.
+ */
+static int
+conn_buf_filled(struct conn_buf *b, ssize_t n, int *eof)
+{
+	if (n > 0) {
+		b->len += n;
+		return 1;
+	}
+	if (b->len == 0)
+		conn_buf_free(b);
+	if (n == IO_WANT)
+		return 0;
+	*eof = 1;
+	return 1;
+}
+
 /* TLS -> toplain. 1 if anything changed. */
 static int
 conn_from_net(struct conn *c)
@@ -288,19 +308,7 @@ conn_from_net(struct conn *c)
 		return 0;
 	n = conn_tls_read(c, b->data + b->off + b->len, room,
 	    &c->net_rd_wants);
-	if (n == IO_WANT) {
-		if (b->len == 0)
-			conn_buf_free(b);
-		return 0;
-	}
-	if (n <= 0) {
-		c->net_eof = 1;
-		if (b->len == 0)
-			conn_buf_free(b);
-		return 1;
-	}
-	b->len += n;
-	return 1;
+	return conn_buf_filled(b, n, &c->net_eof);
 }
 
 /* toplain -> plaintext socket. */
@@ -334,19 +342,9 @@ conn_from_plain(struct conn *c)
 	if (c->plain_eof || (room = conn_buf_room(b)) == 0)
 		return 0;
 	n = read(c->plainfd, b->data + b->off + b->len, room);
-	if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
-		if (b->len == 0)
-			conn_buf_free(b);
-		return 0;
-	}
-	if (n <= 0) {
-		c->plain_eof = 1;
-		if (b->len == 0)
-			conn_buf_free(b);
-		return 1;
-	}
-	b->len += n;
-	return 1;
+	if (n == -1)
+		n = errno == EAGAIN || errno == EINTR ? IO_WANT : IO_ERROR;
+	return conn_buf_filled(b, n, &c->plain_eof);
 }
 
 /* tonet -> TLS. */
