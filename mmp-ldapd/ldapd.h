@@ -23,6 +23,7 @@
 #include "config.h"
 #include "confmsg.h"
 #include "imsg.h"
+#include "loginname.h"
 #include "msg.h"
 
 #define LDAPD_URLS_MAX		16	/* LdapUrl failover list */
@@ -128,6 +129,7 @@ struct lookup {
 	int			 badvalue;	/* mailHost not a host name */
 	struct timespec		 start;
 	char			 user[MMP_USER_BYTES + 1];
+	struct login_name	 name;		/* user taken apart */
 	char			*filter;
 	char			*dn;
 	char			*mailhost;
@@ -236,9 +238,15 @@ struct ldapd {
 	struct preauth_pool	*preauth;	/* bind connections */
 };
 
-/* SearchFormat values: %s %U %V from name, %o, %C, %S, %D. */
+/*
+ * SearchFormat values (lib/loginname.h takes the name apart): %s the
+ * canonical name, %U the user id, %V the domain, %o the name as typed,
+ * %C, %S, %D. NULL reads as "".
+ */
 struct filter_vars {
 	const char	*name;
+	const char	*uid;
+	const char	*domain;
 	const char	*orig;
 	const char	*client;
 	const char	*local;
@@ -250,9 +258,11 @@ void	ldaptls_load(struct ldapd *, const struct mmp_conf *, int);
 int	ldaptls_prepare(struct ldapd *, int, LDAP *, char *, size_t);
 int	ldaptls_handshake(struct ldapd *, int, LDAP *, int, char *, size_t);
 
-/* lookup.c */
+/* filter.c */
 int	lookup_filter_expand(const char *, const struct filter_vars *, char *,
 	    size_t, char *, size_t);
+
+/* ldapurl.c */
 int	ldap_url_split(const char *, struct ldap_url *);
 void	ldap_url_clear(struct ldap_url *);
 int	ldap_url_numeric(const struct ldap_url *, const char *, char *,
@@ -260,11 +270,28 @@ int	ldap_url_numeric(const struct ldap_url *, const char *, char *,
 /* The URL libldap gets: the configured name with TLS, else the address. */
 int	ldap_url_session(const struct ldap_url *, const char *, int, char *,
 	    size_t);
+
+/* conn.c */
 struct ldap_conn *conn_new(struct ldapd *, const struct mmp_conf *, int);
 int	conn_same(const struct ldap_conn *, const struct ldap_conn *);
 void	conn_start(struct ldap_conn *);
 void	conn_retire(struct ldap_conn *, struct ldap_conn *);
 void	conn_free(struct ldap_conn *);
+/* Queue or send lk's search; a retiring connection ends when it is idle. */
+void	conn_submit(struct ldap_conn *, struct lookup *);
+void	conn_maybe_retire(struct ldap_conn *);
+
+/* lookup.c */
+void	mono_now(struct timespec *);
+long long mono_ms_since(const struct timespec *);
+const char *svc_name(int);
+/* The search base of lk on u: a certificate's own, else the URL's. */
+const char *lookup_base(const struct lookup *, const struct ldap_url *);
+/* Off its connection (abandoning the search) and out of its timer. */
+void	lookup_detach(struct lookup *, int);
+/* A search entry or the search's result for lk (conn.c reads them). */
+void	lookup_entry(struct ldap_conn *, struct lookup *, LDAPMessage *);
+void	lookup_result(struct ldap_conn *, struct lookup *, LDAPMessage *);
 /*
  * reqid, then sid: the relay's session id, for the log lines only; user,
  * its length, client, local, then the PreAuth password (NULL: none).

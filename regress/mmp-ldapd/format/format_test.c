@@ -33,8 +33,8 @@ static const struct fmt_case fmt_cases[] = {
 	    "(&(uid=joe)(dom=siroe.com))" },
 	{ "(&(uid=%U)(dom=%V))", "joe", "(&(uid=joe)(dom=))" },
 	{ "(&(uid=%U)(dom=%V))", "a@b@c", "(&(uid=a@b)(dom=c))" },
-	{ "(&(uid=%U)(dom=%V))", "joe@", "(&(uid=joe)(dom=))" },
-	{ "(&(uid=%U)(dom=%V))", "@x", "(&(uid=)(dom=x))" },
+	{ "(&(uid=%U)(dom=%V))", "joe@", NULL },
+	{ "(&(uid=%U)(dom=%V))", "@x", NULL },
 	{ "(&(uid=%U)(dom=%V))", "*@*", "(&(uid=\\2a)(dom=\\2a))" },
 	{ "(|(uid=%s)(mail=%s))", "a)b", "(|(uid=a\\29b)(mail=a\\29b))" },
 	{ "(uid=%o)", "Joe@X", "(uid=Joe@X)" },
@@ -48,6 +48,8 @@ static const struct fmt_case fmt_cases[] = {
 static void
 test_format(void)
 {
+	struct login_rules	 rules = { "@", NULL, NULL, "@" };
+	struct login_name	 ln;
 	struct filter_vars	 v;
 	char			 out[LDAPD_FILTER_BYTES], err[128];
 	size_t			 i;
@@ -55,10 +57,18 @@ test_format(void)
 
 	for (i = 0; i < sizeof(fmt_cases) / sizeof(fmt_cases[0]); i++) {
 		memset(&v, 0, sizeof(v));
-		v.name = v.orig = fmt_cases[i].name;
 		err[0] = '\0';
-		r = lookup_filter_expand(fmt_cases[i].fmt, &v, out,
-		    sizeof(out), err, sizeof(err));
+		if (login_name_split(fmt_cases[i].name, &rules, &ln, err,
+		    sizeof(err)) == -1)
+			r = -1;
+		else {
+			v.name = ln.canon;
+			v.uid = ln.uid;
+			v.domain = ln.domain;
+			v.orig = ln.orig;
+			r = lookup_filter_expand(fmt_cases[i].fmt, &v, out,
+			    sizeof(out), err, sizeof(err));
+		}
 		if (fmt_cases[i].want == NULL) {
 			tap_ok(r == -1 && err[0] != '\0', "%s with %s fails: %s",
 			    fmt_cases[i].fmt, fmt_cases[i].name, err);
