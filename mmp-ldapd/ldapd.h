@@ -130,6 +130,11 @@ struct lookup {
 	struct timespec		 start;
 	char			 user[MMP_USER_BYTES + 1];
 	struct login_name	 name;		/* user taken apart */
+	/*
+	 * A replay format that takes precedence over ReplayFormat for this
+	 * lookup (a hosted domain's mailAccessProxyReplay); NULL: none.
+	 */
+	char			*replayfmt;
 	char			*filter;
 	char			*dn;
 	char			*mailhost;

@@ -185,6 +185,7 @@ lookup_free(struct lookup *lk)
 		event_free(lk->timer);
 	resolve_cancel(lk->res);
 	free(lk->filter);
+	free(lk->replayfmt);
 	ldap_memfree(lk->dn);
 	free(lk->mailhost);
 	free(lk->subject);
