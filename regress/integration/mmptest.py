@@ -627,11 +627,12 @@ def ldif_attr(name, value):
 
 
 class Slapd:
-    def __init__(self, env, port=None):
+    def __init__(self, env, port=None, name="ldap"):
+        """name: its directory in env (a replica needs its own)."""
         self.env = env
         self.port = port or free_port()
         self.tls = None		# (cert, key): see use_tls()
-        self.dir = env.path("ldap")
+        self.dir = env.path(name)
         os.makedirs(os.path.join(self.dir, "dm"))
         os.makedirs(os.path.join(self.dir, "data"))
         self.conf = os.path.join(self.dir, "slapd.conf")
