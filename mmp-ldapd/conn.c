@@ -121,7 +121,34 @@ conn_attempt_failed(struct ldap_conn *c, const char *fmt, ...)
 	conn_fail_queue(c, c->lasterr);
 }
 
-/* An established session broke: searches in flight fail, no penalty. */
+/*
+ * The searches in flight on a session that broke go back to the head of
+ * the queue, once each: a search changes nothing, so the next server (or
+ * the same one, back) may answer it, and a login in flight when a replica
+ * dies is not refused. A search sent twice already fails with the rest.
+ */
+static void
+conn_requeue_inflight(struct ldap_conn *c)
+{
+	struct lookup	*lk, *next;
+
+	for (lk = RB_MAX(lookup_tree, &c->inflight); lk != NULL; lk = next) {
+		next = RB_PREV(lookup_tree, &c->inflight, lk);
+		if (lk->resent)
+			continue;
+		lookup_detach(lk, 0);
+		lk->resent = 1;
+		lk->conn = c;
+		lk->state = LK_QUEUED;
+		TAILQ_INSERT_HEAD(&c->queue, lk, qentry);
+		c->nqueued++;
+	}
+}
+
+/*
+ * An established session broke: searches in flight are sent again once
+ * (conn_requeue_inflight), no penalty.
+ */
 static void
 conn_lost(struct ldap_conn *c, const char *why)
 {
@@ -130,6 +157,7 @@ conn_lost(struct ldap_conn *c, const char *why)
 	(void)snprintf(text, sizeof(text), "connection to %s lost: %s",
 	    c->urls[c->cur].label, why);
 	log_svc(c->svc, LOG_WARNING, "%s", text);
+	conn_requeue_inflight(c);
 	conn_close(c, text);
 	mono_now(&c->next_try);
 	if (c->nqueued > 0)

@@ -126,6 +126,7 @@ struct lookup {
 	int			 msgid;
 	int			 timeout_sec;
 	int			 nentries;
+	int			 resent;	/* its search, after a lost session */
 	int			 badvalue;	/* mailHost not a host name */
 	struct timespec		 start;
 	char			 user[MMP_USER_BYTES + 1];

@@ -5,7 +5,8 @@
 # is killed: the logins go on against the second, none hangs or loses its
 # connection, and a login that started after the kill settled is not
 # refused. With both replicas down a login is refused cleanly within
-# LdapTimeout; the first replica back, logins work again.
+# LdapTimeout; the first replica back, logins work again. A search in
+# flight on a replica that dies is sent again to the other, once.
 
 import os
 import re
@@ -129,6 +130,27 @@ def test_both_down(tap, env, m):
     tap.ok(ok, "the first replica back: logins work again", repr(t))
 
 
+def test_inflight(tap, env, m):
+    """A search in flight when its server dies is sent to the other."""
+    env.replica.start()
+    t, _, _ = login(m, 2)
+    tap.ok(b" OK" in t, "the first replica serves again (control)", repr(t))
+    n = count(env.replica.log(), r'filter="\(uid=fo3\)"')
+    os.kill(env.slapd.proc.pid, signal.SIGSTOP)
+    out = []
+    th = threading.Thread(target=lambda: out.append(login(m, 3)))
+    th.start()
+    time.sleep(1.0)
+    tap.ok(th.is_alive(), "the search waits on the stopped replica")
+    env.slapd.stop(signal.SIGKILL)
+    th.join(15)
+    t = out[0][0] if out else b"(no answer)"
+    tap.ok(b" OK" in t, "the search in flight went to the other replica: "
+           "logged in", repr(t))
+    tap.ok(count(env.replica.log(), r'filter="\(uid=fo3\)"') > n,
+           "the second replica answered it")
+
+
 def main(tap):
     env = setup(tap)
     m = env.mmpd(imap={"LdapUrl": "%s/%s %s/%s" % (
@@ -137,6 +159,7 @@ def main(tap):
     m.start()
     test_kill_first(tap, env, m)
     test_both_down(tap, env, m)
+    test_inflight(tap, env, m)
     m.stop()
     T.check_children(tap)
 
