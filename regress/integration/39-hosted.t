@@ -11,6 +11,7 @@
 
 import os
 import re
+import signal
 import sys
 import time
 
@@ -18,7 +19,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mmptest as T  # noqa: E402
 
 DELAY = 1	# AuthFailureDelay
-HOSTED = {"HostedDomains": "yes", "AuthFailureDelay": DELAY}
+LDAP_TIMEOUT = 2
+HOSTED = {"HostedDomains": "yes", "AuthFailureDelay": DELAY,
+          "LdapTimeout": LDAP_TIMEOUT}
 SID = r"session (0x[0-9a-f]+)"
 
 
@@ -183,17 +186,57 @@ def hosted(tap, env):
     tap.ok(searches(env, off) == [("o=example", "(uid=plain)")],
            "slapd: (uid=plain) under LdapUrl's base, no domain search",
            repr(searches(env, off)))
+    domain_timeout(tap, env, m, wrong)
+    loff = m.log_size()
+    m.reload()
+    tap.ok(m.wait_log(r"IMAP LDAP operations without an answer within "
+                      r"LdapTimeout since start: 1 searches", loff),
+           "the domain search's timeout is counted (logged at a reload)",
+           m.log_since(loff)[-2000:])
     m.stop()
 
 
+def domain_timeout(tap, env, m, wrong):
+    """slapd stopped while the domain is searched: the lookup times out
+    after LdapTimeout, is answered like any failure, and the next login
+    works once slapd is back."""
+    loff = m.log_size()
+    os.kill(env.slapd.proc.pid, signal.SIGSTOP)
+    try:
+        with m.imap() as c:
+            (t, _), dt = T.timed(c.login, "joe@a.test", "joe-a-pw")
+    finally:
+        os.kill(env.slapd.proc.pid, signal.SIGCONT)
+    tap.ok(T.strip_tag(t) == T.strip_tag(wrong) and
+           LDAP_TIMEOUT <= dt < LDAP_TIMEOUT + 1,
+           "domain search without an answer: a failure after LdapTimeout",
+           repr((t, dt)))
+    tap.ok(m.wait_log(SID + r': lookup "joe@a\.test": domain search for '
+                      r'\(&\(objectClass=inetDomain\)\(associatedDomain='
+                      r'a\.test\)\) timed out after %d s' % LDAP_TIMEOUT,
+                      loff), "log: the domain search timed out",
+           m.log_since(loff)[-2000:])
+    route(tap, m, "joe@a.test", "joe-a-pw", "joe at a.test",
+          "slapd back: joe@a.test logs in again")
+
+
 def default_domain(tap, env):
-    conf = dict(HOSTED, DefaultDomain="a.test")
+    """DefaultDomain, with PreAuth: the bind is the hosted user's."""
+    conf = dict(HOSTED, DefaultDomain="a.test", PreAuth="yes")
     m = env.mmpd("mmpd-default", imap=conf, pop=dict(conf)).start()
     route(tap, m, "joe", "joe-a-pw", "joe at a.test, short id",
           "DefaultDomain a.test: short id joe reaches a.test's joe")
     tap.ok(m.wait_log(r'lookup "joe": domain \'a\.test\' is '
                       r'dc=a,dc=test,o=internet'),
            "log: the short id went through domain a.test")
+    route(tap, m, "joe@b.test", "joe-b-pw", "joe at b.test",
+          "PreAuth: joe@b.test binds as b.test's joe")
+    loff = m.log_size()
+    t, _, d = T.imap_route(m, "joe", "joe-b-pw")
+    tap.ok(b"NO [AUTHENTICATIONFAILED]" in t and
+           m.wait_log(r"user joe pre-authentication failed", loff),
+           "PreAuth: short id joe with b.test's password refused by the "
+           "bind as a.test's joe", d + m.log_since(loff)[-1500:])
     m.stop()
 
 
