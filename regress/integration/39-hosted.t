@@ -44,6 +44,11 @@ def setup(tap):
                   searchfilter="(mail=%U@%V)", replay="%A[uid]")
     sl.add_domain("off.test", base("off.test"), status="inactive")
     sl.add_domain("nobase.test", None)
+    # two entries claim dup.test
+    sl.add_domain("x.test", base("a.test"), aliases=("dup.test",))
+    sl.add_domain("y.test", base("b.test"), aliases=("DUP.test",))
+    # %s is no code of inetDomainSearchFilter
+    sl.add_domain("badf.test", base("a.test"), searchfilter="(uid=%s)")
     for dom, store, pw in (("a.test", "store1", "joe-a-pw"),
                            ("b.test", "store2", "joe-b-pw"),
                            ("off.test", "store1", "joe-off-pw"),
@@ -165,6 +170,19 @@ def hosted(tap, env):
                       r'is not usable: inetDomainBaseDN is missing', loff),
            "log: the domain is unusable without inetDomainBaseDN",
            m.log_since(loff)[-2000:])
+
+    loff = m.log_size()
+    refused(tap, m, "joe@dup.test", "joe-a-pw", wrong,
+            "a domain with two entries")
+    tap.ok(m.wait_log(r'lookup "joe@dup\.test": domain \'dup\.test\' has '
+                      r'more than one entry under o=internet', loff),
+           "log: the domain is ambiguous", m.log_since(loff)[-2000:])
+    loff = m.log_size()
+    refused(tap, m, "joe@badf.test", "joe-a-pw", wrong,
+            "inetDomainSearchFilter with a code it does not take")
+    tap.ok(m.wait_log(r'lookup "joe@badf\.test": domain \'badf\.test\': '
+                      r'inetDomainSearchFilter has a % code other than', loff),
+           "log: the domain's filter is refused", m.log_since(loff)[-2000:])
 
     off = len(env.slapd.log())
     route(tap, m, "kim@c.test", "kim-pw", "kim at c.test",

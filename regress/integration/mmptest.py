@@ -687,11 +687,12 @@ class Slapd:
         self.url_tls = "ldaps://127.0.0.1:%d" % self.tls_port
 
     def add_domain(self, name, basedn, status=None, searchfilter=None,
-                   replay=None):
+                   replay=None, aliases=()):
         """A hosted domain: its inetDomain entry dc=..,o=internet (with
         the dc entries above it) pointing at basedn (None: no
         inetDomainBaseDN); basedn o=X,o=isp is made too. status, searchfilter, replay: inetDomainStatus,
-        inetDomainSearchFilter, mailAccessProxyReplay."""
+        inetDomainSearchFilter, mailAccessProxyReplay; aliases: more
+        associatedDomain values."""
         labels = name.split(".")
         for i in range(len(labels) - 1, -1, -1):
             dn = ",".join("dc=%s" % dn_escape(x) for x in labels[i:]) + \
@@ -704,7 +705,8 @@ class Slapd:
                 e += "objectClass: inetDomain\n"
             e += ldif_attr("dc", labels[i])
             if i == 0:
-                e += ldif_attr("associatedDomain", name)
+                for a in (name,) + tuple(aliases):
+                    e += ldif_attr("associatedDomain", a)
                 if basedn is not None:
                     e += ldif_attr("inetDomainBaseDN", basedn)
                 for attr, v in (("inetDomainStatus", status),
