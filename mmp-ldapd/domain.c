@@ -85,12 +85,32 @@ domain_name(const struct lookup *lk, char *out, size_t outsz)
 	    outsz);
 }
 
+/*
+ * The domain tree's filter for domain, the domain only through the RFC
+ * 4515 escaper: a domain "*" must match no domain. Length, or -1.
+ */
+int
+domain_filter(const char *domain, char *out, size_t outsz)
+{
+	char	esc[LOGIN_NAME_BYTES * 3 + 1];
+	int	n;
+
+	if (escape_filter_value(domain, strlen(domain), esc,
+	    sizeof(esc)) < 0 ||
+	    (n = snprintf(out, outsz, DOMAIN_FILTER_FMT, esc)) < 0 ||
+	    (size_t)n >= outsz) {
+		if (outsz > 0)
+			out[0] = '\0';
+		return -1;
+	}
+	return n;
+}
+
 void
 domain_start(struct lookup *lk, const char *client, const char *local)
 {
 	struct lookup_domain	*d;
 	struct ldap_conn	*c = lk->env->conn[lk->svc];
-	char			 esc[LOGIN_NAME_BYTES * 3 + 1];
 	char			 filter[LDAPD_FILTER_BYTES];
 
 	if (c == NULL) {
@@ -98,10 +118,7 @@ domain_start(struct lookup *lk, const char *client, const char *local)
 		    svc_name(lk->svc));
 		return;
 	}
-	/* Only through the escaper: a domain "*" must match no domain. */
-	if (escape_filter_value(lk->name.domain, strlen(lk->name.domain), esc,
-	    sizeof(esc)) < 0 || snprintf(filter, sizeof(filter),
-	    DOMAIN_FILTER_FMT, esc) >= (int)sizeof(filter)) {
+	if (domain_filter(lk->name.domain, filter, sizeof(filter)) == -1) {
 		lookup_finish(lk, LOOKUP_TEMPFAIL, NULL, "domain filter too "
 		    "long");
 		return;
@@ -204,7 +221,7 @@ domain_entry(struct ldap_conn *c, struct lookup *lk, LDAPMessage *e)
  * inetDomainSearchFilter takes %U, %V and %o (and %%) only: the product's
  * codes for it. NULL, or what is wrong.
  */
-static const char *
+const char *
 domain_filter_bad(const char *f)
 {
 	for (; *f != '\0'; f++) {

@@ -279,6 +279,10 @@ char  **domain_attrs(void);
 void	domain_entry(struct ldap_conn *, struct lookup *, LDAPMessage *);
 void	domain_result(struct ldap_conn *, struct lookup *, LDAPMessage *);
 void	domain_free(struct lookup_domain *);
+/* (&(objectClass=inetDomain)(associatedDomain=ESCAPED)): length or -1. */
+int	domain_filter(const char *, char *, size_t);
+/* What is wrong with an inetDomainSearchFilter (%U %V %o only), or NULL. */
+const char *domain_filter_bad(const char *);
 
 /* filter.c */
 int	lookup_filter_expand(const char *, const struct filter_vars *, char *,
