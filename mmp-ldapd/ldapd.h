@@ -273,8 +273,9 @@ int	ldaptls_handshake(struct ldapd *, int, LDAP *, int, char *, size_t);
 int	domain_wanted(const struct lookup *);
 /* Search the domain tree; the user search follows (lookup_user_search). */
 void	domain_start(struct lookup *, const char *, const char *);
-/* The search to send for lk is the domain tree's: its attributes. */
+/* Is the search to send for lk the domain tree's? */
 int	domain_pending(const struct lookup *);
+/* The attributes the domain tree's search asks for. */
 char  **domain_attrs(void);
 void	domain_entry(struct ldap_conn *, struct lookup *, LDAPMessage *);
 void	domain_result(struct ldap_conn *, struct lookup *, LDAPMessage *);
