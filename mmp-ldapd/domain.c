@@ -240,7 +240,8 @@ domain_log_found(const struct lookup *lk, const char *fmt)
 {
 	const struct lookup_domain	*d = lk->dom;
 	char				 name[LOG_TEXT_BYTES];
-	char				 dn[LOG_TEXT_BYTES], base[LOG_TEXT_BYTES];
+	char				 dn[LOG_TEXT_BYTES];
+	char				 base[LOG_TEXT_BYTES];
 	char				 f[LOG_TEXT_BYTES], r[LOG_TEXT_BYTES];
 	char				 user[LOG_TEXT_BYTES];
 
