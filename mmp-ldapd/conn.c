@@ -209,8 +209,9 @@ conn_bind_done(struct ldap_conn *c, LDAPMessage *msg)
 static void
 conn_message(struct ldap_conn *c, LDAPMessage *msg)
 {
-	struct lookup	 key, *lk;
-	int		 type = ldap_msgtype(msg);
+	struct lookup		 key, *lk;
+	enum lookup_state	 state;
+	int			 type = ldap_msgtype(msg);
 
 	key.msgid = ldap_msgid(msg);
 	if (c->state == CS_STARTTLS) {
@@ -231,11 +232,17 @@ conn_message(struct ldap_conn *c, LDAPMessage *msg)
 	}
 	if ((lk = RB_FIND(lookup_tree, &c->inflight, &key)) == NULL)
 		return;		/* abandoned after a timeout */
-	if (type == LDAP_RES_SEARCH_ENTRY)
+	state = lk->state;
+	if (type == LDAP_RES_SEARCH_ENTRY && state == LK_DOMAIN)
+		domain_entry(c, lk, msg);
+	else if (type == LDAP_RES_SEARCH_ENTRY)
 		lookup_entry(c, lk, msg);
 	else if (type == LDAP_RES_SEARCH_RESULT) {
 		lookup_detach(lk, 0);
-		lookup_result(c, lk, msg);
+		if (state == LK_DOMAIN)
+			domain_result(c, lk, msg);
+		else
+			lookup_result(c, lk, msg);
 	}
 }
 
@@ -560,14 +567,24 @@ lookup_send(struct ldap_conn *c, struct lookup *lk)
 	const struct ldap_url	*u = &c->urls[c->cur];
 	struct timeval		 tv;
 	char			 f[LOG_TEXT_BYTES];
-	int			 rc, msgid;
+	char			**attrs = c->userattrs;
+	int			 rc, msgid, scope = u->scope;
+	int			 domain = domain_pending(lk);
 
+	/*
+	 * The domain tree and a hosted domain's users are searched whole:
+	 * LdapUrl's scope is for LdapUrl's base.
+	 */
+	if (lk->dom != NULL)
+		scope = LDAP_SCOPE_SUBTREE;
+	if (domain)
+		attrs = domain_attrs();
+	else if (lk->subject != NULL || lk->replayfmt != NULL)
+		attrs = c->certattrs;	/* the uid too */
 	tv.tv_sec = c->timeout_sec;
 	tv.tv_usec = 0;
-	rc = ldap_search_ext(c->ld, lookup_base(lk, u), u->scope, lk->filter,
-	    lk->subject != NULL ? c->certattrs : c->userattrs, 0, NULL, NULL,
-	    &tv,
-	    SEARCH_SIZELIMIT, &msgid);
+	rc = ldap_search_ext(c->ld, lookup_base(lk, u), scope, lk->filter,
+	    attrs, 0, NULL, NULL, &tv, SEARCH_SIZELIMIT, &msgid);
 	if (rc == LDAP_BUSY)
 		return SEND_BUSY;
 	if (rc == LDAP_SERVER_DOWN)
@@ -580,7 +597,7 @@ lookup_send(struct ldap_conn *c, struct lookup *lk)
 		return SEND_DROPPED;
 	}
 	lk->conn = c;
-	lk->state = LK_SEARCHING;
+	lk->state = domain ? LK_DOMAIN : LK_SEARCHING;
 	lk->msgid = msgid;
 	if (RB_INSERT(lookup_tree, &c->inflight, lk) != NULL) {
 		lk->conn = NULL;

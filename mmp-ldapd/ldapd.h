@@ -58,6 +58,7 @@
 struct ldapd;
 struct ldap_tls;
 struct lookup;
+struct lookup_domain;
 struct preauth_conn;
 struct preauth_pool;
 struct resolver;
@@ -106,6 +107,7 @@ struct relay {
 enum lookup_state {
 	LK_QUEUED,		/* waiting for the connection */
 	LK_SEARCHING,		/* search sent, msgid valid */
+	LK_DOMAIN,		/* hosted domain's search sent (domain.c) */
 	LK_RESOLVING,		/* mailHost being resolved */
 	LK_BINDING,		/* PreAuth: waiting for or in its bind */
 };
@@ -136,6 +138,9 @@ struct lookup {
 	 * lookup (a hosted domain's mailAccessProxyReplay); NULL: none.
 	 */
 	char			*replayfmt;
+	char			*replay;	/* replayfmt expanded, or NULL */
+	/* HostedDomains (domain.c): the domain entry; NULL: none */
+	struct lookup_domain	*dom;
 	char			*filter;
 	char			*dn;
 	char			*mailhost;
@@ -264,6 +269,23 @@ void	ldaptls_load(struct ldapd *, const struct mmp_conf *, int);
 int	ldaptls_prepare(struct ldapd *, int, LDAP *, char *, size_t);
 int	ldaptls_handshake(struct ldapd *, int, LDAP *, int, char *, size_t);
 
+/* domain.c */
+/* Does lk's login go through the domain tree (HostedDomains)? */
+int	domain_wanted(const struct lookup *);
+/* Search the domain tree; the user search follows (lookup_user_search). */
+void	domain_start(struct lookup *, const char *, const char *);
+/* Is the search to send for lk the domain tree's? */
+int	domain_pending(const struct lookup *);
+/* The attributes the domain tree's search asks for. */
+char  **domain_attrs(void);
+void	domain_entry(struct ldap_conn *, struct lookup *, LDAPMessage *);
+void	domain_result(struct ldap_conn *, struct lookup *, LDAPMessage *);
+void	domain_free(struct lookup_domain *);
+/* (&(objectClass=inetDomain)(associatedDomain=ESCAPED)): length or -1. */
+int	domain_filter(const char *, char *, size_t);
+/* What is wrong with an inetDomainSearchFilter (%U %V %o only), or NULL. */
+const char *domain_filter_bad(const char *);
+
 /* filter.c */
 int	lookup_filter_expand(const char *, const struct filter_vars *, char *,
 	    size_t, char *, size_t);
@@ -298,6 +320,13 @@ void	lookup_detach(struct lookup *, int);
 /* A search entry or the search's result for lk (conn.c reads them). */
 void	lookup_entry(struct ldap_conn *, struct lookup *, LDAPMessage *);
 void	lookup_result(struct ldap_conn *, struct lookup *, LDAPMessage *);
+/*
+ * The user's search with the filter template fmt (SearchFormat,
+ * DomainSearchFormat, a domain's inetDomainSearchFilter) filled with lk's
+ * name and client and local addresses; finishes lk on failure.
+ */
+void	lookup_user_search(struct lookup *, const char *, const char *,
+	    const char *);
 /*
  * reqid, then sid: the relay's session id, for the log lines only; user,
  * its length, client, local, then the PreAuth password (NULL: none).

@@ -167,7 +167,10 @@ lookup_what(const struct lookup *lk, char *out, size_t outsz)
 	}
 }
 
-/* The base searched: the certmap's, or the LdapUrl's. */
+/*
+ * The base searched: the certmap's, the domain tree's root or a hosted
+ * domain's inetDomainBaseDN (domain.c), else the LdapUrl's.
+ */
 const char *
 lookup_base(const struct lookup *lk, const struct ldap_url *u)
 {
@@ -186,6 +189,8 @@ lookup_free(struct lookup *lk)
 	resolve_cancel(lk->res);
 	free(lk->filter);
 	free(lk->replayfmt);
+	free(lk->replay);
+	domain_free(lk->dom);
 	ldap_memfree(lk->dn);
 	free(lk->mailhost);
 	free(lk->subject);
@@ -212,6 +217,7 @@ lookup_detach(struct lookup *lk, int abandon)
 		}
 		break;
 	case LK_SEARCHING:
+	case LK_DOMAIN:
 		if (c != NULL) {
 			RB_REMOVE(lookup_tree, &c->inflight, lk);
 			c->ninflight--;
@@ -298,8 +304,8 @@ lookup_finish(struct lookup *lk, int status, const struct addrlist *al,
 		log_svc(lk->svc, LOG_NOTICE, "%s: %s", what, detail);
 	}
 	/* A certificate's user is the entry's uid, found or not. */
-	replay = lk->subject == NULL ? lk->user :
-	    lk->uid != NULL && status == LOOKUP_OK ? lk->uid : "";
+	replay = lk->subject == NULL ? (lk->replay != NULL ? lk->replay :
+	    lk->user) : lk->uid != NULL && status == LOOKUP_OK ? lk->uid : "";
 	/* Only a found entry has a DN worth sending (and one that fits). */
 	answer_compose(lk->relay, lk->reqid, status, detail,
 	    status == LOOKUP_OK && lk->dn != NULL ? lk->dn : "",
@@ -464,8 +470,46 @@ lookup_entry(struct ldap_conn *c, struct lookup *lk, LDAPMessage *e)
 	lk->dn = ldap_get_dn(c->ld, e);
 	lookup_status(c, lk, e);
 	lookup_mailhost(c, lk, e);
-	if (lk->subject != NULL)
+	if (lk->subject != NULL || lk->replayfmt != NULL)
 		lookup_uid(c, lk, e);
+}
+
+/* %A[attr] of a replay format: what the search fetched, the uid. */
+static const char *
+lookup_replay_attr(void *arg, const char *attr)
+{
+	struct lookup	*lk = arg;
+
+	if (strcasecmp(attr, LDAPD_UID_ATTR) == 0)
+		return lk->uid;
+	return NULL;
+}
+
+/*
+ * The name replayed to the store when lk has a replay format of its own
+ * (a hosted domain's mailAccessProxyReplay): 0, or -1 with lk finished.
+ */
+static int
+lookup_replay(struct lookup *lk)
+{
+	char	out[MMP_USER_BYTES + 1], err[LDAPD_DETAIL_BYTES];
+	char	fmt[LOG_TEXT_BYTES];
+
+	if (lk->replayfmt == NULL || lk->subject != NULL)
+		return 0;
+	if (login_replay_expand(lk->replayfmt, &lk->name, lookup_replay_attr,
+	    lk, out, sizeof(out), err, sizeof(err)) == -1) {
+		(void)escape_log(lk->replayfmt, strlen(lk->replayfmt), fmt,
+		    sizeof(fmt));
+		lookup_finish(lk, LOOKUP_TEMPFAIL, NULL, "replay format \"%s\": "
+		    "%s", fmt, err);
+		return -1;
+	}
+	if ((lk->replay = strdup(out)) == NULL) {
+		lookup_finish(lk, LOOKUP_TEMPFAIL, NULL, "out of memory");
+		return -1;
+	}
+	return 0;
 }
 
 static void
@@ -495,6 +539,8 @@ lookup_found(struct ldap_conn *c, struct lookup *lk)
 		    "of the MailHostAttrs (%s)", dn, c->attrtext);
 		return;
 	}
+	if (lookup_replay(lk) == -1)
+		return;
 	lookup_resolve(lk);
 }
 
@@ -546,7 +592,7 @@ lookup_timer_cb(int fd, short events, void *arg)
 
 	(void)fd;
 	(void)events;
-	if (state == LK_SEARCHING)
+	if (state == LK_SEARCHING || state == LK_DOMAIN)
 		lk->env->search_timeouts[lk->svc]++;
 	lookup_detach(lk, 1);
 	(void)escape_log(lk->filter, strlen(lk->filter), f, sizeof(f));
@@ -558,9 +604,10 @@ lookup_timer_cb(int fd, short events, void *arg)
 		    sizeof(h));
 		lookup_finish(lk, LOOKUP_NOADDR, NULL, "mailHost \"%s\": no "
 		    "answer from DNS within %d s", h, lk->timeout_sec);
-	} else if (state == LK_SEARCHING)
-		lookup_finish(lk, LOOKUP_TEMPFAIL, NULL, "search for %s timed "
-		    "out after %d s at %s", f, lk->timeout_sec,
+	} else if (state == LK_SEARCHING || state == LK_DOMAIN)
+		lookup_finish(lk, LOOKUP_TEMPFAIL, NULL, "%ssearch for %s "
+		    "timed out after %d s at %s", state == LK_DOMAIN ?
+		    "domain " : "", f, lk->timeout_sec,
 		    c->urls[c->cur].label);
 	else if (c->state != CS_UP)
 		lookup_finish(lk, LOOKUP_TEMPFAIL, NULL, "no LDAP connection "
@@ -643,7 +690,8 @@ lookup_split(struct lookup *lk)
 }
 
 static int
-lookup_filter(struct lookup *lk, const char *client, const char *local)
+lookup_filter(struct lookup *lk, const char *fmt, const char *client,
+    const char *local)
 {
 	struct filter_vars	 v;
 	char			 buf[LDAPD_FILTER_BYTES], err[256];
@@ -655,16 +703,47 @@ lookup_filter(struct lookup *lk, const char *client, const char *local)
 	v.orig = lk->name.orig;
 	v.client = client;
 	v.local = local;
-	if (lookup_filter_expand(conf_str(lk->env->conf, lk->svc,
-	    CK_SEARCHFORMAT), &v, buf, sizeof(buf), err, sizeof(err)) == -1) {
+	if (lookup_filter_expand(fmt, &v, buf, sizeof(buf), err,
+	    sizeof(err)) == -1) {
 		lookup_finish(lk, LOOKUP_TEMPFAIL, NULL, "no filter: %s", err);
 		return -1;
 	}
+	free(lk->filter);
 	if ((lk->filter = strdup(buf)) == NULL) {
 		lookup_finish(lk, LOOKUP_TEMPFAIL, NULL, "out of memory");
 		return -1;
 	}
 	return 0;
+}
+
+/* The one place a user's search starts. */
+void
+lookup_user_search(struct lookup *lk, const char *fmt, const char *client,
+    const char *local)
+{
+	struct ldap_conn	*c = lk->env->conn[lk->svc];
+
+	if (c == NULL) {
+		lookup_finish(lk, LOOKUP_TEMPFAIL, NULL, "%s has no LdapUrl",
+		    svc_name(lk->svc));
+		return;
+	}
+	if (lookup_filter(lk, fmt, client, local) == 0)
+		conn_submit(c, lk);
+}
+
+/*
+ * A name with a domain goes through the domain tree first (HostedDomains,
+ * domain.c); any other is searched with SearchFormat under LdapUrl's base.
+ */
+static void
+lookup_begin(struct lookup *lk, const char *client, const char *local)
+{
+	if (domain_wanted(lk))
+		domain_start(lk, client, local);
+	else
+		lookup_user_search(lk, conf_str(lk->env->conf, lk->svc,
+		    CK_SEARCHFORMAT), client, local);
 }
 
 /* IMSG_LOOKUP from a relay, already read; user is len bytes, raw. */
@@ -694,9 +773,8 @@ lookup_start(struct ldapd *env, struct relay *r, uint64_t reqid, uint64_t sid,
 		    "out of memory");
 	else if (pass != NULL && preauth_set(lk, pass, passlen, client) == -1)
 		lookup_finish(lk, LOOKUP_TEMPFAIL, NULL, "out of memory");
-	else if (lookup_split(lk) == 0 &&
-	    lookup_filter(lk, client, local) == 0)
-		conn_submit(env->conn[svc], lk);
+	else if (lookup_split(lk) == 0)
+		lookup_begin(lk, client, local);
 }
 
 /*

@@ -44,10 +44,13 @@ def build(env):
                  "you through mmpd.\n" % (uid, store, st.addr)))
         st.seed(uid, T.message("Second message for %s" % uid))
     env.start_backends()
-    # Product defaults for the timeouts and the failure delay.
+    # Product defaults for the timeouts and the failure delay. The
+    # directory model is one user tree with unique uids (alice, bob under
+    # o=example): HostedDomains no. The product's default, the hosted-domain
+    # tree, is shown by regress/integration/39-hosted.t.
     defaults = {"AuthFailureDelay": None, "LoginTimeout": None,
                 "Timeout": None, "LdapTimeout": None,
-                "ConnectTimeout": None}
+                "ConnectTimeout": None, "HostedDomains": "no"}
     if TLS:
         env.pki = P.Pki(env.path("pki"))	# removed with the directory
     return env.mmpd(imap_ports=[IMAP_PORT], pop_ports=[POP_PORT],

@@ -434,6 +434,7 @@ def ldapd_conf(slapd, **imap_pop):
     override keys of the IMAP and POP sections."""
     svc = {"LdapUrl": "%s/%s" % (slapd.url, T.SUFFIX), "BindDN": T.DM_DN,
            "BindPass": T.DM_PW, "SearchFormat": "(uid=%s)",
+           "HostedDomains": "no",
            "LdapTimeout": 5, "LogLevel": 6}
     svc.update(imap_pop)
     return {"AService.cfg": {"ServiceList": "ImapProxyAService@143 "

@@ -37,6 +37,8 @@ USERS_SH = os.path.join(ROOT, "etc", "users.sh")
 SHARED_REF = os.path.join(os.path.dirname(ROOT), "shared", "reference")
 SCHEMA_DIR = "/etc/ldap/schema"
 SUFFIX = "o=example"
+DOMAIN_SUFFIX = "o=internet"	# the hosted domains' tree (DcRoot)
+ISP_SUFFIX = "o=isp"		# where hosted domains keep their users
 DM_DN = "cn=Directory Manager"
 DM_PW = "dm-secret"
 CHROOT = "/var/empty"
@@ -61,6 +63,34 @@ objectclass ( 1.3.6.1.4.1.55555.1.1 NAME 'mmpTestMailUser'
 	DESC 'mmpd integration tests: mail user'
 	SUP top AUXILIARY
 	MAY ( mail $ mailHost $ inetUserStatus $ mailUserStatus ) )
+# A hosted domain's entry in the domain tree (Messaging Server's Schema 1
+# names, a private arc again; associatedDomain: cosine.schema).
+attributetype ( 1.3.6.1.4.1.55555.1.2.3 NAME 'inetDomainBaseDN'
+	DESC 'mmpd integration tests: where the domain keeps its users'
+	EQUALITY distinguishedNameMatch
+	SYNTAX 1.3.6.1.4.1.1466.115.121.1.12 SINGLE-VALUE )
+attributetype ( 1.3.6.1.4.1.55555.1.2.4 NAME 'inetDomainStatus'
+	DESC 'mmpd integration tests: domain status'
+	EQUALITY caseIgnoreMatch
+	SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 SINGLE-VALUE )
+attributetype ( 1.3.6.1.4.1.55555.1.2.5 NAME 'inetDomainSearchFilter'
+	DESC 'mmpd integration tests: user filter of the domain'
+	EQUALITY caseExactMatch
+	SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 SINGLE-VALUE )
+attributetype ( 1.3.6.1.4.1.55555.1.2.6 NAME 'mailAccessProxyReplay'
+	DESC 'mmpd integration tests: replay format of the domain'
+	EQUALITY caseExactMatch
+	SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 SINGLE-VALUE )
+attributetype ( 1.3.6.1.4.1.55555.1.2.7 NAME 'mailAccessProxyPreAuth'
+	DESC 'mmpd integration tests: PreAuth of the domain'
+	EQUALITY caseIgnoreMatch
+	SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 SINGLE-VALUE )
+objectclass ( 1.3.6.1.4.1.55555.1.3 NAME 'inetDomain'
+	DESC 'mmpd integration tests: hosted domain'
+	SUP top AUXILIARY
+	MAY ( associatedDomain $ inetDomainBaseDN $ inetDomainStatus $
+	    inetDomainSearchFilter $ mailAccessProxyReplay $
+	    mailAccessProxyPreAuth ) )
 """
 
 
@@ -640,6 +670,11 @@ class Slapd:
         self.url = "ldap://127.0.0.1:%d" % self.port
         self.url_by_name = "ldap://ldap.mmp.test:%d" % self.port
         self.entries = []
+        # the domain tree and the hosted domains' users: two more
+        # databases, made when add_domain() is first called
+        self.domain_entries = []
+        self.isp_entries = []
+        self.made = set()
         self.proc = None
         self.loaded = False
         self._hashes = {}
@@ -652,10 +687,51 @@ class Slapd:
         self.tls_port = free_port()
         self.url_tls = "ldaps://127.0.0.1:%d" % self.tls_port
 
-    def add_user(self, uid, password, mailhost, mail=True, attrs=()):
+    def add_domain(self, name, basedn, status=None, searchfilter=None,
+                   replay=None, aliases=()):
+        """A hosted domain: its inetDomain entry dc=..,o=internet (with
+        the dc entries above it) pointing at basedn (None: no
+        inetDomainBaseDN); basedn o=X,o=isp is made too. status, searchfilter, replay: inetDomainStatus,
+        inetDomainSearchFilter, mailAccessProxyReplay; aliases: more
+        associatedDomain values."""
+        labels = name.split(".")
+        for i in range(len(labels) - 1, -1, -1):
+            dn = ",".join("dc=%s" % dn_escape(x) for x in labels[i:]) + \
+                "," + DOMAIN_SUFFIX
+            if dn in self.made:
+                continue
+            self.made.add(dn)
+            e = "dn: %s\nobjectClass: domain\n" % dn
+            if i == 0:
+                e += "objectClass: inetDomain\n"
+            e += ldif_attr("dc", labels[i])
+            if i == 0:
+                for a in (name,) + tuple(aliases):
+                    e += ldif_attr("associatedDomain", a)
+                if basedn is not None:
+                    e += ldif_attr("inetDomainBaseDN", basedn)
+                for attr, v in (("inetDomainStatus", status),
+                                ("inetDomainSearchFilter", searchfilter),
+                                ("mailAccessProxyReplay", replay)):
+                    if v is not None:
+                        e += ldif_attr(attr, v)
+            self.domain_entries.append(e)
+        m = re.match(r"^o=([^,]+),%s$" % re.escape(ISP_SUFFIX),
+                     basedn or "")
+        if m and basedn not in self.made:
+            self.made.add(basedn)
+            # before the users below it, whenever they were added
+            self.isp_entries.insert(0, "dn: %s\nobjectClass: organization\n"
+                                       "o: %s\n" % (basedn, m.group(1)))
+
+    def add_user(self, uid, password, mailhost, mail=True, attrs=(),
+                 base=None):
+        """base: the entry's parent (ou=people,o=example by default; a
+        hosted domain's below o=isp)."""
         if password not in self._hashes:
             self._hashes[password] = ssha(password)
-        e = "dn: uid=%s,ou=people,%s\n" % (dn_escape(uid), SUFFIX)
+        e = "dn: uid=%s,%s\n" % (dn_escape(uid),
+                                 base or "ou=people," + SUFFIX)
         e += "objectClass: inetOrgPerson\nobjectClass: mmpTestMailUser\n"
         e += ldif_attr("uid", uid) + ldif_attr("cn", uid)
         e += ldif_attr("sn", uid)
@@ -667,7 +743,10 @@ class Slapd:
         for name, value in attrs:
             e += ldif_attr(name, value)
         e += "userPassword: %s\n" % self._hashes[password]
-        self.entries.append(e)
+        if base is not None and base.endswith(ISP_SUFFIX):
+            self.isp_entries.append(e)
+        else:
+            self.entries.append(e)
 
     def write_conf(self):
         with open(os.path.join(self.dir, "mmptest.schema"), "w") as f:
@@ -708,6 +787,25 @@ access to *
 	by dn.exact="{dm}" manage
 	by * read
 """.format(d=self.dir, dm=DM_DN, dmhash=dm_hash, suffix=SUFFIX)
+        for suffix, sub in ((DOMAIN_SUFFIX, "internet"), (ISP_SUFFIX, "isp")):
+            if not self.domain_entries:
+                break
+            os.makedirs(os.path.join(self.dir, sub), exist_ok=True)
+            conf += """
+database mdb
+suffix "{suffix}"
+rootdn "cn=admin,{suffix}"
+directory {d}/{sub}
+maxsize 104857600
+index uid,associatedDomain eq
+access to attrs=userPassword
+	by dn.exact="{dm}" manage
+	by anonymous auth
+	by * none
+access to *
+	by dn.exact="{dm}" manage
+	by * read
+""".format(d=self.dir, dm=DM_DN, suffix=suffix, sub=sub)
         with open(self.conf, "w") as f:
             f.write(conf)
         r = subprocess.run(["slaptest", "-Q", "-u", "-f", self.conf],
@@ -721,16 +819,27 @@ access to *
         ldif += "dn: ou=people,%s\nobjectClass: organizationalUnit\n" \
                 "ou: people\n\n" % SUFFIX
         ldif += "\n".join(self.entries)
-        path = os.path.join(self.dir, "data.ldif")
+        self._slapadd(SUFFIX, "data.ldif", ldif)
+        if self.domain_entries:
+            self._slapadd(DOMAIN_SUFFIX, "internet.ldif",
+                          "dn: %s\nobjectClass: organization\n"
+                          "o: internet\n\n" % DOMAIN_SUFFIX +
+                          "\n".join(self.domain_entries))
+            self._slapadd(ISP_SUFFIX, "isp.ldif",
+                          "dn: %s\nobjectClass: organization\no: isp\n\n" %
+                          ISP_SUFFIX + "\n".join(self.isp_entries))
+        self.loaded = True
+
+    def _slapadd(self, suffix, name, ldif):
+        path = os.path.join(self.dir, name)
         with open(path, "w") as f:
             f.write(ldif)
-        r = subprocess.run(["slapadd", "-q", "-f", self.conf, "-b", SUFFIX,
+        r = subprocess.run(["slapadd", "-q", "-f", self.conf, "-b", suffix,
                             "-l", path], stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, text=True,
                            errors="replace")
         if r.returncode != 0:
-            raise RuntimeError("slapadd: " + r.stdout)
-        self.loaded = True
+            raise RuntimeError("slapadd %s: %s" % (suffix, r.stdout))
 
     def start(self):
         if not self.loaded:
@@ -1078,8 +1187,11 @@ class Mmpd:
         self.conf_a = {"ServiceList": None, "HostsFile": env.hosts_file,
                          "Workers": 2, "ChrootDir": CHROOT,
                          "DrainTimeout": 2, "LogLevel": 6}
+        # The single-tree model unless a test asks for hosted domains
+        # (mmpd's default, HostedDomains yes, needs a domain tree).
         common = {"LdapUrl": ldap, "BindDN": DM_DN, "BindPass": DM_PW,
-                  "SearchFormat": "(uid=%s)", "AuthFailureDelay": 0,
+                  "SearchFormat": "(uid=%s)", "HostedDomains": "no",
+                  "AuthFailureDelay": 0,
                   "LdapTimeout": 5, "ConnectTimeout": 5,
                   "StoreNetworks": "127.0.0.0/8",
                   "LoginTimeout": 30, "Timeout": 120, "LogLevel": 6}

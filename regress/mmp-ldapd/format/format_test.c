@@ -132,6 +132,78 @@ test_format_bounds(void)
 	tap_ok(r == -1 && out[0] == '\0', "literal text too long fails");
 }
 
+/* The domain tree's filter: the domain escaped, whatever it holds. */
+static void
+test_domain_filter(void)
+{
+	static const struct {
+		const char	*domain;
+		const char	*want;
+	} cases[] = {
+		{ "a.test", "(&(objectClass=inetDomain)"
+		    "(associatedDomain=a.test))" },
+		{ "*", "(&(objectClass=inetDomain)(associatedDomain=\\2a))" },
+		{ "*)(objectClass=*", "(&(objectClass=inetDomain)"
+		    "(associatedDomain=\\2a\\29\\28objectClass=\\2a))" },
+		{ "a\\b", "(&(objectClass=inetDomain)"
+		    "(associatedDomain=a\\5cb))" },
+		{ "", "(&(objectClass=inetDomain)(associatedDomain=))" },
+		{ "b\xc3\xa4r.test", "(&(objectClass=inetDomain)"
+		    "(associatedDomain=b\xc3\xa4r.test))" },
+	};
+	char	 name[LOGIN_NAME_BYTES], out[LDAPD_FILTER_BYTES];
+	size_t	 i;
+	int	 r;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		r = domain_filter(cases[i].domain, out, sizeof(out));
+		tap_ok(r == (int)strlen(cases[i].want), "domain filter %s: "
+		    "length", cases[i].want);
+		tap_is_str(out, cases[i].want, "domain filter for \"%s\"",
+		    cases[i].domain);
+	}
+	/* the longest domain, all stars: three bytes each */
+	memset(name, '*', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	r = domain_filter(name, out, sizeof(out));
+	tap_is_int(r, (int)(strlen("(&(objectClass=inetDomain)"
+	    "(associatedDomain=))") + 3 * (sizeof(name) - 1)),
+	    "a domain of %zu stars fits, escaped", sizeof(name) - 1);
+	r = domain_filter("a.test", out, 20);
+	tap_ok(r == -1 && out[0] == '\0', "too small a buffer fails, empty");
+}
+
+static void
+test_domain_filter_bad(void)
+{
+	static const struct {
+		const char	*filter;
+		int		 ok;
+	} cases[] = {
+		{ "(uid=%U)", 1 },
+		{ "(mail=%U@%V)", 1 },
+		{ "(|(uid=%o)(mail=%o))", 1 },
+		{ "(pct=100%%)", 1 },
+		{ "(uid=joe)", 1 },
+		{ "", 1 },
+		{ "(uid=%s)", 0 },
+		{ "(uid=%C)", 0 },
+		{ "(uid=%S)", 0 },
+		{ "(uid=%D)", 0 },
+		{ "(uid=%A[uid])", 0 },
+		{ "(uid=%", 0 },
+		{ "%", 0 },
+		{ "(uid=%%%)", 0 },
+		{ "(uid=%u)", 0 },
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		tap_ok((domain_filter_bad(cases[i].filter) == NULL) ==
+		    cases[i].ok, "inetDomainSearchFilter \"%s\": %s",
+		    cases[i].filter, cases[i].ok ? "taken" : "refused");
+}
+
 struct url_case {
 	const char	*url;
 	int		 ok;
@@ -349,6 +421,8 @@ main(void)
 	test_format();
 	test_format_vars();
 	test_format_bounds();
+	test_domain_filter();
+	test_domain_filter_bad();
 	test_url();
 	test_numeric();
 	test_names();
