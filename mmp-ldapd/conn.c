@@ -125,7 +125,8 @@ conn_attempt_failed(struct ldap_conn *c, const char *fmt, ...)
  * The searches in flight on a session that broke go back to the head of
  * the queue, once each: a search changes nothing, so the next server (or
  * the same one, back) may answer it, and a login in flight when a replica
- * dies is not refused. A search sent twice already fails with the rest.
+ * dies is not refused. A search sent twice already, or one that has
+ * entries already (they would count twice), fails with the rest.
  */
 static void
 conn_requeue_inflight(struct ldap_conn *c)
@@ -134,7 +135,7 @@ conn_requeue_inflight(struct ldap_conn *c)
 
 	for (lk = RB_MAX(lookup_tree, &c->inflight); lk != NULL; lk = next) {
 		next = RB_PREV(lookup_tree, &c->inflight, lk);
-		if (lk->resent)
+		if (lk->resent || lk->nentries > 0)
 			continue;
 		lookup_detach(lk, 0);
 		lk->resent = 1;
