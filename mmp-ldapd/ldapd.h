@@ -146,7 +146,7 @@ struct lookup {
 	const char		*uidbad;	/* why there is none */
 	/* "mailUserStatus disabled"; "": the account may log in */
 	char			 status[LDAPD_STATUS_BYTES];
-	/* LdapCache: key, caches' gen (NULL: not cached); answered from it */
+	/* LdapCache key (NULL: none); the gen of the caches it started with */
 	char			*cachekey;
 	uint64_t		 cachegen;
 	int			 cachehit;
@@ -348,6 +348,8 @@ const char *svc_name(int);
 const char *lookup_base(const struct lookup *, const struct ldap_url *);
 /* Off its connection (abandoning the search) and out of its timer. */
 void	lookup_detach(struct lookup *, int);
+/* lk's user search: answered from the LdapCache, or sent (conn_submit). */
+void	lookup_search(struct lookup *);
 /* A search entry or the search's result for lk (conn.c reads them). */
 void	lookup_entry(struct ldap_conn *, struct lookup *, LDAPMessage *);
 void	lookup_result(struct ldap_conn *, struct lookup *, LDAPMessage *);
