@@ -107,7 +107,7 @@ ldapd_conf_caches(const struct mmp_conf *old, const struct mmp_conf *conf,
 		return;
 	if (dc != NULL)
 		log_svc(svc, LOG_NOTICE, "%s directory settings changed: "
-		    "LdapCache and AuthCache dropped", svc_name(svc));
+		    "its LdapCache and AuthCache start empty", svc_name(svc));
 	dircache_free(dc);
 	env->caches[svc] = NULL;
 	if (env->conn[svc] != NULL)
@@ -515,6 +515,7 @@ ldapd_exit(int code)
 	logsink_init(NULL);
 	chan_close(env->parent);
 	event_free(env->drainev);
+	event_free(env->sigterm);
 	event_base_free(env->evb);
 	free(env);
 	env = NULL;
@@ -539,6 +540,20 @@ ldapd_ldap_init(void)
 		fatalx("libldap: cannot set the default options");
 }
 
+/*
+ * The parent's SIGTERM at shutdown: leave through ldapd_exit, so that the
+ * counters are logged and the caches and their key wiped.
+ */
+static void
+ldapd_sigterm_cb(int sig, short events, void *arg)
+{
+	(void)sig;
+	(void)events;
+	(void)arg;
+	log_info("SIGTERM: exiting");
+	ldapd_exit(0);
+}
+
 static void
 ldapd_setup(int verbose)
 {
@@ -558,7 +573,9 @@ ldapd_setup(int verbose)
 	/* Lines go to the parent: no syslog socket in the sandbox. */
 	closelog();
 	env->drainev = event_new(env->evb, -1, 0, ldapd_drain_cb, NULL);
-	if (env->drainev == NULL)
+	env->sigterm = evsignal_new(env->evb, SIGTERM, ldapd_sigterm_cb, NULL);
+	if (env->drainev == NULL || env->sigterm == NULL ||
+	    evsignal_add(env->sigterm, NULL) == -1)
 		fatalx("event_new failed");
 }
 

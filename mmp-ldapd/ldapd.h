@@ -272,6 +272,7 @@ struct ldapd {
 	int			 started;	/* sandboxed, loop running */
 	int			 draining;
 	struct event		*drainev;
+	struct event		*sigterm;	/* the parent's, at shutdown */
 	struct preauth_pool	*preauth;	/* bind connections */
 	struct dir_caches	*caches[CONF_NSECT];	/* cache.c */
 	uint64_t		 cachegen;	/* the last dir_caches made */
