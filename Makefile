@@ -14,7 +14,7 @@ MANDIR		?= $(PREFIX)/share/man
 SYSCONFDIR	?= /etc/mmpd
 
 CC		?= cc
-PKGS		:= libevent libseccomp libbsd-overlay ldap libcares
+PKGS		:= libevent libseccomp libbsd-overlay ldap libcares libmd
 PKG_CFLAGS	 = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS	 = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

@@ -2,7 +2,7 @@
 # Install the Debian packages mmpd needs to build, test and run its demo.
 # Only what is missing is installed; as non-root, missing packages are listed.
 set -e
-PKGS="build-essential pkg-config libtls-dev libssl-dev libldap-dev libbsd-dev libevent-dev
+PKGS="build-essential pkg-config libtls-dev libssl-dev libldap-dev libbsd-dev libmd-dev libevent-dev
 libseccomp-dev libc-ares-dev slapd ldap-utils dovecot-imapd dovecot-pop3d python3
 perl clang libclang-rt-14-dev curl openssl valgrind"
 missing=""

@@ -91,8 +91,31 @@ ldapd_check_restart_keys(const struct mmp_conf *old,
 	}
 }
 
+/*
+ * A service's caches stay over a reload that changes none of its
+ * directory settings (its LDAP connection, SearchFormat, the cache sizes
+ * and TTLs, PreAuth); otherwise they go, and new ones start empty.
+ */
 static void
-ldapd_conf_conns(const struct mmp_conf *conf)
+ldapd_conf_caches(const struct mmp_conf *old, const struct mmp_conf *conf,
+    int svc, int connchanged)
+{
+	struct dir_caches	*dc = env->caches[svc];
+
+	if (dc != NULL && !connchanged && old != NULL &&
+	    dircache_same_conf(old, conf, svc))
+		return;
+	if (dc != NULL)
+		log_svc(svc, LOG_NOTICE, "%s directory settings changed: "
+		    "its LdapCache and AuthCache start empty", svc_name(svc));
+	dircache_free(dc);
+	env->caches[svc] = NULL;
+	if (env->conn[svc] != NULL)
+		env->caches[svc] = dircache_conf(conf, svc, ++env->cachegen);
+}
+
+static void
+ldapd_conf_conns(const struct mmp_conf *old, const struct mmp_conf *conf)
 {
 	struct ldap_conn	*nc, *oc;
 	int			 svc;
@@ -103,9 +126,11 @@ ldapd_conf_conns(const struct mmp_conf *conf)
 		oc = env->conn[svc];
 		if (oc != NULL && nc != NULL && conn_same(oc, nc)) {
 			conn_free(nc);
+			ldapd_conf_caches(old, conf, svc, 0);
 			continue;
 		}
 		env->conn[svc] = nc;
+		ldapd_conf_caches(old, conf, svc, 1);
 		if (oc != NULL) {
 			log_svc(svc, LOG_INFO, "%s LDAP settings changed: "
 			    "new connection, the old one closes when its "
@@ -116,6 +141,16 @@ ldapd_conf_conns(const struct mmp_conf *conf)
 		if (env->started)
 			conn_start(nc);
 	}
+}
+
+/* Each cache's counters, at each reload and at the end. */
+static void
+ldapd_log_caches(void)
+{
+	int	svc;
+
+	for (svc = SVC_IMAP; svc < CONF_NSECT; svc++)
+		dircache_log(env->caches[svc], svc, svc_name(svc));
 }
 
 /* The timeouts counted since the start, at each reload and at the end. */
@@ -142,6 +177,7 @@ ldapd_conf_apply(struct mmp_conf *conf, uint32_t gen)
 	if (old != NULL) {
 		ldapd_check_restart_keys(old, conf);
 		ldapd_log_timeouts();
+		ldapd_log_caches();
 	}
 	hosts_finish(&env->newhosts);
 	hosts_free(&env->hosts);
@@ -150,7 +186,7 @@ ldapd_conf_apply(struct mmp_conf *conf, uint32_t gen)
 	env->conf = conf;
 	env->gen = gen;
 	ldapd_log_level(conf);
-	ldapd_conf_conns(conf);
+	ldapd_conf_conns(old, conf);
 	conf_free(old);
 	log_info("configuration %u applied (%zu hosts table entries)", gen,
 	    env->hosts.n);
@@ -453,6 +489,7 @@ ldapd_exit(int code)
 
 	env->draining = 0;
 	ldapd_log_timeouts();
+	ldapd_log_caches();
 	while ((r = TAILQ_FIRST(&env->relays)) != NULL)
 		ldapd_relay_close(r);
 	for (svc = 0; svc < CONF_NSECT; svc++) {
@@ -463,6 +500,11 @@ ldapd_exit(int code)
 		TAILQ_REMOVE(&env->retiring, c, entry);
 		conn_free(c);
 	}
+	for (svc = 0; svc < CONF_NSECT; svc++) {
+		dircache_free(env->caches[svc]);
+		env->caches[svc] = NULL;
+	}
+	explicit_bzero(env->authkey, sizeof(env->authkey));
 	preauth_free(env);
 	resolver_free(env);
 	hosts_free(&env->hosts);
@@ -473,6 +515,7 @@ ldapd_exit(int code)
 	logsink_init(NULL);
 	chan_close(env->parent);
 	event_free(env->drainev);
+	event_free(env->sigterm);
 	event_base_free(env->evb);
 	free(env);
 	env = NULL;
@@ -497,12 +540,28 @@ ldapd_ldap_init(void)
 		fatalx("libldap: cannot set the default options");
 }
 
+/*
+ * The parent's SIGTERM at shutdown: leave through ldapd_exit, so that the
+ * counters are logged and the caches and their key wiped.
+ */
+static void
+ldapd_sigterm_cb(int sig, short events, void *arg)
+{
+	(void)sig;
+	(void)events;
+	(void)arg;
+	log_info("SIGTERM: exiting");
+	ldapd_exit(0);
+}
+
 static void
 ldapd_setup(int verbose)
 {
 	if ((env = calloc(1, sizeof(*env))) == NULL)
 		fatal("calloc");
 	env->verbose = verbose;
+	/* The AuthCache's HMAC key: this process's alone, gone at exit. */
+	arc4random_buf(env->authkey, sizeof(env->authkey));
 	TAILQ_INIT(&env->relays);
 	TAILQ_INIT(&env->retiring);
 	if ((env->evb = event_base_new()) == NULL)
@@ -514,7 +573,9 @@ ldapd_setup(int verbose)
 	/* Lines go to the parent: no syslog socket in the sandbox. */
 	closelog();
 	env->drainev = event_new(env->evb, -1, 0, ldapd_drain_cb, NULL);
-	if (env->drainev == NULL)
+	env->sigterm = evsignal_new(env->evb, SIGTERM, ldapd_sigterm_cb, NULL);
+	if (env->drainev == NULL || env->sigterm == NULL ||
+	    evsignal_add(env->sigterm, NULL) == -1)
 		fatalx("event_new failed");
 }
 

@@ -55,6 +55,7 @@
 #define LDAPD_NSTATUS_ATTRS	2
 #define LDAPD_STATUS_BYTES	128	/* "mailUserStatus disabled" */
 
+struct cache;
 struct ldapd;
 struct ldap_tls;
 struct lookup;
@@ -151,12 +152,44 @@ struct lookup {
 	const char		*uidbad;	/* why there is none */
 	/* "mailUserStatus disabled"; "": the account may log in */
 	char			 status[LDAPD_STATUS_BYTES];
+	/* LdapCache key (NULL: none); the gen of the caches it started with */
+	char			*cachekey;
+	uint64_t		 cachegen;
+	int			 cachehit;
+	int			 authhit;	/* AuthCache: no bind needed */
 	/* PreAuth (preauth.c); pass NULL otherwise, wiped when done */
 	char			*pass;
 	size_t			 passlen;
 	char			 clientip[INET6_ADDRSTRLEN];
 	struct addrlist		 paddrs;	/* the answer, after the bind */
 	struct preauth_conn	*pconn;		/* its bind's, or NULL */
+};
+
+/* What a cache counted since it was made (cache.c). */
+struct cache_stats {
+	unsigned long long	hits;
+	unsigned long long	misses;
+	unsigned long long	evicted;	/* LRU, to make room */
+	unsigned long long	expired;	/* past the TTL */
+	size_t			entries;	/* now */
+};
+
+/*
+ * The caches of one directory configuration: a service's now, a virtual
+ * domain's later. gen tells a lookup whether the caches it started with
+ * are still the ones in place when its search ends.
+ */
+struct dir_caches {
+	struct cache	*users;		/* LdapCache: "u\n" base "\n" filter */
+	struct cache	*auth;		/* AuthCache: "a\n" DN -> HMAC */
+	uint64_t	 gen;
+};
+
+/* A user entry an LdapCache keeps: what a search found and was usable. */
+struct cached_user {
+	char	*dn;
+	char	*mailhost;
+	char	*uid;		/* NULL: not asked for */
 };
 
 RB_HEAD(lookup_tree, lookup);
@@ -246,7 +279,12 @@ struct ldapd {
 	int			 started;	/* sandboxed, loop running */
 	int			 draining;
 	struct event		*drainev;
+	struct event		*sigterm;	/* the parent's, at shutdown */
 	struct preauth_pool	*preauth;	/* bind connections */
+	struct dir_caches	*caches[CONF_NSECT];	/* cache.c */
+	uint64_t		 cachegen;	/* the last dir_caches made */
+	/* AuthCache: the HMAC key, random, never leaves the process */
+	uint8_t			 authkey[32];
 };
 
 /*
@@ -263,6 +301,24 @@ struct filter_vars {
 	const char	*local;
 	const char	*certdn;
 };
+
+/* cache.c */
+struct cache *cache_new(size_t, unsigned int);
+void	cache_set_clock(struct cache *, void (*)(struct timespec *));
+void	*cache_get(struct cache *, const char *);
+void	cache_unhit(struct cache *);
+int	cache_put(struct cache *, const char *, void *, void (*)(void *));
+void	cache_remove(struct cache *, const char *);
+void	cache_clear(struct cache *);
+void	cache_stats(const struct cache *, struct cache_stats *);
+void	cache_free(struct cache *);
+struct dir_caches *dircache_new(long long, long long, long long, long long,
+	    int, uint64_t);
+struct dir_caches *dircache_conf(const struct mmp_conf *, int, uint64_t);
+int	dircache_same_conf(const struct mmp_conf *, const struct mmp_conf *,
+	    int);
+void	dircache_log(const struct dir_caches *, int, const char *);
+void	dircache_free(struct dir_caches *);
 
 /* ldaptls.c */
 void	ldaptls_load(struct ldapd *, const struct mmp_conf *, int);
@@ -317,6 +373,8 @@ const char *svc_name(int);
 const char *lookup_base(const struct lookup *, const struct ldap_url *);
 /* Off its connection (abandoning the search) and out of its timer. */
 void	lookup_detach(struct lookup *, int);
+/* lk's user search: answered from the LdapCache, or sent (conn_submit). */
+void	lookup_search(struct lookup *);
 /* A search entry or the search's result for lk (conn.c reads them). */
 void	lookup_entry(struct ldap_conn *, struct lookup *, LDAPMessage *);
 void	lookup_result(struct ldap_conn *, struct lookup *, LDAPMessage *);

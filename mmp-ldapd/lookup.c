@@ -32,6 +32,8 @@
 #define LOG_NAME_BYTES		(MMP_USER_BYTES * 4 + 8)
 #define LOG_TEXT_BYTES		1024
 
+static void	lookup_cache_store(struct lookup *);
+
 void
 mono_now(struct timespec *ts)
 {
@@ -188,6 +190,7 @@ lookup_free(struct lookup *lk)
 		event_free(lk->timer);
 	resolve_cancel(lk->res);
 	free(lk->filter);
+	free(lk->cachekey);
 	free(lk->replayfmt);
 	free(lk->replay);
 	domain_free(lk->dom);
@@ -274,7 +277,10 @@ lookup_log_ok(struct lookup *lk, const struct addrlist *al, long long ms)
 		    sizeof(uid) - 5);
 	}
 	log_svc(lk->svc, LOG_INFO, "%s (filter %s) -> dn %s%s mailHost %s "
-	    "(%s) %lld ms", what, filter, dn, uid, host, addrs, ms);
+	    "(%s) %lld ms%s", what, filter, dn, uid, host, addrs, ms,
+	    lk->cachehit && lk->authhit ? " (cache hit, AuthCache hit)" :
+	    lk->cachehit ? " (cache hit)" :
+	    lk->authhit ? " (AuthCache hit)" : "");
 }
 
 /*
@@ -541,7 +547,114 @@ lookup_found(struct ldap_conn *c, struct lookup *lk)
 	}
 	if (lookup_replay(lk) == -1)
 		return;
+	lookup_cache_store(lk);
 	lookup_resolve(lk);
+}
+
+/* ---- the LdapCache ------------------------------------------------ */
+
+static void
+cached_user_free(void *arg)
+{
+	struct cached_user	*cu = arg;
+
+	if (cu == NULL)
+		return;
+	free(cu->dn);
+	free(cu->mailhost);
+	free(cu->uid);
+	free(cu);
+}
+
+/*
+ * A usable entry, found by a search the caches in place now were asked
+ * for: kept for LdapCacheTTL. What failed, or was not there, is never
+ * kept, so a user added or re-enabled logs in at once.
+ */
+static void
+lookup_cache_store(struct lookup *lk)
+{
+	struct dir_caches	*dc = lk->env->caches[lk->svc];
+	struct cached_user	*cu;
+
+	if (lk->cachekey == NULL || dc == NULL || dc->gen != lk->cachegen ||
+	    dc->users == NULL || lk->cachehit || lk->badvalue ||
+	    lk->status[0] != '\0' || lk->dn == NULL || lk->mailhost == NULL)
+		return;
+	if ((cu = calloc(1, sizeof(*cu))) == NULL ||
+	    (cu->dn = strdup(lk->dn)) == NULL ||
+	    (cu->mailhost = strdup(lk->mailhost)) == NULL ||
+	    (lk->uid != NULL && (cu->uid = strdup(lk->uid)) == NULL)) {
+		cached_user_free(cu);
+		log_warn(LOG_SID_FMT ": LdapCache", (unsigned long long)lk->sid);
+		return;
+	}
+	(void)cache_put(dc->users, lk->cachekey, cu, cached_user_free);
+}
+
+/* What the search would have found, from the cache; 0: not there. */
+static int
+lookup_cache_fill(struct lookup *lk, struct dir_caches *dc)
+{
+	const struct cached_user	*cu;
+
+	if ((cu = cache_get(dc->users, lk->cachekey)) == NULL)
+		return 0;
+	/* A replay format's %A[uid] needs what a search without one left. */
+	if (lk->replayfmt != NULL && cu->uid == NULL) {
+		cache_unhit(dc->users);
+		return 0;
+	}
+	/* lk->dn is libldap's (ldap_memfree), as a search leaves it */
+	if ((lk->dn = ber_strdup(cu->dn)) == NULL ||
+	    (lk->mailhost = strdup(cu->mailhost)) == NULL ||
+	    (cu->uid != NULL && (lk->uid = strdup(cu->uid)) == NULL)) {
+		cache_unhit(dc->users);
+		ldap_memfree(lk->dn);
+		lk->dn = NULL;
+		free(lk->mailhost);
+		lk->mailhost = NULL;
+		return 0;
+	}
+	lk->nentries = 1;
+	lk->cachehit = 1;
+	return 1;
+}
+
+/*
+ * Every user search goes through here: from the service's LdapCache
+ * (key: "u\n" base "\n" filter; the cache is the service's), or to the
+ * directory. A hit goes on as a found entry does: the mailHost resolved
+ * again (hosts table, DNS), then PreAuth's bind and the answer. A
+ * certificate's search is not cached: a StoreAdmin login is rare and its
+ * entry must show its uid (lookup_uid).
+ */
+void
+lookup_search(struct lookup *lk)
+{
+	struct ldap_conn	*c = lk->env->conn[lk->svc];
+	struct dir_caches	*dc = lk->env->caches[lk->svc];
+	const char		*base;
+	size_t			 len;
+
+	if (dc != NULL)
+		lk->cachegen = dc->gen;
+	if (lk->subject == NULL && dc != NULL && dc->users != NULL) {
+		base = lookup_base(lk, &c->urls[c->cur]);
+		len = 2 + strlen(base) + 1 + strlen(lk->filter) + 1;
+		if ((lk->cachekey = malloc(len)) == NULL) {
+			lookup_finish(lk, LOOKUP_TEMPFAIL, NULL, "out of memory");
+			return;
+		}
+		(void)snprintf(lk->cachekey, len, "u\n%s\n%s", base,
+		    lk->filter);
+		if (lookup_cache_fill(lk, dc)) {
+			if (lookup_replay(lk) == 0)
+				lookup_resolve(lk);
+			return;
+		}
+	}
+	conn_submit(c, lk);
 }
 
 /* A search is complete: decide, the caller has taken it off the tree. */
@@ -729,7 +842,7 @@ lookup_user_search(struct lookup *lk, const char *fmt, const char *client,
 		return;
 	}
 	if (lookup_filter(lk, fmt, client, local) == 0)
-		conn_submit(c, lk);
+		lookup_search(lk);
 }
 
 /*
@@ -805,7 +918,7 @@ lookup_cert_start(struct ldapd *env, struct relay *r, uint64_t reqid,
 	    (base != NULL && (lk->base = strdup(base)) == NULL))
 		lookup_finish(lk, LOOKUP_TEMPFAIL, NULL, "out of memory");
 	else
-		conn_submit(env->conn[svc], lk);
+		lookup_search(lk);
 }
 
 /* The relay went away: forget the lookup without an answer. */

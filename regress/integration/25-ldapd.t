@@ -177,7 +177,8 @@ def main(tap):
     env.slapd.start()
     slog = SlapdLog(env.slapd)
 
-    ld = H.Ldapd(env, tap).start(H.ldapd_conf(env.slapd),
+    # Each request must reach slapd: no LdapCache (38-cache.t tests it).
+    ld = H.Ldapd(env, tap).start(H.ldapd_conf(env.slapd, LdapCacheSize=0),
                                  hosts=[(STORE, STORE_ADDR)])
     relay = ld.relay(0)
     test_control(tap, ld, relay, slog)
