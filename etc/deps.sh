@@ -3,7 +3,7 @@
 # Only what is missing is installed; as non-root, missing packages are listed.
 set -e
 PKGS="build-essential pkg-config libtls-dev libssl-dev libldap-dev libbsd-dev libevent-dev
-libseccomp-dev libc-ares-dev slapd ldap-utils dovecot-imapd dovecot-pop3d python3
+libseccomp-dev libc-ares-dev libmd-dev slapd ldap-utils dovecot-imapd dovecot-pop3d python3
 perl clang libclang-rt-14-dev curl openssl valgrind"
 missing=""
 for p in $PKGS; do
