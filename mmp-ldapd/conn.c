@@ -537,7 +537,8 @@ lookup_send(struct ldap_conn *c, struct lookup *lk)
 	tv.tv_sec = c->timeout_sec;
 	tv.tv_usec = 0;
 	rc = ldap_search_ext(c->ld, lookup_base(lk, u), u->scope, lk->filter,
-	    lk->subject != NULL ? c->certattrs : c->userattrs, 0, NULL, NULL,
+	    lk->subject != NULL ? c->certattrs : lk->cram != CRAM_NONE ?
+	    c->cramattrs : c->userattrs, 0, NULL, NULL,
 	    &tv,
 	    SEARCH_SIZELIMIT, &msgid);
 	if (rc == LDAP_BUSY)
@@ -667,6 +668,7 @@ static int
 conn_settings(struct ldap_conn *c, const struct mmp_conf *conf, int svc)
 {
 	static char	 uid_attr[] = LDAPD_UID_ATTR;
+	static char	 password_attr[] = LDAPD_PASSWORD_ATTR;
 	static const char *status_attrs[] = LDAPD_STATUS_ATTRS;
 	const char	*attrs = conf_str(conf, svc, CK_MAILHOSTATTRS);
 	size_t		 n, i;
@@ -692,15 +694,20 @@ conn_settings(struct ldap_conn *c, const struct mmp_conf *conf, int svc)
 		    "%d attributes are used", svc_name(svc), LDAPD_ATTRS_MAX);
 	/*
 	 * Every search asks for the status attributes, a certificate's for
-	 * the uid as well. libldap takes char **, never writes through it.
+	 * the uid as well, a CRAM's for userPassword. libldap takes
+	 * char **, never writes through it.
 	 */
 	for (n = 0; c->attrs[n] != NULL; n++)
-		c->userattrs[n] = c->certattrs[n] = c->attrs[n];
+		c->userattrs[n] = c->certattrs[n] = c->cramattrs[n] =
+		    c->attrs[n];
 	for (i = 0; i < LDAPD_NSTATUS_ATTRS; i++, n++)
-		c->userattrs[n] = c->certattrs[n] = (char *)status_attrs[i];
+		c->userattrs[n] = c->certattrs[n] = c->cramattrs[n] =
+		    (char *)status_attrs[i];
 	c->userattrs[n] = NULL;
+	/* userPassword only for CRAMs: no secret travels for the rest. */
+	c->cramattrs[n] = password_attr;
 	c->certattrs[n++] = uid_attr;
-	c->certattrs[n] = NULL;
+	c->certattrs[n] = c->cramattrs[n] = NULL;
 	return conn_urls(c);
 }
 
