@@ -651,8 +651,11 @@ class Slapd:
         self.tls_port = free_port()
         self.url_tls = "ldaps://127.0.0.1:%d" % self.tls_port
 
-    def add_user(self, uid, password, mailhost, mail=True, attrs=()):
-        if password not in self._hashes:
+    def add_user(self, uid, password, mailhost, mail=True, attrs=(),
+                 userpassword=None):
+        """userpassword: the userPassword value as is (a clear-text
+        "{CLEARTEXT}secret" for CRAMs), instead of password's {SSHA}."""
+        if userpassword is None and password not in self._hashes:
             self._hashes[password] = ssha(password)
         e = "dn: uid=%s,ou=people,%s\n" % (dn_escape(uid), SUFFIX)
         e += "objectClass: inetOrgPerson\nobjectClass: mmpTestMailUser\n"
@@ -665,7 +668,9 @@ class Slapd:
             e += ldif_attr("mailHost", mailhost)
         for name, value in attrs:
             e += ldif_attr(name, value)
-        e += "userPassword: %s\n" % self._hashes[password]
+        e += ldif_attr("userPassword", userpassword
+                       if userpassword is not None
+                       else self._hashes[password])
         self.entries.append(e)
 
     def write_conf(self):
