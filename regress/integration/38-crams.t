@@ -6,7 +6,8 @@
 # scheme), the store (a Dovecot master user) sees StoreAdmin acting for the
 # user, and every attempt leaves one PreAuth-format audit line. A wrong or
 # malformed digest, a hashed userPassword and a disabled account fail like
-# a wrong password, at AuthFailureDelay. CRAMs no: nothing offered, the
+# a wrong password, at AuthFailureDelay, with PreAuth or without. CRAMs
+# no: nothing offered, the
 # commands answered as unknown ones. CRAMs yes without StoreAdmin: the
 # configuration is refused with file:line.
 
@@ -241,6 +242,9 @@ def test_pop(tap, env, m, audit):
                       r'StoreAdmin mmpadmin\)'), "relay log: APOP")
     tap.ok(m.wait_log(r"\(sid 0x[0-9a-f]+\) user dave pre-authenticated - "
                       r"127\.0\.0\.1"), "POP3 audit line (service log)")
+    time.sleep(0.3)
+    tap.is_(len(re.findall(r"user dave pre-authenticated", m.log())), 1,
+            "exactly one, though POP3 has PreAuth yes as well")
 
     with m.pop3() as p2:
         g2 = re.search(rb"<[^>]*>", p2.greeting)
@@ -337,7 +341,9 @@ def main(tap):
     keys = {"CRAMs": "yes", "StoreAdmin": ADMIN[0],
             "StoreAdminPass": ADMIN[1], "AuthFailureDelay": DELAY}
     imap = dict(keys, AuditLog=audit, RestrictPlainPasswords="yes")
-    m = env.mmpd(imap=imap, pop=dict(keys)).start()
+    # POP3 with PreAuth too: a CRAM has no password to bind with, and
+    # still leaves one audit line, not two.
+    m = env.mmpd(imap=imap, pop=dict(keys, PreAuth="yes")).start()
     test_imap(tap, env, m, audit)
     test_imap_refused(tap, env, m, audit)
     test_pop(tap, env, m, audit)
