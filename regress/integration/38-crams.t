@@ -203,6 +203,10 @@ def test_imap_refused(tap, env, m, audit):
            "secret", m.log_since(off)[-1500:])
     tap.is_(wait_count(audit, AUDIT_FAIL % ("hank", "no clear-text secret"),
                        1), 1, "its audit line says so")
+    stored = env.slapd._hashes["hank-secret"]
+    t, _ = imap_cram_raw(m, lambda ch: cram_md5(ch, "hank", stored))
+    tap.like(t, r"^t\d+ NO", "nor is the hash a secret: a digest made "
+             "with %s... is refused" % stored[:6])
     tap.is_(logins(env, "hank"), 0, "no store saw hank")
 
     off = m.log_size()
