@@ -23,6 +23,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mmptest as T  # noqa: E402
+import ldapdharness as H  # noqa: E402
 
 ADMIN = ("mmpadmin", "admin-pw-5q")
 DELAY = 1	# AuthFailureDelay of the CRAMs instance
@@ -339,6 +340,47 @@ def test_off(tap, env):
     m.stop()
 
 
+def test_ldapd(tap, env):
+    """mmp-ldapd alone, behind a relay of the test's: it checks CRAMs
+    itself, so a relay asking where CRAMs is off gets a wrong password."""
+    conf = H.ldapd_conf(env.slapd)
+    conf["PopProxyAService.cfg"]["CRAMs"] = "yes"
+    ld = H.Ldapd(env, tap).start(conf, hosts=[("store1.mmp.test",
+                                               "127.0.0.11")])
+    relay = ld.relay(0)
+    chal = b"<0123456789abcdef.1@relay.test>"
+    good = hmac.new(b"carol-secret", chal, hashlib.md5).digest()
+    _, r = relay.ask("carol", svc=H.DEF["SVC_POP"], cram=2,
+                     challenge=chal, digest=good)
+    tap.ok(r is not None and r.status == "LOOKUP_OK" and r.user == "carol",
+           "mmp-ldapd: CRAM-MD5 with the right digest (POP, CRAMs yes)",
+           repr(r))
+    _, r = relay.ask("carol", svc=H.DEF["SVC_POP"], cram=2,
+                     challenge=chal, digest=bytes(16))
+    tap.ok(r is not None and r.status == "LOOKUP_BADPASS",
+           "mmp-ldapd: a wrong digest is LOOKUP_BADPASS", repr(r))
+    since = len(ld.log)
+    _, r = relay.ask("carol", svc=H.DEF["SVC_IMAP"], cram=2,
+                     challenge=chal, digest=good)
+    tap.ok(r is not None and r.status == "LOOKUP_BADPASS",
+           "mmp-ldapd: the right digest where CRAMs is off (IMAP) is "
+           "refused", repr(r))
+    tap.ok(ld.wait_log(r"CRAM-MD5: CRAMs are off for IMAP", since),
+           "... and says why", ld.log_text(since))
+    apop_d = hashlib.md5(chal + b"carol-secret").digest()
+    _, r = relay.ask("carol", svc=H.DEF["SVC_POP"], cram=1,
+                     challenge=chal, digest=apop_d)
+    tap.ok(r is not None and r.status == "LOOKUP_OK",
+           "mmp-ldapd: APOP with the right digest", repr(r))
+    _, r = relay.ask("carol", svc=H.DEF["SVC_POP"], cram=1,
+                     challenge=chal, digest=good)
+    tap.ok(r is not None and r.status == "LOOKUP_BADPASS",
+           "mmp-ldapd: a CRAM-MD5 digest does not pass for APOP", repr(r))
+    tap.ok("carol-secret" not in ld.log_text(), "the secret is not in "
+           "mmp-ldapd's log")
+    ld.stop()
+
+
 def main(tap):
     env = setup(tap)
     audit = env.path("imap-audit.log")
@@ -351,9 +393,13 @@ def main(tap):
     test_imap(tap, env, m, audit)
     test_imap_refused(tap, env, m, audit)
     test_pop(tap, env, m, audit)
+    log = m.log() + open(audit, encoding="latin-1").read()
+    tap.ok(not any(u[1] in log for u in USERS.values()) and
+           "hank-secret" not in log, "no secret in the logs")
     m.stop()
     test_config(tap, env)
     test_off(tap, env)
+    test_ldapd(tap, env)
 
 
 T.run(main)
