@@ -350,13 +350,13 @@ static const struct lcase lcases[] = {
 	    "no\n", L_OK, NULL, NULL, 0, 0, NULL },
 	{ "CRAMs without StoreAdmin", A_OK, L_OK "default:CRAMs yes\n", L_OK,
 	    "ImapProxyAService.cfg:2: CRAMs yes needs StoreAdmin and "
-	    "StoreAdminPass: APOP and CRAM-MD5 logins are replayed to the store "
-	    "as its administrator", NULL, 0, 0, NULL },
+	    "StoreAdminPass: APOP and CRAM-MD5 logins are replayed to the "
+	    "store as its administrator", NULL, 0, 0, NULL },
 	{ "CRAMs without StoreAdminPass", A_OK, L_OK, L_OK
 	    "default:StoreAdmin mmpadmin\ndefault:CRAMs on\n",
 	    "PopProxyAService.cfg:3: CRAMs yes needs StoreAdmin and "
-	    "StoreAdminPass: APOP and CRAM-MD5 logins are replayed to the store "
-	    "as its administrator", NULL, 0, 0, NULL },
+	    "StoreAdminPass: APOP and CRAM-MD5 logins are replayed to the "
+	    "store as its administrator", NULL, 0, 0, NULL },
 	{ "CRAMs with an empty StoreAdminPass", A_OK, L_OK
 	    "default:StoreAdmin mmpadmin\ndefault:StoreAdminPass \"\"\n"
 	    "default:CRAMs yes\n", L_OK, "ImapProxyAService.cfg:4: CRAMs yes "
