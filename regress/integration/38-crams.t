@@ -9,7 +9,8 @@
 # a wrong password, at AuthFailureDelay, with PreAuth or without. CRAMs
 # no: nothing offered, the
 # commands answered as unknown ones. CRAMs yes without StoreAdmin: the
-# configuration is refused with file:line.
+# configuration is refused with file:line. All of it on IMAPS, POP3S and
+# after STARTTLS as well.
 
 import base64
 import hashlib
@@ -168,6 +169,31 @@ def test_imap(tap, env, m, audit):
     tap.ok(chals[0] != chals[1], "two sessions get different challenges",
            repr(chals))
     tap.like(r, r"^t\d+ BAD", "* cancels the exchange")
+
+
+def test_tls(tap, m):
+    """Offered after STARTTLS as before it, and on IMAPS and POP3S."""
+    with m.imap() as c:
+        t, _ = c.cmd("STARTTLS")
+        c.starttls(T.tls_context(m.env.get_pki()))
+        t, un = c.cmd("CAPABILITY")
+        caps = b"".join(un)
+    tap.ok(b"AUTH=CRAM-MD5" in caps and b"AUTH=PLAIN" in caps,
+           "after STARTTLS: AUTH=CRAM-MD5 (and now AUTH=PLAIN)", repr(caps))
+    c = m.imaps()
+    try:
+        typ, _ = c.login_cram_md5("erin", "erin-secret")
+        c.logout()
+    except imaplib.IMAP4.error as e:
+        typ = str(e)
+    tap.is_(typ, "OK", "IMAPS: login_cram_md5 as erin")
+    p = m.pop3s()
+    try:
+        r = p.apop("erin", "erin-secret")
+        p.quit()
+    except poplib.error_proto as e:
+        r = str(e).encode()
+    tap.like(r, r"^\+OK", "POP3S: apop as erin")
 
 
 def test_imap_refused(tap, env, m, audit):
@@ -389,8 +415,9 @@ def main(tap):
     imap = dict(keys, AuditLog=audit, RestrictPlainPasswords="yes")
     # POP3 with PreAuth too: a CRAM has no password to bind with, and
     # still leaves one audit line, not two.
-    m = env.mmpd(imap=imap, pop=dict(keys, PreAuth="yes")).start()
+    m = env.mmpd(imap=imap, pop=dict(keys, PreAuth="yes"), tls=True).start()
     test_imap(tap, env, m, audit)
+    test_tls(tap, m)
     test_imap_refused(tap, env, m, audit)
     test_pop(tap, env, m, audit)
     log = m.log() + open(audit, encoding="latin-1").read()
