@@ -6,11 +6,11 @@
 # scheme), the store (a Dovecot master user) sees StoreAdmin acting for the
 # user, and every attempt leaves one PreAuth-format audit line. A wrong or
 # malformed digest, a hashed userPassword and a disabled account fail like
-# a wrong password, at AuthFailureDelay, with PreAuth or without. CRAMs
-# no: nothing offered, the
-# commands answered as unknown ones. CRAMs yes without StoreAdmin: the
-# configuration is refused with file:line. All of it on IMAPS, POP3S and
-# after STARTTLS as well.
+# a wrong password, at AuthFailureDelay, with PreAuth or without. CRAM
+# logins work on IMAPS, POP3S and after STARTTLS too. CRAMs no: nothing
+# offered, the commands answered as unknown ones. CRAMs yes without
+# StoreAdmin: the configuration is refused with file:line. mmp-ldapd on
+# its own refuses a CRAM where CRAMs is off.
 
 import base64
 import hashlib
