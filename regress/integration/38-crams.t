@@ -308,6 +308,14 @@ def test_pop(tap, env, m, audit):
         tap.like(r, r"^\+OK", "then the right digest logs in, same session")
         p3.cmd("QUIT")
 
+    # MaxBadCommands 3 (POP3): failed CRAMs count like failed logins.
+    with m.pop3() as p4:
+        for i in range(3):
+            r = p4.cmd(b"APOP dave " + b"0" * 32)
+        tap.like(r, r"^-ERR \[AUTH\]", "three wrong APOPs: refused")
+        tap.ok(p4.wait_closed(3), "... and the third one ends the session "
+               "(MaxBadCommands 3)")
+
 
 def test_config(tap, env):
     m = env.mmpd(name="noadmin", imap={"CRAMs": "yes"})
@@ -415,7 +423,8 @@ def main(tap):
     imap = dict(keys, AuditLog=audit, RestrictPlainPasswords="yes")
     # POP3 with PreAuth too: a CRAM has no password to bind with, and
     # still leaves one audit line, not two.
-    m = env.mmpd(imap=imap, pop=dict(keys, PreAuth="yes"), tls=True).start()
+    m = env.mmpd(imap=imap, pop=dict(keys, PreAuth="yes", MaxBadCommands=3),
+                 tls=True).start()
     test_imap(tap, env, m, audit)
     test_tls(tap, m)
     test_imap_refused(tap, env, m, audit)
