@@ -2,9 +2,8 @@
  * The login of a session, the same for IMAP and POP3: the credentials the
  * client completed (a password, a verified client certificate with SASL
  * EXTERNAL, or an APOP / CRAM-MD5 digest that mmp-ldapd checks), the
- * lookup or certificate mapping at mmp-ldapd, the
- * store (backend.c), and the one answer every failed login gets, at one
- * deadline.
+ * lookup or certificate mapping at mmp-ldapd, the store (backend.c), and
+ * the one answer every failed login gets, at one deadline.
  *
  * Timing is an answer too. Whatever fails (a name mmpd refuses, no such
  * user, no mailHost, LDAP trouble, the store's "wrong password"), the
