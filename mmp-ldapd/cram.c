@@ -53,6 +53,13 @@ cram_name(int mech)
 	return mech == CRAM_APOP ? "APOP" : "CRAM-MD5";
 }
 
+static int
+cram_scheme_char(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	    (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_';
+}
+
 /*
  * The secret in a userPassword value, or NULL: a hashed value ({SSHA},
  * {CRYPT}, ...) holds none. A scheme is "{" letters, digits, '-', '.'
@@ -67,16 +74,11 @@ cram_secret(const struct berval *v, size_t *lenp)
 	*lenp = v->bv_len;
 	if (v->bv_len == 0 || p[0] != '{')
 		return p;
-	for (i = 1; i < v->bv_len && i < CRAM_SCHEME_MAX_BYTES; i++)
-		if (p[i] == '}')
-			break;
-		else if (!((p[i] >= 'A' && p[i] <= 'Z') ||
-		    (p[i] >= 'a' && p[i] <= 'z') ||
-		    (p[i] >= '0' && p[i] <= '9') || p[i] == '-' ||
-		    p[i] == '.' || p[i] == '_'))
-			return p;
-	if (i >= v->bv_len || i >= CRAM_SCHEME_MAX_BYTES || p[i] != '}' ||
-	    i == 1)
+	for (i = 1; i < v->bv_len && i < CRAM_SCHEME_MAX_BYTES &&
+	    cram_scheme_char(p[i]); i++)
+		;
+	if (i == 1 || i >= v->bv_len || i >= CRAM_SCHEME_MAX_BYTES ||
+	    p[i] != '}')
 		return p;
 	if ((i == 10 && strncasecmp(p, "{CLEARTEXT}", 11) == 0) ||
 	    (i == 6 && strncasecmp(p, "{CLEAR}", 7) == 0)) {
