@@ -14,7 +14,8 @@ MANDIR		?= $(PREFIX)/share/man
 SYSCONFDIR	?= /etc/mmpd
 
 CC		?= cc
-PKGS		:= libevent libseccomp libbsd-overlay ldap libcares libmd
+# libmd before libbsd: MD5 (APOP, CRAM-MD5) from libmd, not libbsd's wrapper.
+PKGS		:= libevent libseccomp libmd libbsd-overlay ldap libcares
 PKG_CFLAGS	 = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS	 = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

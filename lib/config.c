@@ -1122,6 +1122,32 @@ conf_check_tls(const struct mmp_conf *conf, int sect, char *err,
 	return 0;
 }
 
+/*
+ * CRAMs yes: a CRAM login is replayed to the store as StoreAdmin, so
+ * both keys must be there. Checked where the files are read (the parent:
+ * start, -n, reload); mmp-ldapd never gets StoreAdminPass.
+ */
+static int
+conf_check_crams(const struct mmp_conf *conf, int sect, char *err,
+    size_t errlen)
+{
+	char		 where[CONF_WHY_BYTES];
+	const char	*admin, *pass;
+
+	if (!conf_num(conf, sect, CK_CRAMS))
+		return 0;
+	admin = conf_str(conf, sect, CK_STOREADMIN);
+	pass = conf_str(conf, sect, CK_STOREADMINPASS);
+	if (admin != NULL && admin[0] != '\0' && pass != NULL &&
+	    pass[0] != '\0')
+		return 0;
+	conf_errf(err, errlen, "%s: CRAMs yes needs StoreAdmin and "
+	    "StoreAdminPass: APOP and CRAM-MD5 logins are replayed to the "
+	    "store as its administrator", conf_where(conf, sect, CK_CRAMS,
+	    where, sizeof(where)));
+	return -1;
+}
+
 int
 conf_finish(struct mmp_conf *conf, char *err, size_t errlen)
 {
@@ -1457,6 +1483,10 @@ conf_load(const char *dir, char *err, size_t errlen)
 			goto fail;
 	if (conf_finish(conf, err, errlen) == -1)
 		goto fail;
+	for (sect = SVC_IMAP; sect < CONF_NSECT; sect++)
+		if (conf->enabled[sect] &&
+		    conf_check_crams(conf, sect, err, errlen) == -1)
+			goto fail;
 	return conf;
  fail:
 	conf_free(conf);

@@ -73,7 +73,7 @@ CK(REPLAYFORMAT,	"ReplayFormat",		CF_I|CF_P,	CT_STR,		NULL,		NULL,		CKF_LATER,	0
 CK(VDOMAIN,		"VDomain",		CF_I|CF_P,	CT_STR,		NULL,		NULL,		CKF_LATER,	0,	0,	"vdmap parameter of the 5.1 guide")
 CK(PREAUTH,		"PreAuth",		CF_I|CF_P,	CT_BOOL,	"no",		NULL,		0,		0,	0,	"verify the password against LDAP before contacting the store")
 CK(AUDITLOG,		"AuditLog",		CF_I|CF_P,	CT_AUDIT,	NULL,		NULL,		0,		0,	0,	"where PreAuth audit lines go: a file or syslog:FACILITY")
-CK(CRAMS,		"CRAMs",		CF_I|CF_P,	CT_BOOL,	"no",		NULL,		CKF_LATER,	0,	0,	"challenge/response logins")
+CK(CRAMS,		"CRAMs",		CF_I|CF_P,	CT_BOOL,	"no",		NULL,		0,		0,	0,	"APOP and CRAM-MD5 logins, checked against a clear-text userPassword; needs StoreAdmin")
 CK(AUTHCACHESIZE,	"AuthCacheSize",	CF_I|CF_P,	CT_INT,		"10000",	NULL,		0,		0,	10000000,	"entries of the pre-authentication cache")
 CK(AUTHCACHETTL,	"AuthCacheTTL",		CF_I|CF_P,	CT_INT,		"900",		NULL,		0,		0,	604800,	"seconds a cached pre-authentication holds")
 CK(AUTHSERVICE,		"AuthService",		CF_I|CF_P,	CT_BOOL,	"no",		NULL,		CKF_LATER,	0,	0,	"answer XQUERYAUTH for POP-before-SMTP")

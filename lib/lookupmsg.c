@@ -9,7 +9,9 @@
 int
 lookup_req_write(struct msg_writer *w, const struct lookup_req *rq)
 {
-	if (rq->userlen > MMP_USER_BYTES + 1 || rq->passlen > MMP_PASS_BYTES)
+	if (rq->userlen > MMP_USER_BYTES + 1 || rq->passlen > MMP_PASS_BYTES ||
+	    rq->cram >= CRAM_MECH_MAX || (rq->cram != CRAM_NONE &&
+	    (rq->passlen != 0 || !cram_challenge_ok(rq->challenge))))
 		return -1;
 	msg_add_u64(w, rq->reqid);
 	msg_add_u64(w, rq->sid);
@@ -21,6 +23,11 @@ lookup_req_write(struct msg_writer *w, const struct lookup_req *rq)
 	msg_add_str(w, rq->local);
 	msg_add_u16(w, (uint16_t)rq->passlen);
 	msg_add_data(w, rq->pass, rq->passlen);
+	msg_add_u8(w, rq->cram);
+	if (rq->cram != CRAM_NONE) {
+		msg_add_str(w, rq->challenge);
+		msg_add_data(w, rq->digest, sizeof(rq->digest));
+	}
 	return w->err ? -1 : 0;
 }
 
@@ -49,6 +56,14 @@ lookup_req_read(const struct imsg *imsg, struct lookup_req *rq)
 	    msg_get_data(&r, rq->pass, len) == -1)
 		return -1;
 	rq->passlen = len;
+	if (msg_get_u8(&r, &rq->cram) == -1 || rq->cram >= CRAM_MECH_MAX)
+		return -1;
+	if (rq->cram != CRAM_NONE &&
+	    (rq->passlen != 0 ||
+	    msg_get_str(&r, rq->challenge, sizeof(rq->challenge)) == -1 ||
+	    !cram_challenge_ok(rq->challenge) ||
+	    msg_get_data(&r, rq->digest, sizeof(rq->digest)) == -1))
+		return -1;
 	return msg_end(&r);
 }
 

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "crammd5.h"
 #include "imsg.h"
 #include "msg.h"
 
@@ -30,6 +31,13 @@ struct lookup_req {
 	/* PreAuth only, else 0: bytes, wiped by whoever holds them. */
 	size_t		passlen;
 	char		pass[MMP_PASS_BYTES + 1];
+	/*
+	 * CRAMs (enum cram_mech), else CRAM_NONE: the challenge the relay
+	 * sent and the digest the client answered; never with a password.
+	 */
+	uint8_t		cram;
+	char		challenge[CRAM_CHALLENGE_BYTES];
+	uint8_t		digest[CRAM_DIGEST_BYTES];
 };
 
 struct lookup_answer {
@@ -45,14 +53,17 @@ struct lookup_answer {
 
 /*
  * Relay: the request. -1 if something does not fit (a name or password
- * too long). The caller wipes the writer (chan_compose_msg does).
+ * too long), or a CRAM with a password or without a challenge. The
+ * caller wipes the writer (chan_compose_msg does).
  */
 int	lookup_req_write(struct msg_writer *, const struct lookup_req *);
 /*
  * mmp-ldapd: 0, or -1 when the payload is malformed (short, trailing,
  * a string over its field). A name too long or with CR, LF or NUL is not
  * malformed: the lookup answers it (lookup_bad_name in mmp-ldapd); a
- * password over MMP_PASS_BYTES is. The caller wipes rq->pass.
+ * password over MMP_PASS_BYTES is, and so is a CRAM mechanism out of
+ * range, a CRAM with a password, or a challenge that is not
+ * "<printable>" within CRAM_CHALLENGE_BYTES. The caller wipes rq->pass.
  */
 int	lookup_req_read(const struct imsg *, struct lookup_req *);
 

@@ -65,7 +65,11 @@ enum mmp_imsg {
 	 * mmp-ldapd's log lines only), u8 svc, str user (as the client sent
 	 * it, no CR/LF/NUL), str client address, str local address,
 	 * u16 passlen, passlen bytes of password: 0 bytes unless PreAuth is
-	 * on for svc (mmp-ldapd binds with it, then wipes it; never logged).
+	 * on for svc (mmp-ldapd binds with it, then wipes it; never logged),
+	 * u8 cram (enum cram_mech, lib/crammd5.h): CRAM_NONE, or CRAM_APOP /
+	 * CRAM_MD5 (CRAMs; passlen 0) followed by str challenge ("<...>" as
+	 * the client got it) and 16 bytes of the client's digest, checked by
+	 * mmp-ldapd against the entry's clear-text userPassword.
 	 */
 	IMSG_LOOKUP,
 	/*
@@ -168,7 +172,7 @@ enum lookup_status {
 	LOOKUP_NOADDR,		/* mailHost does not resolve */
 	LOOKUP_TEMPFAIL,	/* LDAP down, timeout, internal error */
 	LOOKUP_DISABLED,	/* account status not active (detail: which) */
-	LOOKUP_BADPASS,		/* PreAuth: the bind as the user failed */
+	LOOKUP_BADPASS,		/* PreAuth bind or CRAM digest failed */
 	LOOKUP_MAX
 };
 

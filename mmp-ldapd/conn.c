@@ -580,6 +580,8 @@ lookup_send(struct ldap_conn *c, struct lookup *lk)
 		scope = LDAP_SCOPE_SUBTREE;
 	if (domain)
 		attrs = domain_attrs();
+	else if (lk->cram != CRAM_NONE)
+		attrs = c->cramattrs;	/* userPassword, the uid too */
 	else if (lk->subject != NULL || lk->replayfmt != NULL)
 		attrs = c->certattrs;	/* the uid too */
 	tv.tv_sec = c->timeout_sec;
@@ -713,6 +715,7 @@ static int
 conn_settings(struct ldap_conn *c, const struct mmp_conf *conf, int svc)
 {
 	static char	 uid_attr[] = LDAPD_UID_ATTR;
+	static char	 password_attr[] = LDAPD_PASSWORD_ATTR;
 	static const char *status_attrs[] = LDAPD_STATUS_ATTRS;
 	const char	*attrs = conf_str(conf, svc, CK_MAILHOSTATTRS);
 	size_t		 n, i;
@@ -738,15 +741,22 @@ conn_settings(struct ldap_conn *c, const struct mmp_conf *conf, int svc)
 		    "%d attributes are used", svc_name(svc), LDAPD_ATTRS_MAX);
 	/*
 	 * Every search asks for the status attributes, a certificate's for
-	 * the uid as well. libldap takes char **, never writes through it.
+	 * the uid as well, a CRAM's for userPassword. libldap takes
+	 * char **, never writes through it.
 	 */
 	for (n = 0; c->attrs[n] != NULL; n++)
-		c->userattrs[n] = c->certattrs[n] = c->attrs[n];
+		c->userattrs[n] = c->certattrs[n] = c->cramattrs[n] =
+		    c->attrs[n];
 	for (i = 0; i < LDAPD_NSTATUS_ATTRS; i++, n++)
-		c->userattrs[n] = c->certattrs[n] = (char *)status_attrs[i];
+		c->userattrs[n] = c->certattrs[n] = c->cramattrs[n] =
+		    (char *)status_attrs[i];
 	c->userattrs[n] = NULL;
+	/* userPassword only for CRAMs: no secret travels for the rest. */
+	c->cramattrs[n] = password_attr;
 	c->certattrs[n++] = uid_attr;
-	c->certattrs[n] = NULL;
+	c->cramattrs[n] = uid_attr;	/* a replay format's %A[uid] */
+	c->certattrs[n++] = NULL;
+	c->cramattrs[n] = NULL;
 	return conn_urls(c);
 }
 

@@ -299,11 +299,12 @@ ldapd_relay_lookup(struct relay *r, struct imsg *imsg)
 	/*
 	 * A password only when this process's PreAuth says so too; a
 	 * PreAuth service with none gets the empty one, refused unbound.
+	 * A CRAM carries a digest instead (cram.c), never a password.
 	 */
 	lookup_start(env, r, rq.reqid, rq.sid, rq.svc, rq.user, rq.userlen,
 	    rq.client, rq.local, (rq.svc == SVC_IMAP || rq.svc == SVC_POP) &&
 	    conf_num(env->conf, rq.svc, CK_PREAUTH) ? rq.pass : NULL,
-	    rq.passlen);
+	    rq.passlen, rq.cram != CRAM_NONE ? &rq : NULL);
 	explicit_bzero(&rq, sizeof(rq));
 	return 0;
 }

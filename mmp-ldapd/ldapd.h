@@ -22,8 +22,10 @@
 #include "chan.h"
 #include "config.h"
 #include "confmsg.h"
+#include "crammd5.h"
 #include "imsg.h"
 #include "loginname.h"
+#include "lookupmsg.h"
 #include "msg.h"
 
 #define LDAPD_URLS_MAX		16	/* LdapUrl failover list */
@@ -46,6 +48,7 @@
 #define LDAPD_BACKOFF_MAX_SEC	16
 #define LDAPD_RESULTS_PER_PASS	1000	/* LDAP messages per read event */
 #define LDAPD_UID_ATTR		"uid"	/* a certificate's user, replayed */
+#define LDAPD_PASSWORD_ATTR	"userPassword"	/* CRAMs' clear-text secret */
 /*
  * The user's account status attributes, as Messaging Server 6.3 and later
  * check them: absent, empty, "active" or "overquota" lets the user in,
@@ -113,6 +116,13 @@ enum lookup_state {
 	LK_BINDING,		/* PreAuth: waiting for or in its bind */
 };
 
+/* What a CRAM lookup's entry said (cram.c). */
+enum cram_verdict {
+	CRAM_V_NOSECRET,	/* no clear-text userPassword (or no entry) */
+	CRAM_V_BADDIGEST,	/* a clear-text one, and the digest differs */
+	CRAM_V_OK,
+};
+
 struct lookup {
 	TAILQ_ENTRY(lookup)	 qentry;	/* connection queue */
 	RB_ENTRY(lookup)	 node;		/* connection, by msgid */
@@ -163,6 +173,11 @@ struct lookup {
 	char			 clientip[INET6_ADDRSTRLEN];
 	struct addrlist		 paddrs;	/* the answer, after the bind */
 	struct preauth_conn	*pconn;		/* its bind's, or NULL */
+	/* CRAMs (cram.c): CRAM_NONE, or the mechanism to verify */
+	int			 cram;
+	char			 challenge[CRAM_CHALLENGE_BYTES];
+	uint8_t			 digest[CRAM_DIGEST_BYTES];
+	enum cram_verdict	 cramverdict;
 };
 
 /* What a cache counted since it was made (cache.c). */
@@ -231,6 +246,9 @@ struct ldap_conn {
 				    LDAPD_NSTATUS_ATTRS + 1];
 	char			*certattrs[LDAPD_ATTRS_MAX +
 				    LDAPD_NSTATUS_ATTRS + 2];
+	/* a CRAM lookup's: userattrs + userPassword + uid */
+	char			*cramattrs[LDAPD_ATTRS_MAX +
+				    LDAPD_NSTATUS_ATTRS + 3];
 	int			 timeout_sec;
 	int			 starttls;	/* LdapStartTLS */
 
@@ -387,11 +405,12 @@ void	lookup_user_search(struct lookup *, const char *, const char *,
 	    const char *);
 /*
  * reqid, then sid: the relay's session id, for the log lines only; user,
- * its length, client, local, then the PreAuth password (NULL: none).
+ * its length, client, local, then the PreAuth password (NULL: none),
+ * then the request if it is a CRAM's (cram != CRAM_NONE), else NULL.
  */
 void	lookup_start(struct ldapd *, struct relay *, uint64_t, uint64_t,
 	    int, const char *, size_t, const char *, const char *,
-	    const char *, size_t);
+	    const char *, size_t, const struct lookup_req *);
 /* Answer the relay, log, free; the lookup is detached. */
 void	lookup_finish(struct lookup *, int, const struct addrlist *,
 	    const char *, ...) __attribute__((__format__(printf, 4, 5)));
@@ -404,10 +423,22 @@ void	lookup_cert_start(struct ldapd *, struct relay *, uint64_t,
 
 /* preauth.c */
 int	preauth_set(struct lookup *, const char *, size_t, const char *);
+/* The audit line (reason NULL: success); the reason of a status. */
+void	preauth_audit(struct lookup *, const char *);
+const char *preauth_reason(int);
+void	preauth_client_ip(struct lookup *, const char *);
 void	preauth_wipe(struct lookup *);
 int	preauth_intercept(struct lookup *, int, const struct addrlist *);
 void	preauth_detach(struct lookup *);
 void	preauth_free(struct ldapd *);
+
+/* cram.c */
+int	cram_enabled(const struct ldapd *, int);
+int	cram_set(struct lookup *, const struct lookup_req *);
+const char *cram_name(int);
+void	cram_entry(struct ldap_conn *, struct lookup *, LDAPMessage *);
+int	cram_found(struct lookup *);
+void	cram_audit(struct lookup *, int);
 
 /* certmap.c */
 int	certmap_request(struct ldapd *, struct relay *, struct imsg *);

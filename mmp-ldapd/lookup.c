@@ -300,6 +300,7 @@ lookup_finish(struct lookup *lk, int status, const struct addrlist *al,
 	/* PreAuth: the bind decides (preauth.c), then finishes it again. */
 	if (lk->pass != NULL && preauth_intercept(lk, status, al))
 		return;
+	cram_audit(lk, status);
 	va_start(ap, fmt);
 	(void)vsnprintf(detail, sizeof(detail), fmt, ap);
 	va_end(ap);
@@ -478,6 +479,8 @@ lookup_entry(struct ldap_conn *c, struct lookup *lk, LDAPMessage *e)
 	lookup_mailhost(c, lk, e);
 	if (lk->subject != NULL || lk->replayfmt != NULL)
 		lookup_uid(c, lk, e);
+	if (lk->cram != CRAM_NONE)
+		cram_entry(c, lk, e);
 }
 
 /* %A[attr] of a replay format: what the search fetched, the uid. */
@@ -533,6 +536,8 @@ lookup_found(struct ldap_conn *c, struct lookup *lk)
 		lookup_finish(lk, LOOKUP_DISABLED, NULL, "%s", lk->status);
 		return;
 	}
+	if (cram_found(lk) == -1)
+		return;
 	if (lk->subject != NULL && lk->uid == NULL) {
 		(void)escape_log(lk->dn, strlen(lk->dn), dn, sizeof(dn));
 		lookup_finish(lk, LOOKUP_NOUSER, NULL, "entry %s has %s",
@@ -627,7 +632,8 @@ lookup_cache_fill(struct lookup *lk, struct dir_caches *dc)
  * directory. A hit goes on as a found entry does: the mailHost resolved
  * again (hosts table, DNS), then PreAuth's bind and the answer. A
  * certificate's search is not cached: a StoreAdmin login is rare and its
- * entry must show its uid (lookup_uid).
+ * entry must show its uid (lookup_uid). Nor is a CRAM's: its secret comes
+ * from the entry each time and is never kept.
  */
 void
 lookup_search(struct lookup *lk)
@@ -639,7 +645,8 @@ lookup_search(struct lookup *lk)
 
 	if (dc != NULL)
 		lk->cachegen = dc->gen;
-	if (lk->subject == NULL && dc != NULL && dc->users != NULL) {
+	if (lk->subject == NULL && lk->cram == CRAM_NONE && dc != NULL &&
+	    dc->users != NULL) {
 		base = lookup_base(lk, &c->urls[c->cur]);
 		len = 2 + strlen(base) + 1 + strlen(lk->filter) + 1;
 		if ((lk->cachekey = malloc(len)) == NULL) {
@@ -863,7 +870,8 @@ lookup_begin(struct lookup *lk, const char *client, const char *local)
 void
 lookup_start(struct ldapd *env, struct relay *r, uint64_t reqid, uint64_t sid,
     int svc, const char *user, size_t len, const char *client,
-    const char *local, const char *pass, size_t passlen)
+    const char *local, const char *pass, size_t passlen,
+    const struct lookup_req *cram)
 {
 	struct lookup	*lk;
 	const char	*bad;
@@ -884,7 +892,11 @@ lookup_start(struct ldapd *env, struct relay *r, uint64_t reqid, uint64_t sid,
 	else if ((lk = lookup_new(env, r, reqid, sid, svc, user)) == NULL)
 		lookup_reject(r, reqid, sid, svc, user, len,
 		    "out of memory");
-	else if (pass != NULL && preauth_set(lk, pass, passlen, client) == -1)
+	else if (cram != NULL && cram_set(lk, cram) == -1)
+		lookup_finish(lk, LOOKUP_BADPASS, NULL, "%s: CRAMs are off for "
+		    "%s", cram_name(cram->cram), svc_name(svc));
+	else if (cram == NULL && pass != NULL &&
+	    preauth_set(lk, pass, passlen, client) == -1)
 		lookup_finish(lk, LOOKUP_TEMPFAIL, NULL, "out of memory");
 	else if (lookup_split(lk) == 0)
 		lookup_begin(lk, client, local);

@@ -110,6 +110,13 @@ client_ip(const char *client, char *out, size_t outsz)
 	out[n] = '\0';
 }
 
+/* The client's address of an audited lookup (PreAuth, CRAMs). */
+void
+preauth_client_ip(struct lookup *lk, const char *client)
+{
+	client_ip(client, lk->clientip, sizeof(lk->clientip));
+}
+
 /* Keep the password and client address of a PreAuth lookup. -1: no memory. */
 int
 preauth_set(struct lookup *lk, const char *pass, size_t passlen,
@@ -120,7 +127,7 @@ preauth_set(struct lookup *lk, const char *pass, size_t passlen,
 	memcpy(lk->pass, pass, passlen);
 	lk->pass[passlen] = '\0';
 	lk->passlen = passlen;
-	client_ip(client, lk->clientip, sizeof(lk->clientip));
+	preauth_client_ip(lk, client);
 	return 0;
 }
 
@@ -136,9 +143,9 @@ preauth_wipe(struct lookup *lk)
 /*
  * One audit line to the parent: "(sid 0xID) user NAME pre-authenticated
  * - IP" or "... pre-authentication failed: REASON - IP". The parent adds
- * the date and time.
+ * the date and time. Also a CRAM's (cram.c): it pre-authenticates too.
  */
-static void
+void
 preauth_audit(struct lookup *lk, const char *reason)
 {
 	struct msg_writer	w;
@@ -585,6 +592,16 @@ preauth_run(struct ldapd *env)
 	}
 }
 
+/* The audit line's reason of a lookup that failed before any check. */
+const char *
+preauth_reason(int status)
+{
+	return status == LOOKUP_NOUSER ? "no such user" :
+	    status == LOOKUP_TEMPFAIL ? "directory unavailable" :
+	    status == LOOKUP_DISABLED ? "account not active" :
+	    "no usable entry";
+}
+
 /*
  * From lookup_finish, for a lookup with a password. 1: the bind has
  * taken the lookup over (it calls lookup_finish again without the
@@ -597,10 +614,7 @@ preauth_intercept(struct lookup *lk, int status, const struct addrlist *al)
 	char			 dn[MMP_STR_BYTES * 4 + 1];
 
 	if (status != LOOKUP_OK) {
-		preauth_audit(lk, status == LOOKUP_NOUSER ? "no such user" :
-		    status == LOOKUP_TEMPFAIL ? "directory unavailable" :
-		    status == LOOKUP_DISABLED ? "account not active" :
-		    "no usable entry");
+		preauth_audit(lk, preauth_reason(status));
 		preauth_wipe(lk);
 		return 0;
 	}

@@ -413,7 +413,8 @@ backend_tls_lost(struct session *s)
 
 /*
  * The PLAIN message of this login, base64, to be->out: the user's own, or
- * for a certificate login the StoreAdmin's with the user as authzid. -1:
+ * for a certificate or CRAM login the StoreAdmin's with the user as
+ * authzid (session_admin_replay). -1:
  * out of room, or a field PLAIN cannot carry (sasl_plain_encode).
  */
 static int
@@ -421,7 +422,7 @@ backend_plain(struct session *s)
 {
 	const char	*admin, *pass;
 
-	if (!s->certlogin)
+	if (!session_admin_replay(s))
 		return sasl_plain_encode(&s->be.out, NULL, s->user, s->pass);
 	admin = conf_str(env->conf, s->svc, CK_STOREADMIN);
 	pass = conf_str(env->conf, s->svc, CK_STOREADMINPASS);
@@ -438,7 +439,7 @@ backend_plain(struct session *s)
 static int
 backend_imap_no_admin(struct session *s)
 {
-	if (!s->certlogin || s->be.authplain)
+	if (!session_admin_replay(s) || s->be.authplain)
 		return 0;
 	backend_next_address(s, "offers no AUTH=PLAIN: certificate logins "
 	    "need SASL PLAIN at the store");
@@ -604,9 +605,9 @@ backend_imap_line(struct session *s, const char *line, size_t len)
 }
 
 /*
- * POP3 certificate login: AUTH PLAIN (RFC 5034) as the StoreAdmin, the
- * response on the command line when the line stays within 255 bytes,
- * else after the store's "+ ".
+ * POP3 certificate or CRAM login: AUTH PLAIN (RFC 5034) as the
+ * StoreAdmin, the response on the command line when the line stays
+ * within 255 bytes, else after the store's "+ ".
  */
 static int
 backend_pop3_auth(struct session *s)
@@ -640,7 +641,7 @@ backend_pop3_user(struct session *s)
 {
 	struct backend	*be = &s->be;
 
-	if (s->certlogin)
+	if (session_admin_replay(s))
 		return backend_pop3_auth(s);
 	be->state = BE_USER;
 	be->sentlogin = 1;

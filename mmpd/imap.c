@@ -1,7 +1,7 @@
 /*
- * IMAP before the login (RFC 9051, 3501, 2971, 4959, 7888, 5530, 4422):
- * greeting, CAPABILITY, NOOP, LOGOUT, ID, STARTTLS, LOGIN and
- * AUTHENTICATE PLAIN and EXTERNAL. The command
+ * IMAP before the login (RFC 9051, 3501, 2971, 4959, 7888, 5530, 4422,
+ * 2195): greeting, CAPABILITY, NOOP, LOGOUT, ID, STARTTLS, LOGIN and
+ * AUTHENTICATE PLAIN, EXTERNAL and (CRAMs) CRAM-MD5. The command
  * reader (imapcmd.c) does the syntax; this file decides what to answer.
  */
 #include <ctype.h>
@@ -21,7 +21,8 @@
  * mmpd can decide (how to log in, STARTTLS), then what mmpd offers on
  * this connection: STARTTLS before TLS when enabled; without TLS and
  * with RestrictPlainPasswords, LOGINDISABLED and no AUTH=PLAIN;
- * AUTH=EXTERNAL with a verified client certificate that may log in.
+ * AUTH=EXTERNAL with a verified client certificate that may log in;
+ * AUTH=CRAM-MD5 with CRAMs, TLS or not: no password crosses the wire.
  */
 void
 imap_capabilities(const struct session *s, char *caps, size_t len)
@@ -64,6 +65,8 @@ imap_capabilities(const struct session *s, char *caps, size_t len)
 		(void)strlcat(caps, " LOGINDISABLED", len);
 	if (session_external_ok(s))
 		(void)strlcat(caps, " AUTH=EXTERNAL", len);
+	if (session_crams_ok(s))
+		(void)strlcat(caps, " AUTH=CRAM-MD5", len);
 }
 
 static void
@@ -110,6 +113,8 @@ imap_auth_response(struct session *s, const char *b64, size_t len)
 {
 	if (s->saslmech == MECH_EXTERNAL)
 		session_login_external(s, b64, len);
+	else if (s->saslmech == MECH_CRAM_MD5)
+		session_login_cram(s, b64, len);
 	else
 		session_login_sasl(s, b64, len);
 }
@@ -148,6 +153,23 @@ imap_external_refused(struct session *s, const char *tag)
 	return 1;
 }
 
+/*
+ * AUTHENTICATE CRAM-MD5: the server speaks first (RFC 2195), so an
+ * initial response is a protocol error, not a login.
+ */
+static void
+imap_cram_begin(struct session *s, struct imap_cmd *c)
+{
+	if (c->ntok == 2) {
+		imap_bad(s, c->tag, "CRAM-MD5 takes no initial response");
+		return;
+	}
+	(void)strlcpy(s->tag, c->tag, sizeof(s->tag));
+	s->saslmech = MECH_CRAM_MD5;
+	if (session_cram_challenge(s) == 0)
+		s->state = S_AUTH_CONT;
+}
+
 static void
 imap_cmd_authenticate(struct session *s, struct imap_cmd *c)
 {
@@ -164,6 +186,10 @@ imap_cmd_authenticate(struct session *s, struct imap_cmd *c)
 		if (imap_external_refused(s, c->tag))
 			return;
 		s->saslmech = MECH_EXTERNAL;
+	} else if (strcasecmp(c->tok[0].s, "CRAM-MD5") == 0 &&
+	    session_crams_ok(s)) {
+		imap_cram_begin(s, c);
+		return;
 	} else {
 		session_send(s, "%s NO Unsupported authentication "
 		    "mechanism\r\n", c->tag);
@@ -260,7 +286,7 @@ imap_command(struct session *s, struct imap_cmd *c)
 		    "login");
 }
 
-/* The client's answer to our "+ " after AUTHENTICATE PLAIN / EXTERNAL. */
+/* The client's answer to our "+ " after AUTHENTICATE. */
 static int
 imap_auth_line(struct session *s)
 {
@@ -280,6 +306,7 @@ imap_auth_line(struct session *s)
 		n--;
 	s->state = S_PREAUTH;
 	if (n == 1 && line[0] == '*') {
+		explicit_bzero(s->challenge, sizeof(s->challenge));
 		session_send(s, "%s BAD AUTHENTICATE cancelled\r\n", s->tag);
 		session_bad_command(s);
 	} else

@@ -1,9 +1,9 @@
 /*
  * The login of a session, the same for IMAP and POP3: the credentials the
- * client completed (a password, or a verified client certificate with
- * SASL EXTERNAL), the lookup or certificate mapping at mmp-ldapd, the
- * store (backend.c), and the one answer every failed login gets, at one
- * deadline.
+ * client completed (a password, a verified client certificate with SASL
+ * EXTERNAL, or an APOP / CRAM-MD5 digest that mmp-ldapd checks), the
+ * lookup or certificate mapping at mmp-ldapd, the store (backend.c), and
+ * the one answer every failed login gets, at one deadline.
  *
  * Timing is an answer too. Whatever fails (a name mmpd refuses, no such
  * user, no mailHost, LDAP trouble, the store's "wrong password"), the
@@ -85,6 +85,8 @@ static void
 login_fail_delay(struct session *s)
 {
 	explicit_bzero(s->pass, sizeof(s->pass));
+	explicit_bzero(s->challenge, sizeof(s->challenge));
+	explicit_bzero(s->digest, sizeof(s->digest));
 	s->state = S_FAILDELAY;
 	session_read_pause(s, 1);
 	login_wait_deadline(s, login_usec_left(s));
@@ -130,6 +132,7 @@ login_take(struct session *s, const char *user, size_t ulen,
 		return;
 	}
 	s->certlogin = 0;
+	s->cram = CRAM_NONE;
 	/* POP3 gives the name of USER, already in s->user. */
 	memmove(s->user, user, ulen);
 	s->user[ulen] = '\0';
@@ -168,6 +171,89 @@ session_login_sasl(struct session *s, const char *b64, size_t len)
 }
 
 /*
+ * A CRAM's name and digest, the line that completed them just read:
+ * the name by the rules of any other login; the digest goes to
+ * mmp-ldapd with the challenge it answers, no password to the store.
+ */
+static void
+login_take_cram(struct session *s, int mech, const char *user, size_t ulen,
+    const uint8_t *digest, const char *challenge)
+{
+	if (ulen == 0 || ulen > MMP_USER_BYTES || memchr(user, '\0', ulen) ||
+	    memchr(user, '\r', ulen) || memchr(user, '\n', ulen)) {
+		login_refused(s, user, ulen, "empty, too long or with CR, LF "
+		    "or NUL");
+		return;
+	}
+	s->certlogin = 0;
+	s->cram = mech;
+	memmove(s->user, user, ulen);
+	s->user[ulen] = '\0';
+	s->userlen = ulen;
+	explicit_bzero(s->pass, sizeof(s->pass));
+	if (challenge != s->challenge)
+		(void)strlcpy(s->challenge, challenge, sizeof(s->challenge));
+	memcpy(s->digest, digest, sizeof(s->digest));
+	login_lookup(s);
+}
+
+/*
+ * Offered when the command came; a reload may have turned CRAMs off
+ * since, or the challenge is gone: a failed login, like any other.
+ */
+static int
+login_cram_usable(struct session *s, const char *challenge, const char *what)
+{
+	char	why[64];
+
+	if (session_crams_ok(s) && challenge[0] != '\0')
+		return 1;
+	(void)snprintf(why, sizeof(why), "%s: CRAMs not configured", what);
+	login_refused(s, "", 0, why);
+	return 0;
+}
+
+/* A CRAM-MD5 response (RFC 2195) in base64, to s->challenge. */
+void
+session_login_cram(struct session *s, const char *b64, size_t len)
+{
+	char	user[MMP_USER_BYTES + 1], why[128];
+	uint8_t	digest[CRAM_DIGEST_BYTES];
+
+	login_mark(s);
+	if (!login_cram_usable(s, s->challenge, "CRAM-MD5"))
+		return;
+	if (sasl_cram_decode(b64, len, user, sizeof(user), digest, why,
+	    sizeof(why)) == -1) {
+		explicit_bzero(s->challenge, sizeof(s->challenge));
+		login_refused(s, "", 0, why);
+		return;
+	}
+	login_take_cram(s, CRAM_MD5, user, strlen(user), digest,
+	    s->challenge);
+	explicit_bzero(digest, sizeof(digest));
+}
+
+/* APOP name digest (RFC 1939 7), to the greeting's timestamp. */
+void
+session_login_apop(struct session *s, const char *user, size_t ulen,
+    const char *hex, size_t hexlen)
+{
+	uint8_t	digest[CRAM_DIGEST_BYTES];
+
+	login_mark(s);
+	if (!login_cram_usable(s, s->apop, "APOP"))
+		return;
+	if (cram_hex_decode(hex, hexlen, digest) == -1) {
+		login_refused(s, user, ulen, "APOP needs a name and 32 hex "
+		    "digits");
+		return;
+	}
+	login_take_cram(s, CRAM_APOP, user, ulen, digest, s->apop);
+	explicit_bzero(digest, sizeof(digest));
+}
+
+/*
  * A SASL EXTERNAL response (RFC 4422 A), from its last line: the
  * authorization identity, empty for whoever the certificate maps to.
  * The certificate goes to mmp-ldapd for mapping; the requested identity
@@ -197,6 +283,7 @@ session_login_external(struct session *s, const char *b64, size_t len)
 	memcpy(s->user, authzid, (size_t)n + 1);
 	s->userlen = n;
 	s->certlogin = 1;
+	s->cram = CRAM_NONE;
 	s->state = S_LOOKUP;
 	session_read_pause(s, 1);
 	escape_log(s->cert->subject, strlen(s->cert->subject), safe,
@@ -382,14 +469,15 @@ session_login_ok(struct session *s)
 	const char	*a;
 
 	escape_log(s->user, strlen(s->user), safe, sizeof(safe));
-	if (s->certlogin) {
+	if (session_admin_replay(s)) {
 		/* NULL only when a reload unset it while the store answered. */
 		if ((a = conf_str(env->conf, s->svc, CK_STOREADMIN)) == NULL)
 			a = "";
 		escape_log(a, strlen(a), admin, sizeof(admin));
 		session_log(s, LOG_NOTICE, "user \"%s\" logged in to %s (%s; "
-		    "certificate, as StoreAdmin %s)", safe, s->mailhost,
-		    s->be.addr, admin);
+		    "%s, as StoreAdmin %s)", safe, s->mailhost, s->be.addr,
+		    s->certlogin ? "certificate" : s->cram == CRAM_APOP ?
+		    "APOP" : "CRAM-MD5", admin);
 	} else
 		session_log(s, LOG_NOTICE, "user \"%s\" logged in to %s (%s)",
 		    safe, s->mailhost, s->be.addr);

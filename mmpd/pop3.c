@@ -1,7 +1,8 @@
 /*
- * POP3 before the login (RFC 1939, 2449, 2595, 5034, 3206, 4422):
- * greeting, CAPA, STLS, USER, PASS, AUTH PLAIN and EXTERNAL, NOOP and
- * QUIT. pop3cmd.c splits the lines; this file decides what to answer.
+ * POP3 before the login (RFC 1939, 2449, 2595, 5034, 3206, 4422, 2195):
+ * greeting, CAPA, STLS, USER, PASS, AUTH PLAIN, EXTERNAL and (CRAMs)
+ * CRAM-MD5, APOP (CRAMs), NOOP and QUIT. pop3cmd.c splits the lines;
+ * this file decides what to answer.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,10 +13,16 @@
 #include "relay.h"
 #include "pop3cmd.h"
 
+/* With CRAMs, the greeting carries the APOP timestamp (RFC 1939 7). */
 static void
 pop3_greet(struct session *s)
 {
-	session_send(s, "+OK POP3 proxy ready\r\n");
+	if (!session_crams_ok(s)) {
+		session_send(s, "+OK POP3 proxy ready\r\n");
+		return;
+	}
+	cram_challenge(s->apop, sizeof(s->apop), env->hostname);
+	session_send(s, "+OK POP3 proxy ready %s\r\n", s->apop);
 }
 
 static void
@@ -48,6 +55,9 @@ pop3_mechs(struct session *s, char *buf, size_t len)
 	if (session_external_ok(s))
 		(void)strlcat(buf, buf[0] != '\0' ? " EXTERNAL" : "EXTERNAL",
 		    len);
+	if (session_crams_ok(s))
+		(void)strlcat(buf, buf[0] != '\0' ? " CRAM-MD5" : "CRAM-MD5",
+		    len);
 }
 
 /* As IMAP's (imap.c): refused at once, nothing about a user at stake. */
@@ -67,17 +77,52 @@ pop3_auth_response(struct session *s, const char *b64, size_t len)
 {
 	if (s->saslmech == MECH_EXTERNAL)
 		session_login_external(s, b64, len);
+	else if (s->saslmech == MECH_CRAM_MD5)
+		session_login_cram(s, b64, len);
 	else
 		session_login_sasl(s, b64, len);
+}
+
+/* AUTH CRAM-MD5 (RFC 5034): server first, so no initial response. */
+static void
+pop3_cram_begin(struct session *s, struct pop3_cmd *c)
+{
+	if (c->argc == 2) {
+		pop3_err(s, "CRAM-MD5 takes no initial response");
+		return;
+	}
+	s->saslmech = MECH_CRAM_MD5;
+	if (session_cram_challenge(s) == 0)
+		s->state = S_AUTH_CONT;
+}
+
+/*
+ * APOP name digest (RFC 1939 7) against the greeting's timestamp.
+ * Whatever the client wrote after APOP is a login attempt, a malformed
+ * one failing like a wrong digest.
+ */
+static void
+pop3_cmd_apop(struct session *s, struct pop3_cmd *c)
+{
+	if (c->argc != 2)
+		session_login_apop(s, "", 0, "", 0);
+	else
+		session_login_apop(s, c->argv[0], c->arglen[0], c->argv[1],
+		    c->arglen[1]);
 }
 
 static void
 pop3_cmd_auth(struct session *s, struct pop3_cmd *c)
 {
 	if (c->argc == 0) {
-		session_send(s, "+OK\r\n%s%s.\r\n",
+		session_send(s, "+OK\r\n%s%s%s.\r\n",
 		    session_plain_ok(s) ? "PLAIN\r\n" : "",
-		    session_external_ok(s) ? "EXTERNAL\r\n" : "");
+		    session_external_ok(s) ? "EXTERNAL\r\n" : "",
+		    session_crams_ok(s) ? "CRAM-MD5\r\n" : "");
+		return;
+	}
+	if (strcasecmp(c->argv[0], "CRAM-MD5") == 0 && session_crams_ok(s)) {
+		pop3_cram_begin(s, c);
 		return;
 	}
 	if (strcasecmp(c->argv[0], "PLAIN") == 0) {
@@ -133,7 +178,7 @@ pop3_cmd_pass(struct session *s, struct pop3_cmd *c)
 static void
 pop3_cmd_capa(struct session *s)
 {
-	char	mechs[32];
+	char	mechs[64];
 
 	pop3_mechs(s, mechs, sizeof(mechs));
 	session_send(s, "+OK Capability list follows\r\n%s%s%s%s%s"
@@ -180,6 +225,9 @@ pop3_command(struct session *s, struct pop3_cmd *c)
 		pop3_cmd_pass(s, c);
 	else if (strcmp(c->name, "AUTH") == 0)
 		pop3_cmd_auth(s, c);
+	else if (strcmp(c->name, "APOP") == 0 && session_crams_ok(s) &&
+	    s->apop[0] != '\0')
+		pop3_cmd_apop(s, c);
 	else
 		pop3_err(s, "Command unknown or not allowed before login");
 }
@@ -192,9 +240,10 @@ pop3_line(struct session *s, char *line, size_t n)
 
 	if (s->state == S_AUTH_CONT) {
 		s->state = S_PREAUTH;
-		if (n == 1 && line[0] == '*')
+		if (n == 1 && line[0] == '*') {
+			explicit_bzero(s->challenge, sizeof(s->challenge));
 			pop3_err(s, "Authentication cancelled");
-		else
+		} else
 			pop3_auth_response(s, line, n);
 		return;
 	}

@@ -434,7 +434,15 @@ relay_lookup(struct session *s)
 	(void)strlcpy(rq.client, s->client, sizeof(rq.client));
 	(void)strlcpy(rq.local, s->local, sizeof(rq.local));
 	/* Only a PreAuth service's password ever leaves the relay. */
-	if (conf_num(env->conf, s->svc, CK_PREAUTH)) {
+	if (s->cram != CRAM_NONE) {
+		/* A challenge answers one login: used up here. */
+		rq.cram = (uint8_t)s->cram;
+		(void)strlcpy(rq.challenge, s->challenge,
+		    sizeof(rq.challenge));
+		memcpy(rq.digest, s->digest, sizeof(rq.digest));
+		explicit_bzero(s->challenge, sizeof(s->challenge));
+		explicit_bzero(s->digest, sizeof(s->digest));
+	} else if (conf_num(env->conf, s->svc, CK_PREAUTH)) {
 		rq.passlen = strlen(s->pass);
 		memcpy(rq.pass, s->pass, rq.passlen);
 	}
@@ -540,6 +548,11 @@ relay_main(int argc, char *argv[])
 	signal(SIGINT, SIG_IGN);
 	chan_first_conf(env->parent, relay_configured);
 
+	/* The host of CRAM challenges; uname(2) is not in the sandbox. */
+	if (gethostname(env->hostname, sizeof(env->hostname)) == -1)
+		(void)strlcpy(env->hostname, "localhost",
+		    sizeof(env->hostname));
+	env->hostname[sizeof(env->hostname) - 1] = '\0';
 	sandbox_drop(conf_str(env->conf, CONF_GLOBAL, CK_CHROOTDIR),
 	    conf_str(env->conf, CONF_GLOBAL, CK_RELAYUSER));
 	/*

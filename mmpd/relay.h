@@ -15,6 +15,7 @@
 
 #include "buf.h"
 #include "chan.h"
+#include "crammd5.h"
 #include "config.h"
 #include "confmsg.h"
 #include "imapcmd.h"
@@ -74,6 +75,7 @@ enum session_state {
 enum session_mech {
 	MECH_PLAIN,
 	MECH_EXTERNAL,		/* certificate login, RFC 4422 A */
+	MECH_CRAM_MD5,		/* CRAMs, RFC 2195 */
 };
 
 /* Why a login did not get through, as far as the protocol code cares. */
@@ -157,6 +159,15 @@ struct session {
 	char			 tag[IMAP_TAG_MAX_BYTES];
 	int			 saslmech;	/* mech of S_AUTH_CONT */
 	int			 certlogin;	/* this login: certificate */
+	/*
+	 * CRAMs: this login's mechanism (enum cram_mech, CRAM_NONE for a
+	 * password or certificate), the challenge it answers and the
+	 * client's digest; apop is the greeting's timestamp (POP3, "" none).
+	 */
+	int			 cram;
+	char			 challenge[CRAM_CHALLENGE_BYTES];
+	uint8_t			 digest[CRAM_DIGEST_BYTES];
+	char			 apop[CRAM_CHALLENGE_BYTES];
 	/* The login name; of a certificate login, the authzid, then mapped. */
 	char			 user[MMP_USER_BYTES + 1];
 	size_t			 userlen;	/* may hold a NUL (POP3 USER) */
@@ -224,6 +235,7 @@ struct relay_env {
 	unsigned int		 tlsd_next;	/* round robin among equals */
 	struct handoff_tree	 handoffs;
 	uint64_t		 nexthandoff;	/* never reused, like nextid */
+	char			 hostname[256];	/* of CRAM challenges */
 };
 
 extern struct relay_env	*env;
@@ -249,6 +261,9 @@ struct session *session_find(uint64_t);
 void	session_bad_command(struct session *);
 int	session_plain_ok(const struct session *);
 int	session_external_ok(const struct session *);
+int	session_crams_ok(const struct session *);
+int	session_admin_replay(const struct session *);
+int	session_cram_challenge(struct session *);
 int	session_starttls_offered(const struct session *);
 void	session_starttls(struct session *);
 void	session_tls_result(struct session *, const struct tls_result *);
@@ -260,6 +275,9 @@ void	session_login(struct session *, const char *, size_t, const char *,
 	    size_t);
 void	session_login_sasl(struct session *, const char *, size_t);
 void	session_login_external(struct session *, const char *, size_t);
+void	session_login_cram(struct session *, const char *, size_t);
+void	session_login_apop(struct session *, const char *, size_t,
+	    const char *, size_t);
 void	session_lookup_result(struct session *,
 	    const struct lookup_answer *);
 void	session_fail_all_lookups(void);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "crammd5.h"
 #include "sasl.h"
 
 /* authzid NUL authcid NUL passwd, each field at most the maximum. */
@@ -237,6 +238,30 @@ sasl_external_decode(const char *b64, size_t len, char *authzid,
 	authzid[n] = '\0';
 	explicit_bzero(m, sizeof(m));
 	return n;
+}
+
+/*
+ * m has room for a name one byte too long, so such a response decodes
+ * and is refused for its name, not as bad base64.
+ */
+int
+sasl_cram_decode(const char *b64, size_t len, char *user, size_t usersz,
+    uint8_t *digest, char *err, size_t errlen)
+{
+	uint8_t	m[SASL_FIELD_MAX_BYTES + 1 + CRAM_HEX_BYTES + 3];
+	int	n, r;
+
+	memset(digest, 0, CRAM_DIGEST_BYTES);
+	if (usersz > 0)
+		user[0] = '\0';
+	if (len > sizeof(m) / 3 * 4)
+		return plain_fail(err, errlen, "CRAM-MD5 response too long");
+	if ((n = base64_decode(b64, len, m, sizeof(m))) == -1)
+		return plain_fail(err, errlen, "invalid base64");
+	r = cram_response_parse(m, (size_t)n, user, usersz, digest, err,
+	    errlen);
+	explicit_bzero(m, sizeof(m));
+	return r;
 }
 
 static int

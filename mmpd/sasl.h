@@ -1,11 +1,13 @@
 /*
- * SASL PLAIN (RFC 4616), EXTERNAL (RFC 4422) and strict base64 (RFC 4648)
- * for the login exchanges of both protocols.
+ * SASL PLAIN (RFC 4616), EXTERNAL (RFC 4422), the CRAM-MD5 response
+ * (RFC 2195) and strict base64 (RFC 4648) for the login exchanges of
+ * both protocols.
  */
 #ifndef MMP_SASL_H
 #define MMP_SASL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "buf.h"
 
@@ -34,6 +36,13 @@ int	sasl_plain_decode(const char *b64, size_t len, char *authcid,
  */
 int	sasl_external_decode(const char *b64, size_t len, char *authzid,
 	    size_t size, char *err, size_t errlen);
+/*
+ * Decode a CRAM-MD5 response: base64 of "user SP 32-hex"
+ * (cram_response_parse, lib/crammd5.h). 0, or -1 (reason in err) on bad
+ * base64 or anything else than one name, one space and 32 hex digits.
+ */
+int	sasl_cram_decode(const char *b64, size_t len, char *user,
+	    size_t usersz, uint8_t *digest, char *err, size_t errlen);
 /* Append base64("authzid NUL authcid NUL passwd"); authzid may be NULL. */
 int	sasl_plain_encode(struct buf *, const char *authzid,
 	    const char *authcid, const char *passwd);

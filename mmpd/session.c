@@ -441,6 +441,52 @@ session_external_ok(const struct session *s)
 	    session_conf_nonempty(s, CK_STOREADMINPASS);
 }
 
+/*
+ * APOP and CRAM-MD5 are offered: CRAMs yes (read here and nowhere else
+ * in the relay) and a StoreAdmin to replay them as (mmpd refuses the
+ * configuration without one; a reload may still race a session).
+ */
+int
+session_crams_ok(const struct session *s)
+{
+	return conf_num(env->conf, s->svc, CK_CRAMS) &&
+	    session_conf_nonempty(s, CK_STOREADMIN) &&
+	    session_conf_nonempty(s, CK_STOREADMINPASS);
+}
+
+/*
+ * This login goes to the store as StoreAdmin with the user as
+ * authorization identity: a certificate or a CRAM proved who the user
+ * is, and the store has no password of theirs to check.
+ */
+int
+session_admin_replay(const struct session *s)
+{
+	return s->certlogin || s->cram != CRAM_NONE;
+}
+
+/*
+ * A fresh CRAM-MD5 challenge in s->challenge, sent as "+ base64" (RFC
+ * 4422 5, RFC 2195). -1: no memory; the session is closing.
+ */
+int
+session_cram_challenge(struct session *s)
+{
+	struct buf	b;
+
+	cram_challenge(s->challenge, sizeof(s->challenge), env->hostname);
+	if (buf_init(&b, 0, CRAM_CHALLENGE_BYTES * 2) == -1 ||
+	    base64_encode_buf(&b, s->challenge, strlen(s->challenge)) == -1) {
+		buf_free(&b);
+		session_finish(s, "out of memory for a challenge");
+		return -1;
+	}
+	session_send(s, "+ %.*s\r\n", (int)buf_len(&b),
+	    (const char *)buf_data(&b));
+	buf_free(&b);
+	return 0;
+}
+
 /* STARTTLS / STLS is offered (and accepted) on this connection. */
 int
 session_starttls_offered(const struct session *s)

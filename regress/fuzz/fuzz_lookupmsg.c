@@ -31,6 +31,10 @@ check_request(const struct imsg *imsg)
 		return;
 	if (rq.userlen > MMP_USER_BYTES + 1 || rq.user[rq.userlen] != '\0')
 		abort();
+	/* A CRAM: known mechanism, a challenge, never a password. */
+	if (rq.cram >= CRAM_MECH_MAX || (rq.cram != CRAM_NONE &&
+	    (rq.passlen != 0 || !cram_challenge_ok(rq.challenge))))
+		abort();
 	msg_writer_init(&w);
 	if (lookup_req_write(&w, &rq) == -1)
 		abort();

@@ -1,14 +1,40 @@
 /*
  * libFuzzer target for the POP3 command line parser: the line is copied
  * into an allocation of exactly its length, so a write past it is caught,
- * and every accepted parse is checked against the rules of pop3cmd.h.
+ * and every accepted parse is checked against the rules of pop3cmd.h; an
+ * APOP digest goes through the strict hex decoder of lib/crammd5.c.
  */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "crammd5.h"
 #include "mmpd/pop3cmd.h"
+
+/* 32 hex digits of either case, nothing else, give 16 bytes. */
+static void
+check_apop(const struct pop3_cmd *cmd)
+{
+	uint8_t		d[CRAM_DIGEST_BYTES], zero[CRAM_DIGEST_BYTES];
+	const char	*h;
+	size_t		i;
+	int		want = 1, got;
+
+	if (strcmp(cmd->name, "APOP") != 0 || cmd->argc != 2)
+		return;
+	h = cmd->argv[1];
+	if (cmd->arglen[1] != CRAM_HEX_BYTES)
+		want = 0;
+	for (i = 0; want && i < CRAM_HEX_BYTES; i++)
+		if (strchr("0123456789abcdefABCDEF", h[i]) == NULL ||
+		    h[i] == '\0')
+			want = 0;
+	got = cram_hex_decode(h, cmd->arglen[1], d) == 0;
+	memset(zero, 0, sizeof(zero));
+	if (got != want || (!got && memcmp(d, zero, sizeof(d)) != 0))
+		abort();
+}
 
 static void
 check_cmd(const struct pop3_cmd *cmd, const char *line, size_t len)
@@ -44,9 +70,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size > 0)
 		memcpy(line, data, size);
 	err[0] = '\0';
-	if (pop3_parse(line, size, &cmd, err, sizeof(err)) == 0)
+	if (pop3_parse(line, size, &cmd, err, sizeof(err)) == 0) {
 		check_cmd(&cmd, line, size);
-	else if (err[0] == '\0' || cmd.argc != 0)
+		check_apop(&cmd);
+	} else if (err[0] == '\0' || cmd.argc != 0)
 		abort();
 	free(line);
 	return 0;

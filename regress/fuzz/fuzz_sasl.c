@@ -2,7 +2,8 @@
  * libFuzzer target for strict base64 and SASL PLAIN: a decode that
  * succeeds must re-encode to exactly its input (one encoding per byte
  * string), and PLAIN decisions are checked against a plain restatement
- * of RFC 4616 and the rules in sasl.h.
+ * of RFC 4616 and the rules in sasl.h; CRAM-MD5 responses likewise
+ * against RFC 2195 and the rules in crammd5.h.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "crammd5.h"
 #include "mmpd/sasl.h"
 
 #define RAW_MAX_BYTES	8192
@@ -130,6 +132,55 @@ fuzz_plain(const uint8_t *data, size_t size)
 	buf_free(&b);
 }
 
+/* "user SP 32-hex": a name without NUL, CR, LF, blank or tab. */
+static int
+cram_ok(const uint8_t *m, size_t len, size_t usersz)
+{
+	size_t	i, ulen;
+
+	if (len < CRAM_HEX_BYTES + 2)
+		return 0;
+	ulen = len - CRAM_HEX_BYTES - 1;
+	if (m[ulen] != ' ' || ulen >= usersz)
+		return 0;
+	for (i = 0; i < ulen; i++)
+		if (m[i] == '\0' || m[i] == '\r' || m[i] == '\n' ||
+		    m[i] == ' ' || m[i] == '\t')
+			return 0;
+	for (i = ulen + 1; i < len; i++)
+		if (strchr("0123456789abcdefABCDEF", m[i]) == NULL ||
+		    m[i] == '\0')
+			return 0;
+	return 1;
+}
+
+/* The input as the decoded response, and as what a client sends. */
+static void
+fuzz_cram(const uint8_t *data, size_t size)
+{
+	char		user[SASL_FIELD_MAX_BYTES + 1], err[128];
+	uint8_t		d[CRAM_DIGEST_BYTES];
+	struct buf	b;
+	int		want, got;
+
+	want = cram_ok(data, size, sizeof(user));
+	got = cram_response_parse(data, size, user, sizeof(user), d, err,
+	    sizeof(err)) == 0;
+	if (want != got || (got && strlen(user) + CRAM_HEX_BYTES + 1 !=
+	    size) || (!got && user[0] != '\0'))
+		abort();
+	if (buf_init(&b, 0, 4 * RAW_MAX_BYTES) == -1 ||
+	    base64_encode_buf(&b, data, size) == -1)
+		abort();
+	got = sasl_cram_decode((char *)buf_data(&b), buf_len(&b), user,
+	    sizeof(user), d, err, sizeof(err)) == 0;
+	if (want != got)
+		abort();
+	buf_free(&b);
+	(void)sasl_cram_decode((const char *)data, size, user, sizeof(user),
+	    d, err, sizeof(err));
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -138,5 +189,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_base64(data, size);
 	fuzz_plain(data, size);
 	fuzz_plain_text(data, size);
+	fuzz_cram(data, size);
 	return 0;
 }

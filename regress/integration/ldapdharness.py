@@ -474,13 +474,19 @@ class Relay:
 
     @staticmethod
     def lookup_payload(reqid, user, svc=None, client="127.0.0.1",
-                       local="127.0.0.1", sid=None, password=b""):
+                       local="127.0.0.1", sid=None, password=b"", cram=0,
+                       challenge=b"", digest=b""):
         """IMSG_LOOKUP's payload; user is sent as given, bytes or str;
         sid, the relay's session id for the log, is reqid unless given;
-        password (bytes or str) only for a PreAuth service."""
-        return Writer().u64(reqid).u64(reqid if sid is None else sid) \
+        password (bytes or str) only for a PreAuth service; cram (enum
+        cram_mech: 1 APOP, 2 CRAM-MD5) with its challenge and 16-byte
+        digest for CRAMs."""
+        w = Writer().u64(reqid).u64(reqid if sid is None else sid) \
             .u8(DEF["SVC_IMAP"] if svc is None else svc).str(user) \
-            .str(client).str(local).str(password).b
+            .str(client).str(local).str(password).u8(cram)
+        if cram:
+            w.str(challenge).raw(digest)
+        return w.b
 
     def lookup(self, user, svc=None, **kw):
         """Sends an IMSG_LOOKUP; returns its reqid."""

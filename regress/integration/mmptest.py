@@ -725,10 +725,12 @@ class Slapd:
                                        "o: %s\n" % (basedn, m.group(1)))
 
     def add_user(self, uid, password, mailhost, mail=True, attrs=(),
-                 base=None):
+                 base=None, userpassword=None):
         """base: the entry's parent (ou=people,o=example by default; a
-        hosted domain's below o=isp)."""
-        if password not in self._hashes:
+        hosted domain's below o=isp). userpassword: the userPassword
+        value as is (a clear-text "{CLEARTEXT}secret" for CRAMs), instead
+        of password's {SSHA}."""
+        if userpassword is None and password not in self._hashes:
             self._hashes[password] = ssha(password)
         e = "dn: uid=%s,%s\n" % (dn_escape(uid),
                                  base or "ou=people," + SUFFIX)
@@ -742,7 +744,9 @@ class Slapd:
             e += ldif_attr("mailHost", mailhost)
         for name, value in attrs:
             e += ldif_attr(name, value)
-        e += "userPassword: %s\n" % self._hashes[password]
+        e += ldif_attr("userPassword", userpassword
+                       if userpassword is not None
+                       else self._hashes[password])
         if base is not None and base.endswith(ISP_SUFFIX):
             self.isp_entries.append(e)
         else:

@@ -348,6 +348,25 @@ static const struct lcase lcases[] = {
 	    "SSLKeyFile (PEM files)", NULL, 0, 0, NULL },
 	{ "SSLEnable no without certificate", A_OK, L_OK "default:SSLEnable "
 	    "no\n", L_OK, NULL, NULL, 0, 0, NULL },
+	{ "CRAMs without StoreAdmin", A_OK, L_OK "default:CRAMs yes\n", L_OK,
+	    "ImapProxyAService.cfg:2: CRAMs yes needs StoreAdmin and "
+	    "StoreAdminPass: APOP and CRAM-MD5 logins are replayed to the "
+	    "store as its administrator", NULL, 0, 0, NULL },
+	{ "CRAMs without StoreAdminPass", A_OK, L_OK, L_OK
+	    "default:StoreAdmin mmpadmin\ndefault:CRAMs on\n",
+	    "PopProxyAService.cfg:3: CRAMs yes needs StoreAdmin and "
+	    "StoreAdminPass: APOP and CRAM-MD5 logins are replayed to the "
+	    "store as its administrator", NULL, 0, 0, NULL },
+	{ "CRAMs with an empty StoreAdminPass", A_OK, L_OK
+	    "default:StoreAdmin mmpadmin\ndefault:StoreAdminPass \"\"\n"
+	    "default:CRAMs yes\n", L_OK, "ImapProxyAService.cfg:4: CRAMs yes "
+	    "needs StoreAdmin and StoreAdminPass: APOP and CRAM-MD5 logins are "
+	    "replayed to the store as its administrator", NULL, 0, 0, NULL },
+	{ "CRAMs with StoreAdmin", A_OK, L_OK "default:StoreAdmin mmpadmin\n"
+	    "default:StoreAdminPass pw\ndefault:CRAMs yes\n", L_OK, NULL,
+	    NULL, SVC_IMAP, CK_CRAMS, "yes" },
+	{ "CRAMs no without StoreAdmin", A_OK, L_OK "default:CRAMs no\n",
+	    L_OK, NULL, NULL, SVC_IMAP, CK_CRAMS, "no" },
 	{ "more keys than certificates", A_OK, L_OK "default:SSLEnable yes\n"
 	    "default:SSLCertFile /c/a.pem\n"
 	    "default:SSLKeyFile \"/k/a.pem /k/b.pem\"\n", L_OK,

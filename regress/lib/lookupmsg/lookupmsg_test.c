@@ -93,6 +93,7 @@ test_long_name(void)
 	msg_add_str(&w, "c");
 	msg_add_str(&w, "l");
 	msg_add_u16(&w, 0);
+	msg_add_u8(&w, CRAM_NONE);
 	as_imsg(&w, &imsg);
 	tap_is_int(lookup_req_read(&imsg, &got), 0, "a 1000-byte name is read");
 	tap_ok(got.userlen == MMP_USER_BYTES + 1 &&
@@ -120,6 +121,133 @@ test_long_name(void)
 	as_imsg(&w, &imsg);
 	tap_is_int(lookup_req_read(&imsg, &got), -1, "a password over "
 	    "MMP_PASS_BYTES is malformed");
+}
+
+/* The CRAM fields: written and read back, and every way to lie in them. */
+static void
+cram_req(struct lookup_req *rq)
+{
+	memset(rq, 0, sizeof(*rq));
+	rq->reqid = 9;
+	rq->sid = 9;
+	rq->svc = 2;
+	memcpy(rq->user, "tim", 3);
+	rq->userlen = 3;
+	(void)strlcpy(rq->client, "c", sizeof(rq->client));
+	(void)strlcpy(rq->local, "l", sizeof(rq->local));
+	rq->cram = CRAM_APOP;
+	(void)strlcpy(rq->challenge, "<1896.697170952@dbc.mtview.ca.us>",
+	    sizeof(rq->challenge));
+	memset(rq->digest, 0xc4, sizeof(rq->digest));
+}
+
+/* The request by hand: a CRAM part as a liar would write it. */
+static void
+cram_raw(struct msg_writer *w, uint8_t mech, const char *chal,
+    size_t digestlen, uint16_t passlen)
+{
+	uint8_t	d[CRAM_DIGEST_BYTES + 1];
+
+	memset(d, 1, sizeof(d));
+	msg_writer_init(w);
+	msg_add_u64(w, 9);
+	msg_add_u64(w, 9);
+	msg_add_u8(w, 1);
+	msg_add_u16(w, 3);
+	msg_add_data(w, "tim", 3);
+	msg_add_str(w, "c");
+	msg_add_str(w, "l");
+	msg_add_u16(w, passlen);
+	msg_add_data(w, "pwpwpwpw", passlen);
+	msg_add_u8(w, mech);
+	if (chal != NULL)
+		msg_add_str(w, chal);
+	msg_add_data(w, d, digestlen);
+}
+
+static void
+test_cram(void)
+{
+	struct lookup_req	rq, got;
+	struct msg_writer	w;
+	struct imsg		imsg;
+	char			longchal[CRAM_CHALLENGE_BYTES + 2];
+
+	cram_req(&rq);
+	msg_writer_init(&w);
+	tap_is_int(lookup_req_write(&w, &rq), 0, "APOP request written");
+	as_imsg(&w, &imsg);
+	tap_is_int(lookup_req_read(&imsg, &got), 0, "APOP request read");
+	tap_ok(got.cram == CRAM_APOP && strcmp(got.challenge,
+	    rq.challenge) == 0 && memcmp(got.digest, rq.digest,
+	    sizeof(rq.digest)) == 0 && got.passlen == 0,
+	    "mechanism, challenge and digest survive");
+	rq.cram = CRAM_MD5;
+	msg_writer_init(&w);
+	tap_is_int(lookup_req_write(&w, &rq), 0, "CRAM-MD5 request written");
+	as_imsg(&w, &imsg);
+	tap_ok(lookup_req_read(&imsg, &got) == 0 && got.cram == CRAM_MD5,
+	    "CRAM-MD5 request read");
+
+	rq.passlen = 2;
+	msg_writer_init(&w);
+	tap_is_int(lookup_req_write(&w, &rq), -1, "a CRAM with a password "
+	    "is never written");
+	rq.passlen = 0;
+	rq.challenge[0] = '\0';
+	msg_writer_init(&w);
+	tap_is_int(lookup_req_write(&w, &rq), -1, "nor one without a "
+	    "challenge");
+	cram_req(&rq);
+	rq.cram = CRAM_MECH_MAX;
+	msg_writer_init(&w);
+	tap_is_int(lookup_req_write(&w, &rq), -1, "nor an unknown mechanism");
+
+	cram_raw(&w, CRAM_APOP, "<a@b>", CRAM_DIGEST_BYTES, 0);
+	as_imsg(&w, &imsg);
+	tap_is_int(lookup_req_read(&imsg, &got), 0, "by hand: well formed");
+	cram_raw(&w, CRAM_MECH_MAX, "<a@b>", CRAM_DIGEST_BYTES, 0);
+	as_imsg(&w, &imsg);
+	tap_is_int(lookup_req_read(&imsg, &got), -1, "mechanism out of range");
+	cram_raw(&w, CRAM_APOP, "<a@b>", CRAM_DIGEST_BYTES - 1, 0);
+	as_imsg(&w, &imsg);
+	tap_is_int(lookup_req_read(&imsg, &got), -1, "short digest");
+	cram_raw(&w, CRAM_APOP, "<a@b>", CRAM_DIGEST_BYTES + 1, 0);
+	as_imsg(&w, &imsg);
+	tap_is_int(lookup_req_read(&imsg, &got), -1, "long digest");
+	cram_raw(&w, CRAM_MD5, "<a@b>", CRAM_DIGEST_BYTES, 4);
+	as_imsg(&w, &imsg);
+	tap_is_int(lookup_req_read(&imsg, &got), -1, "a password too");
+	cram_raw(&w, CRAM_MD5, "a@b", CRAM_DIGEST_BYTES, 0);
+	as_imsg(&w, &imsg);
+	tap_is_int(lookup_req_read(&imsg, &got), -1, "a challenge without "
+	    "<>");
+	cram_raw(&w, CRAM_MD5, "<a\nb>", CRAM_DIGEST_BYTES, 0);
+	as_imsg(&w, &imsg);
+	tap_is_int(lookup_req_read(&imsg, &got), -1, "a challenge with LF");
+	cram_raw(&w, CRAM_MD5, "", CRAM_DIGEST_BYTES, 0);
+	as_imsg(&w, &imsg);
+	tap_is_int(lookup_req_read(&imsg, &got), -1, "an empty challenge");
+	memset(longchal, 'x', sizeof(longchal) - 1);
+	longchal[0] = '<';
+	longchal[sizeof(longchal) - 2] = '>';
+	longchal[sizeof(longchal) - 1] = '\0';
+	cram_raw(&w, CRAM_MD5, longchal, CRAM_DIGEST_BYTES, 0);
+	as_imsg(&w, &imsg);
+	tap_is_int(lookup_req_read(&imsg, &got), -1, "a challenge over "
+	    "CRAM_CHALLENGE_BYTES");
+	cram_raw(&w, CRAM_NONE, NULL, 0, 0);
+	as_imsg(&w, &imsg);
+	tap_is_int(lookup_req_read(&imsg, &got), 0, "no CRAM: nothing after");
+	cram_raw(&w, CRAM_NONE, NULL, 1, 0);
+	as_imsg(&w, &imsg);
+	tap_is_int(lookup_req_read(&imsg, &got), -1, "no CRAM with a byte "
+	    "after it: trailing");
+	cram_raw(&w, CRAM_APOP, NULL, 0, 0);
+	w.len--;
+	as_imsg(&w, &imsg);
+	tap_is_int(lookup_req_read(&imsg, &got), -1, "no mechanism byte: "
+	    "short");
 }
 
 static void
@@ -208,6 +336,7 @@ main(void)
 {
 	test_request();
 	test_long_name();
+	test_cram();
 	test_answer();
 	return tap_done();
 }

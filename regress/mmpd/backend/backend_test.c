@@ -99,6 +99,7 @@ struct script {
 	int		 notlsd;	/* no mmp-tlsd channel */
 	const char	*mailhost;	/* NULL: "" (servername: address) */
 	int		 cert;		/* a certificate login: no password */
+	int		 cram;		/* a CRAM login (enum cram_mech) */
 	struct step	 steps[STEPS_MAX];
 	enum outcome	 want;
 	const char	*client;	/* OK: the client gets this */
@@ -187,6 +188,29 @@ static const struct script scripts[] = {
 	    EXPECT(0, TAG " AUTHENTICATE PLAIN " PLAIN_ADMIN "\r\n"),
 	    SEND(0, TAG " NO [AUTHENTICATIONFAILED] no\r\n") },
 	.want = OUT_AUTH, .detail = "refused: " TAG " NO",
+}, {
+	/* CRAMs replay exactly as a certificate login does. */
+	.name = "imap CRAM-MD5, as StoreAdmin", .svc = SVC_IMAP,
+	.cram = CRAM_MD5,
+	.steps = { ACCEPT(0),
+	    SEND(0, "* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN] hi\r\n"),
+	    EXPECT(0, TAG " AUTHENTICATE PLAIN " PLAIN_ADMIN "\r\n"),
+	    SEND(0, TAG " OK in\r\n") },
+	.want = OUT_OK, .client = TAG " OK in\r\n",
+}, {
+	.name = "imap CRAM-MD5, store without AUTH=PLAIN", .svc = SVC_IMAP,
+	.cram = CRAM_MD5,
+	.steps = { ACCEPT(0),
+	    SEND(0, "* OK [CAPABILITY IMAP4rev1 LITERAL+ SASL-IR] hi\r\n"),
+	    QUIET(0) },
+	.want = OUT_STORE, .detail = "need SASL PLAIN",
+}, {
+	.name = "pop3 APOP, AUTH PLAIN as StoreAdmin", .svc = SVC_POP,
+	.cram = CRAM_APOP,
+	.steps = { ACCEPT(0), SEND(0, "+OK hi\r\n"),
+	    EXPECT(0, "AUTH PLAIN " PLAIN_ADMIN "\r\n"),
+	    SEND(0, "+OK Logged in.\r\n") },
+	.want = OUT_OK, .client = "+OK Logged in.\r\n",
 }, {
 	.name = "pop3 certificate, AUTH PLAIN", .svc = SVC_POP, .cert = 1,
 	.steps = { ACCEPT(0), SEND(0, "+OK hi\r\n"),
@@ -550,6 +574,13 @@ static const struct script scripts[] = {
 },
 };
 
+/* As session.c's. */
+int
+session_admin_replay(const struct session *s)
+{
+	return s->certlogin || s->cram != CRAM_NONE;
+}
+
 void
 session_send_raw(struct session *s, const void *data, size_t len)
 {
@@ -585,7 +616,7 @@ session_login_ok(struct session *s)
 
 	rec.nok++;
 	/* Whatever be.out ever held is gone: no password in its memory. */
-	rec.passleft = s->be.out.data != NULL && (s->certlogin ?
+	rec.passleft = s->be.out.data != NULL && (session_admin_replay(s) ?
 	    admin_left(&s->be.out, s->user) : memmem(s->be.out.data,
 	    s->be.out.cap, s->pass, strlen(s->pass)) != NULL);
 	(void)strlcpy(rec.beaddr, s->be.addr, sizeof(rec.beaddr));
@@ -1051,6 +1082,8 @@ session_setup(const struct script *sc)
 	    sizeof(s->user));
 	if (sc->cert)
 		s->certlogin = 1;	/* no password: s->pass stays "" */
+	else if (sc->cram)
+		s->cram = sc->cram;	/* no password either */
 	else
 		(void)strlcpy(s->pass, sc->pass != NULL ? sc->pass : "secret",
 		    sizeof(s->pass));
