@@ -27,10 +27,20 @@ certmap_conf(struct ldapd *env, struct imsg *imsg)
 	struct certmap_conf	cc;
 	struct certmap_set	**setp;
 	char			err[256];
+	uint16_t		vd;
 
-	if (env->rx.conf == NULL || certmap_conf_read(imsg, &cc) == -1)
+	if (env->rx.conf == NULL)
 		return CHAN_BAD;
-	setp = &env->rx.conf->certmap[cc.sect];
+	if (imsg->hdr.type == IMSG_CONF_VDCERTMAP) {
+		/* A virtual domain's CertMap: the domain came before. */
+		if (certmap_vdconf_read(imsg, &vd, &cc) == -1 ||
+		    vd >= env->rx.conf->nvd[cc.sect])
+			return CHAN_BAD;
+		setp = &env->rx.conf->vd[cc.sect][vd].certmap;
+	} else if (certmap_conf_read(imsg, &cc) == -1)
+		return CHAN_BAD;
+	else
+		setp = &env->rx.conf->certmap[cc.sect];
 	if (*setp == NULL && (*setp = certmap_new()) == NULL)
 		fatal("%s", __func__);
 	if (certmap_add(*setp, &cc.map, err, sizeof(err)) == -1) {

@@ -396,11 +396,14 @@ ldapd_dispatch_parent(struct chan *ch, struct imsg *imsg)
 	switch (imsg->hdr.type) {
 	case IMSG_CONF_START:
 	case IMSG_CONF_KV:
+	case IMSG_CONF_VDOMAIN:
+	case IMSG_CONF_VDKV:
 	case IMSG_CONF_END:
 		return ldapd_conf_imsg(imsg);
 	case IMSG_CONF_HOST:
 		return ldapd_conf_host(imsg);
 	case IMSG_CONF_CERTMAP:
+	case IMSG_CONF_VDCERTMAP:
 		return certmap_conf(env, imsg);
 	case IMSG_RELAY_CHANNEL:
 		return ldapd_relay_add(imsg);

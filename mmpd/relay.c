@@ -310,6 +310,8 @@ relay_dispatch_parent(struct chan *ch, struct imsg *imsg)
 	switch (imsg->hdr.type) {
 	case IMSG_CONF_START:
 	case IMSG_CONF_KV:
+	case IMSG_CONF_VDOMAIN:
+	case IMSG_CONF_VDKV:
 	case IMSG_CONF_LISTENER:
 	case IMSG_CONF_END:
 		return relay_conf_imsg(imsg) == -1 ? CHAN_BAD : CHAN_OK;
