@@ -107,20 +107,25 @@ certmap_request(struct ldapd *env, struct relay *r, struct imsg *imsg)
 	char				 what[LOG_SID_BYTES +
 					     CERTMAP_LOG_BYTES + 16];
 	char				 l1[CERTMAP_LOG_BYTES];
+	const struct certmap_set	*set;
 	const char			*why = NULL;
-	int				 hasbase = 0;
+	int				 hasbase = 0, vd;
 
 	if (certmap_req_read(imsg, &rq) == -1)
 		return -1;
 	(void)escape_log(rq.subject, strlen(rq.subject), subj, sizeof(subj));
 	(void)snprintf(what, sizeof(what), LOG_SID_FMT ": certmap \"%s\"",
 	    (unsigned long long)rq.sid, subj);
-	if (env->conf->certmap[rq.svc] == NULL) {
+	/* The session's virtual domain's CertMap, else the service's. */
+	vd = conf_vdomain_find(env->conf, rq.svc, rq.local);
+	set = vd >= 0 && env->conf->vd[rq.svc][vd].certmap != NULL ?
+	    env->conf->vd[rq.svc][vd].certmap : env->conf->certmap[rq.svc];
+	if (set == NULL) {
 		lookup_refuse(r, rq.reqid, rq.svc, LOOKUP_NOUSER, what,
 		    "no CertMapFile");
 		return 0;
 	}
-	m = certmap_choose(env->conf->certmap[rq.svc], rq.issuer);
+	m = certmap_choose(set, rq.issuer);
 	if (certmap_build(m, &rq, base, sizeof(base), &hasbase, filter,
 	    sizeof(filter), &why) == -1) {
 		(void)snprintf(l1, sizeof(l1), "mapping %s: %s", m->name, why);
@@ -128,7 +133,7 @@ certmap_request(struct ldapd *env, struct relay *r, struct imsg *imsg)
 		return 0;
 	}
 	certmap_log(&rq, what, m, r->idx, hasbase ? base : NULL, filter);
-	lookup_cert_start(env, r, rq.reqid, rq.sid, rq.svc, what, rq.subject,
-	    hasbase ? base : NULL, filter);
+	lookup_cert_start(env, r, rq.reqid, rq.sid, rq.svc, vd, what,
+	    rq.subject, hasbase ? base : NULL, filter);
 	return 0;
 }

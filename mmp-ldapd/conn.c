@@ -526,20 +526,42 @@ conn_start(struct ldap_conn *c)
 
 /* ---- searches ------------------------------------------------------ */
 
+/*
+ * What lk's search asks for: a certificate's or a user's attributes, a
+ * user's with the %A[attr] names of its replay format added (into buf).
+ */
+static char **
+conn_attrs(struct ldap_conn *c, struct lookup *lk, char **buf)
+{
+	size_t	n, i;
+
+	if (lk->subject != NULL)
+		return c->certattrs;
+	if (lk->rattrs[0] == NULL)
+		return c->userattrs;
+	for (n = 0; c->userattrs[n] != NULL; n++)
+		buf[n] = c->userattrs[n];
+	for (i = 0; lk->rattrs[i] != NULL; i++)
+		buf[n++] = lk->rattrs[i];
+	buf[n] = NULL;
+	return buf;
+}
+
 static enum send_result
 lookup_send(struct ldap_conn *c, struct lookup *lk)
 {
 	const struct ldap_url	*u = &c->urls[c->cur];
 	struct timeval		 tv;
 	char			 f[LOG_TEXT_BYTES];
+	char			*attrs[LDAPD_ATTRS_MAX + LDAPD_NSTATUS_ATTRS +
+				    LDAPD_REPLAY_ATTRS_MAX + 1];
 	int			 rc, msgid;
 
 	tv.tv_sec = c->timeout_sec;
 	tv.tv_usec = 0;
 	rc = ldap_search_ext(c->ld, lookup_base(lk, u), u->scope, lk->filter,
-	    lk->subject != NULL ? c->certattrs : c->userattrs, 0, NULL, NULL,
-	    &tv,
-	    SEARCH_SIZELIMIT, &msgid);
+	    conn_attrs(c, lk, attrs), 0, NULL, NULL, &tv, SEARCH_SIZELIMIT,
+	    &msgid);
 	if (rc == LDAP_BUSY)
 		return SEND_BUSY;
 	if (rc == LDAP_SERVER_DOWN)
@@ -664,17 +686,18 @@ conn_urls(struct ldap_conn *c)
 }
 
 static int
-conn_settings(struct ldap_conn *c, const struct mmp_conf *conf, int svc)
+conn_settings(struct ldap_conn *c, const struct mmp_conf *conf, int svc,
+    int vd)
 {
 	static char	 uid_attr[] = LDAPD_UID_ATTR;
 	static const char *status_attrs[] = LDAPD_STATUS_ATTRS;
-	const char	*attrs = conf_str(conf, svc, CK_MAILHOSTATTRS);
+	const char	*attrs = conf_vstr(conf, svc, vd, CK_MAILHOSTATTRS);
 	size_t		 n, i;
 	int		 more;
 
-	c->urltext = strdup(conf_str(conf, svc, CK_LDAPURL));
-	c->binddn = strdup(conf_str(conf, svc, CK_BINDDN));
-	c->bindpass = strdup(conf_str(conf, svc, CK_BINDPASS));
+	c->urltext = strdup(conf_vstr(conf, svc, vd, CK_LDAPURL));
+	c->binddn = strdup(conf_vstr(conf, svc, vd, CK_BINDDN));
+	c->bindpass = strdup(conf_vstr(conf, svc, vd, CK_BINDPASS));
 	c->attrtext = strdup(attrs != NULL ? attrs : "mailHost");
 	c->timeout_sec = (int)conf_num(conf, svc, CK_LDAPTIMEOUT);
 	c->starttls = conf_num(conf, svc, CK_LDAPSTARTTLS) != 0;
@@ -704,24 +727,48 @@ conn_settings(struct ldap_conn *c, const struct mmp_conf *conf, int svc)
 	return conn_urls(c);
 }
 
-/* The connection a section's configuration asks for; NULL if none. */
+/* Does virtual domain vd set what makes a connection of its own? */
+static int
+conn_vd_own(const struct mmp_conf *conf, int svc, int vd)
+{
+	return conf_voverrides(conf, svc, vd, CK_LDAPURL) ||
+	    conf_voverrides(conf, svc, vd, CK_BINDDN) ||
+	    conf_voverrides(conf, svc, vd, CK_BINDPASS) ||
+	    conf_voverrides(conf, svc, vd, CK_MAILHOSTATTRS);
+}
+
 struct ldap_conn *
-conn_new(struct ldapd *env, const struct mmp_conf *conf, int svc)
+conn_for(struct ldapd *env, int svc, int vd)
+{
+	if (vd >= 0 && (size_t)vd < env->nvdconn[svc] &&
+	    env->vdconn[svc][vd] != NULL)
+		return env->vdconn[svc][vd];
+	return env->conn[svc];
+}
+
+/*
+ * The connection a section's configuration asks for (vd -1), or one of
+ * its virtual domains'; NULL if none (a domain then uses the section's).
+ */
+struct ldap_conn *
+conn_new(struct ldapd *env, const struct mmp_conf *conf, int svc, int vd)
 {
 	struct ldap_conn	*c;
 
-	if (!conf_isset(conf, svc, CK_LDAPURL))
+	if (!conf_visset(conf, svc, vd, CK_LDAPURL) ||
+	    (vd >= 0 && !conn_vd_own(conf, svc, vd)))
 		return NULL;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		fatal("%s", __func__);
 	c->env = env;
 	c->svc = svc;
+	c->vd = vd;
 	c->fd = -1;
 	c->backoff_sec = LDAPD_BACKOFF_MIN_SEC;
 	TAILQ_INIT(&c->queue);
 	RB_INIT(&c->inflight);
 	if ((c->timer = evtimer_new(env->evb, conn_timer_cb, c)) == NULL ||
-	    conn_settings(c, conf, svc) == -1)
+	    conn_settings(c, conf, svc, vd) == -1)
 		fatalx("%s LDAP connection settings: out of memory",
 		    svc_name(svc));
 	if (c->binddn[0] != '\0' && c->bindpass[0] == '\0')

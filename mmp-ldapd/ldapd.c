@@ -91,6 +91,49 @@ ldapd_check_restart_keys(const struct mmp_conf *old,
 	}
 }
 
+/*
+ * The connections of svc's virtual domains that set their own directory
+ * settings: an old one with the same settings stays (whatever its index
+ * was), the others retire, their waiting lookups going to the domain's
+ * new connection or the service's.
+ */
+static void
+ldapd_conf_vdconns(const struct mmp_conf *conf, int svc)
+{
+	struct ldap_conn	**nv = NULL, **ov = env->vdconn[svc], *nc;
+	size_t			  n = conf->nvd[svc], on = env->nvdconn[svc];
+	size_t			  i, j;
+
+	if (n > 0 && (nv = calloc(n, sizeof(*nv))) == NULL)
+		fatal("%s", __func__);
+	for (i = 0; i < n; i++) {
+		if ((nc = conn_new(env, conf, svc, (int)i)) == NULL)
+			continue;
+		for (j = 0; j < on; j++)
+			if (ov[j] != NULL && conn_same(ov[j], nc))
+				break;
+		if (j < on) {
+			conn_free(nc);
+			nv[i] = ov[j];
+			nv[i]->vd = (int)i;
+			ov[j] = NULL;
+			continue;
+		}
+		nv[i] = nc;
+		log_svc(svc, LOG_INFO, "%s virtual domain %s: LDAP connection "
+		    "of its own", svc_name(svc), conf->vd[svc][i].name);
+		if (env->started)
+			conn_start(nc);
+	}
+	for (j = 0; j < on; j++)
+		if (ov[j] != NULL)
+			conn_retire(ov[j], j < n && nv[j] != NULL ? nv[j] :
+			    env->conn[svc]);
+	free(ov);
+	env->vdconn[svc] = nv;
+	env->nvdconn[svc] = n;
+}
+
 static void
 ldapd_conf_conns(const struct mmp_conf *conf)
 {
@@ -99,7 +142,7 @@ ldapd_conf_conns(const struct mmp_conf *conf)
 
 	for (svc = SVC_IMAP; svc < CONF_NSECT; svc++) {
 		ldaptls_load(env, conf, svc);
-		nc = conn_new(env, conf, svc);
+		nc = conn_new(env, conf, svc, -1);
 		oc = env->conn[svc];
 		if (oc != NULL && nc != NULL && conn_same(oc, nc)) {
 			conn_free(nc);
@@ -116,6 +159,8 @@ ldapd_conf_conns(const struct mmp_conf *conf)
 		if (env->started)
 			conn_start(nc);
 	}
+	for (svc = SVC_IMAP; svc < CONF_NSECT; svc++)
+		ldapd_conf_vdconns(conf, svc);
 }
 
 /* The timeouts counted since the start, at each reload and at the end. */
@@ -261,13 +306,14 @@ ldapd_relay_lookup(struct relay *r, struct imsg *imsg)
 		return -1;
 	}
 	/*
-	 * A password only when this process's PreAuth says so too; a
-	 * PreAuth service with none gets the empty one, refused unbound.
+	 * A password only when this process's PreAuth (of the session's
+	 * virtual domain) says so too; a PreAuth service with none gets the
+	 * empty one, refused unbound.
 	 */
 	lookup_start(env, r, rq.reqid, rq.sid, rq.svc, rq.user, rq.userlen,
 	    rq.client, rq.local, (rq.svc == SVC_IMAP || rq.svc == SVC_POP) &&
-	    conf_num(env->conf, rq.svc, CK_PREAUTH) ? rq.pass : NULL,
-	    rq.passlen);
+	    conf_vnum(env->conf, rq.svc, conf_vdomain_find(env->conf, rq.svc,
+	    rq.local), CK_PREAUTH) ? rq.pass : NULL, rq.passlen);
 	explicit_bzero(&rq, sizeof(rq));
 	return 0;
 }
@@ -452,6 +498,7 @@ ldapd_exit(int code)
 {
 	struct relay		*r;
 	struct ldap_conn	*c;
+	size_t			 i;
 	int			 svc;
 
 	env->draining = 0;
@@ -461,6 +508,11 @@ ldapd_exit(int code)
 	for (svc = 0; svc < CONF_NSECT; svc++) {
 		conn_free(env->conn[svc]);
 		env->conn[svc] = NULL;
+		for (i = 0; i < env->nvdconn[svc]; i++)
+			conn_free(env->vdconn[svc][i]);
+		free(env->vdconn[svc]);
+		env->vdconn[svc] = NULL;
+		env->nvdconn[svc] = 0;
 	}
 	while ((c = TAILQ_FIRST(&env->retiring)) != NULL) {
 		TAILQ_REMOVE(&env->retiring, c, entry);
@@ -541,6 +593,7 @@ ldapd_confine(void)
 int
 main(int argc, char *argv[])
 {
+	size_t	i;
 	int	ch, verbose = 0, svc;
 
 	while ((ch = getopt(argc, argv, "v")) != -1) {
@@ -575,8 +628,11 @@ main(int argc, char *argv[])
 	ldapd_confine();
 	env->started = 1;
 	ldapd_send_ready();
-	for (svc = SVC_IMAP; svc < CONF_NSECT; svc++)
+	for (svc = SVC_IMAP; svc < CONF_NSECT; svc++) {
 		conn_start(env->conn[svc]);
+		for (i = 0; i < env->nvdconn[svc]; i++)
+			conn_start(env->vdconn[svc][i]);
+	}
 	event_base_dispatch(env->evb);
 	ldapd_exit(0);
 }

@@ -46,6 +46,7 @@
 #define LDAPD_BACKOFF_MAX_SEC	16
 #define LDAPD_RESULTS_PER_PASS	1000	/* LDAP messages per read event */
 #define LDAPD_UID_ATTR		"uid"	/* a certificate's user, replayed */
+#define LDAPD_REPLAY_ATTRS_MAX	8	/* %A[attr] of one replay format */
 /*
  * The user's account status attributes, as Messaging Server 6.3 and later
  * check them: absent, empty, "active" or "overquota" lets the user in,
@@ -123,6 +124,7 @@ struct lookup {
 	uint64_t		 reqid;
 	uint64_t		 sid;		/* relay's session: log only */
 	int			 svc;
+	int			 vd;		/* virtual domain, -1: none */
 	int			 msgid;
 	int			 timeout_sec;
 	int			 nentries;
@@ -135,6 +137,15 @@ struct lookup {
 	 * lookup (a hosted domain's mailAccessProxyReplay); NULL: none.
 	 */
 	char			*replayfmt;
+	/*
+	 * The %A[attr] names of the replay format in effect, asked for by
+	 * the search (rattrs point into rattrbuf), and the first value of
+	 * each in the entry (NULL: absent, or unusable in a name).
+	 */
+	char			*rattrbuf;
+	char			*rattrs[LDAPD_REPLAY_ATTRS_MAX + 1];
+	char			*rvals[LDAPD_REPLAY_ATTRS_MAX];
+	char			 replay[MMP_USER_BYTES + 1];	/* "" none */
 	char			*filter;
 	char			*dn;
 	char			*mailhost;
@@ -175,6 +186,7 @@ struct ldap_conn {
 	TAILQ_ENTRY(ldap_conn)	 entry;		/* retiring list */
 	struct ldapd		*env;
 	int			 svc;
+	int			 vd;		/* its virtual domain, -1: none */
 	enum conn_state		 state;
 	int			 retiring;
 
@@ -228,6 +240,13 @@ struct ldapd {
 	struct hosts		 newhosts;	/* CONF_HOST since CONF_START */
 	struct resolver		*resolver;
 	struct ldap_conn	*conn[CONF_NSECT];
+	/*
+	 * A connection per virtual domain that sets LdapUrl, BindDN,
+	 * BindPass or MailHostAttrs (NULL: the service's), indexed as the
+	 * domains of conf; nvdconn entries.
+	 */
+	struct ldap_conn	**vdconn[CONF_NSECT];
+	size_t			 nvdconn[CONF_NSECT];
 	struct ldap_tls		*tls[CONF_NSECT];	/* ldaptls.c */
 	/* operations without an answer within LdapTimeout, since start */
 	unsigned long long	 search_timeouts[CONF_NSECT];
@@ -277,7 +296,10 @@ int	ldap_url_session(const struct ldap_url *, const char *, int, char *,
 	    size_t);
 
 /* conn.c */
-struct ldap_conn *conn_new(struct ldapd *, const struct mmp_conf *, int);
+/* svc's connection, or virtual domain vd's (NULL: it uses svc's). */
+struct ldap_conn *conn_new(struct ldapd *, const struct mmp_conf *, int, int);
+/* The connection lookups of svc in domain vd (-1 none) go to. */
+struct ldap_conn *conn_for(struct ldapd *, int, int);
 int	conn_same(const struct ldap_conn *, const struct ldap_conn *);
 void	conn_start(struct ldap_conn *);
 void	conn_retire(struct ldap_conn *, struct ldap_conn *);
@@ -310,8 +332,9 @@ void	lookup_finish(struct lookup *, int, const struct addrlist *,
 void	lookup_cancel(struct lookup *);
 void	lookup_refuse(struct relay *, uint64_t, int, int, const char *,
 	    const char *);
+/* reqid, sid, svc, virtual domain (-1 none), what, subject, base, filter */
 void	lookup_cert_start(struct ldapd *, struct relay *, uint64_t,
-	    uint64_t, int, const char *, const char *, const char *,
+	    uint64_t, int, int, const char *, const char *, const char *,
 	    const char *);
 
 /* preauth.c */

@@ -178,6 +178,7 @@ static void
 lookup_free(struct lookup *lk)
 {
 	struct ldapd	*env = lk->env;
+	size_t		 i;
 
 	if (lk->relay != NULL)
 		TAILQ_REMOVE(&lk->relay->lookups, lk, rentry);
@@ -186,6 +187,9 @@ lookup_free(struct lookup *lk)
 	resolve_cancel(lk->res);
 	free(lk->filter);
 	free(lk->replayfmt);
+	free(lk->rattrbuf);
+	for (i = 0; i < LDAPD_REPLAY_ATTRS_MAX; i++)
+		free(lk->rvals[i]);
 	ldap_memfree(lk->dn);
 	free(lk->mailhost);
 	free(lk->subject);
@@ -297,9 +301,12 @@ lookup_finish(struct lookup *lk, int status, const struct addrlist *al,
 		lookup_what(lk, what, sizeof(what));
 		log_svc(lk->svc, LOG_NOTICE, "%s: %s", what, detail);
 	}
-	/* A certificate's user is the entry's uid, found or not. */
-	replay = lk->subject == NULL ? lk->user :
-	    lk->uid != NULL && status == LOOKUP_OK ? lk->uid : "";
+	/*
+	 * A certificate's user is the entry's uid, found or not; a user's
+	 * is the replay name built when the entry was found.
+	 */
+	replay = lk->subject == NULL ? (lk->replay[0] != '\0' ? lk->replay :
+	    lk->user) : lk->uid != NULL && status == LOOKUP_OK ? lk->uid : "";
 	/* Only a found entry has a DN worth sending (and one that fits). */
 	answer_compose(lk->relay, lk->reqid, status, detail,
 	    status == LOOKUP_OK && lk->dn != NULL ? lk->dn : "",
@@ -456,6 +463,32 @@ lookup_status(struct ldap_conn *c, struct lookup *lk, LDAPMessage *e)
 	}
 }
 
+/*
+ * The first value of each %A[attr] of the replay format: one that may
+ * be part of a login name (no CR, LF or NUL, not over MMP_USER_BYTES),
+ * else none, which makes the replay fail with a log line.
+ */
+static void
+lookup_replay_values(struct ldap_conn *c, struct lookup *lk, LDAPMessage *e)
+{
+	struct berval	**vals;
+	size_t		  i;
+
+	for (i = 0; lk->rattrs[i] != NULL; i++) {
+		if ((vals = ldap_get_values_len(c->ld, e, lk->rattrs[i])) ==
+		    NULL)
+			continue;
+		if (vals[0] != NULL && vals[0]->bv_len > 0 &&
+		    vals[0]->bv_len <= MMP_USER_BYTES &&
+		    memchr(vals[0]->bv_val, '\0', vals[0]->bv_len) == NULL &&
+		    memchr(vals[0]->bv_val, '\r', vals[0]->bv_len) == NULL &&
+		    memchr(vals[0]->bv_val, '\n', vals[0]->bv_len) == NULL)
+			lk->rvals[i] = strndup(vals[0]->bv_val,
+			    vals[0]->bv_len);
+		ldap_value_free_len(vals);
+	}
+}
+
 void
 lookup_entry(struct ldap_conn *c, struct lookup *lk, LDAPMessage *e)
 {
@@ -466,6 +499,58 @@ lookup_entry(struct ldap_conn *c, struct lookup *lk, LDAPMessage *e)
 	lookup_mailhost(c, lk, e);
 	if (lk->subject != NULL)
 		lookup_uid(c, lk, e);
+	else
+		lookup_replay_values(c, lk, e);
+}
+
+/* %A[attr] for login_replay_expand: the entry's value, or NULL. */
+static const char *
+lookup_replay_attr(void *arg, const char *attr)
+{
+	struct lookup	*lk = arg;
+	size_t		 i;
+
+	for (i = 0; lk->rattrs[i] != NULL; i++)
+		if (strcasecmp(lk->rattrs[i], attr) == 0)
+			return lk->rvals[i];
+	return NULL;
+}
+
+/*
+ * The format the replay name is built with: the lookup's own (a hosted
+ * domain's), else ReplayFormat of its virtual domain or service; NULL:
+ * none, the name as typed plus a virtual domain (login_name_replay).
+ */
+static const char *
+lookup_replay_format(const struct lookup *lk)
+{
+	if (lk->replayfmt != NULL)
+		return lk->replayfmt;
+	return conf_vstr(lk->env->conf, lk->svc, lk->vd, CK_REPLAYFORMAT);
+}
+
+/* The name the store gets, into lk->replay; -1 finished the lookup. */
+static int
+lookup_replay(struct lookup *lk)
+{
+	const char	*fmt = lookup_replay_format(lk);
+	char		 err[256], dn[LOG_TEXT_BYTES];
+
+	if (fmt == NULL) {
+		if (login_name_replay(&lk->name, conf_vstr(lk->env->conf,
+		    lk->svc, lk->vd, CK_CANONICALDELIM), lk->replay,
+		    sizeof(lk->replay)) == 0)
+			return 0;
+		(void)snprintf(err, sizeof(err), "name with its domain longer "
+		    "than %d bytes", MMP_USER_BYTES);
+	} else if (login_replay_expand(fmt, &lk->name, lookup_replay_attr, lk,
+	    lk->replay, sizeof(lk->replay), err, sizeof(err)) >= 0)
+		return 0;
+	lk->replay[0] = '\0';
+	(void)escape_log(lk->dn, strlen(lk->dn), dn, sizeof(dn));
+	lookup_finish(lk, LOOKUP_NOUSER, NULL, "entry %s: no replay name: %s",
+	    dn, err);
+	return -1;
 }
 
 static void
@@ -495,6 +580,8 @@ lookup_found(struct ldap_conn *c, struct lookup *lk)
 		    "of the MailHostAttrs (%s)", dn, c->attrtext);
 		return;
 	}
+	if (lk->subject == NULL && lookup_replay(lk) == -1)
+		return;
 	lookup_resolve(lk);
 }
 
@@ -591,7 +678,7 @@ lookup_bad_name(const char *user, size_t len)
 
 static struct lookup *
 lookup_new(struct ldapd *env, struct relay *r, uint64_t reqid, uint64_t sid,
-    int svc, const char *user)
+    int svc, int vd, const char *user)
 {
 	struct lookup	*lk;
 	struct timeval	 tv;
@@ -602,9 +689,10 @@ lookup_new(struct ldapd *env, struct relay *r, uint64_t reqid, uint64_t sid,
 	lk->reqid = reqid;
 	lk->sid = sid;
 	lk->svc = svc;
+	lk->vd = vd;
 	mono_now(&lk->start);
 	(void)strlcpy(lk->user, user, sizeof(lk->user));
-	lk->timeout_sec = env->conn[svc]->timeout_sec;
+	lk->timeout_sec = conn_for(env, svc, vd)->timeout_sec;
 	if ((lk->timer = evtimer_new(env->evb, lookup_timer_cb, lk)) ==
 	    NULL) {
 		free(lk);
@@ -619,7 +707,13 @@ lookup_new(struct ldapd *env, struct relay *r, uint64_t reqid, uint64_t sid,
 	return lk;
 }
 
-/* The name's user id and domain (lib/loginname.h) by the service's rules. */
+/*
+ * The name's user id and domain (lib/loginname.h) by the rules of its
+ * virtual domain, else its service's: the delimiters (DomainDelim, else
+ * VirtualDomainDelim), the virtual domain's domain, DefaultDomain (of the
+ * service only: in a virtual domain it names the domain) and the
+ * canonical delimiter.
+ */
 static int
 lookup_split(struct lookup *lk)
 {
@@ -628,9 +722,12 @@ lookup_split(struct lookup *lk)
 	char			 err[128], safe[LOG_NAME_BYTES];
 
 	memset(&rules, 0, sizeof(rules));
-	rules.delims = conf_str(conf, lk->svc, CK_VIRTUALDOMAINDELIM);
+	rules.delims = conf_visset(conf, lk->svc, lk->vd, CK_DOMAINDELIM) ?
+	    conf_vstr(conf, lk->svc, lk->vd, CK_DOMAINDELIM) :
+	    conf_str(conf, lk->svc, CK_VIRTUALDOMAINDELIM);
+	rules.vdomain = conf_vdomain_domain(conf, lk->svc, lk->vd);
 	rules.defdomain = conf_str(conf, lk->svc, CK_DEFAULTDOMAIN);
-	rules.canondelim = conf_str(conf, lk->svc, CK_CANONICALDELIM);
+	rules.canondelim = conf_vstr(conf, lk->svc, lk->vd, CK_CANONICALDELIM);
 	if (login_name_split(lk->user, &rules, &lk->name, err,
 	    sizeof(err)) == -1) {
 		(void)escape_log(lk->user, strlen(lk->user), safe,
@@ -655,7 +752,7 @@ lookup_filter(struct lookup *lk, const char *client, const char *local)
 	v.orig = lk->name.orig;
 	v.client = client;
 	v.local = local;
-	if (lookup_filter_expand(conf_str(lk->env->conf, lk->svc,
+	if (lookup_filter_expand(conf_vstr(lk->env->conf, lk->svc, lk->vd,
 	    CK_SEARCHFORMAT), &v, buf, sizeof(buf), err, sizeof(err)) == -1) {
 		lookup_finish(lk, LOOKUP_TEMPFAIL, NULL, "no filter: %s", err);
 		return -1;
@@ -663,6 +760,40 @@ lookup_filter(struct lookup *lk, const char *client, const char *local)
 	if ((lk->filter = strdup(buf)) == NULL) {
 		lookup_finish(lk, LOOKUP_TEMPFAIL, NULL, "out of memory");
 		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The %A[attr] names of the replay format in effect, for the search to
+ * ask for; a format was checked by the configuration (or the domain's
+ * attribute by its reader), so a name that does not parse is skipped.
+ */
+static int
+lookup_replay_attrs(struct lookup *lk)
+{
+	const char	*fmt = lookup_replay_format(lk), *p, *end;
+	char		*w;
+	size_t		 n = 0, len;
+
+	free(lk->rattrbuf);
+	lk->rattrbuf = NULL;
+	memset(lk->rattrs, 0, sizeof(lk->rattrs));
+	if (fmt == NULL || strstr(fmt, "%A[") == NULL)
+		return 0;
+	if ((lk->rattrbuf = calloc(1, strlen(fmt) + 1)) == NULL)
+		return -1;
+	w = lk->rattrbuf;
+	for (p = fmt; (p = strstr(p, "%A[")) != NULL &&
+	    n < LDAPD_REPLAY_ATTRS_MAX; p = end) {
+		p += 3;
+		if ((end = strchr(p, ']')) == NULL)
+			break;
+		len = (size_t)(end - p);
+		memcpy(w, p, len);
+		w[len] = '\0';
+		lk->rattrs[n++] = w;
+		w += len + 1;
 	}
 	return 0;
 }
@@ -676,7 +807,10 @@ lookup_start(struct ldapd *env, struct relay *r, uint64_t reqid, uint64_t sid,
 	struct lookup	*lk;
 	const char	*bad;
 	char		 why[64];
+	int		 vd;
 
+	/* The session's virtual domain: by the address it came in on. */
+	vd = conf_vdomain_find(env->conf, svc, local);
 	if (svc != SVC_IMAP && svc != SVC_POP) {
 		(void)snprintf(why, sizeof(why), "invalid service %d", svc);
 		lookup_reject(r, reqid, sid, svc, user, len, why);
@@ -689,14 +823,15 @@ lookup_start(struct ldapd *env, struct relay *r, uint64_t reqid, uint64_t sid,
 	} else if (env->nlookups >= LDAPD_LOOKUPS_MAX)
 		lookup_reject(r, reqid, sid, svc, user, len,
 		    "too many lookups open");
-	else if ((lk = lookup_new(env, r, reqid, sid, svc, user)) == NULL)
+	else if ((lk = lookup_new(env, r, reqid, sid, svc, vd, user)) == NULL)
 		lookup_reject(r, reqid, sid, svc, user, len,
 		    "out of memory");
-	else if (pass != NULL && preauth_set(lk, pass, passlen, client) == -1)
+	else if ((pass != NULL && preauth_set(lk, pass, passlen, client) ==
+	    -1) || lookup_replay_attrs(lk) == -1)
 		lookup_finish(lk, LOOKUP_TEMPFAIL, NULL, "out of memory");
 	else if (lookup_split(lk) == 0 &&
 	    lookup_filter(lk, client, local) == 0)
-		conn_submit(env->conn[svc], lk);
+		conn_submit(conn_for(env, svc, vd), lk);
 }
 
 /*
@@ -706,7 +841,7 @@ lookup_start(struct ldapd *env, struct relay *r, uint64_t reqid, uint64_t sid,
  */
 void
 lookup_cert_start(struct ldapd *env, struct relay *r, uint64_t reqid,
-    uint64_t sid, int svc, const char *what, const char *subject,
+    uint64_t sid, int svc, int vd, const char *what, const char *subject,
     const char *base, const char *filter)
 {
 	struct lookup	*lk;
@@ -719,7 +854,7 @@ lookup_cert_start(struct ldapd *env, struct relay *r, uint64_t reqid,
 	} else if (env->nlookups >= LDAPD_LOOKUPS_MAX)
 		lookup_refuse(r, reqid, svc, LOOKUP_TEMPFAIL, what,
 		    "too many lookups open");
-	else if ((lk = lookup_new(env, r, reqid, sid, svc, "")) == NULL)
+	else if ((lk = lookup_new(env, r, reqid, sid, svc, vd, "")) == NULL)
 		lookup_refuse(r, reqid, svc, LOOKUP_TEMPFAIL, what,
 		    "out of memory");
 	else if ((lk->subject = strdup(subject)) == NULL ||
@@ -727,7 +862,7 @@ lookup_cert_start(struct ldapd *env, struct relay *r, uint64_t reqid,
 	    (base != NULL && (lk->base = strdup(base)) == NULL))
 		lookup_finish(lk, LOOKUP_TEMPFAIL, NULL, "out of memory");
 	else
-		conn_submit(env->conn[svc], lk);
+		conn_submit(conn_for(env, svc, vd), lk);
 }
 
 /* The relay went away: forget the lookup without an answer. */

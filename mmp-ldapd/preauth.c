@@ -379,7 +379,8 @@ static int
 preauth_target(struct lookup *lk, struct preauth_conn *want, char *addr,
     size_t addrsz, int *port)
 {
-	struct ldap_conn	*c = lk->env->conn[lk->svc];
+	/* The servers of the lookup's virtual domain, if it has its own. */
+	struct ldap_conn	*c = conn_for(lk->env, lk->svc, lk->vd);
 	const struct ldap_url	*u;
 
 	if (c == NULL || c->addrs.n == 0 || c->curaddr >= c->addrs.n)

@@ -186,6 +186,7 @@ relay_conf_apply(struct mmp_conf *conf, uint32_t gen)
 
 	conf_free(env->conf);
 	env->conf = conf;
+	env->gen = gen;
 	conf_log_levels(conf, env->verbose);
 	relay_conf_storenets(conf);
 	relay_listeners_clear(&env->listeners);
@@ -435,8 +436,11 @@ relay_lookup(struct session *s)
 	memcpy(rq.user, s->user, rq.userlen);
 	(void)strlcpy(rq.client, s->client, sizeof(rq.client));
 	(void)strlcpy(rq.local, s->local, sizeof(rq.local));
-	/* Only a PreAuth service's password ever leaves the relay. */
-	if (conf_num(env->conf, s->svc, CK_PREAUTH)) {
+	/*
+	 * Only the password of a PreAuth service (or virtual domain) ever
+	 * leaves the relay.
+	 */
+	if (conf_vnum(env->conf, s->svc, session_vd(s), CK_PREAUTH)) {
 		rq.passlen = strlen(s->pass);
 		memcpy(rq.pass, s->pass, rq.passlen);
 	}
