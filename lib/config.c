@@ -1026,15 +1026,43 @@ conf_vdomain_by_name(const struct mmp_conf *conf, int sect, const char *name)
 	return -1;
 }
 
+/*
+ * The address of "ADDR", "IPv4:PORT" or "[IPv6]:PORT" (how the relays
+ * write a socket's address) into out: 0, or -1 if it does not fit.
+ */
+static int
+conf_addr_strip_port(const char *addr, char *out, size_t outlen)
+{
+	const char	*end, *c;
+	size_t		 n;
+
+	if (addr[0] == '[') {
+		if ((end = strchr(addr, ']')) == NULL)
+			return -1;
+		addr++;
+	} else if ((c = strchr(addr, ':')) != NULL && strchr(c + 1, ':') ==
+	    NULL)
+		end = c;
+	else
+		end = addr + strlen(addr);
+	n = (size_t)(end - addr);
+	if (n >= outlen)
+		return -1;
+	memcpy(out, addr, n);
+	out[n] = '\0';
+	return 0;
+}
+
 int
 conf_vdomain_find(const struct mmp_conf *conf, int sect, const char *addr)
 {
-	char	norm[CONF_HOST_BYTES];
+	char	host[CONF_HOST_BYTES], norm[CONF_HOST_BYTES];
 	size_t	i;
 
 	if (conf == NULL || sect <= CONF_GLOBAL || sect >= CONF_NSECT ||
 	    addr == NULL || conf->nvd[sect] == 0 ||
-	    conf_addr_normalise(addr, norm, sizeof(norm)) == -1)
+	    conf_addr_strip_port(addr, host, sizeof(host)) == -1 ||
+	    conf_addr_normalise(host, norm, sizeof(norm)) == -1)
 		return -1;
 	for (i = 0; i < conf->nvd[sect]; i++)
 		if (strcmp(conf->vd[sect][i].addr, norm) == 0)

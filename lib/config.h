@@ -206,8 +206,8 @@ int		 conf_vdomain_by_name(const struct mmp_conf *, int sect,
 		    const char *name);
 /*
  * The virtual domain of a session that came in on local address addr
- * (numeric; an IPv4-mapped IPv6 address matches its IPv4 form): index or
- * -1 for none.
+ * (numeric, "ADDR", "IPv4:PORT" or "[IPv6]:PORT"; an IPv4-mapped IPv6
+ * address matches its IPv4 form): index or -1 for none.
  */
 int		 conf_vdomain_find(const struct mmp_conf *, int sect,
 		    const char *addr);

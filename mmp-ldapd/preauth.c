@@ -141,8 +141,11 @@ preauth_audit(struct lookup *lk, const char *reason)
 	struct msg_writer	w;
 	char			name[MMP_USER_BYTES * 4 + 1];
 	char			line[PREAUTH_LINE_BYTES];
+	/* The guide: the name includes the virtual domain, if any. */
+	const char		*user = lk->name.from == LDOM_VIRTUAL ?
+				    lk->name.canon : lk->user;
 
-	(void)escape_log(lk->user, strlen(lk->user), name, sizeof(name));
+	(void)escape_log(user, strlen(user), name, sizeof(name));
 	if (reason == NULL)
 		(void)snprintf(line, sizeof(line), "(sid 0x%llx) user %s "
 		    "pre-authenticated - %s", (unsigned long long)lk->sid,

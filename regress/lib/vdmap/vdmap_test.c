@@ -190,6 +190,14 @@ test_good(void)
 	    "IPv4-mapped address finds the IPv4 entry");
 	tap_is_int(conf_vdomain_find(conf, SVC_IMAP, "127.0.0.3"), -1,
 	    "another address: none");
+	tap_is_int(conf_vdomain_find(conf, SVC_IMAP, "127.0.0.2:143"), 0,
+	    "IPv4:PORT as the relays write it");
+	tap_is_int(conf_vdomain_find(conf, SVC_IMAP, "[2001:db8::2]:993"), 1,
+	    "[IPv6]:PORT");
+	tap_is_int(conf_vdomain_find(conf, SVC_IMAP, "127.0.0.3:143"), -1,
+	    "another address with a port: none");
+	tap_is_int(conf_vdomain_find(conf, SVC_IMAP, "[2001:db8::2"), -1,
+	    "unclosed bracket: none");
 	tap_is_int(conf_vdomain_find(conf, SVC_POP, "127.0.0.2"), -1,
 	    "another service: none");
 	tap_is_int(conf_vdomain_find(conf, SVC_IMAP, "bogus"), -1,
