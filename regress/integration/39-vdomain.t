@@ -19,6 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mmptest as T  # noqa: E402
 
 ADDR_A, ADDR_B, ADDR_D = "127.0.0.2", "127.0.0.3", "127.0.0.4"
+ADDR_R = "127.0.0.5"		# a domain that refuses plaintext passwords
 READER_DN = "uid=vdreader,ou=people," + T.SUFFIX
 READER_PW = "vd-reader-Secret-7q"
 
@@ -32,6 +33,8 @@ a:BindPass "{readerpw}"
 vdmap b.test {b}
 b.test:SearchFormat (mail=%s)
 b.test:ReplayFormat "%A[displayName]"
+vdmap r {r}
+r:RestrictPlainPasswords yes
 """
 
 
@@ -73,17 +76,17 @@ def setup(tap):
 
 
 def vdmap_text():
-    return VDMAP.format(a=ADDR_A, b=ADDR_B, reader=READER_DN,
+    return VDMAP.format(a=ADDR_A, b=ADDR_B, r=ADDR_R, reader=READER_DN,
                         readerpw=READER_PW)
 
 
 def make_mmpd(env):
-    port = T.free_port((ADDR_A, ADDR_B, ADDR_D))
+    port = T.free_port((ADDR_A, ADDR_B, ADDR_D, ADDR_R))
     vdmap = env.path("vdmap.cfg")
     with open(vdmap, "w") as f:
         f.write(vdmap_text())
     sl = "ImapProxyAService@%s" % "|".join(
-        "%s:%d" % (a, port) for a in (ADDR_A, ADDR_B, ADDR_D))
+        "%s:%d" % (a, port) for a in (ADDR_A, ADDR_B, ADDR_D, ADDR_R))
     m = env.mmpd(host=ADDR_A, imap_ports=[port], pop_ports=[],
                  aservice={"ServiceList": sl},
                  imap={"VirtualDomainFile": vdmap,
@@ -167,6 +170,24 @@ def test_preauth(tap, env, m):
            "b.test (PreAuth no): a wrong password goes to the store, which "
            "refuses it", "%s; store2 mentions %d -> %d" %
            (d, before, after))
+
+
+def test_restrict(tap, m):
+    """r: RestrictPlainPasswords yes; the others: the service's no."""
+    caps = {}
+    for addr in (ADDR_A, ADDR_R):
+        with At(m, addr).imap() as c:
+            t, un = c.cmd("CAPABILITY")
+            caps[addr] = b"".join(un)
+            login, _ = c.login("joe", "a-pw")
+        caps[addr] = (caps[addr], login)
+    tap.ok(b"LOGINDISABLED" in caps[ADDR_R][0] and
+           b"PRIVACYREQUIRED" in caps[ADDR_R][1],
+           "r (RestrictPlainPasswords yes): no plaintext login without TLS",
+           repr(caps))
+    tap.ok(b"LOGINDISABLED" not in caps[ADDR_A][0] and
+           b"AUTH=PLAIN" in caps[ADDR_A][0],
+           "a (the service's no): plaintext login offered", repr(caps))
 
 
 def ldapd_pid(m):
@@ -264,6 +285,7 @@ def main(tap):
     test_routes(tap, env, m)
     test_formats(tap, env, m)
     test_preauth(tap, env, m)
+    test_restrict(tap, m)
     test_bindpass(tap, env, m)
     test_dump(tap, m, vdmap)
     test_refused(tap, env, m, vdmap)
