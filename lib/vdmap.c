@@ -95,7 +95,7 @@ vdmap_override(struct mmp_conf *conf, int sect, char *word, const char *p,
 	const struct conf_keyinfo	*ki;
 	const struct conf_value		*cv;
 	char				 value[VDMAP_LINE_BYTES + 1];
-	char				 why[256], *colon;
+	char				 why[256], *colon, *q;
 	int				 vd, k, rv = -1;
 
 	colon = strchr(word, ':');
@@ -106,9 +106,10 @@ vdmap_override(struct mmp_conf *conf, int sect, char *word, const char *p,
 		return -1;
 	}
 	if ((k = vdmap_key(colon + 1)) == -1) {
-		for (p = colon + 1; *p != '\0'; p++)
-			if ((unsigned char)*p < 0x20 || *p == 0x7f)
-				*(char *)p = '?';
+		/* Shown, not obeyed: no control byte reaches the log. */
+		for (q = colon + 1; *q != '\0'; q++)
+			if ((unsigned char)*q < 0x20 || *q == 0x7f)
+				*q = '?';
 		log_warnx("%s:%d: unknown key \"%s\" ignored", file, lineno,
 		    colon + 1);
 		return 0;
@@ -174,9 +175,14 @@ vdmap_parse(struct mmp_conf *conf, int sect, const char *buf, size_t len,
 	int		 lineno = 0, rv = 0;
 
 	if (conf == NULL || sect <= CONF_GLOBAL || sect >= CONF_NSECT ||
-	    conf->nvd[sect] != 0 || len > VDMAP_FILE_MAX_BYTES) {
-		(void)snprintf(err, errlen, "%s: larger than %d bytes or "
-		    "parsed twice", file, VDMAP_FILE_MAX_BYTES);
+	    conf->nvd[sect] != 0) {
+		(void)snprintf(err, errlen, "%s: not a service, or its virtual "
+		    "domains were read already", file);
+		return -1;
+	}
+	if (len > VDMAP_FILE_MAX_BYTES) {
+		(void)snprintf(err, errlen, "%s: larger than %d bytes", file,
+		    VDMAP_FILE_MAX_BYTES);
 		return -1;
 	}
 	/* A UTF-8 byte order mark, as Windows editors write it. */
