@@ -8,7 +8,9 @@
 # not replayed. Per-domain SearchFormat, ReplayFormat, PreAuth and a
 # BindDN/BindPass of its own (sent to mmp-ldapd only). A vdmap error is
 # refused with file:line by mmpd -n and by a reload, which keeps the
-# running configuration; mmpd -nn shows the per-domain values.
+# running configuration; mmpd -nn shows the per-domain values. A second
+# mmpd: a virtual domain's CertMap and StoreAdmin give certificate logins
+# on its address only; RestrictPlainPasswords per domain.
 
 import os
 import re
@@ -22,6 +24,7 @@ ADDR_A, ADDR_B, ADDR_D = "127.0.0.2", "127.0.0.3", "127.0.0.4"
 ADDR_R = "127.0.0.5"		# a domain that refuses plaintext passwords
 READER_DN = "uid=vdreader,ou=people," + T.SUFFIX
 READER_PW = "vd-reader-Secret-7q"
+ADMIN = ("mmpadmin", "admin-pw-vd")	# Dovecot master user of the stores
 
 VDMAP = """\
 # two virtual domains
@@ -50,7 +53,8 @@ class At:
 
 
 def setup(tap):
-    env = T.Env("vdomain", tap).setup()
+    env = T.Env("vdomain", tap).setup(store_master=ADMIN)
+    env.get_pki()
     s1, s2 = env.stores["store1"], env.stores["store2"]
     # a.test: uid joe@a.test on store1, replayed as joe@a.test.
     env.slapd.add_user("joe@a.test", "a-pw", "store1.mmp.test")
@@ -69,6 +73,9 @@ def setup(tap):
     env.slapd.add_user("joe@c.test", "c-pw", "store1.mmp.test")
     s1.add_user("joe", "c-pw")
     s1.seed("joe", T.message("mailbox of plain joe"))
+    # Certificate logins on the certmap domain's address (OU=pilar).
+    env.user("pilar", "pilar-pw-unused", "store1")
+    s1.seed("pilar", T.message("for Pilar Lorca"))
     # The identity domain a binds as for its searches.
     env.slapd.add_user("vdreader", READER_PW, None, mail=False)
     env.start_backends()
@@ -190,6 +197,71 @@ def test_restrict(tap, m):
            "a (the service's no): plaintext login offered", repr(caps))
 
 
+CERT_VDMAP = """\
+vdmap certs {a}
+certs:CertMap {certmap}
+certs:StoreAdmin {admin}
+certs:StoreAdminPass "{adminpw}"
+vdmap plain {b}
+"""
+
+
+def external(m, addr, ctx):
+    """(capabilities, AUTHENTICATE EXTERNAL answer, [subjects]) over IMAPS
+    on addr with ctx's client certificate."""
+    port = m.imaps_ports[0]
+    with T.Imap(addr, port, 10, tls=(ctx, "localhost", None)) as c:
+        t, un = c.cmd("CAPABILITY")
+        caps = b"".join(un)
+        t, un = c.cmd(b"AUTHENTICATE EXTERNAL =")
+        if not re.match(rb"t\d+ OK", t):
+            return caps, t, []
+        c.cmd("SELECT INBOX")
+        _, subj = T.imap_subjects(c)
+        c.cmd("LOGOUT")
+        return caps, t, subj
+
+
+def test_certmap(tap, env):
+    """A second mmpd whose service has no CertMapFile and no StoreAdmin:
+    the virtual domain on .2 brings its own (CertMap, StoreAdmin,
+    StoreAdminPass); on .3 there is no certificate login."""
+    pk = env.get_pki()
+    certmap = env.path("certmap-certs.conf")
+    with open(certmap, "w") as f:
+        f.write("certmap default default\ndefault:DNComps\n"
+                "default:FilterComps ou=uid\n")
+    vdmap = env.path("vdmap-certs.cfg")
+    with open(vdmap, "w") as f:
+        f.write(CERT_VDMAP.format(a=ADDR_A, b=ADDR_B, certmap=certmap,
+                                  admin=ADMIN[0], adminpw=ADMIN[1]))
+    plain = T.free_port((ADDR_A, ADDR_B))
+    tls = T.free_port((ADDR_A, ADDR_B))
+    sl = "ImapProxyAService@%s" % "|".join(
+        "%s:%d" % (a, p) for p in (plain, tls) for a in (ADDR_A, ADDR_B))
+    m2 = env.mmpd("mmpd-certs", host=ADDR_A, tls=True, imap_ports=[plain],
+                  imaps_ports=[tls], pop_ports=[],
+                  aservice={"ServiceList": sl},
+                  imap={"VirtualDomainFile": vdmap,
+                        "SSLClientCAFile": pk.ca()})
+    m2.pop3s_ports = []		# IMAP only: nothing to wait for on POP3S
+    m2.start()
+    ctx = T.tls_context(pk, cert=pk.client("pilar"))
+    caps, t, subj = external(m2, ADDR_A, ctx)
+    tap.ok(b"AUTH=EXTERNAL" in caps.upper() and re.match(rb"t\d+ OK", t) and
+           subj == ["for Pilar Lorca"],
+           "certificate login on %s: the domain's CertMap and StoreAdmin" %
+           ADDR_A, repr((caps, t, subj)))
+    tap.ok(re.search(r"Login: user=<pilar>", env.stores["store1"].log()),
+           "store1 logged pilar in as the domain's StoreAdmin")
+    caps, t, subj = external(m2, ADDR_B, ctx)
+    tap.ok(b"AUTH=EXTERNAL" not in caps.upper() and not re.match(
+        rb"t\d+ OK", t), "no certificate login on %s (a domain without "
+        "CertMap, a service without CertMapFile)" % ADDR_B,
+        repr((caps, t)))
+    m2.stop()
+
+
 def ldapd_pid(m):
     return [p for p in m.children() if b"mmp-ldapd" in
             open("/proc/%d/cmdline" % p, "rb").read()]
@@ -289,6 +361,7 @@ def main(tap):
     test_bindpass(tap, env, m)
     test_dump(tap, m, vdmap)
     test_refused(tap, env, m, vdmap)
+    test_certmap(tap, env)
     tap.ok(m.alive(), "mmpd still running")
 
 
