@@ -10,7 +10,7 @@
 # refused with file:line by mmpd -n and by a reload, which keeps the
 # running configuration; mmpd -nn shows the per-domain values. A second
 # mmpd: a virtual domain's CertMap and StoreAdmin give certificate logins
-# on its address only; RestrictPlainPasswords per domain.
+# on its address only; RestrictPlainPasswords per domain (on .5).
 
 import os
 import re
@@ -348,6 +348,24 @@ def test_refused(tap, env, m, vdmap):
            subj == ["mailbox joe@b.test as typed"],
            "a good reload applies: b.test without ReplayFormat replays "
            "joe@b.test", d)
+    t, subj, d = route(m, ADDR_A, "joe", "a-pw")
+    tap.ok(b" OK" in t and subj == ["mailbox of joe in a.test"] and
+           "virtual domain a: LDAP connection" not in m.log_since(off),
+           "a's own LDAP connection, unchanged, is kept over the reload", d)
+    # a's BindPass changes: a new connection, which the directory refuses.
+    with open(vdmap, "w") as f:
+        f.write(good.replace(READER_PW, "not-the-password"))
+    off = m.log_size()
+    m.reload()
+    ready = m.wait_log(r"configuration \d+ applied", off)
+    time.sleep(1)
+    t, _, d = route(m, ADDR_A, "joe", "a-pw")
+    t2, subj, d2 = route(m, ADDR_B, "joe", "b-pw")
+    tap.ok(ready is not None and b"NO" in t and
+           "virtual domain a: LDAP connection of its own" in
+           m.log_since(off) and b" OK" in t2,
+           "a reload that changes a's BindPass replaces a's connection "
+           "only", "%s\n%s\n%s" % (d, d2, m.log_since(off)[-2000:]))
 
 
 def main(tap):
