@@ -69,6 +69,11 @@ def setup(tap):
     s2.seed("bjoe", T.message("mailbox of joe in b.test"))
     s2.add_user("joe@b.test", "b-pw")
     s2.seed("joe@b.test", T.message("mailbox joe@b.test as typed"))
+    # eve@b.test: a displayName that may not become a login name.
+    env.slapd.add_user("eve@b.test", "e-pw", "store2.mmp.test", mail=False,
+                       attrs=[("mail", "eve@b.test"),
+                              ("displayName", "eve\r\nx LOGOUT")])
+    s2.add_user("eve", "e-pw")
     # The service's DefaultDomain c.test: searched, not replayed.
     env.slapd.add_user("joe@c.test", "c-pw", "store1.mmp.test")
     s1.add_user("joe", "c-pw")
@@ -150,6 +155,14 @@ def test_formats(tap, env, m):
                      r'\(uid=joe@b\.test\)\)', log),
            "the service's SearchFormat on a's address (a sets none)",
            log[-3000:])
+    t, _, d = route(m, ADDR_B, "eve", "e-pw")
+    got = m.wait_log(r'lookup "eve": entry uid=eve@b\.test,[^:]*: no replay '
+                     r'name: the entry has no usable displayName')
+    tap.ok(b"NO [AUTHENTICATIONFAILED]" in t and got is not None and
+           not any(u.startswith("eve") for u in store_logins(env,
+                                                              "store2")),
+           "a %A[displayName] value with CR LF fails like an unknown user, "
+           "with a log line, and reaches no store", d)
     logins = store_logins(env, "store2")
     tap.ok("bjoe" in logins and logins.count("joe@b.test") == 1,
            "b.test's ReplayFormat %A[displayName]: store2 sees bjoe; "
