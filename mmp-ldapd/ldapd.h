@@ -124,7 +124,13 @@ struct lookup {
 	uint64_t		 reqid;
 	uint64_t		 sid;		/* relay's session: log only */
 	int			 svc;
-	int			 vd;		/* virtual domain, -1: none */
+	/*
+	 * Its virtual domain (-1: none) in configuration gen, by name for a
+	 * later one (lookup_vd): a reload may number the domains anew.
+	 */
+	int			 vd;
+	uint32_t		 gen;
+	char			 vdname[CONF_VDNAME_BYTES];
 	int			 msgid;
 	int			 timeout_sec;
 	int			 nentries;
@@ -312,6 +318,8 @@ void	conn_maybe_retire(struct ldap_conn *);
 void	mono_now(struct timespec *);
 long long mono_ms_since(const struct timespec *);
 const char *svc_name(int);
+/* lk's virtual domain in the running configuration; -1: none. */
+int	lookup_vd(const struct lookup *);
 /* The search base of lk on u: a certificate's own, else the URL's. */
 const char *lookup_base(const struct lookup *, const struct ldap_url *);
 /* Off its connection (abandoning the search) and out of its timer. */

@@ -516,6 +516,14 @@ lookup_replay_attr(void *arg, const char *attr)
 	return NULL;
 }
 
+int
+lookup_vd(const struct lookup *lk)
+{
+	if (lk->gen == lk->env->gen || lk->vd < 0)
+		return lk->vd;
+	return conf_vdomain_by_name(lk->env->conf, lk->svc, lk->vdname);
+}
+
 /*
  * The format the replay name is built with: the lookup's own (a hosted
  * domain's), else ReplayFormat of its virtual domain or service; NULL:
@@ -526,7 +534,8 @@ lookup_replay_format(const struct lookup *lk)
 {
 	if (lk->replayfmt != NULL)
 		return lk->replayfmt;
-	return conf_vstr(lk->env->conf, lk->svc, lk->vd, CK_REPLAYFORMAT);
+	return conf_vstr(lk->env->conf, lk->svc, lookup_vd(lk),
+	    CK_REPLAYFORMAT);
 }
 
 /* The name the store gets, into lk->replay; -1 finished the lookup. */
@@ -538,7 +547,7 @@ lookup_replay(struct lookup *lk)
 
 	if (fmt == NULL) {
 		if (login_name_replay(&lk->name, conf_vstr(lk->env->conf,
-		    lk->svc, lk->vd, CK_CANONICALDELIM), lk->replay,
+		    lk->svc, lookup_vd(lk), CK_CANONICALDELIM), lk->replay,
 		    sizeof(lk->replay)) == 0)
 			return 0;
 		(void)snprintf(err, sizeof(err), "name with its domain longer "
@@ -690,6 +699,10 @@ lookup_new(struct ldapd *env, struct relay *r, uint64_t reqid, uint64_t sid,
 	lk->sid = sid;
 	lk->svc = svc;
 	lk->vd = vd;
+	lk->gen = env->gen;
+	if (vd >= 0)
+		(void)strlcpy(lk->vdname, env->conf->vd[svc][vd].name,
+		    sizeof(lk->vdname));
 	mono_now(&lk->start);
 	(void)strlcpy(lk->user, user, sizeof(lk->user));
 	lk->timeout_sec = conn_for(env, svc, vd)->timeout_sec;

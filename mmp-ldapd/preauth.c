@@ -383,7 +383,7 @@ preauth_target(struct lookup *lk, struct preauth_conn *want, char *addr,
     size_t addrsz, int *port)
 {
 	/* The servers of the lookup's virtual domain, if it has its own. */
-	struct ldap_conn	*c = conn_for(lk->env, lk->svc, lk->vd);
+	struct ldap_conn	*c = conn_for(lk->env, lk->svc, lookup_vd(lk));
 	const struct ldap_url	*u;
 
 	if (c == NULL || c->addrs.n == 0 || c->curaddr >= c->addrs.n)
