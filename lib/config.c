@@ -1885,6 +1885,23 @@ conf_sent_to(int key, enum conf_dest dest)
 	return 0;
 }
 
+/*
+ * Is key set in sect's file or by one of its virtual domains? CertMap
+ * counts in the file only: in a vdmap it is in effect.
+ */
+static int
+conf_later_set(const struct mmp_conf *conf, int sect, int k)
+{
+	size_t	i;
+
+	if (conf->v[sect][k].isset)
+		return 1;
+	for (i = 0; k != CK_CERTMAP && i < conf->nvd[sect]; i++)
+		if (conf->vd[sect][i].v[k].isset)
+			return 1;
+	return 0;
+}
+
 void
 conf_later_keys(const struct mmp_conf *conf, int sect, char *buf,
     size_t len)
@@ -1899,7 +1916,7 @@ conf_later_keys(const struct mmp_conf *conf, int sect, char *buf,
 		return;
 	for (k = 0; k < CK_NKEYS; k++) {
 		if (!(conf_keys[k].flags & CKF_LATER) ||
-		    !conf->v[sect][k].isset)
+		    !conf_later_set(conf, sect, k))
 			continue;
 		used = strlen(buf);
 		/* Never cut a name: end with ", ..." when it does not fit. */

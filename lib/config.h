@@ -232,7 +232,10 @@ int		 conf_value_unquote(const char *v, char *out, size_t outlen,
 
 /* `mmpd -nn`: every key of every active section, value and origin. */
 void		 conf_dump(const struct mmp_conf *, FILE *);
-/* Keys set in sect whose feature is CKF_LATER, as "A, B, C"; "" if none. */
+/*
+ * Keys set in sect (its file or its vdmap) whose feature is CKF_LATER, as
+ * "A, B, C"; "" if none.
+ */
 void		 conf_later_keys(const struct mmp_conf *, int sect, char *,
 		    size_t);
 

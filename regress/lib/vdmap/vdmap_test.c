@@ -173,7 +173,7 @@ static void
 test_good(void)
 {
 	struct mmp_conf	*conf;
-	char		 err[512];
+	char		 err[512], later[256];
 	int		 a, b;
 
 	conf = parse(good, err, sizeof(err));
@@ -226,6 +226,9 @@ test_good(void)
 	    "PreAuth of the other: the default");
 	tap_ok(conf_voverrides(conf, SVC_IMAP, a, CK_VDOMAIN),
 	    "VDomain accepted");
+	conf_later_keys(conf, SVC_IMAP, later, sizeof(later));
+	tap_is_str(later, "VDomain", "a vdmap's key not in effect is listed "
+	    "(CertMap is in effect there)");
 	tap_is_str(conf_vstr(conf, SVC_IMAP, b, CK_REPLAYFORMAT),
 	    "%A[uid]@%V", "ReplayFormat");
 	tap_is_str(conf_vstr(conf, SVC_IMAP, b, CK_DOMAINDELIM), "+",
