@@ -59,6 +59,18 @@ certmap_conf_write(struct msg_writer *w, const struct certmap_conf *cc)
 	return w->err ? -1 : 0;
 }
 
+static int
+conf_read(struct msg_reader *r, struct certmap_conf *cc)
+{
+	if (msg_get_u8(r, &cc->sect) == -1 ||
+	    msg_get_str(r, cc->map.name, sizeof(cc->map.name)) == -1 ||
+	    msg_get_str(r, cc->map.issuer, sizeof(cc->map.issuer)) == -1 ||
+	    comps_read(r, &cc->map.dn) == -1 ||
+	    comps_read(r, &cc->map.filter) == -1 || msg_end(r) == -1)
+		return -1;
+	return conf_ok(cc) ? 0 : -1;
+}
+
 int
 certmap_conf_read(const struct imsg *imsg, struct certmap_conf *cc)
 {
@@ -66,13 +78,20 @@ certmap_conf_read(const struct imsg *imsg, struct certmap_conf *cc)
 
 	memset(cc, 0, sizeof(*cc));
 	msg_reader_init(&r, imsg);
-	if (msg_get_u8(&r, &cc->sect) == -1 ||
-	    msg_get_str(&r, cc->map.name, sizeof(cc->map.name)) == -1 ||
-	    msg_get_str(&r, cc->map.issuer, sizeof(cc->map.issuer)) == -1 ||
-	    comps_read(&r, &cc->map.dn) == -1 ||
-	    comps_read(&r, &cc->map.filter) == -1 || msg_end(&r) == -1)
+	return conf_read(&r, cc);
+}
+
+int
+certmap_vdconf_read(const struct imsg *imsg, uint16_t *vd,
+    struct certmap_conf *cc)
+{
+	struct msg_reader	r;
+
+	memset(cc, 0, sizeof(*cc));
+	msg_reader_init(&r, imsg);
+	if (msg_get_u16(&r, vd) == -1)
 		return -1;
-	return conf_ok(cc) ? 0 : -1;
+	return conf_read(&r, cc);
 }
 
 static int

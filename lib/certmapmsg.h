@@ -46,6 +46,9 @@ int	certmap_conf_write(struct msg_writer *, const struct certmap_conf *);
  * control character in the issuer.
  */
 int	certmap_conf_read(const struct imsg *, struct certmap_conf *);
+/* IMSG_CONF_VDCERTMAP: u16 domain index, then the same; 0 or -1. */
+int	certmap_vdconf_read(const struct imsg *, uint16_t *,
+	    struct certmap_conf *);
 
 /* Relay: -1 if a field is out of range (as the reader would refuse). */
 int	certmap_req_write(struct msg_writer *, const struct certmap_req *);

@@ -23,6 +23,7 @@
 
 #include "certmap.h"
 #include "config.h"
+#include "loginname.h"
 #include "netmask.h"
 #include "log.h"
 #include "msg.h"
@@ -514,6 +515,22 @@ conf_check_filter(const struct conf_keyinfo *ki, const char *v,
 	return 0;
 }
 
+/* ReplayFormat: only the codes login_replay_expand knows. */
+static int
+conf_check_replayfmt(const struct conf_keyinfo *ki, const char *v,
+    struct conf_parsed *out, char *why, size_t whylen)
+{
+	char	show[CONF_SHOW_BYTES], e[CONF_WHY_BYTES / 2];
+
+	if (login_replay_check(v, e, sizeof(e)) == -1) {
+		snprintf(why, whylen, "%s: %s", conf_show(ki, v, show,
+		    sizeof(show)), e);
+		return -1;
+	}
+	strlcpy(out->str, v, sizeof(out->str));
+	return 0;
+}
+
 static int
 conf_check_ldapurl(const struct conf_keyinfo *ki, const char *url,
     char *why, size_t whylen)
@@ -809,6 +826,8 @@ conf_check(const struct conf_keyinfo *ki, const char *v,
 		return conf_check_pathlist(ki, v, out, why, whylen);
 	case CT_TLSPROTOS:
 		return conf_check_tlsprotos(ki, v, out, why, whylen);
+	case CT_REPLAYFMT:
+		return conf_check_replayfmt(ki, v, out, why, whylen);
 	case CT_STR:
 		break;
 	}
@@ -863,6 +882,24 @@ conf_value_clear(const struct conf_keyinfo *ki, struct conf_value *cv)
 	memset(cv, 0, sizeof(*cv));
 }
 
+static void
+conf_vdomains_free(struct mmp_conf *conf, int sect)
+{
+	struct conf_vdomain	*vd;
+	size_t			 i;
+	int			 k;
+
+	for (i = 0; i < conf->nvd[sect]; i++) {
+		vd = &conf->vd[sect][i];
+		for (k = 0; k < CK_NKEYS; k++)
+			conf_value_clear(&conf_keys[k], &vd->v[k]);
+		certmap_free(vd->certmap);
+	}
+	free(conf->vd[sect]);
+	conf->vd[sect] = NULL;
+	conf->nvd[sect] = 0;
+}
+
 void
 conf_free(struct mmp_conf *conf)
 {
@@ -874,9 +911,39 @@ conf_free(struct mmp_conf *conf)
 		for (k = 0; k < CK_NKEYS; k++)
 			conf_value_clear(&conf_keys[k], &conf->v[sect][k]);
 		certmap_free(conf->certmap[sect]);
+		conf_vdomains_free(conf, sect);
 	}
 	free(conf->listeners);
 	freezero(conf, sizeof(*conf));
+}
+
+/* Validate value for ki and store it in cv with where it came from. */
+static int
+conf_store(const struct conf_keyinfo *ki, struct conf_value *cv,
+    const char *value, const char *file, int line, char *err, size_t errlen)
+{
+	struct conf_parsed	 p;
+	char			 why[CONF_WHY_BYTES];
+	char			*s;
+	int			 rv = -1;
+
+	if (conf_check(ki, value, &p, why, sizeof(why)) == -1)
+		conf_errf(err, errlen, "%s:%d: %s: %s", file, line, ki->name,
+		    why);
+	else if ((s = strdup(p.str)) == NULL)
+		conf_errf(err, errlen, "%s:%d: %s: out of memory", file, line,
+		    ki->name);
+	else {
+		conf_value_clear(ki, cv);
+		cv->str = s;
+		cv->num = p.num;
+		cv->isset = 1;
+		strlcpy(cv->file, file, sizeof(cv->file));
+		cv->line = line;
+		rv = 0;
+	}
+	explicit_bzero(&p, sizeof(p));
+	return rv;
 }
 
 int
@@ -884,11 +951,6 @@ conf_set(struct mmp_conf *conf, int sect, enum conf_key key,
     const char *value, const char *file, int line, char *err, size_t errlen)
 {
 	const struct conf_keyinfo	*ki;
-	struct conf_value		*cv;
-	struct conf_parsed		 p;
-	char				 why[CONF_WHY_BYTES];
-	char				*s;
-	int				 rv = -1;
 
 	if (file == NULL)
 		file = "?";
@@ -903,24 +965,234 @@ conf_set(struct mmp_conf *conf, int sect, enum conf_key key,
 		    file, line, ki->name, conf_files[sect]);
 		return -1;
 	}
-	if (conf_check(ki, value, &p, why, sizeof(why)) == -1)
-		conf_errf(err, errlen, "%s:%d: %s: %s", file, line, ki->name,
-		    why);
-	else if ((s = strdup(p.str)) == NULL)
-		conf_errf(err, errlen, "%s:%d: %s: out of memory", file, line,
-		    ki->name);
-	else {
-		cv = &conf->v[sect][key];
-		conf_value_clear(ki, cv);
-		cv->str = s;
-		cv->num = p.num;
-		cv->isset = 1;
-		strlcpy(cv->file, file, sizeof(cv->file));
-		cv->line = line;
-		rv = 0;
+	return conf_store(ki, &conf->v[sect][key], value, file, line, err,
+	    errlen);
+}
+
+/* ---- virtual domains ------------------------------------------------ */
+
+/* A vdmap NAME: letters, digits, '.', '-', '_'; it prefixes keys. */
+static int
+conf_vdname_ok(const char *name)
+{
+	const char	*p;
+
+	if (name[0] == '\0' || strlen(name) >= CONF_VDNAME_BYTES)
+		return 0;
+	for (p = name; *p != '\0'; p++)
+		if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-' &&
+		    *p != '_')
+			return 0;
+	return 1;
+}
+
+/*
+ * A numeric address in its one text form (inet_ntop), an IPv4-mapped
+ * IPv6 address as IPv4: 0, or -1 if addr is not an address.
+ */
+static int
+conf_addr_normalise(const char *addr, char *out, size_t outlen)
+{
+	unsigned char	a[sizeof(struct in6_addr)];
+	static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	    0, 0xff, 0xff };
+
+	if (inet_pton(AF_INET, addr, a) == 1)
+		return inet_ntop(AF_INET, a, out, outlen) == NULL ? -1 : 0;
+	if (inet_pton(AF_INET6, addr, a) != 1)
+		return -1;
+	if (memcmp(a, mapped, sizeof(mapped)) == 0)
+		return inet_ntop(AF_INET, a + 12, out, outlen) == NULL ? -1 : 0;
+	return inet_ntop(AF_INET6, a, out, outlen) == NULL ? -1 : 0;
+}
+
+static int
+conf_vd_ok(const struct mmp_conf *conf, int sect, int vd)
+{
+	return conf != NULL && sect > CONF_GLOBAL && sect < CONF_NSECT &&
+	    vd >= 0 && (size_t)vd < conf->nvd[sect];
+}
+
+int
+conf_vdomain_by_name(const struct mmp_conf *conf, int sect, const char *name)
+{
+	size_t	i;
+
+	if (conf == NULL || sect <= CONF_GLOBAL || sect >= CONF_NSECT)
+		return -1;
+	for (i = 0; i < conf->nvd[sect]; i++)
+		if (strcasecmp(conf->vd[sect][i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+/*
+ * The address of "ADDR", "IPv4:PORT" or "[IPv6]:PORT" (how the relays
+ * write a socket's address) into out: 0, or -1 if it does not fit.
+ */
+static int
+conf_addr_strip_port(const char *addr, char *out, size_t outlen)
+{
+	const char	*end, *c;
+	size_t		 n;
+
+	if (addr[0] == '[') {
+		if ((end = strchr(addr, ']')) == NULL)
+			return -1;
+		addr++;
+	} else if ((c = strchr(addr, ':')) != NULL && strchr(c + 1, ':') ==
+	    NULL)
+		end = c;
+	else
+		end = addr + strlen(addr);
+	n = (size_t)(end - addr);
+	if (n >= outlen)
+		return -1;
+	memcpy(out, addr, n);
+	out[n] = '\0';
+	return 0;
+}
+
+int
+conf_vdomain_find(const struct mmp_conf *conf, int sect, const char *addr)
+{
+	char	host[CONF_HOST_BYTES], norm[CONF_HOST_BYTES];
+	size_t	i;
+
+	if (conf == NULL || sect <= CONF_GLOBAL || sect >= CONF_NSECT ||
+	    addr == NULL || conf->nvd[sect] == 0 ||
+	    conf_addr_strip_port(addr, host, sizeof(host)) == -1 ||
+	    conf_addr_normalise(host, norm, sizeof(norm)) == -1)
+		return -1;
+	for (i = 0; i < conf->nvd[sect]; i++)
+		if (strcmp(conf->vd[sect][i].addr, norm) == 0)
+			return (int)i;
+	return -1;
+}
+
+int
+conf_vdomain_add(struct mmp_conf *conf, int sect, const char *name,
+    const char *addr, const char *file, int line, char *err, size_t errlen)
+{
+	struct conf_vdomain	*nv, *vd;
+	char			 norm[CONF_HOST_BYTES], show[CONF_SHOW_BYTES];
+	int			 o;
+
+	if (file == NULL)
+		file = "?";
+	if (conf == NULL || sect <= CONF_GLOBAL || sect >= CONF_NSECT) {
+		conf_errf(err, errlen, "%s:%d: invalid section", file, line);
+		return -1;
 	}
-	explicit_bzero(&p, sizeof(p));
-	return rv;
+	if (!conf_vdname_ok(name)) {
+		conf_errf(err, errlen, "%s:%d: vdmap name %s: not 1..%d "
+		    "letters, digits, '.', '-' or '_'", file, line,
+		    conf_show_raw(name, show, sizeof(show)),
+		    CONF_VDNAME_BYTES - 1);
+		return -1;
+	}
+	if (conf_addr_normalise(addr, norm, sizeof(norm)) == -1) {
+		conf_errf(err, errlen, "%s:%d: vdmap %s: %s is not an IPv4 or "
+		    "IPv6 address", file, line, name, conf_show_raw(addr, show,
+		    sizeof(show)));
+		return -1;
+	}
+	if ((o = conf_vdomain_by_name(conf, sect, name)) != -1) {
+		conf_errf(err, errlen, "%s:%d: vdmap %s: name already used at "
+		    "line %d", file, line, name, conf->vd[sect][o].line);
+		return -1;
+	}
+	if ((o = conf_vdomain_find(conf, sect, norm)) != -1) {
+		conf_errf(err, errlen, "%s:%d: vdmap %s: address %s already "
+		    "used by %s (line %d)", file, line, name, norm,
+		    conf->vd[sect][o].name, conf->vd[sect][o].line);
+		return -1;
+	}
+	if (conf->nvd[sect] >= CONF_VDOMAINS_MAX) {
+		conf_errf(err, errlen, "%s:%d: more than %d vdmap entries",
+		    file, line, CONF_VDOMAINS_MAX);
+		return -1;
+	}
+	nv = recallocarray(conf->vd[sect], conf->nvd[sect],
+	    conf->nvd[sect] + 1, sizeof(*nv));
+	if (nv == NULL) {
+		conf_errf(err, errlen, "%s:%d: out of memory", file, line);
+		return -1;
+	}
+	conf->vd[sect] = nv;
+	vd = &nv[conf->nvd[sect]];
+	strlcpy(vd->name, name, sizeof(vd->name));
+	strlcpy(vd->addr, norm, sizeof(vd->addr));
+	strlcpy(vd->file, file, sizeof(vd->file));
+	vd->line = line;
+	return (int)conf->nvd[sect]++;
+}
+
+int
+conf_vset(struct mmp_conf *conf, int sect, int vd, enum conf_key key,
+    const char *value, const char *file, int line, char *err, size_t errlen)
+{
+	const struct conf_keyinfo	*ki;
+
+	if (file == NULL)
+		file = "?";
+	if (!conf_vd_ok(conf, sect, vd) || (ki = conf_keyinfo(key)) == NULL ||
+	    value == NULL) {
+		conf_errf(err, errlen, "%s:%d: invalid key or virtual domain",
+		    file, line);
+		return -1;
+	}
+	if ((ki->files & CF_V) == 0 || (ki->files & (1U << sect)) == 0) {
+		conf_errf(err, errlen, "%s:%d: %s may not be set per virtual "
+		    "domain", file, line, ki->name);
+		return -1;
+	}
+	return conf_store(ki, &conf->vd[sect][vd].v[key], value, file, line,
+	    err, errlen);
+}
+
+int
+conf_voverrides(const struct mmp_conf *conf, int sect, int vd,
+    enum conf_key key)
+{
+	return conf_vd_ok(conf, sect, vd) && conf_keyinfo(key) != NULL &&
+	    conf->vd[sect][vd].v[key].isset;
+}
+
+const char *
+conf_vstr(const struct mmp_conf *conf, int sect, int vd, enum conf_key key)
+{
+	if (conf_voverrides(conf, sect, vd, key))
+		return conf->vd[sect][vd].v[key].str;
+	return conf_str(conf, sect, key);
+}
+
+long long
+conf_vnum(const struct mmp_conf *conf, int sect, int vd, enum conf_key key)
+{
+	if (conf_voverrides(conf, sect, vd, key))
+		return conf->vd[sect][vd].v[key].num;
+	return conf_num(conf, sect, key);
+}
+
+int
+conf_visset(const struct mmp_conf *conf, int sect, int vd, enum conf_key key)
+{
+	return conf_voverrides(conf, sect, vd, key) ||
+	    conf_isset(conf, sect, key);
+}
+
+const char *
+conf_vdomain_domain(const struct mmp_conf *conf, int sect, int vd)
+{
+	const char	*d;
+
+	if (!conf_vd_ok(conf, sect, vd))
+		return NULL;
+	if (conf_voverrides(conf, sect, vd, CK_DEFAULTDOMAIN) &&
+	    (d = conf->vd[sect][vd].v[CK_DEFAULTDOMAIN].str)[0] != '\0')
+		return d;
+	return conf->vd[sect][vd].name;
 }
 
 static const char *
@@ -1149,6 +1421,35 @@ conf_check_crams(const struct mmp_conf *conf, int sect, char *err,
 }
 
 int
+conf_check_vdomain_crams(const struct mmp_conf *conf, int sect, char *err,
+    size_t errlen)
+{
+	const struct conf_vdomain	*vd;
+	const struct conf_value		*cv;
+	const char			*admin, *pass;
+	size_t				 i;
+
+	for (i = 0; i < conf->nvd[sect]; i++) {
+		vd = &conf->vd[sect][i];
+		if (!conf_vnum(conf, sect, (int)i, CK_CRAMS))
+			continue;
+		admin = conf_vstr(conf, sect, (int)i, CK_STOREADMIN);
+		pass = conf_vstr(conf, sect, (int)i, CK_STOREADMINPASS);
+		if (admin != NULL && admin[0] != '\0' && pass != NULL &&
+		    pass[0] != '\0')
+			continue;
+		cv = &vd->v[CK_CRAMS];
+		conf_errf(err, errlen, "%s:%d: virtual domain %s: CRAMs yes "
+		    "needs StoreAdmin and StoreAdminPass: APOP and CRAM-MD5 "
+		    "logins are replayed to the store as its administrator",
+		    cv->isset ? cv->file : vd->file, cv->isset ? cv->line :
+		    vd->line, vd->name);
+		return -1;
+	}
+	return 0;
+}
+
+int
 conf_finish(struct mmp_conf *conf, char *err, size_t errlen)
 {
 	const struct conf_value	*cv;
@@ -1234,8 +1535,8 @@ conf_read_line(FILE *fp, char *buf, size_t size, size_t *lenp)
  * double quote ends with the matching one; inside, \" and \\ are escapes
  * and any other backslash is kept (paths of the Windows product).
  */
-static int
-conf_unquote(const char *v, char *out, size_t outlen, char *why,
+int
+conf_value_unquote(const char *v, char *out, size_t outlen, char *why,
     size_t whylen)
 {
 	size_t	len, i, o = 0;
@@ -1353,7 +1654,7 @@ conf_parse_line(struct mmp_conf *conf, int sect, char *line, int lineno,
 
 	if ((k = conf_line_key(sect, line, lineno, &v, err, errlen)) < 0)
 		return k == -1 ? 0 : -1;
-	if (conf_unquote(v, value, sizeof(value), why, sizeof(why)) == -1) {
+	if (conf_value_unquote(v, value, sizeof(value), why, sizeof(why)) == -1) {
 		conf_errf(err, errlen, "%s:%d: %s: %s", file, lineno,
 		    conf_keys[k].name, why);
 		goto out;
@@ -1540,6 +1841,65 @@ conf_dump_key(const struct mmp_conf *conf, int sect, int k, FILE *fp)
 	fputc('\n', fp);
 }
 
+/* A file name as the dump shows it: control bytes replaced. */
+static void
+conf_dump_origin(FILE *fp, const char *file, int line)
+{
+	const char	*f;
+
+	fputs("   # ", fp);
+	for (f = file; *f != '\0'; f++)
+		fputc((unsigned char)*f < 0x20 || *f == 0x7f ? '?' : *f, fp);
+	fprintf(fp, ":%d", line);
+}
+
+/*
+ * A service's virtual domains: "vdmap NAME ADDR" with its domain, then
+ * every key a virtual domain may set (CF_V) with its effective value
+ * there: the vdmap line that set it, or the service's (secrets hidden).
+ */
+static void
+conf_dump_vdomains(const struct mmp_conf *conf, int sect, FILE *fp)
+{
+	const struct conf_vdomain	*vd;
+	const struct conf_value		*cv;
+	const char			*s;
+	size_t				 i;
+	int				 k;
+
+	for (i = 0; i < conf->nvd[sect]; i++) {
+		vd = &conf->vd[sect][i];
+		fprintf(fp, "%s: vdmap %s %s", conf_files[sect], vd->name,
+		    vd->addr);
+		conf_dump_origin(fp, vd->file, vd->line);
+		fputs(", domain ", fp);
+		conf_dump_quoted(fp, conf_vdomain_domain(conf, sect, (int)i));
+		fputc('\n', fp);
+		for (k = 0; k < CK_NKEYS; k++) {
+			if (!(conf_keys[k].files & CF_V) ||
+			    !(conf_keys[k].files & (1U << sect)))
+				continue;
+			cv = &vd->v[k];
+			s = conf_vstr(conf, sect, (int)i, k);
+			fprintf(fp, "%s: %s:%s ", conf_files[sect], vd->name,
+			    conf_keys[k].name);
+			if ((conf_keys[k].flags & CKF_SECRET) && s != NULL &&
+			    s[0] != '\0')
+				fputs("\"********\"", fp);
+			else
+				conf_dump_quoted(fp, s);
+			if (cv->isset)
+				conf_dump_origin(fp, cv->file, cv->line);
+			else
+				fputs("   # service", fp);
+			/* CertMap is the vdmap's CertMapFile: in effect here. */
+			if ((conf_keys[k].flags & CKF_LATER) && k != CK_CERTMAP)
+				fputs(", not in effect in this version", fp);
+			fputc('\n', fp);
+		}
+	}
+}
+
 void
 conf_dump(const struct mmp_conf *conf, FILE *fp)
 {
@@ -1553,6 +1913,8 @@ conf_dump(const struct mmp_conf *conf, FILE *fp)
 		for (k = 0; k < CK_NKEYS; k++)
 			if (conf_keys[k].files & (1U << sect))
 				conf_dump_key(conf, sect, k, fp);
+		if (sect != CONF_GLOBAL)
+			conf_dump_vdomains(conf, sect, fp);
 	}
 	for (i = 0; i < conf->nlisteners; i++) {
 		l = &conf->listeners[i];
@@ -1582,6 +1944,23 @@ conf_sent_to(int key, enum conf_dest dest)
 	return 0;
 }
 
+/*
+ * Is key set in sect's file or by one of its virtual domains? CertMap
+ * counts in the file only: in a vdmap it is in effect.
+ */
+static int
+conf_later_set(const struct mmp_conf *conf, int sect, int k)
+{
+	size_t	i;
+
+	if (conf->v[sect][k].isset)
+		return 1;
+	for (i = 0; k != CK_CERTMAP && i < conf->nvd[sect]; i++)
+		if (conf->vd[sect][i].v[k].isset)
+			return 1;
+	return 0;
+}
+
 void
 conf_later_keys(const struct mmp_conf *conf, int sect, char *buf,
     size_t len)
@@ -1596,7 +1975,7 @@ conf_later_keys(const struct mmp_conf *conf, int sect, char *buf,
 		return;
 	for (k = 0; k < CK_NKEYS; k++) {
 		if (!(conf_keys[k].flags & CKF_LATER) ||
-		    !conf->v[sect][k].isset)
+		    !conf_later_set(conf, sect, k))
 			continue;
 		used = strlen(buf);
 		/* Never cut a name: end with ", ..." when it does not fit. */

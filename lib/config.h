@@ -19,6 +19,7 @@
 #define CF_A		0x1
 #define CF_I		0x2
 #define CF_P		0x4
+#define CF_V		0x8		/* may be set per virtual domain (vdmap) */
 
 #define CKF_SECRET	0x1
 #define CKF_LATER	0x2
@@ -55,6 +56,7 @@ enum conf_type {
 	CT_PATHLIST,		/* blank-separated absolute paths, at most
 				   CONF_PATHS_MAX; "" = none */
 	CT_TLSPROTOS,		/* TLSv1.2 and/or TLSv1.3 */
+	CT_REPLAYFMT,		/* ReplayFormat, see lib/loginname.h */
 };
 
 #define CONF_PATHS_MAX	16	/* = TLS_CERTS_MAX (lib/tlsmsg.h) */
@@ -98,6 +100,22 @@ struct conf_listener {
 
 struct certmap_set;
 
+#define CONF_VDOMAINS_MAX	256	/* vdmap entries of one service */
+#define CONF_VDNAME_BYTES	64	/* a vdmap NAME, NUL included */
+
+/*
+ * One `vdmap NAME IPADDR` entry of a service's VirtualDomainFile and the
+ * keys (CF_V) it overrides for sessions on that local address.
+ */
+struct conf_vdomain {
+	char			 name[CONF_VDNAME_BYTES];
+	char			 addr[CONF_HOST_BYTES];	/* numeric, normalised */
+	char			 file[64];		/* where it starts */
+	int			 line;
+	struct conf_value	 v[CK_NKEYS];
+	struct certmap_set	*certmap;		/* its CertMap, parsed */
+};
+
 struct mmp_conf {
 	char			 dir[1024];
 	int			 enabled[CONF_NSECT];	/* in ServiceList */
@@ -110,6 +128,13 @@ struct mmp_conf {
 	 * conf_free frees it.
 	 */
 	struct certmap_set	*certmap[CONF_NSECT];
+	/*
+	 * Each service's virtual domains (VirtualDomainFile, lib/vdmap.h),
+	 * in file order; the parent parses the file, the children receive
+	 * them (IMSG_CONF_VDOMAIN, IMSG_CONF_VDKV). conf_free frees them.
+	 */
+	struct conf_vdomain	*vd[CONF_NSECT];
+	size_t			 nvd[CONF_NSECT];
 };
 
 const struct conf_keyinfo *conf_keyinfo(enum conf_key);
@@ -165,9 +190,58 @@ int		 conf_tls_used(const struct mmp_conf *);
  */
 int		 conf_sent_to(int key, enum conf_dest);
 
+/*
+ * Virtual domains. conf_vdomain_add: a new `vdmap NAME IPADDR` of sect,
+ * its index or -1 with err (bad name or address, a duplicate, more than
+ * CONF_VDOMAINS_MAX). conf_vset: validate and store a CF_V key of domain
+ * vd, like conf_set. conf_vdomain_by_name: index or -1.
+ */
+int		 conf_vdomain_add(struct mmp_conf *, int sect, const char *name,
+		    const char *addr, const char *file, int line, char *err,
+		    size_t errlen);
+int		 conf_vset(struct mmp_conf *, int sect, int vd, enum conf_key,
+		    const char *value, const char *file, int line, char *err,
+		    size_t errlen);
+int		 conf_vdomain_by_name(const struct mmp_conf *, int sect,
+		    const char *name);
+/*
+ * The virtual domain of a session that came in on local address addr
+ * (numeric, "ADDR", "IPv4:PORT" or "[IPv6]:PORT"; an IPv4-mapped IPv6
+ * address matches its IPv4 form): index or -1 for none.
+ */
+int		 conf_vdomain_find(const struct mmp_conf *, int sect,
+		    const char *addr);
+/* Its domain: its DefaultDomain if set, else its name; NULL if vd < 0. */
+const char	*conf_vdomain_domain(const struct mmp_conf *, int sect, int vd);
+/*
+ * Effective values in virtual domain vd of sect: its override if set,
+ * else the service's (conf_str/conf_num); vd -1 is the service's.
+ */
+const char	*conf_vstr(const struct mmp_conf *, int sect, int vd,
+		    enum conf_key);
+long long	 conf_vnum(const struct mmp_conf *, int sect, int vd,
+		    enum conf_key);
+int		 conf_visset(const struct mmp_conf *, int sect, int vd,
+		    enum conf_key);
+/* Is the key set in vd itself (not inherited)? */
+int		 conf_voverrides(const struct mmp_conf *, int sect, int vd,
+		    enum conf_key);
+/*
+ * Every virtual domain of sect with CRAMs yes has a StoreAdmin and its
+ * password to replay them as: 0, or -1 with "file:line: why" in err.
+ */
+int		 conf_check_vdomain_crams(const struct mmp_conf *, int sect,
+		    char *err, size_t errlen);
+/* The value of a .cfg line after its key, unquoted: 0 or -1 with why. */
+int		 conf_value_unquote(const char *v, char *out, size_t outlen,
+		    char *why, size_t whylen);
+
 /* `mmpd -nn`: every key of every active section, value and origin. */
 void		 conf_dump(const struct mmp_conf *, FILE *);
-/* Keys set in sect whose feature is CKF_LATER, as "A, B, C"; "" if none. */
+/*
+ * Keys set in sect (its file or its vdmap) whose feature is CKF_LATER, as
+ * "A, B, C"; "" if none.
+ */
 void		 conf_later_keys(const struct mmp_conf *, int sect, char *,
 		    size_t);
 

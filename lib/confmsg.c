@@ -1,7 +1,8 @@
 /*
  * Configuration over imsg: the parent sends each set value with where it
- * came from; the child validates it again with conf_set() and derives its
- * listeners with conf_finish(), the same code the parent ran.
+ * came from, then each virtual domain and its keys; the child validates it
+ * again with conf_set() and conf_vset() and derives its listeners with
+ * conf_finish(), the same code the parent ran.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -11,10 +12,48 @@
 #include "log.h"
 #include "msg.h"
 
+/* One virtual domain: its entry, then each key it sets. */
+static int
+conf_send_vdomain(struct chan *ch, const struct mmp_conf *conf, int sect,
+    int i, enum conf_dest dest)
+{
+	const struct conf_vdomain	*vd = &conf->vd[sect][i];
+	const struct conf_value		*cv;
+	struct msg_writer		 w;
+	int				 k;
+
+	msg_writer_init(&w);
+	msg_add_u8(&w, sect);
+	msg_add_u16(&w, i);
+	msg_add_str(&w, vd->name);
+	msg_add_str(&w, vd->addr);
+	msg_add_str(&w, vd->file);
+	msg_add_u32(&w, vd->line);
+	if (chan_compose_msg(ch, IMSG_CONF_VDOMAIN, 0, -1, &w) == -1)
+		return -1;
+	for (k = 0; k < CK_NKEYS; k++) {
+		cv = &vd->v[k];
+		if (!cv->isset || !conf_sent_to(k, dest))
+			continue;
+		msg_writer_init(&w);
+		msg_add_u8(&w, sect);
+		msg_add_u16(&w, i);
+		msg_add_u16(&w, k);
+		msg_add_str(&w, cv->str);
+		msg_add_str(&w, cv->file);
+		msg_add_u32(&w, cv->line);
+		/* Composing wipes w: it may have held a secret. */
+		if (chan_compose_msg(ch, IMSG_CONF_VDKV, 0, -1, &w) == -1)
+			return -1;
+	}
+	return 0;
+}
+
 int
 conf_send_begin(struct chan *ch, const struct mmp_conf *conf, uint32_t gen,
     enum conf_dest dest)
 {
+	size_t				 i;
 	struct msg_writer		 w;
 	const struct conf_value	*cv;
 	int			 sect, k;
@@ -40,6 +79,11 @@ conf_send_begin(struct chan *ch, const struct mmp_conf *conf, uint32_t gen,
 				return -1;
 		}
 	}
+	for (sect = SVC_IMAP; sect < CONF_NSECT; sect++)
+		for (i = 0; i < conf->nvd[sect]; i++)
+			if (conf_send_vdomain(ch, conf, sect, (int)i, dest) ==
+			    -1)
+				return -1;
 	return 0;
 }
 
@@ -85,6 +129,65 @@ conf_rx_kv(struct conf_rx *rx, struct imsg *imsg, char *err, size_t errlen)
 	return rv;
 }
 
+/* IMSG_CONF_VDOMAIN: the next domain of its section, in order. */
+static int
+conf_rx_vdomain(struct conf_rx *rx, struct imsg *imsg, char *err,
+    size_t errlen)
+{
+	struct msg_reader	r;
+	char			name[MMP_STR_BYTES], addr[MMP_STR_BYTES];
+	char			file[64];
+	uint32_t		line;
+	uint16_t		idx;
+	uint8_t			sect;
+
+	msg_reader_init(&r, imsg);
+	if (msg_get_u8(&r, &sect) == -1 || msg_get_u16(&r, &idx) == -1 ||
+	    msg_get_str(&r, name, sizeof(name)) == -1 ||
+	    msg_get_str(&r, addr, sizeof(addr)) == -1 ||
+	    msg_get_str(&r, file, sizeof(file)) == -1 ||
+	    msg_get_u32(&r, &line) == -1 || msg_end(&r) == -1) {
+		(void)snprintf(err, errlen, "malformed virtual domain");
+		return -1;
+	}
+	if (!msg_sect_ok(sect) || idx != rx->conf->nvd[sect] ||
+	    line > INT32_MAX || !msg_text_ok(file)) {
+		(void)snprintf(err, errlen, "virtual domain out of range");
+		return -1;
+	}
+	return conf_vdomain_add(rx->conf, sect, name, addr, file, line, err,
+	    errlen) == -1 ? -1 : 0;
+}
+
+/* IMSG_CONF_VDKV: a key of a domain received before. */
+static int
+conf_rx_vdkv(struct conf_rx *rx, struct imsg *imsg, char *err, size_t errlen)
+{
+	struct msg_reader	 r;
+	char			 value[MMP_STR_BYTES], file[64];
+	uint32_t		 line;
+	uint16_t		 idx, key;
+	uint8_t			 sect;
+	int			 rv = -1;
+
+	msg_reader_init(&r, imsg);
+	if (msg_get_u8(&r, &sect) == -1 || msg_get_u16(&r, &idx) == -1 ||
+	    msg_get_u16(&r, &key) == -1 ||
+	    msg_get_str(&r, value, sizeof(value)) == -1 ||
+	    msg_get_str(&r, file, sizeof(file)) == -1 ||
+	    msg_get_u32(&r, &line) == -1 || msg_end(&r) == -1)
+		(void)snprintf(err, errlen, "malformed virtual domain value");
+	else if (!msg_sect_ok(sect) || idx >= rx->conf->nvd[sect] ||
+	    key >= CK_NKEYS || line > INT32_MAX)
+		(void)snprintf(err, errlen, "virtual domain value out of "
+		    "range");
+	else
+		rv = conf_vset(rx->conf, sect, idx, key, value, file, line, err,
+		    errlen);
+	explicit_bzero(value, sizeof(value));
+	return rv;
+}
+
 static int
 conf_rx_gen(struct imsg *imsg, uint32_t *gen)
 {
@@ -115,11 +218,17 @@ conf_rx_imsg(struct conf_rx *rx, struct imsg *imsg, struct mmp_conf **out,
 		}
 		return 0;
 	case IMSG_CONF_KV:
+	case IMSG_CONF_VDOMAIN:
+	case IMSG_CONF_VDKV:
 		if (rx->conf == NULL) {
-			(void)snprintf(err, errlen, "CONF_KV outside START/END");
+			(void)snprintf(err, errlen, "%s outside START/END",
+			    msg_type_name(imsg->hdr.type));
 			return -1;
 		}
-		if (conf_rx_kv(rx, imsg, err, errlen) == -1)
+		if ((imsg->hdr.type == IMSG_CONF_KV ? conf_rx_kv(rx, imsg, err,
+		    errlen) : imsg->hdr.type == IMSG_CONF_VDOMAIN ?
+		    conf_rx_vdomain(rx, imsg, err, errlen) :
+		    conf_rx_vdkv(rx, imsg, err, errlen)) == -1)
 			break;
 		return 0;
 	case IMSG_CONF_END:

@@ -14,7 +14,8 @@
 #include "imsg.h"
 
 /*
- * Parent: queue IMSG_CONF_START(gen) and one IMSG_CONF_KV per set value.
+ * Parent: queue IMSG_CONF_START(gen), one IMSG_CONF_KV per set value, then
+ * each virtual domain (IMSG_CONF_VDOMAIN) with its keys (IMSG_CONF_VDKV).
  * A secret key only to the kind of child (dest) it is for (conf_sent_to):
  * BindPass to mmp-ldapd, StoreAdminPass to the relays. The caller adds
  * its own messages (listeners, hosts) and then calls conf_send_end. 0 or
@@ -31,7 +32,7 @@ struct conf_rx {
 };
 
 /*
- * Child: feed an IMSG_CONF_START, _KV or _END. Returns 0 when consumed,
+ * Child: feed an IMSG_CONF_START, _KV, _VDOMAIN, _VDKV or _END. Returns 0 when consumed,
  * 1 at a valid END (*out is the finished configuration, owned by the
  * caller; *gen its generation), -1 on a malformed or invalid message
  * (reason in err; the partial configuration is dropped).

@@ -39,6 +39,9 @@ static const struct {
 	[IMSG_TLSD_DRAINING] =	{ "TLSD_DRAINING", 0 },
 	[IMSG_TLS_CONF_KEPT] =	{ "TLS_CONF_KEPT", 0 },
 	[IMSG_AUDIT] =		{ "AUDIT", 0 },
+	[IMSG_CONF_VDOMAIN] =	{ "CONF_VDOMAIN", 0 },
+	[IMSG_CONF_VDKV] =	{ "CONF_VDKV", 0 },
+	[IMSG_CONF_VDCERTMAP] =	{ "CONF_VDCERTMAP", 0 },
 };
 
 /* NULL for a number no message has: the caller logs the number. */

@@ -161,6 +161,25 @@ enum mmp_imsg {
 	 * (AuditLog). One printable line, or the message is refused.
 	 */
 	IMSG_AUDIT,
+	/*
+	 * parent -> child: u8 section, u16 index (the domains of a section
+	 * are numbered from 0 in file order), str name, str address (numeric),
+	 * str file, u32 line. One `vdmap NAME IPADDR` entry of the section's
+	 * VirtualDomainFile; part of a configuration, after its CONF_KVs.
+	 */
+	IMSG_CONF_VDOMAIN,
+	/*
+	 * parent -> child: u8 section, u16 index, u16 key, str value,
+	 * str file, u32 line. One key of a virtual domain sent before, read
+	 * again with conf_vset; a secret only to the child conf_sent_to names.
+	 */
+	IMSG_CONF_VDKV,
+	/*
+	 * parent -> ldapd: u16 index of a virtual domain of the section,
+	 * then the payload of IMSG_CONF_CERTMAP: one mapping of that domain's
+	 * CertMap, lib/certmapmsg.h, in file order.
+	 */
+	IMSG_CONF_VDCERTMAP,
 	IMSG_MAX
 };
 

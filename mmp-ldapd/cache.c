@@ -254,6 +254,39 @@ static const enum conf_key dircache_num_keys[] = {
 	CK_PREAUTH,
 };
 
+/* The virtual domains of svc, the same in a and b, overrides included. */
+static int
+dircache_same_vdomains(const struct mmp_conf *a, const struct mmp_conf *b,
+    int svc)
+{
+	const struct conf_keyinfo	*ki;
+	const char			*va, *vb;
+	size_t				 i;
+	int				 k;
+
+	if (a->nvd[svc] != b->nvd[svc])
+		return 0;
+	for (i = 0; i < a->nvd[svc]; i++) {
+		if (strcmp(a->vd[svc][i].name, b->vd[svc][i].name) != 0 ||
+		    strcmp(a->vd[svc][i].addr, b->vd[svc][i].addr) != 0)
+			return 0;
+		for (k = 0; k < CK_NKEYS; k++) {
+			if ((ki = conf_keyinfo(k)) == NULL ||
+			    !(ki->files & CF_V))
+				continue;
+			if (conf_voverrides(a, svc, (int)i, k) !=
+			    conf_voverrides(b, svc, (int)i, k))
+				return 0;
+			va = conf_vstr(a, svc, (int)i, k);
+			vb = conf_vstr(b, svc, (int)i, k);
+			if (strcmp(va != NULL ? va : "", vb != NULL ? vb : "")
+			    != 0)
+				return 0;
+		}
+	}
+	return 1;
+}
+
 int
 dircache_same_conf(const struct mmp_conf *a, const struct mmp_conf *b,
     int svc)
@@ -268,7 +301,29 @@ dircache_same_conf(const struct mmp_conf *a, const struct mmp_conf *b,
 			return 0;
 	fa = conf_str(a, svc, CK_SEARCHFORMAT);
 	fb = conf_str(b, svc, CK_SEARCHFORMAT);
-	return strcmp(fa != NULL ? fa : "", fb != NULL ? fb : "") == 0;
+	return strcmp(fa != NULL ? fa : "", fb != NULL ? fb : "") == 0 &&
+	    dircache_same_vdomains(a, b, svc);
+}
+
+/*
+ * Whether virtual domain vd of svc needs caches of its own: it sets their
+ * sizes or lifetimes, PreAuth, or a directory of its own (its entries and
+ * binds are another directory's). The others share the service's.
+ */
+int
+dircache_vd_own(const struct mmp_conf *conf, int svc, int vd)
+{
+	static const enum conf_key keys[] = {
+		CK_LDAPCACHESIZE, CK_LDAPCACHETTL, CK_AUTHCACHESIZE,
+		CK_AUTHCACHETTL, CK_PREAUTH, CK_LDAPURL, CK_BINDDN,
+		CK_BINDPASS, CK_MAILHOSTATTRS,
+	};
+	size_t	i;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (conf_voverrides(conf, svc, vd, keys[i]))
+			return 1;
+	return 0;
 }
 
 /*
@@ -299,13 +354,13 @@ dircache_new(long long usize, long long uttl, long long asize,
 }
 
 struct dir_caches *
-dircache_conf(const struct mmp_conf *conf, int svc, uint64_t gen)
+dircache_conf(const struct mmp_conf *conf, int svc, int vd, uint64_t gen)
 {
-	return dircache_new(conf_num(conf, svc, CK_LDAPCACHESIZE),
-	    conf_num(conf, svc, CK_LDAPCACHETTL),
-	    conf_num(conf, svc, CK_AUTHCACHESIZE),
-	    conf_num(conf, svc, CK_AUTHCACHETTL),
-	    conf_num(conf, svc, CK_PREAUTH) != 0, gen);
+	return dircache_new(conf_vnum(conf, svc, vd, CK_LDAPCACHESIZE),
+	    conf_vnum(conf, svc, vd, CK_LDAPCACHETTL),
+	    conf_vnum(conf, svc, vd, CK_AUTHCACHESIZE),
+	    conf_vnum(conf, svc, vd, CK_AUTHCACHETTL),
+	    conf_vnum(conf, svc, vd, CK_PREAUTH) != 0, gen);
 }
 
 static void

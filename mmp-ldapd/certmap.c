@@ -27,10 +27,20 @@ certmap_conf(struct ldapd *env, struct imsg *imsg)
 	struct certmap_conf	cc;
 	struct certmap_set	**setp;
 	char			err[256];
+	uint16_t		vd;
 
-	if (env->rx.conf == NULL || certmap_conf_read(imsg, &cc) == -1)
+	if (env->rx.conf == NULL)
 		return CHAN_BAD;
-	setp = &env->rx.conf->certmap[cc.sect];
+	if (imsg->hdr.type == IMSG_CONF_VDCERTMAP) {
+		/* A virtual domain's CertMap: the domain came before. */
+		if (certmap_vdconf_read(imsg, &vd, &cc) == -1 ||
+		    vd >= env->rx.conf->nvd[cc.sect])
+			return CHAN_BAD;
+		setp = &env->rx.conf->vd[cc.sect][vd].certmap;
+	} else if (certmap_conf_read(imsg, &cc) == -1)
+		return CHAN_BAD;
+	else
+		setp = &env->rx.conf->certmap[cc.sect];
 	if (*setp == NULL && (*setp = certmap_new()) == NULL)
 		fatal("%s", __func__);
 	if (certmap_add(*setp, &cc.map, err, sizeof(err)) == -1) {
@@ -97,20 +107,25 @@ certmap_request(struct ldapd *env, struct relay *r, struct imsg *imsg)
 	char				 what[LOG_SID_BYTES +
 					     CERTMAP_LOG_BYTES + 16];
 	char				 l1[CERTMAP_LOG_BYTES];
+	const struct certmap_set	*set;
 	const char			*why = NULL;
-	int				 hasbase = 0;
+	int				 hasbase = 0, vd;
 
 	if (certmap_req_read(imsg, &rq) == -1)
 		return -1;
 	(void)escape_log(rq.subject, strlen(rq.subject), subj, sizeof(subj));
 	(void)snprintf(what, sizeof(what), LOG_SID_FMT ": certmap \"%s\"",
 	    (unsigned long long)rq.sid, subj);
-	if (env->conf->certmap[rq.svc] == NULL) {
+	/* The session's virtual domain's CertMap, else the service's. */
+	vd = conf_vdomain_find(env->conf, rq.svc, rq.local);
+	set = vd >= 0 && env->conf->vd[rq.svc][vd].certmap != NULL ?
+	    env->conf->vd[rq.svc][vd].certmap : env->conf->certmap[rq.svc];
+	if (set == NULL) {
 		lookup_refuse(r, rq.reqid, rq.svc, LOOKUP_NOUSER, what,
 		    "no CertMapFile");
 		return 0;
 	}
-	m = certmap_choose(env->conf->certmap[rq.svc], rq.issuer);
+	m = certmap_choose(set, rq.issuer);
 	if (certmap_build(m, &rq, base, sizeof(base), &hasbase, filter,
 	    sizeof(filter), &why) == -1) {
 		(void)snprintf(l1, sizeof(l1), "mapping %s: %s", m->name, why);
@@ -118,7 +133,7 @@ certmap_request(struct ldapd *env, struct relay *r, struct imsg *imsg)
 		return 0;
 	}
 	certmap_log(&rq, what, m, r->idx, hasbase ? base : NULL, filter);
-	lookup_cert_start(env, r, rq.reqid, rq.sid, rq.svc, what, rq.subject,
-	    hasbase ? base : NULL, filter);
+	lookup_cert_start(env, r, rq.reqid, rq.sid, rq.svc, vd, what,
+	    rq.subject, hasbase ? base : NULL, filter);
 	return 0;
 }

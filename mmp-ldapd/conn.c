@@ -562,15 +562,41 @@ conn_start(struct ldap_conn *c)
 
 /* ---- searches ------------------------------------------------------ */
 
+/*
+ * What lk's search asks for: a domain entry's (domain.c), a certificate's,
+ * a CRAM's (userPassword) or a user's attributes, a user's with the
+ * %A[attr] names of its replay format added (into buf).
+ */
+static char **
+conn_attrs(struct ldap_conn *c, struct lookup *lk, char **buf)
+{
+	char	**base;
+	size_t	  n, i;
+
+	if (domain_pending(lk))
+		return domain_attrs();
+	if (lk->subject != NULL)
+		return c->certattrs;
+	base = lk->cram != CRAM_NONE ? c->cramattrs : c->userattrs;
+	if (lk->rattrs[0] == NULL)
+		return base;
+	for (n = 0; base[n] != NULL; n++)
+		buf[n] = base[n];
+	for (i = 0; lk->rattrs[i] != NULL; i++)
+		buf[n++] = lk->rattrs[i];
+	buf[n] = NULL;
+	return buf;
+}
+
 static enum send_result
 lookup_send(struct ldap_conn *c, struct lookup *lk)
 {
 	const struct ldap_url	*u = &c->urls[c->cur];
 	struct timeval		 tv;
 	char			 f[LOG_TEXT_BYTES];
-	char			**attrs = c->userattrs;
+	char			*attrs[LDAPD_ATTRS_MAX + LDAPD_NSTATUS_ATTRS +
+				    LDAPD_REPLAY_ATTRS_MAX + 2];
 	int			 rc, msgid, scope = u->scope;
-	int			 domain = domain_pending(lk);
 
 	/*
 	 * The domain tree and a hosted domain's users are searched whole:
@@ -578,16 +604,11 @@ lookup_send(struct ldap_conn *c, struct lookup *lk)
 	 */
 	if (lk->dom != NULL)
 		scope = LDAP_SCOPE_SUBTREE;
-	if (domain)
-		attrs = domain_attrs();
-	else if (lk->cram != CRAM_NONE)
-		attrs = c->cramattrs;	/* userPassword, the uid too */
-	else if (lk->subject != NULL || lk->replayfmt != NULL)
-		attrs = c->certattrs;	/* the uid too */
 	tv.tv_sec = c->timeout_sec;
 	tv.tv_usec = 0;
 	rc = ldap_search_ext(c->ld, lookup_base(lk, u), scope, lk->filter,
-	    attrs, 0, NULL, NULL, &tv, SEARCH_SIZELIMIT, &msgid);
+	    conn_attrs(c, lk, attrs), 0, NULL, NULL, &tv, SEARCH_SIZELIMIT,
+	    &msgid);
 	if (rc == LDAP_BUSY)
 		return SEND_BUSY;
 	if (rc == LDAP_SERVER_DOWN)
@@ -600,7 +621,7 @@ lookup_send(struct ldap_conn *c, struct lookup *lk)
 		return SEND_DROPPED;
 	}
 	lk->conn = c;
-	lk->state = domain ? LK_DOMAIN : LK_SEARCHING;
+	lk->state = domain_pending(lk) ? LK_DOMAIN : LK_SEARCHING;
 	lk->msgid = msgid;
 	if (RB_INSERT(lookup_tree, &c->inflight, lk) != NULL) {
 		lk->conn = NULL;
@@ -712,18 +733,19 @@ conn_urls(struct ldap_conn *c)
 }
 
 static int
-conn_settings(struct ldap_conn *c, const struct mmp_conf *conf, int svc)
+conn_settings(struct ldap_conn *c, const struct mmp_conf *conf, int svc,
+    int vd)
 {
 	static char	 uid_attr[] = LDAPD_UID_ATTR;
 	static char	 password_attr[] = LDAPD_PASSWORD_ATTR;
 	static const char *status_attrs[] = LDAPD_STATUS_ATTRS;
-	const char	*attrs = conf_str(conf, svc, CK_MAILHOSTATTRS);
+	const char	*attrs = conf_vstr(conf, svc, vd, CK_MAILHOSTATTRS);
 	size_t		 n, i;
 	int		 more;
 
-	c->urltext = strdup(conf_str(conf, svc, CK_LDAPURL));
-	c->binddn = strdup(conf_str(conf, svc, CK_BINDDN));
-	c->bindpass = strdup(conf_str(conf, svc, CK_BINDPASS));
+	c->urltext = strdup(conf_vstr(conf, svc, vd, CK_LDAPURL));
+	c->binddn = strdup(conf_vstr(conf, svc, vd, CK_BINDDN));
+	c->bindpass = strdup(conf_vstr(conf, svc, vd, CK_BINDPASS));
 	c->attrtext = strdup(attrs != NULL ? attrs : "mailHost");
 	c->timeout_sec = (int)conf_num(conf, svc, CK_LDAPTIMEOUT);
 	c->starttls = conf_num(conf, svc, CK_LDAPSTARTTLS) != 0;
@@ -754,30 +776,52 @@ conn_settings(struct ldap_conn *c, const struct mmp_conf *conf, int svc)
 	/* userPassword only for CRAMs: no secret travels for the rest. */
 	c->cramattrs[n] = password_attr;
 	c->certattrs[n++] = uid_attr;
-	c->cramattrs[n] = uid_attr;	/* a replay format's %A[uid] */
-	c->certattrs[n++] = NULL;
-	c->cramattrs[n] = NULL;
+	c->certattrs[n] = c->cramattrs[n] = NULL;
 	return conn_urls(c);
 }
 
-/* The connection a section's configuration asks for; NULL if none. */
+/* Does virtual domain vd set what makes a connection of its own? */
+static int
+conn_vd_own(const struct mmp_conf *conf, int svc, int vd)
+{
+	return conf_voverrides(conf, svc, vd, CK_LDAPURL) ||
+	    conf_voverrides(conf, svc, vd, CK_BINDDN) ||
+	    conf_voverrides(conf, svc, vd, CK_BINDPASS) ||
+	    conf_voverrides(conf, svc, vd, CK_MAILHOSTATTRS);
+}
+
 struct ldap_conn *
-conn_new(struct ldapd *env, const struct mmp_conf *conf, int svc)
+conn_for(struct ldapd *env, int svc, int vd)
+{
+	if (vd >= 0 && (size_t)vd < env->nvdconn[svc] &&
+	    env->vdconn[svc][vd] != NULL)
+		return env->vdconn[svc][vd];
+	return env->conn[svc];
+}
+
+/*
+ * The connection a section's configuration asks for (vd -1), or one of
+ * its virtual domains'; NULL if none (a domain then uses the section's).
+ */
+struct ldap_conn *
+conn_new(struct ldapd *env, const struct mmp_conf *conf, int svc, int vd)
 {
 	struct ldap_conn	*c;
 
-	if (!conf_isset(conf, svc, CK_LDAPURL))
+	if (!conf_visset(conf, svc, vd, CK_LDAPURL) ||
+	    (vd >= 0 && !conn_vd_own(conf, svc, vd)))
 		return NULL;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		fatal("%s", __func__);
 	c->env = env;
 	c->svc = svc;
+	c->vd = vd;
 	c->fd = -1;
 	c->backoff_sec = LDAPD_BACKOFF_MIN_SEC;
 	TAILQ_INIT(&c->queue);
 	RB_INIT(&c->inflight);
 	if ((c->timer = evtimer_new(env->evb, conn_timer_cb, c)) == NULL ||
-	    conn_settings(c, conf, svc) == -1)
+	    conn_settings(c, conf, svc, vd) == -1)
 		fatalx("%s LDAP connection settings: out of memory",
 		    svc_name(svc));
 	if (c->binddn[0] != '\0' && c->bindpass[0] == '\0')

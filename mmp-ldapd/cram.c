@@ -23,11 +23,11 @@
 
 #define CRAM_SCHEME_MAX_BYTES	32	/* "{CLEARTEXT}", "{PBKDF2-SHA512}" */
 
-/* CRAMs for svc: read here and nowhere else in mmp-ldapd. */
+/* CRAMs for svc's virtual domain vd: read here and nowhere else. */
 int
-cram_enabled(const struct ldapd *env, int svc)
+cram_enabled(const struct ldapd *env, int svc, int vd)
 {
-	return conf_num(env->conf, svc, CK_CRAMS) != 0;
+	return conf_vnum(env->conf, svc, vd, CK_CRAMS) != 0;
 }
 
 /*
@@ -37,7 +37,7 @@ cram_enabled(const struct ldapd *env, int svc)
 int
 cram_set(struct lookup *lk, const struct lookup_req *rq)
 {
-	if (!cram_enabled(lk->env, lk->svc) || rq->cram <= CRAM_NONE ||
+	if (!cram_enabled(lk->env, lk->svc, lk->vd) || rq->cram <= CRAM_NONE ||
 	    rq->cram >= CRAM_MECH_MAX || !cram_challenge_ok(rq->challenge))
 		return -1;
 	lk->cram = rq->cram;

@@ -56,7 +56,7 @@ int
 domain_wanted(const struct lookup *lk)
 {
 	return lk->subject == NULL && lk->name.domain[0] != '\0' &&
-	    conf_num(lk->env->conf, lk->svc, CK_HOSTEDDOMAINS) != 0;
+	    conf_vnum(lk->env->conf, lk->svc, lk->vd, CK_HOSTEDDOMAINS) != 0;
 }
 
 int
@@ -110,7 +110,7 @@ void
 domain_start(struct lookup *lk, const char *client, const char *local)
 {
 	struct lookup_domain	*d;
-	struct ldap_conn	*c = lk->env->conn[lk->svc];
+	struct ldap_conn	*c = conn_for(lk->env, lk->svc, lk->vd);
 	char			 filter[LDAPD_FILTER_BYTES];
 
 	if (c == NULL) {
@@ -295,8 +295,8 @@ domain_found(struct lookup *lk)
 		    name, attr_replay, err);
 		return;
 	}
-	fmt = d->filter != NULL ? d->filter : conf_str(lk->env->conf,
-	    lk->svc, CK_DOMAINSEARCHFORMAT);
+	fmt = d->filter != NULL ? d->filter : conf_vstr(lk->env->conf,
+	    lk->svc, lk->vd, CK_DOMAINSEARCHFORMAT);
 	domain_log_found(lk, fmt);
 	free(lk->base);
 	lk->base = d->base;
@@ -306,6 +306,11 @@ domain_found(struct lookup *lk)
 	d->replay = NULL;
 	d->pending = 0;
 	lk->nentries = 0;
+	/* The user's search asks for the %A[attr] of the domain's format. */
+	if (lookup_replay_attrs(lk) == -1) {
+		lookup_finish(lk, LOOKUP_TEMPFAIL, NULL, "out of memory");
+		return;
+	}
 	lookup_user_search(lk, fmt, d->client, d->local);
 }
 

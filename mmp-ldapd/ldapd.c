@@ -92,9 +92,85 @@ ldapd_check_restart_keys(const struct mmp_conf *old,
 }
 
 /*
- * A service's caches stay over a reload that changes none of its
- * directory settings (its LDAP connection, SearchFormat, the cache sizes
- * and TTLs, PreAuth); otherwise they go, and new ones start empty.
+ * The connections of svc's virtual domains that set their own directory
+ * settings: an old one with the same settings stays (whatever its index
+ * was), the others retire, their waiting lookups going to the domain's
+ * new connection or the service's.
+ */
+static void
+ldapd_conf_vdconns(const struct mmp_conf *conf, int svc)
+{
+	struct ldap_conn	**nv = NULL, **ov = env->vdconn[svc], *nc;
+	size_t			  n = conf->nvd[svc], on = env->nvdconn[svc];
+	size_t			  i, j;
+
+	if (n > 0 && (nv = calloc(n, sizeof(*nv))) == NULL)
+		fatal("%s", __func__);
+	for (i = 0; i < n; i++) {
+		if ((nc = conn_new(env, conf, svc, (int)i)) == NULL)
+			continue;
+		for (j = 0; j < on; j++)
+			if (ov[j] != NULL && conn_same(ov[j], nc))
+				break;
+		if (j < on) {
+			conn_free(nc);
+			nv[i] = ov[j];
+			nv[i]->vd = (int)i;
+			ov[j] = NULL;
+			continue;
+		}
+		nv[i] = nc;
+		log_svc(svc, LOG_INFO, "%s virtual domain %s: LDAP connection "
+		    "of its own", svc_name(svc), conf->vd[svc][i].name);
+		if (env->started)
+			conn_start(nc);
+	}
+	for (j = 0; j < on; j++)
+		if (ov[j] != NULL)
+			conn_retire(ov[j], j < n && nv[j] != NULL ? nv[j] :
+			    env->conn[svc]);
+	free(ov);
+	env->vdconn[svc] = nv;
+	env->nvdconn[svc] = n;
+}
+
+/*
+ * The virtual domains' own caches of svc go (with the service's). */
+static void
+ldapd_vdcaches_free(int svc)
+{
+	size_t	i;
+
+	for (i = 0; i < env->nvdcaches[svc]; i++)
+		dircache_free(env->vdcaches[svc][i]);
+	free(env->vdcaches[svc]);
+	env->vdcaches[svc] = NULL;
+	env->nvdcaches[svc] = 0;
+}
+
+/* Caches of their own for the virtual domains that ask for them. */
+static void
+ldapd_vdcaches_new(const struct mmp_conf *conf, int svc)
+{
+	size_t	i, n = conf->nvd[svc];
+
+	if (n == 0)
+		return;
+	if ((env->vdcaches[svc] = calloc(n, sizeof(*env->vdcaches[svc]))) ==
+	    NULL)
+		fatal("%s", __func__);
+	env->nvdcaches[svc] = n;
+	for (i = 0; i < n; i++)
+		if (dircache_vd_own(conf, svc, (int)i))
+			env->vdcaches[svc][i] = dircache_conf(conf, svc,
+			    (int)i, ++env->cachegen);
+}
+
+/*
+ * A service's caches (and its virtual domains' own) stay over a reload
+ * that changes none of its directory settings (its LDAP connection,
+ * SearchFormat, the cache sizes and TTLs, PreAuth, its virtual domains);
+ * otherwise they go, and new ones start empty.
  */
 static void
 ldapd_conf_caches(const struct mmp_conf *old, const struct mmp_conf *conf,
@@ -109,9 +185,13 @@ ldapd_conf_caches(const struct mmp_conf *old, const struct mmp_conf *conf,
 		log_svc(svc, LOG_NOTICE, "%s directory settings changed: "
 		    "its LdapCache and AuthCache start empty", svc_name(svc));
 	dircache_free(dc);
+	ldapd_vdcaches_free(svc);
 	env->caches[svc] = NULL;
-	if (env->conn[svc] != NULL)
-		env->caches[svc] = dircache_conf(conf, svc, ++env->cachegen);
+	if (env->conn[svc] != NULL) {
+		env->caches[svc] = dircache_conf(conf, svc, -1,
+		    ++env->cachegen);
+		ldapd_vdcaches_new(conf, svc);
+	}
 }
 
 static void
@@ -122,7 +202,7 @@ ldapd_conf_conns(const struct mmp_conf *old, const struct mmp_conf *conf)
 
 	for (svc = SVC_IMAP; svc < CONF_NSECT; svc++) {
 		ldaptls_load(env, conf, svc);
-		nc = conn_new(env, conf, svc);
+		nc = conn_new(env, conf, svc, -1);
 		oc = env->conn[svc];
 		if (oc != NULL && nc != NULL && conn_same(oc, nc)) {
 			conn_free(nc);
@@ -141,16 +221,30 @@ ldapd_conf_conns(const struct mmp_conf *old, const struct mmp_conf *conf)
 		if (env->started)
 			conn_start(nc);
 	}
+	for (svc = SVC_IMAP; svc < CONF_NSECT; svc++)
+		ldapd_conf_vdconns(conf, svc);
 }
 
 /* Each cache's counters, at each reload and at the end. */
 static void
 ldapd_log_caches(void)
 {
-	int	svc;
+	const struct mmp_conf	*conf = env->conf;
+	char			 who[CONF_VDNAME_BYTES + 8];
+	size_t			 i;
+	int			 svc;
 
-	for (svc = SVC_IMAP; svc < CONF_NSECT; svc++)
+	for (svc = SVC_IMAP; svc < CONF_NSECT; svc++) {
 		dircache_log(env->caches[svc], svc, svc_name(svc));
+		for (i = 0; i < env->nvdcaches[svc]; i++) {
+			if (env->vdcaches[svc][i] == NULL)
+				continue;
+			(void)snprintf(who, sizeof(who), "%s %s", svc_name(svc),
+			    conf != NULL && i < conf->nvd[svc] ?
+			    conf->vd[svc][i].name : "?");
+			dircache_log(env->vdcaches[svc][i], svc, who);
+		}
+	}
 }
 
 /* The timeouts counted since the start, at each reload and at the end. */
@@ -297,14 +391,16 @@ ldapd_relay_lookup(struct relay *r, struct imsg *imsg)
 		return -1;
 	}
 	/*
-	 * A password only when this process's PreAuth says so too; a
-	 * PreAuth service with none gets the empty one, refused unbound.
-	 * A CRAM carries a digest instead (cram.c), never a password.
+	 * A password only when this process's PreAuth (of the session's
+	 * virtual domain) says so too; a PreAuth service with none gets the
+	 * empty one, refused unbound. A CRAM carries a digest instead
+	 * (cram.c), never a password.
 	 */
 	lookup_start(env, r, rq.reqid, rq.sid, rq.svc, rq.user, rq.userlen,
 	    rq.client, rq.local, (rq.svc == SVC_IMAP || rq.svc == SVC_POP) &&
-	    conf_num(env->conf, rq.svc, CK_PREAUTH) ? rq.pass : NULL,
-	    rq.passlen, rq.cram != CRAM_NONE ? &rq : NULL);
+	    conf_vnum(env->conf, rq.svc, conf_vdomain_find(env->conf, rq.svc,
+	    rq.local), CK_PREAUTH) ? rq.pass : NULL, rq.passlen,
+	    rq.cram != CRAM_NONE ? &rq : NULL);
 	explicit_bzero(&rq, sizeof(rq));
 	return 0;
 }
@@ -433,11 +529,14 @@ ldapd_dispatch_parent(struct chan *ch, struct imsg *imsg)
 	switch (imsg->hdr.type) {
 	case IMSG_CONF_START:
 	case IMSG_CONF_KV:
+	case IMSG_CONF_VDOMAIN:
+	case IMSG_CONF_VDKV:
 	case IMSG_CONF_END:
 		return ldapd_conf_imsg(imsg);
 	case IMSG_CONF_HOST:
 		return ldapd_conf_host(imsg);
 	case IMSG_CONF_CERTMAP:
+	case IMSG_CONF_VDCERTMAP:
 		return certmap_conf(env, imsg);
 	case IMSG_RELAY_CHANNEL:
 		return ldapd_relay_add(imsg);
@@ -486,6 +585,7 @@ ldapd_exit(int code)
 {
 	struct relay		*r;
 	struct ldap_conn	*c;
+	size_t			 i;
 	int			 svc;
 
 	env->draining = 0;
@@ -496,6 +596,11 @@ ldapd_exit(int code)
 	for (svc = 0; svc < CONF_NSECT; svc++) {
 		conn_free(env->conn[svc]);
 		env->conn[svc] = NULL;
+		for (i = 0; i < env->nvdconn[svc]; i++)
+			conn_free(env->vdconn[svc][i]);
+		free(env->vdconn[svc]);
+		env->vdconn[svc] = NULL;
+		env->nvdconn[svc] = 0;
 	}
 	while ((c = TAILQ_FIRST(&env->retiring)) != NULL) {
 		TAILQ_REMOVE(&env->retiring, c, entry);
@@ -504,6 +609,7 @@ ldapd_exit(int code)
 	for (svc = 0; svc < CONF_NSECT; svc++) {
 		dircache_free(env->caches[svc]);
 		env->caches[svc] = NULL;
+		ldapd_vdcaches_free(svc);
 	}
 	explicit_bzero(env->authkey, sizeof(env->authkey));
 	preauth_free(env);
@@ -600,6 +706,7 @@ ldapd_confine(void)
 int
 main(int argc, char *argv[])
 {
+	size_t	i;
 	int	ch, verbose = 0, svc;
 
 	while ((ch = getopt(argc, argv, "v")) != -1) {
@@ -634,8 +741,11 @@ main(int argc, char *argv[])
 	ldapd_confine();
 	env->started = 1;
 	ldapd_send_ready();
-	for (svc = SVC_IMAP; svc < CONF_NSECT; svc++)
+	for (svc = SVC_IMAP; svc < CONF_NSECT; svc++) {
 		conn_start(env->conn[svc]);
+		for (i = 0; i < env->nvdconn[svc]; i++)
+			conn_start(env->vdconn[svc][i]);
+	}
 	event_base_dispatch(env->evb);
 	ldapd_exit(0);
 }

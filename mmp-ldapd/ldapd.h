@@ -49,6 +49,7 @@
 #define LDAPD_RESULTS_PER_PASS	1000	/* LDAP messages per read event */
 #define LDAPD_UID_ATTR		"uid"	/* a certificate's user, replayed */
 #define LDAPD_PASSWORD_ATTR	"userPassword"	/* CRAMs' clear-text secret */
+#define LDAPD_REPLAY_ATTRS_MAX	8	/* %A[attr] of one replay format */
 /*
  * The user's account status attributes, as Messaging Server 6.3 and later
  * check them: absent, empty, "active" or "overquota" lets the user in,
@@ -136,6 +137,13 @@ struct lookup {
 	uint64_t		 reqid;
 	uint64_t		 sid;		/* relay's session: log only */
 	int			 svc;
+	/*
+	 * Its virtual domain (-1: none) in configuration gen, by name for a
+	 * later one (lookup_vd): a reload may number the domains anew.
+	 */
+	int			 vd;
+	uint32_t		 gen;
+	char			 vdname[CONF_VDNAME_BYTES];
 	int			 msgid;
 	int			 timeout_sec;
 	int			 nentries;
@@ -149,9 +157,17 @@ struct lookup {
 	 * lookup (a hosted domain's mailAccessProxyReplay); NULL: none.
 	 */
 	char			*replayfmt;
-	char			*replay;	/* replayfmt expanded, or NULL */
 	/* HostedDomains (domain.c): the domain entry; NULL: none */
 	struct lookup_domain	*dom;
+	/*
+	 * The %A[attr] names of the replay format in effect, asked for by
+	 * the search (rattrs point into rattrbuf), and the first value of
+	 * each in the entry (NULL: absent, or unusable in a name).
+	 */
+	char			*rattrbuf;
+	char			*rattrs[LDAPD_REPLAY_ATTRS_MAX + 1];
+	char			*rvals[LDAPD_REPLAY_ATTRS_MAX];
+	char			 replay[MMP_USER_BYTES + 1];	/* "" none */
 	char			*filter;
 	char			*dn;
 	char			*mailhost;
@@ -190,9 +206,9 @@ struct cache_stats {
 };
 
 /*
- * The caches of one directory configuration: a service's now, a virtual
- * domain's later. gen tells a lookup whether the caches it started with
- * are still the ones in place when its search ends.
+ * The caches of one directory configuration: a service's, or a virtual
+ * domain's own (dircache_vd_own). gen tells a lookup whether the caches
+ * it started with are still the ones in place when its search ends.
  */
 struct dir_caches {
 	struct cache	*users;		/* LdapCache: "u\n" base "\n" filter */
@@ -200,11 +216,17 @@ struct dir_caches {
 	uint64_t	 gen;
 };
 
-/* A user entry an LdapCache keeps: what a search found and was usable. */
+/*
+ * A user entry an LdapCache keeps: what a search found and was usable,
+ * with the %A[attr] values its replay format asked for (name, and value
+ * or NULL: the entry has none usable).
+ */
 struct cached_user {
 	char	*dn;
 	char	*mailhost;
-	char	*uid;		/* NULL: not asked for */
+	size_t	 nattrs;
+	char	*names[LDAPD_REPLAY_ATTRS_MAX];
+	char	*vals[LDAPD_REPLAY_ATTRS_MAX];
 };
 
 RB_HEAD(lookup_tree, lookup);
@@ -229,6 +251,7 @@ struct ldap_conn {
 	TAILQ_ENTRY(ldap_conn)	 entry;		/* retiring list */
 	struct ldapd		*env;
 	int			 svc;
+	int			 vd;		/* its virtual domain, -1: none */
 	enum conn_state		 state;
 	int			 retiring;
 
@@ -246,9 +269,9 @@ struct ldap_conn {
 				    LDAPD_NSTATUS_ATTRS + 1];
 	char			*certattrs[LDAPD_ATTRS_MAX +
 				    LDAPD_NSTATUS_ATTRS + 2];
-	/* a CRAM lookup's: userattrs + userPassword + uid */
+	/* a CRAM lookup's: userattrs + userPassword */
 	char			*cramattrs[LDAPD_ATTRS_MAX +
-				    LDAPD_NSTATUS_ATTRS + 3];
+				    LDAPD_NSTATUS_ATTRS + 2];
 	int			 timeout_sec;
 	int			 starttls;	/* LdapStartTLS */
 
@@ -285,6 +308,13 @@ struct ldapd {
 	struct hosts		 newhosts;	/* CONF_HOST since CONF_START */
 	struct resolver		*resolver;
 	struct ldap_conn	*conn[CONF_NSECT];
+	/*
+	 * A connection per virtual domain that sets LdapUrl, BindDN,
+	 * BindPass or MailHostAttrs (NULL: the service's), indexed as the
+	 * domains of conf; nvdconn entries.
+	 */
+	struct ldap_conn	**vdconn[CONF_NSECT];
+	size_t			 nvdconn[CONF_NSECT];
 	struct ldap_tls		*tls[CONF_NSECT];	/* ldaptls.c */
 	/* operations without an answer within LdapTimeout, since start */
 	unsigned long long	 search_timeouts[CONF_NSECT];
@@ -300,6 +330,9 @@ struct ldapd {
 	struct event		*sigterm;	/* the parent's, at shutdown */
 	struct preauth_pool	*preauth;	/* bind connections */
 	struct dir_caches	*caches[CONF_NSECT];	/* cache.c */
+	/* a virtual domain's own caches, by index; NULL: the service's */
+	struct dir_caches	**vdcaches[CONF_NSECT];
+	size_t			 nvdcaches[CONF_NSECT];
 	uint64_t		 cachegen;	/* the last dir_caches made */
 	/* AuthCache: the HMAC key, random, never leaves the process */
 	uint8_t			 authkey[32];
@@ -332,7 +365,8 @@ void	cache_stats(const struct cache *, struct cache_stats *);
 void	cache_free(struct cache *);
 struct dir_caches *dircache_new(long long, long long, long long, long long,
 	    int, uint64_t);
-struct dir_caches *dircache_conf(const struct mmp_conf *, int, uint64_t);
+struct dir_caches *dircache_conf(const struct mmp_conf *, int, int, uint64_t);
+int	dircache_vd_own(const struct mmp_conf *, int, int);
 int	dircache_same_conf(const struct mmp_conf *, const struct mmp_conf *,
 	    int);
 void	dircache_log(const struct dir_caches *, int, const char *);
@@ -374,7 +408,10 @@ int	ldap_url_session(const struct ldap_url *, const char *, int, char *,
 	    size_t);
 
 /* conn.c */
-struct ldap_conn *conn_new(struct ldapd *, const struct mmp_conf *, int);
+/* svc's connection, or virtual domain vd's (NULL: it uses svc's). */
+struct ldap_conn *conn_new(struct ldapd *, const struct mmp_conf *, int, int);
+/* The connection lookups of svc in domain vd (-1 none) go to. */
+struct ldap_conn *conn_for(struct ldapd *, int, int);
 int	conn_same(const struct ldap_conn *, const struct ldap_conn *);
 void	conn_start(struct ldap_conn *);
 void	conn_retire(struct ldap_conn *, struct ldap_conn *);
@@ -387,12 +424,21 @@ void	conn_maybe_retire(struct ldap_conn *);
 void	mono_now(struct timespec *);
 long long mono_ms_since(const struct timespec *);
 const char *svc_name(int);
+/* lk's virtual domain in the running configuration; -1: none. */
+int	lookup_vd(const struct lookup *);
 /* The search base of lk on u: a certificate's own, else the URL's. */
 const char *lookup_base(const struct lookup *, const struct ldap_url *);
 /* Off its connection (abandoning the search) and out of its timer. */
 void	lookup_detach(struct lookup *, int);
 /* lk's user search: answered from the LdapCache, or sent (conn_submit). */
 void	lookup_search(struct lookup *);
+/* lk's caches: its virtual domain's own, else its service's. */
+struct dir_caches *lookup_caches(const struct lookup *);
+/*
+ * The %A[attr] names of the replay format in effect, for the search to ask
+ * for: again when a hosted domain set lk->replayfmt. -1: no memory.
+ */
+int	lookup_replay_attrs(struct lookup *);
 /* A search entry or the search's result for lk (conn.c reads them). */
 void	lookup_entry(struct ldap_conn *, struct lookup *, LDAPMessage *);
 void	lookup_result(struct ldap_conn *, struct lookup *, LDAPMessage *);
@@ -417,8 +463,9 @@ void	lookup_finish(struct lookup *, int, const struct addrlist *,
 void	lookup_cancel(struct lookup *);
 void	lookup_refuse(struct relay *, uint64_t, int, int, const char *,
 	    const char *);
+/* reqid, sid, svc, virtual domain (-1 none), what, subject, base, filter */
 void	lookup_cert_start(struct ldapd *, struct relay *, uint64_t,
-	    uint64_t, int, const char *, const char *, const char *,
+	    uint64_t, int, int, const char *, const char *, const char *,
 	    const char *);
 
 /* preauth.c */
@@ -433,7 +480,7 @@ void	preauth_detach(struct lookup *);
 void	preauth_free(struct ldapd *);
 
 /* cram.c */
-int	cram_enabled(const struct ldapd *, int);
+int	cram_enabled(const struct ldapd *, int, int);
 int	cram_set(struct lookup *, const struct lookup_req *);
 const char *cram_name(int);
 void	cram_entry(struct ldap_conn *, struct lookup *, LDAPMessage *);

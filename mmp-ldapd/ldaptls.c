@@ -77,12 +77,24 @@ ldaptls_sect(int svc)
 	return svc == SVC_POP ? "POP" : "IMAP";
 }
 
-/* Whether the section asks for TLS: LdapStartTLS or an ldaps:// URL. */
+/*
+ * Whether the section asks for TLS: LdapStartTLS or an ldaps:// URL, its
+ * own or one of its virtual domains'.
+ */
 static int
 ldaptls_used(const struct mmp_conf *conf, int svc)
 {
-	return conf_num(conf, svc, CK_LDAPSTARTTLS) != 0 ||
-	    strcasestr(conf_str(conf, svc, CK_LDAPURL), "ldaps://") != NULL;
+	const char	*u;
+	size_t		 i;
+
+	if (conf_num(conf, svc, CK_LDAPSTARTTLS) != 0 ||
+	    strcasestr(conf_str(conf, svc, CK_LDAPURL), "ldaps://") != NULL)
+		return 1;
+	for (i = 0; i < conf->nvd[svc]; i++)
+		if ((u = conf_vstr(conf, svc, (int)i, CK_LDAPURL)) != NULL &&
+		    strcasestr(u, "ldaps://") != NULL)
+			return 1;
+	return 0;
 }
 
 /* A context made from the CA file; NULL if it cannot be read. */

@@ -183,6 +183,7 @@ static void
 lookup_free(struct lookup *lk)
 {
 	struct ldapd	*env = lk->env;
+	size_t		 i;
 
 	if (lk->relay != NULL)
 		TAILQ_REMOVE(&lk->relay->lookups, lk, rentry);
@@ -192,8 +193,10 @@ lookup_free(struct lookup *lk)
 	free(lk->filter);
 	free(lk->cachekey);
 	free(lk->replayfmt);
-	free(lk->replay);
 	domain_free(lk->dom);
+	free(lk->rattrbuf);
+	for (i = 0; i < LDAPD_REPLAY_ATTRS_MAX; i++)
+		free(lk->rvals[i]);
 	ldap_memfree(lk->dn);
 	free(lk->mailhost);
 	free(lk->subject);
@@ -310,8 +313,11 @@ lookup_finish(struct lookup *lk, int status, const struct addrlist *al,
 		lookup_what(lk, what, sizeof(what));
 		log_svc(lk->svc, LOG_NOTICE, "%s: %s", what, detail);
 	}
-	/* A certificate's user is the entry's uid, found or not. */
-	replay = lk->subject == NULL ? (lk->replay != NULL ? lk->replay :
+	/*
+	 * A certificate's user is the entry's uid, found or not; a user's
+	 * is the replay name built when the entry was found.
+	 */
+	replay = lk->subject == NULL ? (lk->replay[0] != '\0' ? lk->replay :
 	    lk->user) : lk->uid != NULL && status == LOOKUP_OK ? lk->uid : "";
 	/* Only a found entry has a DN worth sending (and one that fits). */
 	answer_compose(lk->relay, lk->reqid, status, detail,
@@ -469,6 +475,32 @@ lookup_status(struct ldap_conn *c, struct lookup *lk, LDAPMessage *e)
 	}
 }
 
+/*
+ * The first value of each %A[attr] of the replay format: one that may
+ * be part of a login name (no CR, LF or NUL, not over MMP_USER_BYTES),
+ * else none, which makes the replay fail with a log line.
+ */
+static void
+lookup_replay_values(struct ldap_conn *c, struct lookup *lk, LDAPMessage *e)
+{
+	struct berval	**vals;
+	size_t		  i;
+
+	for (i = 0; lk->rattrs[i] != NULL; i++) {
+		if ((vals = ldap_get_values_len(c->ld, e, lk->rattrs[i])) ==
+		    NULL)
+			continue;
+		if (vals[0] != NULL && vals[0]->bv_len > 0 &&
+		    vals[0]->bv_len <= MMP_USER_BYTES &&
+		    memchr(vals[0]->bv_val, '\0', vals[0]->bv_len) == NULL &&
+		    memchr(vals[0]->bv_val, '\r', vals[0]->bv_len) == NULL &&
+		    memchr(vals[0]->bv_val, '\n', vals[0]->bv_len) == NULL)
+			lk->rvals[i] = strndup(vals[0]->bv_val,
+			    vals[0]->bv_len);
+		ldap_value_free_len(vals);
+	}
+}
+
 void
 lookup_entry(struct ldap_conn *c, struct lookup *lk, LDAPMessage *e)
 {
@@ -477,48 +509,71 @@ lookup_entry(struct ldap_conn *c, struct lookup *lk, LDAPMessage *e)
 	lk->dn = ldap_get_dn(c->ld, e);
 	lookup_status(c, lk, e);
 	lookup_mailhost(c, lk, e);
-	if (lk->subject != NULL || lk->replayfmt != NULL)
+	if (lk->subject != NULL)
 		lookup_uid(c, lk, e);
+	else
+		lookup_replay_values(c, lk, e);
 	if (lk->cram != CRAM_NONE)
 		cram_entry(c, lk, e);
 }
 
-/* %A[attr] of a replay format: what the search fetched, the uid. */
+/* %A[attr] for login_replay_expand: the entry's value, or NULL. */
 static const char *
 lookup_replay_attr(void *arg, const char *attr)
 {
 	struct lookup	*lk = arg;
+	size_t		 i;
 
-	if (strcasecmp(attr, LDAPD_UID_ATTR) == 0)
-		return lk->uid;
+	for (i = 0; lk->rattrs[i] != NULL; i++)
+		if (strcasecmp(lk->rattrs[i], attr) == 0)
+			return lk->rvals[i];
 	return NULL;
 }
 
+int
+lookup_vd(const struct lookup *lk)
+{
+	if (lk->gen == lk->env->gen || lk->vd < 0)
+		return lk->vd;
+	return conf_vdomain_by_name(lk->env->conf, lk->svc, lk->vdname);
+}
+
 /*
- * The name replayed to the store when lk has a replay format of its own
- * (a hosted domain's mailAccessProxyReplay): 0, or -1 with lk finished.
+ * The format the replay name is built with: the lookup's own (a hosted
+ * domain's), else ReplayFormat of its virtual domain or service; NULL:
+ * none, the name as typed plus a virtual domain (login_name_replay).
  */
+static const char *
+lookup_replay_format(const struct lookup *lk)
+{
+	if (lk->replayfmt != NULL)
+		return lk->replayfmt;
+	return conf_vstr(lk->env->conf, lk->svc, lookup_vd(lk),
+	    CK_REPLAYFORMAT);
+}
+
+/* The name the store gets, into lk->replay; -1 finished the lookup. */
 static int
 lookup_replay(struct lookup *lk)
 {
-	char	out[MMP_USER_BYTES + 1], err[LDAPD_DETAIL_BYTES];
-	char	fmt[LOG_TEXT_BYTES];
+	const char	*fmt = lookup_replay_format(lk);
+	char		 err[256], dn[LOG_TEXT_BYTES];
 
-	if (lk->replayfmt == NULL || lk->subject != NULL)
+	if (fmt == NULL) {
+		if (login_name_replay(&lk->name, conf_vstr(lk->env->conf,
+		    lk->svc, lookup_vd(lk), CK_CANONICALDELIM), lk->replay,
+		    sizeof(lk->replay)) == 0)
+			return 0;
+		(void)snprintf(err, sizeof(err), "name with its domain longer "
+		    "than %d bytes", MMP_USER_BYTES);
+	} else if (login_replay_expand(fmt, &lk->name, lookup_replay_attr, lk,
+	    lk->replay, sizeof(lk->replay), err, sizeof(err)) >= 0)
 		return 0;
-	if (login_replay_expand(lk->replayfmt, &lk->name, lookup_replay_attr,
-	    lk, out, sizeof(out), err, sizeof(err)) == -1) {
-		(void)escape_log(lk->replayfmt, strlen(lk->replayfmt), fmt,
-		    sizeof(fmt));
-		lookup_finish(lk, LOOKUP_TEMPFAIL, NULL, "replay format \"%s\": "
-		    "%s", fmt, err);
-		return -1;
-	}
-	if ((lk->replay = strdup(out)) == NULL) {
-		lookup_finish(lk, LOOKUP_TEMPFAIL, NULL, "out of memory");
-		return -1;
-	}
-	return 0;
+	lk->replay[0] = '\0';
+	(void)escape_log(lk->dn, strlen(lk->dn), dn, sizeof(dn));
+	lookup_finish(lk, LOOKUP_NOUSER, NULL, "entry %s: no replay name: %s",
+	    dn, err);
+	return -1;
 }
 
 static void
@@ -550,7 +605,7 @@ lookup_found(struct ldap_conn *c, struct lookup *lk)
 		    "of the MailHostAttrs (%s)", dn, c->attrtext);
 		return;
 	}
-	if (lookup_replay(lk) == -1)
+	if (lk->subject == NULL && lookup_replay(lk) == -1)
 		return;
 	lookup_cache_store(lk);
 	lookup_resolve(lk);
@@ -562,13 +617,67 @@ static void
 cached_user_free(void *arg)
 {
 	struct cached_user	*cu = arg;
+	size_t			 i;
 
 	if (cu == NULL)
 		return;
 	free(cu->dn);
 	free(cu->mailhost);
-	free(cu->uid);
+	for (i = 0; i < cu->nattrs; i++) {
+		free(cu->names[i]);
+		free(cu->vals[i]);
+	}
 	free(cu);
+}
+
+struct dir_caches *
+lookup_caches(const struct lookup *lk)
+{
+	const struct ldapd	*env = lk->env;
+	int			 vd = lookup_vd(lk);
+
+	if (vd >= 0 && (size_t)vd < env->nvdcaches[lk->svc] &&
+	    env->vdcaches[lk->svc][vd] != NULL)
+		return env->vdcaches[lk->svc][vd];
+	return env->caches[lk->svc];
+}
+
+/* The %A[attr] values a search found, kept with the entry. */
+static int
+cached_user_attrs(struct cached_user *cu, const struct lookup *lk)
+{
+	size_t	i;
+
+	for (i = 0; lk->rattrs[i] != NULL; i++) {
+		if ((cu->names[i] = strdup(lk->rattrs[i])) == NULL ||
+		    (lk->rvals[i] != NULL &&
+		    (cu->vals[i] = strdup(lk->rvals[i])) == NULL))
+			return -1;
+		cu->nattrs = i + 1;
+	}
+	return 0;
+}
+
+/*
+ * The %A[attr] values lk's replay format asks for, from the entry kept:
+ * -1 if one was not asked for when it was found (a search must).
+ */
+static int
+lookup_cache_attrs(struct lookup *lk, const struct cached_user *cu)
+{
+	size_t	i, j;
+
+	for (i = 0; lk->rattrs[i] != NULL; i++) {
+		for (j = 0; j < cu->nattrs; j++)
+			if (strcasecmp(cu->names[j], lk->rattrs[i]) == 0)
+				break;
+		if (j == cu->nattrs)
+			return -1;
+		if (cu->vals[j] != NULL &&
+		    (lk->rvals[i] = strdup(cu->vals[j])) == NULL)
+			return -1;
+	}
+	return 0;
 }
 
 /*
@@ -579,7 +688,7 @@ cached_user_free(void *arg)
 static void
 lookup_cache_store(struct lookup *lk)
 {
-	struct dir_caches	*dc = lk->env->caches[lk->svc];
+	struct dir_caches	*dc = lookup_caches(lk);
 	struct cached_user	*cu;
 
 	if (lk->cachekey == NULL || dc == NULL || dc->gen != lk->cachegen ||
@@ -589,7 +698,7 @@ lookup_cache_store(struct lookup *lk)
 	if ((cu = calloc(1, sizeof(*cu))) == NULL ||
 	    (cu->dn = strdup(lk->dn)) == NULL ||
 	    (cu->mailhost = strdup(lk->mailhost)) == NULL ||
-	    (lk->uid != NULL && (cu->uid = strdup(lk->uid)) == NULL)) {
+	    cached_user_attrs(cu, lk) == -1) {
 		cached_user_free(cu);
 		log_warn(LOG_SID_FMT ": LdapCache", (unsigned long long)lk->sid);
 		return;
@@ -602,23 +711,23 @@ static int
 lookup_cache_fill(struct lookup *lk, struct dir_caches *dc)
 {
 	const struct cached_user	*cu;
+	size_t				 i;
 
 	if ((cu = cache_get(dc->users, lk->cachekey)) == NULL)
 		return 0;
-	/* A replay format's %A[uid] needs what a search without one left. */
-	if (lk->replayfmt != NULL && cu->uid == NULL) {
-		cache_unhit(dc->users);
-		return 0;
-	}
 	/* lk->dn is libldap's (ldap_memfree), as a search leaves it */
-	if ((lk->dn = ber_strdup(cu->dn)) == NULL ||
-	    (lk->mailhost = strdup(cu->mailhost)) == NULL ||
-	    (cu->uid != NULL && (lk->uid = strdup(cu->uid)) == NULL)) {
+	if (lookup_cache_attrs(lk, cu) == -1 ||
+	    (lk->dn = ber_strdup(cu->dn)) == NULL ||
+	    (lk->mailhost = strdup(cu->mailhost)) == NULL) {
 		cache_unhit(dc->users);
 		ldap_memfree(lk->dn);
 		lk->dn = NULL;
 		free(lk->mailhost);
 		lk->mailhost = NULL;
+		for (i = 0; i < LDAPD_REPLAY_ATTRS_MAX; i++) {
+			free(lk->rvals[i]);
+			lk->rvals[i] = NULL;
+		}
 		return 0;
 	}
 	lk->nentries = 1;
@@ -638,8 +747,8 @@ lookup_cache_fill(struct lookup *lk, struct dir_caches *dc)
 void
 lookup_search(struct lookup *lk)
 {
-	struct ldap_conn	*c = lk->env->conn[lk->svc];
-	struct dir_caches	*dc = lk->env->caches[lk->svc];
+	struct ldap_conn	*c = conn_for(lk->env, lk->svc, lk->vd);
+	struct dir_caches	*dc = lookup_caches(lk);
 	const char		*base;
 	size_t			 len;
 
@@ -758,7 +867,7 @@ lookup_bad_name(const char *user, size_t len)
 
 static struct lookup *
 lookup_new(struct ldapd *env, struct relay *r, uint64_t reqid, uint64_t sid,
-    int svc, const char *user)
+    int svc, int vd, const char *user)
 {
 	struct lookup	*lk;
 	struct timeval	 tv;
@@ -769,9 +878,14 @@ lookup_new(struct ldapd *env, struct relay *r, uint64_t reqid, uint64_t sid,
 	lk->reqid = reqid;
 	lk->sid = sid;
 	lk->svc = svc;
+	lk->vd = vd;
+	lk->gen = env->gen;
+	if (vd >= 0)
+		(void)strlcpy(lk->vdname, env->conf->vd[svc][vd].name,
+		    sizeof(lk->vdname));
 	mono_now(&lk->start);
 	(void)strlcpy(lk->user, user, sizeof(lk->user));
-	lk->timeout_sec = env->conn[svc]->timeout_sec;
+	lk->timeout_sec = conn_for(env, svc, vd)->timeout_sec;
 	if ((lk->timer = evtimer_new(env->evb, lookup_timer_cb, lk)) ==
 	    NULL) {
 		free(lk);
@@ -786,7 +900,13 @@ lookup_new(struct ldapd *env, struct relay *r, uint64_t reqid, uint64_t sid,
 	return lk;
 }
 
-/* The name's user id and domain (lib/loginname.h) by the service's rules. */
+/*
+ * The name's user id and domain (lib/loginname.h) by the rules of its
+ * virtual domain, else its service's: the delimiters (DomainDelim, else
+ * VirtualDomainDelim), the virtual domain's domain, DefaultDomain (of the
+ * service only: in a virtual domain it names the domain) and the
+ * canonical delimiter.
+ */
 static int
 lookup_split(struct lookup *lk)
 {
@@ -795,9 +915,12 @@ lookup_split(struct lookup *lk)
 	char			 err[128], safe[LOG_NAME_BYTES];
 
 	memset(&rules, 0, sizeof(rules));
-	rules.delims = conf_str(conf, lk->svc, CK_VIRTUALDOMAINDELIM);
+	rules.delims = conf_visset(conf, lk->svc, lk->vd, CK_DOMAINDELIM) ?
+	    conf_vstr(conf, lk->svc, lk->vd, CK_DOMAINDELIM) :
+	    conf_str(conf, lk->svc, CK_VIRTUALDOMAINDELIM);
+	rules.vdomain = conf_vdomain_domain(conf, lk->svc, lk->vd);
 	rules.defdomain = conf_str(conf, lk->svc, CK_DEFAULTDOMAIN);
-	rules.canondelim = conf_str(conf, lk->svc, CK_CANONICALDELIM);
+	rules.canondelim = conf_vstr(conf, lk->svc, lk->vd, CK_CANONICALDELIM);
 	if (login_name_split(lk->user, &rules, &lk->name, err,
 	    sizeof(err)) == -1) {
 		(void)escape_log(lk->user, strlen(lk->user), safe,
@@ -836,12 +959,46 @@ lookup_filter(struct lookup *lk, const char *fmt, const char *client,
 	return 0;
 }
 
+/*
+ * The %A[attr] names of the replay format in effect, for the search to
+ * ask for; a format was checked by the configuration (or the domain's
+ * attribute by its reader), so a name that does not parse is skipped.
+ */
+int
+lookup_replay_attrs(struct lookup *lk)
+{
+	const char	*fmt = lookup_replay_format(lk), *p, *end;
+	char		*w;
+	size_t		 n = 0, len;
+
+	free(lk->rattrbuf);
+	lk->rattrbuf = NULL;
+	memset(lk->rattrs, 0, sizeof(lk->rattrs));
+	if (fmt == NULL || strstr(fmt, "%A[") == NULL)
+		return 0;
+	if ((lk->rattrbuf = calloc(1, strlen(fmt) + 1)) == NULL)
+		return -1;
+	w = lk->rattrbuf;
+	for (p = fmt; (p = strstr(p, "%A[")) != NULL &&
+	    n < LDAPD_REPLAY_ATTRS_MAX; p = end) {
+		p += 3;
+		if ((end = strchr(p, ']')) == NULL)
+			break;
+		len = (size_t)(end - p);
+		memcpy(w, p, len);
+		w[len] = '\0';
+		lk->rattrs[n++] = w;
+		w += len + 1;
+	}
+	return 0;
+}
+
 /* The one place a user's search starts. */
 void
 lookup_user_search(struct lookup *lk, const char *fmt, const char *client,
     const char *local)
 {
-	struct ldap_conn	*c = lk->env->conn[lk->svc];
+	struct ldap_conn	*c = conn_for(lk->env, lk->svc, lk->vd);
 
 	if (c == NULL) {
 		lookup_finish(lk, LOOKUP_TEMPFAIL, NULL, "%s has no LdapUrl",
@@ -862,8 +1019,8 @@ lookup_begin(struct lookup *lk, const char *client, const char *local)
 	if (domain_wanted(lk))
 		domain_start(lk, client, local);
 	else
-		lookup_user_search(lk, conf_str(lk->env->conf, lk->svc,
-		    CK_SEARCHFORMAT), client, local);
+		lookup_user_search(lk, conf_vstr(lk->env->conf, lk->svc,
+		    lk->vd, CK_SEARCHFORMAT), client, local);
 }
 
 /* IMSG_LOOKUP from a relay, already read; user is len bytes, raw. */
@@ -876,7 +1033,10 @@ lookup_start(struct ldapd *env, struct relay *r, uint64_t reqid, uint64_t sid,
 	struct lookup	*lk;
 	const char	*bad;
 	char		 why[64];
+	int		 vd;
 
+	/* The session's virtual domain: by the address it came in on. */
+	vd = conf_vdomain_find(env->conf, svc, local);
 	if (svc != SVC_IMAP && svc != SVC_POP) {
 		(void)snprintf(why, sizeof(why), "invalid service %d", svc);
 		lookup_reject(r, reqid, sid, svc, user, len, why);
@@ -889,14 +1049,15 @@ lookup_start(struct ldapd *env, struct relay *r, uint64_t reqid, uint64_t sid,
 	} else if (env->nlookups >= LDAPD_LOOKUPS_MAX)
 		lookup_reject(r, reqid, sid, svc, user, len,
 		    "too many lookups open");
-	else if ((lk = lookup_new(env, r, reqid, sid, svc, user)) == NULL)
+	else if ((lk = lookup_new(env, r, reqid, sid, svc, vd, user)) == NULL)
 		lookup_reject(r, reqid, sid, svc, user, len,
 		    "out of memory");
 	else if (cram != NULL && cram_set(lk, cram) == -1)
 		lookup_finish(lk, LOOKUP_BADPASS, NULL, "%s: CRAMs are off for "
 		    "%s", cram_name(cram->cram), svc_name(svc));
-	else if (cram == NULL && pass != NULL &&
-	    preauth_set(lk, pass, passlen, client) == -1)
+	else if ((cram == NULL && pass != NULL &&
+	    preauth_set(lk, pass, passlen, client) == -1) ||
+	    lookup_replay_attrs(lk) == -1)
 		lookup_finish(lk, LOOKUP_TEMPFAIL, NULL, "out of memory");
 	else if (lookup_split(lk) == 0)
 		lookup_begin(lk, client, local);
@@ -909,7 +1070,7 @@ lookup_start(struct ldapd *env, struct relay *r, uint64_t reqid, uint64_t sid,
  */
 void
 lookup_cert_start(struct ldapd *env, struct relay *r, uint64_t reqid,
-    uint64_t sid, int svc, const char *what, const char *subject,
+    uint64_t sid, int svc, int vd, const char *what, const char *subject,
     const char *base, const char *filter)
 {
 	struct lookup	*lk;
@@ -922,7 +1083,7 @@ lookup_cert_start(struct ldapd *env, struct relay *r, uint64_t reqid,
 	} else if (env->nlookups >= LDAPD_LOOKUPS_MAX)
 		lookup_refuse(r, reqid, svc, LOOKUP_TEMPFAIL, what,
 		    "too many lookups open");
-	else if ((lk = lookup_new(env, r, reqid, sid, svc, "")) == NULL)
+	else if ((lk = lookup_new(env, r, reqid, sid, svc, vd, "")) == NULL)
 		lookup_refuse(r, reqid, svc, LOOKUP_TEMPFAIL, what,
 		    "out of memory");
 	else if ((lk->subject = strdup(subject)) == NULL ||

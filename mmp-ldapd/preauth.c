@@ -151,8 +151,11 @@ preauth_audit(struct lookup *lk, const char *reason)
 	struct msg_writer	w;
 	char			name[MMP_USER_BYTES * 4 + 1];
 	char			line[PREAUTH_LINE_BYTES];
+	/* The guide: the name includes the virtual domain, if any. */
+	const char		*user = lk->name.from == LDOM_VIRTUAL ?
+				    lk->name.canon : lk->user;
 
-	(void)escape_log(lk->user, strlen(lk->user), name, sizeof(name));
+	(void)escape_log(user, strlen(user), name, sizeof(name));
 	if (reason == NULL)
 		(void)snprintf(line, sizeof(line), "(sid 0x%llx) user %s "
 		    "pre-authenticated - %s", (unsigned long long)lk->sid,
@@ -188,7 +191,7 @@ preauth_cache_key(const struct lookup *lk, char *key, size_t keysz)
 static struct cache *
 preauth_cache(const struct lookup *lk)
 {
-	struct dir_caches	*dc = lk->env->caches[lk->svc];
+	struct dir_caches	*dc = lookup_caches(lk);
 
 	return dc != NULL ? dc->auth : NULL;
 }
@@ -246,7 +249,7 @@ preauth_cache_bound(struct lookup *lk, int ok)
 
 	if (c == NULL || preauth_cache_key(lk, key, sizeof(key)) == -1)
 		return;
-	if (!ok || lk->env->caches[lk->svc]->gen != lk->cachegen) {
+	if (!ok || lookup_caches(lk)->gen != lk->cachegen) {
 		cache_remove(c, key);
 		return;
 	}
@@ -482,7 +485,8 @@ static int
 preauth_target(struct lookup *lk, struct preauth_conn *want, char *addr,
     size_t addrsz, int *port)
 {
-	struct ldap_conn	*c = lk->env->conn[lk->svc];
+	/* The servers of the lookup's virtual domain, if it has its own. */
+	struct ldap_conn	*c = conn_for(lk->env, lk->svc, lookup_vd(lk));
 	const struct ldap_url	*u;
 
 	if (c == NULL || c->addrs.n == 0 || c->curaddr >= c->addrs.n)

@@ -99,6 +99,8 @@ tlsd_dispatch_parent(struct chan *ch, struct imsg *imsg)
 	switch (imsg->hdr.type) {
 	case IMSG_CONF_START:
 	case IMSG_CONF_KV:
+	case IMSG_CONF_VDOMAIN:
+	case IMSG_CONF_VDKV:
 	case IMSG_CONF_END:
 		return ctxs_conf_imsg(imsg);
 	case IMSG_CONF_TLSFILE:

@@ -424,8 +424,9 @@ backend_plain(struct session *s)
 
 	if (!session_admin_replay(s))
 		return sasl_plain_encode(&s->be.out, NULL, s->user, s->pass);
-	admin = conf_str(env->conf, s->svc, CK_STOREADMIN);
-	pass = conf_str(env->conf, s->svc, CK_STOREADMINPASS);
+	/* The session's virtual domain's StoreAdmin, else the service's. */
+	admin = conf_vstr(env->conf, s->svc, session_vd(s), CK_STOREADMIN);
+	pass = conf_vstr(env->conf, s->svc, session_vd(s), CK_STOREADMINPASS);
 	if (admin == NULL || pass == NULL)
 		return -1;
 	return sasl_plain_encode(&s->be.out, s->user, admin, pass);
@@ -616,8 +617,9 @@ backend_pop3_auth(struct session *s)
 	const char	*admin, *pass;
 	size_t		 plain, line;
 
-	admin = conf_str(env->conf, s->svc, CK_STOREADMIN);
-	pass = conf_str(env->conf, s->svc, CK_STOREADMINPASS);
+	/* The session's virtual domain's StoreAdmin, else the service's. */
+	admin = conf_vstr(env->conf, s->svc, session_vd(s), CK_STOREADMIN);
+	pass = conf_vstr(env->conf, s->svc, session_vd(s), CK_STOREADMINPASS);
 	if (admin == NULL || pass == NULL)
 		return -1;
 	plain = strlen(s->user) + 1 + strlen(admin) + 1 + strlen(pass);

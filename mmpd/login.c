@@ -471,7 +471,8 @@ session_login_ok(struct session *s)
 	escape_log(s->user, strlen(s->user), safe, sizeof(safe));
 	if (session_admin_replay(s)) {
 		/* NULL only when a reload unset it while the store answered. */
-		if ((a = conf_str(env->conf, s->svc, CK_STOREADMIN)) == NULL)
+		if ((a = conf_vstr(env->conf, s->svc, session_vd(s),
+		    CK_STOREADMIN)) == NULL)
 			a = "";
 		escape_log(a, strlen(a), admin, sizeof(admin));
 		session_log(s, LOG_NOTICE, "user \"%s\" logged in to %s (%s; "

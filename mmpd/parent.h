@@ -157,6 +157,10 @@ void	proc_free_all(void);
 /* certmapfile.c */
 struct mmp_conf *certmapfile_conf_load(const char *, char *, size_t);
 int	certmapfile_send(struct chan *, const struct mmp_conf *);
+/* A whole regular file of at most max bytes (malloc'd), or NULL with err. */
+char	*parent_file_read(const char *, size_t, size_t *, char *, size_t);
+/* vdmapfile.c: each service's VirtualDomainFile; 0 or -1 with err. */
+int	vdmapfile_load(struct mmp_conf *, char *, size_t);
 /* hostsfile.c */
 int	hostsfile_load(const struct mmp_conf *, struct hostsfile_entry **,
 	    size_t *);

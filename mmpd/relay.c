@@ -186,6 +186,7 @@ relay_conf_apply(struct mmp_conf *conf, uint32_t gen)
 
 	conf_free(env->conf);
 	env->conf = conf;
+	env->gen = gen;
 	conf_log_levels(conf, env->verbose);
 	relay_conf_storenets(conf);
 	relay_listeners_clear(&env->listeners);
@@ -310,6 +311,8 @@ relay_dispatch_parent(struct chan *ch, struct imsg *imsg)
 	switch (imsg->hdr.type) {
 	case IMSG_CONF_START:
 	case IMSG_CONF_KV:
+	case IMSG_CONF_VDOMAIN:
+	case IMSG_CONF_VDKV:
 	case IMSG_CONF_LISTENER:
 	case IMSG_CONF_END:
 		return relay_conf_imsg(imsg) == -1 ? CHAN_BAD : CHAN_OK;
@@ -433,7 +436,10 @@ relay_lookup(struct session *s)
 	memcpy(rq.user, s->user, rq.userlen);
 	(void)strlcpy(rq.client, s->client, sizeof(rq.client));
 	(void)strlcpy(rq.local, s->local, sizeof(rq.local));
-	/* Only a PreAuth service's password ever leaves the relay. */
+	/*
+	 * Only the password of a PreAuth service (or virtual domain) ever
+	 * leaves the relay.
+	 */
 	if (s->cram != CRAM_NONE) {
 		/* A challenge answers one login: used up here. */
 		rq.cram = (uint8_t)s->cram;
@@ -442,7 +448,7 @@ relay_lookup(struct session *s)
 		memcpy(rq.digest, s->digest, sizeof(rq.digest));
 		explicit_bzero(s->challenge, sizeof(s->challenge));
 		explicit_bzero(s->digest, sizeof(s->digest));
-	} else if (conf_num(env->conf, s->svc, CK_PREAUTH)) {
+	} else if (conf_vnum(env->conf, s->svc, session_vd(s), CK_PREAUTH)) {
 		rq.passlen = strlen(s->pass);
 		memcpy(rq.pass, s->pass, rq.passlen);
 	}

@@ -150,6 +150,12 @@ struct session {
 	struct buf		 out;
 	char			 client[ADDR_TEXT_BYTES];
 	char			 local[ADDR_TEXT_BYTES];
+	/*
+	 * Its virtual domain (vdmap) by local, -1 none, as found under
+	 * configuration vdgen; session_vd() finds it again after a reload.
+	 */
+	int			 vd;
+	uint32_t		 vdgen;
 	char			 listener[CONF_HOST_BYTES + 8];
 	int			 nbad;
 	time_t			 login_deadline;	/* CLOCK_MONOTONIC s */
@@ -220,6 +226,7 @@ struct relay_env {
 	int			 index;
 	int			 verbose;	/* -v: debug logs */
 	struct mmp_conf		*conf;
+	uint32_t		 gen;		/* of conf */
 	struct conf_rx		 rx;
 	struct listener_list	 listeners;
 	struct listener_list	 newlisteners;	/* during a reload */
@@ -247,6 +254,8 @@ void	relay_session_closed(void);
 
 /* session.c */
 void	session_accept(int, int, int, const char *);
+/* The session's virtual domain in the running configuration, -1 none. */
+int	session_vd(const struct session *);
 void	session_send(struct session *, const char *, ...)
 	    __attribute__((__format__(printf, 2, 3)));
 void	session_send_raw(struct session *, const void *, size_t);

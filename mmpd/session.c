@@ -123,6 +123,9 @@ session_accept(int fd, int svc, int tls, const char *label)
 	len = sizeof(ss);
 	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
 		addr_text(&ss, s->local, sizeof(s->local));
+	/* Once: the address the client connected to picks the domain. */
+	s->vd = conf_vdomain_find(env->conf, svc, s->local);
+	s->vdgen = env->gen;
 	s->rev = event_new(env->base, fd, EV_READ | EV_PERSIST,
 	    session_client_read, s);
 	s->wev = event_new(env->base, fd, EV_WRITE, session_client_write, s);
@@ -412,17 +415,28 @@ session_relay_start(struct session *s)
 	return 0;
 }
 
+int
+session_vd(const struct session *s)
+{
+	/* A reload may number the domains anew: find it again then. */
+	if (s->vdgen != env->gen)
+		return conf_vdomain_find(env->conf, s->svc, s->local);
+	return s->vd;
+}
+
 /* Passwords in the clear are allowed on this connection. */
 int
 session_plain_ok(const struct session *s)
 {
-	return s->tls || !conf_num(env->conf, s->svc, CK_RESTRICTPLAIN);
+	return s->tls || !conf_vnum(env->conf, s->svc, session_vd(s),
+	    CK_RESTRICTPLAIN);
 }
 
+/* key of the session's virtual domain, else of its service, is set. */
 static int
 session_conf_nonempty(const struct session *s, enum conf_key key)
 {
-	const char	*v = conf_str(env->conf, s->svc, key);
+	const char	*v = conf_vstr(env->conf, s->svc, session_vd(s), key);
 
 	return v != NULL && v[0] != '\0';
 }
@@ -436,20 +450,21 @@ int
 session_external_ok(const struct session *s)
 {
 	return s->cert != NULL && s->cert->status == TLS_CERT_VERIFIED &&
-	    session_conf_nonempty(s, CK_CERTMAPFILE) &&
+	    (session_conf_nonempty(s, CK_CERTMAPFILE) ||
+	    conf_voverrides(env->conf, s->svc, session_vd(s), CK_CERTMAP)) &&
 	    session_conf_nonempty(s, CK_STOREADMIN) &&
 	    session_conf_nonempty(s, CK_STOREADMINPASS);
 }
 
 /*
- * APOP and CRAM-MD5 are offered: CRAMs yes (read here and nowhere else
- * in the relay) and a StoreAdmin to replay them as (mmpd refuses the
+ * APOP and CRAM-MD5 are offered: CRAMs yes of the session's virtual domain
+ * or service (read here and nowhere else in the relay) and a StoreAdmin to replay them as (mmpd refuses the
  * configuration without one; a reload may still race a session).
  */
 int
 session_crams_ok(const struct session *s)
 {
-	return conf_num(env->conf, s->svc, CK_CRAMS) &&
+	return conf_vnum(env->conf, s->svc, session_vd(s), CK_CRAMS) &&
 	    session_conf_nonempty(s, CK_STOREADMIN) &&
 	    session_conf_nonempty(s, CK_STOREADMINPASS);
 }

@@ -109,7 +109,7 @@ def keys_by_section():
     keys = {"A": [], "I": [], "P": []}
     with open(KEYS_H) as f:
         for line in f:
-            m = re.match(r'^CK\(\w+,\s*"(\w+)",\s*([CF_AIP|]+),', line)
+            m = re.match(r'^CK\(\w+,\s*"(\w+)",\s*([CF_AIPV|]+),', line)
             if m:
                 for letter in "AIP":
                     if "CF_" + letter in m.group(2):

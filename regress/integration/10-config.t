@@ -63,6 +63,20 @@ def pem_files(d):
     return paths
 
 
+# The product guide's vdmap example, for the samples' VirtualDomainFile.
+VDMAP = "vdmap siroe 192.168.1.10\nsiroe:DefaultDomain siroe.com\n"
+
+
+def with_vdmap(sample, d):
+    """The sample's text with its VirtualDomainFile in d (file paths
+    aside, the samples load as they are); the lines keep their numbers."""
+    path = os.path.join(d, "vdmap.cfg")
+    with open(path, "w") as f:
+        f.write(VDMAP)
+    return re.sub(r"(?m)^default:VirtualDomainFile\s+\S+$",
+                  "default:VirtualDomainFile %s" % path, sample)
+
+
 def with_pem(sample, paths):
     """The sample's text with PEM files where it names NSS databases; the
     lines keep their numbers."""
@@ -101,11 +115,15 @@ def test_samples(tap, env):
         out), names[0], out)
     d = confdir(env, "sample", 'default:ServiceList "%s"\n' % SAMPLE_SL)
     with open(imap, encoding="utf-8") as f:
-        text = with_pem(f.read(), pem_files(d))
+        text = with_vdmap(with_pem(f.read(), pem_files(d)), d)
     with open(os.path.join(d, "ImapProxyAService.cfg"), "w",
               encoding="utf-8") as f:
         f.write(text)
-    shutil.copy(pop, os.path.join(d, "PopProxyAService.cfg"))
+    with open(pop, encoding="utf-8") as f:
+        text = with_vdmap(f.read(), d)
+    with open(os.path.join(d, "PopProxyAService.cfg"), "w",
+              encoding="utf-8") as f:
+        f.write(text)
     rc, out = check(d)
     tap.is_(rc, 0, names[1]) or tap.diag(out)
     tap.ok("ImapProxyAService.cfg:12: mmpd uses PEM files; SSLSecmodFile "

@@ -803,9 +803,10 @@ test_samples(void)
 	    find_listener(conf, "*:110", SVC_POP, 0) &&
 	    conf->nlisteners == 3, "sample: listeners, 993 is TLS");
 	conf_later_keys(conf, SVC_IMAP, later, sizeof(later));
-	tap_ok(strncmp(later, "VirtualDomainFile, VirtualDomainDelim, ", 39)
-	    == 0 && strstr(later, "DefaultDomain") == NULL &&
+	tap_ok(strstr(later, "VirtualDomain") == NULL &&
+	    strstr(later, "DefaultDomain") == NULL &&
 	    strstr(later, "HostedDomains") == NULL &&
+	    strstr(later, "CRAMs") == NULL && strstr(later, "Cache") == NULL &&
 	    strstr(later, "SSL") == NULL && strstr(later, "Timeout") == NULL,
 	    "conf_later_keys: %s", later);
 	tap_ok(conf_tls_server(conf, SVC_IMAP) && conf_tls_store(conf,
@@ -1047,7 +1048,7 @@ test_table(void)
 				bad++;
 			}
 		}
-		if (ki->files == 0 || (ki->files & ~(CF_A | CF_I | CF_P))) {
+		if (ki->files == 0 || (ki->files & ~(CF_A | CF_I | CF_P | CF_V))) {
 			tap_diag("%s: bad files mask", ki->name);
 			bad++;
 		}
@@ -1081,6 +1082,20 @@ manual_entry(const char *man, const char *name)
 	return NULL;
 }
 
+/* Does the ".Sy" line after the entry p say V (per virtual domain)? */
+static int
+manual_marked_v(const char *p)
+{
+	const char	*sy, *end;
+
+	if ((sy = strchr(p + 1, '\n')) == NULL || strncmp(sy, "\n.Sy ", 5))
+		return 0;
+	sy++;
+	if ((end = strchr(sy, '\n')) == NULL)
+		return 0;
+	return end - sy >= 4 && strncmp(end - 4, " V .", 4) == 0;
+}
+
 /*
  * Every key of the table has an entry in the manual page, and the keys
  * not yet in effect (only those) are under their own heading.
@@ -1106,6 +1121,10 @@ test_manual(void)
 			tap_diag("%s: no \".It Ic %s\" entry", MANPAGE,
 			    ki->name);
 			missing++;
+		} else if (((ki->files & CF_V) != 0) != manual_marked_v(p)) {
+			tap_diag("%s: %s: marked V %s", MANPAGE, ki->name,
+			    ki->files & CF_V ? "missing" : "wrongly");
+			misplaced++;
 		} else if (later != NULL &&
 		    (p > later) != ((ki->flags & CKF_LATER) != 0)) {
 			tap_diag("%s: %s under the wrong heading", MANPAGE,

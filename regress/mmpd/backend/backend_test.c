@@ -688,6 +688,13 @@ session_log(struct session *s, int prio, const char *fmt, ...)
 	tap_diag("log %d: %s", prio, msg);
 }
 
+/* session.c's: the virtual domain of the session's local address. */
+int
+session_vd(const struct session *s)
+{
+	return conf_vdomain_find(env->conf, s->svc, s->local);
+}
+
 static double
 now_sec(void)
 {
