@@ -6,6 +6,7 @@
  */
 #include <sys/types.h>
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,10 +23,13 @@
 #define DOMAIN_FILTER_FMT	"(&(objectClass=inetDomain)" \
 				"(associatedDomain=%s))"
 #define DOMAIN_BAD_BYTES	160
+#define DOMAIN_KEY_PREFIX	"d\n"	/* LdapCache: "d\n" base "\n" filter */
 #define LOG_TEXT_BYTES		1024
 
 struct lookup_domain {
 	int	 pending;	/* the domain tree's search is the next */
+	int	 cached;	/* found in the LdapCache, not searched */
+	uint64_t cachegen;	/* of the caches when it was looked for */
 	char	*dn;		/* of the domain's entry */
 	char	*base;		/* inetDomainBaseDN */
 	char	*filter;	/* inetDomainSearchFilter, or NULL */
@@ -106,6 +110,129 @@ domain_filter(const char *domain, char *out, size_t outsz)
 	return n;
 }
 
+/*
+ * A usable domain entry an LdapCache keeps, beside the user entries: its
+ * DN and the attributes that decide the user's search and replay. Found
+ * unusable or inactive, it is never kept (fixed in the directory, it
+ * works at once).
+ */
+struct cached_domain {
+	char	*dn;
+	char	*base;
+	char	*filter;
+	char	*replay;
+};
+
+static void	domain_found(struct lookup *);
+
+static void
+cached_domain_free(void *arg)
+{
+	struct cached_domain	*cd = arg;
+
+	if (cd == NULL)
+		return;
+	free(cd->dn);
+	free(cd->base);
+	free(cd->filter);
+	free(cd->replay);
+	free(cd);
+}
+
+/* "d\n" DcRoot "\n" filter, or NULL: no memory. */
+static char *
+domain_cache_key(const struct lookup *lk)
+{
+	char	*key;
+	size_t	 len;
+
+	len = strlen(DOMAIN_KEY_PREFIX) + strlen(lk->base) + 1 +
+	    strlen(lk->filter) + 1;
+	if ((key = malloc(len)) != NULL)
+		(void)snprintf(key, len, "%s%s\n%s", DOMAIN_KEY_PREFIX,
+		    lk->base, lk->filter);
+	return key;
+}
+
+static char *
+strdup_or_null(const char *s, int *fail)
+{
+	char	*d;
+
+	if (s == NULL)
+		return NULL;
+	if ((d = strdup(s)) == NULL)
+		*fail = 1;
+	return d;
+}
+
+/* The entry from the caches in place: 1, as if just found; 0: search. */
+static int
+domain_cache_fill(struct lookup *lk)
+{
+	struct dir_caches		*dc = lookup_caches(lk);
+	struct lookup_domain		*d = lk->dom;
+	const struct cached_domain	*cd;
+	char				*key;
+	int				 fail = 0;
+
+	if (dc == NULL || dc->users == NULL)
+		return 0;
+	d->cachegen = dc->gen;
+	if ((key = domain_cache_key(lk)) == NULL)
+		return 0;
+	cd = cache_get(dc->users, key);
+	free(key);
+	if (cd == NULL)
+		return 0;
+	/* d->dn is libldap's (ldap_memfree), as a search leaves it */
+	if ((d->dn = ber_strdup(cd->dn)) == NULL)
+		fail = 1;
+	d->base = strdup_or_null(cd->base, &fail);
+	d->filter = strdup_or_null(cd->filter, &fail);
+	d->replay = strdup_or_null(cd->replay, &fail);
+	if (fail) {
+		cache_unhit(dc->users);
+		ldap_memfree(d->dn);
+		free(d->base);
+		free(d->filter);
+		free(d->replay);
+		d->dn = d->base = d->filter = d->replay = NULL;
+		return 0;
+	}
+	lk->nentries = 1;
+	d->cached = 1;
+	return 1;
+}
+
+/* A usable entry a search found: kept, if its caches are still in place. */
+static void
+domain_cache_store(struct lookup *lk)
+{
+	struct dir_caches	*dc = lookup_caches(lk);
+	struct lookup_domain	*d = lk->dom;
+	struct cached_domain	*cd;
+	char			*key;
+	int			 fail = 0;
+
+	if (d->cached || dc == NULL || dc->users == NULL ||
+	    dc->gen != d->cachegen || (key = domain_cache_key(lk)) == NULL)
+		return;
+	if ((cd = calloc(1, sizeof(*cd))) == NULL) {
+		free(key);
+		return;
+	}
+	cd->dn = strdup_or_null(d->dn, &fail);
+	cd->base = strdup_or_null(d->base, &fail);
+	cd->filter = strdup_or_null(d->filter, &fail);
+	cd->replay = strdup_or_null(d->replay, &fail);
+	if (fail)
+		cached_domain_free(cd);
+	else
+		(void)cache_put(dc->users, key, cd, cached_domain_free);
+	free(key);
+}
+
 void
 domain_start(struct lookup *lk, const char *client, const char *local)
 {
@@ -137,7 +264,10 @@ domain_start(struct lookup *lk, const char *client, const char *local)
 		lookup_finish(lk, LOOKUP_TEMPFAIL, NULL, "out of memory");
 		return;
 	}
-	conn_submit(c, lk);
+	if (domain_cache_fill(lk))
+		domain_found(lk);
+	else
+		conn_submit(c, lk);
 }
 
 /* Remember the first reason the entry cannot be used. */
@@ -256,10 +386,11 @@ domain_log_found(const struct lookup *lk, const char *fmt)
 	if (d->replay != NULL)
 		(void)escape_log(d->replay, strlen(d->replay), r, sizeof(r));
 	log_svc(lk->svc, LOG_INFO, LOG_SID_FMT ": lookup \"%s\": domain "
-	    "'%s' is %s: users under %s, filter %s%s%s%s", (unsigned long
+	    "'%s' is %s: users under %s, filter %s%s%s%s%s", (unsigned long
 	    long)lk->sid, user, name, dn, base, f, d->filter != NULL ?
 	    " (inetDomainSearchFilter)" : " (DomainSearchFormat)",
-	    d->replay != NULL ? ", mailAccessProxyReplay " : "", r);
+	    d->replay != NULL ? ", mailAccessProxyReplay " : "", r,
+	    d->cached ? " (cache hit)" : "");
 }
 
 /* The one entry found: check it, then search the user below its base. */
@@ -298,6 +429,7 @@ domain_found(struct lookup *lk)
 	fmt = d->filter != NULL ? d->filter : conf_vstr(lk->env->conf,
 	    lk->svc, lk->vd, CK_DOMAINSEARCHFORMAT);
 	domain_log_found(lk, fmt);
+	domain_cache_store(lk);
 	free(lk->base);
 	lk->base = d->base;
 	d->base = NULL;

@@ -7,7 +7,8 @@
 # and works on a.test's address only; a.test's logins always search
 # (its cache is off), h's second login is answered from the service's
 # cache and still replays the entry's attribute; h's short id goes
-# through the domain tree, a.test's typed names do not. A vdmap domain
+# through the domain tree (whose entry is cached as well), a.test's typed
+# names do not. A vdmap domain
 # with CRAMs yes and no StoreAdmin is refused with the vdmap's file:line.
 
 import base64
@@ -141,9 +142,12 @@ def test_hosted_cached(tap, env, m):
     logins = re.findall(r"Login: user=<([^>]*)>", env.stores["store2"].log())
     tap.is_(logins.count("hal.h"), 2, "both logins replayed the entry's "
             "displayName, the cached one too")
-    tap.ok(searches(env, r"\(&\(objectClass=inetDomain\)"
-                    r"\(associatedDomain=h\.test\)\)") >= 1,
-           "h's short id went through the domain tree")
+    tap.is_(searches(env, r"\(&\(objectClass=inetDomain\)"
+                     r"\(associatedDomain=h\.test\)\)"), 1,
+            "h's short id went through the domain tree, once: the domain "
+            "entry is cached too")
+    tap.ok(m.wait_log(r"domain 'h\.test' is .*\(cache hit\)") is not None,
+           "the domain's line says it came from the cache")
     t, _, d = T.imap_route(At(m, ADDR_A), "hal@h.test", "hal-pw")
     tap.ok(b" OK" not in t, "a.test's address (HostedDomains of the "
            "service: no) does not read the domain tree", d)
