@@ -81,7 +81,7 @@ conf_errf(char *err, size_t errlen, const char *fmt, ...)
  * Bytes of the blank at p: space, tab, or U+00A0 in UTF-8, which the
  * product's own sample files use between key and value.
  */
-static size_t
+size_t
 conf_blank(const char *p)
 {
 	if (*p == ' ' || *p == '\t')
@@ -91,7 +91,7 @@ conf_blank(const char *p)
 	return 0;
 }
 
-static const char *
+const char *
 conf_skip_blanks(const char *p)
 {
 	size_t	n;

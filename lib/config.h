@@ -232,6 +232,12 @@ int		 conf_voverrides(const struct mmp_conf *, int sect, int vd,
  */
 int		 conf_check_vdomain_crams(const struct mmp_conf *, int sect,
 		    char *err, size_t errlen);
+/*
+ * Bytes of the blank at p (space, tab, or U+00A0 in UTF-8, which the
+ * product's sample files use), 0 if none; p past every blank.
+ */
+size_t		 conf_blank(const char *p);
+const char	*conf_skip_blanks(const char *p);
 /* The value of a .cfg line after its key, unquoted: 0 or -1 with why. */
 int		 conf_value_unquote(const char *v, char *out, size_t outlen,
 		    char *why, size_t whylen);

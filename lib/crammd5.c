@@ -12,6 +12,7 @@
 #include <md5.h>
 
 #include "crammd5.h"
+#include "escape.h"
 
 #define HMAC_BLOCK_BYTES	64	/* MD5's block */
 
@@ -58,18 +59,6 @@ cram_challenge_ok(const char *s)
 	return 1;
 }
 
-static int
-hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int
 cram_hex_decode(const char *s, size_t len, uint8_t *out)
 {
@@ -81,8 +70,8 @@ cram_hex_decode(const char *s, size_t len, uint8_t *out)
 		return -1;
 	}
 	for (i = 0; i < CRAM_DIGEST_BYTES; i++) {
-		if ((hi = hex_value(s[2 * i])) == -1 ||
-		    (lo = hex_value(s[2 * i + 1])) == -1) {
+		if ((hi = hex_digit_value(s[2 * i])) == -1 ||
+		    (lo = hex_digit_value(s[2 * i + 1])) == -1) {
 			memset(out, 0, CRAM_DIGEST_BYTES);
 			return -1;
 		}

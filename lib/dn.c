@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "dn.h"
+#include "escape.h"
 
 /* keystring (ALPHA *(ALPHA / DIGIT / "-")) or numericoid, RFC 4512. */
 int
@@ -82,18 +83,6 @@ struct dn_tok {
 	char	sep;		/* ',' '+' or '\0' at the end */
 };
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* The value after '=': escapes undone, unescaped trailing blanks cut. */
 static int
 dn_value(const char **pp, struct dn_tok *t)
@@ -109,8 +98,8 @@ dn_value(const char **pp, struct dn_tok *t)
 		if (t->vlen >= sizeof(t->val))
 			return -1;
 		if (*p == '\\') {
-			if ((hi = hexval(p[1])) != -1 &&
-			    (lo = hexval(p[2])) != -1) {
+			if ((hi = hex_digit_value(p[1])) != -1 &&
+			    (lo = hex_digit_value(p[2])) != -1) {
 				t->val[t->vlen++] = (char)(hi << 4 | lo);
 				p += 3;
 			} else if (p[1] != '\0' &&

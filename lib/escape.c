@@ -243,3 +243,15 @@ escape_log(const char *in, size_t inlen, char *out, size_t outsz)
 	out[len] = '\0';
 	return out;
 }
+
+int
+hex_digit_value(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}

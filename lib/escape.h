@@ -33,4 +33,7 @@ char	*escape_log(const char *in, size_t inlen, char *out, size_t outsz);
  */
 size_t	utf8_seqlen(const unsigned char *p, size_t left);
 
+/* The value of hex digit c (either case), 0 to 15, or -1. */
+int	hex_digit_value(int c);
+
 #endif /* MMP_ESCAPE_H */

@@ -21,34 +21,13 @@ static const struct {
 	{ "CanonicalVirtual", CK_CANONICALDELIM },
 };
 
-/* Bytes of the blank at p: space, tab or U+00A0 (the product's files). */
-static size_t
-vdmap_blank(const char *p)
-{
-	if (*p == ' ' || *p == '\t')
-		return 1;
-	if ((unsigned char)p[0] == 0xc2 && (unsigned char)p[1] == 0xa0)
-		return 2;
-	return 0;
-}
-
-static const char *
-vdmap_skip(const char *p)
-{
-	size_t	n;
-
-	while ((n = vdmap_blank(p)) > 0)
-		p += n;
-	return p;
-}
-
 /* The word at *pp into w, *pp past it: 0, or -1 if it does not fit. */
 static int
 vdmap_word(const char **pp, char *w, size_t wlen)
 {
-	const char	*p = vdmap_skip(*pp), *start = p;
+	const char	*p = conf_skip_blanks(*pp), *start = p;
 
-	while (*p != '\0' && vdmap_blank(p) == 0)
+	while (*p != '\0' && conf_blank(p) == 0)
 		p++;
 	*pp = p;
 	if ((size_t)(p - start) >= wlen)
@@ -78,7 +57,7 @@ vdmap_entry(struct mmp_conf *conf, int sect, const char *p, const char *file,
 
 	if (vdmap_word(&p, name, sizeof(name)) == -1 ||
 	    vdmap_word(&p, addr, sizeof(addr)) == -1 || name[0] == '\0' ||
-	    addr[0] == '\0' || *vdmap_skip(p) != '\0') {
+	    addr[0] == '\0' || *conf_skip_blanks(p) != '\0') {
 		(void)snprintf(err, errlen, "%s:%d: not \"vdmap NAME "
 		    "IPADDR\"", file, lineno);
 		return -1;
@@ -120,7 +99,7 @@ vdmap_override(struct mmp_conf *conf, int sect, char *word, const char *p,
 		    "virtual domain", file, lineno, ki->name);
 		return -1;
 	}
-	if (conf_value_unquote(vdmap_skip(p), value, sizeof(value), why,
+	if (conf_value_unquote(conf_skip_blanks(p), value, sizeof(value), why,
 	    sizeof(why)) == -1) {
 		(void)snprintf(err, errlen, "%s:%d: %s: %s", file, lineno,
 		    ki->name, why);
@@ -145,7 +124,7 @@ vdmap_line(struct mmp_conf *conf, int sect, char *line, const char *file,
     int lineno, char *err, size_t errlen)
 {
 	char		 word[VDMAP_WORD_BYTES];
-	const char	*p = vdmap_skip(line);
+	const char	*p = conf_skip_blanks(line);
 
 	if (*p == '\0' || *p == '#')
 		return 0;

@@ -41,17 +41,6 @@ r:RestrictPlainPasswords yes
 """
 
 
-class At:
-    """mmpd as seen on one of its addresses (for T.imap_route)."""
-
-    def __init__(self, m, host):
-        self.m = m
-        self.host = host
-
-    def imap(self, port=None, timeout=10):
-        return T.Imap(self.host, port or self.m.imap_ports[0], timeout)
-
-
 def setup(tap):
     env = T.Env("vdomain", tap).setup(store_master=ADMIN)
     env.get_pki()
@@ -115,7 +104,7 @@ def store_logins(env, store):
 
 
 def route(m, addr, user, pw):
-    return T.imap_route(At(m, addr), user, pw)
+    return T.imap_route(T.At(m, addr), user, pw)
 
 
 def test_routes(tap, env, m):
@@ -196,7 +185,7 @@ def test_restrict(tap, m):
     """r: RestrictPlainPasswords yes; the others: the service's no."""
     caps = {}
     for addr in (ADDR_A, ADDR_R):
-        with At(m, addr).imap() as c:
+        with T.At(m, addr).imap() as c:
             t, un = c.cmd("CAPABILITY")
             caps[addr] = b"".join(un)
             login, _ = c.login("joe", "a-pw")

@@ -38,17 +38,6 @@ h:ReplayFormat "%A[displayName]"
 """
 
 
-class At:
-    """mmpd as seen on one of its addresses."""
-
-    def __init__(self, m, host):
-        self.m = m
-        self.host = host
-
-    def imap(self, port=None, timeout=10):
-        return T.Imap(self.host, port or self.m.imap_ports[0], timeout)
-
-
 def setup(tap):
     env = T.Env("vddir", tap).setup(store_master=ADMIN)
     sl = env.slapd
@@ -88,10 +77,10 @@ def searches(env, regex):
 
 
 def test_crams(tap, env, m):
-    with At(m, ADDR_A).imap() as c:
+    with T.At(m, ADDR_A).imap() as c:
         _, un = c.cmd("CAPABILITY")
         caps_a = b"".join(un)
-    with At(m, ADDR_H).imap() as c:
+    with T.At(m, ADDR_H).imap() as c:
         _, un = c.cmd("CAPABILITY")
         caps_h = b"".join(un)
     tap.ok(b"AUTH=CRAM-MD5" in caps_a, "a.test's address offers CRAM-MD5",
@@ -112,7 +101,7 @@ def test_crams(tap, env, m):
     tap.ok(re.search(r"Master user logging in as ann@a\.test\b",
                      env.stores["store1"].log()),
            "the store sees the StoreAdmin log in as ann@a.test")
-    with At(m, ADDR_H).imap() as c:
+    with T.At(m, ADDR_H).imap() as c:
         tag = c.tag()
         c.send(tag.encode() + b" AUTHENTICATE CRAM-MD5\r\n")
         line = c.readline()
@@ -123,7 +112,7 @@ def test_crams(tap, env, m):
 def test_cache_off(tap, env, m):
     n = searches(env, r"\(uid=ann@a\.test\)")
     for i in range(2):
-        t, subj, d = T.imap_route(At(m, ADDR_A), "ann", "ann-pw")
+        t, subj, d = T.imap_route(T.At(m, ADDR_A), "ann", "ann-pw")
         tap.ok(b" OK" in t, "ann logs in on a.test's address (%d)" % i, d)
     tap.is_(searches(env, r"\(uid=ann@a\.test\)"), n + 2,
             "a.test's LdapCacheSize 0: each login searches")
@@ -131,7 +120,7 @@ def test_cache_off(tap, env, m):
 
 def test_hosted_cached(tap, env, m):
     for i in range(2):
-        t, subj, d = T.imap_route(At(m, ADDR_H), "hal", "hal-pw")
+        t, subj, d = T.imap_route(T.At(m, ADDR_H), "hal", "hal-pw")
         tap.ok(b" OK" in t and "mailbox of hal in h.test" in subj,
                "hal (DefaultDomain h.test, hosted) reaches his mailbox "
                "(%d)" % i, d)
@@ -148,7 +137,7 @@ def test_hosted_cached(tap, env, m):
             "entry is cached too")
     tap.ok(m.wait_log(r"domain 'h\.test' is .*\(cache hit\)") is not None,
            "the domain's line says it came from the cache")
-    t, _, d = T.imap_route(At(m, ADDR_A), "hal@h.test", "hal-pw")
+    t, _, d = T.imap_route(T.At(m, ADDR_A), "hal@h.test", "hal-pw")
     tap.ok(b" OK" not in t, "a.test's address (HostedDomains of the "
            "service: no) does not read the domain tree", d)
 

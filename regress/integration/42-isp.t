@@ -104,17 +104,6 @@ class SampleMmpd(T.Mmpd):
         return lines
 
 
-class At:
-    """mmpd as seen on one of its addresses."""
-
-    def __init__(self, m, host):
-        self.m = m
-        self.host = host
-
-    def imap(self, port=None, timeout=10):
-        return T.Imap(self.host, port or self.m.imap_ports[0], timeout)
-
-
 def make_mmpd(env):
     port = T.free_port((ADDR_S, ADDR_V))
     tport = T.free_port((ADDR_S, ADDR_V))
@@ -128,7 +117,7 @@ def make_mmpd(env):
 
 
 def route(tap, m, addr, user, pw, subject, what):
-    t, subj, d = T.imap_route(At(m, addr), user, pw)
+    t, subj, d = T.imap_route(T.At(m, addr), user, pw)
     tap.ok(b" OK" in t and subject in subj, what, d)
 
 
@@ -139,7 +128,7 @@ def test_routes(tap, env, m):
           "joe on the second address: varrius.com's joe (vdmap)")
     route(tap, m, ADDR_S, "joe@varrius.com", "joe-varrius-pw",
           "joe at varrius.com", "a typed domain wins over DefaultDomain")
-    t, _, d = T.imap_route(At(m, ADDR_S), "joe", "joe-varrius-pw")
+    t, _, d = T.imap_route(T.At(m, ADDR_S), "joe", "joe-varrius-pw")
     tap.ok(b" OK" not in t, "varrius.com's password is not Siroe.com's "
            "joe's", d)
     s1 = re.findall(r"Login: user=<([^>]*)>", env.stores["store1"].log())
@@ -183,7 +172,7 @@ def test_preauth(tap, env, m):
                            (ADDR_V, "ken", "ken-pw"),
                            (ADDR_S, "dana", "dana-pw")):
         loff = m.log_size()
-        t, _, d = T.imap_route(At(m, addr), user, pw)
+        t, _, d = T.imap_route(T.At(m, addr), user, pw)
         tap.ok(b" OK" in t, "PreAuth: %s on %s logs in" % (user, addr), d)
         got = m.wait_log(r'session (0x[0-9a-f]+) \S+: user "[^"]*" '
                          r'logged in', loff)
@@ -201,7 +190,7 @@ def test_preauth(tap, env, m):
            "the name has its virtual domain", repr(ok))
     store = env.stores["store1"]
     before = store.log().count("dana")
-    t, _, d = T.imap_route(At(m, ADDR_S), "dana", "not-dana-pw")
+    t, _, d = T.imap_route(T.At(m, ADDR_S), "dana", "not-dana-pw")
     tap.ok(b" OK" not in t, "PreAuth: a wrong password is refused", d)
     time.sleep(0.5)
     tap.is_(store.log().count("dana"), before,

@@ -1692,6 +1692,18 @@ def imap_subjects(c):
     return t, [x.decode("latin-1") for x in subj]
 
 
+class At:
+    """mmpd m as seen on one of its local addresses (a virtual domain's),
+    for imap_route and friends."""
+
+    def __init__(self, m, host):
+        self.m = m
+        self.host = host
+
+    def imap(self, port=None, timeout=10):
+        return Imap(self.host, port or self.m.imap_ports[0], timeout)
+
+
 def imap_route(m, user, password, port=None):
     """Logs user in through mmpd, selects INBOX: (login answer,
     [subjects], diagnostics)."""
