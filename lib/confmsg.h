@@ -32,10 +32,10 @@ struct conf_rx {
 };
 
 /*
- * Child: feed an IMSG_CONF_START, _KV, _VDOMAIN, _VDKV or _END. Returns 0 when consumed,
- * 1 at a valid END (*out is the finished configuration, owned by the
- * caller; *gen its generation), -1 on a malformed or invalid message
- * (reason in err; the partial configuration is dropped).
+ * Child: feed an IMSG_CONF_START, _KV, _VDOMAIN, _VDKV or _END. Returns 0
+ * when consumed, 1 at a valid END (*out is the finished configuration,
+ * owned by the caller; *gen its generation), -1 on a malformed or invalid
+ * message (reason in err; the partial configuration is dropped).
  */
 int	conf_rx_imsg(struct conf_rx *, struct imsg *, struct mmp_conf **out,
 	    uint32_t *gen, char *err, size_t errlen);

@@ -560,7 +560,7 @@ conn_start(struct ldap_conn *c)
 		conn_connect(c);
 }
 
-/* ---- searches ------------------------------------------------------ */
+/* Searches: sent on the session, or queued until it is up. */
 
 /*
  * What lk's search asks for: a domain entry's (domain.c), a certificate's,
@@ -682,7 +682,7 @@ conn_submit(struct ldap_conn *c, struct lookup *lk)
 		conn_send_queued(c);
 }
 
-/* ---- connection objects ------------------------------------------ */
+/* A connection made, compared, replaced and freed (reloads). */
 
 /* Blank-separated words of text (changed in place), at most max. */
 static size_t

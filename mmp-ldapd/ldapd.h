@@ -432,8 +432,14 @@ const char *lookup_base(const struct lookup *, const struct ldap_url *);
 void	lookup_detach(struct lookup *, int);
 /* lk's user search: answered from the LdapCache, or sent (conn_submit). */
 void	lookup_search(struct lookup *);
+
+/* usercache.c */
 /* lk's caches: its virtual domain's own, else its service's. */
 struct dir_caches *lookup_caches(const struct lookup *);
+/* Keep lk's found entry, if usable and its caches are still in place. */
+void	lookup_cache_store(struct lookup *);
+/* Fill lk from dc's entry for its search: 1; 0: search (a miss). */
+int	lookup_cache_fill(struct lookup *, struct dir_caches *);
 /*
  * The %A[attr] names of the replay format in effect, for the search to ask
  * for: again when a hosted domain set lk->replayfmt. -1: no memory.
@@ -467,6 +473,12 @@ void	lookup_refuse(struct relay *, uint64_t, int, int, const char *,
 void	lookup_cert_start(struct ldapd *, struct relay *, uint64_t,
 	    uint64_t, int, int, const char *, const char *, const char *,
 	    const char *);
+
+/* authcache.c */
+/* lk's password is the one its DN's AuthCache entry holds (a miss else). */
+int	authcache_match(struct lookup *);
+/* A bind's outcome: a success kept, anything else forgets the DN. */
+void	authcache_bound(struct lookup *, int);
 
 /* preauth.c */
 int	preauth_set(struct lookup *, const char *, size_t, const char *);

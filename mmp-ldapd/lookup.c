@@ -32,8 +32,6 @@
 #define LOG_NAME_BYTES		(MMP_USER_BYTES * 4 + 8)
 #define LOG_TEXT_BYTES		1024
 
-static void	lookup_cache_store(struct lookup *);
-
 void
 mono_now(struct timespec *ts)
 {
@@ -327,7 +325,7 @@ lookup_finish(struct lookup *lk, int status, const struct addrlist *al,
 	lookup_free(lk);
 }
 
-/* ---- mailHost resolution ------------------------------------------ */
+/* The mailHost, resolved (hosts table, DNS) before the answer. */
 
 static void
 lookup_resolved(void *arg, const struct addrlist *al, const char *err)
@@ -375,7 +373,7 @@ lookup_resolve(struct lookup *lk)
 		    "not resolve: %s", host, err);
 }
 
-/* ---- search results ----------------------------------------------- */
+/* A search's entries and result: the user found, or why not. */
 
 /* The first value of the first MailHostAttrs attribute present. */
 static void
@@ -611,133 +609,9 @@ lookup_found(struct ldap_conn *c, struct lookup *lk)
 	lookup_resolve(lk);
 }
 
-/* ---- the LdapCache ------------------------------------------------ */
-
-static void
-cached_user_free(void *arg)
-{
-	struct cached_user	*cu = arg;
-	size_t			 i;
-
-	if (cu == NULL)
-		return;
-	free(cu->dn);
-	free(cu->mailhost);
-	for (i = 0; i < cu->nattrs; i++) {
-		free(cu->names[i]);
-		free(cu->vals[i]);
-	}
-	free(cu);
-}
-
-struct dir_caches *
-lookup_caches(const struct lookup *lk)
-{
-	const struct ldapd	*env = lk->env;
-	int			 vd = lookup_vd(lk);
-
-	if (vd >= 0 && (size_t)vd < env->nvdcaches[lk->svc] &&
-	    env->vdcaches[lk->svc][vd] != NULL)
-		return env->vdcaches[lk->svc][vd];
-	return env->caches[lk->svc];
-}
-
-/* The %A[attr] values a search found, kept with the entry. */
-static int
-cached_user_attrs(struct cached_user *cu, const struct lookup *lk)
-{
-	size_t	i;
-
-	for (i = 0; lk->rattrs[i] != NULL; i++) {
-		if ((cu->names[i] = strdup(lk->rattrs[i])) == NULL ||
-		    (lk->rvals[i] != NULL &&
-		    (cu->vals[i] = strdup(lk->rvals[i])) == NULL))
-			return -1;
-		cu->nattrs = i + 1;
-	}
-	return 0;
-}
-
 /*
- * The %A[attr] values lk's replay format asks for, from the entry kept:
- * -1 if one was not asked for when it was found (a search must).
- */
-static int
-lookup_cache_attrs(struct lookup *lk, const struct cached_user *cu)
-{
-	size_t	i, j;
-
-	for (i = 0; lk->rattrs[i] != NULL; i++) {
-		for (j = 0; j < cu->nattrs; j++)
-			if (strcasecmp(cu->names[j], lk->rattrs[i]) == 0)
-				break;
-		if (j == cu->nattrs)
-			return -1;
-		if (cu->vals[j] != NULL &&
-		    (lk->rvals[i] = strdup(cu->vals[j])) == NULL)
-			return -1;
-	}
-	return 0;
-}
-
-/*
- * A usable entry, found by a search the caches in place now were asked
- * for: kept for LdapCacheTTL. What failed, or was not there, is never
- * kept, so a user added or re-enabled logs in at once.
- */
-static void
-lookup_cache_store(struct lookup *lk)
-{
-	struct dir_caches	*dc = lookup_caches(lk);
-	struct cached_user	*cu;
-
-	if (lk->cachekey == NULL || dc == NULL || dc->gen != lk->cachegen ||
-	    dc->users == NULL || lk->cachehit || lk->badvalue ||
-	    lk->status[0] != '\0' || lk->dn == NULL || lk->mailhost == NULL)
-		return;
-	if ((cu = calloc(1, sizeof(*cu))) == NULL ||
-	    (cu->dn = strdup(lk->dn)) == NULL ||
-	    (cu->mailhost = strdup(lk->mailhost)) == NULL ||
-	    cached_user_attrs(cu, lk) == -1) {
-		cached_user_free(cu);
-		log_warn(LOG_SID_FMT ": LdapCache", (unsigned long long)lk->sid);
-		return;
-	}
-	(void)cache_put(dc->users, lk->cachekey, cu, cached_user_free);
-}
-
-/* What the search would have found, from the cache; 0: not there. */
-static int
-lookup_cache_fill(struct lookup *lk, struct dir_caches *dc)
-{
-	const struct cached_user	*cu;
-	size_t				 i;
-
-	if ((cu = cache_get(dc->users, lk->cachekey)) == NULL)
-		return 0;
-	/* lk->dn is libldap's (ldap_memfree), as a search leaves it */
-	if (lookup_cache_attrs(lk, cu) == -1 ||
-	    (lk->dn = ber_strdup(cu->dn)) == NULL ||
-	    (lk->mailhost = strdup(cu->mailhost)) == NULL) {
-		cache_unhit(dc->users);
-		ldap_memfree(lk->dn);
-		lk->dn = NULL;
-		free(lk->mailhost);
-		lk->mailhost = NULL;
-		for (i = 0; i < LDAPD_REPLAY_ATTRS_MAX; i++) {
-			free(lk->rvals[i]);
-			lk->rvals[i] = NULL;
-		}
-		return 0;
-	}
-	lk->nentries = 1;
-	lk->cachehit = 1;
-	return 1;
-}
-
-/*
- * Every user search goes through here: from the service's LdapCache
- * (key: "u\n" base "\n" filter; the cache is the service's), or to the
+ * Every user search goes through here: from the LdapCache of its service
+ * or virtual domain (usercache.c), or to the
  * directory. A hit goes on as a found entry does: the mailHost resolved
  * again (hosts table, DNS), then PreAuth's bind and the answer. A
  * certificate's search is not cached: a StoreAdmin login is rare and its

@@ -23,15 +23,12 @@
 #include <openldap.h>
 
 #include "addr.h"
-#include "compat.h"
 #include "escape.h"
-#include "hmac.h"
 #include "ldapd.h"
 #include "log.h"
 
 #define PREAUTH_CONNS_MAX	8	/* binds in flight, process-wide */
 #define PREAUTH_LINE_BYTES	(MMP_USER_BYTES * 4 + 160)
-#define PREAUTH_KEY_BYTES	(MMP_STR_BYTES + 3)	/* "a\n" DN */
 
 enum pconn_state {
 	PC_CONNECTING,
@@ -172,96 +169,6 @@ preauth_audit(struct lookup *lk, const char *reason)
 		    (unsigned long long)lk->sid);
 }
 
-/* ---- the AuthCache ------------------------------------------------- */
-
-/*
- * "a\n" DN: lk's entry in its service's AuthCache. The DN fits
- * (lookup_found refuses a longer one). -1: it does not.
- */
-static int
-preauth_cache_key(const struct lookup *lk, char *key, size_t keysz)
-{
-	int	n;
-
-	n = snprintf(key, keysz, "a\n%s", lk->dn != NULL ? lk->dn : "");
-	return lk->dn == NULL || n < 0 || (size_t)n >= keysz ? -1 : 0;
-}
-
-/* The AuthCache in place now, NULL: none. */
-static struct cache *
-preauth_cache(const struct lookup *lk)
-{
-	struct dir_caches	*dc = lookup_caches(lk);
-
-	return dc != NULL ? dc->auth : NULL;
-}
-
-/* HMAC-SHA256 under the process's key: all the AuthCache holds. */
-static void
-preauth_mac(const struct lookup *lk, uint8_t mac[HMAC_SHA256_BYTES])
-{
-	hmac_sha256(lk->env->authkey, sizeof(lk->env->authkey), lk->pass,
-	    lk->passlen, mac);
-}
-
-static void
-preauth_mac_free(void *mac)
-{
-	freezero(mac, HMAC_SHA256_BYTES);
-}
-
-/*
- * Whether lk's password is the one of its DN's unexpired entry, compared
- * in constant time. Another password is a miss: the bind decides (the
- * password may have changed).
- */
-static int
-preauth_cached(struct lookup *lk)
-{
-	struct cache	*c = preauth_cache(lk);
-	const uint8_t	*want;
-	uint8_t		 mac[HMAC_SHA256_BYTES];
-	char		 key[PREAUTH_KEY_BYTES];
-	int		 same;
-
-	if (c == NULL || preauth_cache_key(lk, key, sizeof(key)) == -1 ||
-	    (want = cache_get(c, key)) == NULL)
-		return 0;
-	preauth_mac(lk, mac);
-	same = timingsafe_bcmp(mac, want, sizeof(mac)) == 0;
-	explicit_bzero(mac, sizeof(mac));
-	if (!same)
-		cache_unhit(c);
-	return same;
-}
-
-/*
- * A bind's outcome: a success is kept (when the caches the lookup started
- * with are still in place, so a reload's new settings are not fed by an
- * old search), anything else forgets the DN's entry.
- */
-static void
-preauth_cache_bound(struct lookup *lk, int ok)
-{
-	struct cache	*c = preauth_cache(lk);
-	uint8_t		*mac;
-	char		 key[PREAUTH_KEY_BYTES];
-
-	if (c == NULL || preauth_cache_key(lk, key, sizeof(key)) == -1)
-		return;
-	if (!ok || lookup_caches(lk)->gen != lk->cachegen) {
-		cache_remove(c, key);
-		return;
-	}
-	if ((mac = malloc(HMAC_SHA256_BYTES)) == NULL) {
-		cache_remove(c, key);
-		return;
-	}
-	preauth_mac(lk, mac);
-	(void)cache_put(c, key, mac, preauth_mac_free);
-}
-
-/* ---- binds --------------------------------------------------------- */
 
 /* The bind's (or the AuthCache's) outcome: audit, wipe, answer. */
 static void
@@ -272,7 +179,7 @@ preauth_done(struct lookup *lk, int status, const char *reason,
 
 	lk->pconn = NULL;
 	if (!lk->authhit && lk->pass != NULL)
-		preauth_cache_bound(lk, status == LOOKUP_OK);
+		authcache_bound(lk, status == LOOKUP_OK);
 	preauth_audit(lk, status == LOOKUP_OK ? NULL : reason);
 	preauth_wipe(lk);
 	(void)escape_log(lk->dn, strlen(lk->dn), dn, sizeof(dn));
@@ -635,7 +542,7 @@ preauth_intercept(struct lookup *lk, int status, const struct addrlist *al)
 		return 1;
 	}
 	/* The same password as at a bind within the TTL: no bind again. */
-	if (preauth_cached(lk)) {
+	if (authcache_match(lk)) {
 		lk->paddrs = *al;
 		lk->authhit = 1;
 		preauth_done(lk, LOOKUP_OK, NULL, "from the AuthCache");

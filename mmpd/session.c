@@ -457,9 +457,10 @@ session_external_ok(const struct session *s)
 }
 
 /*
- * APOP and CRAM-MD5 are offered: CRAMs yes of the session's virtual domain
- * or service (read here and nowhere else in the relay) and a StoreAdmin to replay them as (mmpd refuses the
- * configuration without one; a reload may still race a session).
+ * APOP and CRAM-MD5 are offered: CRAMs yes of the session's virtual
+ * domain or service (read here and nowhere else in the relay) and a
+ * StoreAdmin to replay them as (mmpd refuses the configuration without
+ * one; a reload may still race a session).
  */
 int
 session_crams_ok(const struct session *s)
