@@ -10,8 +10,9 @@ int
 lookup_req_write(struct msg_writer *w, const struct lookup_req *rq)
 {
 	if (rq->userlen > MMP_USER_BYTES + 1 || rq->passlen > MMP_PASS_BYTES ||
+	    rq->preauth > 1 || (!rq->preauth && rq->passlen != 0) ||
 	    rq->cram >= CRAM_MECH_MAX || (rq->cram != CRAM_NONE &&
-	    (rq->passlen != 0 || !cram_challenge_ok(rq->challenge))))
+	    (rq->preauth || !cram_challenge_ok(rq->challenge))))
 		return -1;
 	msg_add_u64(w, rq->reqid);
 	msg_add_u64(w, rq->sid);
@@ -21,6 +22,7 @@ lookup_req_write(struct msg_writer *w, const struct lookup_req *rq)
 	msg_add_data(w, rq->user, rq->userlen);
 	msg_add_str(w, rq->client);
 	msg_add_str(w, rq->local);
+	msg_add_u8(w, rq->preauth);
 	msg_add_u16(w, (uint16_t)rq->passlen);
 	msg_add_data(w, rq->pass, rq->passlen);
 	msg_add_u8(w, rq->cram);
@@ -52,14 +54,16 @@ lookup_req_read(const struct imsg *imsg, struct lookup_req *rq)
 	    msg_skip(&r, len - keep) == -1 ||
 	    msg_get_str(&r, rq->client, sizeof(rq->client)) == -1 ||
 	    msg_get_str(&r, rq->local, sizeof(rq->local)) == -1 ||
+	    msg_get_u8(&r, &rq->preauth) == -1 || rq->preauth > 1 ||
 	    msg_get_u16(&r, &len) == -1 || len > MMP_PASS_BYTES ||
+	    (!rq->preauth && len != 0) ||
 	    msg_get_data(&r, rq->pass, len) == -1)
 		return -1;
 	rq->passlen = len;
 	if (msg_get_u8(&r, &rq->cram) == -1 || rq->cram >= CRAM_MECH_MAX)
 		return -1;
 	if (rq->cram != CRAM_NONE &&
-	    (rq->passlen != 0 ||
+	    (rq->preauth ||
 	    msg_get_str(&r, rq->challenge, sizeof(rq->challenge)) == -1 ||
 	    !cram_challenge_ok(rq->challenge) ||
 	    msg_get_data(&r, rq->digest, sizeof(rq->digest)) == -1))

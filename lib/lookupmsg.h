@@ -28,7 +28,11 @@ struct lookup_req {
 	char		user[MMP_USER_BYTES + 2];
 	char		client[MMP_STR_BYTES];
 	char		local[MMP_STR_BYTES];
-	/* PreAuth only, else 0: bytes, wiped by whoever holds them. */
+	/*
+	 * The relay's PreAuth for the session (1) and the password, bytes,
+	 * wiped by whoever holds them; passlen 0 without preauth.
+	 */
+	uint8_t		preauth;
 	size_t		passlen;
 	char		pass[MMP_PASS_BYTES + 1];
 	/*

@@ -64,8 +64,12 @@ enum mmp_imsg {
 	 * relay -> ldapd: u64 reqid, u64 sid (the relay's session id, for
 	 * mmp-ldapd's log lines only), u8 svc, str user (as the client sent
 	 * it, no CR/LF/NUL), str client address, str local address,
-	 * u16 passlen, passlen bytes of password: 0 bytes unless PreAuth is
-	 * on for svc (mmp-ldapd binds with it, then wipes it; never logged),
+	 * u8 preauth (1: PreAuth is on for the session in the relay's
+	 * configuration), u16 passlen, passlen bytes of password: 0 bytes
+	 * unless preauth (mmp-ldapd binds with it when its configuration has
+	 * PreAuth too, then wipes it; never logged; without preauth it binds
+	 * never, so a reload that turns PreAuth on or off, applied by the
+	 * relay and mmp-ldapd a moment apart, refuses nobody),
 	 * u8 cram (enum cram_mech, lib/crammd5.h): CRAM_NONE, or CRAM_APOP /
 	 * CRAM_MD5 (CRAMs; passlen 0) followed by str challenge ("<...>" as
 	 * the client got it) and 16 bytes of the client's digest, checked by

@@ -391,15 +391,18 @@ ldapd_relay_lookup(struct relay *r, struct imsg *imsg)
 		return -1;
 	}
 	/*
-	 * A password only when this process's PreAuth (of the session's
-	 * virtual domain) says so too; a PreAuth service with none gets the
-	 * empty one, refused unbound. A CRAM carries a digest instead
-	 * (cram.c), never a password.
+	 * A bind when the relay asks for one (its PreAuth) and this
+	 * process's PreAuth (of the session's virtual domain) says so too;
+	 * an empty password is refused unbound. Either one without the
+	 * other (a reload applied here and there a moment apart) is a
+	 * lookup: the store checks the password. A CRAM carries a digest
+	 * instead (cram.c), never a password.
 	 */
 	lookup_start(env, r, rq.reqid, rq.sid, rq.svc, rq.user, rq.userlen,
-	    rq.client, rq.local, (rq.svc == SVC_IMAP || rq.svc == SVC_POP) &&
-	    conf_vnum(env->conf, rq.svc, conf_vdomain_find(env->conf, rq.svc,
-	    rq.local), CK_PREAUTH) ? rq.pass : NULL, rq.passlen,
+	    rq.client, rq.local, rq.preauth && (rq.svc == SVC_IMAP ||
+	    rq.svc == SVC_POP) && conf_vnum(env->conf, rq.svc,
+	    conf_vdomain_find(env->conf, rq.svc, rq.local), CK_PREAUTH) ?
+	    rq.pass : NULL, rq.passlen,
 	    rq.cram != CRAM_NONE ? &rq : NULL);
 	explicit_bzero(&rq, sizeof(rq));
 	return 0;

@@ -449,6 +449,7 @@ relay_lookup(struct session *s)
 		explicit_bzero(s->challenge, sizeof(s->challenge));
 		explicit_bzero(s->digest, sizeof(s->digest));
 	} else if (conf_vnum(env->conf, s->svc, session_vd(s), CK_PREAUTH)) {
+		rq.preauth = 1;
 		rq.passlen = strlen(s->pass);
 		memcpy(rq.pass, s->pass, rq.passlen);
 	}

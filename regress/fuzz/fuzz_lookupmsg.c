@@ -33,7 +33,11 @@ check_request(const struct imsg *imsg)
 		abort();
 	/* A CRAM: known mechanism, a challenge, never a password. */
 	if (rq.cram >= CRAM_MECH_MAX || (rq.cram != CRAM_NONE &&
-	    (rq.passlen != 0 || !cram_challenge_ok(rq.challenge))))
+	    (rq.passlen != 0 || rq.preauth ||
+	    !cram_challenge_ok(rq.challenge))))
+		abort();
+	/* A password only with the preauth flag, which is 0 or 1. */
+	if (rq.preauth > 1 || (!rq.preauth && rq.passlen != 0))
 		abort();
 	msg_writer_init(&w);
 	if (lookup_req_write(&w, &rq) == -1)

@@ -3,7 +3,8 @@
 # (ldapdharness.py): its own empty-password check (the relay has one too,
 # each process is tested for its own), LOOKUP_BADPASS for a wrong
 # password, many binds in flight on the pool, one IMSG_AUDIT per outcome,
-# and a password ignored when PreAuth is off.
+# no bind for a relay that asks none (its configuration without PreAuth
+# during a reload), and a password ignored when PreAuth is off.
 
 import os
 import re
@@ -52,6 +53,7 @@ def main(tap):
     env.slapd = T.Slapd(env)
     env.user("dave", "dave-pw", mailhost=STORE)
     env.user("erin", "erin-pw", mailhost=STORE)
+    env.user("nina", "nina-pw", mailhost=STORE)
     for u in USERS:
         env.user(u, u + "-pw", mailhost=STORE)
     env.slapd.start()
@@ -100,6 +102,17 @@ def main(tap):
         got[r.reqid] = r.status
     tap.ok(got == want, "%d binds in flight: each answered right" %
            len(USERS), "want %r\ngot %r" % (want, got))
+
+    # PreAuth here but not in the relay's configuration (a reload applied
+    # there and here a moment apart): no flag, no password, a lookup.
+    relay.lookup("nina", sid=0xac0)
+    r = relay.result()
+    tap.ok(r and r.status == "LOOKUP_OK", "a lookup without the relay's "
+           "preauth flag: LOOKUP_OK, the store will check", repr(r))
+    time.sleep(0.3)
+    tap.is_(binds(env.slapd, "nina"), 0, "and no bind as the user")
+    tap.ok(not [a for a in audits(ld) if "(sid 0xac0)" in a[1]],
+           "and no audit line", repr(audits(ld)))
 
     # PreAuth off: a password that comes anyway is not used.
     ld.send_conf(H.ldapd_conf(env.slapd, PreAuth="no"),

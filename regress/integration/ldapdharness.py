@@ -474,16 +474,20 @@ class Relay:
 
     @staticmethod
     def lookup_payload(reqid, user, svc=None, client="127.0.0.1",
-                       local="127.0.0.1", sid=None, password=b"", cram=0,
-                       challenge=b"", digest=b""):
+                       local="127.0.0.1", sid=None, password=None, cram=0,
+                       challenge=b"", digest=b"", preauth=None):
         """IMSG_LOOKUP's payload; user is sent as given, bytes or str;
         sid, the relay's session id for the log, is reqid unless given;
-        password (bytes or str) only for a PreAuth service; cram (enum
+        password (bytes or str) only for a PreAuth service, sent with the
+        relay's preauth flag (set when a password is given, unless
+        preauth says otherwise); cram (enum
         cram_mech: 1 APOP, 2 CRAM-MD5) with its challenge and 16-byte
         digest for CRAMs."""
         w = Writer().u64(reqid).u64(reqid if sid is None else sid) \
             .u8(DEF["SVC_IMAP"] if svc is None else svc).str(user) \
-            .str(client).str(local).str(password).u8(cram)
+            .str(client).str(local) \
+            .u8((password is not None) if preauth is None else preauth) \
+            .str(password if password is not None else b"").u8(cram)
         if cram:
             w.str(challenge).raw(digest)
         return w.b

@@ -55,18 +55,34 @@ test_request(void)
 	memcpy(rq.pass, "s3cr\0t", 6);
 	rq.passlen = 6;
 	msg_writer_init(&w);
+	tap_is_int(lookup_req_write(&w, &rq), -1, "a password without the "
+	    "preauth flag is never written");
+	rq.preauth = 1;
+	msg_writer_init(&w);
 	tap_is_int(lookup_req_write(&w, &rq), 0, "request with password "
 	    "written");
 	as_imsg(&w, &imsg);
 	tap_is_int(lookup_req_read(&imsg, &got), 0, "request with password "
 	    "read");
-	tap_ok(got.passlen == 6 && memcmp(got.pass, "s3cr\0t", 6) == 0 &&
-	    got.pass[6] == '\0', "the password survives, bytes and length");
+	tap_ok(got.preauth == 1 && got.passlen == 6 &&
+	    memcmp(got.pass, "s3cr\0t", 6) == 0 && got.pass[6] == '\0',
+	    "the flag and the password survive, bytes and length");
 	rq.passlen = MMP_PASS_BYTES + 1;
 	msg_writer_init(&w);
 	tap_is_int(lookup_req_write(&w, &rq), -1, "a password over "
 	    "MMP_PASS_BYTES is never written");
 	rq.passlen = 0;
+	msg_writer_init(&w);
+	tap_is_int(lookup_req_write(&w, &rq), 0, "preauth with an empty "
+	    "password written (mmp-ldapd refuses it itself)");
+	as_imsg(&w, &imsg);
+	tap_ok(lookup_req_read(&imsg, &got) == 0 && got.preauth == 1 &&
+	    got.passlen == 0, "and read as such");
+	rq.preauth = 2;
+	msg_writer_init(&w);
+	tap_is_int(lookup_req_write(&w, &rq), -1, "a preauth flag of 2 is "
+	    "never written");
+	rq.preauth = 0;
 
 	rq.userlen = MMP_USER_BYTES + 2;
 	msg_writer_init(&w);
@@ -92,6 +108,7 @@ test_long_name(void)
 	msg_add_data(&w, name, sizeof(name));
 	msg_add_str(&w, "c");
 	msg_add_str(&w, "l");
+	msg_add_u8(&w, 0);
 	msg_add_u16(&w, 0);
 	msg_add_u8(&w, CRAM_NONE);
 	as_imsg(&w, &imsg);
@@ -116,6 +133,7 @@ test_long_name(void)
 	msg_add_data(&w, "n", 1);
 	msg_add_str(&w, "c");
 	msg_add_str(&w, "l");
+	msg_add_u8(&w, 1);
 	msg_add_u16(&w, sizeof(name));
 	msg_add_data(&w, name, sizeof(name));
 	as_imsg(&w, &imsg);
@@ -141,10 +159,10 @@ cram_req(struct lookup_req *rq)
 	memset(rq->digest, 0xc4, sizeof(rq->digest));
 }
 
-/* The request by hand: a CRAM part as a liar would write it. */
+/* The request by hand: a CRAM or PreAuth part as a liar would write it. */
 static void
-cram_raw(struct msg_writer *w, uint8_t mech, const char *chal,
-    size_t digestlen, uint16_t passlen)
+cram_raw_pre(struct msg_writer *w, uint8_t mech, const char *chal,
+    size_t digestlen, uint16_t passlen, uint8_t preauth)
 {
 	uint8_t	d[CRAM_DIGEST_BYTES + 1];
 
@@ -157,12 +175,21 @@ cram_raw(struct msg_writer *w, uint8_t mech, const char *chal,
 	msg_add_data(w, "tim", 3);
 	msg_add_str(w, "c");
 	msg_add_str(w, "l");
+	msg_add_u8(w, preauth);
 	msg_add_u16(w, passlen);
 	msg_add_data(w, "pwpwpwpw", passlen);
 	msg_add_u8(w, mech);
 	if (chal != NULL)
 		msg_add_str(w, chal);
 	msg_add_data(w, d, digestlen);
+}
+
+/* The same, the preauth flag set when there is a password. */
+static void
+cram_raw(struct msg_writer *w, uint8_t mech, const char *chal,
+    size_t digestlen, uint16_t passlen)
+{
+	cram_raw_pre(w, mech, chal, digestlen, passlen, passlen > 0);
 }
 
 static void
@@ -248,6 +275,22 @@ test_cram(void)
 	as_imsg(&w, &imsg);
 	tap_is_int(lookup_req_read(&imsg, &got), -1, "no mechanism byte: "
 	    "short");
+	cram_raw_pre(&w, CRAM_NONE, NULL, 0, 4, 0);
+	as_imsg(&w, &imsg);
+	tap_is_int(lookup_req_read(&imsg, &got), -1, "raw: a password without "
+	    "the preauth flag refused");
+	cram_raw_pre(&w, CRAM_NONE, NULL, 0, 0, 2);
+	as_imsg(&w, &imsg);
+	tap_is_int(lookup_req_read(&imsg, &got), -1, "raw: a preauth flag of 2 "
+	    "refused");
+	cram_raw_pre(&w, CRAM_NONE, NULL, 0, 4, 1);
+	as_imsg(&w, &imsg);
+	tap_ok(lookup_req_read(&imsg, &got) == 0 && got.preauth == 1 &&
+	    got.passlen == 4, "raw: preauth with a password read");
+	cram_raw_pre(&w, CRAM_APOP, "<a@b>", CRAM_DIGEST_BYTES, 0, 1);
+	as_imsg(&w, &imsg);
+	tap_is_int(lookup_req_read(&imsg, &got), -1, "raw: preauth with a CRAM "
+	    "refused");
 }
 
 static void
