@@ -102,6 +102,7 @@ struct ldap_url {
 /* A relay worker, as the channel the parent handed over for it. */
 struct relay {
 	TAILQ_ENTRY(relay)	 entry;
+	struct ldapd		*env;
 	struct chan		*chan;
 	uint32_t		 idx;
 	int			 closing;
@@ -371,6 +372,27 @@ int	dircache_same_conf(const struct mmp_conf *, const struct mmp_conf *,
 	    int);
 void	dircache_log(const struct dir_caches *, int, const char *);
 void	dircache_free(struct dir_caches *);
+
+/* ldapd.c */
+/* A draining mmp-ldapd exits once its lookups are answered and sent. */
+void	ldapd_drain_check(void);
+void	ldapd_exit(int) __attribute__((__noreturn__));
+
+/* ldapdconf.c */
+void	ldapd_send_ready(struct ldapd *);
+/* IMSG_CONF_START .. END, IMSG_CONF_HOST: CHAN_OK or CHAN_BAD. */
+int	ldapd_conf_imsg(struct ldapd *, struct imsg *);
+int	ldapd_conf_host(struct ldapd *, struct imsg *);
+/* The counters, at each reload and at the end. */
+void	ldapd_log_caches(struct ldapd *);
+void	ldapd_log_timeouts(struct ldapd *);
+void	ldapd_vdcaches_free(struct ldapd *, int);
+
+/* relays.c */
+/* IMSG_RELAY_CHANNEL: CHAN_OK or CHAN_BAD. */
+int	ldapd_relay_add(struct ldapd *, struct imsg *);
+/* Its lookups cancelled, its channel closed. */
+void	ldapd_relay_close(struct relay *);
 
 /* ldaptls.c */
 void	ldaptls_load(struct ldapd *, const struct mmp_conf *, int);
