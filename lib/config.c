@@ -23,6 +23,7 @@
 
 #include "certmap.h"
 #include "config.h"
+#include "configint.h"
 #include "loginname.h"
 #include "netmask.h"
 #include "log.h"
@@ -31,7 +32,6 @@
 
 #define CONF_LINE_BYTES		4096	/* longest line, without LF/CRLF */
 #define CONF_VALUE_BYTES	(MMP_STR_BYTES - 1)	/* an imsg string */
-#define CONF_SHOW_BYTES		64	/* a value quoted in a message */
 #define CONF_WHY_BYTES		256
 #define CONF_PORT_MAX		65535
 
@@ -62,10 +62,8 @@ struct conf_svcparse {
 	int			 enabled[CONF_NSECT];
 };
 
-static void	conf_errf(char *, size_t, const char *, ...)
-		    __attribute__((__format__(printf, 3, 4)));
 
-static void
+void
 conf_errf(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list	ap;
@@ -162,7 +160,7 @@ conf_join(char *list, size_t len, const char *tok)
  * s as it may appear in a message: quoted, bounded, control bytes
  * replaced, so neither a log line nor a terminal can be confused by it.
  */
-static const char *
+const char *
 conf_show_raw(const char *s, char *buf, size_t len)
 {
 	size_t		 i, o = 0;
@@ -918,7 +916,7 @@ conf_free(struct mmp_conf *conf)
 }
 
 /* Validate value for ki and store it in cv with where it came from. */
-static int
+int
 conf_store(const struct conf_keyinfo *ki, struct conf_value *cv,
     const char *value, const char *file, int line, char *err, size_t errlen)
 {
@@ -967,232 +965,6 @@ conf_set(struct mmp_conf *conf, int sect, enum conf_key key,
 	}
 	return conf_store(ki, &conf->v[sect][key], value, file, line, err,
 	    errlen);
-}
-
-/* ---- virtual domains ------------------------------------------------ */
-
-/* A vdmap NAME: letters, digits, '.', '-', '_'; it prefixes keys. */
-static int
-conf_vdname_ok(const char *name)
-{
-	const char	*p;
-
-	if (name[0] == '\0' || strlen(name) >= CONF_VDNAME_BYTES)
-		return 0;
-	for (p = name; *p != '\0'; p++)
-		if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-' &&
-		    *p != '_')
-			return 0;
-	return 1;
-}
-
-/*
- * A numeric address in its one text form (inet_ntop), an IPv4-mapped
- * IPv6 address as IPv4: 0, or -1 if addr is not an address.
- */
-static int
-conf_addr_normalise(const char *addr, char *out, size_t outlen)
-{
-	unsigned char	a[sizeof(struct in6_addr)];
-	static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	    0, 0xff, 0xff };
-
-	if (inet_pton(AF_INET, addr, a) == 1)
-		return inet_ntop(AF_INET, a, out, outlen) == NULL ? -1 : 0;
-	if (inet_pton(AF_INET6, addr, a) != 1)
-		return -1;
-	if (memcmp(a, mapped, sizeof(mapped)) == 0)
-		return inet_ntop(AF_INET, a + 12, out, outlen) == NULL ? -1 : 0;
-	return inet_ntop(AF_INET6, a, out, outlen) == NULL ? -1 : 0;
-}
-
-static int
-conf_vd_ok(const struct mmp_conf *conf, int sect, int vd)
-{
-	return conf != NULL && sect > CONF_GLOBAL && sect < CONF_NSECT &&
-	    vd >= 0 && (size_t)vd < conf->nvd[sect];
-}
-
-int
-conf_vdomain_by_name(const struct mmp_conf *conf, int sect, const char *name)
-{
-	size_t	i;
-
-	if (conf == NULL || sect <= CONF_GLOBAL || sect >= CONF_NSECT)
-		return -1;
-	for (i = 0; i < conf->nvd[sect]; i++)
-		if (strcasecmp(conf->vd[sect][i].name, name) == 0)
-			return (int)i;
-	return -1;
-}
-
-/*
- * The address of "ADDR", "IPv4:PORT" or "[IPv6]:PORT" (how the relays
- * write a socket's address) into out: 0, or -1 if it does not fit.
- */
-static int
-conf_addr_strip_port(const char *addr, char *out, size_t outlen)
-{
-	const char	*end, *c;
-	size_t		 n;
-
-	if (addr[0] == '[') {
-		if ((end = strchr(addr, ']')) == NULL)
-			return -1;
-		addr++;
-	} else if ((c = strchr(addr, ':')) != NULL && strchr(c + 1, ':') ==
-	    NULL)
-		end = c;
-	else
-		end = addr + strlen(addr);
-	n = (size_t)(end - addr);
-	if (n >= outlen)
-		return -1;
-	memcpy(out, addr, n);
-	out[n] = '\0';
-	return 0;
-}
-
-int
-conf_vdomain_find(const struct mmp_conf *conf, int sect, const char *addr)
-{
-	char	host[CONF_HOST_BYTES], norm[CONF_HOST_BYTES];
-	size_t	i;
-
-	if (conf == NULL || sect <= CONF_GLOBAL || sect >= CONF_NSECT ||
-	    addr == NULL || conf->nvd[sect] == 0 ||
-	    conf_addr_strip_port(addr, host, sizeof(host)) == -1 ||
-	    conf_addr_normalise(host, norm, sizeof(norm)) == -1)
-		return -1;
-	for (i = 0; i < conf->nvd[sect]; i++)
-		if (strcmp(conf->vd[sect][i].addr, norm) == 0)
-			return (int)i;
-	return -1;
-}
-
-int
-conf_vdomain_add(struct mmp_conf *conf, int sect, const char *name,
-    const char *addr, const char *file, int line, char *err, size_t errlen)
-{
-	struct conf_vdomain	*nv, *vd;
-	char			 norm[CONF_HOST_BYTES], show[CONF_SHOW_BYTES];
-	int			 o;
-
-	if (file == NULL)
-		file = "?";
-	if (conf == NULL || sect <= CONF_GLOBAL || sect >= CONF_NSECT) {
-		conf_errf(err, errlen, "%s:%d: invalid section", file, line);
-		return -1;
-	}
-	if (!conf_vdname_ok(name)) {
-		conf_errf(err, errlen, "%s:%d: vdmap name %s: not 1..%d "
-		    "letters, digits, '.', '-' or '_'", file, line,
-		    conf_show_raw(name, show, sizeof(show)),
-		    CONF_VDNAME_BYTES - 1);
-		return -1;
-	}
-	if (conf_addr_normalise(addr, norm, sizeof(norm)) == -1) {
-		conf_errf(err, errlen, "%s:%d: vdmap %s: %s is not an IPv4 or "
-		    "IPv6 address", file, line, name, conf_show_raw(addr, show,
-		    sizeof(show)));
-		return -1;
-	}
-	if ((o = conf_vdomain_by_name(conf, sect, name)) != -1) {
-		conf_errf(err, errlen, "%s:%d: vdmap %s: name already used at "
-		    "line %d", file, line, name, conf->vd[sect][o].line);
-		return -1;
-	}
-	if ((o = conf_vdomain_find(conf, sect, norm)) != -1) {
-		conf_errf(err, errlen, "%s:%d: vdmap %s: address %s already "
-		    "used by %s (line %d)", file, line, name, norm,
-		    conf->vd[sect][o].name, conf->vd[sect][o].line);
-		return -1;
-	}
-	if (conf->nvd[sect] >= CONF_VDOMAINS_MAX) {
-		conf_errf(err, errlen, "%s:%d: more than %d vdmap entries",
-		    file, line, CONF_VDOMAINS_MAX);
-		return -1;
-	}
-	nv = recallocarray(conf->vd[sect], conf->nvd[sect],
-	    conf->nvd[sect] + 1, sizeof(*nv));
-	if (nv == NULL) {
-		conf_errf(err, errlen, "%s:%d: out of memory", file, line);
-		return -1;
-	}
-	conf->vd[sect] = nv;
-	vd = &nv[conf->nvd[sect]];
-	strlcpy(vd->name, name, sizeof(vd->name));
-	strlcpy(vd->addr, norm, sizeof(vd->addr));
-	strlcpy(vd->file, file, sizeof(vd->file));
-	vd->line = line;
-	return (int)conf->nvd[sect]++;
-}
-
-int
-conf_vset(struct mmp_conf *conf, int sect, int vd, enum conf_key key,
-    const char *value, const char *file, int line, char *err, size_t errlen)
-{
-	const struct conf_keyinfo	*ki;
-
-	if (file == NULL)
-		file = "?";
-	if (!conf_vd_ok(conf, sect, vd) || (ki = conf_keyinfo(key)) == NULL ||
-	    value == NULL) {
-		conf_errf(err, errlen, "%s:%d: invalid key or virtual domain",
-		    file, line);
-		return -1;
-	}
-	if ((ki->files & CF_V) == 0 || (ki->files & (1U << sect)) == 0) {
-		conf_errf(err, errlen, "%s:%d: %s may not be set per virtual "
-		    "domain", file, line, ki->name);
-		return -1;
-	}
-	return conf_store(ki, &conf->vd[sect][vd].v[key], value, file, line,
-	    err, errlen);
-}
-
-int
-conf_voverrides(const struct mmp_conf *conf, int sect, int vd,
-    enum conf_key key)
-{
-	return conf_vd_ok(conf, sect, vd) && conf_keyinfo(key) != NULL &&
-	    conf->vd[sect][vd].v[key].isset;
-}
-
-const char *
-conf_vstr(const struct mmp_conf *conf, int sect, int vd, enum conf_key key)
-{
-	if (conf_voverrides(conf, sect, vd, key))
-		return conf->vd[sect][vd].v[key].str;
-	return conf_str(conf, sect, key);
-}
-
-long long
-conf_vnum(const struct mmp_conf *conf, int sect, int vd, enum conf_key key)
-{
-	if (conf_voverrides(conf, sect, vd, key))
-		return conf->vd[sect][vd].v[key].num;
-	return conf_num(conf, sect, key);
-}
-
-int
-conf_visset(const struct mmp_conf *conf, int sect, int vd, enum conf_key key)
-{
-	return conf_voverrides(conf, sect, vd, key) ||
-	    conf_isset(conf, sect, key);
-}
-
-const char *
-conf_vdomain_domain(const struct mmp_conf *conf, int sect, int vd)
-{
-	const char	*d;
-
-	if (!conf_vd_ok(conf, sect, vd))
-		return NULL;
-	if (conf_voverrides(conf, sect, vd, CK_DEFAULTDOMAIN) &&
-	    (d = conf->vd[sect][vd].v[CK_DEFAULTDOMAIN].str)[0] != '\0')
-		return d;
-	return conf->vd[sect][vd].name;
 }
 
 static const char *
@@ -1418,35 +1190,6 @@ conf_check_crams(const struct mmp_conf *conf, int sect, char *err,
 	    "store as its administrator", conf_where(conf, sect, CK_CRAMS,
 	    where, sizeof(where)));
 	return -1;
-}
-
-int
-conf_check_vdomain_crams(const struct mmp_conf *conf, int sect, char *err,
-    size_t errlen)
-{
-	const struct conf_vdomain	*vd;
-	const struct conf_value		*cv;
-	const char			*admin, *pass;
-	size_t				 i;
-
-	for (i = 0; i < conf->nvd[sect]; i++) {
-		vd = &conf->vd[sect][i];
-		if (!conf_vnum(conf, sect, (int)i, CK_CRAMS))
-			continue;
-		admin = conf_vstr(conf, sect, (int)i, CK_STOREADMIN);
-		pass = conf_vstr(conf, sect, (int)i, CK_STOREADMINPASS);
-		if (admin != NULL && admin[0] != '\0' && pass != NULL &&
-		    pass[0] != '\0')
-			continue;
-		cv = &vd->v[CK_CRAMS];
-		conf_errf(err, errlen, "%s:%d: virtual domain %s: CRAMs yes "
-		    "needs StoreAdmin and StoreAdminPass: APOP and CRAM-MD5 "
-		    "logins are replayed to the store as its administrator",
-		    cv->isset ? cv->file : vd->file, cv->isset ? cv->line :
-		    vd->line, vd->name);
-		return -1;
-	}
-	return 0;
 }
 
 int
