@@ -13,8 +13,8 @@
 
 #include "crammd5.h"
 #include "escape.h"
+#include "hmac.h"
 
-#define HMAC_BLOCK_BYTES	64	/* MD5's block */
 
 void
 cram_challenge(char *out, size_t outsz, const char *host)
@@ -122,40 +122,6 @@ cram_response_parse(const uint8_t *resp, size_t len, char *user,
 }
 
 void
-cram_hmac_md5(const void *key, size_t keylen, const void *msg,
-    size_t msglen, uint8_t *out)
-{
-	MD5_CTX	ctx;
-	uint8_t	k[HMAC_BLOCK_BYTES], pad[HMAC_BLOCK_BYTES];
-	uint8_t	inner[CRAM_DIGEST_BYTES];
-	size_t	i;
-
-	memset(k, 0, sizeof(k));
-	if (keylen > sizeof(k)) {
-		MD5Init(&ctx);
-		MD5Update(&ctx, key, keylen);
-		MD5Final(k, &ctx);
-	} else if (keylen > 0)
-		memcpy(k, key, keylen);
-	for (i = 0; i < sizeof(pad); i++)
-		pad[i] = k[i] ^ 0x36;
-	MD5Init(&ctx);
-	MD5Update(&ctx, pad, sizeof(pad));
-	MD5Update(&ctx, msg, msglen);
-	MD5Final(inner, &ctx);
-	for (i = 0; i < sizeof(pad); i++)
-		pad[i] = k[i] ^ 0x5c;
-	MD5Init(&ctx);
-	MD5Update(&ctx, pad, sizeof(pad));
-	MD5Update(&ctx, inner, sizeof(inner));
-	MD5Final(out, &ctx);
-	explicit_bzero(k, sizeof(k));
-	explicit_bzero(pad, sizeof(pad));
-	explicit_bzero(inner, sizeof(inner));
-	explicit_bzero(&ctx, sizeof(ctx));
-}
-
-void
 cram_apop_md5(const char *challenge, const void *secret, size_t secretlen,
     uint8_t *out)
 {
@@ -177,7 +143,7 @@ cram_digest(int mech, const char *challenge, const void *secret,
 		cram_apop_md5(challenge, secret, secretlen, out);
 		return 0;
 	case CRAM_MD5:
-		cram_hmac_md5(secret, secretlen, challenge, strlen(challenge),
+		hmac_md5(secret, secretlen, challenge, strlen(challenge),
 		    out);
 		return 0;
 	}

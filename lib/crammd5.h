@@ -45,10 +45,6 @@ int	cram_hex_decode(const char *s, size_t len, uint8_t *out);
  */
 int	cram_response_parse(const uint8_t *resp, size_t len, char *user,
 	    size_t usersz, uint8_t *digest, char *err, size_t errlen);
-
-/* RFC 2104 with MD5; the key of any length. Intermediates wiped. */
-void	cram_hmac_md5(const void *key, size_t keylen, const void *msg,
-	    size_t msglen, uint8_t *out);
 /* RFC 1939: MD5(challenge || secret). */
 void	cram_apop_md5(const char *challenge, const void *secret,
 	    size_t secretlen, uint8_t *out);

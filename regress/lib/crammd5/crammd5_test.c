@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "crammd5.h"
+#include "hmac.h"
 #include "regress/tap.h"
 
 static int
@@ -27,22 +28,22 @@ test_hmac(void)
 	    "First";
 
 	memset(key, 0x0b, 16);
-	cram_hmac_md5(key, 16, "Hi There", 8, out);
+	hmac_md5(key, 16, "Hi There", 8, out);
 	tap_ok(hex_is(out, "9294727a3638bb1c13f48ef8158bfc9d"),
 	    "RFC 2104 test 1");
-	cram_hmac_md5("Jefe", 4, "what do ya want for nothing?", 28, out);
+	hmac_md5("Jefe", 4, "what do ya want for nothing?", 28, out);
 	tap_ok(hex_is(out, "750c783e6ab0b503eaa86e310a5db738"),
 	    "RFC 2104 test 2");
 	memset(key, 0xaa, 16);
 	memset(data, 0xdd, sizeof(data));
-	cram_hmac_md5(key, 16, data, sizeof(data), out);
+	hmac_md5(key, 16, data, sizeof(data), out);
 	tap_ok(hex_is(out, "56be34521d144c88dbb8c733f0e8b3f6"),
 	    "RFC 2104 test 3");
 	memset(key, 0xaa, 80);
-	cram_hmac_md5(key, 80, big, strlen(big), out);
+	hmac_md5(key, 80, big, strlen(big), out);
 	tap_ok(hex_is(out, "6b1ab7fe4bd7bf8f0b62e6ce61b9d0cd"),
 	    "RFC 2202 test 6: a key longer than the block is hashed first");
-	cram_hmac_md5(key, 64, big, strlen(big), out);
+	hmac_md5(key, 64, big, strlen(big), out);
 	tap_ok(!hex_is(out, "6b1ab7fe4bd7bf8f0b62e6ce61b9d0cd"),
 	    "a 64-byte key is used as is, not hashed");
 }
