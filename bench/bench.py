@@ -1,0 +1,311 @@
+#!/usr/bin/env python3
+# The benchmark's driver: sets up on loopback a real slapd with many
+# users, two Dovecot stores and mmpd (regress/integration/mmptest.py),
+# runs bench/loadgen against mmpd and against a store directly (the
+# physical limit), and measures from /proc what each target spent: CPU
+# (utime + stime of all its processes), memory (Pss, MemAvailable) and
+# descriptors. Prints a table and writes JSON. --smoke runs every scenario
+# scaled down for a second, against the same targets, so it never rots.
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "regress", "integration"))
+import mmptest as T  # noqa: E402
+
+LOADGEN = os.path.join(ROOT, "bench", "loadgen")
+PASSWORD = "bench-pw"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+FULL = {"users": 2000, "login_c": 50, "secs": 10, "runs": 3,
+        "idle_n": 2000, "hold": 5, "fetch_c": 3, "fetch_bytes": 10 << 20,
+        "lat_secs": 5}
+SMOKE = {"users": 20, "login_c": 4, "secs": 1, "runs": 1,
+         "idle_n": 20, "hold": 1, "fetch_c": 2, "fetch_bytes": 256 << 10,
+         "lat_secs": 1}
+
+
+def descendants(pid):
+    """pid and every process below it."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(T.children_of(p))
+    return out
+
+
+def cpu_ticks(pids):
+    total = 0
+    for p in pids:
+        try:
+            with open("/proc/%d/stat" % p) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])	# utime, stime
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
+def pss_kib(pids):
+    total = 0
+    for p in pids:
+        try:
+            with open("/proc/%d/smaps_rollup" % p) as f:
+                for line in f:
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+def fds(pids):
+    n = 0
+    for p in pids:
+        try:
+            n += len(os.listdir("/proc/%d/fd" % p))
+        except OSError:
+            pass
+    return n
+
+
+def mem_available_kib():
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1])
+    return 0
+
+
+class Target:
+    """Where loadgen connects and whose processes are measured."""
+
+    def __init__(self, name, host, imap_port, pop_port, root_pids):
+        self.name = name
+        self.host = host
+        self.ports = {"imap": imap_port, "pop3": pop_port}
+        self.root_pids = root_pids
+
+    def pids(self):
+        out = []
+        for p in self.root_pids():
+            out.extend(descendants(p))
+        return out
+
+
+def loadgen(target, proto, scenario, users, conc, secs, count=None,
+            hold_cb=None, user_fmt="bench%d"):
+    """One loadgen run: (its JSON, CPU µs the target spent, extra)."""
+    cmd = [LOADGEN, "-m", proto, "-h", target.host, "-p",
+           str(target.ports[proto]), "-U", user_fmt, "-W", PASSWORD,
+           "-n", str(users), "-c", str(conc), "-s", scenario, "-d",
+           str(secs), "-t", "30"]
+    if count is not None:
+        cmd += ["-N", str(count)]
+    pids = target.pids()
+    t0 = cpu_ticks(pids)
+    extra = {}
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if hold_cb is not None:
+        for line in p.stderr:
+            if line.startswith(b"HELD"):
+                extra = hold_cb()
+                break
+    out, err = p.communicate(timeout=secs + 300)
+    t1 = cpu_ticks(target.pids())
+    try:
+        res = json.loads(out.decode())
+    except ValueError:
+        res = {"error": "loadgen printed no JSON", "stderr":
+               err.decode(errors="replace")[-500:], "rc": p.returncode}
+    res["rc"] = p.returncode
+    return res, (t1 - t0) * 1e6 / CLK_TCK, extra
+
+
+def median_run(fn, runs):
+    results = [fn() for _ in range(runs)]
+    results.sort(key=lambda r: r[0].get("rate", 0) or r[0].get("mbps", 0))
+    return results[len(results) // 2], results
+
+
+def scenario_login(target, proto, cfg):
+    (res, cpu, _), allr = median_run(
+        lambda: loadgen(target, proto, "login", cfg["users"],
+                        cfg["login_c"], cfg["secs"]), cfg["runs"])
+    ok = res.get("ok", 0)
+    return {"logins_per_s": res.get("rate", 0),
+            "cpu_us_per_login": cpu / ok if ok else None,
+            "p50_us": res.get("lat_us", {}).get("p50"),
+            "errors": sum(r[0].get("errors", 1) + r[0].get("failed", 0)
+                          for r in allr),
+            "runs": [r[0].get("rate", 0) for r in allr]}
+
+
+def scenario_latency(target, proto, cfg):
+    res, _, _ = loadgen(target, proto, "login", cfg["users"], 1,
+                        cfg["lat_secs"])
+    return {"p50_us": res.get("lat_us", {}).get("p50"),
+            "p99_us": res.get("lat_us", {}).get("p99"),
+            "errors": res.get("errors", 1) + res.get("failed", 0)}
+
+
+def scenario_fetch(target, proto, cfg):
+    (res, cpu, _), allr = median_run(
+        lambda: loadgen(target, proto, "fetch", cfg["fetch_c"],
+                        cfg["fetch_c"], cfg["secs"], user_fmt="big%d"),
+        cfg["runs"])
+    mb = res.get("bytes", 0) / 1e6
+    return {"mb_per_s": res.get("mbps", 0),
+            "cpu_us_per_mb": cpu / mb if mb else None,
+            "errors": sum(r[0].get("errors", 1) + r[0].get("failed", 0)
+                          for r in allr)}
+
+
+def scenario_idle(target, proto, cfg):
+    pids = target.pids()
+    before = {"pss": pss_kib(pids), "avail": mem_available_kib(),
+              "fds": fds(pids)}
+
+    def held():
+        p = target.pids()
+        return {"pss": pss_kib(p), "avail": mem_available_kib(),
+                "fds": fds(p)}
+
+    res, _, during = loadgen(target, proto, "idle", cfg["users"],
+                             min(cfg["login_c"] * 4, 200), cfg["hold"],
+                             count=cfg["idle_n"], hold_cb=held)
+    n = res.get("held", 0)
+    out = {"held": n, "errors": res.get("errors", 1) + res.get("failed", 0)}
+    if n and during:
+        out["pss_kib_per_session"] = (during["pss"] - before["pss"]) / n
+        out["kernel_kib_per_session"] = (before["avail"] -
+                                         during["avail"]) / n
+        out["fds_per_session"] = (during["fds"] - before["fds"]) / n
+    return out
+
+
+def setup(cfg):
+    env = T.Env("bench").setup()
+    users = cfg["users"]
+    stores = [env.stores["store1"], env.stores["store2"]]
+    for i in range(users):
+        store = stores[i % 2]
+        env.slapd.add_user("bench%d" % i, PASSWORD, "%s.mmp.test" %
+                           store.name)
+        store.users["bench%d" % i] = PASSWORD
+        store.home("bench%d" % i)
+    big = T.message("big", size=cfg["fetch_bytes"], crlf=True)
+    for i in range(cfg["fetch_c"]):
+        env.slapd.add_user("big%d" % i, PASSWORD, "store1.mmp.test")
+        stores[0].users["big%d" % i] = PASSWORD
+        stores[0].seed("big%d" % i, big)
+    for s in stores:
+        s._write_passwd()
+    env.start_backends()
+    m = env.mmpd(imap={"LogLevel": 5}, pop={"LogLevel": 5},
+                 aservice={"LogLevel": 5})
+    m.start()
+    return env, m
+
+
+def targets(env, m):
+    s1 = env.stores["store1"]
+    # The direct store: all users of store1 exist on it (odd ones too,
+    # for the measurement: they are on store2 only in LDAP).
+    s2 = env.stores["store2"]
+    for u, pw in s2.users.items():
+        s1.users.setdefault(u, pw)
+        s1.home(u)
+    s1._write_passwd()
+    return [Target("mmpd", m.host, m.imap_ports[0], m.pop_ports[0],
+                   lambda: [m.pid]),
+            Target("store", s1.addr, s1.imap_port, s1.pop_port,
+                   lambda: [s1.pid] if s1.pid else [])]
+
+
+def run(cfg):
+    env, m = setup(cfg)
+    results = {"machine": {"cpus": os.cpu_count(),
+                           "mem_available_kib": mem_available_kib()},
+               "config": cfg, "targets": {}}
+    for t in targets(env, m):
+        r = {}
+        for proto in ("imap", "pop3"):
+            r["login_" + proto] = scenario_login(t, proto, cfg)
+        r["latency_imap"] = scenario_latency(t, "imap", cfg)
+        r["fetch_imap"] = scenario_fetch(t, "imap", cfg)
+        r["fetch_pop3"] = scenario_fetch(t, "pop3", cfg)
+        r["idle_imap"] = scenario_idle(t, "imap", cfg)
+        results["targets"][t.name] = r
+    m.stop()
+    return results
+
+
+def fmt(v, unit=""):
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return "%.1f%s" % (v, unit)
+    return "%s%s" % (v, unit)
+
+
+def table(results):
+    rows = [("logins/s IMAP", "login_imap", "logins_per_s"),
+            ("CPU us/login IMAP", "login_imap", "cpu_us_per_login"),
+            ("logins/s POP3", "login_pop3", "logins_per_s"),
+            ("CPU us/login POP3", "login_pop3", "cpu_us_per_login"),
+            ("login p50 us, C=1", "latency_imap", "p50_us"),
+            ("FETCH MB/s", "fetch_imap", "mb_per_s"),
+            ("FETCH CPU us/MB", "fetch_imap", "cpu_us_per_mb"),
+            ("RETR MB/s", "fetch_pop3", "mb_per_s"),
+            ("RETR CPU us/MB", "fetch_pop3", "cpu_us_per_mb"),
+            ("idle: Pss KiB/session", "idle_imap", "pss_kib_per_session"),
+            ("idle: kernel KiB/session", "idle_imap",
+             "kernel_kib_per_session"),
+            ("idle: fds/session", "idle_imap", "fds_per_session")]
+    names = list(results["targets"])
+    lines = ["%-26s" % "figure" + "".join("%14s" % n for n in names)]
+    for label, sc, key in rows:
+        lines.append("%-26s" % label + "".join(
+            "%14s" % fmt(results["targets"][n][sc].get(key))
+            for n in names))
+    return "\n".join(lines)
+
+
+def errors(results):
+    """Scenario runs that had errors, as 'target scenario' strings."""
+    bad = []
+    for n, r in results["targets"].items():
+        for sc, v in r.items():
+            if v.get("errors"):
+                bad.append("%s %s: %s" % (n, sc, v))
+    return bad
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--smoke", action="store_true")
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args()
+    if not os.access(LOADGEN, os.X_OK):
+        sys.exit("bench: %s is missing: make bench-tools" % LOADGEN)
+    results = run(SMOKE if args.smoke else FULL)
+    print(table(results))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1)
+    bad = errors(results)
+    for b in bad:
+        print("bench: errors in " + b, file=sys.stderr)
+    sys.exit(1 if bad else 0)
+
+
+if __name__ == "__main__":
+    main()

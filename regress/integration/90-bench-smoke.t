@@ -1,0 +1,66 @@
+#!/usr/bin/env python3
+# The benchmark, scaled down (bench/bench.py --smoke, what `make
+# bench-smoke` runs): every scenario against mmpd and against a store
+# directly, for a second each, so that `make bench` never rots. Checks
+# that every scenario ran without an error and measured something; the
+# figures themselves are the benchmark's business, never a test's.
+
+import json
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mmptest as T  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+BENCH = os.path.join(ROOT, "bench", "bench.py")
+LOADGEN = os.path.join(ROOT, "bench", "loadgen")
+
+
+def main(tap):
+    T.need_root()
+    if not os.access(LOADGEN, os.X_OK):
+        tap.ok(False, "bench/loadgen is built (make bench-tools)")
+        return
+    env = T.Env("bench-smoke", tap)
+    out = env.path("bench.json")
+    r = subprocess.run([sys.executable, BENCH, "--smoke", "--json", out],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       timeout=600)
+    text = r.stdout.decode(errors="replace")
+    tap.is_(r.returncode, 0, "bench.py --smoke exits 0") or tap.diag(text)
+    try:
+        with open(out) as f:
+            res = json.load(f)
+    except (OSError, ValueError) as e:
+        tap.ok(False, "bench.py wrote its JSON: %s" % e, text)
+        return
+    for name in ("mmpd", "store"):
+        t = res["targets"].get(name, {})
+        for proto in ("imap", "pop3"):
+            lg = t.get("login_" + proto, {})
+            tap.ok(lg.get("logins_per_s", 0) > 0 and not lg.get("errors"),
+                   "%s: %s logins measured, no error" % (name, proto),
+                   repr(lg))
+            fe = t.get("fetch_" + proto, {})
+            tap.ok(fe.get("mb_per_s", 0) > 0 and not fe.get("errors"),
+                   "%s: %s message relay measured" % (name, proto),
+                   repr(fe))
+        la = t.get("latency_imap", {})
+        tap.ok(la.get("p50_us") and not la.get("errors"),
+               "%s: login latency at C=1 measured" % name, repr(la))
+        idle = t.get("idle_imap", {})
+        tap.ok(idle.get("held") == res["config"]["idle_n"] and
+               "pss_kib_per_session" in idle and not idle.get("errors"),
+               "%s: %d idle sessions held and measured" %
+               (name, res["config"]["idle_n"]), repr(idle))
+    tap.ok(res["targets"].get("mmpd", {}).get("login_imap", {}).get(
+        "cpu_us_per_login"), "mmpd's CPU per login is measured",
+        repr(res["targets"].get("mmpd")))
+    tap.like(text, r"figure\s+mmpd\s+store", "the table is printed")
+
+
+if __name__ == "__main__":
+    T.run(main)
