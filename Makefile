@@ -42,6 +42,7 @@ include lib/Makefile.inc
 -include mmpd/Makefile.inc
 -include mmp-ldapd/Makefile.inc
 -include mmp-tlsd/Makefile.inc
+-include bench/Makefile.inc
 include regress/Makefile.inc
 
 LIB_OBJS	:= $(LIB_SRCS:%.c=$(B)%.o)
