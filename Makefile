@@ -73,7 +73,7 @@ MEMCHECK_TEST	:= regress/memcheck/memcheck.t
 MEMCHECK_ENV	 = MMP_UNIT_TESTS='$(filter-out %/sandbox.t,$(TESTS))'
 
 check: deps
-	$(MAKE) all tests
+	$(MAKE) all tests bench-tools
 	$(MEMCHECK_ENV) prove -e '' $(PROVE_FLAGS) $(TESTS) $(MEMCHECK_TEST) \
 	    $(INTEGRATION_TESTS)
 

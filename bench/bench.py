@@ -42,12 +42,14 @@ def descendants(pid):
 
 
 def cpu_ticks(pids):
+    """utime + stime of the live processes, and cutime + cstime: what their
+    children that exited spent (a store's per-session processes)."""
     total = 0
     for p in pids:
         try:
             with open("/proc/%d/stat" % p) as f:
                 fields = f.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])	# utime, stime
+            total += sum(int(x) for x in fields[11:15])
         except (OSError, IndexError, ValueError):
             pass
     return total
