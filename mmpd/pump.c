@@ -22,19 +22,55 @@ pump_clear(struct relay_dir *d)
 }
 
 int
-pump_init(struct relay_dir *d, struct event_base *base, int from, int to,
-    size_t pendmax, event_callback_fn cb)
+pump_init(struct relay_dir *d, struct event_base *base,
+    struct pump_pool *pool, int from, int to, size_t pendmax,
+    event_callback_fn cb)
 {
 	d->from = from;
 	d->to = to;
-	if (buf_init(&d->pend, 0, pendmax) == -1 ||
-	    pipe2(d->pipe, O_NONBLOCK | O_CLOEXEC) == -1)
+	d->pool = pool;
+	if (buf_init(&d->pend, 0, pendmax) == -1)
 		return -1;
 	d->rev = event_new(base, from, EV_READ, cb, d);
 	d->wev = event_new(base, to, EV_WRITE, cb, d);
 	if (d->rev == NULL || d->wev == NULL)
 		return -1;
 	return 0;
+}
+
+/* A pipe for the bytes about to move: the pool's, or a new one. */
+static int
+pump_pipe_take(struct relay_dir *d)
+{
+	struct pump_pool	*pool = d->pool;
+
+	if (pool != NULL && pool->n > 0) {
+		pool->n--;
+		d->pipe[0] = pool->fds[pool->n][0];
+		d->pipe[1] = pool->fds[pool->n][1];
+		return 0;
+	}
+	return pipe2(d->pipe, O_NONBLOCK | O_CLOEXEC);
+}
+
+/* Nothing in flight: the pipe goes back to the pool (or is closed). */
+static void
+pump_pipe_give(struct relay_dir *d)
+{
+	struct pump_pool	*pool = d->pool;
+
+	if (d->pipe[0] == -1)
+		return;
+	if (pool != NULL && d->inpipe == 0 && pool->n < PUMP_POOL_MAX) {
+		pool->fds[pool->n][0] = d->pipe[0];
+		pool->fds[pool->n][1] = d->pipe[1];
+		pool->n++;
+	} else {
+		close(d->pipe[0]);
+		close(d->pipe[1]);
+	}
+	d->pipe[0] = d->pipe[1] = -1;
+	d->inpipe = 0;
 }
 
 void
@@ -44,12 +80,19 @@ pump_free(struct relay_dir *d)
 		event_free(d->rev);
 	if (d->wev != NULL)
 		event_free(d->wev);
-	if (d->pipe[0] != -1)
-		close(d->pipe[0]);
-	if (d->pipe[1] != -1)
-		close(d->pipe[1]);
+	pump_pipe_give(d);
 	buf_free(&d->pend);
 	pump_clear(d);
+}
+
+void
+pump_pool_free(struct pump_pool *pool)
+{
+	while (pool->n > 0) {
+		pool->n--;
+		close(pool->fds[pool->n][0]);
+		close(pool->fds[pool->n][1]);
+	}
 }
 
 static enum pump_result
@@ -90,13 +133,18 @@ pump_run(struct relay_dir *d)
 		/* The pipe is empty here: a yield leaves nothing half-done. */
 		if (moved >= PUMP_WAKEUP_BYTES)
 			return PUMP_YIELD;
+		if (d->pipe[0] == -1 && pump_pipe_take(d) == -1)
+			return PUMP_ERROR;
 		n = splice(d->from, NULL, d->pipe[1], NULL, RELAY_PIPE_BYTES,
 		    SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
 		if (n == 0)
 			d->eof = 1;
-		else if (n == -1)
+		else if (n == -1) {
+			/* Nothing to read: an idle direction holds no pipe. */
+			if (errno == EAGAIN)
+				pump_pipe_give(d);
 			return pump_again();
-		else {
+		} else {
 			d->inpipe += n;
 			moved += n;
 		}

@@ -20,6 +20,18 @@
  * session; level-triggered events bring it back on the next round.
  */
 #define PUMP_WAKEUP_BYTES	(4 * RELAY_PIPE_BYTES)
+/*
+ * Empty pipes a relay worker keeps for the next burst: a direction holds
+ * a pipe only while bytes are in flight, so an idle session costs its two
+ * sockets and nothing more, and a busy worker does not pay pipe2 and
+ * close for every message.
+ */
+#define PUMP_POOL_MAX		64
+
+struct pump_pool {
+	int		 fds[PUMP_POOL_MAX][2];
+	size_t		 n;
+};
 
 enum pump_result {
 	PUMP_ERROR = -1,	/* a socket failed */
@@ -32,7 +44,8 @@ struct relay_dir {
 	void		*arg;		/* of the callback: the session */
 	int		 from;
 	int		 to;
-	int		 pipe[2];
+	struct pump_pool *pool;		/* where an empty pipe goes */
+	int		 pipe[2];	/* -1: none while nothing is in flight */
 	size_t		 inpipe;	/* bytes in the pipe */
 	struct buf	 pend;		/* bytes read before the relay began */
 	int		 eof;
@@ -43,13 +56,19 @@ struct relay_dir {
 
 /* Before first use and after pump_free: zeroed, no pipe, no events. */
 void	pump_clear(struct relay_dir *);
-/* Pipe and events (both call cb with d); pend up to pendmax. 0 or -1. */
-int	pump_init(struct relay_dir *, struct event_base *, int from, int to,
-	    size_t pendmax, event_callback_fn cb);
+/*
+ * Events (both call cb with d) and pend up to pendmax; the pipe is taken
+ * from pool (or made) when bytes come. 0 or -1.
+ */
+int	pump_init(struct relay_dir *, struct event_base *,
+	    struct pump_pool *pool, int from, int to, size_t pendmax,
+	    event_callback_fn cb);
 /* Move what can move now, PUMP_WAKEUP_BYTES at most. */
 enum pump_result pump_run(struct relay_dir *);
 /* Wait for what this direction needs next. */
 void	pump_arm(struct relay_dir *);
 void	pump_free(struct relay_dir *);
+/* The pool's pipes closed (at exit). */
+void	pump_pool_free(struct pump_pool *);
 
 #endif /* MMPD_PUMP_H */

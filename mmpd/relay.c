@@ -576,6 +576,7 @@ relay_main(int argc, char *argv[])
 
 	log_debug("ready");
 	event_base_dispatch(env->base);
+	pump_pool_free(&env->pipes);
 	log_info("drained, exiting");
 	(void)chan_flush(env->parent);
 	return 0;

@@ -243,6 +243,7 @@ struct relay_env {
 	struct handoff_tree	 handoffs;
 	uint64_t		 nexthandoff;	/* never reused, like nextid */
 	char			 hostname[256];	/* of CRAM challenges */
+	struct pump_pool	 pipes;		/* empty splice pipes (pump.c) */
 };
 
 extern struct relay_env	*env;

@@ -392,9 +392,9 @@ int
 session_relay_start(struct session *s)
 {
 	s->up.arg = s->down.arg = s;
-	if (pump_init(&s->up, env->base, s->fd, s->be.fd,
+	if (pump_init(&s->up, env->base, &env->pipes, s->fd, s->be.fd,
 	    CLIENT_IN_MAX_BYTES, session_relay_event) == -1 ||
-	    pump_init(&s->down, env->base, s->be.fd, s->fd,
+	    pump_init(&s->down, env->base, &env->pipes, s->be.fd, s->fd,
 	    CLIENT_OUT_MAX_BYTES + 2 * STORE_IN_MAX_BYTES,
 	    session_relay_event) == -1 ||
 	    buf_add(&s->up.pend, buf_data(&s->in), buf_len(&s->in)) == -1 ||

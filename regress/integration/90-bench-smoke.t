@@ -3,7 +3,8 @@
 # bench-smoke` runs): every scenario against mmpd and against a store
 # directly, for a second each, so that `make bench` never rots. Checks
 # that every scenario ran without an error and measured something; the
-# figures themselves are the benchmark's business, never a test's.
+# figures themselves are the benchmark's business, never a test's. One
+# count is checked: an idle session costs mmpd two descriptors, no pipe.
 
 import json
 import os
@@ -56,6 +57,12 @@ def main(tap):
                "pss_kib_per_session" in idle and not idle.get("errors"),
                "%s: %d idle sessions held and measured" %
                (name, res["config"]["idle_n"]), repr(idle))
+    # Not a figure but a count: an idle relayed session holds its two
+    # sockets and no pipe (pump.c takes one only while bytes move).
+    idle = res["targets"].get("mmpd", {}).get("idle_imap", {})
+    tap.ok(idle.get("fds_per_session") is not None and
+           idle["fds_per_session"] <= 2.0, "mmpd: at most 2 descriptors "
+           "per idle session", repr(idle))
     tap.ok(res["targets"].get("mmpd", {}).get("login_imap", {}).get(
         "cpu_us_per_login"), "mmpd's CPU per login is measured",
         repr(res["targets"].get("mmpd")))

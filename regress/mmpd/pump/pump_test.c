@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,8 +105,8 @@ test_unix(struct event_base *base)
 		return;
 	}
 	pump_clear(&d);
-	tap_is_int(pump_init(&d, base, in[0], out[0], 4096, never_called),
-	    0, "AF_UNIX: pump_init");
+	tap_is_int(pump_init(&d, base, NULL, in[0], out[0], 4096,
+	    never_called), 0, "AF_UNIX: pump_init");
 	(void)buf_add(&d.pend, "a ", 2);
 	tap_ok(write(in[1], "b c", 3) == 3, "AF_UNIX: sender writes");
 	close(in[1]);
@@ -120,6 +121,54 @@ test_unix(struct event_base *base)
 	close(in[0]);
 	close(out[0]);
 	close(out[1]);
+}
+
+/*
+ * A direction holds a pipe only while bytes are in flight: idle, its pipe
+ * is back in the pool, and the next burst takes it again.
+ */
+static void
+test_pool(struct event_base *base)
+{
+	struct pump_pool	pool;
+	struct relay_dir	d;
+	char			buf[64];
+	int			in[2], out[2], fd0;
+
+	memset(&pool, 0, sizeof(pool));
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, in) == -1 ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, out) == -1) {
+		tap_ok(0, "pool: socketpair: %s", strerror(errno));
+		return;
+	}
+	pump_clear(&d);
+	tap_is_int(pump_init(&d, base, &pool, in[0], out[0], 4096,
+	    never_called), 0, "pool: pump_init");
+	tap_ok(d.pipe[0] == -1 && d.pipe[1] == -1, "pool: no pipe before "
+	    "bytes come");
+	tap_ok(write(in[1], "hello", 5) == 5, "pool: sender writes");
+	tap_is_int(pump_run(&d), PUMP_WAIT, "pool: moved, then waits");
+	tap_ok(read(out[1], buf, sizeof(buf)) == 5, "pool: receiver has it");
+	tap_ok(d.pipe[0] == -1 && pool.n == 1, "pool: idle, the pipe is in "
+	    "the pool (%zu)", pool.n);
+	fd0 = pool.fds[0][0];
+	tap_ok(write(in[1], "again", 5) == 5, "pool: sender writes again");
+	tap_is_int(pump_run(&d), PUMP_WAIT, "pool: moved again");
+	tap_ok(read(out[1], buf, sizeof(buf)) == 5 && pool.n == 1 &&
+	    pool.fds[0][0] == fd0, "pool: the same pipe served, back again");
+	tap_ok(write(in[1], "x", 1) == 1, "pool: a byte in flight");
+	(void)signal(SIGPIPE, SIG_IGN);		/* as the relay has it */
+	close(out[1]);
+	tap_is_int(pump_run(&d), PUMP_ERROR, "pool: the receiver is gone");
+	tap_ok(d.pipe[0] != -1 && d.inpipe == 1 && pool.n == 0, "pool: a "
+	    "pipe with a byte in it is held");
+	pump_free(&d);
+	tap_ok(pool.n == 0, "pool: a pipe that was not empty is closed, not "
+	    "pooled");
+	pump_pool_free(&pool);
+	close(in[0]);
+	close(in[1]);
+	close(out[0]);
 }
 
 int
@@ -139,8 +188,8 @@ main(void)
 	}
 	total = 4 * insize;
 	pump_clear(&d);
-	tap_is_int(pump_init(&d, base, in[0], out[1], 4096, never_called),
-	    0, "pump_init");
+	tap_is_int(pump_init(&d, base, NULL, in[0], out[1], 4096,
+	    never_called), 0, "pump_init");
 	tap_ok(buf_add(&d.pend, PEND, sizeof(PEND) - 1) == 0, "pend filled");
 	tap_ok(insize > PUMP_WAKEUP_BYTES + RELAY_PIPE_BYTES,
 	    "the sender holds more than one wakeup (%zu bytes)", insize);
@@ -186,6 +235,7 @@ main(void)
 	close(out[0]);
 	close(out[1]);
 	test_unix(base);
+	test_pool(base);
 	event_base_free(base);
 	return tap_done();
 }
