@@ -155,6 +155,20 @@ chan_dispatch_all(struct chan *ch)
 	}
 }
 
+void
+chan_read_rest(struct chan *ch)
+{
+	ssize_t	n;
+
+	if (ch == NULL || ch->closed)
+		return;
+	ch->inside++;
+	chan_dispatch_all(ch);
+	while (!ch->closed && (n = imsgbuf_read(&ch->ib)) > 0)
+		chan_dispatch_all(ch);
+	chan_leave(ch);
+}
+
 /* Why a read failed, worded to follow the peer's name. */
 static void
 chan_read_failed(int err, char *why, size_t len)

@@ -82,6 +82,13 @@ int		 chan_compose(struct chan *, uint32_t type, uint32_t peerid,
 /* Same from a msg_writer, which is wiped (it may have held a secret). */
 int		 chan_compose_msg(struct chan *, uint32_t type,
 		    uint32_t peerid, int fd, struct msg_writer *);
+/*
+ * Read what the peer sent and was not read yet, and hand it to the
+ * dispatch, up to EOF or nothing more to read: a child that exited said
+ * its last words (mmp-ldapd's counters at exit) before its end, and its
+ * SIGCHLD may be handled before they were read.
+ */
+void		 chan_read_rest(struct chan *);
 /* Write everything now, blocking: for fatal paths and exit. 0 or -1. */
 int		 chan_flush(struct chan *);
 size_t		 chan_queued(const struct chan *);

@@ -1038,6 +1038,7 @@ static void
 proc_died(struct child *c, int status)
 {
 	char	how[256];
+	pid_t	pid;
 	int	expected;
 
 	proc_death_text(c, status, how, sizeof(how));
@@ -1045,12 +1046,18 @@ proc_died(struct child *c, int status)
 	    ((WIFEXITED(status) && WEXITSTATUS(status) == 0) ||
 	    (penv->stopping && WIFSIGNALED(status) &&
 	    WTERMSIG(status) == SIGTERM));
-	if (expected)
-		log_info("%s (pid %d) %s", c->name, (int)c->pid, how);
-	else
-		log_warnx("%s (pid %d) %s", c->name, (int)c->pid, how);
-	proc_close(c);
+	/*
+	 * Its last lines first, then how it ended. It was reaped: its pid is
+	 * no longer its own, whatever the dispatch of those lines does.
+	 */
+	pid = c->pid;
 	c->pid = -1;
+	chan_read_rest(c->chan);
+	if (expected)
+		log_info("%s (pid %d) %s", c->name, (int)pid, how);
+	else
+		log_warnx("%s (pid %d) %s", c->name, (int)pid, how);
+	proc_close(c);
 	if (c->retiring)
 		proc_free(c);
 	else if (proc_may_restart(c))
