@@ -91,9 +91,10 @@ tests: $(TESTS)
 ASAN_FLAGS	:= B=build-asan/ CFLAGS='-O1 -g -fno-omit-frame-pointer' \
 		   SAN='-fsanitize=address,undefined -fno-sanitize-recover=all'
 asan:
-	$(MAKE) $(ASAN_FLAGS) all tests
+	$(MAKE) $(ASAN_FLAGS) all tests bench-tools
 	prove -e '' $(PROVE_FLAGS) $(addprefix build-asan/,$(TEST_NAMES))
 	ASAN_OPTIONS=detect_leaks=0 MMPD=$(CURDIR)/build-asan/mmpd/mmpd \
+	    LOADGEN=$(CURDIR)/build-asan/bench/loadgen \
 	    prove -e '' $(PROVE_FLAGS) $(INTEGRATION_TESTS)
 
 fuzz:

@@ -19,7 +19,8 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "regress", "integration"))
 import mmptest as T  # noqa: E402
 
-LOADGEN = os.path.join(ROOT, "bench", "loadgen")
+# The sanitizer build's (make asan) when LOADGEN says so.
+LOADGEN = os.environ.get("LOADGEN", os.path.join(ROOT, "bench", "loadgen"))
 PASSWORD = "bench-pw"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 

@@ -17,7 +17,7 @@ import mmptest as T  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 BENCH = os.path.join(ROOT, "bench", "bench.py")
-LOADGEN = os.path.join(ROOT, "bench", "loadgen")
+LOADGEN = os.environ.get("LOADGEN", os.path.join(ROOT, "bench", "loadgen"))
 
 
 def main(tap):
