@@ -14,18 +14,6 @@
 #define IN_MAX_BYTES	4096
 #define OUT_MAX_BYTES	(4 * IN_MAX_BYTES + 1)
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Undo \XX (and \c when dn); abort on a bare special character. */
 static size_t
 unescape(const char *s, size_t len, uint8_t *out, int dn, int *lastesc)
@@ -47,9 +35,9 @@ unescape(const char *s, size_t len, uint8_t *out, int dn, int *lastesc)
 		}
 		if (i + 1 >= len)
 			abort();
-		hi = hexval(s[i + 1]);
+		hi = hex_digit_value(s[i + 1]);
 		if (hi >= 0) {
-			if (i + 2 >= len || (lo = hexval(s[i + 2])) < 0)
+			if (i + 2 >= len || (lo = hex_digit_value(s[i + 2])) < 0)
 				abort();
 			out[n++] = (uint8_t)(hi << 4 | lo);
 			i += 2;
