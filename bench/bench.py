@@ -89,14 +89,48 @@ def mem_available_kib():
     return 0
 
 
-class Target:
-    """Where loadgen connects and whose processes are measured."""
+# The TLS scenarios' server certificates, one per kind; a client names the
+# kind by SNI (KIND.bench.test) where a target serves both on one port.
+CERT_KINDS = {"rsa2048": ["-newkey", "rsa:2048"],
+              "p256": ["-newkey", "ec", "-pkeyopt",
+                       "ec_paramgen_curve:P-256"]}
 
-    def __init__(self, name, host, imap_port, pop_port, root_pids):
+
+def bench_certs(directory):
+    """Self-signed server certificates for every CERT_KINDS kind, SAN
+    KIND.bench.test and 127.0.0.1: {kind: (cert, key)} (paths)."""
+    out = {}
+    for kind, newkey in CERT_KINDS.items():
+        cert = os.path.join(directory, "bench-%s.pem" % kind)
+        key = os.path.join(directory, "bench-%s.key" % kind)
+        subprocess.run(["openssl", "req", "-x509", "-nodes", "-days", "30"] +
+                       newkey + ["-keyout", key, "-out", cert, "-subj",
+                                 "/CN=%s.bench.test" % kind, "-addext",
+                                 "subjectAltName=DNS:%s.bench.test,"
+                                 "IP:127.0.0.1" % kind],
+                       check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+        os.chmod(key, 0o644)	# read by the peers' unprivileged workers
+        out[kind] = (cert, key)
+    return out
+
+
+class Target:
+    """Where loadgen connects and whose processes are measured.
+
+    tls_ports: {cert kind: implicit-TLS IMAP port} (loadgen sends SNI
+    KIND.bench.test); aux: {name: pids function} of the services a
+    target needs beside its own processes (an auth service, slapd),
+    measured and shown beside it, never added to its CPU."""
+
+    def __init__(self, name, host, imap_port, pop_port, root_pids,
+                 tls_ports=None, aux=None):
         self.name = name
         self.host = host
         self.ports = {"imap": imap_port, "pop3": pop_port}
         self.root_pids = root_pids
+        self.tls_ports = tls_ports or {}
+        self.aux = aux or {}
 
     def pids(self):
         out = []
