@@ -21,11 +21,17 @@
  * Two events on one socket: reading never stops, writing is watched only
  * while output waits. One event switching between the two would have to
  * be deleted and assigned again from inside its own callback.
+ *
+ * Output is written first and watched for only if the socket is full:
+ * a composed message makes wev active (event_active, no system call), so
+ * everything composed during this round of the loop goes out in one
+ * sendmsg at its end, and the socket is added to epoll only when that
+ * write could not take it all.
  */
 struct chan {
 	struct imsgbuf		 ib;
 	struct event		*rev;		/* persistent */
-	struct event		*wev;		/* added while output waits */
+	struct event		*wev;		/* active or added: output waits */
 	const struct chan_peer	*peer;
 	void			*arg;
 	int			 inside;	/* callbacks of ours running */
@@ -228,13 +234,17 @@ chan_write_cb(int fd, short events, void *arg)
 	chan_leave(ch);
 }
 
-/* Output waits: have the loop write it when the socket takes it. */
+/*
+ * Output waits: written at the end of this round of the loop, or when the
+ * socket takes it if it is full (event_pending sees both).
+ */
 static int
 chan_arm(struct chan *ch)
 {
 	if (event_pending(ch->wev, EV_WRITE, NULL))
 		return 0;
-	return event_add(ch->wev, NULL);
+	event_active(ch->wev, EV_WRITE, 0);
+	return 0;
 }
 
 int

@@ -120,6 +120,25 @@ log_stamp(char *stamp, size_t len)
 		(void)strlcpy(stamp, "00000000 000000", len);
 }
 
+/*
+ * line and a newline in one write(2): dprintf(3) would also fstat and
+ * lseek the descriptor for every line, which the parent pays per login.
+ * A full disk must not stop the mail service: the write may fail.
+ */
+static void
+log_write_line(int fd, const char *line)
+{
+	char	out[LOG_LINE_BYTES + 128];	/* a stamped line and more */
+	size_t	n;
+
+	n = strlcpy(out, line, sizeof(out) - 1);
+	if (n >= sizeof(out) - 1)
+		n = sizeof(out) - 2;
+	out[n++] = '\n';
+	if (write(fd, out, n) == -1)
+		return;
+}
+
 /* The product's file format: "yyyymmdd hhmmss [level] text". */
 static void
 log_write_file(int fd, int prio, const char *line)
@@ -154,7 +173,7 @@ log_emit(int svc, int prio, const char *line)
 		return;
 	}
 	if (log_env.foreground)
-		dprintf(STDERR_FILENO, "%s\n", line);
+		log_write_line(STDERR_FILENO, line);
 	else
 		syslog(prio, "%s", line);
 	if (log_env.fd[svc] != -1)
@@ -192,14 +211,12 @@ log_audit(int svc, const char *line)
 	if (n < 0)
 		return;
 	if (log_env.auditfd[svc] != -1) {
-		/* A full disk must not stop the mail service. */
-		if (dprintf(log_env.auditfd[svc], "%s\n", out) < 0)
-			return;
+		log_write_line(log_env.auditfd[svc], out);
 	} else if (log_env.auditfac[svc] != -1)
 		syslog(log_env.auditfac[svc] | LOG_NOTICE, "%s", out);
 	else {
 		if (log_env.foreground)
-			dprintf(STDERR_FILENO, "%s\n", out);
+			log_write_line(STDERR_FILENO, out);
 		else
 			syslog(LOG_NOTICE, "%s", out);
 		if (log_env.fd[svc] != -1)

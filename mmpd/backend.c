@@ -74,17 +74,37 @@ backend_free(struct backend *be)
 	be->tls = be->tlsmode = 0;
 }
 
-/* Wait for what the state needs, ConnectTimeout at most. */
+/*
+ * Wait for what the state needs, ConnectTimeout at most. Reading stays
+ * in epoll from the greeting to the answer (EV_PERSIST): waiting for the
+ * next line only moves the timer, no system call. Whoever closes or
+ * hands over be->fd takes it out first (backend_unwatch): a descriptor
+ * number used again must never inherit a registration.
+ */
 static void
 backend_wait(struct session *s, short what)
 {
-	struct timeval	tv;
+	struct event	*ev = s->be.ev;
+	struct timeval	 tv;
+	short		 events = what == EV_READ ? EV_READ | EV_PERSIST : what;
 
 	tv.tv_sec = conf_num(env->conf, s->svc, CK_CONNECTTIMEOUT);
 	tv.tv_usec = 0;
-	event_del(s->be.ev);
-	event_assign(s->be.ev, env->base, s->be.fd, what, backend_event, s);
-	event_add(s->be.ev, &tv);
+	if (events != 0 && event_get_fd(ev) == s->be.fd &&
+	    event_get_events(ev) == events && event_pending(ev, what, NULL)) {
+		event_add(ev, &tv);
+		return;
+	}
+	event_del(ev);
+	event_assign(ev, env->base, s->be.fd, events, backend_event, s);
+	event_add(ev, &tv);
+}
+
+static void
+backend_unwatch(struct backend *be)
+{
+	if (be->ev != NULL)
+		event_del(be->ev);
 }
 
 /*
@@ -154,7 +174,12 @@ backend_connect(struct session *s, char *why, size_t whylen)
 	session_log(s, LOG_DEBUG, "store %s: connecting%s", be->addr,
 	    be->tlsmode == BE_TLS_PORT ? " (TLS)" : be->tlsmode ==
 	    BE_TLS_STARTTLS ? " (STARTTLS)" : "");
-	backend_wait(s, EV_WRITE);
+	/*
+	 * A store speaks first: readable means connected with its greeting
+	 * there, or failed (and the read says why). Only TLS from the first
+	 * byte must know when the connection is up, to hand it over.
+	 */
+	backend_wait(s, be->tlsmode == BE_TLS_PORT ? EV_WRITE : EV_READ);
 	return 0;
 }
 
@@ -192,6 +217,7 @@ backend_next_address(struct session *s, const char *why)
 	if (be->state == BE_TLS)
 		tls_pending_clear(s);
 	if (be->fd != -1) {
+		backend_unwatch(be);
 		close(be->fd);
 		be->fd = -1;
 	}
@@ -337,6 +363,7 @@ backend_tls_begin(struct session *s)
 	/* Nothing the store said in the clear counts after TLS. */
 	buf_reset(&be->in);
 	buf_reset(&be->out);
+	backend_unwatch(be);
 	if (tls_handoff(s, &be->fd, TLS_ROLE_CLIENT, be->addr, local, name) ==
 	    -1) {
 		backend_next_address(s, errno == ENOENT ?
@@ -731,6 +758,16 @@ backend_read(struct session *s)
 	backend_wait(s, EV_READ);
 }
 
+/* A connection that is up (a timeout then waited for the greeting). */
+static int
+backend_connected(int fd)
+{
+	struct sockaddr_storage	ss;
+	socklen_t		len = sizeof(ss);
+
+	return getpeername(fd, (struct sockaddr *)&ss, &len) == 0;
+}
+
 static void
 backend_event(int fd, short ev, void *arg)
 {
@@ -739,9 +776,15 @@ backend_event(int fd, short ev, void *arg)
 	socklen_t	 len = sizeof(err);
 
 	if (ev & EV_TIMEOUT) {
-		backend_failed(s, s->be.state == BE_CONNECT ?
-		    "connect timed out" : s->be.state == BE_TLS ?
-		    "TLS failed: no handshake in time" : "no answer in time");
+		backend_failed(s, s->be.state == BE_CONNECT &&
+		    !backend_connected(fd) ? "connect timed out" :
+		    s->be.state == BE_TLS ? "TLS failed: no handshake in time" :
+		    "no answer in time");
+		return;
+	}
+	if (s->be.state == BE_CONNECT && s->be.tlsmode != BE_TLS_PORT) {
+		s->be.state = BE_GREETING;
+		backend_read(s);
 		return;
 	}
 	if (s->be.state == BE_CONNECT) {

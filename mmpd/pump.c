@@ -31,7 +31,7 @@ pump_init(struct relay_dir *d, struct event_base *base,
 	d->pool = pool;
 	if (buf_init(&d->pend, 0, pendmax) == -1)
 		return -1;
-	d->rev = event_new(base, from, EV_READ, cb, d);
+	d->rev = event_new(base, from, EV_READ | EV_PERSIST, cb, d);
 	d->wev = event_new(base, to, EV_WRITE, cb, d);
 	if (d->rev == NULL || d->wev == NULL)
 		return -1;
@@ -127,6 +127,8 @@ pump_run(struct relay_dir *d)
 			continue;
 		}
 		if (d->eof) {
+			/* A closed sender stays readable: stop watching. */
+			event_del(d->rev);
 			(void)shutdown(d->to, SHUT_WR);
 			return PUMP_DONE;
 		}
@@ -152,14 +154,30 @@ pump_run(struct relay_dir *d)
 }
 
 /*
- * After PUMP_YIELD the pipe is empty and the sender still readable: the
- * read event, level-triggered, fires again on the loop's next round.
+ * The read event is persistent: while the receiver takes what comes, the
+ * sender stays in epoll and an idle session costs no system call to wait
+ * again. A full receiver stops the reading until it is writable. After
+ * PUMP_YIELD the pipe is empty and the sender still readable: the read
+ * event, level-triggered, fires again on the loop's next round.
  */
 void
 pump_arm(struct relay_dir *d)
 {
-	if (buf_len(&d->pend) > 0 || d->inpipe > 0)
+	if (buf_len(&d->pend) > 0 || d->inpipe > 0) {
+		event_del(d->rev);
 		event_add(d->wev, NULL);
-	else
+	} else
 		event_add(d->rev, NULL);
+}
+
+/*
+ * The relay begins: read the sender, and pass on what was read before at
+ * the end of this round of the loop (a fresh socket takes it at once).
+ */
+void
+pump_start(struct relay_dir *d)
+{
+	event_add(d->rev, NULL);
+	if (buf_len(&d->pend) > 0)
+		event_active(d->wev, EV_WRITE, 0);
 }

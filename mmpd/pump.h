@@ -67,6 +67,8 @@ int	pump_init(struct relay_dir *, struct event_base *,
 enum pump_result pump_run(struct relay_dir *);
 /* Wait for what this direction needs next. */
 void	pump_arm(struct relay_dir *);
+/* The first arming: pend goes out at the end of this round of the loop. */
+void	pump_start(struct relay_dir *);
 void	pump_free(struct relay_dir *);
 /* The pool's pipes closed (at exit). */
 void	pump_pool_free(struct pump_pool *);

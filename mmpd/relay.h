@@ -161,6 +161,7 @@ struct session {
 	time_t			 login_deadline;	/* CLOCK_MONOTONIC s */
 	struct timespec		 cred_at;	/* credentials complete */
 	int			 mute;		/* replies dropped: closing */
+	int			 rpaused;	/* session_read_pause: no reads */
 	struct imap_reader	 rd;		/* IMAP only */
 	char			 tag[IMAP_TAG_MAX_BYTES];
 	int			 saslmech;	/* mech of S_AUTH_CONT */

@@ -156,6 +156,17 @@ session_accept(int fd, int svc, int tls, const char *label)
 	s->proto->greet(s);
 }
 
+/*
+ * Have the loop write what is queued for the client at the end of this
+ * round: a fresh socket takes a reply at once, and only a full one is
+ * watched with epoll (session_client_write adds the event then).
+ */
+static void
+session_write_soon(struct session *s)
+{
+	event_active(s->wev, EV_WRITE, 0);
+}
+
 /* Free everything now; why (if any) goes to the log. */
 void
 session_close(struct session *s, const char *why)
@@ -211,7 +222,7 @@ session_finish(struct session *s, const char *why)
 	session_log(s, LOG_INFO, "closing: %s", why);
 	/* A client that does not read its last words gets 5 s. */
 	evtimer_add(s->timer, &tv);
-	event_add(s->wev, NULL);
+	session_write_soon(s);
 }
 
 void
@@ -226,7 +237,7 @@ session_send_raw(struct session *s, const void *data, size_t len)
 		session_finish(s, "client does not read its replies");
 		return;
 	}
-	event_add(s->wev, NULL);
+	session_write_soon(s);
 }
 
 void
@@ -272,13 +283,17 @@ session_client_write(int fd, short ev, void *arg)
 		session_tls_begin(s);
 }
 
-/* Stop or resume taking client bytes (while a login is in flight). */
+/*
+ * Stop or resume taking client bytes (while a login is in flight). The
+ * read event stays in epoll until the client actually sends something
+ * while paused (session_client_read takes it out then): most clients
+ * wait for their answer, and the pause then costs no system call.
+ */
 void
 session_read_pause(struct session *s, int pause)
 {
-	if (pause)
-		event_del(s->rev);
-	else if (s->state != S_CLOSING)
+	s->rpaused = pause;
+	if (!pause && s->state != S_CLOSING)
 		event_add(s->rev, NULL);
 }
 
@@ -289,6 +304,10 @@ session_client_read(int fd, short ev, void *arg)
 	ssize_t		 n;
 
 	(void)ev;
+	if (s->rpaused) {
+		event_del(s->rev);
+		return;
+	}
 	n = buf_read_fd(&s->in, fd);
 	if (n == 0) {
 		session_close(s, "client closed the connection");
@@ -406,11 +425,15 @@ session_relay_start(struct session *s)
 	buf_reset(&s->in);
 	buf_reset(&s->out);
 	buf_reset(&s->be.in);
+	/*
+	 * The pumps watch both sockets before the login's events let go of
+	 * them: libevent then leaves epoll alone (a descriptor stays read).
+	 */
+	pump_start(&s->up);
+	pump_start(&s->down);
 	event_del(s->rev);
 	event_del(s->wev);
 	event_del(s->be.ev);
-	pump_arm(&s->up);
-	pump_arm(&s->down);
 	session_timer_set(s, conf_num(env->conf, s->svc, CK_TIMEOUT));
 	return 0;
 }
@@ -528,7 +551,7 @@ session_starttls(struct session *s)
 	s->state = S_STARTTLS;
 	s->starttls = 1;
 	event_del(s->rev);
-	event_add(s->wev, NULL);
+	session_write_soon(s);
 }
 
 /* Hand the client's socket to mmp-tlsd; read nothing until the result. */

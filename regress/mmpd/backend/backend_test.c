@@ -627,6 +627,8 @@ session_login_ok(struct session *s)
 	buf_reset(&rec.left);
 	if (buf_add(&rec.left, buf_data(&s->be.in), buf_len(&s->be.in)) == -1)
 		tap_diag("be.in too long to record");
+	/* As session_relay_start: the backend's reading ends here. */
+	event_del(s->be.ev);
 	/* The store's answer waits in be.answer for the relay to send. */
 	if (buf_add(&rec.client, buf_data(&s->be.answer),
 	    buf_len(&s->be.answer)) == -1)
@@ -667,7 +669,8 @@ void
 session_login_failed(struct session *s, enum login_fail why,
     const char *detail)
 {
-	(void)s;
+	/* As the real one: the backend is done with (backend.c relies on it). */
+	backend_free(&s->be);
 	rec.nfail++;
 	rec.why = why;
 	(void)strlcpy(rec.detail, detail, sizeof(rec.detail));
