@@ -110,6 +110,7 @@ pump_run(struct relay_dir *d)
 {
 	size_t	moved = 0;
 	ssize_t	n;
+	int	drained = 0;	/* the last read took less than it could */
 
 	while (buf_len(&d->pend) > 0) {
 		if ((n = buf_write_fd(&d->pend, d->to)) == -1)
@@ -135,6 +136,15 @@ pump_run(struct relay_dir *d)
 		/* The pipe is empty here: a yield leaves nothing half-done. */
 		if (moved >= PUMP_WAKEUP_BYTES)
 			return PUMP_YIELD;
+		/*
+		 * A short read emptied the socket: another read would only
+		 * say EAGAIN. The read event (level-triggered) brings us back
+		 * when more comes, or at the sender's EOF.
+		 */
+		if (drained) {
+			pump_pipe_give(d);
+			return PUMP_WAIT;
+		}
 		if (d->pipe[0] == -1 && pump_pipe_take(d) == -1)
 			return PUMP_ERROR;
 		n = splice(d->from, NULL, d->pipe[1], NULL, RELAY_PIPE_BYTES,
@@ -149,6 +159,7 @@ pump_run(struct relay_dir *d)
 		} else {
 			d->inpipe += n;
 			moved += n;
+			drained = (size_t)n < RELAY_PIPE_BYTES;
 		}
 	}
 }

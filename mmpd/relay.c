@@ -6,6 +6,7 @@
  */
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "certmapmsg.h"
 #include "log.h"
 #include "lookupmsg.h"
@@ -75,11 +77,14 @@ relay_accept(int fd, short ev, void *arg)
 {
 	struct relay_listener	*l = arg;
 	struct timeval		 tv = { ACCEPT_PAUSE_SEC, 0 };
+	struct sockaddr_storage	 peer;
+	socklen_t		 len = sizeof(peer);
 	int			 s;
 
 	(void)ev;
-	if ((s = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) ==
-	    -1) {
+	memset(&peer, 0, sizeof(peer));
+	if ((s = accept4(fd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK |
+	    SOCK_CLOEXEC)) == -1) {
 		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
 		    errno == ENOMEM) {
 			log_warn("%s: accept (pausing %d s)", l->label,
@@ -90,7 +95,25 @@ relay_accept(int fd, short ev, void *arg)
 		}
 		return;
 	}
-	session_accept(s, l->svc, l->tls, l->label);
+	session_accept(s, l, &peer);
+}
+
+/* l->local: the listener's own address, unless it is a wildcard. */
+static void
+relay_listener_local(struct relay_listener *l)
+{
+	struct sockaddr_storage	 ss;
+	struct sockaddr_in	*sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&ss;
+	socklen_t		 len = sizeof(ss);
+
+	l->local[0] = '\0';
+	if (getsockname(l->fd, (struct sockaddr *)&ss, &len) == -1)
+		return;
+	if ((ss.ss_family == AF_INET && sin->sin_addr.s_addr != INADDR_ANY) ||
+	    (ss.ss_family == AF_INET6 &&
+	    !IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr)))
+		addr_text(&ss, l->local, sizeof(l->local));
 }
 
 static void
@@ -113,6 +136,7 @@ relay_listeners_start(void)
 	struct relay_listener	*l;
 
 	TAILQ_FOREACH(l, &env->listeners, entry) {
+		relay_listener_local(l);
 		l->ev = event_new(env->base, l->fd, EV_READ | EV_PERSIST,
 		    relay_accept, l);
 		if (l->ev == NULL)

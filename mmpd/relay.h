@@ -202,6 +202,12 @@ struct relay_listener {
 	int				 svc;
 	int				 tls;	/* TLS from the first byte */
 	char				 label[CONF_HOST_BYTES + 8];
+	/*
+	 * Its address as addr_text writes it when it is bound to one: every
+	 * session accepted there has it as its own (no getsockname each).
+	 * Empty for a wildcard listener.
+	 */
+	char				 local[ADDR_TEXT_BYTES];
 	struct event			*ev;
 };
 TAILQ_HEAD(listener_list, relay_listener);
@@ -255,7 +261,8 @@ int	relay_certmap(struct session *);
 void	relay_session_closed(void);
 
 /* session.c */
-void	session_accept(int, int, int, const char *);
+void	session_accept(int, const struct relay_listener *,
+	    const struct sockaddr_storage *);
 /* The session's virtual domain in the running configuration, -1 none. */
 int	session_vd(const struct session *);
 void	session_send(struct session *, const char *, ...)

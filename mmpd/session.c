@@ -94,13 +94,20 @@ session_set_fd(struct session *s, int fd)
 	    session_client_write, s);
 }
 
+/*
+ * A client accepted on listener l from peer (accept4's). The local
+ * address is the listener's when it is bound to one, else the socket's.
+ */
 void
-session_accept(int fd, int svc, int tls, const char *label)
+session_accept(int fd, const struct relay_listener *l,
+    const struct sockaddr_storage *peer)
 {
 	struct sockaddr_storage	 ss;
 	struct timespec		 now;
 	struct session		*s;
 	socklen_t		 len;
+	int			 svc = l->svc, tls = l->tls;
+	const char		*label = l->label;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		log_warn("session");
@@ -117,11 +124,11 @@ session_accept(int fd, int svc, int tls, const char *label)
 	pump_clear(&s->down);
 	(void)strlcpy(s->listener, label, sizeof(s->listener));
 	gettimeofday(&s->start, NULL);
+	addr_text(peer, s->client, sizeof(s->client));
 	len = sizeof(ss);
-	if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
-		addr_text(&ss, s->client, sizeof(s->client));
-	len = sizeof(ss);
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
+	if (l->local[0] != '\0')
+		(void)strlcpy(s->local, l->local, sizeof(s->local));
+	else if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
 		addr_text(&ss, s->local, sizeof(s->local));
 	/* Once: the address the client connected to picks the domain. */
 	s->vd = conf_vdomain_find(env->conf, svc, s->local);
