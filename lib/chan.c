@@ -279,6 +279,31 @@ chan_compose_msg(struct chan *ch, uint32_t type, uint32_t peerid, int fd,
 }
 
 int
+chan_queue_msg(struct chan *ch, uint32_t type, uint32_t peerid,
+    struct msg_writer *w)
+{
+	if (ch->closed) {
+		explicit_bzero(w, sizeof(*w));
+		errno = EPIPE;
+		return -1;
+	}
+	return msg_compose(&ch->ib, type, peerid, -1, w);
+}
+
+void
+chan_kick(struct chan *ch)
+{
+	if (!ch->closed && imsgbuf_queued(&ch->ib) > 0)
+		(void)chan_arm(ch);
+}
+
+struct event_base *
+chan_base(const struct chan *ch)
+{
+	return event_get_base(ch->rev);
+}
+
+int
 chan_flush(struct chan *ch)
 {
 	if (ch->closed) {

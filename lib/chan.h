@@ -83,6 +83,16 @@ int		 chan_compose(struct chan *, uint32_t type, uint32_t peerid,
 int		 chan_compose_msg(struct chan *, uint32_t type,
 		    uint32_t peerid, int fd, struct msg_writer *);
 /*
+ * Queue a message without arming the write: it leaves with the next
+ * message that is armed, at chan_kick, or at chan_flush. For traffic
+ * that may wait a little (log lines, lib/logsink.c). 0 or -1.
+ */
+int		 chan_queue_msg(struct chan *, uint32_t type,
+		    uint32_t peerid, struct msg_writer *);
+/* What is queued is written at the end of this round of the loop. */
+void		 chan_kick(struct chan *);
+struct event_base *chan_base(const struct chan *);
+/*
  * Read what the peer sent and was not read yet, and hand it to the
  * dispatch, up to EOF or nothing more to read: a child that exited said
  * its last words (mmp-ldapd's counters at exit) before its end, and its

@@ -17,10 +17,20 @@
  * a slow disk loses nothing, a stopped one costs a bounded amount.
  */
 #define LOGSINK_QUEUE_MAX	10000
+/*
+ * Log lines must not cost a process round trip each: a line goes to the
+ * parent at once (at the end of the loop's round) only if the last batch
+ * left at least this long ago, else with the batch that leaves then (or
+ * with any other message to the parent before). A quiet process logs
+ * without delay; a busy one wakes the parent 50 times a second at most.
+ * Errors (fatal() and worse) never wait.
+ */
+#define LOGSINK_BATCH_MSEC	20
 
 /*
- * From now on log lines go to the parent over ch; NULL ends that (before
- * the channel is closed at exit), lines go to stderr again.
+ * From now on log lines go to the parent over ch (a timer on ch's event
+ * base batches them); NULL ends that (after chan_flush, before the
+ * channel is closed at exit), lines go to stderr again.
  */
 void	logsink_init(struct chan *ch);
 /*
