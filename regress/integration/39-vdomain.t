@@ -135,6 +135,27 @@ def test_routes(tap, env, m):
            "typed" % ADDR_A, d)
 
 
+def test_wildcard(tap, env, vdmap):
+    """A listener on every address: the address the client reached still
+    picks the domain (the relay asks the socket; a listener bound to one
+    address gives its own, mmpd/relay.c)."""
+    port = T.free_port((ADDR_A, ADDR_B))
+    w = env.mmpd(name="wild", host=ADDR_A, imap_ports=[port], pop_ports=[],
+                 aservice={"ServiceList": "ImapProxyAService@%d" % port},
+                 imap={"VirtualDomainFile": vdmap,
+                       "DefaultDomain": "c.test"})
+    w.start()
+    t, subj, d = route(w, ADDR_A, "joe", "a-pw")
+    tap.ok(b" OK" in t and subj == ["mailbox of joe in a.test"],
+           "wildcard listener: joe on %s reaches joe@a.test's mailbox" %
+           ADDR_A, d)
+    t, subj, d = route(w, ADDR_B, "joe", "b-pw")
+    tap.ok(b" OK" in t and subj == ["mailbox of joe in b.test"],
+           "wildcard listener: joe on %s reaches joe@b.test's mailbox" %
+           ADDR_B, d)
+    w.stop()
+
+
 def test_formats(tap, env, m):
     log = m.log()
     tap.ok(re.search(r'lookup "joe" \(filter \(mail=joe@b\.test\)\)', log),
@@ -375,6 +396,7 @@ def main(tap):
     m, vdmap = make_mmpd(env)
     m.start()
     test_routes(tap, env, m)
+    test_wildcard(tap, env, vdmap)
     test_formats(tap, env, m)
     test_preauth(tap, env, m)
     test_restrict(tap, m)
