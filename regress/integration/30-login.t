@@ -8,6 +8,7 @@
 import os
 import re
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mmptest as T  # noqa: E402
@@ -106,6 +107,32 @@ def test_failures(tap, m, label, delay):
         tap.ok(max(times) - min(times) < 0.25,
                "%s: failures take the same time (within 250 ms)" % label,
                "times %r" % times)
+
+
+def test_read_paused(tap, m):
+    """While a failed login waits out AuthFailureDelay, mmpd reads nothing
+    more from the client: what it pipelines meanwhile (more than the
+    relay's input buffer, CLIENT_IN_MAX_BYTES) waits in the kernel and is
+    answered after the NO, in order, not cut off as too long."""
+    n = 3000
+    with m.imap(timeout=20) as c:
+        c.send("a LOGIN alice %s\r\n" % WRONG_PW)
+        time.sleep(0.3)
+        c.send("".join("n%d NOOP\r\n" % i for i in range(n)))
+        answers = []
+        while True:
+            r = c.read_response()
+            if not r:
+                break
+            if not r.startswith(b"*"):
+                answers.append(r.split(b" ", 2)[:2])
+            if r.startswith(b"n%d " % (n - 1)):
+                break
+    want = [[b"a", b"NO"]] + [[b"n%d" % i, b"OK"] for i in range(n)]
+    tap.ok(answers == want, "%d commands (%d bytes) sent during a failed "
+           "login's delay: NO, then every one answered in order" %
+           (n, sum(len("n%d NOOP\r\n" % i) for i in range(n))),
+           repr(answers[:3] + answers[-2:]) + " of %d" % len(answers))
 
 
 def test_retry(tap, m):
@@ -309,6 +336,7 @@ def main(tap):
            "LdapUrl with a host name from HostsFile: POP3 login works",
            repr((r, subj)))
     test_failures(tap, m2, "AuthFailureDelay 1", 1)
+    test_read_paused(tap, m2)
     tap.ok(m.alive() and m2.alive(), "mmpd still running")
     test_no_secrets(tap, env, (m, m2))
 

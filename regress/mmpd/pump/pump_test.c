@@ -108,6 +108,9 @@ test_unix(struct event_base *base)
 	tap_is_int(pump_init(&d, base, NULL, in[0], out[0], 4096,
 	    never_called), 0, "AF_UNIX: pump_init");
 	(void)buf_add(&d.pend, "a ", 2);
+	pump_start(&d);
+	tap_ok(event_pending(d.rev, EV_READ, NULL), "AF_UNIX: the sender is "
+	    "watched from the start");
 	tap_ok(write(in[1], "b c", 3) == 3, "AF_UNIX: sender writes");
 	close(in[1]);
 	/*
@@ -118,6 +121,9 @@ test_unix(struct event_base *base)
 	tap_is_int(r, PUMP_WAIT, "AF_UNIX: a short read ends the wakeup");
 	r = pump_run(&d);
 	tap_is_int(r, PUMP_DONE, "AF_UNIX: sender's end passed on");
+	/* Level-triggered, a closed sender would wake the worker forever. */
+	tap_ok(!event_pending(d.rev, EV_READ, NULL), "AF_UNIX: a closed "
+	    "sender is watched no more");
 	n = read(out[1], buf, sizeof(buf));
 	tap_is_mem(buf, n > 0 ? (size_t)n : 0, "a b c", 5,
 	    "AF_UNIX: pend, then the spliced bytes");
