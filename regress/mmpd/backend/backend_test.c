@@ -139,6 +139,8 @@ static struct {
 
 static struct session	*cur;	/* the session of the running script */
 static int		 notlsd;
+/* Store sockets handed to mmp-tlsd while still watched (backend.c). */
+static int		 watched_handoffs;
 
 static int		 verbose;
 static struct relay_env	 relay;
@@ -645,6 +647,14 @@ tls_handoff(struct session *s, int *fdp, enum tls_role role,
 {
 	(void)peer;
 	(void)local;
+	/*
+	 * The real mmp-tlsd takes the descriptor away: one still in the
+	 * relay's epoll would leave a registration behind for a file the
+	 * relay no longer has.
+	 */
+	if (role == TLS_ROLE_CLIENT && s->be.ev != NULL &&
+	    event_pending(s->be.ev, EV_READ | EV_WRITE, NULL))
+		watched_handoffs++;
 	if (notlsd) {
 		close(*fdp);
 		*fdp = -1;
@@ -1269,5 +1279,7 @@ main(int argc, char *argv[])
 	for (i = 0; i < sizeof(scripts) / sizeof(scripts[0]); i++)
 		run(&scripts[i]);
 	event_base_free(env->base);
+	tap_is_int(watched_handoffs, 0, "no store socket is handed to "
+	    "mmp-tlsd while the relay still watches it");
 	return tap_done();
 }
