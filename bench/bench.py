@@ -262,6 +262,7 @@ def scenario_tls(target, kind, ver, mode, cfg, plain):
            "cpu_us_per_handshake": None,
            "handshakes": t.get("handshakes", 0),
            "resumed": t.get("resumed", 0),
+           "hs_failed": t.get("hs_failed", 0),
            "resumed_share": (t["resumed"] / t["handshakes"]
                              if t.get("handshakes") else None),
            "version": t.get("version"), "cipher": t.get("cipher"),
@@ -271,6 +272,7 @@ def scenario_tls(target, kind, ver, mode, cfg, plain):
            "errors": sum(r[0].get("errors", 1) + r[0].get("failed", 0)
                          for r in allr),
            "runs": [r[0].get("rate", 0) for r in allr]}
+    out["plain_cpu_us_per_login"] = plain.get("cpu_us_per_login")
     if out["cpu_us_per_login"] is not None and \
             plain.get("cpu_us_per_login") is not None:
         out["cpu_us_per_handshake"] = (out["cpu_us_per_login"] -

@@ -6,13 +6,16 @@
  *
  * -T: implicit TLS (IMAPS, POP3S) with OpenSSL's libssl, the handshake
  * driven by epoll like the rest; -S NAME sends NAME by SNI, -V 1.2|1.3 pins
- * the version, -R offers the session (ticket) the latest handshake of this
- * process left for resumption (TLS 1.3 tickets arrive after the handshake:
- * each is kept when it comes; the first connection runs alone so that the
- * others have one to offer). SSL_session_reused() says which handshakes
- * were really resumed. The server's certificate is NOT verified: the
- * bench's are self-signed and only the server's cost is measured; never
- * use this to reach a server whose identity matters.
+ * the version, -R offers the newest session (ticket) this process was
+ * given (TLS 1.3 tickets arrive after the handshake: each is kept when it
+ * comes; OpenSSL's client uses a 1.3 ticket once, a 1.2 one again and
+ * again; the first connection runs alone so that the others have one to
+ * offer). SSL_session_reused() says which handshakes were really resumed.
+ * The JSON then has a "tls" object: version, cipher and group seen first,
+ * handshakes, resumed, tickets, hs_failed and the handshake latency
+ * percentiles. The server's certificate is NOT verified: the bench's are
+ * self-signed and only the server's cost is measured; never use this to
+ * reach a server whose identity matters.
  */
 #include <sys/types.h>
 #include <sys/epoll.h>
@@ -128,7 +131,7 @@ static struct {
 	SSL_CTX		*ctx;
 	SSL_SESSION	*sess;		/* -R: offered to the next handshakes */
 	int		 primed;	/* -R: the first connection has ended */
-	uint64_t	 handshakes, resumed, tickets;
+	uint64_t	 handshakes, resumed, tickets, hs_failed;
 	struct reservoir hslat;
 	char		 tlsversion[32], cipher[64], group[32];
 } st;
@@ -944,6 +947,8 @@ conn_end(struct conn *c, int error)
 		st.errors++;
 	if (c->state <= S_LOGIN)
 		st.connecting--;
+	if (c->state == S_HANDSHAKE)
+		st.hs_failed++;
 	if (c->ssl != NULL) {
 		/*
 		 * close_notify as a client does; it also keeps the session
@@ -1176,11 +1181,13 @@ report_tls(void)
 	printf(",\"tls\":{\"version\":\"%s\",\"cipher\":\"%s\","
 	    "\"group\":\"%s\",\"sni\":\"%s\",\"resume\":%s,"
 	    "\"handshakes\":%llu,\"resumed\":%llu,\"tickets\":%llu,"
+	    "\"hs_failed\":%llu,"
 	    "\"hs_us\":{\"p50\":%u,\"p90\":%u,\"p99\":%u,\"max\":%u}}",
 	    st.tlsversion, st.cipher, st.group, opt.sni != NULL ? opt.sni : "",
 	    opt.resume ? "true" : "false",
 	    (unsigned long long)st.handshakes,
 	    (unsigned long long)st.resumed, (unsigned long long)st.tickets,
+	    (unsigned long long)st.hs_failed,
 	    pct(&st.hslat, n, 0.5), pct(&st.hslat, n, 0.9),
 	    pct(&st.hslat, n, 0.99), n > 0 ? st.hslat.v[n - 1] : 0);
 }
