@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+# Where mmpd's CPU per IMAPS login goes (bench/README.md, the TLS
+# reading): the bench's setup, then for each certificate kind x TLS
+# version x full/resumed one loadgen run, with the CPU of each of mmpd's
+# processes (parent, relays, mmp-ldapd, mmp-tlsd) per login from /proc,
+# and, with --perf, `perf record -e cpu-clock` on the mmp-tlsd processes
+# (software clock: this machine's VM has no hardware counters), its
+# samples split by shared object and symbol. Not part of `make bench`.
+
+import argparse
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import bench as B  # noqa: E402
+
+
+def proc_name(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            argv = f.read().split(b"\0")
+    except OSError:
+        return None
+    name = os.path.basename(argv[0].decode(errors="replace"))
+    if len(argv) > 2 and argv[1] == b"-P":
+        name += " -P " + argv[2].decode(errors="replace")
+    return name
+
+
+def ticks_by_name(pids):
+    out = {}
+    for p in pids:
+        n = proc_name(p)
+        if n is not None:
+            out[n] = out.get(n, 0) + B.cpu_ticks([p])
+    return out
+
+
+def perf_split(data, what):
+    r = subprocess.run(["perf", "report", "-i", data, "--stdio",
+                        "--sort", what, "--percent-limit", "2"],
+                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    return [line for line in r.stdout.decode(errors="replace").splitlines()
+            if line.strip() and not line.startswith("#")]
+
+
+def one(target, kind, ver, mode, cfg, use_perf, outdir):
+    """kind None: plain IMAP logins."""
+    opts = ["-T", "-S", "%s.bench.test" % kind, "-V", ver]
+    if mode == "resumed":
+        opts.append("-R")
+    tls = (target.tls_ports[kind], opts) if kind else None
+    pids = target.pids()
+    tlsd = [p for p in pids if proc_name(p) == "mmp-tlsd"]
+    before = ticks_by_name(pids)
+    perf = None
+    data = os.path.join(outdir, "perf-%s-%s-%s.data" % (kind, ver, mode))
+    if use_perf and tlsd and kind:
+        perf = subprocess.Popen(["perf", "record", "-e", "cpu-clock",
+                                 "-o", data, "-p",
+                                 ",".join(str(p) for p in tlsd)],
+                                stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+    res, _, _ = B.loadgen(target, "imap", "login", cfg["users"],
+                          cfg["login_c"], cfg["secs"], tls=tls)
+    if perf is not None:
+        perf.send_signal(2)
+        perf.wait(timeout=60)
+    after = ticks_by_name(target.pids())
+    ok = res.get("ok", 0) or 1
+    per = {n: (after.get(n, 0) - before.get(n, 0)) * 1e6 / B.CLK_TCK / ok
+           for n in after}
+    t = res.get("tls", {})
+    print("%s %s %s: %d logins, %d of %d handshakes resumed; CPU us per "
+          "login: %s" % (kind, ver, mode, res.get("ok", 0),
+                         t.get("resumed", 0), t.get("handshakes", 0),
+                         ", ".join("%s %.0f" % kv for kv in
+                                   sorted(per.items()))))
+    if perf is not None:
+        for what in ("dso", "dso,sym"):
+            for line in perf_split(data, what)[:25]:
+                print("    " + line)
+    sys.stdout.flush()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--perf", action="store_true")
+    ap.add_argument("--secs", type=float, default=10)
+    ap.add_argument("--out", default="/tmp/tlsprof",
+                    help="where the perf data files are kept")
+    args = ap.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    cfg = dict(B.SMOKE)
+    cfg.update({"users": 200, "login_c": 20, "secs": args.secs})
+    env, m = B.setup(cfg)
+    mmpd = [t for t in B.targets(env, m) if t.name == "mmpd"][0]
+    one(mmpd, None, "-", "plain", cfg, False, env.path())
+    for kind in mmpd.tls_ports:
+        for ver in B.TLS_VERSIONS:
+            for mode in B.TLS_MODES:
+                one(mmpd, kind, ver, mode, cfg, args.perf, args.out)
+    m.stop()
+
+
+if __name__ == "__main__":
+    main()
