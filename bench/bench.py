@@ -401,6 +401,8 @@ def table(results):
     names = list(results["targets"])
     lines = ["%-26s" % "figure" + "".join("%14s" % n for n in names)]
     for label, sc, key in rows + tls_rows(results):
+        if not any(sc in results["targets"][n] for n in names):
+            continue	# not run (--tls-only)
         lines.append("%-26s" % label + "".join(
             "%14s" % fmt(results["targets"][n].get(sc, {}).get(key))
             for n in names))
