@@ -34,13 +34,31 @@ SMOKE = {"users": 20, "login_c": 4, "secs": 1, "runs": 1,
          "lat_secs": 1}
 
 
-def descendants(pid):
+def proc_tree():
+    """{ppid: [pids]} of every process, from one pass over /proc (a pass
+    per process costs seconds on a machine running thousands)."""
+    tree = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        tree.setdefault(ppid, []).append(int(d))
+    return tree
+
+
+def descendants(pid, tree=None):
     """pid and every process below it."""
+    if tree is None:
+        tree = proc_tree()
     out, todo = [], [pid]
     while todo:
         p = todo.pop()
         out.append(p)
-        todo.extend(T.children_of(p))
+        todo.extend(tree.get(p, []))
     return out
 
 
@@ -134,20 +152,25 @@ class Target:
 
     def pids(self):
         out = []
+        tree = proc_tree()
         for p in self.root_pids():
-            out.extend(descendants(p))
+            out.extend(descendants(p, tree))
         return out
 
 
 def loadgen(target, proto, scenario, users, conc, secs, count=None,
-            hold_cb=None, user_fmt="bench%d"):
-    """One loadgen run: (its JSON, CPU µs the target spent, extra)."""
+            hold_cb=None, user_fmt="bench%d", tls=None):
+    """One loadgen run: (its JSON, CPU µs the target spent, extra).
+    tls: (port, loadgen's TLS options) instead of the plain port."""
+    port = tls[0] if tls else target.ports[proto]
     cmd = [LOADGEN, "-m", proto, "-h", target.host, "-p",
-           str(target.ports[proto]), "-U", user_fmt, "-W", PASSWORD,
+           str(port), "-U", user_fmt, "-W", PASSWORD,
            "-n", str(users), "-c", str(conc), "-s", scenario, "-d",
            str(secs), "-t", "30"]
     if count is not None:
         cmd += ["-N", str(count)]
+    if tls:
+        cmd += tls[1]
     pids = target.pids()
     t0 = cpu_ticks(pids)
     extra = {}
@@ -230,6 +253,84 @@ def scenario_idle(target, proto, cfg):
     return out
 
 
+# The TLS scenarios: every certificate kind x version, full handshakes and
+# resumed ones.
+TLS_VERSIONS = ("1.2", "1.3")
+TLS_MODES = ("full", "resumed")
+
+
+def tls_name(kind, ver, mode):
+    return "tls_%s_%s_%s" % (kind, ver, mode)
+
+
+def scenario_tls(target, kind, ver, mode, cfg, plain):
+    """IMAPS logins at the plain login scenario's concurrency. The CPU of
+    a handshake is that of a TLS login minus that of a plain IMAP login
+    of the same invocation (plain: its login_imap figures)."""
+    opts = ["-T", "-S", "%s.bench.test" % kind, "-V", ver]
+    if mode == "resumed":
+        opts.append("-R")
+    (res, cpu, _), allr = median_run(
+        lambda: loadgen(target, "imap", "login", cfg["users"],
+                        cfg["login_c"], cfg["secs"],
+                        tls=(target.tls_ports[kind], opts)), cfg["runs"])
+    ok = res.get("ok", 0)
+    t = res.get("tls", {})
+    out = {"logins_per_s": res.get("rate", 0),
+           "cpu_us_per_login": cpu / ok if ok else None,
+           "cpu_us_per_handshake": None,
+           "handshakes": t.get("handshakes", 0),
+           "resumed": t.get("resumed", 0),
+           "hs_failed": t.get("hs_failed", 0),
+           "resumed_share": (t["resumed"] / t["handshakes"]
+                             if t.get("handshakes") else None),
+           "version": t.get("version"), "cipher": t.get("cipher"),
+           "group": t.get("group"),
+           "hs_p50_us": t.get("hs_us", {}).get("p50"),
+           "hs_p99_us": t.get("hs_us", {}).get("p99"),
+           "errors": sum(r[0].get("errors", 1) + r[0].get("failed", 0)
+                         for r in allr),
+           "runs": [r[0].get("rate", 0) for r in allr]}
+    out["plain_cpu_us_per_login"] = plain.get("cpu_us_per_login")
+    if out["cpu_us_per_login"] is not None and \
+            plain.get("cpu_us_per_login") is not None:
+        out["cpu_us_per_handshake"] = (out["cpu_us_per_login"] -
+                                       plain["cpu_us_per_login"])
+    return out
+
+
+def scenarios_tls(target, cfg, r):
+    """Every TLS scenario of a target that has tls_ports, into r; the
+    resumed ones get their handshake CPU's ratio to a full one's."""
+    for kind in target.tls_ports:
+        for ver in TLS_VERSIONS:
+            for mode in TLS_MODES:
+                r[tls_name(kind, ver, mode)] = scenario_tls(
+                    target, kind, ver, mode, cfg, r.get("login_imap", {}))
+            full = r[tls_name(kind, ver, "full")]["cpu_us_per_handshake"]
+            res = r[tls_name(kind, ver, "resumed")]
+            res["ratio_to_full"] = (res["cpu_us_per_handshake"] / full
+                                    if full and res["cpu_us_per_handshake"]
+                                    is not None else None)
+
+
+def tls_certs(env, m, certs):
+    """mmpd and the direct store serve both certificate kinds on one
+    IMAPS port each, chosen by SNI; returns the port pairs (mmpd, store).
+    Before the stores and mmpd start."""
+    kinds = list(certs)
+    port = T.free_port()
+    m.imaps_ports = [port]
+    m.conf_imap.update({"SSLEnable": "yes", "SSLPorts": str(port),
+                        "SSLCertFile": " ".join(certs[k][0] for k in kinds),
+                        "SSLKeyFile": " ".join(certs[k][1] for k in kinds)})
+    s1 = env.stores["store1"]
+    s1.tls = (certs[kinds[0]], T.free_port([s1.addr]),
+              T.free_port([s1.addr]))
+    s1.sni_certs = {"%s.bench.test" % k: certs[k] for k in kinds}
+    return ({k: port for k in kinds}, {k: s1.tls[1] for k in kinds})
+
+
 def setup(cfg):
     env = T.Env("bench").setup()
     users = cfg["users"]
@@ -247,9 +348,10 @@ def setup(cfg):
         stores[0].seed("big%d" % i, big)
     for s in stores:
         s._write_passwd()
-    env.start_backends()
     m = env.mmpd(imap={"LogLevel": 5}, pop={"LogLevel": 5},
                  aservice={"LogLevel": 5})
+    env.bench_tls = tls_certs(env, m, bench_certs(env.path()))
+    env.start_backends()
     m.start()
     return env, m
 
@@ -264,24 +366,29 @@ def targets(env, m):
         s1.home(u)
     s1._write_passwd()
     return [Target("mmpd", m.host, m.imap_ports[0], m.pop_ports[0],
-                   lambda: [m.pid]),
+                   lambda: [m.pid], tls_ports=env.bench_tls[0]),
             Target("store", s1.addr, s1.imap_port, s1.pop_port,
-                   lambda: [s1.pid] if s1.pid else [])]
+                   lambda: [s1.pid] if s1.pid else [],
+                   tls_ports=env.bench_tls[1])]
 
 
-def run(cfg):
+def run(cfg, tls_only=False):
+    """tls_only: the plain IMAP login (the TLS figures subtract it) and
+    the TLS scenarios only."""
     env, m = setup(cfg)
     results = {"machine": {"cpus": os.cpu_count(),
                            "mem_available_kib": mem_available_kib()},
                "config": cfg, "targets": {}}
     for t in targets(env, m):
         r = {}
-        for proto in ("imap", "pop3"):
+        for proto in ("imap",) if tls_only else ("imap", "pop3"):
             r["login_" + proto] = scenario_login(t, proto, cfg)
-        r["latency_imap"] = scenario_latency(t, "imap", cfg)
-        r["fetch_imap"] = scenario_fetch(t, "imap", cfg)
-        r["fetch_pop3"] = scenario_fetch(t, "pop3", cfg)
-        r["idle_imap"] = scenario_idle(t, "imap", cfg)
+        if not tls_only:
+            r["latency_imap"] = scenario_latency(t, "imap", cfg)
+            r["fetch_imap"] = scenario_fetch(t, "imap", cfg)
+            r["fetch_pop3"] = scenario_fetch(t, "pop3", cfg)
+            r["idle_imap"] = scenario_idle(t, "imap", cfg)
+        scenarios_tls(t, cfg, r)
         results["targets"][t.name] = r
     m.stop()
     return results
@@ -291,7 +398,8 @@ def fmt(v, unit=""):
     if v is None:
         return "-"
     if isinstance(v, float):
-        return "%.1f%s" % (v, unit)
+        # Shares and ratios (the resumed/full target is 0.3) need two.
+        return ("%.2f%s" if abs(v) < 10 else "%.1f%s") % (v, unit)
     return "%s%s" % (v, unit)
 
 
@@ -311,11 +419,36 @@ def table(results):
             ("idle: fds/session", "idle_imap", "fds_per_session")]
     names = list(results["targets"])
     lines = ["%-26s" % "figure" + "".join("%14s" % n for n in names)]
-    for label, sc, key in rows:
+    for label, sc, key in rows + tls_rows(results):
+        if not any(sc in results["targets"][n] for n in names):
+            continue	# not run (--tls-only)
         lines.append("%-26s" % label + "".join(
-            "%14s" % fmt(results["targets"][n][sc].get(key))
+            "%14s" % fmt(results["targets"][n].get(sc, {}).get(key))
             for n in names))
     return "\n".join(lines)
+
+
+def tls_rows(results):
+    """Table rows of the TLS scenarios any target ran."""
+    ran = set()
+    for r in results["targets"].values():
+        ran.update(k for k in r if k.startswith("tls_"))
+    rows = []
+    for kind in CERT_KINDS:
+        for ver in TLS_VERSIONS:
+            full = tls_name(kind, ver, "full")
+            res = tls_name(kind, ver, "resumed")
+            if full not in ran:
+                continue
+            p = "%s %s " % (kind, ver)
+            rows += [(p + "logins/s", full, "logins_per_s"),
+                     (p + "us/login", full, "cpu_us_per_login"),
+                     (p + "us/handshake", full, "cpu_us_per_handshake"),
+                     (p + "res logins/s", res, "logins_per_s"),
+                     (p + "res us/hs", res, "cpu_us_per_handshake"),
+                     (p + "res share", res, "resumed_share"),
+                     (p + "res/full", res, "ratio_to_full")]
+    return rows
 
 
 def errors(results):
@@ -332,10 +465,12 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--tls-only", action="store_true",
+                    help="plain IMAP logins and the TLS scenarios only")
     args = ap.parse_args()
     if not os.access(LOADGEN, os.X_OK):
         sys.exit("bench: %s is missing: make bench-tools" % LOADGEN)
-    results = run(SMOKE if args.smoke else FULL)
+    results = run(SMOKE if args.smoke else FULL, args.tls_only)
     print(table(results))
     if args.json:
         with open(args.json, "w") as f:

@@ -1,8 +1,21 @@
 /*
  * loadgen: the load generator of `make bench`. One process drives many
- * plain IMAP or POP3 sessions at once over non-blocking sockets and epoll
+ * IMAP or POP3 sessions at once over non-blocking sockets and epoll
  * (login rate, logged-in idle sessions held, FETCH/RETR throughput) and
  * prints one JSON object with the counts, latencies and MB/s (10^6 bytes).
+ *
+ * -T: implicit TLS (IMAPS, POP3S) with OpenSSL's libssl, the handshake
+ * driven by epoll like the rest; -S NAME sends NAME by SNI, -V 1.2|1.3 pins
+ * the version, -R offers the newest session (ticket) this process was
+ * given (TLS 1.3 tickets arrive after the handshake: each is kept when it
+ * comes; OpenSSL's client uses a 1.3 ticket once, a 1.2 one again and
+ * again; the first connection runs alone so that the others have one to
+ * offer). SSL_session_reused() says which handshakes were really resumed.
+ * The JSON then has a "tls" object: version, cipher and group seen first,
+ * handshakes, resumed, tickets, hs_failed and the handshake latency
+ * percentiles. The server's certificate is NOT verified: the bench's are
+ * self-signed and only the server's cost is measured; never use this to
+ * reach a server whose identity matters.
  */
 #include <sys/types.h>
 #include <sys/epoll.h>
@@ -15,6 +28,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <netdb.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,18 +36,25 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/objects.h>
+#include <openssl/ssl.h>
+
 #define BUFSZ		(64 * 1024)	/* per connection; a longer line is an error */
 #define MAXEV		256
 #define MAXSAMPLES	(1 << 20)	/* latency reservoir */
 #define MAXBIND		256
 #define NS		1000000000ULL
 #define TICK_MS		50
+#define IO_ERR		(-1)	/* io read: an error */
+#define IO_AGAIN	(-2)	/* io read: nothing yet, epoll will say */
 
 enum proto { P_IMAP, P_POP3 };
 enum scen { SC_LOGIN, SC_IDLE, SC_FETCH };
 enum state {
 	S_FREE,		/* slot unused */
 	S_CONNECT,	/* connect() in progress */
+	S_HANDSHAKE,	/* -T: TLS handshake in progress */
 	S_GREET,	/* waiting for the greeting */
 	S_USER,		/* POP3: waiting for the USER answer */
 	S_LOGIN,	/* waiting for the LOGIN / PASS answer */
@@ -43,13 +64,30 @@ enum state {
 	S_LOGOUT	/* waiting for the LOGOUT / QUIT answer or EOF */
 };
 
+struct conn;
+
+/*
+ * The I/O layer under the protocol code: plain sockets or TLS. read
+ * returns the bytes read, 0 at the end, IO_AGAIN or IO_ERR; write
+ * returns the bytes written (all of a command, or an error).
+ */
+struct io {
+	ssize_t	 (*read)(struct conn *, void *, size_t);
+	ssize_t	 (*write)(struct conn *, const void *, size_t);
+	int	 (*pending)(struct conn *);	/* read again without epoll */
+};
+
 struct conn {
 	int		 fd;
 	int		 slot;
 	enum state	 state;
+	const struct io	*io;
+	SSL		*ssl;		/* -T */
+	uint32_t	 ev;		/* epoll interest */
 	int		 user;
 	int		 inmulti;	/* POP3 RETR: past the +OK line */
 	uint64_t	 t_start;	/* connect() */
+	uint64_t	 t_hs;		/* -T: TCP connected, handshake begun */
 	uint64_t	 deadline;	/* 0: none (held) */
 	uint64_t	 lit;		/* IMAP literal bytes still to skip */
 	size_t		 off, len;
@@ -66,7 +104,15 @@ static struct {
 	socklen_t	 dstlen;
 	struct sockaddr_in bind[MAXBIND];
 	int		 nbind;
+	int		 tls, resume, tlsver;
+	const char	*sni;
 } opt;
+
+/* Latency samples (µs), a reservoir when there are too many. */
+struct reservoir {
+	uint32_t	*v;
+	uint64_t	 n;
+};
 
 static struct {
 	int		 ep;
@@ -79,9 +125,15 @@ static struct {
 	uint64_t	 start, end, hold_end;
 	int		 held_printed;
 	uint64_t	 ok, failed, errors, fetches, bytes, held;
-	uint32_t	*lat;
-	uint64_t	 nlat;
+	struct reservoir lat;
 	uint64_t	 rng;
+	/* -T */
+	SSL_CTX		*ctx;
+	SSL_SESSION	*sess;		/* -R: offered to the next handshakes */
+	int		 primed;	/* -R: the first connection has ended */
+	uint64_t	 handshakes, resumed, tickets, hs_failed;
+	struct reservoir hslat;
+	char		 tlsversion[32], cipher[64], group[32];
 } st;
 
 static void	 usage(void) __attribute__((noreturn));
@@ -109,7 +161,8 @@ usage(void)
 	fprintf(stderr, "usage: loadgen -m imap|pop3 -h host -p port -U format "
 	    "-W password -n nusers -c concurrency\n"
 	    "\t-s login|idle|fetch [-d seconds] [-N count] "
-	    "[-B addr,...] [-t timeout]\n");
+	    "[-B addr,...] [-t timeout]\n"
+	    "\t[-T [-S sni] [-V 1.2|1.3] [-R]]\n");
 	exit(2);
 }
 
@@ -137,6 +190,16 @@ static int
 word_ok(const char *s)
 {
 	return strpbrk(s, "\"\\\r\n ") == NULL && *s != '\0';
+}
+
+/* SNI: a host name (it is also printed in the JSON as it is). */
+static int
+sni_ok(const char *s)
+{
+	size_t	n = strlen(s);
+
+	return n > 0 && n < 256 && strspn(s, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") == n;
 }
 
 static long
@@ -217,7 +280,8 @@ parse_args(int argc, char *argv[])
 
 	opt.seconds = 5;
 	opt.timeout = 10;
-	while ((ch = getopt(argc, argv, "B:c:d:h:m:N:n:p:s:t:U:W:")) != -1) {
+	while ((ch = getopt(argc, argv, "B:c:d:h:m:N:n:p:RS:s:Tt:U:V:W:")) !=
+	    -1) {
 		switch (ch) {
 		case 'B':
 			parse_bind(optarg);
@@ -249,15 +313,32 @@ parse_args(int argc, char *argv[])
 		case 'p':
 			opt.port = optarg;
 			break;
+		case 'R':
+			opt.resume = 1;
+			break;
+		case 'S':
+			opt.sni = optarg;
+			break;
 		case 's':
 			haves = 1;
 			parse_scen(optarg);
+			break;
+		case 'T':
+			opt.tls = 1;
 			break;
 		case 't':
 			opt.timeout = secarg(optarg);
 			break;
 		case 'U':
 			opt.ufmt = optarg;
+			break;
+		case 'V':
+			if (strcmp(optarg, "1.2") == 0)
+				opt.tlsver = TLS1_2_VERSION;
+			else if (strcmp(optarg, "1.3") == 0)
+				opt.tlsver = TLS1_3_VERSION;
+			else
+				usage();
 			break;
 		case 'W':
 			opt.pass = optarg;
@@ -269,12 +350,15 @@ parse_args(int argc, char *argv[])
 	if (optind != argc || !havem || !haves || opt.host == NULL ||
 	    opt.port == NULL || opt.ufmt == NULL || opt.pass == NULL ||
 	    opt.nusers == 0 || opt.conc == 0 ||
-	    (opt.scen == SC_IDLE && opt.count == 0))
+	    (opt.scen == SC_IDLE && opt.count == 0) ||
+	    (!opt.tls && (opt.sni != NULL || opt.tlsver != 0 || opt.resume)))
 		usage();
 	if (!ufmt_ok(opt.ufmt))
 		die("-U needs exactly one %d and no other conversion");
 	if (!word_ok(opt.pass))
 		die("-W: empty, or holds a space, quote, backslash or newline");
+	if (opt.sni != NULL && !sni_ok(opt.sni))
+		die("-S: not a host name");
 }
 
 static void
@@ -300,17 +384,17 @@ rnd(void)
 }
 
 static void
-lat_add(uint64_t ns)
+lat_add(struct reservoir *r, uint64_t ns)
 {
 	uint64_t	us = ns / 1000, j;
 
 	if (us > UINT32_MAX)
 		us = UINT32_MAX;
-	if (st.nlat < MAXSAMPLES)
-		st.lat[st.nlat] = us;
-	else if ((j = rnd() % (st.nlat + 1)) < MAXSAMPLES)
-		st.lat[j] = us;
-	st.nlat++;
+	if (r->n < MAXSAMPLES)
+		r->v[r->n] = us;
+	else if ((j = rnd() % (r->n + 1)) < MAXSAMPLES)
+		r->v[j] = us;
+	r->n++;
 }
 
 static void
@@ -319,13 +403,105 @@ deadline_reset(struct conn *c)
 	c->deadline = now_ns() + (uint64_t)(opt.timeout * NS);
 }
 
+/* The epoll interest of a connection, changed only when it differs. */
+static int
+conn_want(struct conn *c, uint32_t events)
+{
+	struct epoll_event	ev;
+
+	if (c->ev == events)
+		return 0;
+	memset(&ev, 0, sizeof(ev));
+	ev.events = events;
+	ev.data.ptr = c;
+	if (epoll_ctl(st.ep, EPOLL_CTL_MOD, c->fd, &ev) == -1)
+		return -1;
+	c->ev = events;
+	return 0;
+}
+
+static ssize_t
+plain_read(struct conn *c, void *buf, size_t len)
+{
+	ssize_t	n;
+
+	if ((n = read(c->fd, buf, len)) == -1)
+		return errno == EAGAIN || errno == EINTR ? IO_AGAIN : IO_ERR;
+	return n;
+}
+
+static ssize_t
+plain_write(struct conn *c, const void *buf, size_t len)
+{
+	return send(c->fd, buf, len, MSG_NOSIGNAL);
+}
+
+/* Level-triggered epoll sees every byte still in the socket. */
+static int
+plain_pending(struct conn *c)
+{
+	(void)c;
+	return 0;
+}
+
+/* What SSL_get_error asks for: IO_AGAIN (epoll told) or IO_ERR. */
+static ssize_t
+tls_again(struct conn *c, int r)
+{
+	switch (SSL_get_error(c->ssl, r)) {
+	case SSL_ERROR_WANT_READ:
+		return conn_want(c, EPOLLIN) == -1 ? IO_ERR : IO_AGAIN;
+	case SSL_ERROR_WANT_WRITE:
+		return conn_want(c, EPOLLOUT) == -1 ? IO_ERR : IO_AGAIN;
+	case SSL_ERROR_ZERO_RETURN:
+		return 0;
+	default:
+		return IO_ERR;
+	}
+}
+
+/*
+ * A TLS 1.3 ticket arriving here is handled inside SSL_read (and kept by
+ * tls_new_session); a read that wanted a write goes back to reading.
+ */
+static ssize_t
+tls_read(struct conn *c, void *buf, size_t len)
+{
+	int	n;
+
+	ERR_clear_error();
+	n = SSL_read(c->ssl, buf, len > INT_MAX ? INT_MAX : (int)len);
+	if (n <= 0)
+		return tls_again(c, n);
+	if (conn_want(c, EPOLLIN) == -1)
+		return IO_ERR;
+	return n;
+}
+
+static ssize_t
+tls_write(struct conn *c, const void *buf, size_t len)
+{
+	ERR_clear_error();
+	return SSL_write(c->ssl, buf, (int)len);
+}
+
+/* The rest of a record already decrypted: epoll would not tell. */
+static int
+tls_pending(struct conn *c)
+{
+	return c->state != S_FREE && SSL_pending(c->ssl) > 0;
+}
+
+static const struct io io_plain = { plain_read, plain_write, plain_pending };
+static const struct io io_tls = { tls_read, tls_write, tls_pending };
+
 /* Sends one command; a short write of a few bytes is an error. */
 static int
 sendstr(struct conn *c, const char *cmd)
 {
 	ssize_t	n = (ssize_t)strlen(cmd);
 
-	if (send(c->fd, cmd, n, MSG_NOSIGNAL) != n)
+	if (c->io->write(c, cmd, n) != n)
 		return -1;
 	deadline_reset(c);
 	return 0;
@@ -434,7 +610,7 @@ static int
 logged_in(struct conn *c)
 {
 	st.ok++;
-	lat_add(now_ns() - c->t_start);
+	lat_add(&st.lat, now_ns() - c->t_start);
 	st.connecting--;
 	switch (opt.scen) {
 	case SC_LOGIN:
@@ -598,20 +774,122 @@ static void
 conn_readable(struct conn *c)
 {
 	ssize_t	n;
+	int	r;
 
-	n = read(c->fd, c->buf + c->len, BUFSZ - c->len);
-	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+	do {
+		n = c->io->read(c, c->buf + c->len, BUFSZ - c->len);
+		if (n == IO_AGAIN)
+			return;
+		if (n <= 0) {
+			/* A server may close right after its LOGOUT answer. */
+			conn_end(c, n == 0 && c->state == S_LOGOUT ? 0 : 1);
+			return;
+		}
+		c->len += n;
+		if (c->state != S_HOLD)
+			deadline_reset(c);
+		if ((r = drain(c)) != 0) {
+			if (r == -1)
+				conn_end(c, 1);
+			return;
+		}
+	} while (c->io->pending(c));
+}
+
+/* A session to offer (-R) is kept from the newest ticket that came. */
+static int
+tls_new_session(SSL *ssl, SSL_SESSION *sess)
+{
+	(void)ssl;
+	st.tickets++;
+	if (!opt.resume)
+		return 0;
+	if (st.sess != NULL)
+		SSL_SESSION_free(st.sess);
+	st.sess = sess;
+	return 1;	/* the reference is ours now */
+}
+
+static void
+tls_setup(void)
+{
+	int	min = opt.tlsver != 0 ? opt.tlsver : TLS1_2_VERSION;
+
+	/* -V unset: max 0 is the newest the library has. */
+	if ((st.ctx = SSL_CTX_new(TLS_client_method())) == NULL ||
+	    SSL_CTX_set_min_proto_version(st.ctx, min) != 1 ||
+	    SSL_CTX_set_max_proto_version(st.ctx, opt.tlsver) != 1)
+		die("SSL_CTX_new");
+	/* IMAP's close right after LOGOUT may come without close_notify. */
+	SSL_CTX_set_options(st.ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+	/* Self-signed bench certificates: see the header. */
+	SSL_CTX_set_verify(st.ctx, SSL_VERIFY_NONE, NULL);
+	/* Sessions reach tls_new_session only; no cache of ours. */
+	SSL_CTX_set_session_cache_mode(st.ctx, SSL_SESS_CACHE_CLIENT |
+	    SSL_SESS_CACHE_NO_INTERNAL_STORE);
+	SSL_CTX_sess_set_new_cb(st.ctx, tls_new_session);
+	/* A write to a server that has closed is an error, not a signal. */
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+		die("signal");
+}
+
+/* The first handshake's outcome, for the report. */
+static void
+tls_note(SSL *ssl)
+{
+	int	nid;
+
+	if (st.tlsversion[0] != '\0')
 		return;
-	if (n <= 0) {
-		/* A server may close right after its LOGOUT answer. */
-		conn_end(c, n == 0 && c->state == S_LOGOUT ? 0 : 1);
+	strlcpy(st.tlsversion, SSL_get_version(ssl), sizeof(st.tlsversion));
+	strlcpy(st.cipher, SSL_get_cipher_name(ssl), sizeof(st.cipher));
+	if ((nid = SSL_get_negotiated_group(ssl)) != NID_undef &&
+	    OBJ_nid2sn(nid) != NULL)
+		strlcpy(st.group, OBJ_nid2sn(nid), sizeof(st.group));
+}
+
+static void
+tls_handshake(struct conn *c)
+{
+	int	r;
+
+	ERR_clear_error();
+	if ((r = SSL_do_handshake(c->ssl)) != 1) {
+		if (tls_again(c, r) != IO_AGAIN)
+			conn_end(c, 1);
 		return;
 	}
-	c->len += n;
-	if (c->state != S_HOLD)
-		deadline_reset(c);
-	if (drain(c) == -1)
+	st.handshakes++;
+	if (SSL_session_reused(c->ssl))
+		st.resumed++;
+	lat_add(&st.hslat, now_ns() - c->t_hs);
+	tls_note(c->ssl);
+	c->state = S_GREET;
+	deadline_reset(c);
+	if (conn_want(c, EPOLLIN) == -1)
 		conn_end(c, 1);
+	else if (SSL_has_pending(c->ssl))
+		conn_readable(c);
+}
+
+static void
+tls_start(struct conn *c)
+{
+	if ((c->ssl = SSL_new(st.ctx)) == NULL ||
+	    SSL_set_fd(c->ssl, c->fd) != 1 ||
+	    (opt.sni != NULL &&
+	    SSL_set_tlsext_host_name(c->ssl, opt.sni) != 1) ||
+	    (opt.resume && st.sess != NULL &&
+	    SSL_set_session(c->ssl, st.sess) != 1)) {
+		conn_end(c, 1);
+		return;
+	}
+	SSL_set_connect_state(c->ssl);
+	c->io = &io_tls;
+	c->state = S_HANDSHAKE;
+	c->t_hs = now_ns();
+	deadline_reset(c);
+	tls_handshake(c);
 }
 
 static void
@@ -626,6 +904,10 @@ conn_connected(struct conn *c)
 		conn_end(c, 1);
 		return;
 	}
+	if (opt.tls) {
+		tls_start(c);
+		return;
+	}
 	memset(&ev, 0, sizeof(ev));
 	ev.events = EPOLLIN;
 	ev.data.ptr = c;
@@ -633,6 +915,7 @@ conn_connected(struct conn *c)
 		conn_end(c, 1);
 		return;
 	}
+	c->ev = EPOLLIN;
 	c->state = S_GREET;
 	deadline_reset(c);
 }
@@ -647,7 +930,12 @@ conn_event(struct conn *c, uint32_t events)
 			conn_connected(c);
 		return;
 	}
-	if (events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+	if (c->state == S_HANDSHAKE) {
+		tls_handshake(c);
+		return;
+	}
+	/* EPOLLOUT only when a TLS read wanted a write. */
+	if (events & (EPOLLIN | EPOLLOUT | EPOLLERR | EPOLLHUP))
 		conn_readable(c);
 }
 
@@ -661,6 +949,21 @@ conn_end(struct conn *c, int error)
 		st.errors++;
 	if (c->state <= S_LOGIN)
 		st.connecting--;
+	if (c->state == S_HANDSHAKE)
+		st.hs_failed++;
+	if (c->ssl != NULL) {
+		/*
+		 * close_notify as a client does; it also keeps the session
+		 * resumable (OpenSSL spoils a session freed without it).
+		 */
+		if (SSL_is_init_finished(c->ssl)) {
+			ERR_clear_error();
+			(void)SSL_shutdown(c->ssl);
+		}
+		SSL_free(c->ssl);
+		c->ssl = NULL;
+	}
+	st.primed = 1;
 	close(c->fd);
 	c->fd = -1;
 	c->state = S_FREE;
@@ -693,6 +996,7 @@ conn_start(struct conn *c)
 	struct epoll_event	ev;
 
 	c->state = S_CONNECT;
+	c->io = &io_plain;
 	c->off = c->len = 0;
 	c->lit = 0;
 	c->user = st.nextuser;
@@ -711,7 +1015,7 @@ conn_start(struct conn *c)
 		return;
 	}
 	memset(&ev, 0, sizeof(ev));
-	ev.events = EPOLLIN | EPOLLOUT;
+	ev.events = c->ev = EPOLLIN | EPOLLOUT;
 	ev.data.ptr = c;
 	if (epoll_ctl(st.ep, EPOLL_CTL_ADD, c->fd, &ev) == -1)
 		conn_end(c, 1);
@@ -725,8 +1029,11 @@ setup(void)
 	st.nslots = opt.scen == SC_IDLE ? opt.count : opt.conc;
 	st.slots = calloc(st.nslots, sizeof(*st.slots));
 	st.freestk = calloc(st.nslots, sizeof(*st.freestk));
-	st.lat = calloc(MAXSAMPLES, sizeof(*st.lat));
-	if (st.slots == NULL || st.freestk == NULL || st.lat == NULL)
+	st.lat.v = calloc(MAXSAMPLES, sizeof(*st.lat.v));
+	st.hslat.v = opt.tls ? calloc(MAXSAMPLES, sizeof(*st.hslat.v)) :
+	    NULL;
+	if (st.slots == NULL || st.freestk == NULL || st.lat.v == NULL ||
+	    (opt.tls && st.hslat.v == NULL))
 		die("out of memory");
 	for (i = st.nslots - 1; i >= 0; i--) {
 		st.slots[i].slot = i;
@@ -738,6 +1045,15 @@ setup(void)
 	if ((st.ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
 		die("epoll_create1");
 	st.rng = now_ns() | 1;
+	if (opt.tls)
+		tls_setup();
+}
+
+/* -R: the first connection alone, then everyone has a ticket. */
+static int
+may_start(void)
+{
+	return st.nfree > 0 && (!opt.resume || st.primed || st.started == 0);
 }
 
 static void
@@ -745,11 +1061,11 @@ refill(uint64_t now)
 {
 	if (opt.scen == SC_IDLE) {
 		while (st.started < opt.count && st.connecting < opt.conc &&
-		    st.nfree > 0)
+		    may_start())
 			conn_start(&st.slots[st.freestk[--st.nfree]]);
 		return;
 	}
-	while (now < st.end && st.nfree > 0)
+	while (now < st.end && may_start())
 		conn_start(&st.slots[st.freestk[--st.nfree]]);
 }
 
@@ -837,38 +1153,72 @@ cmp32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* Sorts the samples kept; returns how many. */
+static uint64_t
+res_sort(struct reservoir *r)
+{
+	uint64_t	n = r->n < MAXSAMPLES ? r->n : MAXSAMPLES;
+
+	qsort(r->v, n, sizeof(r->v[0]), cmp32);
+	return n;
+}
+
 static uint32_t
-pct(uint64_t n, double p)
+pct(const struct reservoir *r, uint64_t n, double p)
 {
 	uint64_t	i;
 
 	if (n == 0)
 		return 0;
 	i = (uint64_t)(p * (double)(n - 1) + 0.5);
-	return st.lat[i];
+	return r->v[i];
+}
+
+/* -T: what the handshakes gave, before the closing brace of the object. */
+static void
+report_tls(void)
+{
+	uint64_t	n = res_sort(&st.hslat);
+
+	printf(",\"tls\":{\"version\":\"%s\",\"cipher\":\"%s\","
+	    "\"group\":\"%s\",\"sni\":\"%s\",\"resume\":%s,"
+	    "\"handshakes\":%llu,\"resumed\":%llu,\"tickets\":%llu,"
+	    "\"hs_failed\":%llu,"
+	    "\"hs_us\":{\"p50\":%u,\"p90\":%u,\"p99\":%u,\"max\":%u}}",
+	    st.tlsversion, st.cipher, st.group, opt.sni != NULL ? opt.sni : "",
+	    opt.resume ? "true" : "false",
+	    (unsigned long long)st.handshakes,
+	    (unsigned long long)st.resumed, (unsigned long long)st.tickets,
+	    (unsigned long long)st.hs_failed,
+	    pct(&st.hslat, n, 0.5), pct(&st.hslat, n, 0.9),
+	    pct(&st.hslat, n, 0.99), n > 0 ? st.hslat.v[n - 1] : 0);
 }
 
 static void
 report(void)
 {
 	static const char *scen[] = { "login", "idle", "fetch" };
-	uint64_t	n = st.nlat < MAXSAMPLES ? st.nlat : MAXSAMPLES;
+	uint64_t	n;
 	double		secs, rate;
 
 	secs = (double)(now_ns() - st.start) / NS;
-	qsort(st.lat, n, sizeof(st.lat[0]), cmp32);
+	n = res_sort(&st.lat);
 	rate = (double)(opt.scen == SC_FETCH ? st.fetches : st.ok) / secs;
 	printf("{\"scenario\":\"%s\",\"proto\":\"%s\",\"concurrency\":%d,"
 	    "\"seconds\":%.2f,\"ok\":%llu,\"failed\":%llu,\"errors\":%llu,"
 	    "\"rate\":%.1f,\"lat_us\":{\"p50\":%u,\"p90\":%u,\"p99\":%u,"
 	    "\"max\":%u},\"fetches\":%llu,\"bytes\":%llu,\"mbps\":%.1f,"
-	    "\"held\":%llu}\n",
+	    "\"held\":%llu",
 	    scen[opt.scen], opt.proto == P_IMAP ? "imap" : "pop3", opt.conc,
 	    secs, (unsigned long long)st.ok, (unsigned long long)st.failed,
-	    (unsigned long long)st.errors, rate, pct(n, 0.5), pct(n, 0.9),
-	    pct(n, 0.99), n > 0 ? st.lat[n - 1] : 0,
+	    (unsigned long long)st.errors, rate, pct(&st.lat, n, 0.5),
+	    pct(&st.lat, n, 0.9), pct(&st.lat, n, 0.99),
+	    n > 0 ? st.lat.v[n - 1] : 0,
 	    (unsigned long long)st.fetches, (unsigned long long)st.bytes,
 	    (double)st.bytes / 1e6 / secs, (unsigned long long)st.held);
+	if (opt.tls)
+		report_tls();
+	printf("}\n");
 	fflush(stdout);
 }
 

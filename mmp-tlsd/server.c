@@ -295,7 +295,10 @@ server_load_cas(const struct tls_file *f, const char *key,
 
 /*
  * The session ticket keys: the newest seals, any opens (by name); one
- * opened by an older key is sealed again with the newest (return 2).
+ * opened by an older key is sealed again with the newest (return 2). So
+ * is every TLS 1.3 one: a client uses a 1.3 ticket once (RFC 8446 C.4;
+ * OpenSSL's client marks its session spent), and a resumption that left
+ * it no new ticket would make its next connection a full handshake.
  */
 static int
 server_ticket_cb(SSL *ssl, unsigned char name[16], unsigned char *iv,
@@ -306,7 +309,6 @@ server_ticket_cb(SSL *ssl, unsigned char name[16], unsigned char *iv,
 	OSSL_PARAM			 params[3];
 	uint32_t			 i;
 
-	(void)ssl;
 	if (ks == NULL || ks->n == 0)
 		return 0;
 	if (enc) {
@@ -337,7 +339,7 @@ server_ticket_cb(SSL *ssl, unsigned char name[16], unsigned char *iv,
 	params[2] = OSSL_PARAM_construct_end();
 	if (EVP_MAC_CTX_set_params(hctx, params) != 1)
 		return -1;
-	return i == 0 ? 1 : 2;
+	return i == 0 && SSL_version(ssl) != TLS1_3_VERSION ? 1 : 2;
 }
 
 /*

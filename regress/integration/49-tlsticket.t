@@ -5,7 +5,10 @@
 # SSLSessionLifetime every mmp-tlsd seals with the same key and resumes
 # the session; after a lifetime the parent has rotated to a new key; a
 # reload that keeps the lifetime keeps the key (no client loses its
-# session to a reload); SSLSessionLifetime 0 issues no ticket at all.
+# session to a reload); SSLSessionLifetime 0 issues no ticket at all. A
+# TLS 1.3 ticket is used once (RFC 8446 C.4; OpenSSL's client marks its
+# session spent): a resumed TLS 1.3 session gets a new ticket, which
+# resumes the next connection.
 
 import os
 import re
@@ -19,10 +22,11 @@ import mmptest as T  # noqa: E402
 LIFETIME = 3		# seconds: SSLSessionLifetime, the rotation period
 
 
-def session(m, pki, path, sess_in=None):
-    """One TLS 1.2 connection to the IMAPS port with s_client, its session
-    saved to path: (reused, ticket key name as hex or None, output)."""
-    extra = ["-tls1_2", "-sess_out", path]
+def session(m, pki, path, sess_in=None, ver="-tls1_2"):
+    """One TLS 1.2 (ver) connection to the IMAPS port with s_client, its
+    session saved to path: (reused, ticket key name as hex or None,
+    output)."""
+    extra = [ver, "-sess_out", path]
     if sess_in is not None:
         extra += ["-sess_in", sess_in]
     rc, out = T.s_client(m.imaps_ports[0], pki, data=b"a LOGOUT\r\n",
@@ -47,9 +51,9 @@ def ticket_name(text):
     return "".join(hexbytes[:16]) or None
 
 
-def reused(m, pki, path, sess_in):
+def reused(m, pki, path, sess_in, ver="-tls1_2"):
     """Does a connection offering sess_in's ticket resume?"""
-    extra = ["-tls1_2", "-sess_in", sess_in]
+    extra = [ver, "-sess_in", sess_in]
     cmd = ["openssl", "s_client", "-connect",
            "%s:%d" % (m.host, m.imaps_ports[0]), "-CAfile", pki.ca(),
            "-servername", "localhost"] + extra
@@ -57,6 +61,36 @@ def reused(m, pki, path, sess_in):
                        stderr=subprocess.STDOUT, timeout=30)
     out = r.stdout.decode("latin-1")
     return re.search(r"^Reused, ", out, re.M) is not None, out
+
+
+def ticket_bytes(path):
+    r = subprocess.run(["openssl", "sess_id", "-in", path, "-noout",
+                        "-text"], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT)
+    m = re.search(r"TLS session ticket:\n((?:\s+[0-9a-f]{4} - .*\n)+)",
+                  r.stdout.decode("latin-1"))
+    return m.group(1) if m else None
+
+
+def test_tls13_renew(tap, env, m, pki):
+    """A chain of TLS 1.3 resumptions, each offering the ticket the one
+    before left (s_client writes -sess_out when a ticket arrives)."""
+    paths = [env.path("tls13-%d.pem" % i) for i in range(3)]
+    rc, _, text = session(m, pki, paths[0], ver="-tls1_3")
+    first = ticket_bytes(paths[0])
+    tap.ok(rc == 0 and first is not None, "a TLS 1.3 session with a ticket",
+           text)
+    r, out = reused(m, pki, None, paths[0], ver="-tls1_3")
+    tap.ok(r, "TLS 1.3: the ticket resumes the session", out[-1500:])
+    cmd_extra = ["-tls1_3", "-sess_in", paths[0], "-sess_out", paths[1]]
+    rc, out = T.s_client(m.imaps_ports[0], pki, data=b"a LOGOUT\r\n",
+                         extra=cmd_extra, host=m.host)
+    second = ticket_bytes(paths[1]) if os.path.exists(paths[1]) else None
+    tap.ok(second is not None and second != first,
+           "TLS 1.3: a resumed session gets a new ticket", out[-1500:])
+    r, out = reused(m, pki, None, paths[1], ver="-tls1_3")
+    tap.ok(r, "TLS 1.3: the new ticket resumes the next connection",
+           out[-1500:])
 
 
 def main(tap):
@@ -91,6 +125,8 @@ def main(tap):
     rc, n, text = session(m, pki, s2)
     tap.is_(n, name1, "a reload that keeps SSLSessionLifetime keeps the "
             "key: new tickets name it")
+
+    test_tls13_renew(tap, env, m, pki)
 
     time.sleep(LIFETIME + 1)
     rc, name2, text = session(m, pki, s4)

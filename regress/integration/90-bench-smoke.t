@@ -5,6 +5,10 @@
 # that every scenario ran without an error and measured something; the
 # figures themselves are the benchmark's business, never a test's. One
 # count is checked: an idle session costs mmpd two descriptors, no pipe.
+# The IMAPS logins (each certificate kind x TLS 1.2 and 1.3, full and
+# resumed handshakes) must log in with the version asked for, and the
+# resumed runs against mmpd must have resumed some handshakes (loadgen
+# counts SSL_session_reused), the full runs none.
 
 import json
 import os
@@ -66,7 +70,35 @@ def main(tap):
     tap.ok(res["targets"].get("mmpd", {}).get("login_imap", {}).get(
         "cpu_us_per_login"), "mmpd's CPU per login is measured",
         repr(res["targets"].get("mmpd")))
+    tls_checks(tap, res)
     tap.like(text, r"figure\s+mmpd\s+store", "the table is printed")
+
+
+def tls_checks(tap, res):
+    kinds = ("rsa2048", "p256")
+    for name, t in sorted(res["targets"].items()):
+        for kind in kinds:
+            for ver in ("1.2", "1.3"):
+                for mode in ("full", "resumed"):
+                    sc = "tls_%s_%s_%s" % (kind, ver, mode)
+                    r = t.get(sc, {})
+                    tap.ok(r.get("logins_per_s", 0) > 0 and
+                           not r.get("errors") and
+                           r.get("version") == "TLSv" + ver,
+                           "%s: IMAPS logins, %s" % (name, sc), repr(r))
+    t = res["targets"].get("mmpd", {})
+    for kind in kinds:
+        for ver in ("1.2", "1.3"):
+            full = t.get("tls_%s_%s_full" % (kind, ver), {})
+            tap.ok(full.get("handshakes", 0) > 0 and
+                   full.get("resumed") == 0,
+                   "mmpd: %s TLS %s without -R: full handshakes only" %
+                   (kind, ver), repr(full))
+            r = t.get("tls_%s_%s_resumed" % (kind, ver), {})
+            tap.ok(r.get("resumed", 0) > 0,
+                   "mmpd: %s TLS %s with -R: handshakes resumed (%s of %s)"
+                   % (kind, ver, r.get("resumed"), r.get("handshakes")),
+                   repr(r))
 
 
 if __name__ == "__main__":

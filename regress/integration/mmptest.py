@@ -903,6 +903,9 @@ class Store:
         password) of a master user (passdb master = yes, pass = yes)."""
         self.env = env
         self.tls = tls
+        # {name: (cert, key)}: served instead of tls's to a client asking
+        # for name by SNI (Dovecot local_name); set before start().
+        self.sni_certs = {}
         self.master = master
         self.name = name
         self.addr = addr
@@ -1057,8 +1060,10 @@ protocol pop3 {{
         (cert, key), _, _ = self.tls
         # ssl = yes: STARTTLS/STLS on the plain ports too; plaintext logins
         # stay allowed there (disable_plaintext_auth = no).
+        sni = "".join("\nlocal_name %s {\n  ssl_cert = <%s\n  ssl_key = <%s\n}"
+                      % (n, c, k) for n, (c, k) in self.sni_certs.items())
         return ("ssl = yes\nssl_cert = <%s\nssl_key = <%s\n"
-                "ssl_min_protocol = TLSv1.2" % (cert, key))
+                "ssl_min_protocol = TLSv1.2" % (cert, key)) + sni
 
     def _master_conf(self):
         if not self.master:

@@ -1,0 +1,154 @@
+#!/usr/bin/env python3
+# Where mmpd's CPU per IMAPS login goes (bench/README.md, the TLS
+# reading): the bench's setup, then for each certificate kind x TLS
+# version x full/resumed one loadgen run, with the CPU of each of mmpd's
+# processes (parent, relays, mmp-ldapd, mmp-tlsd) per login from /proc,
+# and, with --perf, `perf record -e cpu-clock` on the mmp-tlsd processes
+# (software clock: this machine's VM has no hardware counters), its
+# samples split by shared object and symbol; with --strace, `strace -c`
+# on mmp-tlsd and on the other processes: system calls per login (counts,
+# which a busy machine does not change). Not part of `make bench`.
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import bench as B  # noqa: E402
+
+
+def proc_name(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            argv = f.read().split(b"\0")
+    except OSError:
+        return None
+    name = os.path.basename(argv[0].decode(errors="replace"))
+    if len(argv) > 2 and argv[1] == b"-P":
+        name += " -P " + argv[2].decode(errors="replace")
+    return name
+
+
+def ticks_by_name(pids):
+    out = {}
+    for p in pids:
+        n = proc_name(p)
+        if n is not None:
+            out[n] = out.get(n, 0) + B.cpu_ticks([p])
+    return out
+
+
+def perf_split(data, what):
+    r = subprocess.run(["perf", "report", "-i", data, "--stdio",
+                        "--sort", what, "--percent-limit", "2"],
+                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    return [line for line in r.stdout.decode(errors="replace").splitlines()
+            if line.strip() and not line.startswith("#")]
+
+
+def strace_start(pids, path):
+    cmd = ["strace", "-c", "-f", "-o", path]
+    for p in pids:
+        cmd += ["-p", str(p)]
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+
+def strace_counts(path):
+    """{syscall: calls} of a strace -c summary."""
+    out = {}
+    try:
+        with open(path) as f:
+            for line in f:
+                w = line.split()
+                if len(w) >= 5 and w[0][0].isdigit() and w[-1] != "total":
+                    out[w[-1]] = int(w[3])
+    except OSError:
+        pass
+    return out
+
+
+def one(target, kind, ver, mode, cfg, use_perf, outdir, use_strace=False):
+    """kind None: plain IMAP logins."""
+    opts = ["-T", "-S", "%s.bench.test" % kind, "-V", ver]
+    if mode == "resumed":
+        opts.append("-R")
+    tls = (target.tls_ports[kind], opts) if kind else None
+    pids = target.pids()
+    tlsd = [p for p in pids if proc_name(p) == "mmp-tlsd"]
+    before = ticks_by_name(pids)
+    perf = None
+    data = os.path.join(outdir, "perf-%s-%s-%s.data" % (kind, ver, mode))
+    if use_perf and tlsd and kind:
+        perf = subprocess.Popen(["perf", "record", "-e", "cpu-clock",
+                                 "-o", data, "-p",
+                                 ",".join(str(p) for p in tlsd)],
+                                stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+    traces = []
+    if use_strace:
+        others = [p for p in pids if p not in tlsd]
+        for group, gp in (("mmp-tlsd", tlsd), ("the others", others)):
+            if gp:
+                path = os.path.join(outdir, "strace-%s-%s-%s-%s" % (
+                    kind, ver, mode, group.replace(" ", "")))
+                traces.append((group, path, strace_start(gp, path)))
+        time.sleep(1)	# attached
+    res, _, _ = B.loadgen(target, "imap", "login", cfg["users"],
+                          cfg["login_c"], cfg["secs"], tls=tls)
+    if perf is not None:
+        perf.send_signal(2)
+        perf.wait(timeout=60)
+    for _, _, p in traces:
+        p.send_signal(2)
+        p.wait(timeout=60)
+    after = ticks_by_name(target.pids())
+    ok = res.get("ok", 0) or 1
+    per = {n: (after.get(n, 0) - before.get(n, 0)) * 1e6 / B.CLK_TCK / ok
+           for n in after}
+    t = res.get("tls", {})
+    print("%s %s %s: %d logins, %d of %d handshakes resumed; CPU us per "
+          "login: %s" % (kind, ver, mode, res.get("ok", 0),
+                         t.get("resumed", 0), t.get("handshakes", 0),
+                         ", ".join("%s %.0f" % kv for kv in
+                                   sorted(per.items()))))
+    for group, path, _ in traces:
+        c = strace_counts(path)
+        top = sorted(c.items(), key=lambda kv: -kv[1])[:8]
+        print("    system calls per login, %s: %.1f (%s)" % (
+            group, sum(c.values()) / ok,
+            ", ".join("%s %.1f" % (k, v / ok) for k, v in top)))
+    if perf is not None:
+        for what in ("dso", "dso,sym"):
+            for line in perf_split(data, what)[:25]:
+                print("    " + line)
+    sys.stdout.flush()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--perf", action="store_true")
+    ap.add_argument("--strace", action="store_true")
+    ap.add_argument("--secs", type=float, default=10)
+    ap.add_argument("--out", default="/tmp/tlsprof",
+                    help="where the perf data files are kept")
+    args = ap.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    cfg = dict(B.SMOKE)
+    cfg.update({"users": 200, "login_c": 20, "secs": args.secs})
+    env, m = B.setup(cfg)
+    mmpd = [t for t in B.targets(env, m) if t.name == "mmpd"][0]
+    one(mmpd, None, "-", "plain", cfg, False, args.out, args.strace)
+    for kind in mmpd.tls_ports:
+        for ver in B.TLS_VERSIONS:
+            for mode in B.TLS_MODES:
+                one(mmpd, kind, ver, mode, cfg, args.perf, args.out,
+                    args.strace)
+    m.stop()
+
+
+if __name__ == "__main__":
+    main()
