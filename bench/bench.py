@@ -1,15 +1,21 @@
-#!/usr/bin/env python3
 # The benchmark's driver: sets up on loopback a real slapd with many
-# users, two Dovecot stores and mmpd (regress/integration/mmptest.py),
-# runs bench/loadgen against mmpd and against a store directly (the
-# physical limit), and measures from /proc what each target spent: CPU
-# (utime + stime of all its processes), memory (Pss, MemAvailable) and
-# descriptors. Prints a table and writes JSON. --smoke runs every scenario
-# scaled down for a second, against the same targets, so it never rots.
+# users, two Dovecot stores, mmpd and its peers on the same directory and
+# stores (the nginx mail proxy with an auth_http service, a Dovecot proxy:
+# bench/peers.py), runs bench/loadgen against each and against a store
+# directly (the physical limit), and measures from /proc what each target
+# spent: CPU (utime + stime of all its processes; the services a target
+# needs beside it, slapd and nginx's auth service, shown beside, never
+# added), memory (Pss, MemAvailable) and descriptors. Every figure is the
+# median of repeated runs, with their spread and a CPU calibration loop
+# timed at start and end for the machine's noise. Prints a table with
+# ratios to the best peer and to the store, and writes JSON. --smoke runs
+# every scenario scaled down for a second against mmpd and the store only,
+# so it never rots.
 
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -18,29 +24,54 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "regress", "integration"))
 import mmptest as T  # noqa: E402
+import peers  # noqa: E402
 
 # The sanitizer build's (make asan) when LOADGEN says so.
 LOADGEN = os.environ.get("LOADGEN", os.path.join(ROOT, "bench", "loadgen"))
 PASSWORD = "bench-pw"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
-# idle_n: the test stores' Dovecot takes 256 sessions per service; 2,000
-# and 10,000 need the Dovecot tuning of a later step (bench/README.md).
+# idle_n sessions held (runs times), then idle_big once (10,000: minutes
+# of logins at the stores' rate, and the memory a store needs for them).
 FULL = {"users": 2000, "login_c": 50, "secs": 10, "runs": 3,
-        "idle_n": 200, "hold": 5, "fetch_c": 3, "fetch_bytes": 10 << 20,
-        "lat_secs": 5}
+        "idle_n": 2000, "idle_big": 10000, "hold": 5, "fetch_c": 3,
+        "fetch_bytes": 10 << 20, "lat_secs": 5}
 SMOKE = {"users": 20, "login_c": 4, "secs": 1, "runs": 1,
-         "idle_n": 20, "hold": 1, "fetch_c": 2, "fetch_bytes": 256 << 10,
-         "lat_secs": 1}
+         "idle_n": 20, "idle_big": None, "hold": 1, "fetch_c": 2,
+         "fetch_bytes": 256 << 10, "lat_secs": 1}
+# The stores' Dovecot for idle_big sessions on one store (the direct
+# run): a mail process each, and logins in flight.
+STORE_TUNING = {"process_limit": 10600, "client_limit": 1100}
+# loadgen's client addresses: no source port range runs out.
+CLIENT_ADDRS = ",".join("127.0.1.%d" % i for i in range(1, 9))
+# A fixed CPU-bound loop, timed at start and end: the machine's noise.
+CALIB_N = 3000000
 
 
-def descendants(pid):
+def proc_parents():
+    """ppid -> [pid] of every process, one pass over /proc."""
+    kids = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        kids.setdefault(ppid, []).append(int(d))
+    return kids
+
+
+def descendants(pid, kids=None):
     """pid and every process below it."""
+    if kids is None:
+        kids = proc_parents()
     out, todo = [], [pid]
     while todo:
         p = todo.pop()
         out.append(p)
-        todo.extend(T.children_of(p))
+        todo.extend(kids.get(p, ()))
     return out
 
 
@@ -87,6 +118,16 @@ def mem_available_kib():
             if line.startswith("MemAvailable:"):
                 return int(line.split()[1])
     return 0
+
+
+def calibrate():
+    """Seconds (wall, CPU) of a fixed pure-Python loop."""
+    w, c = time.monotonic(), time.process_time()
+    x = 0
+    for i in range(CALIB_N):
+        x = (x + i * i) & 0xffffffff
+    return {"wall_s": round(time.monotonic() - w, 4),
+            "cpu_s": round(time.process_time() - c, 4)}
 
 
 # The TLS scenarios' server certificates, one per kind; a client names the
@@ -139,17 +180,32 @@ class Target:
         return out
 
 
+def measure_cpu(target):
+    """Ticks of the target's processes and of each aux service's."""
+    kids = proc_parents()
+    own = []
+    for p in target.root_pids():
+        own.extend(descendants(p, kids))
+    aux = {}
+    for name, fn in target.aux.items():
+        pids = []
+        for p in fn():
+            pids.extend(descendants(p, kids))
+        aux[name] = cpu_ticks(pids)
+    return cpu_ticks(own), aux
+
+
 def loadgen(target, proto, scenario, users, conc, secs, count=None,
             hold_cb=None, user_fmt="bench%d"):
-    """One loadgen run: (its JSON, CPU µs the target spent, extra)."""
+    """One loadgen run: (its JSON, CPU µs the target spent, {aux: CPU µs},
+    extra)."""
     cmd = [LOADGEN, "-m", proto, "-h", target.host, "-p",
            str(target.ports[proto]), "-U", user_fmt, "-W", PASSWORD,
            "-n", str(users), "-c", str(conc), "-s", scenario, "-d",
-           str(secs), "-t", "30"]
+           str(secs), "-t", "30", "-B", CLIENT_ADDRS]
     if count is not None:
         cmd += ["-N", str(count)]
-    pids = target.pids()
-    t0 = cpu_ticks(pids)
+    t0, a0 = measure_cpu(target)
     extra = {}
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     if hold_cb is not None:
@@ -157,164 +213,340 @@ def loadgen(target, proto, scenario, users, conc, secs, count=None,
             if line.startswith(b"HELD"):
                 extra = hold_cb()
                 break
-    out, err = p.communicate(timeout=secs + 300)
-    t1 = cpu_ticks(target.pids())
+    out, err = p.communicate(timeout=secs + 900)
+    t1, a1 = measure_cpu(target)
     try:
         res = json.loads(out.decode())
     except ValueError:
         res = {"error": "loadgen printed no JSON", "stderr":
                err.decode(errors="replace")[-500:], "rc": p.returncode}
     res["rc"] = p.returncode
-    return res, (t1 - t0) * 1e6 / CLK_TCK, extra
+    us = 1e6 / CLK_TCK
+    return res, (t1 - t0) * us, {k: (a1[k] - a0.get(k, 0)) * us
+                                 for k in a1}, extra
 
 
-def median_run(fn, runs):
-    results = [fn() for _ in range(runs)]
-    results.sort(key=lambda r: r[0].get("rate", 0) or r[0].get("mbps", 0))
-    return results[len(results) // 2], results
+def run_errors(res):
+    return res.get("errors", 1) + res.get("failed", 0) + (res["rc"] != 0)
 
 
-def scenario_login(target, proto, cfg):
-    (res, cpu, _), allr = median_run(
-        lambda: loadgen(target, proto, "login", cfg["users"],
-                        cfg["login_c"], cfg["secs"]), cfg["runs"])
-    ok = res.get("ok", 0)
-    return {"logins_per_s": res.get("rate", 0),
-            "cpu_us_per_login": cpu / ok if ok else None,
-            "p50_us": res.get("lat_us", {}).get("p50"),
-            "errors": sum(r[0].get("errors", 1) + r[0].get("failed", 0)
-                          for r in allr),
-            "runs": [r[0].get("rate", 0) for r in allr]}
-
-
-def scenario_latency(target, proto, cfg):
-    res, _, _ = loadgen(target, proto, "login", cfg["users"], 1,
-                        cfg["lat_secs"])
-    return {"p50_us": res.get("lat_us", {}).get("p50"),
-            "p99_us": res.get("lat_us", {}).get("p99"),
-            "errors": res.get("errors", 1) + res.get("failed", 0)}
-
-
-def scenario_fetch(target, proto, cfg):
-    (res, cpu, _), allr = median_run(
-        lambda: loadgen(target, proto, "fetch", cfg["fetch_c"],
-                        cfg["fetch_c"], cfg["secs"], user_fmt="big%d"),
-        cfg["runs"])
-    mb = res.get("bytes", 0) / 1e6
-    return {"mb_per_s": res.get("mbps", 0),
-            "cpu_us_per_mb": cpu / mb if mb else None,
-            "errors": sum(r[0].get("errors", 1) + r[0].get("failed", 0)
-                          for r in allr)}
-
-
-def scenario_idle(target, proto, cfg):
-    pids = target.pids()
-    before = {"pss": pss_kib(pids), "avail": mem_available_kib(),
-              "fds": fds(pids)}
-
-    def held():
-        p = target.pids()
-        return {"pss": pss_kib(p), "avail": mem_available_kib(),
-                "fds": fds(p)}
-
-    res, _, during = loadgen(target, proto, "idle", cfg["users"],
-                             min(cfg["login_c"] * 4, 200), cfg["hold"],
-                             count=cfg["idle_n"], hold_cb=held)
-    n = res.get("held", 0)
-    out = {"held": n, "errors": res.get("errors", 1) + res.get("failed", 0)}
-    if n and during:
-        out["pss_kib_per_session"] = (during["pss"] - before["pss"]) / n
-        out["kernel_kib_per_session"] = (before["avail"] -
-                                         during["avail"]) / n
-        out["fds_per_session"] = (during["fds"] - before["fds"]) / n
+def repeat(fn, runs):
+    """fn() -> {figure: number}: the median of each figure over the runs,
+    "spread": {figure: [min, max]} where runs > 1, errors summed."""
+    rs = [fn() for _ in range(runs)]
+    out = {"errors": sum(r.pop("errors", 0) for r in rs), "runs": runs}
+    spread = {}
+    for k in rs[0]:
+        vals = [r[k] for r in rs if isinstance(r.get(k), (int, float))]
+        if len(vals) != len(rs):
+            out[k] = rs[len(rs) // 2].get(k)
+            continue
+        out[k] = statistics.median(vals)
+        if runs > 1:
+            spread[k] = [min(vals), max(vals)]
+    if spread:
+        out["spread"] = spread
     return out
 
 
+def per(amount, n):
+    return amount / n if n else None
+
+
+def scenario_login(target, proto, cfg, conc=None, secs=None):
+    def once():
+        res, cpu, aux, _ = loadgen(target, proto, "login", cfg["users"],
+                                   conc or cfg["login_c"],
+                                   secs or cfg["secs"])
+        ok = res.get("ok", 0)
+        r = {"logins_per_s": res.get("rate", 0),
+             "cpu_us_per_login": per(cpu, ok),
+             "p50_us": res.get("lat_us", {}).get("p50"),
+             "p99_us": res.get("lat_us", {}).get("p99"),
+             "errors": run_errors(res)}
+        for k, v in aux.items():
+            r["aux_%s_cpu_us_per_login" % k] = per(v, ok)
+        return r
+    return repeat(once, cfg["runs"])
+
+
+def scenario_latency(target, proto, cfg):
+    return scenario_login(target, proto, cfg, conc=1, secs=cfg["lat_secs"])
+
+
+def scenario_fetch(target, proto, cfg):
+    def once():
+        res, cpu, _, _ = loadgen(target, proto, "fetch", cfg["fetch_c"],
+                                 cfg["fetch_c"], cfg["secs"],
+                                 user_fmt="big%d")
+        mb = res.get("bytes", 0) / 1e6
+        return {"mb_per_s": res.get("mbps", 0),
+                "cpu_us_per_mb": per(cpu, mb), "errors": run_errors(res)}
+    return repeat(once, cfg["runs"])
+
+
+def snapshot(target):
+    p = target.pids()
+    return {"pss": pss_kib(p), "avail": mem_available_kib(), "fds": fds(p)}
+
+
+def settle(target, before, secs):
+    """After the sessions closed: wait (at most secs) until the target's
+    descriptors are back to where they were, then measure."""
+    end = time.time() + secs
+    while True:
+        now = snapshot(target)
+        if now["fds"] <= before["fds"] or time.time() >= end:
+            return now
+        time.sleep(0.5)
+
+
+def scenario_idle(target, proto, cfg, n):
+    """n logged-in sessions held: what each costs while held, and what
+    is left once they closed."""
+    def once():
+        before = snapshot(target)
+        # Reading /proc for thousands of store processes takes seconds:
+        # the sessions are held until it is done.
+        res, _, _, during = loadgen(
+            target, proto, "idle", cfg["users"],
+            min(cfg["login_c"] * 4, 200), cfg["hold"] + n // 1000,
+            count=n, hold_cb=lambda: snapshot(target))
+        after = settle(target, before, 10 + n // 500)
+        held = res.get("held", 0)
+        r = {"held": held, "errors": run_errors(res)}
+        if held and during:
+            r["pss_kib_per_session"] = (during["pss"] - before["pss"]) / held
+            r["kernel_kib_per_session"] = (before["avail"] -
+                                           during["avail"]) / held
+            r["fds_per_session"] = (during["fds"] - before["fds"]) / held
+            r["pss_held_kib"] = during["pss"]
+        r["pss_before_kib"] = before["pss"]
+        r["pss_after_kib"] = after["pss"]
+        r["pss_after_growth_kib"] = after["pss"] - before["pss"]
+        r["fds_after_growth"] = after["fds"] - before["fds"]
+        return r
+    return repeat(once, cfg["runs"] if n == cfg["idle_n"] else 1)
+
+
 def setup(cfg):
-    env = T.Env("bench").setup()
+    env = T.Env("bench").setup(
+        store_tuning=STORE_TUNING if cfg["idle_big"] else None)
     users = cfg["users"]
     stores = [env.stores["store1"], env.stores["store2"]]
+    # mailHost is the store's address for every target: the Dovecot
+    # proxy cannot read mmpd's hosts file, and no target pays for a name.
     for i in range(users):
         store = stores[i % 2]
-        env.slapd.add_user("bench%d" % i, PASSWORD, "%s.mmp.test" %
-                           store.name)
+        env.slapd.add_user("bench%d" % i, PASSWORD, store.addr)
         store.users["bench%d" % i] = PASSWORD
         store.home("bench%d" % i)
     big = T.message("big", size=cfg["fetch_bytes"], crlf=True)
     for i in range(cfg["fetch_c"]):
-        env.slapd.add_user("big%d" % i, PASSWORD, "store1.mmp.test")
+        env.slapd.add_user("big%d" % i, PASSWORD, stores[0].addr)
         stores[0].users["big%d" % i] = PASSWORD
         stores[0].seed("big%d" % i, big)
     for s in stores:
         s._write_passwd()
     env.start_backends()
-    m = env.mmpd(imap={"LogLevel": 5}, pop={"LogLevel": 5},
-                 aservice={"LogLevel": 5})
-    m.start()
-    return env, m
+    return env
 
 
-def targets(env, m):
-    s1 = env.stores["store1"]
-    # The direct store: all users of store1 exist on it (odd ones too,
-    # for the measurement: they are on store2 only in LDAP).
-    s2 = env.stores["store2"]
-    for u, pw in s2.users.items():
-        s1.users.setdefault(u, pw)
-        s1.home(u)
-    s1._write_passwd()
-    return [Target("mmpd", m.host, m.imap_ports[0], m.pop_ports[0],
-                   lambda: [m.pid]),
-            Target("store", s1.addr, s1.imap_port, s1.pop_port,
-                   lambda: [s1.pid] if s1.pid else [])]
+def slapd_pids(env):
+    return lambda: [env.slapd.proc.pid] if env.slapd.proc else []
 
 
-def run(cfg):
-    env, m = setup(cfg)
+def targets(env, names):
+    """The targets asked for, started, in the order of the table."""
+    out = []
+    certs = bench_certs(env.dir)
+    slapd = {"slapd": slapd_pids(env)}
+    if "mmpd" in names:
+        m = env.mmpd(imap={"LogLevel": 5}, pop={"LogLevel": 5},
+                     aservice={"LogLevel": 5})
+        m.start()
+        out.append(Target("mmpd", m.host, m.imap_ports[0], m.pop_ports[0],
+                          lambda: [m.pid], aux=dict(slapd)))
+    if "nginx" in names:
+        ng = peers.Nginx(env, certs).start()
+        out.append(Target("nginx", ng.host, ng.imap_port, ng.pop_port,
+                          ng.pids, tls_ports=ng.tls_ports,
+                          aux={"auth": ng.auth_pids, "slapd":
+                               slapd_pids(env)}))
+    if "dovecot-proxy" in names:
+        dp = peers.DovecotProxy(env, certs).start()
+        out.append(Target("dovecot-proxy", dp.host, dp.imap_port,
+                          dp.pop_port, dp.pids, tls_ports=dp.tls_ports,
+                          aux=dict(slapd)))
+    if "store" in names:
+        # The direct store: all users of store1 exist on it (odd ones
+        # too, for the measurement: they are on store2 only in LDAP).
+        s1, s2 = env.stores["store1"], env.stores["store2"]
+        for u, pw in s2.users.items():
+            s1.users.setdefault(u, pw)
+            s1.home(u)
+        s1._write_passwd()
+        out.append(Target("store", s1.addr, s1.imap_port, s1.pop_port,
+                          lambda: [s1.pid] if s1.pid else []))
+    return out
+
+
+def run(cfg, names):
     results = {"machine": {"cpus": os.cpu_count(),
-                           "mem_available_kib": mem_available_kib()},
+                           "mem_available_kib": mem_available_kib(),
+                           "calibration_start": calibrate()},
                "config": cfg, "targets": {}}
-    for t in targets(env, m):
+    env = setup(cfg)
+    for t in targets(env, names):
         r = {}
         for proto in ("imap", "pop3"):
             r["login_" + proto] = scenario_login(t, proto, cfg)
         r["latency_imap"] = scenario_latency(t, "imap", cfg)
         r["fetch_imap"] = scenario_fetch(t, "imap", cfg)
         r["fetch_pop3"] = scenario_fetch(t, "pop3", cfg)
-        r["idle_imap"] = scenario_idle(t, "imap", cfg)
+        r["idle_imap"] = scenario_idle(t, "imap", cfg, cfg["idle_n"])
+        if cfg["idle_big"]:
+            r["idle_imap_big"] = scenario_idle(t, "imap", cfg,
+                                               cfg["idle_big"])
         results["targets"][t.name] = r
-    m.stop()
+        results["tls_ports"] = results.get("tls_ports", {})
+        if t.tls_ports:
+            results["tls_ports"][t.name] = t.tls_ports
+    results["machine"]["calibration_end"] = calibrate()
+    net_kernel(results)
     return results
 
 
-def fmt(v, unit=""):
+def net_kernel(results):
+    """A proxy's kernel memory per idle session: its run's MemAvailable
+    drop minus the direct store's (the store's sessions are behind every
+    proxy too)."""
+    store = results["targets"].get("store")
+    if store is None:
+        return
+    for name, r in results["targets"].items():
+        for sc in ("idle_imap", "idle_imap_big"):
+            mine, base = r.get(sc, {}), store.get(sc, {})
+            if name != "store" and "kernel_kib_per_session" in mine and \
+               "kernel_kib_per_session" in base:
+                mine["kernel_net_kib_per_session"] = \
+                    mine["kernel_kib_per_session"] - \
+                    base["kernel_kib_per_session"]
+
+
+def fmt(v):
     if v is None:
         return "-"
     if isinstance(v, float):
-        return "%.1f%s" % (v, unit)
-    return "%s%s" % (v, unit)
+        return "%.2f" % v if abs(v) < 10 else "%.1f" % v if abs(v) < 1e4 \
+            else "%.0f" % v
+    return str(v)
+
+
+# (label, scenario, figure, better): better is "low" for a cost, "high"
+# for a rate; None: no ratio (a count, an aux service's cost).
+ROWS = [("logins/s IMAP", "login_imap", "logins_per_s", "high"),
+        ("CPU us/login IMAP", "login_imap", "cpu_us_per_login", "low"),
+        (" beside: auth us/login", "login_imap", "aux_auth_cpu_us_per_login",
+         None),
+        (" beside: slapd us/login", "login_imap",
+         "aux_slapd_cpu_us_per_login", None),
+        ("logins/s POP3", "login_pop3", "logins_per_s", "high"),
+        ("CPU us/login POP3", "login_pop3", "cpu_us_per_login", "low"),
+        (" beside: auth us/login", "login_pop3", "aux_auth_cpu_us_per_login",
+         None),
+        (" beside: slapd us/login", "login_pop3",
+         "aux_slapd_cpu_us_per_login", None),
+        ("login p50 us, C=50", "login_imap", "p50_us", "low"),
+        ("login p50 us, C=1", "latency_imap", "p50_us", "low"),
+        ("login p99 us, C=1", "latency_imap", "p99_us", "low"),
+        ("FETCH MB/s", "fetch_imap", "mb_per_s", "high"),
+        ("FETCH CPU us/MB", "fetch_imap", "cpu_us_per_mb", "low"),
+        ("RETR MB/s", "fetch_pop3", "mb_per_s", "high"),
+        ("RETR CPU us/MB", "fetch_pop3", "cpu_us_per_mb", "low")]
+IDLE_ROWS = [("held", "held", None),
+             ("Pss KiB/session", "pss_kib_per_session", "low"),
+             ("Pss MiB while held", "pss_held_mib", "low"),
+             ("kernel KiB/session", "kernel_kib_per_session", None),
+             ("kernel KiB/s. - store's", "kernel_net_kib_per_session",
+              "low"),
+             ("fds/session", "fds_per_session", "low"),
+             ("Pss KiB left after close", "pss_after_growth_kib", None)]
+PEERS = ("nginx", "dovecot-proxy")
+
+
+def rows(results):
+    out = list(ROWS)
+    for sc, n in (("idle_imap", results["config"]["idle_n"]),
+                  ("idle_imap_big", results["config"]["idle_big"])):
+        if n:
+            out += [("idle %d: %s" % (n, label), sc, key, better)
+                    for label, key, better in IDLE_ROWS]
+    return out
+
+
+def value(results, name, sc, key):
+    r = results["targets"][name].get(sc, {})
+    if key == "pss_held_mib":
+        v = r.get("pss_held_kib")
+        return v / 1024 if v is not None else None
+    return r.get(key)
+
+
+def spread_pct(results, sc, key):
+    """The largest (max - min) / median of a figure's runs, in %."""
+    worst = None
+    for r in results["targets"].values():
+        lo_hi = r.get(sc, {}).get("spread", {}).get(key)
+        med = r.get(sc, {}).get(key)
+        if lo_hi and med:
+            s = 100.0 * (lo_hi[1] - lo_hi[0]) / abs(med)
+            worst = s if worst is None else max(worst, s)
+    return worst
+
+
+def ratios(results):
+    """{label: {"best_peer": name, "vs_peer": x, "vs_store": y}}"""
+    out = {}
+    names = results["targets"]
+    for label, sc, key, better in rows(results):
+        if better is None or "mmpd" not in names:
+            continue
+        mine = value(results, "mmpd", sc, key)
+        peer = [(value(results, p, sc, key), p) for p in PEERS
+                if p in names and value(results, p, sc, key) is not None]
+        r = {}
+        if peer and mine is not None:
+            v, p = (min if better == "low" else max)(peer)
+            r["best_peer"] = p
+            r["vs_peer"] = mine / v if v else None
+        st = value(results, "store", sc, key) if "store" in names else None
+        if st and mine is not None:
+            r["vs_store"] = mine / st
+        out[label] = r
+    return out
 
 
 def table(results):
-    rows = [("logins/s IMAP", "login_imap", "logins_per_s"),
-            ("CPU us/login IMAP", "login_imap", "cpu_us_per_login"),
-            ("logins/s POP3", "login_pop3", "logins_per_s"),
-            ("CPU us/login POP3", "login_pop3", "cpu_us_per_login"),
-            ("login p50 us, C=1", "latency_imap", "p50_us"),
-            ("FETCH MB/s", "fetch_imap", "mb_per_s"),
-            ("FETCH CPU us/MB", "fetch_imap", "cpu_us_per_mb"),
-            ("RETR MB/s", "fetch_pop3", "mb_per_s"),
-            ("RETR CPU us/MB", "fetch_pop3", "cpu_us_per_mb"),
-            ("idle: Pss KiB/session", "idle_imap", "pss_kib_per_session"),
-            ("idle: kernel KiB/session", "idle_imap",
-             "kernel_kib_per_session"),
-            ("idle: fds/session", "idle_imap", "fds_per_session")]
     names = list(results["targets"])
-    lines = ["%-26s" % "figure" + "".join("%14s" % n for n in names)]
-    for label, sc, key in rows:
-        lines.append("%-26s" % label + "".join(
-            "%14s" % fmt(results["targets"][n][sc].get(key))
-            for n in names))
+    rat = results.get("ratios", {})
+    lines = ["%-31s" % "figure" + "".join("%14s" % n for n in names) +
+             "%13s%13s%9s" % ("mmpd/peer", "mmpd/store", "spread%")]
+    for label, sc, key, better in rows(results):
+        r = rat.get(label, {})
+        peer = r.get("vs_peer")
+        lines.append("%-31s" % label + "".join(
+            "%14s" % fmt(value(results, n, sc, key)) for n in names) +
+            "%13s%13s%9s" % (
+                "-" if peer is None else "%.2f %s" % (
+                    peer, r["best_peer"][:2]),
+                fmt(r.get("vs_store")), fmt(spread_pct(results, sc, key))))
+    m = results["machine"]
+    lines.append("calibration loop (s CPU): start %.3f, end %.3f; "
+                 "medians of %d runs (idle %d: %d run)" %
+                 (m["calibration_start"]["cpu_s"],
+                  m["calibration_end"]["cpu_s"], results["config"]["runs"],
+                  results["config"]["idle_big"] or 0, 1))
     return "\n".join(lines)
 
 
@@ -332,10 +564,24 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--targets", default=None,
+                    help="comma-separated: mmpd,nginx,dovecot-proxy,store "
+                    "(default: all; --smoke: mmpd,store)")
     args = ap.parse_args()
     if not os.access(LOADGEN, os.X_OK):
         sys.exit("bench: %s is missing: make bench-tools" % LOADGEN)
-    results = run(SMOKE if args.smoke else FULL)
+    names = (args.targets or ("mmpd,store" if args.smoke else
+                              "mmpd,nginx,dovecot-proxy,store")).split(",")
+    for n in names:
+        if n not in ("mmpd", "nginx", "dovecot-proxy", "store"):
+            sys.exit("bench: no target %r" % n)
+    try:
+        if set(names) & set(PEERS):
+            peers.need_peers()
+        results = run(SMOKE if args.smoke else FULL, names)
+    except RuntimeError as e:
+        sys.exit("bench: %s" % e)
+    results["ratios"] = ratios(results)
     print(table(results))
     if args.json:
         with open(args.json, "w") as f:
