@@ -363,7 +363,11 @@ def targets(env, names):
     certs = bench_certs(env.dir)
     slapd = {"slapd": slapd_pids(env)}
     if "mmpd" in names:
-        m = env.mmpd(imap={"LogLevel": 5}, pop={"LogLevel": 5},
+        # A store forking its 10,000th mail process on a loaded machine
+        # takes seconds to answer a login: the peers wait 30 s (Dovecot's
+        # proxy_timeout, nginx's timeout), loadgen too.
+        svc = {"LogLevel": 5, "ConnectTimeout": 30}
+        m = env.mmpd(imap=dict(svc), pop=dict(svc),
                      aservice={"LogLevel": 5})
         m.start()
         out.append(Target("mmpd", m.host, m.imap_ports[0], m.pop_ports[0],
@@ -616,7 +620,8 @@ def main():
             peers.need_peers()
         results = run(SMOKE if args.smoke else FULL, names, scens)
     except RuntimeError as e:
-        sys.exit("bench: %s" % e)
+        sys.exit("bench: %s\nbench: the logs' temp dir goes at exit; "
+                 "MMPTEST_KEEP=1 keeps it" % e)
     results["ratios"] = ratios(results)
     print(table(results))
     if args.json:
