@@ -365,8 +365,10 @@ def targets(env, names):
     if "mmpd" in names:
         # A store forking its 10,000th mail process on a loaded machine
         # takes seconds to answer a login: the peers wait 30 s (Dovecot's
-        # proxy_timeout, nginx's timeout), loadgen too.
-        svc = {"LogLevel": 5, "ConnectTimeout": 30}
+        # proxy_timeout, nginx's timeout), loadgen too. 10,000 logins
+        # take minutes: the first sessions stay (mmpd's default Timeout,
+        # IMAP's 30 minutes, not the tests' 120 s).
+        svc = {"LogLevel": 5, "ConnectTimeout": 30, "Timeout": 1800}
         m = env.mmpd(imap=dict(svc), pop=dict(svc),
                      aservice={"LogLevel": 5})
         m.start()

@@ -103,7 +103,7 @@ mail {{
 	auth_http {h}:{ap}/auth;
 	auth_http_timeout 30s;
 	proxy_pass_error_message on;
-	proxy_timeout 1h;
+	proxy_timeout 30m;
 	timeout 30s;
 	imap_capabilities IMAP4rev1 LITERAL+;
 	pop3_auth plain;
