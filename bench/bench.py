@@ -561,20 +561,31 @@ def ratios(results):
     return out
 
 
-def table(results):
+def table(results, markdown=False):
     names = list(results["targets"])
     rat = results.get("ratios", {})
-    lines = ["%-31s" % "figure" + "".join("%14s" % n for n in names) +
-             "%13s%13s%9s" % ("mmpd/peer", "mmpd/store", "spread%")]
+    if markdown:
+        head = "%s |"
+        cell = " %s |"
+    else:
+        head = "%-31s"
+        cell = "%14s"
+    lines = [(head % "figure") + "".join(cell % n for n in names) +
+             "".join(cell % h for h in ("mmpd/peer", "mmpd/store",
+                                        "spread%"))]
+    if markdown:
+        lines[0] = "| " + lines[0]
+        lines.append("|---|" + "---|" * (len(names) + 3))
     for label, sc, key, better in rows(results):
         r = rat.get(label, {})
         peer = r.get("vs_peer")
-        lines.append("%-31s" % label + "".join(
-            "%14s" % fmt(value(results, n, sc, key)) for n in names) +
-            "%13s%13s%9s" % (
+        line = (head % label.strip()) + "".join(
+            cell % fmt(value(results, n, sc, key)) for n in names) + \
+            "".join(cell % c for c in (
                 "-" if peer is None else "%.2f %s" % (
                     peer, r["best_peer"][:2]),
                 fmt(r.get("vs_store")), fmt(spread_pct(results, sc, key))))
+        lines.append("| " + line if markdown else line)
     m = results["machine"]
     big = results["config"]["idle_big"]
     lines.append("calibration loop (s CPU): start %.3f, end %.3f; "
@@ -603,10 +614,18 @@ def main():
     ap.add_argument("--targets", default=None,
                     help="comma-separated: mmpd,nginx,dovecot-proxy,store "
                     "(default: all; --smoke: mmpd,store)")
+    ap.add_argument("--from", dest="saved", default=None,
+                    help="print the table of a saved run's JSON, run nothing")
+    ap.add_argument("--markdown", action="store_true",
+                    help="the table in Markdown (bench/README.md)")
     ap.add_argument("--scenarios", default=",".join(SCENARIOS),
                     help="comma-separated, of: " + ",".join(SCENARIOS))
     args = ap.parse_args()
     T.install_signal_handlers()	# a Ctrl-C still stops what was started
+    if args.saved:
+        with open(args.saved) as f:
+            print(table(json.load(f), args.markdown))
+        return
     if not os.access(LOADGEN, os.X_OK):
         sys.exit("bench: %s is missing: make bench-tools" % LOADGEN)
     names = (args.targets or ("mmpd,store" if args.smoke else
@@ -625,7 +644,7 @@ def main():
         sys.exit("bench: %s\nbench: the logs' temp dir goes at exit; "
                  "MMPTEST_KEEP=1 keeps it" % e)
     results["ratios"] = ratios(results)
-    print(table(results))
+    print(table(results, args.markdown))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)
