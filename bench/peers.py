@@ -71,10 +71,11 @@ class Nginx:
         env.cleanups.append(self.stop)
 
     def write_conf(self):
-        # One worker may take every session (nginx leaves the spread to
-        # epoll's wake-ups): 2 connections a session, and the master, as
-        # root, may give its workers more than the hard limit.
-        nofile = max(nofile_hard(), 2 * SESSIONS_MAX + 1024)
+        # 2 connections a session; nginx leaves the spread over its
+        # workers to epoll's wake-ups (even here: 4,870 sessions each of
+        # 10,000). The hard limit, as for mmpd's relays: a container
+        # without CAP_SYS_RESOURCE refuses more.
+        nofile = nofile_hard()
         tls = ""
         for kind, port in sorted(self.tls_ports.items()):
             cert, key = self.certs[kind]
@@ -121,7 +122,7 @@ mail {{
 }}
 """.format(mod=NGINX_MAIL, d=self.dir, h=self.host, ap=self.auth_port,
            ip=self.imap_port, pp=self.pop_port, tls=tls, hard=nofile,
-           wc=nofile - 512)
+           wc=nofile - 64)
         with open(self.conf, "w") as f:
             f.write(conf)
 
