@@ -550,12 +550,13 @@ def ratios(results):
         peer = [(value(results, p, sc, key), p) for p in PEERS
                 if p in names and value(results, p, sc, key) is not None]
         r = {}
-        if peer and mine is not None:
+        # A ratio of a difference that came out negative means nothing.
+        if peer and mine is not None and mine >= 0:
             v, p = (min if better == "low" else max)(peer)
             r["best_peer"] = p
-            r["vs_peer"] = mine / v if v else None
+            r["vs_peer"] = mine / v if v > 0 else None
         st = value(results, "store", sc, key) if "store" in names else None
-        if st and mine is not None:
+        if st and st > 0 and mine is not None and mine >= 0:
             r["vs_store"] = mine / st
         out[label] = r
     return out
@@ -624,7 +625,9 @@ def main():
     T.install_signal_handlers()	# a Ctrl-C still stops what was started
     if args.saved:
         with open(args.saved) as f:
-            print(table(json.load(f), args.markdown))
+            results = json.load(f)
+        results["ratios"] = ratios(results)
+        print(table(results, args.markdown))
         return
     if not os.access(LOADGEN, os.X_OK):
         sys.exit("bench: %s is missing: make bench-tools" % LOADGEN)
