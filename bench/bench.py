@@ -1,15 +1,21 @@
-#!/usr/bin/env python3
 # The benchmark's driver: sets up on loopback a real slapd with many
-# users, two Dovecot stores and mmpd (regress/integration/mmptest.py),
-# runs bench/loadgen against mmpd and against a store directly (the
-# physical limit), and measures from /proc what each target spent: CPU
-# (utime + stime of all its processes), memory (Pss, MemAvailable) and
-# descriptors. Prints a table and writes JSON. --smoke runs every scenario
-# scaled down for a second, against the same targets, so it never rots.
+# users, two Dovecot stores, mmpd and its peers on the same directory and
+# stores (the nginx mail proxy with an auth_http service, a Dovecot proxy:
+# bench/peers.py), runs bench/loadgen against each and against a store
+# directly (the physical limit), and measures from /proc what each target
+# spent: CPU (utime + stime of all its processes; the services a target
+# needs beside it, slapd and nginx's auth service, shown beside, never
+# added), memory (Pss, MemAvailable) and descriptors. Every figure is the
+# median of repeated runs, with their spread and a CPU calibration loop
+# timed at start and end for the machine's noise. Prints a table with
+# ratios to the best peer and to the store, and writes JSON. --smoke runs
+# every scenario scaled down for a second against mmpd and the store only,
+# so it never rots.
 
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -18,26 +24,33 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "regress", "integration"))
 import mmptest as T  # noqa: E402
+import peers  # noqa: E402
 
 # The sanitizer build's (make asan) when LOADGEN says so.
 LOADGEN = os.environ.get("LOADGEN", os.path.join(ROOT, "bench", "loadgen"))
 PASSWORD = "bench-pw"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
-# idle_n: the test stores' Dovecot takes 256 sessions per service; 2,000
-# and 10,000 need the Dovecot tuning of a later step (bench/README.md).
+# idle_n sessions held (runs times), then idle_big once (10,000: minutes
+# of logins at the stores' rate, and the memory a store needs for them).
 FULL = {"users": 2000, "login_c": 50, "secs": 10, "runs": 3,
-        "idle_n": 200, "hold": 5, "fetch_c": 3, "fetch_bytes": 10 << 20,
-        "lat_secs": 5}
+        "idle_n": 2000, "idle_big": 10000, "hold": 5, "fetch_c": 3,
+        "fetch_bytes": 10 << 20, "lat_secs": 5}
 SMOKE = {"users": 20, "login_c": 4, "secs": 1, "runs": 1,
-         "idle_n": 20, "hold": 1, "fetch_c": 2, "fetch_bytes": 256 << 10,
-         "lat_secs": 1}
+         "idle_n": 20, "idle_big": None, "hold": 1, "fetch_c": 2,
+         "fetch_bytes": 256 << 10, "lat_secs": 1}
+# The stores' Dovecot for idle_big sessions on one store (the direct
+# run): a mail process each, and logins in flight.
+STORE_TUNING = {"process_limit": 10600, "client_limit": 1100}
+# loadgen's client addresses: no source port range runs out.
+CLIENT_ADDRS = ",".join("127.0.1.%d" % i for i in range(1, 9))
+# A fixed CPU-bound loop, timed at start and end: the machine's noise.
+CALIB_N = 3000000
 
 
-def proc_tree():
-    """{ppid: [pids]} of every process, from one pass over /proc (a pass
-    per process costs seconds on a machine running thousands)."""
-    tree = {}
+def proc_parents():
+    """ppid -> [pid] of every process, one pass over /proc."""
+    kids = {}
     for d in os.listdir("/proc"):
         if not d.isdigit():
             continue
@@ -46,19 +59,19 @@ def proc_tree():
                 ppid = int(f.read().rsplit(")", 1)[1].split()[1])
         except (OSError, IndexError, ValueError):
             continue
-        tree.setdefault(ppid, []).append(int(d))
-    return tree
+        kids.setdefault(ppid, []).append(int(d))
+    return kids
 
 
-def descendants(pid, tree=None):
+def descendants(pid, kids=None):
     """pid and every process below it."""
-    if tree is None:
-        tree = proc_tree()
+    if kids is None:
+        kids = proc_parents()
     out, todo = [], [pid]
     while todo:
         p = todo.pop()
         out.append(p)
-        todo.extend(tree.get(p, []))
+        todo.extend(kids.get(p, ()))
     return out
 
 
@@ -107,6 +120,16 @@ def mem_available_kib():
     return 0
 
 
+def calibrate():
+    """Seconds (wall, CPU) of a fixed pure-Python loop."""
+    w, c = time.monotonic(), time.process_time()
+    x = 0
+    for i in range(CALIB_N):
+        x = (x + i * i) & 0xffffffff
+    return {"wall_s": round(time.monotonic() - w, 4),
+            "cpu_s": round(time.process_time() - c, 4)}
+
+
 # The TLS scenarios' server certificates, one per kind; a client names the
 # kind by SNI (KIND.bench.test) where a target serves both on one port.
 CERT_KINDS = {"rsa2048": ["-newkey", "rsa:2048"],
@@ -152,27 +175,41 @@ class Target:
 
     def pids(self):
         out = []
-        tree = proc_tree()
         for p in self.root_pids():
-            out.extend(descendants(p, tree))
+            out.extend(descendants(p))
         return out
+
+
+def measure_cpu(target):
+    """Ticks of the target's processes and of each aux service's."""
+    kids = proc_parents()
+    own = []
+    for p in target.root_pids():
+        own.extend(descendants(p, kids))
+    aux = {}
+    for name, fn in target.aux.items():
+        pids = []
+        for p in fn():
+            pids.extend(descendants(p, kids))
+        aux[name] = cpu_ticks(pids)
+    return cpu_ticks(own), aux
 
 
 def loadgen(target, proto, scenario, users, conc, secs, count=None,
             hold_cb=None, user_fmt="bench%d", tls=None):
-    """One loadgen run: (its JSON, CPU µs the target spent, extra).
-    tls: (port, loadgen's TLS options) instead of the plain port."""
+    """One loadgen run: (its JSON, CPU µs the target spent, {aux: CPU µs},
+    extra). tls: (port, loadgen's TLS options) instead of the plain
+    port."""
     port = tls[0] if tls else target.ports[proto]
     cmd = [LOADGEN, "-m", proto, "-h", target.host, "-p",
            str(port), "-U", user_fmt, "-W", PASSWORD,
            "-n", str(users), "-c", str(conc), "-s", scenario, "-d",
-           str(secs), "-t", "30"]
+           str(secs), "-t", "30", "-B", CLIENT_ADDRS]
     if count is not None:
         cmd += ["-N", str(count)]
     if tls:
         cmd += tls[1]
-    pids = target.pids()
-    t0 = cpu_ticks(pids)
+    t0, a0 = measure_cpu(target)
     extra = {}
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     if hold_cb is not None:
@@ -180,81 +217,80 @@ def loadgen(target, proto, scenario, users, conc, secs, count=None,
             if line.startswith(b"HELD"):
                 extra = hold_cb()
                 break
-    out, err = p.communicate(timeout=secs + 300)
-    t1 = cpu_ticks(target.pids())
+    out, err = p.communicate(timeout=secs + 900)
+    t1, a1 = measure_cpu(target)
     try:
         res = json.loads(out.decode())
     except ValueError:
         res = {"error": "loadgen printed no JSON", "stderr":
                err.decode(errors="replace")[-500:], "rc": p.returncode}
     res["rc"] = p.returncode
-    return res, (t1 - t0) * 1e6 / CLK_TCK, extra
+    us = 1e6 / CLK_TCK
+    return res, (t1 - t0) * us, {k: (a1[k] - a0.get(k, 0)) * us
+                                 for k in a1}, extra
 
 
-def median_run(fn, runs):
-    results = [fn() for _ in range(runs)]
-    results.sort(key=lambda r: r[0].get("rate", 0) or r[0].get("mbps", 0))
-    return results[len(results) // 2], results
+def run_errors(res):
+    return res.get("errors", 1) + res.get("failed", 0) + (res["rc"] != 0)
 
 
-def scenario_login(target, proto, cfg):
-    (res, cpu, _), allr = median_run(
-        lambda: loadgen(target, proto, "login", cfg["users"],
-                        cfg["login_c"], cfg["secs"]), cfg["runs"])
-    ok = res.get("ok", 0)
-    return {"logins_per_s": res.get("rate", 0),
-            "cpu_us_per_login": cpu / ok if ok else None,
-            "p50_us": res.get("lat_us", {}).get("p50"),
-            "errors": sum(r[0].get("errors", 1) + r[0].get("failed", 0)
-                          for r in allr),
-            "runs": [r[0].get("rate", 0) for r in allr]}
-
-
-def scenario_latency(target, proto, cfg):
-    res, _, _ = loadgen(target, proto, "login", cfg["users"], 1,
-                        cfg["lat_secs"])
-    return {"p50_us": res.get("lat_us", {}).get("p50"),
-            "p99_us": res.get("lat_us", {}).get("p99"),
-            "errors": res.get("errors", 1) + res.get("failed", 0)}
-
-
-def scenario_fetch(target, proto, cfg):
-    (res, cpu, _), allr = median_run(
-        lambda: loadgen(target, proto, "fetch", cfg["fetch_c"],
-                        cfg["fetch_c"], cfg["secs"], user_fmt="big%d"),
-        cfg["runs"])
-    mb = res.get("bytes", 0) / 1e6
-    return {"mb_per_s": res.get("mbps", 0),
-            "cpu_us_per_mb": cpu / mb if mb else None,
-            "errors": sum(r[0].get("errors", 1) + r[0].get("failed", 0)
-                          for r in allr)}
-
-
-def scenario_idle(target, proto, cfg):
-    pids = target.pids()
-    before = {"pss": pss_kib(pids), "avail": mem_available_kib(),
-              "fds": fds(pids)}
-
-    def held():
-        p = target.pids()
-        return {"pss": pss_kib(p), "avail": mem_available_kib(),
-                "fds": fds(p)}
-
-    res, _, during = loadgen(target, proto, "idle", cfg["users"],
-                             min(cfg["login_c"] * 4, 200), cfg["hold"],
-                             count=cfg["idle_n"], hold_cb=held)
-    n = res.get("held", 0)
-    out = {"held": n, "errors": res.get("errors", 1) + res.get("failed", 0)}
-    if n and during:
-        out["pss_kib_per_session"] = (during["pss"] - before["pss"]) / n
-        out["kernel_kib_per_session"] = (before["avail"] -
-                                         during["avail"]) / n
-        out["fds_per_session"] = (during["fds"] - before["fds"]) / n
+def repeat(fn, runs):
+    """fn() -> {figure: number}: the median of each figure over the runs,
+    "spread": {figure: [min, max]} where runs > 1, errors summed."""
+    rs = [fn() for _ in range(runs)]
+    out = {"errors": sum(r.pop("errors", 0) for r in rs), "runs": runs}
+    spread = {}
+    for k in rs[0]:
+        vals = [r[k] for r in rs if isinstance(r.get(k), (int, float))]
+        if len(vals) != len(rs):
+            out[k] = rs[len(rs) // 2].get(k)
+            continue
+        out[k] = statistics.median(vals)
+        if runs > 1:
+            spread[k] = [min(vals), max(vals)]
+    if spread:
+        out["spread"] = spread
     return out
 
 
+def per(amount, n):
+    return amount / n if n else None
+
+
+def scenario_login(target, proto, cfg, conc=None, secs=None):
+    def once():
+        res, cpu, aux, _ = loadgen(target, proto, "login", cfg["users"],
+                                   conc or cfg["login_c"],
+                                   secs or cfg["secs"])
+        ok = res.get("ok", 0)
+        r = {"logins_per_s": res.get("rate", 0),
+             "cpu_us_per_login": per(cpu, ok),
+             "p50_us": res.get("lat_us", {}).get("p50"),
+             "p99_us": res.get("lat_us", {}).get("p99"),
+             "errors": run_errors(res)}
+        for k, v in aux.items():
+            r["aux_%s_cpu_us_per_login" % k] = per(v, ok)
+        return r
+    return repeat(once, cfg["runs"])
+
+
+def scenario_latency(target, proto, cfg):
+    return scenario_login(target, proto, cfg, conc=1, secs=cfg["lat_secs"])
+
+
+def scenario_fetch(target, proto, cfg):
+    def once():
+        res, cpu, _, _ = loadgen(target, proto, "fetch", cfg["fetch_c"],
+                                 cfg["fetch_c"], cfg["secs"],
+                                 user_fmt="big%d")
+        mb = res.get("bytes", 0) / 1e6
+        return {"mb_per_s": res.get("mbps", 0),
+                "cpu_us_per_mb": per(cpu, mb), "errors": run_errors(res)}
+    return repeat(once, cfg["runs"])
+
+
 # The TLS scenarios: every certificate kind x version, full handshakes and
-# resumed ones.
+# resumed ones, against every target with tls_ports.
 TLS_VERSIONS = ("1.2", "1.3")
 TLS_MODES = ("full", "resumed")
 
@@ -270,32 +306,32 @@ def scenario_tls(target, kind, ver, mode, cfg, plain):
     opts = ["-T", "-S", "%s.bench.test" % kind, "-V", ver]
     if mode == "resumed":
         opts.append("-R")
-    (res, cpu, _), allr = median_run(
-        lambda: loadgen(target, "imap", "login", cfg["users"],
-                        cfg["login_c"], cfg["secs"],
-                        tls=(target.tls_ports[kind], opts)), cfg["runs"])
-    ok = res.get("ok", 0)
-    t = res.get("tls", {})
-    out = {"logins_per_s": res.get("rate", 0),
-           "cpu_us_per_login": cpu / ok if ok else None,
-           "cpu_us_per_handshake": None,
-           "handshakes": t.get("handshakes", 0),
-           "resumed": t.get("resumed", 0),
-           "hs_failed": t.get("hs_failed", 0),
-           "resumed_share": (t["resumed"] / t["handshakes"]
-                             if t.get("handshakes") else None),
-           "version": t.get("version"), "cipher": t.get("cipher"),
-           "group": t.get("group"),
-           "hs_p50_us": t.get("hs_us", {}).get("p50"),
-           "hs_p99_us": t.get("hs_us", {}).get("p99"),
-           "errors": sum(r[0].get("errors", 1) + r[0].get("failed", 0)
-                         for r in allr),
-           "runs": [r[0].get("rate", 0) for r in allr]}
-    out["plain_cpu_us_per_login"] = plain.get("cpu_us_per_login")
-    if out["cpu_us_per_login"] is not None and \
-            plain.get("cpu_us_per_login") is not None:
-        out["cpu_us_per_handshake"] = (out["cpu_us_per_login"] -
-                                       plain["cpu_us_per_login"])
+
+    def once():
+        res, cpu, _, _ = loadgen(target, "imap", "login", cfg["users"],
+                                 cfg["login_c"], cfg["secs"],
+                                 tls=(target.tls_ports[kind], opts))
+        ok = res.get("ok", 0)
+        t = res.get("tls", {})
+        return {"logins_per_s": res.get("rate", 0),
+                "cpu_us_per_login": per(cpu, ok),
+                "handshakes": t.get("handshakes", 0),
+                "resumed": t.get("resumed", 0),
+                "hs_failed": t.get("hs_failed", 0),
+                "resumed_share": per(t.get("resumed", 0),
+                                     t.get("handshakes", 0)),
+                "version": t.get("version"), "cipher": t.get("cipher"),
+                "group": t.get("group"),
+                "hs_p50_us": t.get("hs_us", {}).get("p50"),
+                "hs_p99_us": t.get("hs_us", {}).get("p99"),
+                "errors": run_errors(res)}
+    out = repeat(once, cfg["runs"])
+    base = plain.get("cpu_us_per_login")
+    out["plain_cpu_us_per_login"] = base
+    out["cpu_us_per_handshake"] = (
+        out["cpu_us_per_login"] - base
+        if out.get("cpu_us_per_login") is not None and base is not None
+        else None)
     return out
 
 
@@ -314,118 +350,263 @@ def scenarios_tls(target, cfg, r):
                                     is not None else None)
 
 
-def tls_certs(env, m, certs):
-    """mmpd and the direct store serve both certificate kinds on one
-    IMAPS port each, chosen by SNI; returns the port pairs (mmpd, store).
-    Before the stores and mmpd start."""
+def tls_store(env, certs):
+    """The direct store serves both certificate kinds on one IMAPS port,
+    chosen by SNI; {kind: port}. Before the stores start."""
     kinds = list(certs)
-    port = T.free_port()
-    m.imaps_ports = [port]
-    m.conf_imap.update({"SSLEnable": "yes", "SSLPorts": str(port),
-                        "SSLCertFile": " ".join(certs[k][0] for k in kinds),
-                        "SSLKeyFile": " ".join(certs[k][1] for k in kinds)})
     s1 = env.stores["store1"]
     s1.tls = (certs[kinds[0]], T.free_port([s1.addr]),
               T.free_port([s1.addr]))
     s1.sni_certs = {"%s.bench.test" % k: certs[k] for k in kinds}
-    return ({k: port for k in kinds}, {k: s1.tls[1] for k in kinds})
+    return {k: s1.tls[1] for k in kinds}
+
+
+def tls_mmpd(svc, certs):
+    """mmpd's IMAP service serves both kinds on one IMAPS port, chosen by
+    SNI (SSLCertFile/SSLKeyFile paired in order): (settings, {kind:
+    port})."""
+    kinds = list(certs)
+    port = T.free_port()
+    conf = dict(svc)
+    conf.update({"SSLEnable": "yes", "SSLPorts": str(port),
+                 "SSLCertFile": " ".join(certs[k][0] for k in kinds),
+                 "SSLKeyFile": " ".join(certs[k][1] for k in kinds)})
+    return conf, port, {k: port for k in kinds}
+
+
+def snapshot(target):
+    p = target.pids()
+    return {"pss": pss_kib(p), "avail": mem_available_kib(), "fds": fds(p)}
+
+
+def settle(target, before, secs):
+    """After the sessions closed: wait (at most secs) until the target's
+    descriptors are back to where they were, then measure."""
+    end = time.time() + secs
+    while True:
+        now = snapshot(target)
+        if now["fds"] <= before["fds"] or time.time() >= end:
+            return now
+        time.sleep(0.5)
+
+
+def scenario_idle(target, proto, cfg, n, env):
+    """n logged-in sessions held: what each costs while held, and what
+    is left once they closed."""
+    def once():
+        quiesce(env)
+        before = snapshot(target)
+        # Reading /proc for thousands of store processes takes seconds:
+        # the sessions are held until it is done.
+        res, _, _, during = loadgen(
+            target, proto, "idle", cfg["users"],
+            min(cfg["login_c"] * 4, 200), cfg["hold"] + n // 1000,
+            count=n, hold_cb=lambda: snapshot(target))
+        after = settle(target, before, 10 + n // 100)
+        held = res.get("held", 0)
+        r = {"held": held, "errors": run_errors(res)}
+        if held and during:
+            r["pss_kib_per_session"] = (during["pss"] - before["pss"]) / held
+            r["kernel_kib_per_session"] = (before["avail"] -
+                                           during["avail"]) / held
+            r["fds_per_session"] = (during["fds"] - before["fds"]) / held
+            r["pss_held_kib"] = during["pss"]
+        r["pss_before_kib"] = before["pss"]
+        r["pss_after_kib"] = after["pss"]
+        r["pss_after_growth_kib"] = after["pss"] - before["pss"]
+        r["fds_after_growth"] = after["fds"] - before["fds"]
+        return r
+    return repeat(once, cfg["runs"] if n == cfg["idle_n"] else 1)
 
 
 def setup(cfg):
-    env = T.Env("bench").setup()
+    env = T.Env("bench").setup(
+        store_tuning=STORE_TUNING if cfg["idle_big"] else None)
     users = cfg["users"]
     stores = [env.stores["store1"], env.stores["store2"]]
+    # mailHost is the store's address for every target: the Dovecot
+    # proxy cannot read mmpd's hosts file, and no target pays for a name.
     for i in range(users):
         store = stores[i % 2]
-        env.slapd.add_user("bench%d" % i, PASSWORD, "%s.mmp.test" %
-                           store.name)
+        env.slapd.add_user("bench%d" % i, PASSWORD, store.addr)
         store.users["bench%d" % i] = PASSWORD
         store.home("bench%d" % i)
     big = T.message("big", size=cfg["fetch_bytes"], crlf=True)
     for i in range(cfg["fetch_c"]):
-        env.slapd.add_user("big%d" % i, PASSWORD, "store1.mmp.test")
+        env.slapd.add_user("big%d" % i, PASSWORD, stores[0].addr)
         stores[0].users["big%d" % i] = PASSWORD
         stores[0].seed("big%d" % i, big)
     for s in stores:
         s._write_passwd()
-    m = env.mmpd(imap={"LogLevel": 5}, pop={"LogLevel": 5},
-                 aservice={"LogLevel": 5})
-    env.bench_tls = tls_certs(env, m, bench_certs(env.path()))
+    env.bench_certs = bench_certs(env.dir)
+    env.bench_store_tls = tls_store(env, env.bench_certs)
     env.start_backends()
-    m.start()
-    return env, m
+    return env
 
 
-def targets(env, m):
-    s1 = env.stores["store1"]
-    # The direct store: all users of store1 exist on it (odd ones too,
-    # for the measurement: they are on store2 only in LDAP).
-    s2 = env.stores["store2"]
-    for u, pw in s2.users.items():
-        s1.users.setdefault(u, pw)
-        s1.home(u)
-    s1._write_passwd()
-    return [Target("mmpd", m.host, m.imap_ports[0], m.pop_ports[0],
-                   lambda: [m.pid], tls_ports=env.bench_tls[0]),
-            Target("store", s1.addr, s1.imap_port, s1.pop_port,
-                   lambda: [s1.pid] if s1.pid else [],
-                   tls_ports=env.bench_tls[1])]
+def slapd_pids(env):
+    return lambda: [env.slapd.proc.pid] if env.slapd.proc else []
 
 
-def run(cfg, tls_only=False):
-    """tls_only: the plain IMAP login (the TLS figures subtract it) and
-    the TLS scenarios only."""
-    env, m = setup(cfg)
+def targets(env, names):
+    """The targets asked for, started, in the order of the table."""
+    out = []
+    certs = env.bench_certs
+    slapd = {"slapd": slapd_pids(env)}
+    if "mmpd" in names:
+        # A store forking its 10,000th mail process on a loaded machine
+        # takes seconds to answer a login: the peers wait 30 s (Dovecot's
+        # proxy_timeout, nginx's timeout), loadgen too. 10,000 logins
+        # take minutes: the first sessions stay (mmpd's default Timeout,
+        # IMAP's 30 minutes, not the tests' 120 s).
+        svc = {"LogLevel": 5, "ConnectTimeout": 30, "Timeout": 1800}
+        imap, port, tls_ports = tls_mmpd(svc, certs)
+        m = env.mmpd(imap=imap, pop=dict(svc),
+                     aservice={"LogLevel": 5})
+        m.imaps_ports = [port]
+        m.start()
+        out.append(Target("mmpd", m.host, m.imap_ports[0], m.pop_ports[0],
+                          lambda: [m.pid], tls_ports=tls_ports,
+                          aux=dict(slapd)))
+    if "nginx" in names:
+        ng = peers.Nginx(env, certs).start()
+        out.append(Target("nginx", ng.host, ng.imap_port, ng.pop_port,
+                          ng.pids, tls_ports=ng.tls_ports,
+                          aux={"auth": ng.auth_pids, "slapd":
+                               slapd_pids(env)}))
+    if "dovecot-proxy" in names:
+        dp = peers.DovecotProxy(env, certs).start()
+        out.append(Target("dovecot-proxy", dp.host, dp.imap_port,
+                          dp.pop_port, dp.pids, tls_ports=dp.tls_ports,
+                          aux=dict(slapd)))
+    if "store" in names:
+        # The direct store: all users of store1 exist on it (odd ones
+        # too, for the measurement: they are on store2 only in LDAP).
+        s1, s2 = env.stores["store1"], env.stores["store2"]
+        for u, pw in s2.users.items():
+            s1.users.setdefault(u, pw)
+            s1.home(u)
+        s1._write_passwd()
+        out.append(Target("store", s1.addr, s1.imap_port, s1.pop_port,
+                          lambda: [s1.pid] if s1.pid else [],
+                          tls_ports=env.bench_store_tls))
+    return out
+
+
+SCENARIOS = ("login", "latency", "fetch", "idle", "idle_big", "tls")
+
+
+def quiesce(env, secs=300):
+    """Waits until the stores are back to their idle process count: after
+    thousands of held sessions a store takes a while to end their
+    processes, and must not spend that in the next measurement."""
+    want = env.__dict__.setdefault("bench_idle_procs", {})
+    end = time.time() + secs
+    while time.time() < end:
+        kids = proc_parents()
+        busy = False
+        for s in env.stores.values():
+            n = len(descendants(s.pid, kids)) if s.pid else 0
+            if s.name not in want:
+                want[s.name] = n	# the first call: the idle count
+            # login processes outlive their logins (up to 4 a service)
+            busy = busy or n > want[s.name] + 8
+        if not busy:
+            return
+        time.sleep(1)
+
+
+def run(cfg, names, scens=SCENARIOS):
     results = {"machine": {"cpus": os.cpu_count(),
-                           "mem_available_kib": mem_available_kib()},
+                           "mem_available_kib": mem_available_kib(),
+                           "calibration_start": calibrate()},
                "config": cfg, "targets": {}}
-    for t in targets(env, m):
+    env = setup(cfg)
+    quiesce(env)
+    for t in targets(env, names):
         r = {}
-        for proto in ("imap",) if tls_only else ("imap", "pop3"):
+        for proto in ("imap", "pop3") if "login" in scens else ():
             r["login_" + proto] = scenario_login(t, proto, cfg)
-        if not tls_only:
+        if "latency" in scens:
             r["latency_imap"] = scenario_latency(t, "imap", cfg)
-            r["fetch_imap"] = scenario_fetch(t, "imap", cfg)
-            r["fetch_pop3"] = scenario_fetch(t, "pop3", cfg)
-            r["idle_imap"] = scenario_idle(t, "imap", cfg)
-        scenarios_tls(t, cfg, r)
+        for proto in ("imap", "pop3") if "fetch" in scens else ():
+            r["fetch_" + proto] = scenario_fetch(t, proto, cfg)
+        if "idle" in scens:
+            r["idle_imap"] = scenario_idle(t, "imap", cfg, cfg["idle_n"],
+                                           env)
+        if cfg["idle_big"] and "idle_big" in scens:
+            r["idle_imap_big"] = scenario_idle(t, "imap", cfg,
+                                               cfg["idle_big"], env)
+        if "tls" in scens and t.tls_ports:
+            # A handshake's CPU is a TLS login's minus a plain one's.
+            if "login_imap" not in r:
+                r["login_imap"] = scenario_login(t, "imap", cfg)
+            scenarios_tls(t, cfg, r)
         results["targets"][t.name] = r
-    m.stop()
+        results["tls_ports"] = results.get("tls_ports", {})
+        if t.tls_ports:
+            results["tls_ports"][t.name] = t.tls_ports
+    results["machine"]["calibration_end"] = calibrate()
+    net_kernel(results)
     return results
 
 
-def fmt(v, unit=""):
+def net_kernel(results):
+    """A proxy's kernel memory per idle session: its run's MemAvailable
+    drop minus the direct store's (the store's sessions are behind every
+    proxy too)."""
+    store = results["targets"].get("store")
+    if store is None:
+        return
+    for name, r in results["targets"].items():
+        for sc in ("idle_imap", "idle_imap_big"):
+            mine, base = r.get(sc, {}), store.get(sc, {})
+            if name != "store" and "kernel_kib_per_session" in mine and \
+               "kernel_kib_per_session" in base:
+                mine["kernel_net_kib_per_session"] = \
+                    mine["kernel_kib_per_session"] - \
+                    base["kernel_kib_per_session"]
+
+
+def fmt(v):
     if v is None:
         return "-"
     if isinstance(v, float):
-        # Shares and ratios (the resumed/full target is 0.3) need two.
-        return ("%.2f%s" if abs(v) < 10 else "%.1f%s") % (v, unit)
-    return "%s%s" % (v, unit)
+        return "%.2f" % v if abs(v) < 10 else "%.1f" % v if abs(v) < 1e4 \
+            else "%.0f" % v
+    return str(v)
 
 
-def table(results):
-    rows = [("logins/s IMAP", "login_imap", "logins_per_s"),
-            ("CPU us/login IMAP", "login_imap", "cpu_us_per_login"),
-            ("logins/s POP3", "login_pop3", "logins_per_s"),
-            ("CPU us/login POP3", "login_pop3", "cpu_us_per_login"),
-            ("login p50 us, C=1", "latency_imap", "p50_us"),
-            ("FETCH MB/s", "fetch_imap", "mb_per_s"),
-            ("FETCH CPU us/MB", "fetch_imap", "cpu_us_per_mb"),
-            ("RETR MB/s", "fetch_pop3", "mb_per_s"),
-            ("RETR CPU us/MB", "fetch_pop3", "cpu_us_per_mb"),
-            ("idle: Pss KiB/session", "idle_imap", "pss_kib_per_session"),
-            ("idle: kernel KiB/session", "idle_imap",
-             "kernel_kib_per_session"),
-            ("idle: fds/session", "idle_imap", "fds_per_session")]
-    names = list(results["targets"])
-    lines = ["%-26s" % "figure" + "".join("%14s" % n for n in names)]
-    for label, sc, key in rows + tls_rows(results):
-        if not any(sc in results["targets"][n] for n in names):
-            continue	# not run (--tls-only)
-        lines.append("%-26s" % label + "".join(
-            "%14s" % fmt(results["targets"][n].get(sc, {}).get(key))
-            for n in names))
-    return "\n".join(lines)
+# (label, scenario, figure, better): better is "low" for a cost, "high"
+# for a rate; None: no ratio (a count, an aux service's cost).
+ROWS = [("logins/s IMAP", "login_imap", "logins_per_s", "high"),
+        ("CPU us/login IMAP", "login_imap", "cpu_us_per_login", "low"),
+        (" beside: auth us/login", "login_imap", "aux_auth_cpu_us_per_login",
+         None),
+        (" beside: slapd us/login", "login_imap",
+         "aux_slapd_cpu_us_per_login", None),
+        ("logins/s POP3", "login_pop3", "logins_per_s", "high"),
+        ("CPU us/login POP3", "login_pop3", "cpu_us_per_login", "low"),
+        (" beside: auth us/login", "login_pop3", "aux_auth_cpu_us_per_login",
+         None),
+        (" beside: slapd us/login", "login_pop3",
+         "aux_slapd_cpu_us_per_login", None),
+        ("login p50 us, C=50", "login_imap", "p50_us", "low"),
+        ("login p50 us, C=1", "latency_imap", "p50_us", "low"),
+        ("login p99 us, C=1", "latency_imap", "p99_us", "low"),
+        ("FETCH MB/s", "fetch_imap", "mb_per_s", "high"),
+        ("FETCH CPU us/MB", "fetch_imap", "cpu_us_per_mb", "low"),
+        ("RETR MB/s", "fetch_pop3", "mb_per_s", "high"),
+        ("RETR CPU us/MB", "fetch_pop3", "cpu_us_per_mb", "low")]
+IDLE_ROWS = [("held", "held", None),
+             ("Pss KiB/session", "pss_kib_per_session", "low"),
+             ("Pss MiB while held", "pss_held_mib", "low"),
+             ("kernel KiB/session", "kernel_kib_per_session", None),
+             ("kernel KiB/s. - store's", "kernel_net_kib_per_session",
+              "low"),
+             ("fds/session", "fds_per_session", "low"),
+             ("Pss KiB left after close", "pss_after_growth_kib", None)]
+PEERS = ("nginx", "dovecot-proxy")
 
 
 def tls_rows(results):
@@ -433,22 +614,113 @@ def tls_rows(results):
     ran = set()
     for r in results["targets"].values():
         ran.update(k for k in r if k.startswith("tls_"))
-    rows = []
+    out = []
     for kind in CERT_KINDS:
         for ver in TLS_VERSIONS:
             full = tls_name(kind, ver, "full")
             res = tls_name(kind, ver, "resumed")
             if full not in ran:
                 continue
-            p = "%s %s " % (kind, ver)
-            rows += [(p + "logins/s", full, "logins_per_s"),
-                     (p + "us/login", full, "cpu_us_per_login"),
-                     (p + "us/handshake", full, "cpu_us_per_handshake"),
-                     (p + "res logins/s", res, "logins_per_s"),
-                     (p + "res us/hs", res, "cpu_us_per_handshake"),
-                     (p + "res share", res, "resumed_share"),
-                     (p + "res/full", res, "ratio_to_full")]
-    return rows
+            p = "%s TLS %s " % (kind, ver)
+            out += [(p + "logins/s", full, "logins_per_s", "high"),
+                    (p + "us/login", full, "cpu_us_per_login", "low"),
+                    (p + "us/handshake", full, "cpu_us_per_handshake",
+                     "low"),
+                    (p + "res. logins/s", res, "logins_per_s", "high"),
+                    (p + "res. us/handshake", res, "cpu_us_per_handshake",
+                     "low"),
+                    (p + "res. share", res, "resumed_share", None),
+                    (p + "res./full", res, "ratio_to_full", "low")]
+    return out
+
+
+def rows(results):
+    out = list(ROWS)
+    for sc, n in (("idle_imap", results["config"]["idle_n"]),
+                  ("idle_imap_big", results["config"]["idle_big"])):
+        if n:
+            out += [("idle %d: %s" % (n, label), sc, key, better)
+                    for label, key, better in IDLE_ROWS]
+    return out + tls_rows(results)
+
+
+def value(results, name, sc, key):
+    r = results["targets"][name].get(sc, {})
+    if key == "pss_held_mib":
+        v = r.get("pss_held_kib")
+        return v / 1024 if v is not None else None
+    return r.get(key)
+
+
+def spread_pct(results, sc, key):
+    """The largest (max - min) / median of a figure's runs, in %."""
+    worst = None
+    for r in results["targets"].values():
+        lo_hi = r.get(sc, {}).get("spread", {}).get(key)
+        med = r.get(sc, {}).get(key)
+        if lo_hi and med:
+            s = 100.0 * (lo_hi[1] - lo_hi[0]) / abs(med)
+            worst = s if worst is None else max(worst, s)
+    return worst
+
+
+def ratios(results):
+    """{label: {"best_peer": name, "vs_peer": x, "vs_store": y}}"""
+    out = {}
+    names = results["targets"]
+    for label, sc, key, better in rows(results):
+        if better is None or "mmpd" not in names:
+            continue
+        mine = value(results, "mmpd", sc, key)
+        peer = [(value(results, p, sc, key), p) for p in PEERS
+                if p in names and value(results, p, sc, key) is not None]
+        r = {}
+        # A ratio of a difference that came out negative means nothing.
+        if peer and mine is not None and mine >= 0:
+            v, p = (min if better == "low" else max)(peer)
+            r["best_peer"] = p
+            r["vs_peer"] = mine / v if v > 0 else None
+        st = value(results, "store", sc, key) if "store" in names else None
+        if st and st > 0 and mine is not None and mine >= 0:
+            r["vs_store"] = mine / st
+        out[label] = r
+    return out
+
+
+def table(results, markdown=False):
+    names = list(results["targets"])
+    rat = results.get("ratios", {})
+    if markdown:
+        head = "%s |"
+        cell = " %s |"
+    else:
+        head = "%-31s"
+        cell = "%14s"
+    lines = [(head % "figure") + "".join(cell % n for n in names) +
+             "".join(cell % h for h in ("mmpd/peer", "mmpd/store",
+                                        "spread%"))]
+    if markdown:
+        lines[0] = "| " + lines[0]
+        lines.append("|---|" + "---|" * (len(names) + 3))
+    for label, sc, key, better in rows(results):
+        r = rat.get(label, {})
+        peer = r.get("vs_peer")
+        line = (head % label.strip()) + "".join(
+            cell % fmt(value(results, n, sc, key)) for n in names) + \
+            "".join(cell % c for c in (
+                "-" if peer is None else "%.2f %s" % (
+                    peer, r["best_peer"][:2]),
+                fmt(r.get("vs_store")), fmt(spread_pct(results, sc, key))))
+        lines.append("| " + line if markdown else line)
+    m = results["machine"]
+    big = results["config"]["idle_big"]
+    lines.append("calibration loop (s CPU): start %.3f, end %.3f; "
+                 "medians of %d runs%s; spread%%: (max - min) / median, "
+                 "the worst target's" %
+                 (m["calibration_start"]["cpu_s"],
+                  m["calibration_end"]["cpu_s"], results["config"]["runs"],
+                  " (idle %d: one run)" % big if big else ""))
+    return "\n".join(lines)
 
 
 def errors(results):
@@ -465,13 +737,47 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--targets", default=None,
+                    help="comma-separated: mmpd,nginx,dovecot-proxy,store "
+                    "(default: all; --smoke: mmpd,store)")
+    ap.add_argument("--from", dest="saved", default=None,
+                    help="print the table of a saved run's JSON, run nothing")
+    ap.add_argument("--markdown", action="store_true",
+                    help="the table in Markdown (bench/README.md)")
+    ap.add_argument("--scenarios", default=",".join(SCENARIOS),
+                    help="comma-separated, of: " + ",".join(SCENARIOS))
     ap.add_argument("--tls-only", action="store_true",
-                    help="plain IMAP logins and the TLS scenarios only")
+                    help="the plain IMAP login (the TLS figures subtract "
+                    "it) and the TLS scenarios: --scenarios tls")
     args = ap.parse_args()
+    if args.tls_only:
+        args.scenarios = "tls"
+    T.install_signal_handlers()	# a Ctrl-C still stops what was started
+    if args.saved:
+        with open(args.saved) as f:
+            results = json.load(f)
+        results["ratios"] = ratios(results)
+        print(table(results, args.markdown))
+        return
     if not os.access(LOADGEN, os.X_OK):
         sys.exit("bench: %s is missing: make bench-tools" % LOADGEN)
-    results = run(SMOKE if args.smoke else FULL, args.tls_only)
-    print(table(results))
+    names = (args.targets or ("mmpd,store" if args.smoke else
+                              "mmpd,nginx,dovecot-proxy,store")).split(",")
+    for n in names:
+        if n not in ("mmpd", "nginx", "dovecot-proxy", "store"):
+            sys.exit("bench: no target %r" % n)
+    scens = args.scenarios.split(",")
+    if not set(scens) <= set(SCENARIOS):
+        sys.exit("bench: scenarios are %s" % ",".join(SCENARIOS))
+    try:
+        if set(names) & set(PEERS):
+            peers.need_peers()
+        results = run(SMOKE if args.smoke else FULL, names, scens)
+    except RuntimeError as e:
+        sys.exit("bench: %s\nbench: the logs' temp dir goes at exit; "
+                 "MMPTEST_KEEP=1 keeps it" % e)
+    results["ratios"] = ratios(results)
+    print(table(results, args.markdown))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)

@@ -1,10 +1,12 @@
 #!/bin/sh
 # Install the Debian packages mmpd needs to build, test and run its demo.
 # Only what is missing is installed; as non-root, missing packages are listed.
+# With arguments, those packages instead (make bench-deps: the benchmark's peers).
 set -e
 PKGS="build-essential pkg-config libtls-dev libssl-dev libldap-dev libbsd-dev libmd-dev libevent-dev
 libseccomp-dev libc-ares-dev slapd ldap-utils dovecot-imapd dovecot-pop3d python3
 perl clang libclang-rt-14-dev curl openssl valgrind"
+[ $# -gt 0 ] && PKGS="$*"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f '${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' ||

@@ -1030,6 +1030,10 @@ service imap-urlauth-login {{
 service auth {{
   client_limit = {cl3}
 }}
+# Every mail process keeps a connection to stats-writer.
+service stats {{
+  client_limit = {cl3}
+}}
 # All logins come from mmpd's address: no per-IP auth penalty (auth, which
 # runs as user dovecot, cannot open this socket).
 service anvil {{
