@@ -259,6 +259,7 @@ struct relay_env {
 	uint64_t		 nexthandoff;	/* never reused, like nextid */
 	char			 hostname[256];	/* of CRAM challenges */
 	struct pump_pool	 pipes;		/* empty splice pipes (pump.c) */
+	struct event		*trim;		/* freed heap to the kernel */
 };
 
 extern struct relay_env	*env;
@@ -301,6 +302,8 @@ RB_PROTOTYPE(session_tree, session, entry, session_cmp)
  * s untouched.
  */
 struct rsession *rsession_start(const struct session *);
+/* A session's memory was freed: give it back to the kernel soon. */
+void	rsession_trim_soon(void);
 
 /* login.c */
 void	session_login(struct session *, const char *, size_t, const char *,

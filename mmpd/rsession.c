@@ -6,6 +6,7 @@
  */
 #include <sys/types.h>
 
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,8 @@
 #define RSESSION_MAX_BYTES	512
 _Static_assert(sizeof(struct rsession) <= RSESSION_MAX_BYTES,
     "struct rsession: only what relaying needs");
+/* At most one malloc_trim per this many seconds. */
+#define TRIM_DELAY_SEC		5
 
 static void	rsession_event(int, short, void *);
 static void	rsession_timer(int, short, void *);
@@ -67,7 +70,36 @@ rsession_close(struct rsession *r, const char *why)
 	pump_free(&r->down);
 	freezero(r, sizeof(*r));
 	env->nsessions--;
+	rsession_trim_soon();
 	relay_session_closed();
+}
+
+static void
+rsession_trim(int fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	(void)malloc_trim(0);
+}
+
+/*
+ * glibc gives back only the top of the heap by itself: the pages that a
+ * burst of logins used stay resident below the small rsessions that
+ * outlive it, and after many sessions closed the heap stays at its
+ * highest. malloc_trim returns every free page (madvise, brk: stdio in
+ * the sandbox); a timer makes a burst of frees cost one call.
+ */
+void
+rsession_trim_soon(void)
+{
+	struct timeval	tv = { TRIM_DELAY_SEC, 0 };
+
+	if (env->trim == NULL &&
+	    (env->trim = evtimer_new(env->base, rsession_trim, NULL)) == NULL)
+		return;
+	if (!evtimer_pending(env->trim, NULL))
+		evtimer_add(env->trim, &tv);
 }
 
 /* Without events yet: free it, the descriptors stay the session's. */

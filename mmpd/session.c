@@ -169,6 +169,7 @@ session_free(struct session *s)
 	if (s->svc == SVC_IMAP)
 		imap_reader_free(&s->rd);
 	freezero(s, sizeof(*s));
+	rsession_trim_soon();
 }
 
 /*
