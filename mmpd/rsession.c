@@ -57,6 +57,7 @@ static void
 rsession_close(struct rsession *r, const char *why)
 {
 	struct timeval	now;
+	int		client = r->up.from, store = r->up.to;
 
 	gettimeofday(&now, NULL);
 	rsession_log(r, LOG_INFO, "closed: %s; %lld bytes up, %lld down, "
@@ -64,12 +65,11 @@ rsession_close(struct rsession *r, const char *why)
 	    (long)(now.tv_sec - r->start.tv_sec));
 	if (r->timer != NULL)
 		event_free(r->timer);
-	if (r->up.from != -1)
-		close(r->up.from);
-	if (r->up.to != -1)
-		close(r->up.to);
+	/* The events go first: deleting one of a closed fd fails (EBADF). */
 	pump_free(&r->up);
 	pump_free(&r->down);
+	close(client);
+	close(store);
 	freezero(r, sizeof(*r));
 	env->nsessions--;
 	rsession_trim_soon();
