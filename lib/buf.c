@@ -16,7 +16,12 @@
 #include "buf.h"
 
 #define BUF_MIN_ALLOC_BYTES	256	/* first allocation when growing */
-#define BUF_READ_BYTES		16384	/* room wanted before one read */
+/*
+ * Room wanted before one read: a line of the protocols before the login.
+ * A buffer that fills up grows by doubling, so a long command costs a
+ * few more reads, and the many short ones leave small buffers.
+ */
+#define BUF_READ_BYTES		1024
 
 int
 buf_init(struct buf *b, size_t initial, size_t max)

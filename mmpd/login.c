@@ -459,7 +459,7 @@ session_login_delay_over(struct session *s)
 
 /*
  * The store accepted the login: no copy of the password may outlive this
- * moment (backend.c wiped its own), and the relay begins.
+ * moment (backend.c wiped its own), and the relay begins: s is freed.
  */
 void
 session_login_ok(struct session *s)
@@ -487,9 +487,6 @@ session_login_ok(struct session *s)
 		freezero(s->cert, sizeof(*s->cert));
 		s->cert = NULL;
 	}
-	s->state = S_RELAY;
-	if (s->svc == SVC_IMAP)
-		imap_reader_free(&s->rd);
 	if (session_relay_start(s) == -1)
 		session_close(s, "out of memory starting the relay");
 }

@@ -117,6 +117,8 @@ pump_run(struct relay_dir *d)
 			return pump_again();
 		d->bytes += n;
 	}
+	/* Filled once, at the start: an idle session keeps no buffer. */
+	buf_free(&d->pend);
 	for (;;) {
 		if (d->inpipe > 0) {
 			n = splice(d->pipe[0], NULL, d->to, NULL, d->inpipe,

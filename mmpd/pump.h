@@ -47,7 +47,7 @@ struct relay_dir {
 	struct pump_pool *pool;		/* where an empty pipe goes */
 	int		 pipe[2];	/* -1: none while nothing is in flight */
 	size_t		 inpipe;	/* bytes in the pipe */
-	struct buf	 pend;		/* bytes read before the relay began */
+	struct buf	 pend;		/* read before the relay; freed sent */
 	int		 eof;
 	struct event	*rev;		/* readable: from */
 	struct event	*wev;		/* writable: to */

@@ -50,10 +50,14 @@
  *     |   |  +--- S_AUTH_CONT (AUTHENTICATE/AUTH without a response)
  *     |   +------ S_FAILDELAY (AuthFailureDelay, then NO/-ERR)
  *     v
- *   S_LOOKUP --> S_STORE --(store took the login)--> S_RELAY
+ *   S_LOOKUP --> S_STORE --(store took the login)--> struct rsession
  *     (mmp-ldapd:  (backend.c; a store down: back to S_PREAUTH at once,
  *      lookup or    a refused login: S_FAILDELAY)
  *      certmap)
+ *
+ * At the login the session becomes an rsession (rsession.c), which keeps
+ * only what relaying needs; this struct goes, wiped, with every buffer
+ * of the login.
  *
  * Any state goes to S_CLOSING (last words, then close) or is closed at
  * once; S_TLS and S_STARTTLS close on TLS_FAILED, a lost mmp-tlsd or the
@@ -67,7 +71,6 @@ enum session_state {
 	S_LOOKUP,		/* asked mmp-ldapd */
 	S_STORE,		/* connecting / logging in to the store */
 	S_FAILDELAY,		/* AuthFailureDelay before the answer */
-	S_RELAY,		/* bytes flow both ways */
 	S_CLOSING,		/* flushing the last words, then close */
 };
 
@@ -156,7 +159,6 @@ struct session {
 	 */
 	int			 vd;
 	uint32_t		 vdgen;
-	char			 listener[CONF_HOST_BYTES + 8];
 	int			 nbad;
 	time_t			 login_deadline;	/* CLOCK_MONOTONIC s */
 	struct timespec		 cred_at;	/* credentials complete */
@@ -188,11 +190,24 @@ struct session {
 	int			 starttls;	/* S_TLS came from STARTTLS */
 	struct session_cert	*cert;		/* TLS_CERT_NONE: NULL */
 	struct backend		 be;
-	struct relay_dir	 up;		/* client -> store */
-	struct relay_dir	 down;		/* store -> client */
 	struct timeval		 start;
 };
 RB_HEAD(session_tree, session);
+
+/*
+ * A session once the store took its login: what relaying and its last
+ * log line need, and nothing of the login. Idle, it costs this, its
+ * events and its two sockets.
+ */
+struct rsession {
+	uint64_t		 id;
+	int			 svc;
+	struct event		*timer;		/* Timeout of inactivity */
+	struct relay_dir	 up;		/* client -> store */
+	struct relay_dir	 down;		/* store -> client */
+	struct timeval		 start;
+	char			 client[ADDR_TEXT_BYTES];
+};
 /* Sessions waiting for a TLS_RESULT, by the id of their handoff (tls.c). */
 RB_HEAD(handoff_tree, session);
 
@@ -251,6 +266,7 @@ struct relay_env {
 	uint64_t		 nexthandoff;	/* never reused, like nextid */
 	char			 hostname[256];	/* of CRAM challenges */
 	struct pump_pool	 pipes;		/* empty splice pipes (pump.c) */
+	struct event		*trim;		/* freed heap to the kernel */
 };
 
 extern struct relay_env	*env;
@@ -287,6 +303,15 @@ void	session_starttls(struct session *);
 void	session_tls_result(struct session *, const struct tls_result *);
 void	session_tls_lost(struct session *);
 RB_PROTOTYPE(session_tree, session, entry, session_cmp)
+
+/*
+ * rsession.c: the relay phase. rsession_start takes s's descriptors and
+ * whatever is still to pass on; the caller frees s. NULL: out of memory,
+ * s untouched.
+ */
+struct rsession *rsession_start(const struct session *);
+/* A session's memory was freed: give it back to the kernel soon. */
+void	rsession_trim_soon(void);
 
 /* login.c */
 void	session_login(struct session *, const char *, size_t, const char *,

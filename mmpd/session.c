@@ -1,7 +1,7 @@
 /*
  * One client session in a relay worker: accepting it, client I/O before
- * the login, its timers, and closing it. The login flow is in login.c, the
- * relay phase's byte moving in pump.c.
+ * the login, its timers, and closing it. The login flow is in login.c;
+ * after the login the session is an rsession (rsession.c).
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -21,7 +21,6 @@
 static void	session_client_read(int, short, void *);
 static void	session_client_write(int, short, void *);
 static void	session_timer(int, short, void *);
-static void	session_relay_event(int, short, void *);
 static void	session_tls_begin(struct session *);
 
 static int
@@ -52,14 +51,6 @@ session_log(struct session *s, int prio, const char *fmt, ...)
 	va_end(ap);
 	log_svc(s->svc, prio, LOG_SID_FMT " %s: %s",
 	    (unsigned long long)s->id, s->client, msg);
-}
-
-static void
-session_timer_set(struct session *s, long long sec)
-{
-	struct timeval	tv = { sec, 0 };
-
-	evtimer_add(s->timer, &tv);
 }
 
 /*
@@ -120,9 +111,6 @@ session_accept(int fd, const struct relay_listener *l,
 	s->fd = fd;
 	s->tlsd = -1;
 	s->be.fd = -1;
-	pump_clear(&s->up);
-	pump_clear(&s->down);
-	(void)strlcpy(s->listener, label, sizeof(s->listener));
 	gettimeofday(&s->start, NULL);
 	addr_text(peer, s->client, sizeof(s->client));
 	len = sizeof(ss);
@@ -174,21 +162,14 @@ session_write_soon(struct session *s)
 	event_active(s->wev, EV_WRITE, 0);
 }
 
-/* Free everything now; why (if any) goes to the log. */
-void
-session_close(struct session *s, const char *why)
+/*
+ * Out of the tree and freed, its descriptors closed (those an rsession
+ * took are -1 by then); everything it held is wiped.
+ */
+static void
+session_free(struct session *s)
 {
-	struct timeval	now;
-	long		secs;
-
-	gettimeofday(&now, NULL);
-	secs = now.tv_sec - s->start.tv_sec;
-	if (why != NULL)
-		session_log(s, LOG_INFO, "closed: %s; %lld bytes up, %lld "
-		    "down, %ld s", why, (long long)s->up.bytes,
-		    (long long)s->down.bytes, secs);
 	RB_REMOVE(session_tree, &env->sessions, s);
-	env->nsessions--;
 	tls_pending_clear(s);
 	if (s->cert != NULL)
 		freezero(s->cert, sizeof(*s->cert));
@@ -198,15 +179,34 @@ session_close(struct session *s, const char *why)
 		event_free(s->wev);
 	if (s->timer != NULL)
 		event_free(s->timer);
-	pump_free(&s->up);
-	pump_free(&s->down);
 	backend_free(&s->be);
-	close(s->fd);
+	if (s->fd != -1)
+		close(s->fd);
 	buf_free(&s->in);
 	buf_free(&s->out);
 	if (s->svc == SVC_IMAP)
 		imap_reader_free(&s->rd);
 	freezero(s, sizeof(*s));
+	rsession_trim_soon();
+}
+
+/*
+ * Free everything now; why (if any) goes to the log. Nothing was relayed
+ * yet: that is an rsession's business.
+ */
+void
+session_close(struct session *s, const char *why)
+{
+	struct timeval	now;
+	long		secs;
+
+	gettimeofday(&now, NULL);
+	secs = now.tv_sec - s->start.tv_sec;
+	if (why != NULL)
+		session_log(s, LOG_INFO, "closed: %s; 0 bytes up, 0 down, "
+		    "%ld s", why, secs);
+	session_free(s);
+	env->nsessions--;
 	relay_session_closed();
 }
 
@@ -363,9 +363,6 @@ session_timer(int fd, short ev, void *arg)
 	case S_CLOSING:
 		session_close(s, "client did not read its last reply");
 		break;
-	case S_RELAY:
-		session_close(s, "idle timeout");
-		break;
 	case S_STARTTLS:
 	case S_TLS:
 		/* No words: in plaintext, or into the handshake. */
@@ -377,71 +374,27 @@ session_timer(int fd, short ev, void *arg)
 	}
 }
 
-static void
-session_relay_event(int fd, short ev, void *arg)
-{
-	struct relay_dir	*d = arg;
-	struct session		*s = d->arg;
-
-	(void)fd;
-	(void)ev;
-	switch (pump_run(d)) {
-	case PUMP_ERROR:
-		session_close(s, d == &s->up ? "client connection failed" :
-		    "store connection failed");
-		return;
-	case PUMP_DONE:
-		/*
-		 * The store has said all it will say: done. A client that
-		 * closed still gets the store's last answer (LOGOUT).
-		 */
-		if (d == &s->down) {
-			session_close(s, "closed by store");
-			return;
-		}
-		break;
-	case PUMP_WAIT:
-	case PUMP_YIELD:
-		pump_arm(d);
-		break;
-	}
-	session_timer_set(s, conf_num(env->conf, s->svc, CK_TIMEOUT));
-}
-
 /*
- * The store accepted the login: bytes flow both ways. The client gets,
- * in order, what was still queued for it, the store's answer and whatever
- * the store sent after it; the store gets what the client pipelined after
- * its login, once.
+ * The store accepted the login: the session goes on as an rsession with
+ * its two descriptors and what is still to pass on, and this struct, with
+ * the login's buffers and everything that held a credential, is freed.
+ * The count of sessions does not change.
  */
 int
 session_relay_start(struct session *s)
 {
-	s->up.arg = s->down.arg = s;
-	if (pump_init(&s->up, env->base, &env->pipes, s->fd, s->be.fd,
-	    CLIENT_IN_MAX_BYTES, session_relay_event) == -1 ||
-	    pump_init(&s->down, env->base, &env->pipes, s->be.fd, s->fd,
-	    CLIENT_OUT_MAX_BYTES + 2 * STORE_IN_MAX_BYTES,
-	    session_relay_event) == -1 ||
-	    buf_add(&s->up.pend, buf_data(&s->in), buf_len(&s->in)) == -1 ||
-	    buf_add(&s->down.pend, buf_data(&s->out), buf_len(&s->out)) ==
-	    -1 || buf_add(&s->down.pend, buf_data(&s->be.answer),
-	    buf_len(&s->be.answer)) == -1 || buf_add(&s->down.pend,
-	    buf_data(&s->be.in), buf_len(&s->be.in)) == -1)
-		return -1;
-	buf_reset(&s->in);
-	buf_reset(&s->out);
-	buf_reset(&s->be.in);
 	/*
-	 * The pumps watch both sockets before the login's events let go of
-	 * them: libevent then leaves epoll alone (a descriptor stays read).
+	 * The rsession's pumps watch both sockets before the login's events
+	 * let go of them: libevent then leaves epoll alone.
 	 */
-	pump_start(&s->up);
-	pump_start(&s->down);
+	if (rsession_start(s) == NULL)
+		return -1;
 	event_del(s->rev);
 	event_del(s->wev);
 	event_del(s->be.ev);
-	session_timer_set(s, conf_num(env->conf, s->svc, CK_TIMEOUT));
+	s->fd = -1;
+	s->be.fd = -1;
+	session_free(s);
 	return 0;
 }
 

@@ -211,6 +211,8 @@ main(void)
 	r = pump_run(&d);
 	tap_ok(read(out[0], head, sizeof(head)) == (ssize_t)sizeof(head) &&
 	    memcmp(head, PEND, sizeof(head)) == 0, "pend arrives first");
+	tap_ok(d.pend.data == NULL && d.pend.cap == 0,
+	    "pend's buffer is freed once it went out");
 	for (;;) {
 		got = 0;
 		if (drain(out[0], &seen, &got) == -1) {

@@ -1,0 +1,195 @@
+/*
+ * A session after its login: two descriptors, the bytes still to pass on
+ * from the login, an idle timer and the counters of its last log line.
+ * Everything of the login (buffers, names, secrets) went with its struct
+ * session, so an idle relayed session costs about 1 KiB with its events.
+ */
+#include <sys/types.h>
+
+#include <malloc.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "relay.h"
+
+/*
+ * What an idle session costs beside its events and sockets; a field that
+ * only the login needs belongs in struct session.
+ */
+#define RSESSION_MAX_BYTES	512
+_Static_assert(sizeof(struct rsession) <= RSESSION_MAX_BYTES,
+    "struct rsession: only what relaying needs");
+/* At most one malloc_trim per this many seconds. */
+#define TRIM_DELAY_SEC		5
+
+static void	rsession_log(struct rsession *, int, const char *, ...)
+		    __attribute__((__format__(printf, 3, 4)));
+static void	rsession_event(int, short, void *);
+static void	rsession_timer(int, short, void *);
+
+static void
+rsession_log(struct rsession *r, int prio, const char *fmt, ...)
+{
+	char	msg[LOG_LINE_BYTES];
+	va_list	ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_svc(r->svc, prio, LOG_SID_FMT " %s: %s",
+	    (unsigned long long)r->id, r->client, msg);
+}
+
+static void
+rsession_timer_set(struct rsession *r)
+{
+	struct timeval	tv = { conf_num(env->conf, r->svc, CK_TIMEOUT), 0 };
+
+	evtimer_add(r->timer, &tv);
+}
+
+/* Free it and close both sockets; why goes to the log. */
+static void
+rsession_close(struct rsession *r, const char *why)
+{
+	struct timeval	now;
+	int		client = r->up.from, store = r->up.to;
+
+	gettimeofday(&now, NULL);
+	rsession_log(r, LOG_INFO, "closed: %s; %lld bytes up, %lld down, "
+	    "%ld s", why, (long long)r->up.bytes, (long long)r->down.bytes,
+	    (long)(now.tv_sec - r->start.tv_sec));
+	if (r->timer != NULL)
+		event_free(r->timer);
+	/* The events go first: deleting one of a closed fd fails (EBADF). */
+	pump_free(&r->up);
+	pump_free(&r->down);
+	close(client);
+	close(store);
+	freezero(r, sizeof(*r));
+	env->nsessions--;
+	rsession_trim_soon();
+	relay_session_closed();
+}
+
+static void
+rsession_trim(int fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	(void)malloc_trim(0);
+}
+
+/*
+ * glibc gives back only the top of the heap by itself: the pages that a
+ * burst of logins used stay resident below the small rsessions that
+ * outlive it, and after many sessions closed the heap stays at its
+ * highest. malloc_trim returns every free page (madvise, brk: stdio in
+ * the sandbox); a timer makes a burst of frees cost one call.
+ */
+void
+rsession_trim_soon(void)
+{
+	struct timeval	tv = { TRIM_DELAY_SEC, 0 };
+
+	if (env->trim == NULL &&
+	    (env->trim = evtimer_new(env->base, rsession_trim, NULL)) == NULL)
+		return;
+	if (!evtimer_pending(env->trim, NULL))
+		evtimer_add(env->trim, &tv);
+}
+
+/* Without events yet: free it, the descriptors stay the session's. */
+static void
+rsession_discard(struct rsession *r)
+{
+	if (r->timer != NULL)
+		event_free(r->timer);
+	pump_free(&r->up);
+	pump_free(&r->down);
+	freezero(r, sizeof(*r));
+}
+
+/*
+ * The client gets, in order, what was still queued for it, the store's
+ * answer and whatever the store sent after it; the store gets what the
+ * client pipelined after its login, once.
+ */
+struct rsession *
+rsession_start(const struct session *s)
+{
+	const struct backend	*be = &s->be;
+	struct rsession		*r;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return NULL;
+	r->id = s->id;
+	r->svc = s->svc;
+	r->start = s->start;
+	(void)strlcpy(r->client, s->client, sizeof(r->client));
+	pump_clear(&r->up);
+	pump_clear(&r->down);
+	r->up.arg = r->down.arg = r;
+	if ((r->timer = evtimer_new(env->base, rsession_timer, r)) == NULL ||
+	    pump_init(&r->up, env->base, &env->pipes, s->fd, be->fd,
+	    CLIENT_IN_MAX_BYTES, rsession_event) == -1 ||
+	    pump_init(&r->down, env->base, &env->pipes, be->fd, s->fd,
+	    CLIENT_OUT_MAX_BYTES + 2 * STORE_IN_MAX_BYTES,
+	    rsession_event) == -1 ||
+	    buf_add(&r->up.pend, buf_data(&s->in), buf_len(&s->in)) == -1 ||
+	    buf_add(&r->down.pend, buf_data(&s->out), buf_len(&s->out)) ==
+	    -1 || buf_add(&r->down.pend, buf_data(&be->answer),
+	    buf_len(&be->answer)) == -1 || buf_add(&r->down.pend,
+	    buf_data(&be->in), buf_len(&be->in)) == -1) {
+		rsession_discard(r);
+		return NULL;
+	}
+	pump_start(&r->up);
+	pump_start(&r->down);
+	rsession_timer_set(r);
+	return r;
+}
+
+static void
+rsession_event(int fd, short ev, void *arg)
+{
+	struct relay_dir	*d = arg;
+	struct rsession		*r = d->arg;
+
+	(void)fd;
+	(void)ev;
+	switch (pump_run(d)) {
+	case PUMP_ERROR:
+		rsession_close(r, d == &r->up ? "client connection failed" :
+		    "store connection failed");
+		return;
+	case PUMP_DONE:
+		/*
+		 * The store has said all it will say: done. A client that
+		 * closed still gets the store's last answer (LOGOUT).
+		 */
+		if (d == &r->down) {
+			rsession_close(r, "closed by store");
+			return;
+		}
+		break;
+	case PUMP_WAIT:
+	case PUMP_YIELD:
+		pump_arm(d);
+		break;
+	}
+	rsession_timer_set(r);
+}
+
+static void
+rsession_timer(int fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	rsession_close(arg, "idle timeout");
+}
