@@ -70,14 +70,14 @@ def main():
     proto = sys.argv[1] if len(sys.argv) > 1 else "imap"
     cfg = dict(B.SMOKE)
     cfg.update({"users": 50, "fetch_c": 1})
-    env, m = B.setup(cfg)
-    t = B.targets(env, m)[0]
+    env = B.setup(cfg)
+    t = B.targets(env, ["mmpd"])[0]
     # Every user once first: the LdapCache holds them all, as in steady
     # state.
     B.loadgen(t, proto, "login", 50, 10, 3)
     r = per_login(t.pids(), lambda: B.loadgen(
         t, proto, "login", 50, 10, 4)[0].get("ok", 0))
-    m.stop()
+    env.cleanup()
     if r is None:
         sys.exit("syscalls: strace is missing (apt-get install strace)")
     ok, per, total = r
