@@ -24,6 +24,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "regress", "integration"))
 import mmptest as T  # noqa: E402
+import syscalls  # noqa: E402
 import peers  # noqa: E402
 
 # The sanitizer build's (make asan) when LOADGEN says so.
@@ -35,10 +36,12 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 # of logins at the stores' rate, and the memory a store needs for them).
 FULL = {"users": 2000, "login_c": 50, "secs": 10, "runs": 3,
         "idle_n": 2000, "idle_big": 10000, "hold": 5, "fetch_c": 3,
-        "fetch_bytes": 10 << 20, "lat_secs": 5}
+        "fetch_bytes": 10 << 20, "lat_secs": 5,
+        "syscall_secs": 4}
 SMOKE = {"users": 20, "login_c": 4, "secs": 1, "runs": 1,
          "idle_n": 20, "idle_big": None, "hold": 1, "fetch_c": 2,
-         "fetch_bytes": 256 << 10, "lat_secs": 1}
+         "fetch_bytes": 256 << 10, "lat_secs": 1,
+         "syscall_secs": 1}
 # The stores' Dovecot for idle_big sessions on one store (the direct
 # run): a mail process each, and logins in flight.
 STORE_TUNING = {"process_limit": 10600, "client_limit": 1100}
@@ -374,6 +377,24 @@ def tls_mmpd(svc, certs):
     return conf, port, {k: port for k in kinds}
 
 
+def scenario_syscalls(target, proto, cfg):
+    """System calls per login in the target's own processes (strace -c -f
+    while loadgen logs in at C=10; counts, not seconds). None where strace
+    is missing."""
+    got = syscalls.per_login(target.pids(), lambda: loadgen(
+        target, proto, "login", cfg["users"], 10, cfg["syscall_secs"])[0].get(
+            "ok", 0))
+    if got is None:
+        return {"errors": 0, "skipped": "strace is missing"}
+    ok, per_call, total = got
+    top = sorted(per_call.items(), key=lambda kv: -kv[1])[:8]
+    return {"errors": 0 if ok else 1, "logins": ok,
+            "syscalls_per_login": total,
+            "epoll_ctl_per_login": per_call.get("epoll_ctl", 0.0),
+            "epoll_wait_per_login": per_call.get("epoll_wait", 0.0),
+            "top": dict(top)}
+
+
 def snapshot(target):
     p = target.pids()
     return {"pss": pss_kib(p), "avail": mem_available_kib(), "fds": fds(p)}
@@ -493,7 +514,8 @@ def targets(env, names):
     return out
 
 
-SCENARIOS = ("login", "latency", "fetch", "idle", "idle_big", "tls")
+SCENARIOS = ("login", "latency", "fetch", "idle", "idle_big", "tls",
+             "syscalls")
 
 
 def quiesce(env, secs=300):
@@ -537,6 +559,8 @@ def run(cfg, names, scens=SCENARIOS):
         if cfg["idle_big"] and "idle_big" in scens:
             r["idle_imap_big"] = scenario_idle(t, "imap", cfg,
                                                cfg["idle_big"], env)
+        for proto in ("imap", "pop3") if "syscalls" in scens else ():
+            r["syscalls_" + proto] = scenario_syscalls(t, proto, cfg)
         if "tls" in scens and t.tls_ports:
             # A handshake's CPU is a TLS login's minus a plain one's.
             if "login_imap" not in r:
@@ -597,7 +621,15 @@ ROWS = [("logins/s IMAP", "login_imap", "logins_per_s", "high"),
         ("FETCH MB/s", "fetch_imap", "mb_per_s", "high"),
         ("FETCH CPU us/MB", "fetch_imap", "cpu_us_per_mb", "low"),
         ("RETR MB/s", "fetch_pop3", "mb_per_s", "high"),
-        ("RETR CPU us/MB", "fetch_pop3", "cpu_us_per_mb", "low")]
+        ("RETR CPU us/MB", "fetch_pop3", "cpu_us_per_mb", "low"),
+        ("syscalls/login IMAP", "syscalls_imap", "syscalls_per_login",
+         "low"),
+        (" of which epoll_ctl", "syscalls_imap", "epoll_ctl_per_login",
+         "low"),
+        (" of which epoll_wait", "syscalls_imap", "epoll_wait_per_login",
+         "low"),
+        ("syscalls/login POP3", "syscalls_pop3", "syscalls_per_login",
+         "low")]
 IDLE_ROWS = [("held", "held", None),
              ("Pss KiB/session", "pss_kib_per_session", "low"),
              ("Pss MiB while held", "pss_held_mib", "low"),

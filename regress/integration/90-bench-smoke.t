@@ -8,7 +8,8 @@
 # The IMAPS logins (each certificate kind x TLS 1.2 and 1.3, full and
 # resumed handshakes) must log in with the version asked for, and the
 # resumed runs against mmpd must have resumed some handshakes (loadgen
-# counts SSL_session_reused), the full runs none.
+# counts SSL_session_reused), the full runs none. And mmpd's epoll_ctl
+# calls per login, counted with strace, stay few.
 
 import json
 import os
@@ -70,8 +71,29 @@ def main(tap):
     tap.ok(res["targets"].get("mmpd", {}).get("login_imap", {}).get(
         "cpu_us_per_login"), "mmpd's CPU per login is measured",
         repr(res["targets"].get("mmpd")))
+    syscall_checks(tap, res)
     tls_checks(tap, res)
     tap.like(text, r"figure\s+mmpd\s+store", "the table is printed")
+
+
+# A count, not a figure: a login writes first and waits with epoll only for
+# what cannot go at once, so mmpd adds and removes an event for the two
+# sockets of a session and little more (4 per login when this was written;
+# every reply, imsg or store step that went back to watch-then-write
+# would add two).
+EPOLL_CTL_MAX = 6
+
+
+def syscall_checks(tap, res):
+    for proto in ("imap", "pop3"):
+        sc = res["targets"].get("mmpd", {}).get("syscalls_" + proto, {})
+        tap.ok(sc.get("syscalls_per_login") and sc.get("logins"),
+               "mmpd: system calls per %s login counted (strace -c -f; "
+               "make deps installs strace)" % proto, repr(sc))
+        tap.ok(sc.get("epoll_ctl_per_login") is not None and
+               sc["epoll_ctl_per_login"] <= EPOLL_CTL_MAX,
+               "mmpd: at most %d epoll_ctl per %s login" %
+               (EPOLL_CTL_MAX, proto), repr(sc))
 
 
 def tls_checks(tap, res):
