@@ -1321,6 +1321,21 @@ class Mmpd:
             raise RuntimeError("mmpd not ready on port %d:\n%s" %
                                (todo[0][0], self.log()[-3000:]))
         self.known_children.update(self.children())
+        # The probes' own lines may come in a batch up to 20 ms later
+        # (lib/logsink.h): a test's log offset starts after them.
+        self.wait_log_still()
+
+    def wait_log_still(self, still=0.1, timeout=3):
+        """Until the log has not grown for `still` seconds."""
+        end = time.time() + timeout
+        last, since = self.log_size(), time.time()
+        while time.time() < end:
+            time.sleep(0.02)
+            n = self.log_size()
+            if n != last:
+                last, since = n, time.time()
+            elif time.time() - since >= still:
+                return
 
     @property
     def pid(self):
