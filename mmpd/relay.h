@@ -11,6 +11,7 @@
 #include <sys/tree.h>
 
 #include <event2/event.h>
+#include <stdarg.h>
 #include <stdint.h>
 
 #include "buf.h"
@@ -289,6 +290,8 @@ void	session_finish(struct session *, const char *);
 void	session_read_pause(struct session *, int);
 void	session_login_timer(struct session *);
 int	session_relay_start(struct session *);
+void	session_vlog(int svc, uint64_t id, const char *client, int prio,
+	    const char *fmt, va_list ap) __attribute__((__format__(printf, 5, 0)));
 void	session_log(struct session *, int, const char *, ...)
 	    __attribute__((__format__(printf, 3, 4)));
 struct session *session_find(uint64_t);

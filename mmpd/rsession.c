@@ -34,14 +34,11 @@ static void	rsession_timer(int, short, void *);
 static void
 rsession_log(struct rsession *r, int prio, const char *fmt, ...)
 {
-	char	msg[LOG_LINE_BYTES];
 	va_list	ap;
 
 	va_start(ap, fmt);
-	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	session_vlog(r->svc, r->id, r->client, prio, fmt, ap);
 	va_end(ap);
-	log_svc(r->svc, prio, LOG_SID_FMT " %s: %s",
-	    (unsigned long long)r->id, r->client, msg);
 }
 
 static void

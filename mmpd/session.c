@@ -40,17 +40,33 @@ session_find(uint64_t id)
 	return RB_FIND(session_tree, &env->sessions, &key);
 }
 
+/*
+ * A session's line, before or after its login (rsession.c): its id and
+ * client first. Formatted only if the service's LogLevel takes it: a
+ * login has several debug lines that a busy relay would format for
+ * nothing.
+ */
+void
+session_vlog(int svc, uint64_t id, const char *client, int prio,
+    const char *fmt, va_list ap)
+{
+	char	msg[LOG_LINE_BYTES];
+
+	if (!log_wants(svc, prio))
+		return;
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	log_svc(svc, prio, LOG_SID_FMT " %s: %s", (unsigned long long)id,
+	    client, msg);
+}
+
 void
 session_log(struct session *s, int prio, const char *fmt, ...)
 {
-	char	msg[LOG_LINE_BYTES];
 	va_list	ap;
 
 	va_start(ap, fmt);
-	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	session_vlog(s->svc, s->id, s->client, prio, fmt, ap);
 	va_end(ap);
-	log_svc(s->svc, prio, LOG_SID_FMT " %s: %s",
-	    (unsigned long long)s->id, s->client, msg);
 }
 
 /*
