@@ -123,6 +123,27 @@ def mem_available_kib():
     return 0
 
 
+def kernel_objects_kib():
+    """The kernel's own memory that sessions take, in KiB: slab (sockets,
+    inodes, files, epoll items), kernel stacks and page tables (a store's
+    per-session processes), and the pages charged to TCP socket buffers
+    (/proc/net/sockstat, in pages). Steadier than MemAvailable, which
+    also moves with the page cache and with every process's memory."""
+    total = 0
+    with open("/proc/meminfo") as f:
+        for line in f:
+            k = line.split(":")[0]
+            if k in ("Slab", "KernelStack", "PageTables"):
+                total += int(line.split()[1])
+    with open("/proc/net/sockstat") as f:
+        for line in f:
+            if line.startswith("TCP:"):
+                w = line.split()
+                total += int(w[w.index("mem") + 1]) * \
+                    os.sysconf("SC_PAGE_SIZE") // 1024
+    return total
+
+
 def calibrate():
     """Seconds (wall, CPU) of a fixed pure-Python loop."""
     w, c = time.monotonic(), time.process_time()
@@ -277,8 +298,35 @@ def scenario_login(target, proto, cfg, conc=None, secs=None):
     return repeat(once, cfg["runs"])
 
 
-def scenario_latency(target, proto, cfg):
-    return scenario_login(target, proto, cfg, conc=1, secs=cfg["lat_secs"])
+def scenario_latency(tlist, proto, cfg, results):
+    """One login at a time (C=1) against every target in turn, round after
+    round, so that each round's figures share the machine's state: the
+    store's own login time (a fork or two) moves between rounds by more
+    than the half millisecond a proxy may add. A proxy's added latency is
+    its p50 minus the direct store's p50 of the same round, the median
+    over the rounds."""
+    rounds = {t.name: [] for t in tlist}
+    for _ in range(cfg["runs"]):
+        for t in tlist:
+            rounds[t.name].append(scenario_login(t, proto, dict(cfg, runs=1),
+                                                 conc=1,
+                                                 secs=cfg["lat_secs"]))
+    store = rounds.get("store")
+    for name, rs in rounds.items():
+        out = {"errors": sum(r["errors"] for r in rs), "runs": len(rs)}
+        for k in ("p50_us", "p99_us", "logins_per_s"):
+            vals = [r[k] for r in rs if r.get(k) is not None]
+            if vals:
+                out[k] = statistics.median(vals)
+                out.setdefault("spread", {})[k] = [min(vals), max(vals)]
+        if store is not None and name != "store":
+            added = [r["p50_us"] - b["p50_us"] for r, b in zip(rs, store)
+                     if r.get("p50_us") is not None and
+                     b.get("p50_us") is not None]
+            if added:
+                out["added_p50_us"] = statistics.median(added)
+                out["spread"]["added_p50_us"] = [min(added), max(added)]
+        results["targets"].setdefault(name, {})["latency_" + proto] = out
 
 
 def scenario_fetch(target, proto, cfg):
@@ -397,7 +445,8 @@ def scenario_syscalls(target, proto, cfg):
 
 def snapshot(target):
     p = target.pids()
-    return {"pss": pss_kib(p), "avail": mem_available_kib(), "fds": fds(p)}
+    return {"pss": pss_kib(p), "avail": mem_available_kib(), "fds": fds(p),
+            "kobj": kernel_objects_kib()}
 
 
 def settle(target, before, secs):
@@ -430,6 +479,8 @@ def scenario_idle(target, proto, cfg, n, env):
             r["pss_kib_per_session"] = (during["pss"] - before["pss"]) / held
             r["kernel_kib_per_session"] = (before["avail"] -
                                            during["avail"]) / held
+            r["kobj_kib_per_session"] = (during["kobj"] -
+                                         before["kobj"]) / held
             r["fds_per_session"] = (during["fds"] - before["fds"]) / held
             r["pss_held_kib"] = during["pss"]
         r["pss_before_kib"] = before["pss"]
@@ -538,19 +589,21 @@ def quiesce(env, secs=300):
         time.sleep(1)
 
 
-def run(cfg, names, scens=SCENARIOS):
+def run(cfg, names, scens=SCENARIOS, save=None):
+    """Every scenario of scens against every target of names; save(results)
+    after each target, so that an hour's run that fails late keeps what
+    it measured."""
     results = {"machine": {"cpus": os.cpu_count(),
                            "mem_available_kib": mem_available_kib(),
                            "calibration_start": calibrate()},
                "config": cfg, "targets": {}}
     env = setup(cfg)
     quiesce(env)
-    for t in targets(env, names):
-        r = {}
+    tlist = targets(env, names)
+    for t in tlist:
+        r = results["targets"].setdefault(t.name, {})
         for proto in ("imap", "pop3") if "login" in scens else ():
             r["login_" + proto] = scenario_login(t, proto, cfg)
-        if "latency" in scens:
-            r["latency_imap"] = scenario_latency(t, "imap", cfg)
         for proto in ("imap", "pop3") if "fetch" in scens else ():
             r["fetch_" + proto] = scenario_fetch(t, proto, cfg)
         if "idle" in scens:
@@ -566,10 +619,14 @@ def run(cfg, names, scens=SCENARIOS):
             if "login_imap" not in r:
                 r["login_imap"] = scenario_login(t, "imap", cfg)
             scenarios_tls(t, cfg, r)
-        results["targets"][t.name] = r
         results["tls_ports"] = results.get("tls_ports", {})
         if t.tls_ports:
             results["tls_ports"][t.name] = t.tls_ports
+        if save:
+            save(results)
+    if "latency" in scens:
+        quiesce(env)
+        scenario_latency(tlist, "imap", cfg, results)
     results["machine"]["calibration_end"] = calibrate()
     net_kernel(results)
     return results
@@ -577,19 +634,18 @@ def run(cfg, names, scens=SCENARIOS):
 
 def net_kernel(results):
     """A proxy's kernel memory per idle session: its run's MemAvailable
-    drop minus the direct store's (the store's sessions are behind every
-    proxy too)."""
+    drop, and its kernel objects' growth, minus the direct store's (the
+    store's sessions are behind every proxy too)."""
     store = results["targets"].get("store")
     if store is None:
         return
     for name, r in results["targets"].items():
         for sc in ("idle_imap", "idle_imap_big"):
             mine, base = r.get(sc, {}), store.get(sc, {})
-            if name != "store" and "kernel_kib_per_session" in mine and \
-               "kernel_kib_per_session" in base:
-                mine["kernel_net_kib_per_session"] = \
-                    mine["kernel_kib_per_session"] - \
-                    base["kernel_kib_per_session"]
+            for k in ("kernel", "kobj"):
+                key = k + "_kib_per_session"
+                if name != "store" and key in mine and key in base:
+                    mine[k + "_net_kib_per_session"] = mine[key] - base[key]
 
 
 def fmt(v):
@@ -618,6 +674,8 @@ ROWS = [("logins/s IMAP", "login_imap", "logins_per_s", "high"),
         ("login p50 us, C=50", "login_imap", "p50_us", "low"),
         ("login p50 us, C=1", "latency_imap", "p50_us", "low"),
         ("login p99 us, C=1", "latency_imap", "p99_us", "low"),
+        ("added p50 us over store, C=1", "latency_imap", "added_p50_us",
+         "low"),
         ("FETCH MB/s", "fetch_imap", "mb_per_s", "high"),
         ("FETCH CPU us/MB", "fetch_imap", "cpu_us_per_mb", "low"),
         ("RETR MB/s", "fetch_pop3", "mb_per_s", "high"),
@@ -635,6 +693,9 @@ IDLE_ROWS = [("held", "held", None),
              ("Pss MiB while held", "pss_held_mib", "low"),
              ("kernel KiB/session", "kernel_kib_per_session", None),
              ("kernel KiB/s. - store's", "kernel_net_kib_per_session",
+              "low"),
+             ("kernel objects KiB/session", "kobj_kib_per_session", None),
+             ("k. objects KiB/s. - store's", "kobj_net_kib_per_session",
               "low"),
              ("fds/session", "fds_per_session", "low"),
              ("Pss KiB left after close", "pss_after_growth_kib", None)]
@@ -746,11 +807,13 @@ def table(results, markdown=False):
         lines.append("| " + line if markdown else line)
     m = results["machine"]
     big = results["config"]["idle_big"]
-    lines.append("calibration loop (s CPU): start %.3f, end %.3f; "
+    end = m.get("calibration_end")	# none: a run that did not finish
+    lines.append("calibration loop (s CPU): start %.3f, end %s; "
                  "medians of %d runs%s; spread%%: (max - min) / median, "
                  "the worst target's" %
                  (m["calibration_start"]["cpu_s"],
-                  m["calibration_end"]["cpu_s"], results["config"]["runs"],
+                  "%.3f" % end["cpu_s"] if end else "- (unfinished run)",
+                  results["config"]["runs"],
                   " (idle %d: one run)" % big if big else ""))
     return "\n".join(lines)
 
@@ -763,6 +826,13 @@ def errors(results):
             if v.get("errors"):
                 bad.append("%s %s: %s" % (n, sc, v))
     return bad
+
+
+def save_json(results, path):
+    if path:
+        with open(path + ".tmp", "w") as f:
+            json.dump(results, f, indent=1)
+        os.replace(path + ".tmp", path)
 
 
 def main():
@@ -804,15 +874,14 @@ def main():
     try:
         if set(names) & set(PEERS):
             peers.need_peers()
-        results = run(SMOKE if args.smoke else FULL, names, scens)
+        results = run(SMOKE if args.smoke else FULL, names, scens,
+                      save=lambda r: save_json(r, args.json))
     except RuntimeError as e:
         sys.exit("bench: %s\nbench: the logs' temp dir goes at exit; "
                  "MMPTEST_KEEP=1 keeps it" % e)
     results["ratios"] = ratios(results)
     print(table(results, args.markdown))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(results, f, indent=1)
+    save_json(results, args.json)
     bad = errors(results)
     for b in bad:
         print("bench: errors in " + b, file=sys.stderr)

@@ -59,9 +59,15 @@ def main(tap):
                "%s: login latency at C=1 measured" % name, repr(la))
         idle = t.get("idle_imap", {})
         tap.ok(idle.get("held") == res["config"]["idle_n"] and
-               "pss_kib_per_session" in idle and not idle.get("errors"),
+               "pss_kib_per_session" in idle and
+               "kobj_kib_per_session" in idle and not idle.get("errors"),
                "%s: %d idle sessions held and measured" %
                (name, res["config"]["idle_n"]), repr(idle))
+    # The latency rounds pair each proxy's run with the store's.
+    la = res["targets"].get("mmpd", {}).get("latency_imap", {})
+    tap.ok(isinstance(la.get("added_p50_us"), (int, float)),
+           "mmpd: the latency added over the direct store is measured",
+           repr(la))
     # Not a figure but a count: an idle relayed session holds its two
     # sockets and no pipe (pump.c takes one only while bytes move).
     idle = res["targets"].get("mmpd", {}).get("idle_imap", {})
