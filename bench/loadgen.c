@@ -101,7 +101,7 @@ struct conn {
 	uint64_t	 deadline;	/* 0: none (held) */
 	uint64_t	 lit;		/* IMAP literal bytes still to skip */
 	uint64_t	 got;		/* bytes of the fetch being read */
-	uint64_t	 booked;	/* -r: bytes booked for it at its start */
+	uint64_t	 booked;	/* -r: bytes booked for it at start */
 	size_t		 off, len;
 	char		*buf;
 };
@@ -138,7 +138,7 @@ static struct {
 	uint64_t	 start, end, hold_end;
 	int		 held_printed;
 	uint64_t	 ok, failed, errors, fetches, bytes, held;
-	uint64_t	 requested;	/* -r: bytes booked for started fetches */
+	uint64_t	 requested;	/* -r: bytes booked, fetches started */
 	uint64_t	 fetchsize;	/* -r: bytes of the last fetch read */
 	uint64_t	 paced;		/* -r: fetches started */
 	struct reservoir lat;
