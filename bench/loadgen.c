@@ -138,7 +138,7 @@ static struct {
 	uint64_t	 start, end, hold_end;
 	int		 held_printed;
 	uint64_t	 ok, failed, errors, fetches, bytes, held;
-	uint64_t	 requested;	/* -r: bytes booked, fetches started */
+	uint64_t	 requested;	/* -r: booked for the fetches started */
 	uint64_t	 fetchsize;	/* -r: bytes of the last fetch read */
 	uint64_t	 paced;		/* -r: fetches started */
 	struct reservoir lat;
