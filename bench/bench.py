@@ -34,14 +34,19 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 # idle_n sessions held (runs times), then idle_big once (10,000: minutes
 # of logins at the stores' rate, and the memory a store needs for them).
+# fetch_rate: the rate (bytes/s, MB = 10^6 as loadgen's mbps) offered by
+# the fetch_c sessions of the fetch_rate scenario, one every target keeps
+# up with on 2 cores (the slowest, RETR straight from the store, went 75
+# MB/s with all the CPU); keep_up: the share of it a run must achieve, or
+# it is an error (none in the smoke: it measures, it times nothing).
 FULL = {"users": 2000, "login_c": 50, "secs": 10, "runs": 3,
         "idle_n": 2000, "idle_big": 10000, "hold": 5, "fetch_c": 3,
         "fetch_bytes": 10 << 20, "lat_secs": 5,
-        "syscall_secs": 4}
+        "syscall_secs": 4, "fetch_rate": 40 * 10 ** 6, "keep_up": 0.95}
 SMOKE = {"users": 20, "login_c": 4, "secs": 1, "runs": 1,
          "idle_n": 20, "idle_big": None, "hold": 1, "fetch_c": 2,
          "fetch_bytes": 256 << 10, "lat_secs": 1,
-         "syscall_secs": 1}
+         "syscall_secs": 1, "fetch_rate": 4 * 10 ** 6, "keep_up": None}
 # The stores' Dovecot for idle_big sessions on one store (the direct
 # run): a mail process each, and logins in flight.
 STORE_TUNING = {"process_limit": 10600, "client_limit": 1100}
@@ -220,10 +225,10 @@ def measure_cpu(target):
 
 
 def loadgen(target, proto, scenario, users, conc, secs, count=None,
-            hold_cb=None, user_fmt="bench%d", tls=None):
+            hold_cb=None, user_fmt="bench%d", tls=None, opts=()):
     """One loadgen run: (its JSON, CPU µs the target spent, {aux: CPU µs},
     extra). tls: (port, loadgen's TLS options) instead of the plain
-    port."""
+    port; opts: more of loadgen's options."""
     port = tls[0] if tls else target.ports[proto]
     cmd = [LOADGEN, "-m", proto, "-h", target.host, "-p",
            str(port), "-U", user_fmt, "-W", PASSWORD,
@@ -233,6 +238,7 @@ def loadgen(target, proto, scenario, users, conc, secs, count=None,
         cmd += ["-N", str(count)]
     if tls:
         cmd += tls[1]
+    cmd += list(opts)
     t0, a0 = measure_cpu(target)
     extra = {}
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -329,15 +335,45 @@ def scenario_latency(tlist, proto, cfg, results):
         results["targets"].setdefault(name, {})["latency_" + proto] = out
 
 
-def scenario_fetch(target, proto, cfg):
+def fetch_runs(target, proto, cfg, opts=()):
+    """fetch_c sessions fetching the big message for secs, the medians of
+    runs: MB/s and the target's CPU per MB (and loadgen's offered_mbps
+    where opts has -r)."""
     def once():
         res, cpu, _, _ = loadgen(target, proto, "fetch", cfg["fetch_c"],
                                  cfg["fetch_c"], cfg["secs"],
-                                 user_fmt="big%d")
+                                 user_fmt="big%d", opts=opts)
         mb = res.get("bytes", 0) / 1e6
-        return {"mb_per_s": res.get("mbps", 0),
-                "cpu_us_per_mb": per(cpu, mb), "errors": run_errors(res)}
+        r = {"mb_per_s": res.get("mbps", 0),
+             "cpu_us_per_mb": per(cpu, mb), "errors": run_errors(res)}
+        if "offered_mbps" in res:
+            r["offered_mb_per_s"] = res["offered_mbps"]
+        return r
     return repeat(once, cfg["runs"])
+
+
+def scenario_fetch(target, proto, cfg):
+    return fetch_runs(target, proto, cfg)
+
+
+def scenario_fetch_rate(target, proto, cfg):
+    """The relay at the rate cfg["fetch_rate"] offered by all sessions
+    (loadgen -r): CPU per MB where the CPU is not what limits the MB/s,
+    the same load for every target. Achieving less than keep_up of the
+    offer is an error, the target named; as is achieving more than the
+    offer and one fetch in secs (loadgen may start one fetch more), over
+    keep_up: then the pacing is broken and the figure is not at that
+    rate."""
+    out = fetch_runs(target, proto, cfg, ("-r", str(cfg["fetch_rate"])))
+    offered = out.get("offered_mb_per_s")
+    most = (offered or 0) + cfg["fetch_bytes"] / 1e6 / cfg["secs"]
+    if cfg["keep_up"] and (not offered or not
+                           cfg["keep_up"] * offered <= out["mb_per_s"] <=
+                           most / cfg["keep_up"]):
+        out["errors"] += 1
+        out["off_rate"] = "%s achieved %s MB/s, %s offered" % (
+            target.name, fmt(out["mb_per_s"]), fmt(offered))
+    return out
 
 
 # The TLS scenarios: every certificate kind x version, full handshakes and
@@ -565,8 +601,8 @@ def targets(env, names):
     return out
 
 
-SCENARIOS = ("login", "latency", "fetch", "idle", "idle_big", "tls",
-             "syscalls")
+SCENARIOS = ("login", "latency", "fetch", "fetch_rate", "idle", "idle_big",
+             "tls", "syscalls")
 
 
 def quiesce(env, secs=300):
@@ -606,6 +642,8 @@ def run(cfg, names, scens=SCENARIOS, save=None):
             r["login_" + proto] = scenario_login(t, proto, cfg)
         for proto in ("imap", "pop3") if "fetch" in scens else ():
             r["fetch_" + proto] = scenario_fetch(t, proto, cfg)
+        for proto in ("imap", "pop3") if "fetch_rate" in scens else ():
+            r["fetch_rate_" + proto] = scenario_fetch_rate(t, proto, cfg)
         if "idle" in scens:
             r["idle_imap"] = scenario_idle(t, "imap", cfg, cfg["idle_n"],
                                            env)
@@ -688,6 +726,14 @@ ROWS = [("logins/s IMAP", "login_imap", "logins_per_s", "high"),
          "low"),
         ("syscalls/login POP3", "syscalls_pop3", "syscalls_per_login",
          "low")]
+# The fetch_rate scenario's, after the fetch rows, labelled with the rate
+# offered; what was achieved shows that the target kept up (no ratio).
+RATE_ROWS = [("FETCH @%s CPU us/MB", "fetch_rate_imap", "cpu_us_per_mb",
+              "low"),
+             ("FETCH @%s MB/s achieved", "fetch_rate_imap", "mb_per_s", None),
+             ("RETR @%s CPU us/MB", "fetch_rate_pop3", "cpu_us_per_mb",
+              "low"),
+             ("RETR @%s MB/s achieved", "fetch_rate_pop3", "mb_per_s", None)]
 IDLE_ROWS = [("held", "held", None),
              ("Pss KiB/session", "pss_kib_per_session", "low"),
              ("Pss MiB while held", "pss_held_mib", "low"),
@@ -729,6 +775,11 @@ def tls_rows(results):
 
 def rows(results):
     out = list(ROWS)
+    rate = results["config"].get("fetch_rate")
+    if rate:
+        at = max(i for i, r in enumerate(out) if r[1].startswith("fetch_"))
+        out[at + 1:at + 1] = [(label % ("%gMB/s" % (rate / 1e6)), sc, key,
+                               better) for label, sc, key, better in RATE_ROWS]
     for sc, n in (("idle_imap", results["config"]["idle_n"]),
                   ("idle_imap_big", results["config"]["idle_big"])):
         if n:

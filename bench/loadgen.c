@@ -16,6 +16,15 @@
  * percentiles. The server's certificate is NOT verified: the bench's are
  * self-signed and only the server's cost is measured; never use this to
  * reach a server whose identity matters.
+ *
+ * -r BYTES_PER_S (fetch): the rate offered by all sessions together, for
+ * the relay's cost when the CPU is not the limit. A fetch starts when the
+ * bytes of the fetches started before it are due at that rate from the
+ * start (a session waits in S_PACE, epoll_wait's timeout is the time to
+ * the next due fetch); a fetch is booked at the size of the last one
+ * read, so until one has been read only one is in flight. The JSON then
+ * has "offered_mbps" beside "mbps", the rate achieved: a server that
+ * could not keep up shows as mbps below it.
  */
 #include <sys/types.h>
 #include <sys/epoll.h>
@@ -60,6 +69,7 @@ enum state {
 	S_LOGIN,	/* waiting for the LOGIN / PASS answer */
 	S_SELECT,	/* IMAP fetch: waiting for the SELECT answer */
 	S_FETCH,	/* reading a FETCH / RETR answer */
+	S_PACE,		/* -r: waiting until the next fetch is due */
 	S_HOLD,		/* idle: logged in and held */
 	S_LOGOUT	/* waiting for the LOGOUT / QUIT answer or EOF */
 };
@@ -90,6 +100,8 @@ struct conn {
 	uint64_t	 t_hs;		/* -T: TCP connected, handshake begun */
 	uint64_t	 deadline;	/* 0: none (held) */
 	uint64_t	 lit;		/* IMAP literal bytes still to skip */
+	uint64_t	 got;		/* bytes of the fetch being read */
+	uint64_t	 booked;	/* -r: bytes booked for it at start */
 	size_t		 off, len;
 	char		*buf;
 };
@@ -106,6 +118,7 @@ static struct {
 	int		 nbind;
 	int		 tls, resume, tlsver;
 	const char	*sni;
+	long		 rate;		/* -r: bytes/s, 0: as fast as it goes */
 } opt;
 
 /* Latency samples (µs), a reservoir when there are too many. */
@@ -125,6 +138,9 @@ static struct {
 	uint64_t	 start, end, hold_end;
 	int		 held_printed;
 	uint64_t	 ok, failed, errors, fetches, bytes, held;
+	uint64_t	 requested;	/* -r: booked for the fetches started */
+	uint64_t	 fetchsize;	/* -r: bytes of the last fetch read */
+	uint64_t	 paced;		/* -r: fetches started */
 	struct reservoir lat;
 	uint64_t	 rng;
 	/* -T */
@@ -162,7 +178,7 @@ usage(void)
 	    "-W password -n nusers -c concurrency\n"
 	    "\t-s login|idle|fetch [-d seconds] [-N count] "
 	    "[-B addr,...] [-t timeout]\n"
-	    "\t[-T [-S sni] [-V 1.2|1.3] [-R]]\n");
+	    "\t[-r bytes_per_s] [-T [-S sni] [-V 1.2|1.3] [-R]]\n");
 	exit(2);
 }
 
@@ -280,8 +296,8 @@ parse_args(int argc, char *argv[])
 
 	opt.seconds = 5;
 	opt.timeout = 10;
-	while ((ch = getopt(argc, argv, "B:c:d:h:m:N:n:p:RS:s:Tt:U:V:W:")) !=
-	    -1) {
+	while ((ch = getopt(argc, argv, "B:c:d:h:m:N:n:p:Rr:S:s:Tt:U:V:W:"))
+	    != -1) {
 		switch (ch) {
 		case 'B':
 			parse_bind(optarg);
@@ -315,6 +331,9 @@ parse_args(int argc, char *argv[])
 			break;
 		case 'R':
 			opt.resume = 1;
+			break;
+		case 'r':
+			opt.rate = numarg(optarg, 1, LONG_MAX);
 			break;
 		case 'S':
 			opt.sni = optarg;
@@ -351,6 +370,7 @@ parse_args(int argc, char *argv[])
 	    opt.port == NULL || opt.ufmt == NULL || opt.pass == NULL ||
 	    opt.nusers == 0 || opt.conc == 0 ||
 	    (opt.scen == SC_IDLE && opt.count == 0) ||
+	    (opt.scen != SC_FETCH && opt.rate != 0) ||
 	    (!opt.tls && (opt.sni != NULL || opt.tlsver != 0 || opt.resume)))
 		usage();
 	if (!ufmt_ok(opt.ufmt))
@@ -547,6 +567,7 @@ send_fetch(struct conn *c)
 {
 	c->state = S_FETCH;
 	c->inmulti = 0;
+	c->got = 0;
 	return sendstr(c, opt.proto == P_IMAP ? "f FETCH 1 BODY.PEEK[]\r\n" :
 	    "RETR 1\r\n");
 }
@@ -556,6 +577,58 @@ send_logout(struct conn *c)
 {
 	c->state = S_LOGOUT;
 	return sendstr(c, opt.proto == P_IMAP ? "b LOGOUT\r\n" : "QUIT\r\n");
+}
+
+/* -r: when the next fetch is due, the bytes booked so far at the rate. */
+static uint64_t
+pace_due(void)
+{
+	return st.start + (uint64_t)((double)st.requested / opt.rate * NS);
+}
+
+/* -r: a size is known once a fetch has been read; before, one at a time. */
+static int
+pace_ready(uint64_t now)
+{
+	if (st.fetches == 0 && st.paced > 0)
+		return 0;
+	return now >= pace_due();
+}
+
+static int
+pace_start(struct conn *c)
+{
+	c->booked = st.fetchsize;
+	st.requested += c->booked;
+	st.paced++;
+	return send_fetch(c);
+}
+
+/* -r: a fetch read; its real size replaces what was booked for it. */
+static void
+pace_done(struct conn *c)
+{
+	st.requested = st.requested - c->booked + c->got;
+	st.fetchsize = c->got;
+}
+
+/* The next fetch: at once, or with -r when pace_step finds it due. */
+static int
+next_fetch(struct conn *c)
+{
+	if (opt.rate == 0)
+		return send_fetch(c);
+	c->state = S_PACE;
+	c->deadline = 0;
+	return 0;
+}
+
+/* The bytes of a fetch answer, for the run and for this fetch. */
+static void
+fetch_bytes(struct conn *c, uint64_t n)
+{
+	st.bytes += n;
+	c->got += n;
 }
 
 static int
@@ -624,7 +697,7 @@ logged_in(struct conn *c)
 			c->state = S_SELECT;
 			return sendstr(c, "s SELECT INBOX\r\n");
 		}
-		return send_fetch(c);
+		return next_fetch(c);
 	}
 	return -1;
 }
@@ -641,8 +714,10 @@ static int
 fetch_done(struct conn *c)
 {
 	st.fetches++;
+	if (opt.rate > 0)
+		pace_done(c);
 	if (now_ns() < st.end)
-		return send_fetch(c);
+		return next_fetch(c);
 	return send_logout(c);
 }
 
@@ -665,7 +740,7 @@ imap_line(struct conn *c, const char *l, size_t n)
 	case S_SELECT:
 		if ((r = imap_tagged(l, n, 's')) == -1)
 			return 0;
-		return r == 1 ? send_fetch(c) : -1;
+		return r == 1 ? next_fetch(c) : -1;
 	case S_FETCH:
 		if ((r = imap_tagged(l, n, 'f')) == -1)
 			return 0;
@@ -691,7 +766,7 @@ pop3_fetch_line(struct conn *c, const char *l, size_t n, size_t raw)
 	}
 	if (n == 1 && l[0] == '.')
 		return fetch_done(c);
-	st.bytes += raw;
+	fetch_bytes(c, raw);
 	return 0;
 }
 
@@ -731,7 +806,7 @@ eat_literal(struct conn *c)
 	if (take > c->lit)
 		take = c->lit;
 	if (c->state == S_FETCH)
-		st.bytes += take;
+		fetch_bytes(c, take);
 	c->off += take;
 	c->lit -= take;
 }
@@ -786,7 +861,7 @@ conn_readable(struct conn *c)
 			return;
 		}
 		c->len += n;
-		if (c->state != S_HOLD)
+		if (c->state != S_HOLD && c->state != S_PACE)
 			deadline_reset(c);
 		if ((r = drain(c)) != 0) {
 			if (r == -1)
@@ -1094,6 +1169,42 @@ count_held(void)
 	return n;
 }
 
+/*
+ * -r: starts the fetches that are due, each booked before the next is
+ * looked at; at the end the waiting sessions log out. Returns how long
+ * (ms) epoll may wait: until the next fetch is due, never 0 (no busy
+ * wait), at most a tick.
+ */
+static int
+pace_step(uint64_t now)
+{
+	struct conn	*c;
+	uint64_t	 due;
+	int		 i, r, waiting = 0;
+
+	for (i = 0; i < st.nslots; i++) {
+		c = &st.slots[i];
+		if (c->state != S_PACE)
+			continue;
+		if (now >= st.end)
+			r = send_logout(c);
+		else if (pace_ready(now))
+			r = pace_start(c);
+		else {
+			waiting = 1;
+			continue;
+		}
+		if (r == -1)
+			conn_end(c, 1);
+	}
+	due = pace_due() < st.end ? pace_due() : st.end;
+	/* Waiting for the first fetch's end, which epoll will tell. */
+	if (!waiting || due <= now)
+		return TICK_MS;
+	due = (due - now + 999999) / 1000000;
+	return due < TICK_MS ? (int)due : TICK_MS;
+}
+
 /* Idle: all logged in, say so, hold; at the end count and close. */
 static int
 idle_step(uint64_t now)
@@ -1121,13 +1232,13 @@ run(void)
 {
 	struct epoll_event	evs[MAXEV];
 	uint64_t		now, last = 0;
-	int			i, n;
+	int			i, n, wait = TICK_MS;
 
 	st.start = now_ns();
 	st.end = st.start + (uint64_t)(opt.seconds * NS);
 	refill(st.start);
 	for (;;) {
-		n = epoll_wait(st.ep, evs, MAXEV, TICK_MS);
+		n = epoll_wait(st.ep, evs, MAXEV, wait);
 		if (n == -1 && errno != EINTR)
 			die("epoll_wait");
 		for (i = 0; i < n; i++)
@@ -1140,6 +1251,8 @@ run(void)
 		if (opt.scen == SC_IDLE && idle_step(now))
 			break;
 		refill(now);
+		if (opt.rate > 0)
+			wait = pace_step(now);
 		if (opt.scen != SC_IDLE && st.active == 0 && now >= st.end)
 			break;
 	}
@@ -1216,6 +1329,8 @@ report(void)
 	    n > 0 ? st.lat.v[n - 1] : 0,
 	    (unsigned long long)st.fetches, (unsigned long long)st.bytes,
 	    (double)st.bytes / 1e6 / secs, (unsigned long long)st.held);
+	if (opt.rate > 0)
+		printf(",\"offered_mbps\":%.1f", (double)opt.rate / 1e6);
 	if (opt.tls)
 		report_tls();
 	printf("}\n");
