@@ -8,7 +8,8 @@
 # added), memory (Pss, MemAvailable) and descriptors. Every figure is the
 # median of repeated runs, with their spread and a CPU calibration loop
 # timed at start and end for the machine's noise. Prints a table with
-# ratios to the best peer and to the store, and writes JSON. --smoke runs
+# ratios to the best peer, the store and the floor (bench/floor.c, the
+# cheapest proxy for the same work), and writes JSON. --smoke runs
 # every scenario scaled down for a second against mmpd and the store only,
 # so it never rots.
 
