@@ -59,6 +59,7 @@ struct end {
 	struct sess	*sess;
 	int		 fd;
 	int		 pending;	/* input came that was not read yet */
+	int		 rdhup;		/* the peer's close was reported */
 	int		 outwatch;	/* EPOLLOUT was added */
 	enum proto	 proto;		/* listeners: what they accept */
 };
@@ -445,9 +446,9 @@ relay_start(struct sess *s)
 	free(s->pre);
 	s->pre = NULL;
 	s->state = ST_RELAY;
-	if (s->c.pending && relay_run(&s->up) == -1)
+	if ((s->c.pending || s->c.rdhup) && relay_run(&s->up) == -1)
 		return -1;
-	if (!s->dead && s->s.pending && relay_run(&s->down) == -1)
+	if ((s->s.pending || s->s.rdhup) && relay_run(&s->down) == -1)
 		return -1;
 	return 0;
 }
@@ -607,13 +608,11 @@ sess_event(struct sess *s, struct end *e, uint32_t ev)
 		sess_close(s);
 		return;
 	}
-	if ((ev & (EPOLLIN | EPOLLRDHUP)) && pre_input(s, e) == -1) {
-		sess_close(s);
-		return;
-	}
-	/* The close was seen: the relay's first read finds it. */
+	/* Reported once: the relay's first read finds the close. */
 	if (ev & EPOLLRDHUP)
-		e->pending = 1;
+		e->rdhup = 1;
+	if ((ev & (EPOLLIN | EPOLLRDHUP)) && pre_input(s, e) == -1)
+		sess_close(s);
 }
 
 static void
