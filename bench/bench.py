@@ -8,7 +8,8 @@
 # added), memory (Pss, MemAvailable) and descriptors. Every figure is the
 # median of repeated runs, with their spread and a CPU calibration loop
 # timed at start and end for the machine's noise. Prints a table with
-# ratios to the best peer and to the store, and writes JSON. --smoke runs
+# ratios to the best peer, the store and the floor (bench/floor.c, the
+# cheapest proxy for the same work), and writes JSON. --smoke runs
 # every scenario scaled down for a second against mmpd and the store only,
 # so it never rots.
 
@@ -29,6 +30,8 @@ import peers  # noqa: E402
 
 # The sanitizer build's (make asan) when LOADGEN says so.
 LOADGEN = os.environ.get("LOADGEN", os.path.join(ROOT, "bench", "loadgen"))
+# The reference target "floor" (bench/floor.c), beside loadgen.
+FLOOR = os.path.join(os.path.dirname(LOADGEN), "floor")
 PASSWORD = "bench-pw"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -556,6 +559,45 @@ def slapd_pids(env):
     return lambda: [env.slapd.proc.pid] if env.slapd.proc else []
 
 
+def store1_all_users(env):
+    """The direct store and the floor's: all users of store1 exist on it
+    (odd ones too, for the measurement: they are on store2 only in
+    LDAP)."""
+    s1, s2 = env.stores["store1"], env.stores["store2"]
+    for u, pw in s2.users.items():
+        if u not in s1.users:
+            s1.users[u] = pw
+            s1.home(u)
+    s1._write_passwd()
+    return s1
+
+
+def floor_target(env, s1):
+    """bench/floor in front of store1: the cheapest proxy for the same
+    TCP and splice work (no lookup, no log, no sandbox, one process), a
+    lower bound for any proxy."""
+    host = "127.0.0.1"
+    imap, pop = T.free_port((host,)), T.free_port((host,))
+    log = open(env.path("floor.log"), "ab")
+    p = subprocess.Popen([FLOOR, "-a", host, "-i", str(imap), "-p",
+                          str(pop), "-s", s1.addr, "-I", str(s1.imap_port),
+                          "-P", str(s1.pop_port)], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=log)
+    log.close()
+
+    def stop():
+        T.kill_pid(p.pid)
+        p.wait()
+    env.cleanups.append(stop)
+    ready = p.stdout.readline()
+    p.stdout.close()
+    if ready.strip() != b"READY":
+        raise RuntimeError("floor did not start (exit %s); its log %s" %
+                           (p.poll(), env.path("floor.log")))
+    return Target("floor", host, imap, pop,
+                  lambda: [p.pid] if p.poll() is None else [])
+
+
 def targets(env, names):
     """The targets asked for, started, in the order of the table."""
     out = []
@@ -587,14 +629,11 @@ def targets(env, names):
         out.append(Target("dovecot-proxy", dp.host, dp.imap_port,
                           dp.pop_port, dp.pids, tls_ports=dp.tls_ports,
                           aux=dict(slapd)))
+    if "floor" in names:
+        s1 = store1_all_users(env)
+        out.append(floor_target(env, s1))
     if "store" in names:
-        # The direct store: all users of store1 exist on it (odd ones
-        # too, for the measurement: they are on store2 only in LDAP).
-        s1, s2 = env.stores["store1"], env.stores["store2"]
-        for u, pw in s2.users.items():
-            s1.users.setdefault(u, pw)
-            s1.home(u)
-        s1._write_passwd()
+        s1 = store1_all_users(env)
         out.append(Target("store", s1.addr, s1.imap_port, s1.pop_port,
                           lambda: [s1.pid] if s1.pid else [],
                           tls_ports=env.bench_store_tls))
@@ -809,7 +848,8 @@ def spread_pct(results, sc, key):
 
 
 def ratios(results):
-    """{label: {"best_peer": name, "vs_peer": x, "vs_store": y}}"""
+    """{label: {"best_peer": name, "vs_peer": x, "vs_store": y,
+    "vs_floor": z}}"""
     out = {}
     names = results["targets"]
     for label, sc, key, better in rows(results):
@@ -827,6 +867,9 @@ def ratios(results):
         st = value(results, "store", sc, key) if "store" in names else None
         if st and st > 0 and mine is not None and mine >= 0:
             r["vs_store"] = mine / st
+        fl = value(results, "floor", sc, key) if "floor" in names else None
+        if fl and fl > 0 and mine is not None and mine >= 0:
+            r["vs_floor"] = mine / fl
         out[label] = r
     return out
 
@@ -842,10 +885,10 @@ def table(results, markdown=False):
         cell = "%14s"
     lines = [(head % "figure") + "".join(cell % n for n in names) +
              "".join(cell % h for h in ("mmpd/peer", "mmpd/store",
-                                        "spread%"))]
+                                        "mmpd/floor", "spread%"))]
     if markdown:
         lines[0] = "| " + lines[0]
-        lines.append("|---|" + "---|" * (len(names) + 3))
+        lines.append("|---|" + "---|" * (len(names) + 4))
     for label, sc, key, better in rows(results):
         r = rat.get(label, {})
         peer = r.get("vs_peer")
@@ -854,7 +897,8 @@ def table(results, markdown=False):
             "".join(cell % c for c in (
                 "-" if peer is None else "%.2f %s" % (
                     peer, r["best_peer"][:2]),
-                fmt(r.get("vs_store")), fmt(spread_pct(results, sc, key))))
+                fmt(r.get("vs_store")), fmt(r.get("vs_floor")),
+                fmt(spread_pct(results, sc, key))))
         lines.append("| " + line if markdown else line)
     m = results["machine"]
     big = results["config"]["idle_big"]
@@ -891,8 +935,8 @@ def main():
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--json", default=None)
     ap.add_argument("--targets", default=None,
-                    help="comma-separated: mmpd,nginx,dovecot-proxy,store "
-                    "(default: all; --smoke: mmpd,store)")
+                    help="comma-separated: mmpd,nginx,dovecot-proxy,floor,"
+                    "store (default: all; --smoke: mmpd,store)")
     ap.add_argument("--from", dest="saved", default=None,
                     help="print the table of a saved run's JSON, run nothing")
     ap.add_argument("--markdown", action="store_true",
@@ -915,10 +959,13 @@ def main():
     if not os.access(LOADGEN, os.X_OK):
         sys.exit("bench: %s is missing: make bench-tools" % LOADGEN)
     names = (args.targets or ("mmpd,store" if args.smoke else
-                              "mmpd,nginx,dovecot-proxy,store")).split(",")
+                              "mmpd,nginx,dovecot-proxy,floor,store")
+             ).split(",")
     for n in names:
-        if n not in ("mmpd", "nginx", "dovecot-proxy", "store"):
+        if n not in ("mmpd", "nginx", "dovecot-proxy", "floor", "store"):
             sys.exit("bench: no target %r" % n)
+    if "floor" in names and not os.access(FLOOR, os.X_OK):
+        sys.exit("bench: %s is missing: make bench-tools" % FLOOR)
     scens = args.scenarios.split(",")
     if not set(scens) <= set(SCENARIOS):
         sys.exit("bench: scenarios are %s" % ",".join(SCENARIOS))

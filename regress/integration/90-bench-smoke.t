@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 # The benchmark, scaled down (bench/bench.py --smoke, what `make
 # bench-smoke` runs): every scenario against mmpd and against a store
-# directly, for a second each, so that `make bench` never rots. Checks
+# directly, for a second each, so that `make bench` never rots; here also
+# against the reference target "floor" (bench/floor.c). Checks
 # that every scenario ran without an error and measured something; the
 # figures themselves are the benchmark's business, never a test's. One
-# count is checked: an idle session costs mmpd two descriptors, no pipe.
+# count is checked: an idle session costs mmpd (and the floor) two
+# descriptors, no pipe.
 # The IMAPS logins (each certificate kind x TLS 1.2 and 1.3, full and
 # resumed handshakes) must log in with the version asked for, and the
 # resumed runs against mmpd must have resumed some handshakes (loadgen
@@ -32,7 +34,8 @@ def main(tap):
         return
     env = T.Env("bench-smoke", tap)
     out = env.path("bench.json")
-    r = subprocess.run([sys.executable, BENCH, "--smoke", "--json", out],
+    r = subprocess.run([sys.executable, BENCH, "--smoke", "--targets",
+                        "mmpd,floor,store", "--json", out],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        timeout=600)
     text = r.stdout.decode(errors="replace")
@@ -43,7 +46,7 @@ def main(tap):
     except (OSError, ValueError) as e:
         tap.ok(False, "bench.py wrote its JSON: %s" % e, text)
         return
-    for name in ("mmpd", "store"):
+    for name in ("mmpd", "floor", "store"):
         t = res["targets"].get(name, {})
         for proto in ("imap", "pop3"):
             lg = t.get("login_" + proto, {})
@@ -78,17 +81,24 @@ def main(tap):
            "mmpd: the latency added over the direct store is measured",
            repr(la))
     # Not a figure but a count: an idle relayed session holds its two
-    # sockets and no pipe (pump.c takes one only while bytes move).
-    idle = res["targets"].get("mmpd", {}).get("idle_imap", {})
-    tap.ok(idle.get("fds_per_session") is not None and
-           idle["fds_per_session"] <= 2.0, "mmpd: at most 2 descriptors "
-           "per idle session", repr(idle))
+    # sockets and no pipe (pump.c, and floor.c alike, take one only while
+    # bytes move).
+    for name in ("mmpd", "floor"):
+        idle = res["targets"].get(name, {}).get("idle_imap", {})
+        tap.ok(idle.get("fds_per_session") is not None and
+               idle["fds_per_session"] <= 2.0, "%s: at most 2 descriptors "
+               "per idle session" % name, repr(idle))
+    sc = res["targets"].get("floor", {}).get("syscalls_imap", {})
+    tap.ok(sc.get("syscalls_per_login") and sc.get("logins"),
+           "floor: system calls per login counted", repr(sc))
     tap.ok(res["targets"].get("mmpd", {}).get("login_imap", {}).get(
         "cpu_us_per_login"), "mmpd's CPU per login is measured",
         repr(res["targets"].get("mmpd")))
     syscall_checks(tap, res)
     tls_checks(tap, res)
-    tap.like(text, r"figure\s+mmpd\s+store", "the table is printed")
+    tap.like(text, r"figure\s+mmpd\s+floor\s+store\s+mmpd/peer\s+"
+             r"mmpd/store\s+mmpd/floor", "the table is printed, with the "
+             "floor and mmpd's ratio to it")
 
 
 # A count, not a figure: a login writes first and waits with epoll only for
@@ -114,6 +124,8 @@ def syscall_checks(tap, res):
 def tls_checks(tap, res):
     kinds = ("rsa2048", "p256")
     for name, t in sorted(res["targets"].items()):
+        if name == "floor":
+            continue	# plain only: it has no TLS ports
         for kind in kinds:
             for ver in ("1.2", "1.3"):
                 for mode in ("full", "resumed"):
