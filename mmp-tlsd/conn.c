@@ -35,15 +35,22 @@ conn_cmp(struct conn *a, struct conn *b)
 	return a->id < b->id ? -1 : a->id > b->id;
 }
 
+/*
+ * The relay's descriptors come non-blocking (accept4, socketpair and
+ * socket with SOCK_NONBLOCK; the flag lives on the open file description
+ * we share). A relay is not trusted for that: one F_GETFL checks, and only
+ * a descriptor without the flag costs the F_SETFL.
+ */
 static int
 conn_nonblock(int fd)
 {
 	int	fl;
 
-	if ((fl = fcntl(fd, F_GETFL)) == -1 ||
-	    fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1)
+	if ((fl = fcntl(fd, F_GETFL)) == -1)
 		return -1;
-	return 0;
+	if (fl & O_NONBLOCK)
+		return 0;
+	return fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
 /* The plaintext it held was a user's mail: wiped with the buffer. */
