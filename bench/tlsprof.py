@@ -97,8 +97,8 @@ def one(target, kind, ver, mode, cfg, use_perf, outdir, use_strace=False):
                     kind, ver, mode, group.replace(" ", "")))
                 traces.append((group, path, strace_start(gp, path)))
         time.sleep(1)	# attached
-    res, _, _ = B.loadgen(target, "imap", "login", cfg["users"],
-                          cfg["login_c"], cfg["secs"], tls=tls)
+    res = B.loadgen(target, "imap", "login", cfg["users"],
+                          cfg["login_c"], cfg["secs"], tls=tls)[0]
     if perf is not None:
         perf.send_signal(2)
         perf.wait(timeout=60)
@@ -139,15 +139,15 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     cfg = dict(B.SMOKE)
     cfg.update({"users": 200, "login_c": 20, "secs": args.secs})
-    env, m = B.setup(cfg)
-    mmpd = [t for t in B.targets(env, m) if t.name == "mmpd"][0]
+    B.T.install_signal_handlers()
+    env = B.setup(cfg)
+    mmpd = B.targets(env, ["mmpd"])[0]
     one(mmpd, None, "-", "plain", cfg, False, args.out, args.strace)
     for kind in mmpd.tls_ports:
         for ver in B.TLS_VERSIONS:
             for mode in B.TLS_MODES:
                 one(mmpd, kind, ver, mode, cfg, args.perf, args.out,
                     args.strace)
-    m.stop()
 
 
 if __name__ == "__main__":

@@ -35,15 +35,22 @@ conn_cmp(struct conn *a, struct conn *b)
 	return a->id < b->id ? -1 : a->id > b->id;
 }
 
+/*
+ * The relay's descriptors come non-blocking (accept4, socketpair and
+ * socket with SOCK_NONBLOCK; the flag lives on the open file description
+ * we share). A relay is not trusted for that: one F_GETFL checks, and only
+ * a descriptor without the flag costs the F_SETFL.
+ */
 static int
 conn_nonblock(int fd)
 {
 	int	fl;
 
-	if ((fl = fcntl(fd, F_GETFL)) == -1 ||
-	    fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1)
+	if ((fl = fcntl(fd, F_GETFL)) == -1)
 		return -1;
-	return 0;
+	if (fl & O_NONBLOCK)
+		return 0;
+	return fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
 /* The plaintext it held was a user's mail: wiped with the buffer. */
@@ -296,6 +303,25 @@ conn_buf_filled(struct conn_buf *b, ssize_t n, int *eof)
 	return 1;
 }
 
+/*
+ * After a TLS read that gave bytes: is the socket known to be empty? The
+ * server's SSL reads ahead (a flight in one read(2)), so records it read
+ * but has not handed out yet stay in its buffer, where epoll cannot see
+ * them: while SSL_has_pending says so, read on. With nothing pending,
+ * whatever else the socket holds is epoll's to report: the read event
+ * (level-triggered) brings us back, and the read(2) that would say EAGAIN
+ * is saved. libtls (the client role) shows no such state: it reads on
+ * until it blocks.
+ */
+static int
+conn_net_drained(struct conn *c)
+{
+	if (c->role != TLS_ROLE_SERVER || SSL_has_pending(c->ssl))
+		return 0;
+	c->net_rd_wants = EV_READ;
+	return 1;
+}
+
 /* TLS -> toplain. 1 if anything changed. */
 static int
 conn_from_net(struct conn *c)
@@ -304,10 +330,14 @@ conn_from_net(struct conn *c)
 	size_t		 room;
 	ssize_t		 n;
 
-	if (c->net_eof || (room = conn_buf_room(b)) == 0)
+	if (c->net_eof || c->net_drained || (room = conn_buf_room(b)) == 0)
 		return 0;
 	n = conn_tls_read(c, b->data + b->off + b->len, room,
 	    &c->net_rd_wants);
+	if (n > 0)
+		c->net_drained = conn_net_drained(c);
+	else if (n == IO_WANT)
+		c->net_drained = 1;
 	return conn_buf_filled(b, n, &c->net_eof);
 }
 
@@ -339,11 +369,19 @@ conn_from_plain(struct conn *c)
 	size_t		 room;
 	ssize_t		 n;
 
-	if (c->plain_eof || (room = conn_buf_room(b)) == 0)
+	if (c->plain_eof || c->plain_drained ||
+	    (room = conn_buf_room(b)) == 0)
 		return 0;
 	n = read(c->plainfd, b->data + b->off + b->len, room);
 	if (n == -1)
 		n = errno == EAGAIN || errno == EINTR ? IO_WANT : IO_ERROR;
+	/*
+	 * A short read of a stream socket emptied its queue: another read
+	 * would only say EAGAIN. The read event (level-triggered) brings us
+	 * back when the relay writes more, or at its EOF.
+	 */
+	if (n == IO_WANT || (n > 0 && (size_t)n < room))
+		c->plain_drained = 1;
 	return conn_buf_filled(b, n, &c->plain_eof);
 }
 
@@ -457,16 +495,31 @@ conn_run(struct conn *c)
 			return;
 		}
 		conn_succeed(c);
+		/*
+		 * The handshake's last read was short unless SSL holds more;
+		 * the relay writes only once it has our RESULT.
+		 */
+		c->net_drained = conn_net_drained(c);
+		c->plain_drained = 1;
 	}
 	conn_pump(c);
 }
 
+/*
+ * A side known empty (net_drained, plain_drained) is not read again until
+ * its descriptor's event fires: on the network socket any event, since a
+ * TLS read may wait for writability.
+ */
 static void
 conn_event_cb(int fd, short events, void *arg)
 {
-	(void)fd;
-	(void)events;
-	conn_run(arg);
+	struct conn	*c = arg;
+
+	if (fd == c->netfd)
+		c->net_drained = 0;
+	else if (events & EV_READ)
+		c->plain_drained = 0;
+	conn_run(c);
 }
 
 static void

@@ -550,6 +550,8 @@ server_ssl_new(struct srv_set *s, struct conn *c, int fd)
 		SSL_free(ssl);
 		return NULL;
 	}
+	/* A flight in one read(2), not two per record (conn.c drains it). */
+	SSL_set_read_ahead(ssl, 1);
 	SSL_set_accept_state(ssl);
 	return ssl;
 }

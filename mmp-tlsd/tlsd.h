@@ -121,6 +121,8 @@ struct conn {
 	int			 dead;		/* an error: close at once */
 	short			 net_rd_wants;	/* TLS read blocked on */
 	short			 net_wr_wants;	/* TLS write blocked on */
+	int			 net_drained;	/* read until empty: wait for */
+	int			 plain_drained;	/* ... the side's next event */
 };
 
 RB_HEAD(conn_tree, conn);
