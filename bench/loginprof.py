@@ -12,7 +12,6 @@
 
 import argparse
 import os
-import subprocess
 import sys
 import time
 
@@ -71,19 +70,11 @@ def one(target, proto, cfg, use_perf, use_strace, outdir):
         time.sleep(1)
     data = os.path.join(outdir, "perf-%s-%s.data" % (target.name, proto))
     if use_perf:
-        perf = subprocess.Popen(["perf", "record", "-e", "cpu-clock", "-o",
-                                 data, "-p", ",".join(map(str, pids))],
-                                stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+        perf = P.perf_start(pids, data)
         time.sleep(1)
     res, cpu, aux, _ = B.loadgen(target, proto, "login", cfg["users"],
                                  cfg["login_c"], cfg["secs"])
-    if perf is not None:
-        perf.send_signal(2)
-        perf.wait(timeout=60)
-    for _, _, p in traces:
-        p.send_signal(2)
-        p.wait(timeout=60)
+    P.tracers_stop(perf, traces)
     ok = res.get("ok", 0) or 1
     us = 1e6 / B.CLK_TCK / ok
     after = by_kind(target.pids())
@@ -93,12 +84,7 @@ def one(target, proto, cfg, use_perf, use_strace, outdir):
                   for k, v in sorted(after.items())),
         "".join("; beside: %s %.0f" % (k, v / ok)
                 for k, v in sorted(aux.items()))))
-    for k, path, _ in traces:
-        c = P.strace_counts(path)
-        top = sorted(c.items(), key=lambda kv: -kv[1])[:10]
-        print("    system calls per login, %s: %.1f (%s)" % (
-            k, sum(c.values()) / ok,
-            ", ".join("%s %.1f" % (n, v / ok) for n, v in top)))
+    P.print_counts(traces, ok, 10)
     if perf is not None:
         kernel, dsos = perf_shares(data)
         print("    perf: kernel %.0f%% of the samples; by object: %s" % (

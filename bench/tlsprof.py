@@ -71,6 +71,31 @@ def strace_counts(path):
     return out
 
 
+def perf_start(pids, data):
+    """perf record -e cpu-clock on pids into data (software clock: no
+    hardware counters in this VM)."""
+    return subprocess.Popen(["perf", "record", "-e", "cpu-clock", "-o",
+                             data, "-p", ",".join(str(p) for p in pids)],
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+
+def tracers_stop(perf, traces):
+    for p in ([perf] if perf is not None else []) + [t[2] for t in traces]:
+        p.send_signal(2)
+        p.wait(timeout=60)
+
+
+def print_counts(traces, ok, top_n):
+    """Each (label, strace -c file, _): its system calls per login."""
+    for label, path, _ in traces:
+        c = strace_counts(path)
+        top = sorted(c.items(), key=lambda kv: -kv[1])[:top_n]
+        print("    system calls per login, %s: %.1f (%s)" % (
+            label, sum(c.values()) / ok,
+            ", ".join("%s %.1f" % (k, v / ok) for k, v in top)))
+
+
 def one(target, kind, ver, mode, cfg, use_perf, outdir, use_strace=False):
     """kind None: plain IMAP logins."""
     opts = ["-T", "-S", "%s.bench.test" % kind, "-V", ver]
@@ -83,11 +108,7 @@ def one(target, kind, ver, mode, cfg, use_perf, outdir, use_strace=False):
     perf = None
     data = os.path.join(outdir, "perf-%s-%s-%s.data" % (kind, ver, mode))
     if use_perf and tlsd and kind:
-        perf = subprocess.Popen(["perf", "record", "-e", "cpu-clock",
-                                 "-o", data, "-p",
-                                 ",".join(str(p) for p in tlsd)],
-                                stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+        perf = perf_start(tlsd, data)
     traces = []
     if use_strace:
         others = [p for p in pids if p not in tlsd]
@@ -99,12 +120,7 @@ def one(target, kind, ver, mode, cfg, use_perf, outdir, use_strace=False):
         time.sleep(1)	# attached
     res = B.loadgen(target, "imap", "login", cfg["users"],
                           cfg["login_c"], cfg["secs"], tls=tls)[0]
-    if perf is not None:
-        perf.send_signal(2)
-        perf.wait(timeout=60)
-    for _, _, p in traces:
-        p.send_signal(2)
-        p.wait(timeout=60)
+    tracers_stop(perf, traces)
     after = ticks_by_name(target.pids())
     ok = res.get("ok", 0) or 1
     per = {n: (after.get(n, 0) - before.get(n, 0)) * 1e6 / B.CLK_TCK / ok
@@ -115,12 +131,7 @@ def one(target, kind, ver, mode, cfg, use_perf, outdir, use_strace=False):
                          t.get("resumed", 0), t.get("handshakes", 0),
                          ", ".join("%s %.0f" % kv for kv in
                                    sorted(per.items()))))
-    for group, path, _ in traces:
-        c = strace_counts(path)
-        top = sorted(c.items(), key=lambda kv: -kv[1])[:8]
-        print("    system calls per login, %s: %.1f (%s)" % (
-            group, sum(c.values()) / ok,
-            ", ".join("%s %.1f" % (k, v / ok) for k, v in top)))
+    print_counts(traces, ok, 8)
     if perf is not None:
         for what in ("dso", "dso,sym"):
             for line in perf_split(data, what)[:25]:
@@ -135,7 +146,10 @@ def main():
     ap.add_argument("--secs", type=float, default=10)
     ap.add_argument("--out", default="/tmp/tlsprof",
                     help="where the perf data files are kept")
+    ap.add_argument("--only", default=None,
+                    help="comma-separated runs, e.g. rsa2048-1.3-resumed")
     args = ap.parse_args()
+    only = args.only.split(",") if args.only else None
     os.makedirs(args.out, exist_ok=True)
     cfg = dict(B.SMOKE)
     cfg.update({"users": 200, "login_c": 20, "secs": args.secs})
@@ -146,8 +160,9 @@ def main():
     for kind in mmpd.tls_ports:
         for ver in B.TLS_VERSIONS:
             for mode in B.TLS_MODES:
-                one(mmpd, kind, ver, mode, cfg, args.perf, args.out,
-                    args.strace)
+                if only is None or "%s-%s-%s" % (kind, ver, mode) in only:
+                    one(mmpd, kind, ver, mode, cfg, args.perf, args.out,
+                        args.strace)
 
 
 if __name__ == "__main__":
