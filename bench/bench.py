@@ -274,12 +274,17 @@ def run_errors(res):
 
 
 def repeat(fn, runs):
-    """fn() -> {figure: number}: the median of each figure over the runs,
-    "spread": {figure: [min, max]} where runs > 1, errors summed."""
-    rs = [fn() for _ in range(runs)]
+    """fn() -> {figure: number}, run runs times: medians(the results)."""
+    return medians([fn() for _ in range(runs)])
+
+
+def medians(rs):
+    """The median of each figure of the runs rs, "spread": {figure: [min,
+    max]} where there is more than one run, errors summed."""
+    runs = len(rs)
     out = {"errors": sum(r.pop("errors", 0) for r in rs), "runs": runs}
     spread = {}
-    for k in rs[0]:
+    for k in dict.fromkeys(k for r in rs for k in r):
         vals = [r[k] for r in rs if isinstance(r.get(k), (int, float))]
         if len(vals) != len(rs):
             out[k] = rs[len(rs) // 2].get(k)
@@ -296,21 +301,23 @@ def per(amount, n):
     return amount / n if n else None
 
 
-def scenario_login(target, proto, cfg, conc=None, secs=None):
-    def once():
-        res, cpu, aux, _ = loadgen(target, proto, "login", cfg["users"],
-                                   conc or cfg["login_c"],
-                                   secs or cfg["secs"])
-        ok = res.get("ok", 0)
-        r = {"logins_per_s": res.get("rate", 0),
-             "cpu_us_per_login": per(cpu, ok),
-             "p50_us": res.get("lat_us", {}).get("p50"),
-             "p99_us": res.get("lat_us", {}).get("p99"),
-             "errors": run_errors(res)}
-        for k, v in aux.items():
-            r["aux_%s_cpu_us_per_login" % k] = per(v, ok)
-        return r
-    return repeat(once, cfg["runs"])
+def login_once(target, proto, cfg, conc, secs):
+    res, cpu, aux, _ = loadgen(target, proto, "login", cfg["users"], conc,
+                               secs)
+    ok = res.get("ok", 0)
+    r = {"logins_per_s": res.get("rate", 0),
+         "cpu_us_per_login": per(cpu, ok),
+         "p50_us": res.get("lat_us", {}).get("p50"),
+         "p99_us": res.get("lat_us", {}).get("p99"),
+         "errors": run_errors(res)}
+    for k, v in aux.items():
+        r["aux_%s_cpu_us_per_login" % k] = per(v, ok)
+    return r
+
+
+def scenario_login(target, proto, cfg):
+    return repeat(lambda: login_once(target, proto, cfg, cfg["login_c"],
+                                     cfg["secs"]), cfg["runs"])
 
 
 def scenario_latency(tlist, proto, cfg, results):
@@ -323,25 +330,16 @@ def scenario_latency(tlist, proto, cfg, results):
     rounds = {t.name: [] for t in tlist}
     for _ in range(cfg["runs"]):
         for t in tlist:
-            rounds[t.name].append(scenario_login(t, proto, dict(cfg, runs=1),
-                                                 conc=1,
-                                                 secs=cfg["lat_secs"]))
+            rounds[t.name].append(login_once(t, proto, cfg, 1,
+                                             cfg["lat_secs"]))
     store = rounds.get("store")
     for name, rs in rounds.items():
-        out = {"errors": sum(r["errors"] for r in rs), "runs": len(rs)}
-        for k in ("p50_us", "p99_us", "logins_per_s"):
-            vals = [r[k] for r in rs if r.get(k) is not None]
-            if vals:
-                out[k] = statistics.median(vals)
-                out.setdefault("spread", {})[k] = [min(vals), max(vals)]
         if store is not None and name != "store":
-            added = [r["p50_us"] - b["p50_us"] for r, b in zip(rs, store)
-                     if r.get("p50_us") is not None and
-                     b.get("p50_us") is not None]
-            if added:
-                out["added_p50_us"] = statistics.median(added)
-                out["spread"]["added_p50_us"] = [min(added), max(added)]
-        results["targets"].setdefault(name, {})["latency_" + proto] = out
+            for r, b in zip(rs, store):
+                if r["p50_us"] is not None and b["p50_us"] is not None:
+                    r["added_p50_us"] = r["p50_us"] - b["p50_us"]
+        results["targets"].setdefault(name, {})["latency_" + proto] = \
+            medians(rs)
 
 
 def fetch_runs(target, proto, cfg, opts=()):
