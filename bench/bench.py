@@ -128,26 +128,28 @@ def fds(pids):
     return n
 
 
-def mem_available_kib():
+def meminfo_kib():
+    """/proc/meminfo: {field: KiB}."""
+    out = {}
     with open("/proc/meminfo") as f:
         for line in f:
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1])
-    return 0
+            w = line.split()
+            out[w[0].rstrip(":")] = int(w[1])
+    return out
 
 
-def kernel_objects_kib():
+def mem_available_kib(mi=None):
+    return (mi or meminfo_kib()).get("MemAvailable", 0)
+
+
+def kernel_objects_kib(mi=None):
     """The kernel's own memory that sessions take, in KiB: slab (sockets,
     inodes, files, epoll items), kernel stacks and page tables (a store's
     per-session processes), and the pages charged to TCP socket buffers
     (/proc/net/sockstat, in pages). Steadier than MemAvailable, which
     also moves with the page cache and with every process's memory."""
-    total = 0
-    with open("/proc/meminfo") as f:
-        for line in f:
-            k = line.split(":")[0]
-            if k in ("Slab", "KernelStack", "PageTables"):
-                total += int(line.split()[1])
+    mi = mi or meminfo_kib()
+    total = sum(mi.get(k, 0) for k in ("Slab", "KernelStack", "PageTables"))
     with open("/proc/net/sockstat") as f:
         for line in f:
             if line.startswith("TCP:"):
@@ -488,8 +490,9 @@ def scenario_syscalls(target, proto, cfg):
 
 def snapshot(target):
     p = target.pids()
-    return {"pss": pss_kib(p), "avail": mem_available_kib(), "fds": fds(p),
-            "kobj": kernel_objects_kib()}
+    mi = meminfo_kib()
+    return {"pss": pss_kib(p), "avail": mem_available_kib(mi), "fds": fds(p),
+            "kobj": kernel_objects_kib(mi)}
 
 
 def settle(target, before, secs, after_secs):
