@@ -24,17 +24,18 @@ pump_clear(struct relay_dir *d)
 int
 pump_init(struct relay_dir *d, struct event_base *base,
     struct pump_pool *pool, int from, int to, size_t pendmax,
-    event_callback_fn cb)
+    event_callback_fn cb, struct event *rev, struct event *wev)
 {
 	d->from = from;
 	d->to = to;
 	d->pool = pool;
 	if (buf_init(&d->pend, 0, pendmax) == -1)
 		return -1;
-	d->rev = event_new(base, from, EV_READ | EV_PERSIST, cb, d);
-	d->wev = event_new(base, to, EV_WRITE, cb, d);
-	if (d->rev == NULL || d->wev == NULL)
+	if (event_assign(rev, base, from, EV_READ | EV_PERSIST, cb, d) == -1 ||
+	    event_assign(wev, base, to, EV_WRITE, cb, d) == -1)
 		return -1;
+	d->rev = rev;
+	d->wev = wev;
 	return 0;
 }
 
@@ -77,9 +78,9 @@ void
 pump_free(struct relay_dir *d)
 {
 	if (d->rev != NULL)
-		event_free(d->rev);
+		event_del(d->rev);
 	if (d->wev != NULL)
-		event_free(d->wev);
+		event_del(d->wev);
 	pump_pipe_give(d);
 	buf_free(&d->pend);
 	pump_clear(d);

@@ -49,26 +49,28 @@ struct relay_dir {
 	size_t		 inpipe;	/* bytes in the pipe */
 	struct buf	 pend;		/* read before the relay; freed sent */
 	int		 eof;
-	struct event	*rev;		/* readable: from */
-	struct event	*wev;		/* writable: to */
+	struct event	*rev;		/* readable: from (the owner's memory) */
+	struct event	*wev;		/* writable: to (the owner's memory) */
 	uint64_t	 bytes;
 };
 
 /* Before first use and after pump_free: zeroed, no pipe, no events. */
 void	pump_clear(struct relay_dir *);
 /*
- * Events (both call cb with d) and pend up to pendmax; the pipe is taken
+ * Events (both call cb with d), in rev and wev (event_get_struct_event_size
+ * bytes each, the caller's), and pend up to pendmax; the pipe is taken
  * from pool (or made) when bytes come. 0 or -1.
  */
 int	pump_init(struct relay_dir *, struct event_base *,
 	    struct pump_pool *pool, int from, int to, size_t pendmax,
-	    event_callback_fn cb);
+	    event_callback_fn cb, struct event *rev, struct event *wev);
 /* Move what can move now, PUMP_WAKEUP_BYTES at most. */
 enum pump_result pump_run(struct relay_dir *);
 /* Wait for what this direction needs next. */
 void	pump_arm(struct relay_dir *);
 /* The first arming: pend goes out at the end of this round of the loop. */
 void	pump_start(struct relay_dir *);
+/* Events deleted (their memory stays the owner's), pipe and pend freed. */
 void	pump_free(struct relay_dir *);
 /* The pool's pipes closed (at exit). */
 void	pump_pool_free(struct pump_pool *);

@@ -565,6 +565,7 @@ relay_setup(int argc, char *argv[])
 	env->nextid = ((uint64_t)env->index << 48) | 1;
 	env->nexthandoff = env->nextid;
 	RB_INIT(&env->handoffs);
+	rsession_init();
 }
 
 int
@@ -601,6 +602,7 @@ relay_main(int argc, char *argv[])
 	log_debug("ready");
 	event_base_dispatch(env->base);
 	pump_pool_free(&env->pipes);
+	slab_cache_free(&env->rsessions);
 	log_info("drained, exiting");
 	(void)chan_flush(env->parent);
 	return 0;

@@ -27,6 +27,7 @@
 #include "pump.h"
 #include "relay_main.h"
 #include "sasl.h"
+#include "slab.h"
 #include "tlsmsg.h"
 
 #define CLIENT_IN_MAX_BYTES	(IMAP_CMD_MAX_BYTES + 4096)
@@ -268,6 +269,7 @@ struct relay_env {
 	char			 hostname[256];	/* of CRAM challenges */
 	struct pump_pool	 pipes;		/* empty splice pipes (pump.c) */
 	struct event		*trim;		/* freed heap to the kernel */
+	struct slab_cache	 rsessions;	/* with their events (rsession.c) */
 };
 
 extern struct relay_env	*env;
@@ -313,6 +315,8 @@ RB_PROTOTYPE(session_tree, session, entry, session_cmp)
  * s untouched.
  */
 struct rsession *rsession_start(const struct session *);
+/* The rsessions' slab cache, before the first session. */
+void	rsession_init(void);
 /* A session's memory was freed: give it back to the kernel soon. */
 void	rsession_trim_soon(void);
 

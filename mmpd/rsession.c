@@ -3,8 +3,11 @@
  * from the login, an idle timer and the counters of its last log line.
  * Everything of the login (buffers, names, secrets) went with its struct
  * session, so an idle relayed session costs about 1 KiB with its events.
+ * It lives with its events in one object on env->rsessions' slabs: pages
+ * that go back to the kernel when their last session ends.
  */
 #include <sys/types.h>
+#include <sys/param.h>
 
 #include <malloc.h>
 #include <stdarg.h>
@@ -15,6 +18,7 @@
 
 #include "log.h"
 #include "relay.h"
+#include "slab.h"
 
 /*
  * What an idle session costs beside its events and sockets; a field that
@@ -25,6 +29,18 @@ _Static_assert(sizeof(struct rsession) <= RSESSION_MAX_BYTES,
     "struct rsession: only what relaying needs");
 /* At most one malloc_trim per this many seconds. */
 #define TRIM_DELAY_SEC		5
+
+/* The events of an rsession, after it in the same object. */
+enum rsession_ev {
+	RSESSION_EV_TIMER,
+	RSESSION_EV_UP_READ,
+	RSESSION_EV_UP_WRITE,
+	RSESSION_EV_DOWN_READ,
+	RSESSION_EV_DOWN_WRITE,
+	RSESSION_NEV
+};
+#define RSESSION_ALIGN		16
+#define RSESSION_HEAD_BYTES	roundup(sizeof(struct rsession), RSESSION_ALIGN)
 
 static void	rsession_log(struct rsession *, int, const char *, ...)
 		    __attribute__((__format__(printf, 3, 4)));
@@ -39,6 +55,28 @@ rsession_log(struct rsession *r, int prio, const char *fmt, ...)
 	va_start(ap, fmt);
 	session_vlog(r->svc, r->id, r->client, prio, fmt, ap);
 	va_end(ap);
+}
+
+/* libevent's struct event is opaque: its size is asked at run time. */
+static size_t
+rsession_ev_bytes(void)
+{
+	return roundup(event_get_struct_event_size(), RSESSION_ALIGN);
+}
+
+static struct event *
+rsession_ev(struct rsession *r, enum rsession_ev i)
+{
+	return (struct event *)((uint8_t *)r + RSESSION_HEAD_BYTES +
+	    i * rsession_ev_bytes());
+}
+
+void
+rsession_init(void)
+{
+	if (slab_cache_init(&env->rsessions, RSESSION_HEAD_BYTES +
+	    RSESSION_NEV * rsession_ev_bytes()) == -1)
+		fatal("rsession slabs");
 }
 
 static void
@@ -60,14 +98,13 @@ rsession_close(struct rsession *r, const char *why)
 	rsession_log(r, LOG_INFO, "closed: %s; %lld bytes up, %lld down, "
 	    "%ld s", why, (long long)r->up.bytes, (long long)r->down.bytes,
 	    (long)(now.tv_sec - r->start.tv_sec));
-	if (r->timer != NULL)
-		event_free(r->timer);
 	/* The events go first: deleting one of a closed fd fails (EBADF). */
+	event_del(r->timer);
 	pump_free(&r->up);
 	pump_free(&r->down);
 	close(client);
 	close(store);
-	freezero(r, sizeof(*r));
+	slab_put(&env->rsessions, r);
 	env->nsessions--;
 	rsession_trim_soon();
 	relay_session_closed();
@@ -101,15 +138,13 @@ rsession_trim_soon(void)
 		evtimer_add(env->trim, &tv);
 }
 
-/* Without events yet: free it, the descriptors stay the session's. */
+/* Without events added yet: free it, the descriptors stay the session's. */
 static void
 rsession_discard(struct rsession *r)
 {
-	if (r->timer != NULL)
-		event_free(r->timer);
 	pump_free(&r->up);
 	pump_free(&r->down);
-	freezero(r, sizeof(*r));
+	slab_put(&env->rsessions, r);
 }
 
 /*
@@ -123,7 +158,7 @@ rsession_start(const struct session *s)
 	const struct backend	*be = &s->be;
 	struct rsession		*r;
 
-	if ((r = calloc(1, sizeof(*r))) == NULL)
+	if ((r = slab_get(&env->rsessions)) == NULL)
 		return NULL;
 	r->id = s->id;
 	r->svc = s->svc;
@@ -132,12 +167,16 @@ rsession_start(const struct session *s)
 	pump_clear(&r->up);
 	pump_clear(&r->down);
 	r->up.arg = r->down.arg = r;
-	if ((r->timer = evtimer_new(env->base, rsession_timer, r)) == NULL ||
+	r->timer = rsession_ev(r, RSESSION_EV_TIMER);
+	if (evtimer_assign(r->timer, env->base, rsession_timer, r) == -1 ||
 	    pump_init(&r->up, env->base, &env->pipes, s->fd, be->fd,
-	    CLIENT_IN_MAX_BYTES, rsession_event) == -1 ||
+	    CLIENT_IN_MAX_BYTES, rsession_event,
+	    rsession_ev(r, RSESSION_EV_UP_READ),
+	    rsession_ev(r, RSESSION_EV_UP_WRITE)) == -1 ||
 	    pump_init(&r->down, env->base, &env->pipes, be->fd, s->fd,
-	    CLIENT_OUT_MAX_BYTES + 2 * STORE_IN_MAX_BYTES,
-	    rsession_event) == -1 ||
+	    CLIENT_OUT_MAX_BYTES + 2 * STORE_IN_MAX_BYTES, rsession_event,
+	    rsession_ev(r, RSESSION_EV_DOWN_READ),
+	    rsession_ev(r, RSESSION_EV_DOWN_WRITE)) == -1 ||
 	    buf_add(&r->up.pend, buf_data(&s->in), buf_len(&s->in)) == -1 ||
 	    buf_add(&r->down.pend, buf_data(&s->out), buf_len(&s->out)) ==
 	    -1 || buf_add(&r->down.pend, buf_data(&be->answer),

@@ -22,6 +22,9 @@
 #define PIPE_BYTES	(1024 * 1024)	/* pipe-max-size's default */
 #define PEND		"pending bytes first\r\n"
 
+/* The events' memory, which a pump's owner provides. */
+static struct event	*rev_mem, *wev_mem;
+
 static void
 never_called(evutil_socket_t fd, short ev, void *arg)
 {
@@ -106,7 +109,7 @@ test_unix(struct event_base *base)
 	}
 	pump_clear(&d);
 	tap_is_int(pump_init(&d, base, NULL, in[0], out[0], 4096,
-	    never_called), 0, "AF_UNIX: pump_init");
+	    never_called, rev_mem, wev_mem), 0, "AF_UNIX: pump_init");
 	(void)buf_add(&d.pend, "a ", 2);
 	pump_start(&d);
 	tap_ok(event_pending(d.rev, EV_READ, NULL), "AF_UNIX: the sender is "
@@ -155,7 +158,7 @@ test_pool(struct event_base *base)
 	}
 	pump_clear(&d);
 	tap_is_int(pump_init(&d, base, &pool, in[0], out[0], 4096,
-	    never_called), 0, "pool: pump_init");
+	    never_called, rev_mem, wev_mem), 0, "pool: pump_init");
 	tap_ok(d.pipe[0] == -1 && d.pipe[1] == -1, "pool: no pipe before "
 	    "bytes come");
 	tap_ok(write(in[1], "hello", 5) == 5, "pool: sender writes");
@@ -194,6 +197,8 @@ main(void)
 	int			 in[2], out[2], bad = 0, r = PUMP_WAIT;
 
 	if ((base = event_base_new()) == NULL ||
+	    (rev_mem = calloc(1, event_get_struct_event_size())) == NULL ||
+	    (wev_mem = calloc(1, event_get_struct_event_size())) == NULL ||
 	    big_pipe(in, &insize) == -1 || big_pipe(out, &outsize) == -1) {
 		tap_ok(0, "set up: %s", strerror(errno));
 		return tap_done();
@@ -201,7 +206,7 @@ main(void)
 	total = 4 * insize;
 	pump_clear(&d);
 	tap_is_int(pump_init(&d, base, NULL, in[0], out[1], 4096,
-	    never_called), 0, "pump_init");
+	    never_called, rev_mem, wev_mem), 0, "pump_init");
 	tap_ok(buf_add(&d.pend, PEND, sizeof(PEND) - 1) == 0, "pend filled");
 	tap_ok(insize > PUMP_WAKEUP_BYTES + RELAY_PIPE_BYTES,
 	    "the sender holds more than one wakeup (%zu bytes)", insize);
@@ -243,13 +248,20 @@ main(void)
 	tap_is_int((long long)seen, (long long)total, "all bytes arrived");
 	tap_is_int((long long)d.bytes, (long long)(total + sizeof(PEND) - 1),
 	    "the byte count includes pend");
+	pump_arm(&d);
 	pump_free(&d);
 	tap_ok(d.pipe[0] == -1 && d.rev == NULL, "pump_free clears");
+	/* The owner frees the memory next: libevent must not know it. */
+	tap_ok(!event_pending(rev_mem, EV_READ | EV_WRITE | EV_TIMEOUT,
+	    NULL) && !event_pending(wev_mem, EV_READ | EV_WRITE | EV_TIMEOUT,
+	    NULL), "pump_free deletes both events");
 	close(in[0]);
 	close(out[0]);
 	close(out[1]);
 	test_unix(base);
 	test_pool(base);
 	event_base_free(base);
+	free(rev_mem);
+	free(wev_mem);
 	return tap_done();
 }

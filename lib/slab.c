@@ -1,0 +1,158 @@
+/*
+ * Fixed-size objects from mmap'd slabs. Each object is preceded by a
+ * pointer to its slab, so slab_put needs nothing but the object; a free
+ * object holds the next free one of its slab.
+ */
+#include <sys/types.h>
+#include <sys/mman.h>
+#include <sys/queue.h>
+
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "slab.h"
+
+#define SLAB_ALIGN		16
+/* Small objects share a slab of at least this much... */
+#define SLAB_MIN_BYTES		(16 * 1024)
+/* ...and big ones at least this many to a slab, so the header is noise. */
+#define SLAB_MIN_OBJS		8
+
+struct slab {
+	LIST_ENTRY(slab)	 entry;		/* in partial, when listed */
+	int			 listed;
+	size_t			 nused;
+	void			*free;		/* first free object */
+};
+
+struct slab_obj {
+	struct slab		*slab;
+	uint8_t			 pad[SLAB_ALIGN - sizeof(struct slab *)];
+};
+
+#define ROUND_UP(n, a)		(((n) + (a) - 1) / (a) * (a))
+#define SLAB_HEAD_BYTES		ROUND_UP(sizeof(struct slab), SLAB_ALIGN)
+
+int
+slab_cache_init(struct slab_cache *c, size_t size)
+{
+	long	page = sysconf(_SC_PAGESIZE);
+	size_t	want;
+
+	memset(c, 0, sizeof(*c));
+	LIST_INIT(&c->partial);
+	if (size == 0 || size > SLAB_OBJ_MAX_BYTES || page <= 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	c->objbytes = sizeof(struct slab_obj) + ROUND_UP(size, SLAB_ALIGN);
+	want = SLAB_HEAD_BYTES + SLAB_MIN_OBJS * c->objbytes;
+	if (want < SLAB_MIN_BYTES)
+		want = SLAB_MIN_BYTES;
+	c->slabbytes = ROUND_UP(want, (size_t)page);
+	c->perslab = (c->slabbytes - SLAB_HEAD_BYTES) / c->objbytes;
+	return 0;
+}
+
+static struct slab_obj *
+slab_obj(struct slab_cache *c, struct slab *sl, size_t i)
+{
+	return (struct slab_obj *)((uint8_t *)sl + SLAB_HEAD_BYTES +
+	    i * c->objbytes);
+}
+
+/* A new slab, every object on its free list. */
+static struct slab *
+slab_map(struct slab_cache *c)
+{
+	struct slab	*sl;
+	size_t		 i;
+	void		*p;
+
+	p = mmap(NULL, c->slabbytes, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	sl = p;
+	/* The pages are zero: only the links need writing. */
+	for (i = c->perslab; i > 0; i--) {
+		*(void **)(slab_obj(c, sl, i - 1) + 1) = sl->free;
+		sl->free = slab_obj(c, sl, i - 1) + 1;
+	}
+	c->nslabs++;
+	return sl;
+}
+
+static void
+slab_unmap(struct slab_cache *c, struct slab *sl)
+{
+	(void)munmap(sl, c->slabbytes);
+	c->nslabs--;
+}
+
+void *
+slab_get(struct slab_cache *c)
+{
+	struct slab	*sl;
+	void		*obj;
+
+	if ((sl = LIST_FIRST(&c->partial)) == NULL) {
+		if ((sl = c->spare) != NULL)
+			c->spare = NULL;
+		else if ((sl = slab_map(c)) == NULL)
+			return NULL;
+		LIST_INSERT_HEAD(&c->partial, sl, entry);
+		sl->listed = 1;
+	}
+	obj = sl->free;
+	sl->free = *(void **)obj;
+	((struct slab_obj *)obj - 1)->slab = sl;
+	memset(obj, 0, c->objbytes - sizeof(struct slab_obj));
+	if (++sl->nused == c->perslab) {
+		LIST_REMOVE(sl, entry);
+		sl->listed = 0;
+	}
+	c->nobjs++;
+	return obj;
+}
+
+void
+slab_put(struct slab_cache *c, void *obj)
+{
+	struct slab	*sl;
+
+	if (obj == NULL)
+		return;
+	sl = ((struct slab_obj *)obj - 1)->slab;
+	explicit_bzero(obj, c->objbytes - sizeof(struct slab_obj));
+	*(void **)obj = sl->free;
+	sl->free = obj;
+	c->nobjs--;
+	if (--sl->nused > 0) {
+		if (!sl->listed) {
+			LIST_INSERT_HEAD(&c->partial, sl, entry);
+			sl->listed = 1;
+		}
+		return;
+	}
+	/* Empty: one stays for the next session, the others go. */
+	if (sl->listed) {
+		LIST_REMOVE(sl, entry);
+		sl->listed = 0;
+	}
+	if (c->spare == NULL)
+		c->spare = sl;
+	else
+		slab_unmap(c, sl);
+}
+
+void
+slab_cache_free(struct slab_cache *c)
+{
+	if (c->spare != NULL) {
+		slab_unmap(c, c->spare);
+		c->spare = NULL;
+	}
+}

@@ -1,0 +1,180 @@
+/*
+ * Unit tests for lib/slab.c: sizes, alignment, zeroed and wiped objects,
+ * slabs that go back to the kernel when empty (mincore says ENOMEM for an
+ * unmapped page), the one spare, and a random model of gets and puts.
+ */
+#include <sys/types.h>
+#include <sys/mman.h>
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "slab.h"
+#include "regress/tap.h"
+
+#define OBJ_BYTES	1000
+#define MODEL_LIVE	700
+#define MODEL_STEPS	50000
+
+/* Whether the page of p is mapped. */
+static int
+mapped(const void *p)
+{
+	long		page = sysconf(_SC_PAGESIZE);
+	unsigned char	vec;
+
+	return mincore((void *)((uintptr_t)p & ~(uintptr_t)(page - 1)), 1,
+	    &vec) == 0;
+}
+
+static int
+all_zero(const uint8_t *p, size_t n)
+{
+	while (n-- > 0)
+		if (*p++ != 0)
+			return 0;
+	return 1;
+}
+
+static void
+test_init(void)
+{
+	struct slab_cache	c;
+	long			page = sysconf(_SC_PAGESIZE);
+
+	tap_is_int(slab_cache_init(&c, 0), -1, "size 0 is refused");
+	tap_is_int(slab_cache_init(&c, SLAB_OBJ_MAX_BYTES + 1), -1,
+	    "a size over SLAB_OBJ_MAX_BYTES is refused");
+	tap_is_int(slab_cache_init(&c, SLAB_OBJ_MAX_BYTES), 0,
+	    "SLAB_OBJ_MAX_BYTES is taken");
+	tap_ok(c.perslab >= 8 && c.slabbytes % page == 0,
+	    "big objects: %zu to a slab of whole pages", c.perslab);
+	tap_is_int(slab_cache_init(&c, 1), 0, "size 1 is taken");
+	tap_ok(c.objbytes % 16 == 0 && c.slabbytes % page == 0,
+	    "objects and slabs are aligned");
+}
+
+/* One slab filled, one more object, all put back. */
+static void
+test_slabs(void)
+{
+	struct slab_cache	c;
+	uint8_t			**objs;
+	size_t			i, n;
+	int			ok = 1;
+
+	if (slab_cache_init(&c, OBJ_BYTES) == -1 ||
+	    (objs = calloc(c.perslab * 3, sizeof(*objs))) == NULL) {
+		tap_ok(0, "set up: %s", strerror(errno));
+		return;
+	}
+	n = c.perslab * 3;
+	for (i = 0; i < n; i++) {
+		if ((objs[i] = slab_get(&c)) == NULL ||
+		    (uintptr_t)objs[i] % 16 != 0 ||
+		    !all_zero(objs[i], OBJ_BYTES))
+			ok = 0;
+		else
+			memset(objs[i], 0xa5, OBJ_BYTES);
+		if (i + 1 == c.perslab && c.nslabs != 1)
+			ok = 0;
+	}
+	tap_ok(ok, "%zu objects: zeroed, aligned, one slab per %zu", n,
+	    c.perslab);
+	tap_is_int(c.nslabs, 3, "three slabs for them");
+	tap_is_int(c.nobjs, n, "all counted");
+	ok = 1;
+	for (i = 0; i < n && ok; i++)
+		ok = objs[i][0] == 0xa5 && objs[i][OBJ_BYTES - 1] == 0xa5;
+	tap_ok(ok, "no object was written over by another");
+
+	/* The first slab emptied: it is the spare, mapped and wiped. */
+	for (i = 0; i < c.perslab; i++)
+		slab_put(&c, objs[i]);
+	tap_is_int(c.nslabs, 3, "an emptied slab stays as the spare");
+	tap_ok(mapped(objs[1]) && all_zero(objs[1] + sizeof(void *),
+	    OBJ_BYTES - sizeof(void *)), "a put object is wiped");
+	/* The second one emptied: it goes back to the kernel. */
+	for (i = c.perslab; i < 2 * c.perslab; i++)
+		slab_put(&c, objs[i]);
+	tap_is_int(c.nslabs, 2, "a second empty slab is unmapped");
+	tap_ok(!mapped(objs[c.perslab]) && !mapped(objs[2 * c.perslab - 1]),
+	    "its pages are gone (mincore: ENOMEM)");
+	tap_ok(mapped(objs[0]), "the spare's pages are still there");
+
+	/* A full slab that gets an object back serves the next get. */
+	slab_put(&c, objs[2 * c.perslab + 1]);
+	tap_ok(slab_get(&c) == objs[2 * c.perslab + 1],
+	    "a slab that was full takes the next get again");
+	tap_is_int(c.nslabs, 2, "no slab mapped for it");
+	for (i = 2 * c.perslab; i < n; i++)
+		slab_put(&c, objs[i]);
+	tap_is_int(c.nslabs, 1, "all put back: only the spare is left");
+	tap_is_int(c.nobjs, 0, "none counted");
+	tap_ok(!mapped(objs[2 * c.perslab]), "the last full slab is unmapped");
+	objs[0] = slab_get(&c);
+	tap_is_int(c.nslabs, 1, "the spare serves the next get");
+	tap_ok(objs[0] != NULL && all_zero(objs[0], OBJ_BYTES),
+	    "an object from the spare is zeroed (its free link too)");
+	slab_put(&c, objs[0]);
+	slab_cache_free(&c);
+	tap_is_int(c.nslabs, 0, "slab_cache_free unmaps the spare");
+	tap_ok(!mapped(objs[0]), "its pages are gone");
+	slab_put(&c, NULL);
+	free(objs);
+}
+
+/* Random gets and puts against a table of live objects and their marks. */
+static void
+test_model(void)
+{
+	struct slab_cache	c;
+	uint32_t		*live[MODEL_LIVE];
+	size_t			nlive = 0, i, step, j;
+	int			ok = 1;
+
+	memset(live, 0, sizeof(live));
+	if (slab_cache_init(&c, OBJ_BYTES) == -1) {
+		tap_ok(0, "model: set up");
+		return;
+	}
+	srandom(16);
+	for (step = 0; step < MODEL_STEPS && ok; step++) {
+		if (nlive < MODEL_LIVE && (nlive == 0 || random() % 2)) {
+			if ((live[nlive] = slab_get(&c)) == NULL) {
+				ok = 0;
+				break;
+			}
+			for (j = 0; j < OBJ_BYTES / 4; j++)
+				live[nlive][j] = (uint32_t)step;
+			nlive++;
+			continue;
+		}
+		i = random() % nlive;
+		for (j = 0; j < OBJ_BYTES / 4 && ok; j++)
+			ok = live[i][j] == live[i][0];
+		slab_put(&c, live[i]);
+		live[i] = live[--nlive];
+		ok = ok && c.nobjs == nlive &&
+		    c.nslabs <= (nlive + c.perslab - 1) / c.perslab + 1 +
+		    nlive;
+	}
+	tap_ok(ok, "model: %zu steps, every object kept its bytes", step);
+	while (nlive > 0)
+		slab_put(&c, live[--nlive]);
+	tap_is_int(c.nslabs, 1, "model: all put back, only the spare mapped");
+	slab_cache_free(&c);
+}
+
+int
+main(void)
+{
+	test_init();
+	test_slabs();
+	test_model();
+	return tap_done();
+}
