@@ -153,6 +153,8 @@ def main():
     ap.add_argument("--perf", action="store_true")
     ap.add_argument("--strace", action="store_true")
     ap.add_argument("--secs", type=float, default=10)
+    ap.add_argument("--conc", type=int, default=20,
+                    help="connections in flight (the bench's is 50)")
     ap.add_argument("--out", default="/tmp/tlsprof",
                     help="where the perf data files are kept")
     ap.add_argument("--target", default="mmpd", choices=("mmpd", "nginx"),
@@ -163,7 +165,7 @@ def main():
     only = args.only.split(",") if args.only else None
     os.makedirs(args.out, exist_ok=True)
     cfg = dict(B.SMOKE)
-    cfg.update({"users": 200, "login_c": 20, "secs": args.secs})
+    cfg.update({"users": 200, "login_c": args.conc, "secs": args.secs})
     B.T.install_signal_handlers()
     env = B.setup(cfg)
     target = B.targets(env, [args.target])[0]
