@@ -164,7 +164,7 @@ cpu_us(void)
 }
 
 /* Not inlined: callgrind's --toggle-collect names these two. */
-__attribute__((noinline)) int
+static __attribute__((noinline)) int
 srv_handshake(SSL *s)
 {
 	double	 t0 = cpu_us();
@@ -174,7 +174,7 @@ srv_handshake(SSL *s)
 	return r;
 }
 
-__attribute__((noinline)) int
+static __attribute__((noinline)) int
 srv_read(SSL *s, char *buf, int len)
 {
 	double	 t0 = cpu_us();
