@@ -20,9 +20,11 @@
  *
  * The "mmpd" settings mirror server_ctx_settings() and server_ticket_cb()
  * in mmp-tlsd/server.c and the read-ahead of server_ssl_new(); "nginx"
- * those nginx 1.22 sets with the bench's configuration (bench/peers.py:
- * ssl_session_cache shared, ssl_session_tickets on, OpenSSL's own ticket
- * keys and its default of two tickets).
+ * those of nginx 1.22's ngx_ssl_create() with the bench's configuration
+ * (bench/peers.py: ssl_session_cache shared, ssl_session_tickets on,
+ * OpenSSL's own ticket keys and its default of two tickets), its
+ * new-session callback reduced to the session's serialisation (not the
+ * shared-memory store that follows it in nginx).
  */
 #include <sys/types.h>
 
@@ -127,17 +129,35 @@ mmpd_settings(SSL_CTX *ctx)
 	SSL_CTX_set_timeout(ctx, TICKET_SEC);
 }
 
+/*
+ * ngx_ssl_new_session up to its store: the session serialised. OpenSSL
+ * calls it for every TLS 1.3 ticket, resumptions included.
+ */
+static int
+nginx_new_session(SSL *ssl, SSL_SESSION *sess)
+{
+	unsigned char	 buf[4096], *p = buf;
+
+	(void)ssl;
+	if (i2d_SSL_SESSION(sess, NULL) > (int)sizeof(buf) ||
+	    i2d_SSL_SESSION(sess, &p) <= 0)
+		errx(1, "i2d_SSL_SESSION");
+	return 0;
+}
+
 /* ngx_ssl_create, ngx_ssl_session_cache (shared), tickets on. */
 static void
 nginx_settings(SSL_CTX *ctx)
 {
+	/* SSL_OP_NO_CLIENT_RENEGOTIATION too where OpenSSL has it (3.1) */
 	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION |
-	    SSL_OP_CIPHER_SERVER_PREFERENCE);
+	    SSL_OP_NO_ANTI_REPLAY | SSL_OP_IGNORE_UNEXPECTED_EOF);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS |
 	    SSL_MODE_NO_AUTO_CHAIN);
 	SSL_CTX_set_read_ahead(ctx, 1);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER |
 	    SSL_SESS_CACHE_NO_INTERNAL);
+	SSL_CTX_sess_set_new_cb(ctx, nginx_new_session);
 	if (SSL_CTX_set_session_id_context(ctx, (unsigned char *)"ngx",
 	    3) != 1)
 		errx(1, "SSL_CTX settings");
