@@ -947,6 +947,28 @@ tls_handshake(struct conn *c)
 		conn_readable(c);
 }
 
+/*
+ * The newest session, a copy of it for c: a TLS 1.3 client that gets a
+ * new ticket marks the session it resumed spent (OpenSSL removes it from
+ * the cache, which flags the object itself), so a connection given the
+ * shared object before its ClientHello would then offer nothing and make
+ * a full handshake (about 15% of them at C=50, against every target).
+ */
+static int
+tls_offer(struct conn *c)
+{
+	SSL_SESSION	*s;
+	int		 ok;
+
+	if (!opt.resume || st.sess == NULL)
+		return 0;
+	if ((s = SSL_SESSION_dup(st.sess)) == NULL)
+		return -1;
+	ok = SSL_set_session(c->ssl, s);
+	SSL_SESSION_free(s);
+	return ok == 1 ? 0 : -1;
+}
+
 static void
 tls_start(struct conn *c)
 {
@@ -954,8 +976,7 @@ tls_start(struct conn *c)
 	    SSL_set_fd(c->ssl, c->fd) != 1 ||
 	    (opt.sni != NULL &&
 	    SSL_set_tlsext_host_name(c->ssl, opt.sni) != 1) ||
-	    (opt.resume && st.sess != NULL &&
-	    SSL_set_session(c->ssl, st.sess) != 1)) {
+	    tls_offer(c) == -1) {
 		conn_end(c, 1);
 		return;
 	}

@@ -7,7 +7,10 @@
 # (software clock: this machine's VM has no hardware counters), its
 # samples split by shared object and symbol; with --strace, `strace -c`
 # on mmp-tlsd and on the other processes: system calls per login (counts,
-# which a busy machine does not change). Not part of `make bench`.
+# which a busy machine does not change). --target nginx does the same
+# for nginx's mail proxy on the same setup (its workers in mmp-tlsd's
+# place): the side by side of where a handshake's CPU goes. Not part of
+# `make bench`.
 
 import argparse
 import os
@@ -30,6 +33,11 @@ def proc_name(pid):
     if len(argv) > 2 and argv[1] == b"-P":
         name += " -P " + argv[2].decode(errors="replace")
     return name
+
+
+# The processes that hold the TLS sessions: mmpd's mmp-tlsd, nginx's
+# workers (each does its own TLS).
+TLS_PROCS = ("mmp-tlsd", "nginx: worker process")
 
 
 def ticks_by_name(pids):
@@ -103,19 +111,20 @@ def one(target, kind, ver, mode, cfg, use_perf, outdir, use_strace=False):
         opts.append("-R")
     tls = (target.tls_ports[kind], opts) if kind else None
     pids = target.pids()
-    tlsd = [p for p in pids if proc_name(p) == "mmp-tlsd"]
+    tlsd = [p for p in pids if proc_name(p) in TLS_PROCS]
     before = ticks_by_name(pids)
     perf = None
-    data = os.path.join(outdir, "perf-%s-%s-%s.data" % (kind, ver, mode))
+    data = os.path.join(outdir, "perf-%s-%s-%s-%s.data" % (
+        target.name, kind, ver, mode))
     if use_perf and tlsd and kind:
         perf = perf_start(tlsd, data)
     traces = []
     if use_strace:
         others = [p for p in pids if p not in tlsd]
-        for group, gp in (("mmp-tlsd", tlsd), ("the others", others)):
+        for group, gp in (("TLS", tlsd), ("the others", others)):
             if gp:
-                path = os.path.join(outdir, "strace-%s-%s-%s-%s" % (
-                    kind, ver, mode, group.replace(" ", "")))
+                path = os.path.join(outdir, "strace-%s-%s-%s-%s-%s" % (
+                    target.name, kind, ver, mode, group.replace(" ", "")))
                 traces.append((group, path, strace_start(gp, path)))
         time.sleep(1)	# attached
     res = B.loadgen(target, "imap", "login", cfg["users"],
@@ -144,24 +153,28 @@ def main():
     ap.add_argument("--perf", action="store_true")
     ap.add_argument("--strace", action="store_true")
     ap.add_argument("--secs", type=float, default=10)
+    ap.add_argument("--conc", type=int, default=20,
+                    help="connections in flight (the bench's is 50)")
     ap.add_argument("--out", default="/tmp/tlsprof",
                     help="where the perf data files are kept")
+    ap.add_argument("--target", default="mmpd", choices=("mmpd", "nginx"),
+                    help="whose processes: mmpd's or nginx's (same setup)")
     ap.add_argument("--only", default=None,
                     help="comma-separated runs, e.g. rsa2048-1.3-resumed")
     args = ap.parse_args()
     only = args.only.split(",") if args.only else None
     os.makedirs(args.out, exist_ok=True)
     cfg = dict(B.SMOKE)
-    cfg.update({"users": 200, "login_c": 20, "secs": args.secs})
+    cfg.update({"users": 200, "login_c": args.conc, "secs": args.secs})
     B.T.install_signal_handlers()
     env = B.setup(cfg)
-    mmpd = B.targets(env, ["mmpd"])[0]
-    one(mmpd, None, "-", "plain", cfg, False, args.out, args.strace)
-    for kind in mmpd.tls_ports:
+    target = B.targets(env, [args.target])[0]
+    one(target, None, "-", "plain", cfg, False, args.out, args.strace)
+    for kind in target.tls_ports:
         for ver in B.TLS_VERSIONS:
             for mode in B.TLS_MODES:
                 if only is None or "%s-%s-%s" % (kind, ver, mode) in only:
-                    one(mmpd, kind, ver, mode, cfg, args.perf, args.out,
+                    one(target, kind, ver, mode, cfg, args.perf, args.out,
                         args.strace)
 
 

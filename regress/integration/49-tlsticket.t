@@ -8,7 +8,8 @@
 # session to a reload); SSLSessionLifetime 0 issues no ticket at all. A
 # TLS 1.3 ticket is used once (RFC 8446 C.4; OpenSSL's client marks its
 # session spent): a resumed TLS 1.3 session gets a new ticket, which
-# resumes the next connection.
+# resumes the next connection; one ticket per TLS 1.3 handshake, full or
+# resumed (as nginx sends on a resumption: bench/README.md, TLS).
 
 import os
 import re
@@ -72,6 +73,30 @@ def ticket_bytes(path):
     return m.group(1) if m else None
 
 
+def tickets13(m, pki, sess_out, sess_in=None):
+    """A TLS 1.3 connection with s_client -msg: (NewSessionTicket
+    messages the server sent, whether it sent a certificate, output)."""
+    extra = ["-tls1_3", "-msg", "-sess_out", sess_out]
+    if sess_in is not None:
+        extra += ["-sess_in", sess_in]
+    rc, out = T.s_client(m.imaps_ports[0], pki, data=b"a LOGOUT\r\n",
+                         extra=extra, host=m.host)
+    got = re.findall(r"^<<< TLS 1\.3, Handshake \[length [0-9a-f]+\], "
+                     r"(NewSessionTicket|Certificate)$", out, re.M)
+    return got.count("NewSessionTicket"), "Certificate" in got, out
+
+
+def test_tls13_count(tap, env, m, pki):
+    """How many tickets a TLS 1.3 handshake costs the server."""
+    full, resumed = env.path("tls13-n0.pem"), env.path("tls13-n1.pem")
+    n, cert, out = tickets13(m, pki, full)
+    tap.ok(n == 1 and cert, "TLS 1.3 full handshake: one ticket (%d)" % n,
+           out[-3000:])
+    n, cert, out = tickets13(m, pki, resumed, full)
+    tap.ok(n == 1 and not cert, "TLS 1.3 resumed handshake: one new "
+           "ticket (%d), no certificate" % n, out[-3000:])
+
+
 def test_tls13_renew(tap, env, m, pki):
     """A chain of TLS 1.3 resumptions, each offering the ticket the one
     before left (s_client writes -sess_out when a ticket arrives)."""
@@ -127,6 +152,7 @@ def main(tap):
             "key: new tickets name it")
 
     test_tls13_renew(tap, env, m, pki)
+    test_tls13_count(tap, env, m, pki)
 
     time.sleep(LIFETIME + 1)
     rc, name2, text = session(m, pki, s4)
