@@ -14,6 +14,26 @@
 
 #include "slab.h"
 
+/*
+ * The sanitizer build sees a put object as freed memory, as it saw the
+ * heap chunk this replaces: a use after slab_put is reported, not read.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define SLAB_ASAN	1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SLAB_ASAN	1
+#endif
+#endif
+#ifdef SLAB_ASAN
+#include <sanitizer/asan_interface.h>
+#define SLAB_POISON(p, n)	ASAN_POISON_MEMORY_REGION((p), (n))
+#define SLAB_UNPOISON(p, n)	ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define SLAB_POISON(p, n)	do { (void)(p); (void)(n); } while (0)
+#define SLAB_UNPOISON(p, n)	do { (void)(p); (void)(n); } while (0)
+#endif
+
 #define SLAB_ALIGN		16
 /* Small objects share a slab of at least this much... */
 #define SLAB_MIN_BYTES		(16 * 1024)
@@ -80,6 +100,7 @@ slab_map(struct slab_cache *c)
 	for (i = c->perslab; i > 0; i--) {
 		*(void **)(slab_obj(c, sl, i - 1) + 1) = sl->free;
 		sl->free = slab_obj(c, sl, i - 1) + 1;
+		SLAB_POISON(slab_obj(c, sl, i - 1), c->objbytes);
 	}
 	c->nslabs++;
 	return sl;
@@ -88,6 +109,7 @@ slab_map(struct slab_cache *c)
 static void
 slab_unmap(struct slab_cache *c, struct slab *sl)
 {
+	SLAB_UNPOISON(sl, c->slabbytes);
 	(void)munmap(sl, c->slabbytes);
 	c->nslabs--;
 }
@@ -107,6 +129,7 @@ slab_get(struct slab_cache *c)
 		sl->listed = 1;
 	}
 	obj = sl->free;
+	SLAB_UNPOISON((struct slab_obj *)obj - 1, c->objbytes);
 	sl->free = *(void **)obj;
 	((struct slab_obj *)obj - 1)->slab = sl;
 	memset(obj, 0, c->objbytes - sizeof(struct slab_obj));
@@ -129,6 +152,7 @@ slab_put(struct slab_cache *c, void *obj)
 	explicit_bzero(obj, c->objbytes - sizeof(struct slab_obj));
 	*(void **)obj = sl->free;
 	sl->free = obj;
+	SLAB_POISON((struct slab_obj *)obj - 1, c->objbytes);
 	c->nobjs--;
 	if (--sl->nused > 0) {
 		if (!sl->listed) {

@@ -5,6 +5,7 @@
  */
 #include <sys/types.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 
 #include <errno.h>
 #include <stdint.h>
@@ -15,6 +16,23 @@
 
 #include "slab.h"
 #include "regress/tap.h"
+
+/* The sanitizer build poisons put objects: the wipe test peeks past it. */
+#if defined(__SANITIZE_ADDRESS__)
+#define TEST_ASAN	1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TEST_ASAN	1
+#endif
+#endif
+#ifdef TEST_ASAN
+#include <sanitizer/asan_interface.h>
+#define PEEK_BEGIN(p, n)	ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#define PEEK_END(p, n)		ASAN_POISON_MEMORY_REGION((p), (n))
+#else
+#define PEEK_BEGIN(p, n)	do { (void)(p); (void)(n); } while (0)
+#define PEEK_END(p, n)		do { (void)(p); (void)(n); } while (0)
+#endif
 
 #define OBJ_BYTES	1000
 #define MODEL_LIVE	700
@@ -96,8 +114,10 @@ test_slabs(void)
 	for (i = 0; i < c.perslab; i++)
 		slab_put(&c, objs[i]);
 	tap_is_int(c.nslabs, 3, "an emptied slab stays as the spare");
+	PEEK_BEGIN(objs[1], OBJ_BYTES);
 	tap_ok(mapped(objs[1]) && all_zero(objs[1] + sizeof(void *),
 	    OBJ_BYTES - sizeof(void *)), "a put object is wiped");
+	PEEK_END(objs[1], OBJ_BYTES);
 	/* The second one emptied: it goes back to the kernel. */
 	for (i = c.perslab; i < 2 * c.perslab; i++)
 		slab_put(&c, objs[i]);
@@ -170,11 +190,50 @@ test_model(void)
 	slab_cache_free(&c);
 }
 
+#ifdef TEST_ASAN
+/* In the sanitizer build, a read after slab_put or a second put is fatal. */
+static void
+test_asan(void)
+{
+	struct slab_cache	c;
+	volatile uint8_t	*p, *q;
+	pid_t			pid;
+	int			status, what;
+
+	for (what = 0; what < 2; what++) {
+		if (slab_cache_init(&c, OBJ_BYTES) == -1 ||
+		    (p = slab_get(&c)) == NULL || (q = slab_get(&c)) == NULL) {
+			tap_ok(0, "asan: set up");
+			return;
+		}
+		p[OBJ_BYTES - 1] = 1;
+		slab_put(&c, (void *)p);	/* its slab stays: q is in it */
+		fflush(stdout);
+		if ((pid = fork()) == 0) {
+			if (what == 0)
+				_exit(p[OBJ_BYTES - 1] == 0 ? 0 : 2);
+			slab_put(&c, (void *)p);
+			_exit(0);
+		}
+		status = 0;
+		(void)waitpid(pid, &status, 0);
+		tap_ok(pid > 0 && !(WIFEXITED(status) &&
+		    WEXITSTATUS(status) == 0), "asan: %s is reported",
+		    what == 0 ? "a read after slab_put" : "a second slab_put");
+		slab_put(&c, (void *)q);
+		slab_cache_free(&c);
+	}
+}
+#endif
+
 int
 main(void)
 {
 	test_init();
 	test_slabs();
 	test_model();
+#ifdef TEST_ASAN
+	test_asan();
+#endif
 	return tap_done();
 }
