@@ -18,13 +18,6 @@
  * The sanitizer build sees a put object as freed memory, as it saw the
  * heap chunk this replaces: a use after slab_put is reported, not read.
  */
-#if defined(__SANITIZE_ADDRESS__)
-#define SLAB_ASAN	1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SLAB_ASAN	1
-#endif
-#endif
 #ifdef SLAB_ASAN
 #include <sanitizer/asan_interface.h>
 #define SLAB_POISON(p, n)	ASAN_POISON_MEMORY_REGION((p), (n))
@@ -131,8 +124,9 @@ slab_get(struct slab_cache *c)
 	obj = sl->free;
 	SLAB_UNPOISON((struct slab_obj *)obj - 1, c->objbytes);
 	sl->free = *(void **)obj;
+	/* Zero but its link: fresh pages, or wiped by slab_put. */
+	*(void **)obj = NULL;
 	((struct slab_obj *)obj - 1)->slab = sl;
-	memset(obj, 0, c->objbytes - sizeof(struct slab_obj));
 	if (++sl->nused == c->perslab) {
 		LIST_REMOVE(sl, entry);
 		sl->listed = 0;

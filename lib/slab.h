@@ -35,4 +35,13 @@ void	 slab_cache_free(struct slab_cache *);
 
 #define SLAB_OBJ_MAX_BYTES	(64 * 1024)
 
+/* Defined in the sanitizer build, where a put object is poisoned. */
+#if defined(__SANITIZE_ADDRESS__)
+#define SLAB_ASAN	1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SLAB_ASAN	1
+#endif
+#endif
+
 #endif /* MMP_SLAB_H */

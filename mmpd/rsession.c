@@ -18,7 +18,6 @@
 
 #include "log.h"
 #include "relay.h"
-#include "slab.h"
 
 /*
  * What an idle session costs beside its events and sockets; a field that
