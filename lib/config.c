@@ -782,6 +782,30 @@ conf_check_servicelist(const struct conf_keyinfo *ki, const char *v,
 	return 0;
 }
 
+/* Listeners as ServiceList spells them: PORT, IPv4:PORT, [IPv6]:PORT. */
+static int
+conf_check_listenlist(const struct conf_keyinfo *ki, const char *v,
+    struct conf_parsed *out, char *why, size_t whylen)
+{
+	struct conf_listener	 l;
+	char			 tok[CONF_VALUE_BYTES + 1];
+	const char		*p = v;
+	int			 r;
+
+	(void)ki;
+	while ((r = conf_token(&p, ",|", tok, sizeof(tok))) == 1) {
+		if (conf_parse_listen(tok, 0, &l, why, whylen) == -1)
+			return -1;
+		if (conf_join(out->str, sizeof(out->str), tok) == -1)
+			break;
+	}
+	if (r != 0) {
+		snprintf(why, whylen, "listener list too long");
+		return -1;
+	}
+	return 0;
+}
+
 /* Validates v for key ki; the normalised value lands in out. */
 static int
 conf_check(const struct conf_keyinfo *ki, const char *v,
@@ -826,6 +850,8 @@ conf_check(const struct conf_keyinfo *ki, const char *v,
 		return conf_check_tlsprotos(ki, v, out, why, whylen);
 	case CT_REPLAYFMT:
 		return conf_check_replayfmt(ki, v, out, why, whylen);
+	case CT_LISTENLIST:
+		return conf_check_listenlist(ki, v, out, why, whylen);
 	case CT_STR:
 		break;
 	}
@@ -1033,6 +1059,76 @@ conf_port_is_tls(const struct mmp_conf *conf, int svc, uint16_t port)
 	return 0;
 }
 
+/*
+ * Does entry (PORT, *:PORT or ADDR:PORT of a ProxyProtocolPorts value)
+ * name listener l? A port alone names every address on it.
+ */
+static int
+conf_listener_named(const char *entry, const struct conf_listener *l)
+{
+	struct conf_listener	e;
+	char			why[CONF_WHY_BYTES];
+
+	if (conf_parse_listen(entry, l->svc, &e, why, sizeof(why)) == -1)
+		return 0;
+	return e.port == l->port && (e.host[0] == '\0' ||
+	    strcmp(e.host, l->host) == 0);
+}
+
+/* Is l one of its service's ProxyProtocolPorts? */
+static int
+conf_listener_is_proxy(const struct mmp_conf *conf,
+    const struct conf_listener *l)
+{
+	char		 tok[CONF_VALUE_BYTES + 1];
+	const char	*p;
+
+	if ((p = conf_str(conf, l->svc, CK_PROXYPROTOCOLPORTS)) == NULL)
+		return 0;
+	while (conf_token(&p, ",|", tok, sizeof(tok)) == 1)
+		if (conf_listener_named(tok, l))
+			return 1;
+	return 0;
+}
+
+/*
+ * ProxyProtocolPorts of sect: each entry names a listener of the service
+ * (a typo would leave the load balancer's port expecting no header), and
+ * ProxyProtocolNetworks says who may send one (without it every
+ * connection there would be refused).
+ */
+static int
+conf_check_proxy(const struct mmp_conf *conf, int sect, char *err,
+    size_t errlen)
+{
+	const struct conf_value	*cv = &conf->v[sect][CK_PROXYPROTOCOLPORTS];
+	char			 tok[CONF_VALUE_BYTES + 1];
+	const char		*p = cv->str;
+	size_t			 i;
+	int			 found;
+
+	if (!cv->isset || p == NULL || p[0] == '\0')
+		return 0;
+	while (conf_token(&p, ",|", tok, sizeof(tok)) == 1) {
+		for (i = 0, found = 0; i < conf->nlisteners && !found; i++)
+			found = conf->listeners[i].svc == sect &&
+			    conf_listener_named(tok, &conf->listeners[i]);
+		if (!found) {
+			conf_errf(err, errlen, "%s:%d: ProxyProtocolPorts: %s "
+			    "is not a listener of this service in ServiceList",
+			    cv->file, cv->line, tok);
+			return -1;
+		}
+	}
+	if (!conf->v[sect][CK_PROXYPROTOCOLNETWORKS].isset) {
+		conf_errf(err, errlen, "%s:%d: ProxyProtocolPorts needs "
+		    "ProxyProtocolNetworks (the load balancers' addresses)",
+		    cv->file, cv->line);
+		return -1;
+	}
+	return 0;
+}
+
 int
 conf_path_next(const char **sp, char *path, size_t len)
 {
@@ -1224,16 +1320,19 @@ conf_finish(struct mmp_conf *conf, char *err, size_t errlen)
 			return -1;
 		}
 	}
-	for (i = 0; i < sp.n; i++)
+	for (i = 0; i < sp.n; i++) {
 		sp.l[i].tls = conf_port_is_tls(conf, sp.l[i].svc,
 		    sp.l[i].port);
+		sp.l[i].proxy = conf_listener_is_proxy(conf, &sp.l[i]);
+	}
 	conf->listeners = sp.l;
 	conf->nlisteners = sp.n;
 	memcpy(conf->enabled, sp.enabled, sizeof(conf->enabled));
 	conf->enabled[CONF_GLOBAL] = 1;
 	for (sect = SVC_IMAP; sect < CONF_NSECT; sect++)
 		if (conf->enabled[sect] &&
-		    conf_check_tls(conf, sect, err, errlen) == -1)
+		    (conf_check_tls(conf, sect, err, errlen) == -1 ||
+		    conf_check_proxy(conf, sect, err, errlen) == -1))
 			return -1;
 	return 0;
 }
@@ -1661,9 +1760,9 @@ conf_dump(const struct mmp_conf *conf, FILE *fp)
 	}
 	for (i = 0; i < conf->nlisteners; i++) {
 		l = &conf->listeners[i];
-		fprintf(fp, "listener %s %s %s\n", l->label,
+		fprintf(fp, "listener %s %s %s%s\n", l->label,
 		    l->svc == SVC_IMAP ? "imap" : "pop",
-		    l->tls ? "tls" : "plain");
+		    l->tls ? "tls" : "plain", l->proxy ? " proxy" : "");
 	}
 }
 

@@ -57,6 +57,8 @@ enum conf_type {
 				   CONF_PATHS_MAX; "" = none */
 	CT_TLSPROTOS,		/* TLSv1.2 and/or TLSv1.3 */
 	CT_REPLAYFMT,		/* ReplayFormat, see lib/loginname.h */
+	CT_LISTENLIST,		/* PORT, IPv4:PORT or [IPv6]:PORT of
+				   ServiceList; blank, comma or | separated */
 };
 
 #define CONF_PATHS_MAX	16	/* = TLS_CERTS_MAX (lib/tlsmsg.h) */
@@ -93,6 +95,7 @@ struct conf_value {
 struct conf_listener {
 	int		 svc;		/* SVC_IMAP or SVC_POP */
 	int		 tls;		/* port is in SSLPorts, SSLEnable yes */
+	int		 proxy;		/* in ProxyProtocolPorts */
 	char		 host[CONF_HOST_BYTES];	/* "" = every address */
 	uint16_t	 port;
 	char		 label[CONF_HOST_BYTES + 8];	/* "*:143", "[::1]:143" */

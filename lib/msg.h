@@ -36,7 +36,8 @@ enum mmp_imsg {
 	/* parent -> ldapd: str name, str address (one HostsFile entry). */
 	IMSG_CONF_HOST,
 	/*
-	 * parent -> relay: fd = listening socket; u8 svc, u8 tls, str label.
+	 * parent -> relay: fd = listening socket; u8 svc, u8 tls, u8 proxy
+	 * (a PROXY protocol header comes first), str label.
 	 * Part of a configuration: the set replaces the old one at CONF_END.
 	 */
 	IMSG_CONF_LISTENER,

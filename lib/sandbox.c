@@ -241,7 +241,11 @@ static const struct sandbox_rule sandbox_rules[] = {
 	/* unix: socketpairs to other processes (mmp-tlsd) */
 	RULE1(PROMISE_UNIX, socketpair, ARG32_EQ(0, AF_UNIX)),
 
-	/* imsg reads and writes with these, descriptors or not */
+	/*
+	 * imsg reads and writes with these, descriptors or not; the relay
+	 * also peeks at a client's PROXY header with recvmsg (MSG_PEEK,
+	 * mmpd/proxy.c) rather than allowing recvfrom for it
+	 */
 	RULE(PROMISE_RECVFD, recvmsg),
 	RULE(PROMISE_SENDFD, sendmsg),
 	/*

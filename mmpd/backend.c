@@ -27,6 +27,7 @@
 #include "relay.h"
 
 #define STORE_CAPA_TAG	"mmpd0"
+#define STORE_ID_TAG	"mmpd1"
 #define STORE_TLS_TAG	"S"
 #define STORE_ANSWER_LOG_BYTES	200	/* of a store's refusal, escaped */
 #define POP3_CMD_MAX_BYTES	255	/* RFC 5034 4: AUTH with its response */
@@ -36,6 +37,25 @@
 #define BE_TLS_PORT	1	/* SSLBacksidePort: TLS from the first byte */
 #define BE_TLS_STARTTLS	2	/* StoreStartTLS: after the greeting */
 
+/*
+ * One address of the mailHost at a time; any failure before the login
+ * was sent moves on to the next address:
+ *
+ *   BE_CONNECT --> BE_GREETING --(StoreStartTLS)--> BE_STARTTLS
+ *       |               |                                |
+ *       | (SSLBacksidePort: BE_TLS, then BE_GREETING)    v
+ *       |               |                   BE_TLS (mmp-tlsd), then
+ *       |               v                   CAPABILITY again (IMAP)
+ *   IMAP:  [BE_CAPA] --> [BE_ID] --> BE_LOGIN  (BE_CONT at literals)
+ *   POP3:  [[BE_POPCAPA --> BE_POPCAPA_LIST] --> BE_XCLIENT]
+ *            --> BE_USER --> BE_PASS
+ *                              or, as StoreAdmin, BE_LOGIN (AUTH PLAIN)
+ *
+ * [BE_CAPA]: when the greeting listed no capabilities, and after TLS.
+ * [BE_ID], [BE_XCLIENT]: ForwardClientAddress yes, once per store
+ * connection, and only when the store offers them (CAPABILITY ID; a
+ * greeting "+OK [XCLIENT]", else CAPA); their answer does not matter.
+ */
 enum backend_state {
 	BE_IDLE,
 	BE_CONNECT,
@@ -47,12 +67,18 @@ enum backend_state {
 	BE_LOGIN,		/* IMAP: the tagged answer; POP3: AUTH's */
 	BE_USER,		/* POP3: sent USER */
 	BE_PASS,		/* POP3: sent PASS */
+	BE_ID,			/* IMAP: sent ID with the client's address */
+	BE_POPCAPA,		/* POP3: asked CAPA, waiting for its +OK */
+	BE_POPCAPA_LIST,	/* POP3: CAPA's list, looking for XCLIENT */
+	BE_XCLIENT,		/* POP3: sent XCLIENT with the client's address */
 };
 
 static void	backend_event(int, short, void *);
 static void	backend_next_address(struct session *, const char *);
 static void	backend_failed(struct session *, const char *);
 static int	backend_imap_capa(struct session *);
+static int	backend_imap_ready(struct session *);
+static int	backend_pop3_ready(struct session *);
 static int	backend_pop3_user(struct session *);
 
 void
@@ -69,6 +95,7 @@ backend_free(struct backend *be)
 	buf_free(&be->answer);
 	be->state = BE_IDLE;
 	be->saslir = be->authplain = be->literalplus = be->logindisabled = 0;
+	be->idcap = be->xclient = be->forwarded = 0;
 	be->nsplit = be->cursplit = 0;
 	be->sentlogin = 0;
 	be->tls = be->tlsmode = 0;
@@ -226,6 +253,7 @@ backend_next_address(struct session *s, const char *why)
 	buf_reset(&be->out);
 	buf_reset(&be->answer);
 	be->saslir = be->authplain = be->literalplus = be->logindisabled = 0;
+	be->idcap = be->xclient = be->forwarded = 0;
 	while (be->next < be->naddr) {
 		if (backend_connect(s, err, sizeof(err)) == 0)
 			return;
@@ -275,6 +303,8 @@ backend_capabilities(struct backend *be, const char *p)
 				be->literalplus = 1;
 			else if (strcasecmp(word, "LOGINDISABLED") == 0)
 				be->logindisabled = 1;
+			else if (strcasecmp(word, "ID") == 0)
+				be->idcap = 1;
 		}
 		p += n;
 	}
@@ -422,7 +452,8 @@ backend_tls_result(struct session *s, const struct tls_result *r)
 	}
 	/* After STARTTLS: what the store offered in the clear is void. */
 	be->saslir = be->authplain = be->literalplus = be->logindisabled = 0;
-	rv = s->svc == SVC_IMAP ? backend_imap_capa(s) : backend_pop3_user(s);
+	be->idcap = be->xclient = 0;
+	rv = s->svc == SVC_IMAP ? backend_imap_capa(s) : backend_pop3_ready(s);
 	if (rv == -1) {
 		backend_failed(s, "cannot send the login");
 		return;
@@ -562,6 +593,85 @@ backend_refused(struct session *s, const char *line, size_t len)
 	return 1;
 }
 
+/*
+ * Host and port of a session address as addr_text wrote it ("a.b.c.d:n"
+ * or "[v6]:n"): 0, or -1 when it is not one (an unbound local address).
+ * Only hex digits, '.' and ':' pass: the result goes into a command.
+ */
+static int
+backend_split_addr(const char *text, char *host, size_t hostlen, char *port,
+    size_t portlen)
+{
+	const char	*h = text, *c;
+	size_t		 n;
+
+	if (text[0] == '[') {
+		h = text + 1;
+		if ((c = strstr(h, "]:")) == NULL)
+			return -1;
+		n = c - h;
+		c += 2;
+	} else {
+		if ((c = strrchr(text, ':')) == NULL)
+			return -1;
+		n = c - h;
+		c++;
+	}
+	if (n == 0 || n >= hostlen || strspn(h, "0123456789abcdefABCDEF.:") <
+	    n || c[0] == '\0' || strspn(c, "0123456789") != strlen(c) ||
+	    strlcpy(port, c, portlen) >= portlen)
+		return -1;
+	memcpy(host, h, n);
+	host[n] = '\0';
+	return 0;
+}
+
+/* ForwardClientAddress: the store hears who the client is (not twice). */
+static int
+backend_forward_wanted(const struct session *s)
+{
+	return !s->be.forwarded && conf_vnum(env->conf, s->svc,
+	    session_vd(s), CK_FORWARDCLIENTADDRESS);
+}
+
+/*
+ * The store's capabilities are known: with ForwardClientAddress, ID with
+ * the client's address first (Dovecot takes x-originating-ip from its
+ * login_trusted_networks), then the login.
+ */
+static int
+backend_imap_ready(struct session *s)
+{
+	struct backend	*be = &s->be;
+	char		 ip[ADDR_TEXT_BYTES], port[8];
+	char		 lip[ADDR_TEXT_BYTES], lport[8];
+
+	if (!backend_forward_wanted(s))
+		return backend_imap_login(s);
+	be->forwarded = 1;
+	if (!be->idcap ||
+	    backend_split_addr(s->client, ip, sizeof(ip), port,
+	    sizeof(port)) == -1) {
+		session_log(s, LOG_DEBUG, "store %s: %s; client address not "
+		    "forwarded", be->addr, be->idcap ? "no client address" :
+		    "offers no ID");
+		return backend_imap_login(s);
+	}
+	be->state = BE_ID;
+	if (buf_addf(&be->out, STORE_ID_TAG " ID (\"x-originating-ip\" "
+	    "\"%s\" \"x-originating-port\" \"%s\"", ip, port) == -1)
+		return -1;
+	if (backend_split_addr(s->local, lip, sizeof(lip), lport,
+	    sizeof(lport)) == 0 && buf_addf(&be->out, " \"x-connected-ip\" "
+	    "\"%s\" \"x-connected-port\" \"%s\"", lip, lport) == -1)
+		return -1;
+	if (buf_addf(&be->out, ")\r\n") == -1)
+		return -1;
+	session_log(s, LOG_DEBUG, "store %s: ID x-originating-ip %s", be->addr,
+	    ip);
+	return backend_send(s, buf_len(&be->out));
+}
+
 /* IMAP: what can the store do? Asked again after STARTTLS. */
 static int
 backend_imap_capa(struct session *s)
@@ -595,7 +705,7 @@ backend_imap_line(struct session *s, const char *line, size_t len)
 			    STORE_TLS_TAG " STARTTLS\r\n");
 		if ((p = strcasestr(line, "[CAPABILITY ")) != NULL) {
 			backend_capabilities(be, p + 12);
-			return backend_imap_login(s);
+			return backend_imap_ready(s);
 		}
 		return backend_imap_capa(s);
 	case BE_STARTTLS:
@@ -607,6 +717,11 @@ backend_imap_line(struct session *s, const char *line, size_t len)
 		if (strncasecmp(line, "* CAPABILITY ", 13) == 0)
 			backend_capabilities(be, line + 13);
 		else if (strncmp(line, STORE_CAPA_TAG " ", 6) == 0)
+			return backend_imap_ready(s);
+		return 0;
+	case BE_ID:
+		/* Its "* ID" and whether it took the address: no matter. */
+		if (strncmp(line, STORE_ID_TAG " ", 6) == 0)
 			return backend_imap_login(s);
 		return 0;
 	case BE_CONT:
@@ -679,6 +794,66 @@ backend_pop3_user(struct session *s)
 	return backend_send(s, buf_len(&be->out));
 }
 
+/*
+ * XCLIENT with the client's address (no RFC; Dovecot's pop3-login takes
+ * ADDR= PORT= from its login_trusted_networks), then the login.
+ */
+static int
+backend_pop3_xclient(struct session *s)
+{
+	struct backend	*be = &s->be;
+	char		 ip[ADDR_TEXT_BYTES], port[8];
+
+	if (backend_split_addr(s->client, ip, sizeof(ip), port,
+	    sizeof(port)) == -1)
+		return backend_pop3_user(s);
+	be->state = BE_XCLIENT;
+	session_log(s, LOG_DEBUG, "store %s: XCLIENT ADDR=%s", be->addr, ip);
+	if (buf_addf(&be->out, "XCLIENT ADDR=%s PORT=%s\r\n", ip, port) == -1)
+		return -1;
+	return backend_send(s, buf_len(&be->out));
+}
+
+/*
+ * The greeting (and TLS) is done. With ForwardClientAddress: XCLIENT if
+ * the greeting offered it ("+OK [XCLIENT]", Dovecot's way), else if CAPA
+ * lists it; then the login.
+ */
+static int
+backend_pop3_ready(struct session *s)
+{
+	struct backend	*be = &s->be;
+
+	if (!backend_forward_wanted(s))
+		return backend_pop3_user(s);
+	be->forwarded = 1;
+	if (be->xclient)
+		return backend_pop3_xclient(s);
+	be->state = BE_POPCAPA;
+	if (buf_addf(&be->out, "CAPA\r\n") == -1)
+		return -1;
+	return backend_send(s, buf_len(&be->out));
+}
+
+/* A line of CAPA's list, up to its ".". */
+static int
+backend_pop3_capa_line(struct session *s, const char *line)
+{
+	struct backend	*be = &s->be;
+
+	if (strcmp(line, ".") != 0 && strcmp(line, ".\r") != 0) {
+		if (strncasecmp(line, "XCLIENT", 7) == 0 &&
+		    (line[7] == '\0' || line[7] == ' ' || line[7] == '\r'))
+			be->xclient = 1;
+		return 0;
+	}
+	if (be->xclient)
+		return backend_pop3_xclient(s);
+	session_log(s, LOG_DEBUG, "store %s: no XCLIENT; client address not "
+	    "forwarded", be->addr);
+	return backend_pop3_user(s);
+}
+
 /* As backend_imap_line, for a POP3 store. */
 static int
 backend_pop3_line(struct session *s, const char *line, size_t len)
@@ -692,11 +867,24 @@ backend_pop3_line(struct session *s, const char *line, size_t len)
 			backend_next_address(s, "greeting is not +OK");
 			return 1;
 		}
+		/* Void after STLS, like everything said in the clear. */
+		be->xclient = strncmp(line, "+OK [XCLIENT]", 13) == 0;
 		if (be->tlsmode == BE_TLS_STARTTLS && !be->tls)
 			return backend_starttls_send(s, "STLS\r\n");
-		return backend_pop3_user(s);
+		return backend_pop3_ready(s);
 	case BE_STARTTLS:
 		return backend_starttls_answer(s, line, len, ok);
+	case BE_POPCAPA:
+		/* -ERR: no CAPA, and no list follows. */
+		if (!ok)
+			return backend_pop3_user(s);
+		be->state = BE_POPCAPA_LIST;
+		return 0;
+	case BE_POPCAPA_LIST:
+		return backend_pop3_capa_line(s, line);
+	case BE_XCLIENT:
+		/* +OK or -ERR (not a trusted proxy there): log in anyway. */
+		return backend_pop3_user(s);
 	case BE_USER:
 		if (!ok)
 			break;

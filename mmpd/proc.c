@@ -849,6 +849,7 @@ proc_send_listeners(struct child *c)
 		msg_writer_init(&w);
 		msg_add_u8(&w, l->cl.svc);
 		msg_add_u8(&w, l->cl.tls);
+		msg_add_u8(&w, l->cl.proxy);
 		msg_add_str(&w, l->cl.label);
 		if (chan_compose_msg(c->chan, IMSG_CONF_LISTENER, 0, fd, &w) ==
 		    -1)

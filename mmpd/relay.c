@@ -146,27 +146,29 @@ relay_listeners_start(void)
 	}
 }
 
-/* IMSG_CONF_LISTENER: fd, u8 svc, u8 tls, str label. */
+/* IMSG_CONF_LISTENER: fd, u8 svc, u8 tls, u8 proxy, str label. */
 static int
 relay_conf_listener(struct imsg *imsg)
 {
 	struct relay_listener	*l;
 	struct msg_reader	 r;
-	uint8_t			 svc, tls;
+	uint8_t			 svc, tls, proxy;
 
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		fatal("calloc");
 	msg_reader_init(&r, imsg);
 	if (msg_get_u8(&r, &svc) == -1 ||
 	    msg_get_u8(&r, &tls) == -1 ||
+	    msg_get_u8(&r, &proxy) == -1 ||
 	    msg_get_str(&r, l->label, sizeof(l->label)) == -1 ||
 	    msg_end(&r) == -1 || (svc != SVC_IMAP && svc != SVC_POP) ||
-	    tls > 1) {
+	    tls > 1 || proxy > 1) {
 		free(l);
 		return -1;
 	}
 	l->svc = svc;
 	l->tls = tls;
+	l->proxy = proxy;
 	l->fd = imsg->fd;
 	imsg->fd = -1;
 	if (fcntl(l->fd, F_SETFL, O_NONBLOCK) == -1)
@@ -213,6 +215,7 @@ relay_conf_apply(struct mmp_conf *conf, uint32_t gen)
 	env->gen = gen;
 	conf_log_levels(conf, env->verbose);
 	relay_conf_storenets(conf);
+	proxy_conf(conf);
 	relay_listeners_clear(&env->listeners);
 	while ((l = TAILQ_FIRST(&env->newlisteners)) != NULL) {
 		TAILQ_REMOVE(&env->newlisteners, l, entry);

@@ -7,6 +7,7 @@
 #define MMPD_RELAY_H
 
 #include <sys/types.h>
+#include <sys/socket.h>
 #include <sys/queue.h>
 #include <sys/tree.h>
 
@@ -42,7 +43,13 @@
 /*
  * Where a session is.
  *
- *   accept --(TLS listener)--> S_TLS --TLS_OK, greet--+
+ *   accept --(PROXY listener)--> S_PROXY (proxy.c: the header only)
+ *     |                              |
+ *     |<-----------------------------+ the client's address is final
+ *     |
+ *   session_admit
+ *     |
+ *     +--(TLS listener)--> S_TLS --TLS_OK, greet------+
  *     |                          ^                    |
  *     | greet                    | handed to mmp-tlsd |
  *     v                          |                    v
@@ -63,10 +70,12 @@
  *
  * Any state goes to S_CLOSING (last words, then close) or is closed at
  * once; S_TLS and S_STARTTLS close on TLS_FAILED, a lost mmp-tlsd or the
- * login timer.
+ * login timer; S_PROXY without a word (its peer is a load balancer) on a
+ * bad header, an end of file or its timer.
  */
 enum session_state {
 	S_PREAUTH,		/* reading pre-login commands */
+	S_PROXY,		/* reading a PROXY header, nothing else */
 	S_AUTH_CONT,		/* waiting for a SASL response line */
 	S_STARTTLS,		/* flushing "OK begin TLS", reading nothing */
 	S_TLS,			/* handed to mmp-tlsd, waiting for TLS_RESULT */
@@ -120,6 +129,9 @@ struct backend {
 	int		 authplain;
 	int		 literalplus;
 	int		 logindisabled;	/* greeting said LOGINDISABLED */
+	int		 idcap;		/* IMAP: the store offers ID */
+	int		 xclient;	/* POP3: its CAPA lists XCLIENT */
+	int		 forwarded;	/* ID / XCLIENT sent on this store */
 	size_t		 splits[2];	/* sync literals: wait for "+" here */
 	int		 nsplit;
 	int		 cursplit;
@@ -153,8 +165,14 @@ struct session {
 	struct event		*timer;		/* login, delay, idle */
 	struct buf		 in;
 	struct buf		 out;
+	/*
+	 * The client: accept4's peer, or the address a PROXY header gave;
+	 * everything (limits, access, logs, the store) uses these.
+	 */
+	struct sockaddr_storage	 peer;
 	char			 client[ADDR_TEXT_BYTES];
 	char			 local[ADDR_TEXT_BYTES];
+	int			 tlsport;	/* listener: TLS first */
 	/*
 	 * Its virtual domain (vdmap) by local, -1 none, as found under
 	 * configuration vdgen; session_vd() finds it again after a reload.
@@ -218,6 +236,7 @@ struct relay_listener {
 	int				 fd;
 	int				 svc;
 	int				 tls;	/* TLS from the first byte */
+	int				 proxy;	/* a PROXY header first */
 	char				 label[CONF_HOST_BYTES + 8];
 	/*
 	 * Its address as addr_text writes it when it is bound to one: every
@@ -262,6 +281,8 @@ struct relay_env {
 	int			 draining;
 	struct event		*accept_pause;
 	struct store_nets	 storenets[CONF_NSECT];
+	/* ProxyProtocolNetworks, the same way (proxy.c). */
+	struct store_nets	 proxynets[CONF_NSECT];
 	struct tlsd_slot	 tlsd[TLSD_MAX];
 	unsigned int		 tlsd_next;	/* round robin among equals */
 	struct handoff_tree	 handoffs;
@@ -282,6 +303,8 @@ void	relay_session_closed(void);
 /* session.c */
 void	session_accept(int, const struct relay_listener *,
 	    const struct sockaddr_storage *);
+/* The client's address is final: admission, then greeting or TLS. */
+void	session_admit(struct session *);
 /* The session's virtual domain in the running configuration, -1 none. */
 int	session_vd(const struct session *);
 void	session_send(struct session *, const char *, ...)
@@ -353,6 +376,17 @@ int	tls_draining(struct chan *, struct imsg *);
 int	handoff_cmp(struct session *, struct session *);
 RB_PROTOTYPE(handoff_tree, session, handoff, handoff_cmp)
 void	tls_channel_lost(struct chan *, const char *);
+
+/*
+ * proxy.c: the PROXY protocol header on marked listeners. proxy_conf
+ * parses ProxyProtocolNetworks of a new configuration; proxy_start
+ * refuses a peer that may not send one or waits for it; proxy_read reads
+ * it (never a byte past it) and admits the session.
+ */
+void	proxy_conf(const struct mmp_conf *);
+void	proxy_start(struct session *);
+void	proxy_read(struct session *);
+void	proxy_timeout(struct session *);
 
 /* imap.c */
 void	imap_capabilities(const struct session *, char *, size_t);

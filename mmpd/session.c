@@ -104,6 +104,8 @@ session_set_fd(struct session *s, int fd)
 /*
  * A client accepted on listener l from peer (accept4's). The local
  * address is the listener's when it is bound to one, else the socket's.
+ * On a listener marked for the PROXY protocol, the header's addresses
+ * replace both before the session is admitted (proxy.c).
  */
 void
 session_accept(int fd, const struct relay_listener *l,
@@ -113,7 +115,7 @@ session_accept(int fd, const struct relay_listener *l,
 	struct timespec		 now;
 	struct session		*s;
 	socklen_t		 len;
-	int			 svc = l->svc, tls = l->tls;
+	int			 svc = l->svc;
 	const char		*label = l->label;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
@@ -127,7 +129,9 @@ session_accept(int fd, const struct relay_listener *l,
 	s->fd = fd;
 	s->tlsd = -1;
 	s->be.fd = -1;
+	s->tlsport = l->tls;
 	gettimeofday(&s->start, NULL);
+	s->peer = *peer;
 	addr_text(peer, s->client, sizeof(s->client));
 	len = sizeof(ss);
 	if (l->local[0] != '\0')
@@ -157,9 +161,24 @@ session_accept(int fd, const struct relay_listener *l,
 	(void)clock_gettime(CLOCK_MONOTONIC, &now);
 	s->login_deadline = now.tv_sec + conf_num(env->conf, svc,
 	    CK_LOGINTIMEOUT);
+	if (l->proxy) {
+		proxy_start(s);
+		return;
+	}
 	session_login_timer(s);
-	/* The handshake counts against the login timeout too. */
-	if (tls) {
+	session_admit(s);
+}
+
+/*
+ * The client's address (s->peer, s->client) and the local one are final:
+ * checks on them go first, here, and no byte went to the client yet. Then
+ * the greeting, or on a TLS listener the handshake (which counts against
+ * the login timeout too).
+ */
+void
+session_admit(struct session *s)
+{
+	if (s->tlsport) {
 		session_tls_begin(s);
 		return;
 	}
@@ -331,6 +350,10 @@ session_client_read(int fd, short ev, void *arg)
 		event_del(s->rev);
 		return;
 	}
+	if (s->state == S_PROXY) {
+		proxy_read(s);
+		return;
+	}
 	n = buf_read_fd(&s->in, fd);
 	if (n == 0) {
 		session_close(s, "client closed the connection");
@@ -383,6 +406,9 @@ session_timer(int fd, short ev, void *arg)
 	case S_TLS:
 		/* No words: in plaintext, or into the handshake. */
 		session_close(s, "login timeout during TLS negotiation");
+		break;
+	case S_PROXY:
+		proxy_timeout(s);
 		break;
 	default:
 		s->proto->timeout(s);

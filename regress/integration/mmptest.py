@@ -45,6 +45,8 @@ CHROOT = "/var/empty"
 STORE_ADDRS = {"store1": "127.0.0.11", "store2": "127.0.0.12"}
 DOWN_ADDR = "127.0.0.13"		# an address nothing listens on
 READY_SEC = 15
+# A PROXY protocol v2 header, command LOCAL: a load balancer's health check.
+PROXY_V2_LOCAL = b"\r\n\r\n\x00\r\nQUIT\n\x20\x00\x00\x00"
 KEEP = os.environ.get("MMPTEST_KEEP") == "1"
 
 AUX_SCHEMA = """\
@@ -972,7 +974,7 @@ protocols = imap pop3
 log_path = {d}/dovecot.log
 info_log_path = {d}/dovecot.log
 auth_verbose = yes
-auth_failure_delay = {afd}s
+{trusted}auth_failure_delay = {afd}s
 auth_mechanisms = plain login
 auth_username_chars =
 disable_plaintext_auth = no
@@ -1052,6 +1054,9 @@ protocol pop3 {{
            ip=self.imap_port, pp=self.pop_port, pl=t["process_limit"],
            cl=t["client_limit"], cl3=t["client_limit"] * 10 + 100,
            afd=t["auth_failure_delay"], ssl=self._ssl_conf(),
+           trusted="login_trusted_networks = %s\n" %
+           t["login_trusted_networks"] if t.get("login_trusted_networks")
+           else "",
            masterdb=self._master_conf(),
            isp=self.tls[1] if self.tls else 0,
            psp=self.tls[2] if self.tls else 0)
@@ -1195,6 +1200,9 @@ class Mmpd:
             [free_port()]
         self.proc = None
         self.known_children = set()
+        # Listeners of ProxyProtocolPorts: wait_ready sends them a PROXY
+        # v2 LOCAL header (127.0.0.1 must be in ProxyProtocolNetworks).
+        self.proxy_ports = set()
         ldap = env.slapd.url + "/" + SUFFIX if env.slapd else \
             "ldap://127.0.0.1:389/" + SUFFIX
         self.conf_a = {"ServiceList": None, "HostsFile": env.hosts_file,
@@ -1309,6 +1317,8 @@ class Mmpd:
             try:
                 with socket.create_connection((self.host, port), 1) as s:
                     s.settimeout(2)
+                    if port in self.proxy_ports:
+                        s.sendall(PROXY_V2_LOCAL)
                     if tls:
                         s = anyctx.wrap_socket(s)
                     if s.recv(512).startswith(want):
@@ -1441,11 +1451,15 @@ class Mmpd:
 class Conn:
     """A line-oriented TCP client with timeouts and raw access."""
 
-    def __init__(self, host, port, timeout=10, rcvbuf=None, tls=None):
+    def __init__(self, host, port, timeout=10, rcvbuf=None, tls=None,
+                 source=None, pre=None):
         """tls: (ssl context, server_hostname, session or None): TLS from
-        the first byte."""
+        the first byte. source: the local address to connect from; pre:
+        bytes sent first (a PROXY protocol header), before any TLS."""
         if rcvbuf is None:
-            self.sock = socket.create_connection((host, port), timeout)
+            self.sock = socket.create_connection(
+                (host, port), timeout,
+                source_address=(source, 0) if source else None)
         else:
             # Before connect, so that the window is small from the start.
             self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -1457,6 +1471,8 @@ class Conn:
         self.buf = b""
         self.eof = False
         self.plain = self.sock
+        if pre:
+            self.sock.sendall(pre)
         if tls is not None:
             self.starttls(*tls)
 
@@ -1559,8 +1575,10 @@ def imap_quote(s):
 
 
 class Imap(Conn):
-    def __init__(self, host, port, timeout=10, tls=None):
-        super().__init__(host, port, timeout, tls=tls)
+    def __init__(self, host, port, timeout=10, tls=None, source=None,
+                 pre=None):
+        super().__init__(host, port, timeout, tls=tls, source=source,
+                         pre=pre)
         self.tagn = 0
         self.greeting = self.readline()
 
@@ -1612,8 +1630,10 @@ def strip_tag(line):
 
 
 class Pop(Conn):
-    def __init__(self, host, port, timeout=10, rcvbuf=None, tls=None):
-        super().__init__(host, port, timeout, rcvbuf, tls=tls)
+    def __init__(self, host, port, timeout=10, rcvbuf=None, tls=None,
+                 source=None, pre=None):
+        super().__init__(host, port, timeout, rcvbuf, tls=tls,
+                         source=source, pre=pre)
         self.greeting = self.readline()
 
     def cmd(self, text):
