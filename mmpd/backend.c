@@ -452,7 +452,7 @@ backend_tls_result(struct session *s, const struct tls_result *r)
 	}
 	/* After STARTTLS: what the store offered in the clear is void. */
 	be->saslir = be->authplain = be->literalplus = be->logindisabled = 0;
-	be->idcap = be->xclient = 0;
+	be->idcap = 0;
 	rv = s->svc == SVC_IMAP ? backend_imap_capa(s) : backend_pop3_ready(s);
 	if (rv == -1) {
 		backend_failed(s, "cannot send the login");
@@ -867,7 +867,12 @@ backend_pop3_line(struct session *s, const char *line, size_t len)
 			backend_next_address(s, "greeting is not +OK");
 			return 1;
 		}
-		/* Void after STLS, like everything said in the clear. */
+		/*
+		 * Kept after STLS, unlike what else the store said in the
+		 * clear: Dovecot says it nowhere else (not in CAPA), and a
+		 * forged one only makes mmpd send the client's address,
+		 * inside TLS then, to a store that may not want it.
+		 */
 		be->xclient = strncmp(line, "+OK [XCLIENT]", 13) == 0;
 		if (be->tlsmode == BE_TLS_STARTTLS && !be->tls)
 			return backend_starttls_send(s, "STLS\r\n");

@@ -48,7 +48,8 @@ def v2(src, dst, sport, dport, cmd=0x21, fam=0x11, tlvs=b""):
 
 def setup(tap):
     env = T.Env("proxyproto", tap).setup(
-        store_tuning={"login_trusted_networks": "127.0.0.0/8"})
+        store_tuning={"login_trusted_networks": "127.0.0.0/8"},
+        store_tls=True)
     env.user("frank", "frank-pw", "store1")
     env.user("gwen", "gwen-pw", "store2")
     env.slapd.add_user("joe@a.test", "a-pw", "store1.mmp.test")
@@ -57,7 +58,7 @@ def setup(tap):
     return env
 
 
-def start_mmpd(env, forward="yes", name="mmpd"):
+def start_mmpd(env, forward="yes", name="mmpd", store=None):
     vdmap = env.path("vdmap-%s.cfg" % name)
     with open(vdmap, "w") as f:
         f.write(VDMAP)
@@ -75,6 +76,8 @@ def start_mmpd(env, forward="yes", name="mmpd"):
                  pop={"ProxyProtocolPorts": str(pops[1]),
                       "ProxyProtocolNetworks": "127.0.0.1 10.0.0.0/8",
                       "ForwardClientAddress": forward})
+    for conf in (m.conf_imap, m.conf_pop):
+        conf.update(store or {})
     m.proxy_ports = {ports[1], imaps[0], pops[1]}
     return m.start()
 
@@ -411,6 +414,29 @@ def test_no_forward(tap, env):
     m.stop()
 
 
+def test_starttls(tap, env):
+    """The address goes to the store inside StoreStartTLS too."""
+    m = start_mmpd(env, name="starttls", store={
+        "StoreStartTLS": "yes", "SSLStoreCAFile": env.get_pki().ca()})
+    for what, port, conn, user, pw, store, rip in (
+            ("IMAP", m.imap_ports[1], T.Imap, "frank", "frank-pw", "store1",
+             "203.0.113.10"),
+            ("POP3", m.pop_ports[1], T.Pop, "gwen", "gwen-pw", "store2",
+             "198.51.100.10")):
+        with conn(m.host, port, source=LB,
+                  pre=v1(rip, LB, 40030, port)) as c:
+            ok = c.login(user, pw)
+            ok = ok[0] if isinstance(ok, tuple) else ok
+            tap.ok(re.match(rb"(t\d+ )?\+?OK", ok) is not None,
+                   "StoreStartTLS, %s: the login works" % what, repr(ok))
+        tap.ok(store_log(env, store, r"%s-login: .*Login: user=<%s>.* "
+                         r"rip=%s,.* TLS" % (what.lower(), user,
+                                             re.escape(rip))) is not None,
+               "StoreStartTLS, %s: Dovecot saw rip=%s over TLS" %
+               (what, rip))
+    m.stop()
+
+
 def test_config(tap, env):
     m = env.mmpd(name="badconf", imap={"ProxyProtocolPorts": "1"})
     m.write_config()
@@ -446,6 +472,7 @@ def main(tap):
     test_vdmap(tap, m)
     m.stop()
     test_no_forward(tap, env)
+    test_starttls(tap, env)
 
 
 T.run(main)
