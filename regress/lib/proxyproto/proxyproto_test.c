@@ -183,6 +183,8 @@ static const struct {
 	    NULL, NULL },
 	{ "v2 TLV longer than the header", S(SIG "\x21\x11\x00\x0f" INET4
 	    "\x04\x00\x05"), -1, "TLV longer", NULL, NULL },
+	{ "v2 TLV one byte past the end", S(SIG "\x21\x11\x00\x11" INET4
+	    "\x04\x00\x03" "ab"), -1, "TLV longer", NULL, NULL },
 	{ "v2 TLV length 65535", S(SIG "\x21\x11\x00\x13" INET4
 	    "\x04\xff\xff" "abcd"), -1, "TLV longer", NULL, NULL },
 	{ "v2 TLV cut short", S(SIG "\x21\x11\x00\x0e" INET4 "\x04\x00"), -1,
