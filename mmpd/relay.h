@@ -130,7 +130,7 @@ struct backend {
 	int		 literalplus;
 	int		 logindisabled;	/* greeting said LOGINDISABLED */
 	int		 idcap;		/* IMAP: the store offers ID */
-	int		 xclient;	/* POP3: its CAPA lists XCLIENT */
+	int		 xclient;	/* POP3: greeting or CAPA: XCLIENT */
 	int		 forwarded;	/* ID / XCLIENT sent on this store */
 	size_t		 splits[2];	/* sync literals: wait for "+" here */
 	int		 nsplit;

@@ -8,7 +8,8 @@
 # trusting 127.0.0.0/8, logs it as rip= after ID / XCLIENT); a v2 LOCAL
 # health check keeps the connection's own; a command or a TLS ClientHello
 # in the same segment as the header is not lost; the v2 destination picks
-# the vdmap domain. Any other peer, and every malformed header, is closed
+# the vdmap domain, and the domain's keys (its ForwardClientAddress no)
+# hold for the session. Any other peer, and every malformed header, is closed
 # without a greeting and logged, and the next login works. Without
 # ForwardClientAddress the store sees mmpd's own address.
 
@@ -32,6 +33,7 @@ HEADER_TIMEOUT = 3		# IMAP LoginTimeout: the header's bound too
 VDMAP = """\
 vdmap a %s
 a:DefaultDomain a.test
+a:ForwardClientAddress no
 """ % VD_ADDR
 
 
@@ -380,7 +382,7 @@ def test_tls(tap, env, m):
                "handshake of its own, login works", repr(t))
 
 
-def test_vdmap(tap, m):
+def test_vdmap(tap, env, m):
     port = m.imap_ports[1]
     off = m.log_size()
     with T.Imap(m.host, port, source=LB,
@@ -391,6 +393,11 @@ def test_vdmap(tap, m):
     tap.ok(m.wait_log(r"203\.0\.113\.7:40009: PROXY v2 via 127\.0\.0\.1:"
                       r"\d+ to 192\.0\.2\.7:143", off) is not None,
            "the destination is the session's local address")
+    got = store_log(env, "store1", r"imap-login: .*Login: "
+                    r"user=<joe@a\.test>.* rip=([0-9.]+),")
+    tap.ok(got is not None and got.group(1) == "127.0.0.1",
+           "the domain's own keys apply (a:ForwardClientAddress no: the "
+           "store sees mmpd)", got.group(0) if got else "no login line")
     with T.Imap(m.host, port, source=LB,
                 pre=v2("203.0.113.7", LB, 40010, port)) as c:
         t, _ = c.login("joe", "a-pw")
@@ -469,7 +476,7 @@ def main(tap):
     test_pipelined(tap, m)
     test_malformed(tap, m)
     test_tls(tap, env, m)
-    test_vdmap(tap, m)
+    test_vdmap(tap, env, m)
     m.stop()
     test_no_forward(tap, env)
     test_starttls(tap, env)
