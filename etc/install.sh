@@ -45,8 +45,8 @@ case $DESTDIR in
 *) die "DESTDIR $DESTDIR is not an absolute path" ;;
 esac
 
-for f in mmpd/mmpd mmp-ldapd/mmp-ldapd doc/mmpd.8 doc/mmpd.conf.5 \
-    etc/mmpd.service; do
+for f in mmpd/mmpd mmp-ldapd/mmp-ldapd mmpctl/mmpctl doc/mmpd.8 \
+    doc/mmpctl.8 doc/mmpd.conf.5 etc/mmpd.service; do
 	[ -f "$top/$f" ] || die "$top/$f is missing; run make first"
 done
 
@@ -66,6 +66,7 @@ put() {
 
 makedir "$DESTDIR$SBINDIR" 0755
 put mmpd/mmpd "$DESTDIR$SBINDIR/mmpd" 0755
+put mmpctl/mmpctl "$DESTDIR$SBINDIR/mmpctl" 0755
 makedir "$DESTDIR$LIBEXECDIR" 0755
 put mmp-ldapd/mmp-ldapd "$DESTDIR$LIBEXECDIR/mmp-ldapd" 0755
 # mmp-tlsd: in a tree that has its sources, it must have been built.
@@ -77,6 +78,7 @@ fi
 
 makedir "$DESTDIR$MANDIR/man8" 0755
 put doc/mmpd.8 "$DESTDIR$MANDIR/man8/mmpd.8" 0644
+put doc/mmpctl.8 "$DESTDIR$MANDIR/man8/mmpctl.8" 0644
 makedir "$DESTDIR$MANDIR/man5" 0755
 put doc/mmpd.conf.5 "$DESTDIR$MANDIR/man5/mmpd.conf.5" 0644
 
