@@ -237,8 +237,10 @@ control_init(const struct mmp_conf *conf)
 		log_warnx("%s; running without pid file", err);
 	}
 	if (control_bind(sock, err, sizeof(err)) == -1) {
-		if (penv->root)
+		if (penv->root) {
+			control_cleanup();
 			fatalx("%s", err);
+		}
 		log_warnx("%s; running without control socket", err);
 	}
 }

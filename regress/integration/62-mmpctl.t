@@ -294,6 +294,10 @@ def test_two_instances(tap, env, a):
     said = r.stdout.decode("latin-1")
     tap.ok(r.returncode != 0 and "is in use by another mmpd" in said,
            "an instance naming B's control socket: refused", said)
+    name_c = re.sub(r"[^A-Za-z0-9._-]", "_", os.path.realpath(
+        c.confdir).strip("/").replace("/", "-"))
+    tap.ok(not os.path.exists("/run/mmpd/%s.pid" % name_c),
+           "the refused instance leaves no pid file behind")
     rc, _ = mmpctl(b.confdir, "status")
     tap.ok(rc == 0, "B still answers after both refusals")
     return b, pid_b
