@@ -1,7 +1,8 @@
 /*
  * Where an instance keeps its pid file and control socket: the keys
  * PidFile and ControlSocket, or /run/mmpd/NAME.pid and .sock, NAME
- * derived from the configuration directory. Used by mmpd and mmpctl(8).
+ * derived from the configuration directory; and the parser of a control
+ * request. Used by mmpd and mmpctl(8).
  */
 #include <stdio.h>
 #include <string.h>
@@ -95,4 +96,22 @@ instance_paths(const struct mmp_conf *conf, const char *dir, char *pidfile,
 		socklen = CONTROL_PATH_BYTES;
 	return instance_path(conf, CK_CONTROLSOCKET, name, "sock", sock,
 	    socklen, err, errlen);
+}
+
+int
+control_request_add(struct control_request *cr, const char *buf, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++) {
+		if (buf[i] == '\n' && i + 1 == n && cr->len > 0) {
+			cr->word[cr->len] = '\0';
+			return 1;
+		}
+		if (buf[i] < 'a' || buf[i] > 'z' ||
+		    cr->len + 1 >= sizeof(cr->word))
+			return -1;
+		cr->word[cr->len++] = buf[i];
+	}
+	return 0;
 }

@@ -27,6 +27,12 @@
 #define CONTROL_REQUEST_SEC	5
 #define CONTROL_ANSWER_BYTES	65536
 
+/* A request as its bytes arrive. */
+struct control_request {
+	char	word[CONTROL_REQUEST_BYTES];
+	size_t	len;
+};
+
 /* The instance name of a configuration directory (absolute path). */
 int	instance_name(const char *dir, char *name, size_t len);
 /*
@@ -36,5 +42,12 @@ int	instance_name(const char *dir, char *name, size_t len);
 int	instance_paths(const struct mmp_conf *, const char *dir,
 	    char *pidfile, size_t pidlen, char *sock, size_t socklen,
 	    char *err, size_t errlen);
+
+/*
+ * Bytes of a request as they arrive (zeroed struct first): 0 more are
+ * needed, 1 the request is complete (word holds it), -1 it is refused
+ * (not a lower case word and LF, too long, or bytes after the LF).
+ */
+int	control_request_add(struct control_request *, const char *, size_t);
 
 #endif /* MMP_INSTANCE_H */

@@ -30,8 +30,7 @@
 struct control_conn {
 	int		 fd;
 	struct event	*ev;
-	char		 req[CONTROL_REQUEST_BYTES];
-	size_t		 reqlen;
+	struct control_request req;
 	char		*out;		/* the answer, CONTROL_ANSWER_BYTES */
 	size_t		 outlen;
 	size_t		 outoff;	/* written so far */
@@ -502,37 +501,18 @@ control_stop(struct control_conn *cc)
 static void
 control_answer(struct control_conn *cc)
 {
-	if (strcmp(cc->req, "status") == 0)
+	if (strcmp(cc->req.word, "status") == 0)
 		control_status(cc);
-	else if (strcmp(cc->req, "stats") == 0)
+	else if (strcmp(cc->req.word, "stats") == 0)
 		control_stats(cc);
-	else if (strcmp(cc->req, "reload") == 0)
+	else if (strcmp(cc->req.word, "reload") == 0)
 		control_reload(cc);
-	else if (strcmp(cc->req, "stop") == 0)
+	else if (strcmp(cc->req.word, "stop") == 0)
 		control_stop(cc);
 	else
-		control_say(cc, "error unknown request \"%s\"\n", cc->req);
-	log_info("control: %s: %.*s", cc->req, (int)strcspn(cc->out, "\n"),
+		control_say(cc, "error unknown request \"%s\"\n", cc->req.word);
+	log_info("control: %s: %.*s", cc->req.word, (int)strcspn(cc->out, "\n"),
 	    cc->out);
-}
-
-/* Lower case letters and LF; anything else, or too many, is refused. */
-static int
-control_take(struct control_conn *cc, const char *buf, size_t n)
-{
-	size_t	i;
-
-	for (i = 0; i < n; i++) {
-		if (buf[i] == '\n' && i + 1 == n && cc->reqlen > 0) {
-			cc->req[cc->reqlen] = '\0';
-			return 1;
-		}
-		if (buf[i] < 'a' || buf[i] > 'z' ||
-		    cc->reqlen + 1 >= sizeof(cc->req))
-			return -1;
-		cc->req[cc->reqlen++] = buf[i];
-	}
-	return 0;
 }
 
 static void
@@ -570,14 +550,14 @@ control_read(int fd, short events, void *arg)
 		control_close(cc);
 		return;
 	}
-	if ((r = control_take(cc, buf, n)) == 0)
+	if ((r = control_request_add(&cc->req, buf, n)) == 0)
 		return;
 	if ((cc->out = malloc(CONTROL_ANSWER_BYTES)) == NULL) {
 		control_close(cc);
 		return;
 	}
 	if (r == -1) {
-		cc->req[0] = '\0';
+		cc->req.word[0] = '\0';
 		control_say(cc, "error bad request: one word of lower case "
 		    "letters and a newline\n");
 	} else
