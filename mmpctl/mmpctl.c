@@ -35,9 +35,9 @@
 
 #define ANSWER_SEC		60	/* a reload reads every file */
 #define START_SEC		30	/* until every child is ready */
-#define STOP_MARGIN_SEC		10	/* beyond DrainTimeout and grace */
+#define STOP_MARGIN_SEC		10	/* after DrainTimeout, grace */
 #define POLL_MSEC		100
-#define PID_UNKNOWN		LONG_MAX	/* locked, pid not written yet */
+#define PID_UNKNOWN		LONG_MAX	/* locked, no pid yet */
 
 /* LSB init script exit codes of status. */
 #define LSB_RUNNING		0

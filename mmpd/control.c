@@ -31,7 +31,7 @@ struct control_conn {
 	int		 fd;
 	struct event	*ev;
 	struct control_request req;
-	char		*out;		/* the answer, CONTROL_ANSWER_BYTES */
+	char		*out;		/* CONTROL_ANSWER_BYTES */
 	size_t		 outlen;
 	size_t		 outoff;	/* written so far */
 	int		 after;		/* what to do once answered */

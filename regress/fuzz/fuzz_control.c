@@ -15,11 +15,12 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct control_request	 cr;
-	const char		*p = (const char *)data, *end = p + size, *nul;
+	const char		*p = (const char *)data, *end, *nul;
 	size_t			 i, n;
 	int			 r = 0;
 
 	memset(&cr, 0, sizeof(cr));
+	end = p + size;
 	while (p < end && r == 0) {
 		nul = memchr(p, '\0', end - p);
 		n = (nul != NULL ? nul : end) - p;
