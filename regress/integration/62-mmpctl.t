@@ -240,7 +240,8 @@ def test_socket_walls(tap, m):
 def start_b(tap, env, a):
     """Instance B beside A: its own directory, ports and log, the default
     pid file and socket, started by mmpctl."""
-    b = conf(env, "second", LogDir=env.path("second-logs"))
+    b = conf(env, "second", LogDir=env.path("second-logs"), PidFile=None,
+             ControlSocket=None)
     os.makedirs(env.path("second-logs"))
     b.write_config()
     env.cleanups.append(lambda: stop_b(b))
@@ -287,7 +288,8 @@ def test_two_instances(tap, env, a):
            ("another mmpd (pid %s) holds the pid file" % pid_b) in said,
            "a second mmpd on B's directory: refused, names the pid", said)
     # C: its own directory and pid file, but B's control socket.
-    c = conf(env, "third", ControlSocket=field(out_b, "socket"))
+    c = conf(env, "third", ControlSocket=field(out_b, "socket"),
+             PidFile=None)
     c.write_config()
     r = subprocess.run([T.MMPD_BIN, "-f", c.confdir], stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT, timeout=30)
