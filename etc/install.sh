@@ -103,15 +103,25 @@ done
 # The LogDir of the sample configuration.
 makedir "$DESTDIR$LOGDIR" 0750
 
+# mmpd.service for SYSCONFDIR, and mmpd@.service from the same file for
+# further instances: mmpd@b.service runs the one configured in SYSCONFDIR-b.
 makedir "$DESTDIR$UNITDIR" 0755
-unit=$DESTDIR$UNITDIR/mmpd.service
-tmp=$unit.tmp.$$
-trap 'rm -f "$tmp"' EXIT
-sed -e "s|@SBINDIR@|$SBINDIR|g" -e "s|@SYSCONFDIR@|$SYSCONFDIR|g" \
-    "$top/etc/mmpd.service" > "$tmp"
-chmod 0644 "$tmp"
-mv -f "$tmp" "$unit"
-echo "install: etc/mmpd.service -> $unit (0644)"
+for name in mmpd mmpd@; do
+	unit=$DESTDIR$UNITDIR/$name.service
+	tmp=$unit.tmp.$$
+	trap 'rm -f "$tmp"' EXIT
+	dir=$SYSCONFDIR
+	desc=""
+	if [ "$name" = mmpd@ ]; then
+		dir=$SYSCONFDIR-%i
+		desc=" (instance %i)"
+	fi
+	sed -e "s|@SBINDIR@|$SBINDIR|g" -e "s|@SYSCONFDIR@|$dir|g" \
+	    -e "s|^Description=.*|&$desc|" "$top/etc/mmpd.service" > "$tmp"
+	chmod 0644 "$tmp"
+	mv -f "$tmp" "$unit"
+	echo "install: etc/mmpd.service -> $unit (0644)"
+done
 
 if [ -z "$DESTDIR" ] && [ "$(id -u)" -eq 0 ]; then
 	echo "install: system users and chroot directory (etc/users.sh)"

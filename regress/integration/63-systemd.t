@@ -62,6 +62,7 @@ def test_install(tap, env):
         "/etc/mmpd/ImapProxyAService.cfg": 0o640,
         "/etc/mmpd/PopProxyAService.cfg": 0o640,
         "/lib/systemd/system/mmpd.service": 0o644,
+        "/lib/systemd/system/mmpd@.service": 0o644,
         "/var/log/mmpd": 0o750,
     }
     bad = []
@@ -81,6 +82,10 @@ def test_install(tap, env):
            "ExecStart=%s/sbin/mmpd -d -f /etc/mmpd" % PREFIX in unit and
            "ExecReload=%s/sbin/mmpctl -f /etc/mmpd reload" % PREFIX in unit,
            "install: the unit's paths filled in", unit)
+    tmpl = open(dest + "/lib/systemd/system/mmpd@.service").read()
+    tap.ok("ExecStart=%s/sbin/mmpd -d -f /etc/mmpd-%%i" % PREFIX in tmpl and
+           "ExecReload=%s/sbin/mmpctl -f /etc/mmpd-%%i reload" % PREFIX
+           in tmpl, "install: mmpd@.service runs /etc/mmpd-INSTANCE", tmpl)
     for p in (dest + PREFIX + "/sbin/mmpd", dest + PREFIX + "/sbin/mmpctl"):
         r = subprocess.run([p, "-f", "/nonexistent", "status"] if
                            p.endswith("mmpctl") else [p, "-n", "-f",
@@ -102,11 +107,11 @@ def test_install(tap, env):
     return dest
 
 
-def test_verify(tap, env, dest):
+def test_verify(tap, env, dest, name="mmpd.service", as_name=None):
     """The installed unit, its paths pointed into DESTDIR."""
-    unit = open(dest + "/lib/systemd/system/mmpd.service").read()
+    unit = open(dest + "/lib/systemd/system/" + name).read()
     unit = unit.replace(PREFIX + "/sbin/", dest + PREFIX + "/sbin/")
-    path = env.path("mmpd.service")
+    path = env.path(as_name or name)
     with open(path, "w") as f:
         f.write(unit)
     e = dict(os.environ, MANPATH=dest + PREFIX + "/share/man")
@@ -115,7 +120,8 @@ def test_verify(tap, env, dest):
                        timeout=60)
     out = r.stdout.decode("utf-8", "replace")
     tap.ok(r.returncode == 0 and out.strip() == "",
-           "systemd-analyze verify: no error, no warning", out)
+           "systemd-analyze verify %s: no error, no warning" %
+           os.path.basename(path), out)
     r = subprocess.run(["systemd-analyze", "security", "--offline=true",
                         path], env=e, stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT, timeout=60)
@@ -123,8 +129,9 @@ def test_verify(tap, env, dest):
     m = re.search(r"Overall exposure level for \S+: ([0-9.]+)", out)
     score = float(m.group(1)) if m else None
     tap.ok(score is not None and score <= MAX_EXPOSURE,
-           "systemd-analyze security --offline=true: exposure %s, at most "
-           "%.1f" % (score, MAX_EXPOSURE), out[-3000:])
+           "systemd-analyze security --offline=true %s: exposure %s, at "
+           "most %.1f" % (os.path.basename(path), score, MAX_EXPOSURE),
+           out[-3000:])
 
 
 def low_port():
@@ -225,6 +232,8 @@ def main(tap):
     env.start_backends()
     dest = test_install(tap, env)
     test_verify(tap, env, dest)
+    # The template as one of its instances.
+    test_verify(tap, env, dest, "mmpd@.service", "mmpd@b.service")
     if shutil.which("setpriv") is None:
         tap.skip("capabilities", "setpriv is not installed")
     else:
