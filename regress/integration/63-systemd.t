@@ -6,12 +6,15 @@
 # worse than README.md says; and mmpd runs (a login on a port below 1024,
 # a reload, a stop that leaves no child) with nothing but the unit's
 # CapabilityBoundingSet and NoNewPrivileges (setpriv), while each of
-# those capabilities taken away breaks something.
+# those capabilities taken away breaks something; and every system call
+# mmpd and its children make (traced with strace: logins over IMAP, POP3
+# and TLS, a reload, a stop) is one the unit's SystemCallFilter allows.
 
 import os
 import re
 import shutil
 import socket
+import ssl
 import stat
 import subprocess
 import sys
@@ -221,6 +224,78 @@ def test_caps(tap, env):
                % (c, login, rel, stop), d)
 
 
+def syscall_set(spec):
+    """The system calls of a SystemCallFilter= value, groups expanded."""
+    names = set()
+    for tok in spec.split():
+        if not tok.startswith("@"):
+            names.add(tok)
+            continue
+        r = subprocess.run(["systemd-analyze", "syscall-filter", tok],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=60)
+        for line in r.stdout.decode("latin-1").splitlines()[1:]:
+            t = line.strip()
+            if t and not t.startswith("#"):
+                names |= syscall_set(t)
+    return names
+
+
+def unit_filter():
+    """(allowed, denied) by the unit's SystemCallFilter= lines."""
+    allowed, denied = set(), set()
+    with open(UNIT) as f:
+        for line in f:
+            if line.startswith("SystemCallFilter="):
+                v = line.split("=", 1)[1].strip()
+                if v.startswith("~"):
+                    denied |= syscall_set(v[1:])
+                else:
+                    allowed |= syscall_set(v)
+    return allowed, denied
+
+
+def test_syscalls(tap, env):
+    trace = env.path("strace.out")
+    path = env.path("mmpd-strace.sh")
+    with open(path, "w") as f:
+        f.write("#!/bin/sh\nexec strace -f -qq -o %s %s \"$@\"\n" %
+                (trace, T.MMPD_BIN))
+    os.chmod(path, 0o755)
+    real = T.MMPD_BIN
+    T.MMPD_BIN = path
+    try:
+        m = env.mmpd(name="traced", tls=True,
+                     imap={"ConnLimits": "0.0.0.0|0.0.0.0:200"})
+        m.start()
+        t, subj, d = T.imap_route(m, "alice", "alice-pw")
+        r, _ = T.pop_route(m, "alice", "alice-pw")
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        with socket.create_connection((m.host, m.imaps_ports[0]), 10) as s:
+            with ctx.wrap_socket(s) as ts:
+                g = ts.recv(100)
+        subprocess.run([MMPCTL, "-f", m.confdir, "reload"],
+                       stdout=subprocess.DEVNULL, timeout=60)
+        m.stop(20)
+    finally:
+        T.MMPD_BIN = real
+    used = set()
+    with open(trace, errors="replace") as f:
+        for line in f:
+            mt = re.match(r"\d+\s+([a-z_0-9]+)\(", line)
+            if mt:
+                used.add(mt.group(1))
+    allowed, denied = unit_filter()
+    out = sorted(x for x in used if x not in allowed or x in denied)
+    tap.ok(t.startswith(b"t1 OK") and r.startswith(b"+OK") and
+           g.startswith(b"* OK") and len(used) > 40 and not out,
+           "all %d system calls of a traced run (IMAP, POP3, TLS, reload, "
+           "stop) are in the unit's SystemCallFilter" % len(used),
+           "outside: %r\n%s" % (out, d))
+
+
 def main(tap):
     if shutil.which("systemd-analyze") is None:
         raise T.SkipAll("systemd-analyze is not installed")
@@ -238,6 +313,10 @@ def main(tap):
         tap.skip("capabilities", "setpriv is not installed")
     else:
         test_caps(tap, env)
+    if shutil.which("strace") is None:
+        tap.skip("system calls", "strace is not installed")
+    else:
+        test_syscalls(tap, env)
 
 
 T.run(main)
