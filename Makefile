@@ -12,6 +12,7 @@ SBINDIR		?= $(PREFIX)/sbin
 LIBEXECDIR	?= $(PREFIX)/libexec/mmpd
 MANDIR		?= $(PREFIX)/share/man
 SYSCONFDIR	?= /etc/mmpd
+RUNDIR		?= /run/mmpd
 
 CC		?= cc
 # libmd before libbsd: MD5 (APOP, CRAM-MD5) from libmd, not libbsd's wrapper.
@@ -23,7 +24,8 @@ HARDEN		:= -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
 WARN		:= -Wall -Wextra -Werror
 CFLAGS		?= -O2 -g
 CPPFLAGS	+= -D_GNU_SOURCE -Ilib -I. -Iregress \
-		   -DLIBEXECDIR='"$(LIBEXECDIR)"' -DSYSCONFDIR='"$(SYSCONFDIR)"'
+		   -DLIBEXECDIR='"$(LIBEXECDIR)"' -DSYSCONFDIR='"$(SYSCONFDIR)"' \
+		   -DSBINDIR='"$(SBINDIR)"' -DRUNDIR='"$(RUNDIR)"'
 ALL_CFLAGS	 = -std=c11 $(WARN) $(HARDEN) $(CFLAGS) $(SAN) $(PKG_CFLAGS)
 ALL_LDFLAGS	 = -pie -Wl,-z,relro,-z,now $(LDFLAGS) $(SAN)
 
@@ -42,6 +44,7 @@ include lib/Makefile.inc
 -include mmpd/Makefile.inc
 -include mmp-ldapd/Makefile.inc
 -include mmp-tlsd/Makefile.inc
+-include mmpctl/Makefile.inc
 -include bench/Makefile.inc
 include regress/Makefile.inc
 

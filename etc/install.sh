@@ -45,8 +45,8 @@ case $DESTDIR in
 *) die "DESTDIR $DESTDIR is not an absolute path" ;;
 esac
 
-for f in mmpd/mmpd mmp-ldapd/mmp-ldapd doc/mmpd.8 doc/mmpd.conf.5 \
-    etc/mmpd.service; do
+for f in mmpd/mmpd mmp-ldapd/mmp-ldapd mmpctl/mmpctl doc/mmpd.8 \
+    doc/mmpctl.8 doc/mmpd.conf.5 etc/mmpd.service; do
 	[ -f "$top/$f" ] || die "$top/$f is missing; run make first"
 done
 
@@ -66,6 +66,7 @@ put() {
 
 makedir "$DESTDIR$SBINDIR" 0755
 put mmpd/mmpd "$DESTDIR$SBINDIR/mmpd" 0755
+put mmpctl/mmpctl "$DESTDIR$SBINDIR/mmpctl" 0755
 makedir "$DESTDIR$LIBEXECDIR" 0755
 put mmp-ldapd/mmp-ldapd "$DESTDIR$LIBEXECDIR/mmp-ldapd" 0755
 # mmp-tlsd: in a tree that has its sources, it must have been built.
@@ -77,6 +78,7 @@ fi
 
 makedir "$DESTDIR$MANDIR/man8" 0755
 put doc/mmpd.8 "$DESTDIR$MANDIR/man8/mmpd.8" 0644
+put doc/mmpctl.8 "$DESTDIR$MANDIR/man8/mmpctl.8" 0644
 makedir "$DESTDIR$MANDIR/man5" 0755
 put doc/mmpd.conf.5 "$DESTDIR$MANDIR/man5/mmpd.conf.5" 0644
 
@@ -101,15 +103,25 @@ done
 # The LogDir of the sample configuration.
 makedir "$DESTDIR$LOGDIR" 0750
 
+# mmpd.service for SYSCONFDIR, and mmpd@.service from the same file for
+# further instances: mmpd@b.service runs the one configured in SYSCONFDIR-b.
 makedir "$DESTDIR$UNITDIR" 0755
-unit=$DESTDIR$UNITDIR/mmpd.service
-tmp=$unit.tmp.$$
-trap 'rm -f "$tmp"' EXIT
-sed -e "s|@SBINDIR@|$SBINDIR|g" -e "s|@SYSCONFDIR@|$SYSCONFDIR|g" \
-    "$top/etc/mmpd.service" > "$tmp"
-chmod 0644 "$tmp"
-mv -f "$tmp" "$unit"
-echo "install: etc/mmpd.service -> $unit (0644)"
+for name in mmpd mmpd@; do
+	unit=$DESTDIR$UNITDIR/$name.service
+	tmp=$unit.tmp.$$
+	trap 'rm -f "$tmp"' EXIT
+	dir=$SYSCONFDIR
+	desc=""
+	if [ "$name" = mmpd@ ]; then
+		dir=$SYSCONFDIR-%i
+		desc=" (instance %i)"
+	fi
+	sed -e "s|@SBINDIR@|$SBINDIR|g" -e "s|@SYSCONFDIR@|$dir|g" \
+	    -e "s|^Description=.*|&$desc|" "$top/etc/mmpd.service" > "$tmp"
+	chmod 0644 "$tmp"
+	mv -f "$tmp" "$unit"
+	echo "install: etc/mmpd.service -> $unit (0644)"
+done
 
 if [ -z "$DESTDIR" ] && [ "$(id -u)" -eq 0 ]; then
 	echo "install: system users and chroot directory (etc/users.sh)"

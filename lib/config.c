@@ -1636,6 +1636,31 @@ conf_load(const char *dir, char *err, size_t errlen)
 	return NULL;
 }
 
+/*
+ * AService.cfg alone, unchecked beyond its own lines: what mmpctl(8)
+ * needs (PidFile, ControlSocket) even while another file is broken.
+ */
+struct mmp_conf *
+conf_load_global(const char *dir, char *err, size_t errlen)
+{
+	struct mmp_conf	*conf;
+
+	if ((conf = conf_new()) == NULL) {
+		conf_errf(err, errlen, "%s: out of memory", dir);
+		return NULL;
+	}
+	if (strlcpy(conf->dir, dir, sizeof(conf->dir)) >= sizeof(conf->dir)) {
+		conf_errf(err, errlen, "%s: directory name too long", dir);
+		goto fail;
+	}
+	if (conf_read_file(conf, CONF_GLOBAL, err, errlen) == -1)
+		goto fail;
+	return conf;
+ fail:
+	conf_free(conf);
+	return NULL;
+}
+
 /* A value in double quotes, escaped so the line can be read back. */
 static void
 conf_dump_quoted(FILE *fp, const char *s)

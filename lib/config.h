@@ -153,6 +153,7 @@ void		 conf_free(struct mmp_conf *);	/* wipes secrets */
  * key in the wrong file, other section) go to log_warnx with file:line.
  */
 struct mmp_conf	*conf_load(const char *dir, char *err, size_t errlen);
+struct mmp_conf	*conf_load_global(const char *dir, char *err, size_t errlen);
 /* Validate and store one value; file/line say where it came from. */
 int		 conf_set(struct mmp_conf *, int sect, enum conf_key,
 		    const char *value, const char *file, int line,

@@ -27,6 +27,8 @@ CK(SSLSESSIONLIFETIME,	"SSLSessionLifetime",	CF_A,		CT_INT,		"7200",		NULL,		0,	
 CK(CHROOTDIR,		"ChrootDir",		CF_A,		CT_PATH,	"/var/empty",	NULL,		0,		0,	0,	"empty directory the child processes chroot to")
 CK(HOSTSFILE,		"HostsFile",		CF_A,		CT_PATH,	"/etc/hosts",	NULL,		0,		0,	0,	"static host table consulted before DNS for mailHost and LDAP names")
 CK(DRAINTIMEOUT,	"DrainTimeout",		CF_A,		CT_INT,		"30",		NULL,		0,		0,	86400,	"seconds sessions may continue after SIGTERM")
+CK(PIDFILE,		"PidFile",		CF_A,		CT_PATH,	NULL,		NULL,		0,		0,	0,	"pid file of this instance, locked while it runs; default /run/mmpd/INSTANCE.pid")
+CK(CONTROLSOCKET,	"ControlSocket",	CF_A,		CT_PATH,	NULL,		NULL,		0,		0,	0,	"root-only UNIX socket of mmpctl(8); default /run/mmpd/INSTANCE.sock")
 CK(LDAPURL,		"LdapUrl",		CF_I|CF_P|CF_V,	CT_LDAPURLS,	NULL,		NULL,		0,		0,	0,	"ldap://host[:port]/base-DN or ldaps://; several, blank-separated, for failover")
 CK(BINDDN,		"BindDN",		CF_I|CF_P|CF_V,	CT_STR,		"",		NULL,		0,		0,	0,	"DN mmp-ldapd binds as for searches (empty: anonymous)")
 CK(BINDPASS,		"BindPass",		CF_I|CF_P|CF_V,	CT_STR,		"",		NULL,		CKF_SECRET|CKF_TO_LDAPD,	0,	0,	"password of BindDN")

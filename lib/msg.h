@@ -59,7 +59,11 @@ enum mmp_imsg {
 	 * open ones end, and exits 0 when none is left.
 	 */
 	IMSG_DRAIN,
-	/* relay -> parent: u32 sessions open (answer to DRAIN, periodic). */
+	/*
+	 * relay -> parent: u32 sessions open, u64 logins accepted, u64 logins
+	 * refused, both since the relay started (answer to DRAIN, and once a
+	 * second while they change).
+	 */
 	IMSG_STATS,
 	/*
 	 * relay -> ldapd: u64 reqid, u64 sid (the relay's session id, for

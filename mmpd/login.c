@@ -415,6 +415,7 @@ session_login_failed(struct session *s, enum login_fail why,
 	escape_log(s->user, strlen(s->user), safe, sizeof(safe));
 	backend_free(&s->be);
 	explicit_bzero(s->pass, sizeof(s->pass));
+	env->logins_failed++;
 	if (why == LOGIN_FAIL_STORE) {
 		session_log(s, LOG_WARNING, "login \"%s\": store %s "
 		    "unavailable: %s", safe, s->mailhost, detail);
@@ -482,6 +483,7 @@ session_login_ok(struct session *s)
 	} else
 		session_log(s, LOG_NOTICE, "user \"%s\" logged in to %s (%s)",
 		    safe, s->mailhost, s->be.addr);
+	env->logins_ok++;
 	explicit_bzero(s->pass, sizeof(s->pass));
 	if (s->cert != NULL) {
 		freezero(s->cert, sizeof(*s->cert));

@@ -54,8 +54,6 @@ static void	parent_start(struct mmp_conf *);
 static void	parent_no_core(void);
 static void	parent_events(void);
 static void	parent_signal(int, short, void *);
-static void	parent_reload(void);
-static void	parent_drain(int);
 static void	parent_drain_timeout(int, short, void *);
 static void	parent_stop(void);
 static void	parent_stop_timeout(int, short, void *);
@@ -166,6 +164,7 @@ parent_find_self(void)
 static void
 parent_cleanup(void)
 {
+	control_cleanup();
 	listen_close_all();
 	proc_free_all();
 	ticket_clear();
@@ -533,8 +532,12 @@ parent_start(struct mmp_conf *conf)
 	penv->gen = 1;
 	if (hostsfile_load(conf, &penv->hosts, &penv->nhosts) == -1)
 		fatalx("out of memory");
-	if (listen_setup(conf, &nl, &n, err, sizeof(err)) == -1)
+	/* Before the listeners: a second start of an instance says so. */
+	control_init(conf);
+	if (listen_setup(conf, &nl, &n, err, sizeof(err)) == -1) {
+		control_cleanup();
 		fatalx("%s", err);
+	}
 	listen_commit(nl, n, penv->gen);
 	if (!penv->foreground) {
 		if (daemon(0, 0) == -1)
@@ -542,6 +545,7 @@ parent_start(struct mmp_conf *conf)
 		log_init("mmpd", 0, log_get_level());
 	}
 	parent_events();
+	control_start();
 	ticket_configure(conf);
 	proc_start(parent_workers(conf), parent_tlsds(conf));
 }
@@ -572,6 +576,8 @@ parent_events(void)
 static void
 parent_signal(int sig, short events, void *arg)
 {
+	char	err[1024];
+
 	(void)events;
 	(void)arg;
 	switch (sig) {
@@ -579,7 +585,7 @@ parent_signal(int sig, short events, void *arg)
 		if (penv->draining)
 			log_info("SIGHUP while shutting down: ignored");
 		else
-			parent_reload();
+			(void)parent_reload(err, sizeof(err));
 		break;
 	case SIGTERM:
 	case SIGINT:
@@ -594,33 +600,33 @@ parent_signal(int sig, short events, void *arg)
 /*
  * SIGHUP: the configuration again, all or nothing. Whatever fails leaves
  * the running configuration as it was; the log files are reopened either
- * way, since log rotation sends SIGHUP too.
+ * way, since log rotation sends SIGHUP too. 0, or -1 with the reason
+ * (file:line where there is one) in err, for mmpctl.
  */
-static void
-parent_reload(void)
+int
+parent_reload(char *err, size_t errlen)
 {
 	struct mmp_conf		*conf, *old;
 	struct listener		*nl;
 	struct hostsfile_entry	*hosts;
 	size_t			 n, nhosts;
-	char			 err[1024];
 
 	log_notice("reloading the configuration from %s", penv->dir);
-	if ((conf = certmapfile_conf_load(penv->dir, err, sizeof(err))) ==
+	if ((conf = certmapfile_conf_load(penv->dir, err, errlen)) ==
 	    NULL)
 		goto refused;
-	if (parent_check_tls(conf, err, sizeof(err)) == -1)
+	if (parent_check_tls(conf, err, errlen) == -1)
 		goto refused;
 	if (penv->root && parent_check_system(conf) > 0) {
-		(void)snprintf(err, sizeof(err), "the sandbox of the children "
+		(void)snprintf(err, errlen, "the sandbox of the children "
 		    "is not possible, see above");
 		goto refused;
 	}
 	if (hostsfile_load(conf, &hosts, &nhosts) == -1) {
-		(void)snprintf(err, sizeof(err), "out of memory");
+		(void)snprintf(err, errlen, "out of memory");
 		goto refused;
 	}
-	if (listen_setup(conf, &nl, &n, err, sizeof(err)) == -1) {
+	if (listen_setup(conf, &nl, &n, err, errlen) == -1) {
 		free(hosts);
 		goto refused;
 	}
@@ -639,17 +645,21 @@ parent_reload(void)
 	proc_set_tlsds(parent_tlsds(conf));
 	proc_set_relays(parent_workers(conf));
 	conf_free(old);
+	control_reloaded(conf);
+	penv->reloads++;
 	log_notice("configuration %u loaded", penv->gen);
-	return;
+	return 0;
  refused:
 	log_warnx("reload refused: %s; keeping the running configuration",
 	    err);
 	conf_free(conf);
 	parent_open_logs(penv->conf, 0);
+	penv->reloads_refused++;
+	return -1;
 }
 
-/* SIGTERM, SIGINT: stop accepting, let sessions end, then exit. */
-static void
+/* SIGTERM, SIGINT, mmpctl stop: stop accepting, let sessions end, exit. */
+void
 parent_drain(int sig)
 {
 	struct timeval	tv;

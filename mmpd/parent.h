@@ -18,6 +18,7 @@
 #include "chan.h"
 #include "config.h"
 #include "imsg.h"
+#include "instance.h"
 #include "tlsmsg.h"
 
 #define RELAYS_MAX		64	/* as the Workers key allows */
@@ -74,6 +75,9 @@ struct child {
 	uint32_t		 tls_kept;
 	uint32_t		 tls_in_use;
 	uint32_t		 sessions;	/* last IMSG_STATS */
+	uint64_t		 logins_ok;	/* last IMSG_STATS */
+	uint64_t		 logins_failed;
+	unsigned int		 restarts;	/* of this slot */
 	char			 killed[96];	/* why mmpd killed it, or "" */
 	/* Relays only: per peer slot (0 mmp-ldapd, 1 + i mmp-tlsd i). */
 	struct lost		 lost[PEERS_MAX];
@@ -130,6 +134,19 @@ struct parent {
 	struct event		*drain_timer;	/* DrainTimeout */
 	struct event		*stop_timer;	/* STOP_GRACE_SEC */
 	struct event		*sigev[4];
+	/* What mmpctl status and stats show (control.c). */
+	struct timespec		 started;	/* CLOCK_MONOTONIC */
+	uint64_t		 logins_ok;	/* all relays, IMSG_STATS */
+	uint64_t		 logins_failed;
+	unsigned long		 restarts;	/* children restarted */
+	unsigned long		 reloads;	/* configurations loaded */
+	unsigned long		 reloads_refused;
+	char			 pidfile[PATH_MAX];	/* "": none */
+	int			 pidfd;
+	char			 ctlpath[CONTROL_PATH_BYTES];	/* "": none */
+	int			 ctlfd;
+	struct event		*ctlev;
+	unsigned int		 nctlconns;	/* open control connections */
 };
 
 extern struct parent	*penv;
@@ -137,6 +154,15 @@ extern struct parent	*penv;
 /* mmpd.c: called by proc.c when something changed. */
 void	parent_child_ready(struct child *);
 void	parent_child_gone(void);
+/* mmpd.c: for control.c. */
+int	parent_reload(char *, size_t);
+void	parent_drain(int);
+
+/* control.c: pid file and control socket (mmpctl). */
+void	control_init(const struct mmp_conf *);
+void	control_start(void);
+void	control_reloaded(const struct mmp_conf *);
+void	control_cleanup(void);
 
 /* proc.c */
 void	proc_find_ldapd(void);

@@ -364,6 +364,8 @@ proc_spawned(struct child *c, pid_t pid, int fd)
 	c->pid = pid;
 	c->gen_ready = 0;
 	c->sessions = 0;
+	c->logins_ok = 0;
+	c->logins_failed = 0;
 	c->killed[0] = '\0';
 	for (i = 0; i < PEERS_MAX; i++)
 		c->lost[i].excess = 0;
@@ -572,17 +574,28 @@ proc_handle_ready(struct child *c, struct imsg *imsg)
 	return CHAN_OK;
 }
 
-/* IMSG_STATS: u32 sessions open. */
+/*
+ * IMSG_STATS: u32 sessions open, u64 logins accepted, u64 refused, since
+ * the relay started. The parent's totals grow by what is new; a count
+ * that went back is a lie.
+ */
 static int
 proc_handle_stats(struct child *c, struct imsg *imsg)
 {
 	struct msg_reader	r;
+	uint64_t		ok, failed;
 	uint32_t		n;
 
 	msg_reader_init(&r, imsg);
-	if (msg_get_u32(&r, &n) == -1 || msg_end(&r) == -1)
+	if (msg_get_u32(&r, &n) == -1 || msg_get_u64(&r, &ok) == -1 ||
+	    msg_get_u64(&r, &failed) == -1 || msg_end(&r) == -1 ||
+	    ok < c->logins_ok || failed < c->logins_failed)
 		return CHAN_BAD;
 	c->sessions = n;
+	penv->logins_ok += ok - c->logins_ok;
+	penv->logins_failed += failed - c->logins_failed;
+	c->logins_ok = ok;
+	c->logins_failed = failed;
 	return CHAN_OK;
 }
 
@@ -1122,8 +1135,11 @@ proc_restart_cb(int fd, short events, void *arg)
 	(void)events;
 	if (c->pid != -1)
 		proc_fail(c, "closed its channel but kept running");
-	else if (proc_may_restart(c))
+	else if (proc_may_restart(c)) {
+		c->restarts++;
+		penv->restarts++;
 		proc_spawn(c);
+	}
 }
 
 /* Shutdown: relays stop accepting; nothing is restarted any more. */

@@ -27,6 +27,8 @@
 struct relay_env	*env;
 
 static int	relay_dispatch_parent(struct chan *, struct imsg *);
+static void	relay_send_stats(void);
+static void	relay_stats_tick(int, short, void *);
 static void	relay_lost_parent(struct chan *, const char *);
 static void	relay_parent_drained(struct chan *);
 static int	relay_dispatch_ldapd(struct chan *, struct imsg *);
@@ -270,7 +272,6 @@ static int
 relay_drain(struct imsg *imsg)
 {
 	struct relay_listener	*l;
-	struct msg_writer	 w;
 
 	if (imsg->datalen != 0)
 		return CHAN_BAD;
@@ -279,11 +280,42 @@ relay_drain(struct imsg *imsg)
 		event_del(l->ev);
 	relay_listeners_clear(&env->listeners);
 	log_info("draining: %u sessions open", env->nsessions);
-	msg_writer_init(&w);
-	msg_add_u32(&w, env->nsessions);
-	(void)chan_compose_msg(env->parent, IMSG_STATS, 0, -1, &w);
+	relay_send_stats();
 	relay_session_closed();
 	return CHAN_OK;
+}
+
+/* IMSG_STATS: what the parent shows to mmpctl(8). */
+static void
+relay_send_stats(void)
+{
+	struct msg_writer	w;
+
+	msg_writer_init(&w);
+	msg_add_u32(&w, env->nsessions);
+	msg_add_u64(&w, env->logins_ok);
+	msg_add_u64(&w, env->logins_failed);
+	(void)chan_compose_msg(env->parent, IMSG_STATS, 0, -1, &w);
+	env->stats_sessions = env->nsessions;
+	env->stats_logins = env->logins_ok + env->logins_failed;
+}
+
+/*
+ * Once a second, and only when something changed: no message per session
+ * on a busy worker, nothing at all on an idle one.
+ */
+static void
+relay_stats_tick(int fd, short events, void *arg)
+{
+	struct timeval	tv = { RELAY_STATS_SEC, 0 };
+
+	(void)fd;
+	(void)events;
+	(void)arg;
+	if (env->nsessions != env->stats_sessions ||
+	    env->logins_ok + env->logins_failed != env->stats_logins)
+		relay_send_stats();
+	evtimer_add(env->stats, &tv);
 }
 
 /* Called after every session end; a draining worker leaves when idle. */
@@ -560,8 +592,10 @@ relay_setup(int argc, char *argv[])
 		fatalx("parent channel: cannot watch it");
 	logsink_init(env->parent);
 	env->accept_pause = evtimer_new(env->base, relay_accept_resume, NULL);
-	if (env->accept_pause == NULL)
+	env->stats = evtimer_new(env->base, relay_stats_tick, NULL);
+	if (env->accept_pause == NULL || env->stats == NULL)
 		fatalx("evtimer_new");
+	relay_stats_tick(-1, 0, NULL);
 	TAILQ_INIT(&env->listeners);
 	TAILQ_INIT(&env->newlisteners);
 	RB_INIT(&env->sessions);

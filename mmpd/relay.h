@@ -38,6 +38,7 @@
 #define ADDR_TEXT_BYTES		64	/* "[v6 address]:port" */
 #define PASS_MAX_BYTES		SASL_FIELD_MAX_BYTES
 #define ACCEPT_PAUSE_SEC	1	/* after EMFILE/ENFILE */
+#define RELAY_STATS_SEC		1	/* IMSG_STATS at most this often */
 #define TLSD_MAX		64	/* mmp-tlsd channels a relay keeps */
 
 /*
@@ -278,6 +279,11 @@ struct relay_env {
 	struct session_tree	 sessions;
 	uint64_t		 nextid;
 	unsigned int		 nsessions;
+	uint64_t		 logins_ok;	/* stores that said yes */
+	uint64_t		 logins_failed;	/* credentials, directory, store */
+	struct event		*stats;		/* IMSG_STATS when changed */
+	unsigned int		 stats_sessions;	/* last sent */
+	uint64_t		 stats_logins;		/* ok + failed sent */
 	int			 draining;
 	struct event		*accept_pause;
 	struct store_nets	 storenets[CONF_NSECT];

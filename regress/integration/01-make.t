@@ -14,7 +14,7 @@ import mmptest as T  # noqa: E402
 
 ROOT = T.ROOT
 # Every program the design names; `make programs` may list more.
-PROGRAMS = ["mmpd/mmpd", "mmp-ldapd/mmp-ldapd"]
+PROGRAMS = ["mmpd/mmpd", "mmp-ldapd/mmp-ldapd", "mmpctl/mmpctl"]
 
 tap = T.Tap()
 ok = tap.ok

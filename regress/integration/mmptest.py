@@ -1207,7 +1207,10 @@ class Mmpd:
             "ldap://127.0.0.1:389/" + SUFFIX
         self.conf_a = {"ServiceList": None, "HostsFile": env.hosts_file,
                          "Workers": 2, "ChrootDir": CHROOT,
-                         "DrainTimeout": 2, "LogLevel": 6}
+                         "DrainTimeout": 2, "LogLevel": 6,
+                         # In the test's directory, not /run/mmpd.
+                         "PidFile": env.path(name + ".pid"),
+                         "ControlSocket": env.path(name + ".sock")}
         # The single-tree model unless a test asks for hosted domains
         # (mmpd's default, HostedDomains yes, needs a domain tree).
         common = {"LdapUrl": ldap, "BindDN": DM_DN, "BindPass": DM_PW,
