@@ -16,6 +16,7 @@
 #include <strings.h>
 
 #include <ares.h>
+#include <netdb.h>
 #include <event2/event.h>
 
 #include "ldapd.h"
@@ -45,6 +46,7 @@ struct resolver {
 struct resolve_req {
 	struct resolver	*r;
 	resolve_cb	 cb;
+	resolve_name_cb	 ncb;		/* an address's name (PTR) instead */
 	void		*arg;
 	int		 inside;	/* in ares_getaddrinfo */
 	int		 done;
@@ -150,6 +152,31 @@ hosts_lookup(const struct hosts *h, const char *name, struct addrlist *out)
 	for (; lo < h->n && hosts_cmp(&h->v[lo], &key) == 0; lo++)
 		addrlist_add(out, h->v[lo].addr);
 	return out->n > 0;
+}
+
+/*
+ * The name hosts(5) gives addr: the first name of the file's first line
+ * with that address, as the C library's reverse lookup in /etc/hosts
+ * does. A scan: the table is sorted by name, and this runs only with
+ * ClientLookup, once per connection. 1 found.
+ */
+int
+hosts_reverse(const struct hosts *h, const char *addr, char *name,
+    size_t len)
+{
+	const struct hosts_entry	*best = NULL;
+	char				 canon[INET6_ADDRSTRLEN];
+	size_t				 i;
+
+	if (addr_canon(addr, canon, sizeof(canon)) == -1)
+		return 0;
+	for (i = 0; i < h->n; i++)
+		if (strcmp(h->v[i].addr, canon) == 0 &&
+		    (best == NULL || h->v[i].seq < best->seq))
+			best = &h->v[i];
+	if (best == NULL || strlcpy(name, best->name, len) >= len)
+		return 0;
+	return 1;
 }
 
 void
@@ -450,6 +477,88 @@ resolve_start(struct ldapd *env, const char *name, struct addrlist *out,
 void
 resolve_cancel(struct resolve_req *q)
 {
-	if (q != NULL)
+	if (q != NULL) {
 		q->cb = NULL;
+		q->ncb = NULL;
+	}
+}
+
+/* c-ares's PTR answer: its name, if DNS could have it, goes to ncb. */
+static void
+resolve_name_done(void *arg, int status, int timeouts, struct hostent *he)
+{
+	struct resolve_req	*q = arg;
+	char			 err[LDAPD_DETAIL_BYTES];
+
+	(void)timeouts;
+	q->name[0] = '\0';
+	if (status == ARES_SUCCESS && (he == NULL || he->h_name == NULL ||
+	    strlcpy(q->name, he->h_name, sizeof(q->name)) >= sizeof(q->name) ||
+	    !resolve_valid_name(q->name))) {
+		q->name[0] = '\0';
+		status = ARES_EBADRESP;
+	}
+	q->status = status;
+	q->done = 1;
+	if (q->inside)
+		return;		/* resolve_addr_start answers synchronously */
+	if (q->ncb != NULL && !q->r->closing) {
+		(void)snprintf(err, sizeof(err), "%s", ares_strerror(status));
+		q->ncb(q->arg, status == ARES_SUCCESS ? q->name : NULL, err);
+	}
+	free(q);
+}
+
+/*
+ * The host name of the numeric address addr: the HostsFile's, else DNS's
+ * PTR record (ClientLookup; the caller confirms it forward). 1: name
+ * holds it now; 0: asynchronous, cb(arg, name or NULL, error text) comes
+ * later unless resolve_cancel(*reqp); -1: err says why.
+ */
+int
+resolve_addr_start(struct ldapd *env, const char *addr, char *name,
+    size_t len, char *err, size_t errlen, resolve_name_cb cb, void *arg,
+    struct resolve_req **reqp)
+{
+	struct resolve_req	*q;
+	struct in6_addr		 a6;
+	struct in_addr		 a4;
+	int			 status;
+
+	*reqp = NULL;
+	if (hosts_reverse(&env->hosts, addr, name, len))
+		return 1;
+	if (env->resolver == NULL) {
+		(void)snprintf(err, errlen, "no resolver");
+		return -1;
+	}
+	if ((q = calloc(1, sizeof(*q))) == NULL) {
+		(void)snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	q->r = env->resolver;
+	q->ncb = cb;
+	q->arg = arg;
+	q->inside = 1;
+	if (inet_pton(AF_INET, addr, &a4) == 1)
+		ares_gethostbyaddr(q->r->ch, &a4, sizeof(a4), AF_INET,
+		    resolve_name_done, q);
+	else if (inet_pton(AF_INET6, addr, &a6) == 1)
+		ares_gethostbyaddr(q->r->ch, &a6, sizeof(a6), AF_INET6,
+		    resolve_name_done, q);
+	else
+		resolve_name_done(q, ARES_EBADNAME, 0, NULL);
+	q->inside = 0;
+	if (!q->done) {
+		resolver_schedule(q->r);
+		*reqp = q;
+		return 0;
+	}
+	status = q->status;
+	if (status == ARES_SUCCESS)
+		(void)strlcpy(name, q->name, len);
+	else
+		(void)snprintf(err, errlen, "%s", ares_strerror(status));
+	free(q);
+	return status == ARES_SUCCESS ? 1 : -1;
 }
