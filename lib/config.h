@@ -57,6 +57,7 @@ enum conf_type {
 				   CONF_PATHS_MAX; "" = none */
 	CT_TLSPROTOS,		/* TLSv1.2 and/or TLSv1.3 */
 	CT_REPLAYFMT,		/* ReplayFormat, see lib/loginname.h */
+	CT_TCPACCESS,		/* TCPAccess rules, see lib/tcpaccess.h */
 };
 
 #define CONF_PATHS_MAX	16	/* = TLS_CERTS_MAX (lib/tlsmsg.h) */
@@ -231,6 +232,13 @@ int		 conf_voverrides(const struct mmp_conf *, int sect, int vd,
  * password to replay them as: 0, or -1 with "file:line: why" in err.
  */
 int		 conf_check_vdomain_crams(const struct mmp_conf *, int sect,
+		    char *err, size_t errlen);
+/*
+ * TCPAccess of sect and of each of its virtual domains names host names
+ * (or LOCAL, KNOWN, UNKNOWN, DNSSPOOFER) only where ClientLookup is yes:
+ * 0, or -1 with "file:line: why" in err.
+ */
+int		 conf_check_tcpaccess(const struct mmp_conf *, int sect,
 		    char *err, size_t errlen);
 /*
  * Bytes of the blank at p (space, tab, or U+00A0 in UTF-8, which the

@@ -23,6 +23,7 @@
 #include "imsg.h"
 #include "lookupmsg.h"
 #include "msg.h"
+#include "namemsg.h"
 #include "netmask.h"
 #include "pump.h"
 #include "relay_main.h"
@@ -67,6 +68,7 @@
  */
 enum session_state {
 	S_PREAUTH,		/* reading pre-login commands */
+	S_NAMING,		/* ClientLookup: waiting, before the greeting */
 	S_AUTH_CONT,		/* waiting for a SASL response line */
 	S_STARTTLS,		/* flushing "OK begin TLS", reading nothing */
 	S_TLS,			/* handed to mmp-tlsd, waiting for TLS_RESULT */
@@ -90,6 +92,7 @@ enum login_fail {
 };
 
 struct session;
+struct access_rules;
 
 /* What differs between IMAP and POP3, called by session.c. */
 struct proto {
@@ -155,6 +158,13 @@ struct session {
 	struct buf		 out;
 	char			 client[ADDR_TEXT_BYTES];
 	char			 local[ADDR_TEXT_BYTES];
+	struct sockaddr_storage	 peer;		/* the client, binary */
+	/* The listener's label and TLS (the admission needs them later). */
+	char			 label[CONF_HOST_BYTES + 8];
+	int			 ltls;
+	/* ClientLookup (access.c): enum tcpa_name, the name if any */
+	int			 namestate;
+	char			 name[NAME_HOST_BYTES];
 	/*
 	 * Its virtual domain (vdmap) by local, -1 none, as found under
 	 * configuration vdgen; session_vd() finds it again after a reload.
@@ -270,6 +280,7 @@ struct relay_env {
 	struct pump_pool	 pipes;		/* empty splice pipes (pump.c) */
 	struct event		*trim;		/* freed heap to the kernel */
 	struct slab_cache	 rsessions;	/* with their events (rsession.c) */
+	struct access_rules	*access;	/* TCPAccess (access.c) */
 };
 
 extern struct relay_env	*env;
@@ -282,6 +293,8 @@ void	relay_session_closed(void);
 /* session.c */
 void	session_accept(int, const struct relay_listener *,
 	    const struct sockaddr_storage *);
+/* Admitted: greet it, or start its TLS handshake. */
+void	session_admit(struct session *);
 /* The session's virtual domain in the running configuration, -1 none. */
 int	session_vd(const struct session *);
 void	session_send(struct session *, const char *, ...)
@@ -353,6 +366,16 @@ int	tls_draining(struct chan *, struct imsg *);
 int	handoff_cmp(struct session *, struct session *);
 RB_PROTOTYPE(handoff_tree, session, handoff, handoff_cmp)
 void	tls_channel_lost(struct chan *, const char *);
+
+/* access.c: TCPAccess and ClientLookup at admission */
+void	access_conf(const struct mmp_conf *);
+void	access_free(void);
+int	access_admit(struct session *);
+void	access_name_result(struct session *, int, const char *,
+	    const char *);
+int	access_name_answer(struct imsg *);
+void	access_name_timeout(struct session *);
+void	access_fail_all_names(void);
 
 /* imap.c */
 void	imap_capabilities(const struct session *, char *, size_t);

@@ -128,6 +128,7 @@ session_accept(int fd, const struct relay_listener *l,
 	s->tlsd = -1;
 	s->be.fd = -1;
 	gettimeofday(&s->start, NULL);
+	s->peer = *peer;
 	addr_text(peer, s->client, sizeof(s->client));
 	len = sizeof(ss);
 	if (l->local[0] != '\0')
@@ -153,13 +154,23 @@ session_accept(int fd, const struct relay_listener *l,
 	}
 	RB_INSERT(session_tree, &env->sessions, s);
 	env->nsessions++;
-	session_log(s, LOG_INFO, "connected on %s", label);
 	(void)clock_gettime(CLOCK_MONOTONIC, &now);
 	s->login_deadline = now.tv_sec + conf_num(env->conf, svc,
 	    CK_LOGINTIMEOUT);
 	session_login_timer(s);
+	s->ltls = tls;
+	(void)strlcpy(s->label, label, sizeof(s->label));
+	/* It logs "connected", and may refuse or wait for a name. */
+	if (access_admit(s) == -1)
+		return;
+	session_admit(s);
+}
+
+void
+session_admit(struct session *s)
+{
 	/* The handshake counts against the login timeout too. */
-	if (tls) {
+	if (s->ltls) {
 		session_tls_begin(s);
 		return;
 	}
@@ -373,6 +384,9 @@ session_timer(int fd, short ev, void *arg)
 	(void)fd;
 	(void)ev;
 	switch (s->state) {
+	case S_NAMING:
+		access_name_timeout(s);
+		break;
 	case S_FAILDELAY:
 		session_login_delay_over(s);
 		break;
