@@ -9,7 +9,11 @@
 # ClientLookup: names from a private HostsFile, forward-confirmed; a PTR
 # that reads as an address is a DNSSPOOFER; a stopped mmp-ldapd makes the
 # client UNKNOWN after the timeout, and nothing is read before the
-# greeting. Configuration errors carry file:line (mmpd -n).
+# greeting. Names from DNS: an mmpd in a mount namespace of its own reads
+# a resolv.conf that points at a small DNS server of this test, whose
+# PTR records name 127.0.0.63 honestly and 127.0.0.61 with a name whose
+# A record is another address (forward confirmation fails: DNSSPOOFER).
+# Configuration errors carry file:line (mmpd -n).
 
 import imaplib
 import os
@@ -17,7 +21,10 @@ import poplib
 import re
 import signal
 import socket
+import struct
+import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -36,6 +43,100 @@ HOSTS = """\
 127.0.0.33\tevil.bad.test
 127.0.0.34\t127.0.0.1
 """
+
+
+DNS_ADDR = "127.0.0.153"
+DNS_PTR = {"127.0.0.61": "liar.dns.test", "127.0.0.63": "honest.dns.test"}
+DNS_A = {"liar.dns.test": "127.0.0.62", "honest.dns.test": "127.0.0.63"}
+
+
+class Dns:
+    """A DNS server on UDP for the names above: PTR and A answers,
+    NODATA for other types of a known name, NXDOMAIN for the rest."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((DNS_ADDR, 53))
+        self.queries = []
+        self.stop = False
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    @staticmethod
+    def encode(name):
+        return b"".join(bytes([len(x)]) + x.encode()
+                        for x in name.split(".")) + b"\0"
+
+    @staticmethod
+    def question(q):
+        labels, i = [], 12
+        while q[i]:
+            labels.append(q[i + 1:i + 1 + q[i]].decode("latin-1"))
+            i += 1 + q[i]
+        qtype, = struct.unpack("!H", q[i + 1:i + 3])
+        return ".".join(labels).lower(), qtype, q[12:i + 5]
+
+    def answer(self, q):
+        name, qtype, qsec = self.question(q)
+        self.queries.append((name, qtype))
+        rrs, rcode = [], 3
+        if name.endswith(".in-addr.arpa"):
+            addr = ".".join(reversed(name.split(".")[:4]))
+            if addr in DNS_PTR:
+                rcode = 0
+                if qtype == 12:
+                    rrs.append((12, self.encode(DNS_PTR[addr])))
+        elif name in DNS_A:
+            rcode = 0
+            if qtype == 1:
+                rrs.append((1, socket.inet_aton(DNS_A[name])))
+        out = q[:2] + struct.pack("!HHHHH", 0x8180 | rcode, 1, len(rrs),
+                                  0, 0) + qsec
+        for t, rdata in rrs:
+            out += struct.pack("!HHHIH", 0xc00c, t, 1, 60, len(rdata)) + \
+                rdata
+        return out
+
+    def serve(self):
+        self.sock.settimeout(0.2)
+        while not self.stop:
+            try:
+                q, peer = self.sock.recvfrom(4096)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            try:
+                self.sock.sendto(self.answer(q), peer)
+            except (IndexError, struct.error, OSError):
+                pass
+
+    def close(self):
+        self.stop = True
+        self.thread.join(2)
+        self.sock.close()
+
+
+class NsMmpd(T.Mmpd):
+    """mmpd with /etc/resolv.conf replaced, in a mount namespace of its
+    own: only its processes see the test's DNS server."""
+
+    def start(self, wait=True):
+        self.write_config()
+        rc = self.env.path("resolv.conf")
+        with open(rc, "w") as f:
+            f.write("nameserver %s\n" % DNS_ADDR)
+        log = open(self.logpath, "ab")
+        self.proc = subprocess.Popen(
+            ["unshare", "-m", "sh", "-c",
+             'mount --bind "$0" /etc/resolv.conf && exec "$@"', rc,
+             T.MMPD_BIN, "-d", "-f", self.confdir],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        log.close()
+        self.env.cleanups.append(self.stop)
+        if wait:
+            self.wait_ready()
+        return self
 
 
 class SrcIMAP(imaplib.IMAP4):
@@ -62,15 +163,15 @@ class SrcPOP3(poplib.POP3):
                                         source_address=(self.src, 0))
 
 
-def raw_first(host, port, src, send=b"", timeout=15):
-    """The first line mmpd sends a client at src (b"" on close)."""
+def raw_first(host, port, src, send=b"", timeout=15, lines=1):
+    """The first lines mmpd sends a client at src (b"" on close)."""
     with socket.create_connection((host, port), timeout,
                                   source_address=(src, 0)) as s:
         s.settimeout(timeout)
         if send:
             s.sendall(send)
         buf = b""
-        while b"\r\n" not in buf:
+        while buf.count(b"\r\n") < lines:
             try:
                 d = s.recv(4096)
             except OSError:
@@ -303,12 +404,13 @@ def test_timeout(tap, env, m):
     try:
         off = m.log_size()
         first = raw_first("127.0.0.1", m.pop_ports[0], "127.0.0.31",
-                          send=b"CAPA\r\n")
-        tap.ok(first.startswith(b"+OK") and m.wait_log(
+                          send=b"BOGUS\r\n", lines=2)
+        tap.ok(re.match(rb"\+OK [^\r\n]*\r\n-ERR ", first) and m.wait_log(
             r"127\.0\.0\.31:\d+: connected on \S+, name unknown.*\n.*"
             r"client name: no answer in time", off, 5),
             "mmp-ldapd does not answer: the client is UNKNOWN after the "
-            "timeout and greeted first, its early CAPA after", first)
+            "timeout and greeted first, its early command answered after",
+            first)
         off = m.log_size()
         r, _ = imap_try("127.0.0.1", m.imap_ports[0], "127.0.0.31")
         tap.ok(r == "refused" and refusal_logged(
@@ -322,6 +424,44 @@ def test_timeout(tap, env, m):
     time.sleep(0.5)
     r, _ = imap_try("127.0.0.1", m.imap_ports[0], "127.0.0.31")
     tap.is_(r, "ok", "mmp-ldapd back: good1.ok.test allowed again")
+
+
+def test_dns(tap, env):
+    try:
+        dns = Dns()
+    except OSError as e:
+        tap.skip("names from DNS", "no DNS server on %s: %s" % (DNS_ADDR, e))
+        return
+    env.cleanups.append(dns.close)
+    m = NsMmpd(env, "dns", imap={"ClientLookup": "yes",
+                                 "TCPAccess": "-ALL:DNSSPOOFER"})
+    env.mmpds.append(m)
+    m.start()
+    port = m.imap_ports[0]
+    off = m.log_size()
+    r, _ = imap_try("127.0.0.1", port, "127.0.0.63")
+    tap.ok(r == "ok" and m.wait_log(r"127\.0\.0\.63:\d+: connected on "
+                                    r"\S+, name honest\.dns\.test", off, 5),
+           "127.0.0.63: PTR honest.dns.test, whose A record is 127.0.0.63: "
+           "confirmed, let in", m.log_since(off)[-1500:])
+    off = m.log_size()
+    r, text = imap_try("127.0.0.1", port, "127.0.0.61")
+    tap.ok(r == "refused" and m.wait_log(
+        r"127\.0\.0\.61:\d+: connected on \S+, name liar\.dns\.test not "
+        r"confirmed \(DNSSPOOFER\)\n.*client name: liar\.dns\.test does "
+        r"not resolve to 127\.0\.0\.61", off, 5) and
+        refusal_logged(m, off, "127.0.0.61", "-ALL:DNSSPOOFER",
+                       "ImapProxyAService.cfg:%d" %
+                       m.write_config()["ImapProxyAService.cfg"]["TCPAccess"]),
+        "127.0.0.61: PTR liar.dns.test, whose A record is 127.0.0.62: "
+        "forward confirmation fails, DNSSPOOFER refused",
+        m.log_since(off)[-1500:])
+    tap.ok(("61.0.0.127.in-addr.arpa", 12) in dns.queries and
+           ("liar.dns.test", 1) in dns.queries,
+           "mmp-ldapd asked DNS for the PTR and then the A record",
+           repr(dns.queries))
+    tap.ok(m.alive(), "mmpd with names from DNS still running")
+    m.stop()
 
 
 def test_config_errors(tap, env):
@@ -378,6 +518,8 @@ def main(tap):
     test_names(tap, env, n)
     test_timeout(tap, env, n)
     tap.ok(n.alive(), "mmpd with ClientLookup still running")
+    n.stop()
+    test_dns(tap, env)
 
 
 T.run(main)
