@@ -42,6 +42,7 @@ HOSTS = """\
 127.0.0.32\tgood2.ok.test
 127.0.0.33\tevil.bad.test
 127.0.0.34\t127.0.0.1
+127.0.0.37\t127.0.0.37
 """
 
 
@@ -368,6 +369,13 @@ def test_names(tap, env, m):
                        m.lines["ImapProxyAService.cfg"]["TCPAccess"]),
         "127.0.0.34, whose name reads 127.0.0.1, fails forward "
         "confirmation: DNSSPOOFER, refused", m.log_since(off)[-1500:])
+    off = m.log_size()
+    r, _ = imap_try("127.0.0.1", port, "127.0.0.37")
+    tap.ok(r == "refused" and m.wait_log(
+        r"127\.0\.0\.37:\d+: connected on \S+, name 127\.0\.0\.37 not "
+        r"confirmed \(DNSSPOOFER\)", off, 5),
+        "127.0.0.37, whose name is its own address: never a name, "
+        "DNSSPOOFER, refused", m.log_since(off)[-1500:])
     # Not in the HostsFile: a PTR query to DNS (mmp-ldapd's sandbox),
     # which has no name for it, or none within the timeout.
     off = m.log_size()
