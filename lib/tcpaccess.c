@@ -6,6 +6,8 @@
  */
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 
 #include <ctype.h>
 #include <stdio.h>
@@ -522,9 +524,49 @@ tcpa_name_pattern(const struct tcpa_set *set, char *buf, size_t len)
 	return "";
 }
 
+/* The client's address in binary, parsed once per check. */
+struct tcpa_peer {
+	int	family;			/* AF_INET, AF_INET6, -1 none */
+	uint8_t	a[16];
+};
+
+/* As netlist_match reads it: an IPv4-mapped IPv6 address is IPv4. */
+static void
+tcpa_peer_parse(const char *text, struct tcpa_peer *p)
+{
+	static const uint8_t	mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+				    0xff, 0xff };
+
+	memset(p, 0, sizeof(*p));
+	if (text != NULL && inet_pton(AF_INET, text, p->a) == 1)
+		p->family = AF_INET;
+	else if (text != NULL && inet_pton(AF_INET6, text, p->a) == 1) {
+		p->family = AF_INET6;
+		if (memcmp(p->a, mapped, sizeof(mapped)) == 0) {
+			memmove(p->a, p->a + 12, 4);
+			memset(p->a + 4, 0, 12);
+			p->family = AF_INET;
+		}
+	} else
+		p->family = -1;
+}
+
+static int
+tcpa_net_match(const struct netmask *nm, const struct tcpa_peer *p)
+{
+	size_t	i;
+
+	if (nm->family != p->family)
+		return 0;
+	for (i = 0; i < sizeof(p->a); i++)
+		if ((p->a[i] & nm->mask[i]) != nm->addr[i])
+			return 0;
+	return 1;
+}
+
 static int
 tcpa_item_match(const struct tcpa_set *set, const struct tcpa_item *it,
-    const struct tcpa_client *c)
+    const struct tcpa_client *c, const struct tcpa_peer *p)
 {
 	size_t	nlen;
 	int	known = c->namestate == TCPA_NAME_KNOWN && c->name != NULL;
@@ -534,7 +576,7 @@ tcpa_item_match(const struct tcpa_set *set, const struct tcpa_item *it,
 	case TCPA_ALL:
 		return 1;
 	case TCPA_NET:
-		return netlist_match(&it->net, 1, c->addr);
+		return tcpa_net_match(&it->net, p);
 	case TCPA_NAME:
 		return known && nlen == it->len &&
 		    strncasecmp(c->name, set->text + it->off, it->len) == 0;
@@ -560,7 +602,7 @@ tcpa_item_match(const struct tcpa_set *set, const struct tcpa_item *it,
  */
 static int
 tcpa_list_match(const struct tcpa_set *set, const struct tcpa_rule *r,
-    const struct tcpa_client *c)
+    const struct tcpa_client *c, const struct tcpa_peer *p)
 {
 	const struct tcpa_item	*v = &set->items[r->first];
 	int			 i, any = 0, taken = 0;
@@ -570,7 +612,7 @@ tcpa_list_match(const struct tcpa_set *set, const struct tcpa_rule *r,
 			taken = any && !taken;
 			any = 0;
 		} else if (!any)
-			any = tcpa_item_match(set, &v[i], c);
+			any = tcpa_item_match(set, &v[i], c, p);
 	}
 	return any && !taken;
 }
@@ -591,15 +633,17 @@ int
 tcpa_check(const struct tcpa_set *set, const struct tcpa_client *c,
     int *rule)
 {
-	size_t	i;
-	int	allow;
+	struct tcpa_peer	p;
+	size_t			i;
+	int			allow;
 
 	*rule = -1;
+	tcpa_peer_parse(c->addr, &p);
 	for (allow = 1; allow >= 0; allow--) {
 		for (i = 0; i < set->nrules; i++) {
 			if (set->rules[i].allow != allow ||
 			    !tcpa_svc_match(&set->rules[i], c) ||
-			    !tcpa_list_match(set, &set->rules[i], c))
+			    !tcpa_list_match(set, &set->rules[i], c, &p))
 				continue;
 			*rule = (int)i;
 			return allow;
