@@ -62,6 +62,10 @@
  * only what relaying needs; this struct goes, wiped, with every buffer
  * of the login.
  *
+ * Before all of this, with ClientLookup, a session waits in S_NAMING
+ * (reading nothing) for its client's name, at most 5 s; TCPAccess then
+ * admits it to the greeting or the TLS handshake (access.c).
+ *
  * Any state goes to S_CLOSING (last words, then close) or is closed at
  * once; S_TLS and S_STARTTLS close on TLS_FAILED, a lost mmp-tlsd or the
  * login timer.
