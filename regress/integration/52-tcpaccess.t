@@ -334,6 +334,35 @@ def test_vdomain(tap, env, m):
     tap.is_(r, "ok", "127.0.0.22 on the service's address: let in")
 
 
+def test_ipv6(tap, env):
+    """A dual-stack listener: IPv6 patterns in brackets, and an IPv4 client
+    (an IPv4-mapped peer) matched by its IPv4 patterns."""
+    port = T.free_port(("127.0.0.1",))
+    m = env.mmpd(name="v6", imap_ports=[port], pop_ports=[],
+                 imap={"TCPAccess": "-imap:[::1]/128 127.0.0.21"})
+    m.conf_a["ServiceList"] = "ImapProxyAService@[::]:%d" % port
+    lines = m.write_config()
+    m.start()
+    where = "ImapProxyAService.cfg:%d" % lines["ImapProxyAService.cfg"][
+        "TCPAccess"]
+    off = m.log_size()
+    r, text = imap_try("::1", port, "::1")
+    tap.ok(r == "refused" and "[CONTACTADMIN]" in text and
+           refusal_logged(m, off, "[::1]", "-imap:[::1]/128 127.0.0.21",
+                          where),
+           "::1 refused by [::1]/128 on a dual-stack listener",
+           m.log_since(off)[-1500:])
+    off = m.log_size()
+    r, _ = imap_try("127.0.0.1", port, "127.0.0.21")
+    tap.ok(r == "refused" and refusal_logged(
+        m, off, "127.0.0.21", "-imap:[::1]/128 127.0.0.21", where),
+        "127.0.0.21, an IPv4-mapped peer there, refused by its IPv4 "
+        "pattern", m.log_since(off)[-1500:])
+    r, _ = imap_try("127.0.0.1", port, "127.0.0.22")
+    tap.is_(r, "ok", "127.0.0.22 there: let in")
+    m.stop()
+
+
 def make_name_mmpd(env):
     m = env.mmpd(name="named",
                  imap={"TCPAccess": NAME_RULES, "ClientLookup": "yes"},
@@ -520,6 +549,7 @@ def main(tap):
     test_vdomain(tap, env, m)
     tap.ok(m.alive(), "mmpd still running")
     m.stop()
+    test_ipv6(tap, env)
     n = make_name_mmpd(env)
     n.lines = n.write_config()
     n.start()
