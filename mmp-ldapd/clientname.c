@@ -92,35 +92,32 @@ clientname_finish(struct name_lookup *nl, int status, const char *detail)
 	clientname_free(nl);
 }
 
-/* The name's addresses, to find the client's among them. */
+/* Is the client's address one of the name's (has 1), or not (0, -1)? */
 static void
-clientname_confirm(struct name_lookup *nl, const struct addrlist *al,
-    const char *err)
+clientname_confirm(struct name_lookup *nl, int has, const char *err)
 {
 	char	detail[CLIENTNAME_DETAIL_BYTES];
-	size_t	i;
 
-	if (al == NULL) {
+	if (has == 1) {
+		clientname_finish(nl, TCPA_NAME_KNOWN, "confirmed");
+		return;
+	}
+	if (has == -1) {
 		(void)snprintf(detail, sizeof(detail), "%s does not resolve: "
 		    "%s", nl->name, err);
 		nl->name[0] = '\0';
 		clientname_finish(nl, TCPA_NAME_UNKNOWN, detail);
 		return;
 	}
-	for (i = 0; i < al->n; i++)
-		if (strcmp(al->a[i], nl->addr) == 0) {
-			clientname_finish(nl, TCPA_NAME_KNOWN, "confirmed");
-			return;
-		}
 	(void)snprintf(detail, sizeof(detail), "%s does not resolve to %s",
 	    nl->name, nl->addr);
 	clientname_finish(nl, TCPA_NAME_SPOOFED, detail);
 }
 
 static void
-clientname_forward_cb(void *arg, const struct addrlist *al, const char *err)
+clientname_forward_cb(void *arg, int has, const char *err)
 {
-	clientname_confirm(arg, al, err);
+	clientname_confirm(arg, has, err);
 }
 
 /*
@@ -133,7 +130,7 @@ clientname_forward(struct name_lookup *nl)
 {
 	struct addrlist	 al;
 	char		 err[LDAPD_DETAIL_BYTES], detail[CLIENTNAME_DETAIL_BYTES];
-	int		 r;
+	int		 r, has = 0;
 
 	if (resolve_numeric(nl->name, &al) || !name_host_ok(nl->name)) {
 		(void)snprintf(detail, sizeof(detail), "the name of %s is "
@@ -143,11 +140,11 @@ clientname_forward(struct name_lookup *nl)
 		clientname_finish(nl, TCPA_NAME_SPOOFED, detail);
 		return;
 	}
-	r = resolve_start(nl->relay->env, nl->name, &al, err, sizeof(err),
-	    clientname_forward_cb, nl, &nl->res);
+	r = resolve_confirm_start(nl->relay->env, nl->name, nl->addr, &has,
+	    err, sizeof(err), clientname_forward_cb, nl, &nl->res);
 	if (r == 0)
 		return;
-	clientname_confirm(nl, r == 1 ? &al : NULL, err);
+	clientname_confirm(nl, r == 1 ? has : -1, err);
 }
 
 static void

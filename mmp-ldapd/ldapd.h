@@ -542,6 +542,10 @@ int	resolve_numeric(const char *, struct addrlist *);
 int	resolve_valid_name(const char *);
 typedef void (*resolve_cb)(void *, const struct addrlist *, const char *);
 typedef void (*resolve_name_cb)(void *, const char *, const char *);
+typedef void (*resolve_confirm_cb)(void *, int, const char *);
+int	resolve_confirm_start(struct ldapd *, const char *, const char *,
+	    int *, char *, size_t, resolve_confirm_cb, void *,
+	    struct resolve_req **);
 int	hosts_reverse(const struct hosts *, const char *, char *, size_t);
 int	resolve_addr_start(struct ldapd *, const char *, char *, size_t,
 	    char *, size_t, resolve_name_cb, void *, struct resolve_req **);

@@ -47,12 +47,15 @@ struct resolve_req {
 	struct resolver	*r;
 	resolve_cb	 cb;
 	resolve_name_cb	 ncb;		/* an address's name (PTR) instead */
+	resolve_confirm_cb ccb;		/* is want one of name's addresses? */
 	void		*arg;
 	int		 inside;	/* in ares_getaddrinfo */
 	int		 done;
 	int		 status;
 	struct addrlist	 out;
 	char		 name[LDAPD_HOST_BYTES];
+	char		 want[INET6_ADDRSTRLEN];	/* ccb: canonical */
+	int		 has;		/* ccb: want is among all of them */
 };
 
 static int
@@ -152,6 +155,34 @@ hosts_lookup(const struct hosts *h, const char *name, struct addrlist *out)
 	for (; lo < h->n && hosts_cmp(&h->v[lo], &key) == 0; lo++)
 		addrlist_add(out, h->v[lo].addr);
 	return out->n > 0;
+}
+
+/*
+ * Is addr (canonical) one of name's addresses in the table, all of them,
+ * not only the first MMP_ADDRS_MAX? 1 yes, 0 no, -1 the name is not there.
+ */
+static int
+hosts_has(const struct hosts *h, const char *name, const char *addr)
+{
+	struct hosts_entry	 key;
+	size_t			 lo = 0, hi = h->n, mid;
+	int			 seen = 0;
+
+	if (strlcpy(key.name, name, sizeof(key.name)) >= sizeof(key.name))
+		return -1;
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (hosts_cmp(&h->v[mid], &key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < h->n && hosts_cmp(&h->v[lo], &key) == 0; lo++) {
+		seen = 1;
+		if (strcmp(h->v[lo].addr, addr) == 0)
+			return 1;
+	}
+	return seen ? 0 : -1;
 }
 
 /*
@@ -388,6 +419,28 @@ resolve_collect(struct resolve_req *q, struct ares_addrinfo *ai)
 	}
 }
 
+/* Is want (canonical) among every address of the answer? */
+static int
+resolve_has(struct ares_addrinfo *ai, const char *want)
+{
+	struct ares_addrinfo_node	*n;
+	char				 buf[INET6_ADDRSTRLEN];
+	const void			*src;
+
+	for (n = ai != NULL ? ai->nodes : NULL; n != NULL; n = n->ai_next) {
+		if (n->ai_family == AF_INET)
+			src = &((struct sockaddr_in *)n->ai_addr)->sin_addr;
+		else if (n->ai_family == AF_INET6)
+			src = &((struct sockaddr_in6 *)n->ai_addr)->sin6_addr;
+		else
+			continue;
+		if (inet_ntop(n->ai_family, src, buf, sizeof(buf)) != NULL &&
+		    strcmp(buf, want) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 static void
 resolve_done(void *arg, int status, int timeouts, struct ares_addrinfo *ai)
 {
@@ -396,6 +449,8 @@ resolve_done(void *arg, int status, int timeouts, struct ares_addrinfo *ai)
 
 	(void)timeouts;
 	resolve_collect(q, ai);
+	if (q->want[0] != '\0')
+		q->has = resolve_has(ai, q->want);
 	if (ai != NULL)
 		ares_freeaddrinfo(ai);
 	if (status == ARES_SUCCESS && q->out.n == 0)
@@ -404,7 +459,10 @@ resolve_done(void *arg, int status, int timeouts, struct ares_addrinfo *ai)
 	q->done = 1;
 	if (q->inside)
 		return;		/* resolve_start answers synchronously */
-	if (q->cb != NULL && !q->r->closing) {
+	if (q->ccb != NULL && !q->r->closing) {
+		(void)snprintf(err, sizeof(err), "%s", ares_strerror(status));
+		q->ccb(q->arg, status == ARES_SUCCESS ? q->has : -1, err);
+	} else if (q->cb != NULL && !q->r->closing) {
 		(void)snprintf(err, sizeof(err), "%s", ares_strerror(status));
 		q->cb(q->arg, status == ARES_SUCCESS ? &q->out : NULL, err);
 	}
@@ -480,6 +538,7 @@ resolve_cancel(struct resolve_req *q)
 	if (q != NULL) {
 		q->cb = NULL;
 		q->ncb = NULL;
+		q->ccb = NULL;
 	}
 }
 
@@ -561,4 +620,64 @@ resolve_addr_start(struct ldapd *env, const char *addr, char *name,
 		(void)snprintf(err, errlen, "%s", ares_strerror(status));
 	free(q);
 	return status == ARES_SUCCESS ? 1 : -1;
+}
+
+/*
+ * Forward confirmation (ClientLookup): is the numeric address addr one of
+ * name's addresses, all of them (a pool may have more than MMP_ADDRS_MAX)?
+ * The HostsFile first, then DNS. 1: *has says so now; 0: asynchronous,
+ * cb(arg, 1 or 0, or -1 with error text) comes later unless
+ * resolve_cancel(*reqp); -1: err says why.
+ */
+int
+resolve_confirm_start(struct ldapd *env, const char *name, const char *addr,
+    int *has, char *err, size_t errlen, resolve_confirm_cb cb, void *arg,
+    struct resolve_req **reqp)
+{
+	struct ares_addrinfo_hints	 hints;
+	struct resolve_req		*q;
+	char				 want[INET6_ADDRSTRLEN];
+	int				 r, status;
+
+	*reqp = NULL;
+	if (addr_canon(addr, want, sizeof(want)) == -1 ||
+	    !resolve_valid_name(name)) {
+		(void)snprintf(err, errlen, "not a host name or address");
+		return -1;
+	}
+	if ((r = hosts_has(&env->hosts, name, want)) != -1) {
+		*has = r;
+		return 1;
+	}
+	if (env->resolver == NULL) {
+		(void)snprintf(err, errlen, "no resolver");
+		return -1;
+	}
+	if ((q = calloc(1, sizeof(*q))) == NULL) {
+		(void)snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	q->r = env->resolver;
+	q->ccb = cb;
+	q->arg = arg;
+	(void)strlcpy(q->name, name, sizeof(q->name));
+	(void)strlcpy(q->want, want, sizeof(q->want));
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_flags = ARES_AI_NOSORT;
+	q->inside = 1;
+	ares_getaddrinfo(q->r->ch, q->name, NULL, &hints, resolve_done, q);
+	q->inside = 0;
+	if (!q->done) {
+		resolver_schedule(q->r);
+		*reqp = q;
+		return 0;
+	}
+	status = q->status;
+	*has = q->has;
+	free(q);
+	if (status == ARES_SUCCESS)
+		return 1;
+	(void)snprintf(err, errlen, "%s", ares_strerror(status));
+	return -1;
 }

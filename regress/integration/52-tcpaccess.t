@@ -43,7 +43,7 @@ HOSTS = """\
 127.0.0.33\tevil.bad.test
 127.0.0.34\t127.0.0.1
 127.0.0.37\t127.0.0.37
-"""
+""" + "".join("127.0.0.%d\tpool.pool.test\n" % i for i in range(41, 50))
 
 
 DNS_ADDR = "127.0.0.153"
@@ -405,6 +405,13 @@ def test_names(tap, env, m):
         r"confirmed \(DNSSPOOFER\)", off, 5),
         "127.0.0.37, whose name is its own address: never a name, "
         "DNSSPOOFER, refused", m.log_since(off)[-1500:])
+    off = m.log_size()
+    r, _ = imap_try("127.0.0.1", port, "127.0.0.49")
+    tap.ok(r == "ok" and m.wait_log(
+        r"127\.0\.0\.49:\d+: connected on \S+, name pool\.pool\.test\n",
+        off, 5), "127.0.0.49, the ninth address of pool.pool.test: "
+        "confirmed among all of the name's addresses",
+        m.log_since(off)[-1500:])
     # Not in the HostsFile: a PTR query to DNS (mmp-ldapd's sandbox),
     # which has no name for it, or none within the timeout.
     off = m.log_size()
