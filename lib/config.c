@@ -26,6 +26,7 @@
 #include "configint.h"
 #include "loginname.h"
 #include "netmask.h"
+#include "tcpaccess.h"
 #include "log.h"
 #include "msg.h"
 #include "tlsmsg.h"
@@ -437,6 +438,26 @@ conf_check_netlist(const struct conf_keyinfo *ki, const char *v,
 		return -1;
 	strlcpy(out->str, v, sizeof(out->str));
 	return 0;
+}
+
+/* TCPAccess: the rules must parse (lib/tcpaccess.c); kept as written. */
+static int
+conf_check_tcpaccess_value(const struct conf_keyinfo *ki, const char *v,
+    struct conf_parsed *out, char *why, size_t whylen)
+{
+	struct tcpa_set	*set;
+	int		 rv;
+
+	(void)ki;
+	if ((set = malloc(sizeof(*set))) == NULL) {
+		snprintf(why, whylen, "out of memory");
+		return -1;
+	}
+	rv = tcpa_parse(v, set, why, whylen);
+	free(set);
+	if (rv == 0)
+		strlcpy(out->str, v, sizeof(out->str));
+	return rv;
 }
 
 /* Attribute descriptions: letters, digits, '-' and ';' (options). */
@@ -852,6 +873,8 @@ conf_check(const struct conf_keyinfo *ki, const char *v,
 		return conf_check_replayfmt(ki, v, out, why, whylen);
 	case CT_LISTENLIST:
 		return conf_check_listenlist(ki, v, out, why, whylen);
+	case CT_TCPACCESS:
+		return conf_check_tcpaccess_value(ki, v, out, why, whylen);
 	case CT_STR:
 		break;
 	}
@@ -1332,7 +1355,8 @@ conf_finish(struct mmp_conf *conf, char *err, size_t errlen)
 	for (sect = SVC_IMAP; sect < CONF_NSECT; sect++)
 		if (conf->enabled[sect] &&
 		    (conf_check_tls(conf, sect, err, errlen) == -1 ||
-		    conf_check_proxy(conf, sect, err, errlen) == -1))
+		    conf_check_proxy(conf, sect, err, errlen) == -1 ||
+		    conf_check_tcpaccess(conf, sect, err, errlen) == -1))
 			return -1;
 	return 0;
 }

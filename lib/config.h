@@ -59,6 +59,7 @@ enum conf_type {
 	CT_REPLAYFMT,		/* ReplayFormat, see lib/loginname.h */
 	CT_LISTENLIST,		/* PORT, IPv4:PORT or [IPv6]:PORT of
 				   ServiceList; blank, comma or | separated */
+	CT_TCPACCESS,		/* TCPAccess rules, see lib/tcpaccess.h */
 };
 
 #define CONF_PATHS_MAX	16	/* = TLS_CERTS_MAX (lib/tlsmsg.h) */
@@ -235,6 +236,13 @@ int		 conf_voverrides(const struct mmp_conf *, int sect, int vd,
  * password to replay them as: 0, or -1 with "file:line: why" in err.
  */
 int		 conf_check_vdomain_crams(const struct mmp_conf *, int sect,
+		    char *err, size_t errlen);
+/*
+ * TCPAccess of sect and of each of its virtual domains names host names
+ * (or LOCAL, KNOWN, UNKNOWN, DNSSPOOFER) only where ClientLookup is yes:
+ * 0, or -1 with "file:line: why" in err.
+ */
+int		 conf_check_tcpaccess(const struct mmp_conf *, int sect,
 		    char *err, size_t errlen);
 /*
  * Bytes of the blank at p (space, tab, or U+00A0 in UTF-8, which the

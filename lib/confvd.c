@@ -18,6 +18,7 @@
 #include "config.h"
 #include "configint.h"
 #include "log.h"
+#include "tcpaccess.h"
 
 /* A vdmap NAME: letters, digits, '.', '-', '_'; it prefixes keys. */
 static int
@@ -270,4 +271,59 @@ conf_check_vdomain_crams(const struct mmp_conf *conf, int sect, char *err,
 		return -1;
 	}
 	return 0;
+}
+
+/* One set of rules against its ClientLookup; vd -1 is the service's. */
+static int
+conf_check_tcpaccess_vd(const struct mmp_conf *conf, int sect, int vd,
+    struct tcpa_set *set, char *err, size_t errlen)
+{
+	const struct conf_value	*cv;
+	const char		*v;
+	char			 why[256], pat[TCPA_NAME_BYTES];
+
+	v = conf_vstr(conf, sect, vd, CK_TCPACCESS);
+	if (v == NULL || v[0] == '\0' ||
+	    conf_vnum(conf, sect, vd, CK_CLIENTLOOKUP))
+		return 0;
+	if (tcpa_parse(v, set, why, sizeof(why)) == -1) {
+		/* conf_set took it: not reached unless memory is corrupt */
+		conf_errf(err, errlen, "%s: TCPAccess: %s",
+		    conf_section_file(sect), why);
+		return -1;
+	}
+	if (!tcpa_needs_name(set))
+		return 0;
+	cv = vd >= 0 && conf_voverrides(conf, sect, vd, CK_TCPACCESS) ?
+	    &conf->vd[sect][vd].v[CK_TCPACCESS] : &conf->v[sect][CK_TCPACCESS];
+	conf_errf(err, errlen, "%s:%d: TCPAccess: %s needs the client's host "
+	    "name: set ClientLookup yes%s%s", cv->file, cv->line,
+	    tcpa_name_pattern(set, pat, sizeof(pat)),
+	    vd >= 0 ? " for virtual domain " : "",
+	    vd >= 0 ? conf->vd[sect][vd].name : "");
+	return -1;
+}
+
+int
+conf_check_tcpaccess(const struct mmp_conf *conf, int sect, char *err,
+    size_t errlen)
+{
+	struct tcpa_set	*set;
+	size_t		 i;
+	int		 rv;
+
+	if (conf_str(conf, sect, CK_TCPACCESS) == NULL &&
+	    conf->nvd[sect] == 0)
+		return 0;
+	if ((set = malloc(sizeof(*set))) == NULL) {
+		conf_errf(err, errlen, "%s: TCPAccess: out of memory",
+		    conf_section_file(sect));
+		return -1;
+	}
+	rv = conf_check_tcpaccess_vd(conf, sect, -1, set, err, errlen);
+	for (i = 0; rv == 0 && i < conf->nvd[sect]; i++)
+		rv = conf_check_tcpaccess_vd(conf, sect, (int)i, set, err,
+		    errlen);
+	free(set);
+	return rv;
 }

@@ -42,6 +42,8 @@ static const struct {
 	[IMSG_CONF_VDOMAIN] =	{ "CONF_VDOMAIN", 0 },
 	[IMSG_CONF_VDKV] =	{ "CONF_VDKV", 0 },
 	[IMSG_CONF_VDCERTMAP] =	{ "CONF_VDCERTMAP", 0 },
+	[IMSG_CLIENT_NAME] =	{ "CLIENT_NAME", 0 },
+	[IMSG_CLIENT_NAME_RESULT] = { "CLIENT_NAME_RESULT", 0 },
 };
 
 /* NULL for a number no message has: the caller logs the number. */

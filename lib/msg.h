@@ -189,6 +189,20 @@ enum mmp_imsg {
 	 * CertMap, lib/certmapmsg.h, in file order.
 	 */
 	IMSG_CONF_VDCERTMAP,
+	/*
+	 * relay -> ldapd: u64 reqid, u64 sid (the relay's session id, for
+	 * mmp-ldapd's log lines only), str address (numeric, as inet_ntop
+	 * writes it). ClientLookup: the client's host name, lib/namemsg.h.
+	 */
+	IMSG_CLIENT_NAME,
+	/*
+	 * ldapd -> relay: u64 reqid, u8 status (enum tcpa_name: KNOWN,
+	 * UNKNOWN or SPOOFED, lib/tcpaccess.h), str name (the reverse name,
+	 * forward-confirmed when KNOWN, the one that did not lead back when
+	 * SPOOFED, "" when UNKNOWN), str detail (for the log). One per
+	 * CLIENT_NAME, unless the relay's channel closes first.
+	 */
+	IMSG_CLIENT_NAME_RESULT,
 	IMSG_MAX
 };
 

@@ -51,7 +51,7 @@ ldapd_drain_check(void)
 
 	if (!env->draining)
 		return;
-	if (env->nrelays > 0 && env->nlookups > 0)
+	if (env->nrelays > 0 && env->nlookups + env->nnames > 0)
 		return;
 	TAILQ_FOREACH(r, &env->relays, entry)
 		if (chan_queued(r->chan) > 0)

@@ -42,6 +42,7 @@
  */
 #define LDAPD_INFLIGHT_MAX	64
 #define LDAPD_LOOKUPS_MAX	50000	/* lookups open in the process */
+#define LDAPD_NAMES_MAX		10000	/* client names being looked up */
 #define LDAPD_RELAYS_MAX	1024	/* relay channels */
 #define LDAPD_RELAY_QUEUE_MAX	20000	/* answers a relay may leave unread */
 #define LDAPD_BACKOFF_MIN_SEC	1
@@ -64,6 +65,7 @@ struct ldapd;
 struct ldap_tls;
 struct lookup;
 struct lookup_domain;
+struct name_lookup;
 struct preauth_conn;
 struct preauth_pool;
 struct resolver;
@@ -108,6 +110,7 @@ struct relay {
 	int			 closing;
 	struct event		*closeev;	/* closes it from the loop */
 	TAILQ_HEAD(, lookup)	 lookups;
+	TAILQ_HEAD(, name_lookup) names;	/* clientname.c */
 };
 
 enum lookup_state {
@@ -324,6 +327,7 @@ struct ldapd {
 	TAILQ_HEAD(, relay)	 relays;
 	size_t			 nrelays;
 	size_t			 nlookups;
+	size_t			 nnames;	/* client names (clientname.c) */
 	int			 verbose;
 	int			 started;	/* sandboxed, loop running */
 	int			 draining;
@@ -521,6 +525,10 @@ void	cram_entry(struct ldap_conn *, struct lookup *, LDAPMessage *);
 int	cram_found(struct lookup *);
 void	cram_audit(struct lookup *, int);
 
+/* clientname.c: ClientLookup */
+int	clientname_request(struct relay *, struct imsg *);
+void	clientname_cancel_all(struct relay *);
+
 /* certmap.c */
 int	certmap_request(struct ldapd *, struct relay *, struct imsg *);
 int	certmap_conf(struct ldapd *, struct imsg *);
@@ -533,6 +541,14 @@ void	hosts_free(struct hosts *);
 int	resolve_numeric(const char *, struct addrlist *);
 int	resolve_valid_name(const char *);
 typedef void (*resolve_cb)(void *, const struct addrlist *, const char *);
+typedef void (*resolve_name_cb)(void *, const char *, const char *);
+typedef void (*resolve_confirm_cb)(void *, int, const char *);
+int	resolve_confirm_start(struct ldapd *, const char *, const char *,
+	    int *, char *, size_t, resolve_confirm_cb, void *,
+	    struct resolve_req **);
+int	hosts_reverse(const struct hosts *, const char *, char *, size_t);
+int	resolve_addr_start(struct ldapd *, const char *, char *, size_t,
+	    char *, size_t, resolve_name_cb, void *, struct resolve_req **);
 int	resolver_init(struct ldapd *);
 void	resolver_free(struct ldapd *);
 int	resolve_start(struct ldapd *, const char *, struct addrlist *, char *,

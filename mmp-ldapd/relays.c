@@ -33,6 +33,7 @@ ldapd_relay_close(struct relay *r)
 
 	while ((lk = TAILQ_FIRST(&r->lookups)) != NULL)
 		lookup_cancel(lk);
+	clientname_cancel_all(r);
 	chan_close(r->chan);
 	event_free(r->closeev);
 	TAILQ_REMOVE(&r->env->relays, r, entry);
@@ -80,7 +81,7 @@ ldapd_relay_lookup(struct relay *r, struct imsg *imsg)
 	return 0;
 }
 
-/* A relay: lookups, certificates. A channel being closed is read no further. */
+/* A relay: lookups, certificates, client names. A channel being closed is read no further. */
 static int
 ldapd_dispatch_relay(struct chan *ch, struct imsg *imsg)
 {
@@ -93,6 +94,8 @@ ldapd_dispatch_relay(struct chan *ch, struct imsg *imsg)
 		return ldapd_relay_lookup(r, imsg);
 	case IMSG_CERTMAP:
 		return certmap_request(r->env, r, imsg);
+	case IMSG_CLIENT_NAME:
+		return clientname_request(r, imsg);
 	default:
 		return CHAN_UNEXPECTED;
 	}
@@ -130,6 +133,7 @@ ldapd_relay_new(struct ldapd *env, uint32_t idx, int fd)
 	r->env = env;
 	r->idx = idx;
 	TAILQ_INIT(&r->lookups);
+	TAILQ_INIT(&r->names);
 	r->closeev = event_new(env->evb, -1, 0, ldapd_relay_close_cb, r);
 	if (r->closeev == NULL || (r->chan = chan_open(env->evb, fd,
 	    &relay_peer, r)) == NULL) {

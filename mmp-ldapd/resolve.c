@@ -16,6 +16,7 @@
 #include <strings.h>
 
 #include <ares.h>
+#include <netdb.h>
 #include <event2/event.h>
 
 #include "ldapd.h"
@@ -45,12 +46,16 @@ struct resolver {
 struct resolve_req {
 	struct resolver	*r;
 	resolve_cb	 cb;
+	resolve_name_cb	 ncb;		/* an address's name (PTR) instead */
+	resolve_confirm_cb ccb;		/* is want one of name's addresses? */
 	void		*arg;
 	int		 inside;	/* in ares_getaddrinfo */
 	int		 done;
 	int		 status;
 	struct addrlist	 out;
 	char		 name[LDAPD_HOST_BYTES];
+	char		 want[INET6_ADDRSTRLEN];	/* ccb: canonical */
+	int		 has;		/* ccb: want is among all of them */
 };
 
 static int
@@ -150,6 +155,59 @@ hosts_lookup(const struct hosts *h, const char *name, struct addrlist *out)
 	for (; lo < h->n && hosts_cmp(&h->v[lo], &key) == 0; lo++)
 		addrlist_add(out, h->v[lo].addr);
 	return out->n > 0;
+}
+
+/*
+ * Is addr (canonical) one of name's addresses in the table, all of them,
+ * not only the first MMP_ADDRS_MAX? 1 yes, 0 no, -1 the name is not there.
+ */
+static int
+hosts_has(const struct hosts *h, const char *name, const char *addr)
+{
+	struct hosts_entry	 key;
+	size_t			 lo = 0, hi = h->n, mid;
+	int			 seen = 0;
+
+	if (strlcpy(key.name, name, sizeof(key.name)) >= sizeof(key.name))
+		return -1;
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (hosts_cmp(&h->v[mid], &key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < h->n && hosts_cmp(&h->v[lo], &key) == 0; lo++) {
+		seen = 1;
+		if (strcmp(h->v[lo].addr, addr) == 0)
+			return 1;
+	}
+	return seen ? 0 : -1;
+}
+
+/*
+ * The name hosts(5) gives addr: the first name of the file's first line
+ * with that address, as the C library's reverse lookup in /etc/hosts
+ * does. A scan: the table is sorted by name, and this runs only with
+ * ClientLookup, once per connection. 1 found.
+ */
+int
+hosts_reverse(const struct hosts *h, const char *addr, char *name,
+    size_t len)
+{
+	const struct hosts_entry	*best = NULL;
+	char				 canon[INET6_ADDRSTRLEN];
+	size_t				 i;
+
+	if (addr_canon(addr, canon, sizeof(canon)) == -1)
+		return 0;
+	for (i = 0; i < h->n; i++)
+		if (strcmp(h->v[i].addr, canon) == 0 &&
+		    (best == NULL || h->v[i].seq < best->seq))
+			best = &h->v[i];
+	if (best == NULL || strlcpy(name, best->name, len) >= len)
+		return 0;
+	return 1;
 }
 
 void
@@ -361,6 +419,28 @@ resolve_collect(struct resolve_req *q, struct ares_addrinfo *ai)
 	}
 }
 
+/* Is want (canonical) among every address of the answer? */
+static int
+resolve_has(struct ares_addrinfo *ai, const char *want)
+{
+	struct ares_addrinfo_node	*n;
+	char				 buf[INET6_ADDRSTRLEN];
+	const void			*src;
+
+	for (n = ai != NULL ? ai->nodes : NULL; n != NULL; n = n->ai_next) {
+		if (n->ai_family == AF_INET)
+			src = &((struct sockaddr_in *)n->ai_addr)->sin_addr;
+		else if (n->ai_family == AF_INET6)
+			src = &((struct sockaddr_in6 *)n->ai_addr)->sin6_addr;
+		else
+			continue;
+		if (inet_ntop(n->ai_family, src, buf, sizeof(buf)) != NULL &&
+		    strcmp(buf, want) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 static void
 resolve_done(void *arg, int status, int timeouts, struct ares_addrinfo *ai)
 {
@@ -369,6 +449,8 @@ resolve_done(void *arg, int status, int timeouts, struct ares_addrinfo *ai)
 
 	(void)timeouts;
 	resolve_collect(q, ai);
+	if (q->want[0] != '\0')
+		q->has = resolve_has(ai, q->want);
 	if (ai != NULL)
 		ares_freeaddrinfo(ai);
 	if (status == ARES_SUCCESS && q->out.n == 0)
@@ -377,7 +459,10 @@ resolve_done(void *arg, int status, int timeouts, struct ares_addrinfo *ai)
 	q->done = 1;
 	if (q->inside)
 		return;		/* resolve_start answers synchronously */
-	if (q->cb != NULL && !q->r->closing) {
+	if (q->ccb != NULL && !q->r->closing) {
+		(void)snprintf(err, sizeof(err), "%s", ares_strerror(status));
+		q->ccb(q->arg, status == ARES_SUCCESS ? q->has : -1, err);
+	} else if (q->cb != NULL && !q->r->closing) {
 		(void)snprintf(err, sizeof(err), "%s", ares_strerror(status));
 		q->cb(q->arg, status == ARES_SUCCESS ? &q->out : NULL, err);
 	}
@@ -450,6 +535,149 @@ resolve_start(struct ldapd *env, const char *name, struct addrlist *out,
 void
 resolve_cancel(struct resolve_req *q)
 {
-	if (q != NULL)
+	if (q != NULL) {
 		q->cb = NULL;
+		q->ncb = NULL;
+		q->ccb = NULL;
+	}
+}
+
+/* c-ares's PTR answer: its name, if DNS could have it, goes to ncb. */
+static void
+resolve_name_done(void *arg, int status, int timeouts, struct hostent *he)
+{
+	struct resolve_req	*q = arg;
+	char			 err[LDAPD_DETAIL_BYTES];
+
+	(void)timeouts;
+	q->name[0] = '\0';
+	if (status == ARES_SUCCESS && (he == NULL || he->h_name == NULL ||
+	    strlcpy(q->name, he->h_name, sizeof(q->name)) >= sizeof(q->name) ||
+	    !resolve_valid_name(q->name))) {
+		q->name[0] = '\0';
+		status = ARES_EBADRESP;
+	}
+	q->status = status;
+	q->done = 1;
+	if (q->inside)
+		return;		/* resolve_addr_start answers synchronously */
+	if (q->ncb != NULL && !q->r->closing) {
+		(void)snprintf(err, sizeof(err), "%s", ares_strerror(status));
+		q->ncb(q->arg, status == ARES_SUCCESS ? q->name : NULL, err);
+	}
+	free(q);
+}
+
+/*
+ * The host name of the numeric address addr: the HostsFile's, else DNS's
+ * PTR record (ClientLookup; the caller confirms it forward). 1: name
+ * holds it now; 0: asynchronous, cb(arg, name or NULL, error text) comes
+ * later unless resolve_cancel(*reqp); -1: err says why.
+ */
+int
+resolve_addr_start(struct ldapd *env, const char *addr, char *name,
+    size_t len, char *err, size_t errlen, resolve_name_cb cb, void *arg,
+    struct resolve_req **reqp)
+{
+	struct resolve_req	*q;
+	struct in6_addr		 a6;
+	struct in_addr		 a4;
+	int			 status;
+
+	*reqp = NULL;
+	if (hosts_reverse(&env->hosts, addr, name, len))
+		return 1;
+	if (env->resolver == NULL) {
+		(void)snprintf(err, errlen, "no resolver");
+		return -1;
+	}
+	if ((q = calloc(1, sizeof(*q))) == NULL) {
+		(void)snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	q->r = env->resolver;
+	q->ncb = cb;
+	q->arg = arg;
+	q->inside = 1;
+	if (inet_pton(AF_INET, addr, &a4) == 1)
+		ares_gethostbyaddr(q->r->ch, &a4, sizeof(a4), AF_INET,
+		    resolve_name_done, q);
+	else if (inet_pton(AF_INET6, addr, &a6) == 1)
+		ares_gethostbyaddr(q->r->ch, &a6, sizeof(a6), AF_INET6,
+		    resolve_name_done, q);
+	else
+		resolve_name_done(q, ARES_EBADNAME, 0, NULL);
+	q->inside = 0;
+	if (!q->done) {
+		resolver_schedule(q->r);
+		*reqp = q;
+		return 0;
+	}
+	status = q->status;
+	if (status == ARES_SUCCESS)
+		(void)strlcpy(name, q->name, len);
+	else
+		(void)snprintf(err, errlen, "%s", ares_strerror(status));
+	free(q);
+	return status == ARES_SUCCESS ? 1 : -1;
+}
+
+/*
+ * Forward confirmation (ClientLookup): is the numeric address addr one of
+ * name's addresses, all of them (a pool may have more than MMP_ADDRS_MAX)?
+ * The HostsFile first, then DNS. 1: *has says so now; 0: asynchronous,
+ * cb(arg, 1 or 0, or -1 with error text) comes later unless
+ * resolve_cancel(*reqp); -1: err says why.
+ */
+int
+resolve_confirm_start(struct ldapd *env, const char *name, const char *addr,
+    int *has, char *err, size_t errlen, resolve_confirm_cb cb, void *arg,
+    struct resolve_req **reqp)
+{
+	struct ares_addrinfo_hints	 hints;
+	struct resolve_req		*q;
+	char				 want[INET6_ADDRSTRLEN];
+	int				 r, status;
+
+	*reqp = NULL;
+	if (addr_canon(addr, want, sizeof(want)) == -1 ||
+	    !resolve_valid_name(name)) {
+		(void)snprintf(err, errlen, "not a host name or address");
+		return -1;
+	}
+	if ((r = hosts_has(&env->hosts, name, want)) != -1) {
+		*has = r;
+		return 1;
+	}
+	if (env->resolver == NULL) {
+		(void)snprintf(err, errlen, "no resolver");
+		return -1;
+	}
+	if ((q = calloc(1, sizeof(*q))) == NULL) {
+		(void)snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	q->r = env->resolver;
+	q->ccb = cb;
+	q->arg = arg;
+	(void)strlcpy(q->name, name, sizeof(q->name));
+	(void)strlcpy(q->want, want, sizeof(q->want));
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_flags = ARES_AI_NOSORT;
+	q->inside = 1;
+	ares_getaddrinfo(q->r->ch, q->name, NULL, &hints, resolve_done, q);
+	q->inside = 0;
+	if (!q->done) {
+		resolver_schedule(q->r);
+		*reqp = q;
+		return 0;
+	}
+	status = q->status;
+	*has = q->has;
+	free(q);
+	if (status == ARES_SUCCESS)
+		return 1;
+	(void)snprintf(err, errlen, "%s", ares_strerror(status));
+	return -1;
 }

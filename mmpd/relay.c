@@ -218,6 +218,7 @@ relay_conf_apply(struct mmp_conf *conf, uint32_t gen)
 	conf_log_levels(conf, env->verbose);
 	relay_conf_storenets(conf);
 	proxy_conf(conf);
+	access_conf(conf);
 	relay_listeners_clear(&env->listeners);
 	while ((l = TAILQ_FIRST(&env->newlisteners)) != NULL) {
 		TAILQ_REMOVE(&env->newlisteners, l, entry);
@@ -338,6 +339,7 @@ relay_ldapd_channel(struct imsg *imsg)
 		chan_close(env->ldapd);
 		env->ldapd = NULL;
 		session_fail_all_lookups();
+		access_fail_all_names();
 	}
 	if ((env->ldapd = chan_open(env->base, imsg->fd,
 	    &relay_peers[RELAY_LDAPD], NULL)) == NULL)
@@ -423,7 +425,7 @@ relay_lookup_result(struct imsg *imsg)
 	return 0;
 }
 
-/* mmp-ldapd: answers to lookups and certificate mappings. */
+/* mmp-ldapd: answers to lookups, certificate mappings, client names. */
 static int
 relay_dispatch_ldapd(struct chan *ch, struct imsg *imsg)
 {
@@ -431,6 +433,8 @@ relay_dispatch_ldapd(struct chan *ch, struct imsg *imsg)
 	switch (imsg->hdr.type) {
 	case IMSG_LOOKUP_RESULT:
 		return relay_lookup_result(imsg);
+	case IMSG_CLIENT_NAME_RESULT:
+		return access_name_answer(imsg);
 	default:
 		return CHAN_UNEXPECTED;
 	}
@@ -465,6 +469,7 @@ relay_lost_ldapd(struct chan *ch, const char *why)
 	chan_close(ch);
 	env->ldapd = NULL;
 	session_fail_all_lookups();
+	access_fail_all_names();
 	(void)chan_compose(env->parent, IMSG_LDAPD_LOST, 0, -1, NULL, 0);
 }
 
@@ -640,6 +645,7 @@ relay_main(int argc, char *argv[])
 	event_base_dispatch(env->base);
 	pump_pool_free(&env->pipes);
 	slab_cache_free(&env->rsessions);
+	access_free();
 	log_info("drained, exiting");
 	(void)chan_flush(env->parent);
 	return 0;

@@ -24,6 +24,7 @@
 #include "imsg.h"
 #include "lookupmsg.h"
 #include "msg.h"
+#include "namemsg.h"
 #include "netmask.h"
 #include "pump.h"
 #include "relay_main.h"
@@ -69,6 +70,10 @@
  * only what relaying needs; this struct goes, wiped, with every buffer
  * of the login.
  *
+ * Before all of this, with ClientLookup, a session waits in S_NAMING
+ * (reading nothing) for its client's name, at most 5 s; TCPAccess then
+ * admits it to the greeting or the TLS handshake (access.c).
+ *
  * Any state goes to S_CLOSING (last words, then close) or is closed at
  * once; S_TLS and S_STARTTLS close on TLS_FAILED, a lost mmp-tlsd or the
  * login timer; S_PROXY without a word (its peer is a load balancer) on a
@@ -77,6 +82,7 @@
 enum session_state {
 	S_PREAUTH,		/* reading pre-login commands */
 	S_PROXY,		/* reading a PROXY header, nothing else */
+	S_NAMING,		/* ClientLookup: waiting, before the greeting */
 	S_AUTH_CONT,		/* waiting for a SASL response line */
 	S_STARTTLS,		/* flushing "OK begin TLS", reading nothing */
 	S_TLS,			/* handed to mmp-tlsd, waiting for TLS_RESULT */
@@ -100,6 +106,7 @@ enum login_fail {
 };
 
 struct session;
+struct access_rules;
 
 /* What differs between IMAP and POP3, called by session.c. */
 struct proto {
@@ -174,6 +181,11 @@ struct session {
 	char			 client[ADDR_TEXT_BYTES];
 	char			 local[ADDR_TEXT_BYTES];
 	int			 tlsport;	/* listener: TLS first */
+	/* The listener's label (the admission logs it, maybe later). */
+	char			 label[CONF_HOST_BYTES + 8];
+	/* ClientLookup (access.c): enum tcpa_name, the name if any */
+	int			 namestate;
+	char			 name[NAME_HOST_BYTES];
 	/*
 	 * Its virtual domain (vdmap) by local, -1 none, as found under
 	 * configuration vdgen; session_vd() finds it again after a reload.
@@ -297,6 +309,7 @@ struct relay_env {
 	struct pump_pool	 pipes;		/* empty splice pipes (pump.c) */
 	struct event		*trim;		/* freed heap to the kernel */
 	struct slab_cache	 rsessions;	/* with their events (rsession.c) */
+	struct access_rules	*access;	/* TCPAccess (access.c) */
 };
 
 extern struct relay_env	*env;
@@ -310,7 +323,9 @@ void	relay_session_closed(void);
 void	session_accept(int, const struct relay_listener *,
 	    const struct sockaddr_storage *);
 /* The client's address is final: admission, then greeting or TLS. */
+/* Admitted: greet it, or start its TLS handshake. */
 void	session_admit(struct session *);
+void	session_greet(struct session *);
 /* The session's virtual domain in the running configuration, -1 none. */
 int	session_vd(const struct session *);
 void	session_send(struct session *, const char *, ...)
@@ -393,6 +408,15 @@ void	proxy_conf(const struct mmp_conf *);
 void	proxy_start(struct session *);
 void	proxy_read(struct session *);
 void	proxy_timeout(struct session *);
+/* access.c: TCPAccess and ClientLookup at admission */
+void	access_conf(const struct mmp_conf *);
+void	access_free(void);
+int	access_admit(struct session *);
+void	access_name_result(struct session *, int, const char *,
+	    const char *);
+int	access_name_answer(struct imsg *);
+void	access_name_timeout(struct session *);
+void	access_fail_all_names(void);
 
 /* imap.c */
 void	imap_capabilities(const struct session *, char *, size_t);

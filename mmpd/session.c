@@ -130,6 +130,7 @@ session_accept(int fd, const struct relay_listener *l,
 	s->tlsd = -1;
 	s->be.fd = -1;
 	s->tlsport = l->tls;
+	(void)strlcpy(s->label, label, sizeof(s->label));
 	gettimeofday(&s->start, NULL);
 	s->peer = *peer;
 	addr_text(peer, s->client, sizeof(s->client));
@@ -157,7 +158,6 @@ session_accept(int fd, const struct relay_listener *l,
 	}
 	RB_INSERT(session_tree, &env->sessions, s);
 	env->nsessions++;
-	session_log(s, LOG_INFO, "connected on %s", label);
 	(void)clock_gettime(CLOCK_MONOTONIC, &now);
 	s->login_deadline = now.tv_sec + conf_num(env->conf, svc,
 	    CK_LOGINTIMEOUT);
@@ -171,13 +171,23 @@ session_accept(int fd, const struct relay_listener *l,
 
 /*
  * The client's address (s->peer, s->client) and the local one are final:
- * checks on them go first, here, and no byte went to the client yet. Then
- * the greeting, or on a TLS listener the handshake (which counts against
- * the login timeout too).
+ * checks on them go first, here, and no byte went to the client yet.
+ * access_admit logs "connected", and may refuse or wait for the client's
+ * name (then access.c greets when it has the answer).
  */
 void
 session_admit(struct session *s)
 {
+	if (access_admit(s) == -1)
+		return;
+	session_greet(s);
+}
+
+/* Admitted: the greeting, or on a TLS listener the handshake. */
+void
+session_greet(struct session *s)
+{
+	/* The handshake counts against the login timeout too. */
 	if (s->tlsport) {
 		session_tls_begin(s);
 		return;
@@ -396,6 +406,9 @@ session_timer(int fd, short ev, void *arg)
 	(void)fd;
 	(void)ev;
 	switch (s->state) {
+	case S_NAMING:
+		access_name_timeout(s);
+		break;
 	case S_FAILDELAY:
 		session_login_delay_over(s);
 		break;

@@ -50,6 +50,8 @@ vdmapfile_load_svc(struct mmp_conf *conf, int svc, char *err, size_t errlen)
 	freezero(buf, len);
 	if (rv == 0)
 		rv = conf_check_vdomain_crams(conf, svc, err, errlen);
+	if (rv == 0)
+		rv = conf_check_tcpaccess(conf, svc, err, errlen);
 	return rv;
 }
 
