@@ -129,7 +129,7 @@ struct parent {
 	int			 stopping;	/* children were sent SIGTERM */
 	struct event		*drain_timer;	/* DrainTimeout */
 	struct event		*stop_timer;	/* STOP_GRACE_SEC */
-	struct event		*sigev[4];
+	struct event		*sigev[5];
 };
 
 extern struct parent	*penv;

@@ -156,10 +156,11 @@ kill_of(const struct fake *f)
 }
 
 static void
-capture_log(int svc, int prio, const char *line)
+capture_log(int svc, int prio, uint64_t ms, const char *line)
 {
 	(void)svc;
 	(void)prio;
+	(void)ms;
 	if (nlogged < LOG_KEEP)
 		(void)strlcpy(logged[nlogged++], line, sizeof(logged[0]));
 }
@@ -546,6 +547,7 @@ test_fd_in_message(struct fake *ldapd)
 	msg_writer_init(&w);
 	msg_add_u8(&w, LOG_SVC_MMP);
 	msg_add_u8(&w, LOG_INFO);
+	msg_add_u64(&w, log_now_ms());
 	msg_add_str(&w, "relay 1: here, have a socket");
 	if (msg_compose(&f->ib, IMSG_LOG, 0, s, &w) == -1 ||
 	    imsgbuf_flush(&f->ib) == -1)
