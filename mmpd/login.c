@@ -66,6 +66,7 @@ static void
 login_mark(struct session *s)
 {
 	(void)clock_gettime(CLOCK_MONOTONIC, &s->cred_at);
+	s->typed[0] = '\0';
 	s->domain[0] = '\0';
 	s->mailhost[0] = '\0';
 	s->reason = LREASON_NONE;
@@ -117,6 +118,13 @@ login_reason_of(uint8_t status)
 	default:
 		return LREASON_NONE;
 	}
+}
+
+/* The name the client typed for this login, or else the one it has. */
+static const char *
+login_typed(const struct session *s)
+{
+	return s->typed[0] != '\0' ? s->typed : s->user;
 }
 
 /*
@@ -192,6 +200,7 @@ login_lookup(struct session *s)
 
 	s->state = S_LOOKUP;
 	session_read_pause(s, 1);
+	(void)strlcpy(s->typed, s->user, sizeof(s->typed));
 	login_domain(s, s->user);
 	escape_log(s->user, strlen(s->user), safe, sizeof(safe));
 	session_log(s, LOG_DEBUG, "login \"%s\": looking up", safe);
@@ -447,7 +456,8 @@ static void
 login_refused_status(struct session *s, const struct lookup_answer *a)
 {
 	s->reason = LREASON_DISABLED;
-	login_log_refused(s, LOG_NOTICE, s->user, strlen(s->user), a->detail);
+	login_log_refused(s, LOG_NOTICE, login_typed(s),
+	    strlen(login_typed(s)), a->detail);
 	backend_free(&s->be);
 	explicit_bzero(s->pass, sizeof(s->pass));
 	login_fail_delay(s);
@@ -512,8 +522,8 @@ session_login_failed(struct session *s, enum login_fail why,
 	explicit_bzero(s->pass, sizeof(s->pass));
 	if (why == LOGIN_FAIL_STORE) {
 		s->reason = LREASON_STOREDOWN;
-		login_log_refused(s, LOG_WARNING, s->user, strlen(s->user),
-		    detail);
+		login_log_refused(s, LOG_WARNING, login_typed(s),
+		    strlen(login_typed(s)), detail);
 		s->state = S_PREAUTH;
 		s->proto->login_failed(s, why);
 		session_login_timer(s);
@@ -522,7 +532,8 @@ session_login_failed(struct session *s, enum login_fail why,
 			s->proto->input(s);
 		return;
 	}
-	login_log_refused(s, LOG_NOTICE, s->user, strlen(s->user), detail);
+	login_log_refused(s, LOG_NOTICE, login_typed(s),
+	    strlen(login_typed(s)), detail);
 	login_fail_delay(s);
 }
 

@@ -209,7 +209,11 @@ struct session {
 	size_t			 userlen;	/* may hold a NUL (POP3 USER) */
 	char			 pass[PASS_MAX_BYTES + 1];	/* wiped */
 	char			 mailhost[MMP_STR_BYTES];
-	/* This login's domain ("" none) and why it failed: the log's. */
+	/*
+	 * This login's name as typed (user becomes the replay name), its
+	 * domain ("" none) and why it failed: the log's.
+	 */
+	char			 typed[MMP_USER_BYTES + 1];
 	char			 domain[MMP_USER_BYTES + 1];
 	uint8_t			 reason;	/* enum login_reason */
 	/* session_finish's words for the last line, and whose they are. */

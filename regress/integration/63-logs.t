@@ -418,6 +418,20 @@ def test_syslog(tap, env):
     m.stop()
 
 
+def test_typed(tap, env):
+    """A name the store gets in another form (ReplayFormat) is logged as
+    the client typed it when the store refuses it."""
+    m = env.mmpd("replay", imap={"ReplayFormat": "%U@elsewhere.test"})
+    m.start()
+    off = m.log_size()
+    imap_login(m, "alice", "alice-pw")()
+    tap.ok(m.wait_log(r'login "alice" refused: store refused \(domain -, '
+                      r'store store1\.mmp\.test\): ', off),
+           "store refused: the name as typed, not the replayed one",
+           m.log_since(off)[-1500:])
+    m.stop()
+
+
 def main(tap):
     T.need_root()
     env = setup(tap)
@@ -437,6 +451,7 @@ def main(tap):
     test_logrotate(tap, env, m, logdir)
     check_stamps(tap, "stderr after the rotations", m.log())
     m.stop()
+    test_typed(tap, env)
     test_syslog(tap, env)
 
 
