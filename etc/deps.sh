@@ -5,7 +5,7 @@
 set -e
 PKGS="build-essential pkg-config libtls-dev libssl-dev libldap-dev libbsd-dev libmd-dev libevent-dev
 libseccomp-dev libc-ares-dev slapd ldap-utils dovecot-imapd dovecot-pop3d python3
-perl clang libclang-rt-14-dev curl openssl valgrind strace"
+perl clang libclang-rt-14-dev curl openssl valgrind strace logrotate"
 [ $# -gt 0 ] && PKGS="$*"
 missing=""
 for p in $PKGS; do

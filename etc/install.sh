@@ -46,7 +46,7 @@ case $DESTDIR in
 esac
 
 for f in mmpd/mmpd mmp-ldapd/mmp-ldapd mmpctl/mmpctl doc/mmpd.8 \
-    doc/mmpctl.8 doc/mmpd.conf.5 etc/mmpd.service; do
+    doc/mmpctl.8 doc/mmpd.conf.5 etc/mmpd.service etc/mmpd.logrotate; do
 	[ -f "$top/$f" ] || die "$top/$f is missing; run make first"
 done
 
@@ -100,8 +100,10 @@ for src in "$top"/etc/mmpd/*.cfg; do
 	put "etc/mmpd/$name" "$dst" "$mode"
 done
 
-# The LogDir of the sample configuration.
+# The LogDir of the sample configuration, and its rotation (SIGUSR1).
 makedir "$DESTDIR$LOGDIR" 0750
+makedir "$DESTDIR/etc/logrotate.d" 0755
+put etc/mmpd.logrotate "$DESTDIR/etc/logrotate.d/mmpd" 0644
 
 # mmpd.service for SYSCONFDIR, and mmpd@.service from the same file for
 # further instances: mmpd@b.service runs the one configured in SYSCONFDIR-b.

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "certmap.h"
@@ -316,6 +317,47 @@ conf_audit_facility(const char *v)
 		if (strcmp(v + 7, conf_audit_facilities[i]) == 0)
 			return (int)i;
 	return -1;
+}
+
+/* SyslogFacility: the facilities a mail proxy's lines may go to. */
+static const struct {
+	const char	*name;
+	int		 val;
+} conf_syslog_facilities[] = {
+	{ "mail", LOG_MAIL }, { "daemon", LOG_DAEMON }, { "user", LOG_USER },
+	{ "auth", LOG_AUTH }, { "authpriv", LOG_AUTHPRIV },
+	{ "local0", LOG_LOCAL0 }, { "local1", LOG_LOCAL1 },
+	{ "local2", LOG_LOCAL2 }, { "local3", LOG_LOCAL3 },
+	{ "local4", LOG_LOCAL4 }, { "local5", LOG_LOCAL5 },
+	{ "local6", LOG_LOCAL6 }, { "local7", LOG_LOCAL7 },
+};
+
+int
+conf_syslog_facility(const char *v)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof(conf_syslog_facilities) /
+	    sizeof(conf_syslog_facilities[0]); i++)
+		if (strcasecmp(v, conf_syslog_facilities[i].name) == 0)
+			return conf_syslog_facilities[i].val;
+	return -1;
+}
+
+static int
+conf_check_facility(const struct conf_keyinfo *ki, const char *v,
+    struct conf_parsed *out, char *why, size_t whylen)
+{
+	char	show[CONF_SHOW_BYTES];
+
+	if (conf_syslog_facility(v) == -1) {
+		snprintf(why, whylen, "%s is not one of mail, daemon, user, "
+		    "auth, authpriv, local0 .. local7", conf_show(ki, v, show,
+		    sizeof(show)));
+		return -1;
+	}
+	strlcpy(out->str, v, sizeof(out->str));
+	return 0;
 }
 
 static int
@@ -853,6 +895,8 @@ conf_check(const struct conf_keyinfo *ki, const char *v,
 		return conf_check_path(ki, v, out, why, whylen);
 	case CT_AUDIT:
 		return conf_check_audit(ki, v, out, why, whylen);
+	case CT_FACILITY:
+		return conf_check_facility(ki, v, out, why, whylen);
 	case CT_SERVICELIST:
 		return conf_check_servicelist(ki, v, out, why, whylen);
 	case CT_LDAPURLS:

@@ -47,6 +47,7 @@ enum conf_type {
 	CT_PORT,
 	CT_PATH,		/* absolute path */
 	CT_AUDIT,		/* absolute path or syslog:FACILITY */
+	CT_FACILITY,		/* a syslog facility: mail, daemon, local0 .. */
 	CT_SERVICELIST,
 	CT_LDAPURLS,
 	CT_FILTER,		/* balanced (...) with known % codes */
@@ -170,6 +171,8 @@ long long	 conf_num(const struct mmp_conf *, int sect, enum conf_key);
  * local7 (-1: not that form).
  */
 int		 conf_audit_facility(const char *);
+/* SyslogFacility: its LOG_* value (syslog.h), -1 if not one. */
+int		 conf_syslog_facility(const char *);
 int		 conf_isset(const struct mmp_conf *, int sect, enum conf_key);
 
 /*

@@ -7,6 +7,8 @@
 #define MMP_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <syslog.h>
 
 /* Which log a line belongs to: AService (instance-wide), IMAP, POP. */
@@ -24,7 +26,14 @@
 #define LOG_SID_FMT	"session 0x%llx"
 #define LOG_SID_BYTES	32
 
-typedef void (*log_sink_fn)(int svc, int prio, const char *line);
+/*
+ * Every line's time, taken when it is formatted (in the process that
+ * formats it): milliseconds since the epoch. Written as LOG_STAMP_BYTES
+ * of "2026-12-06T20:41:07.123Z" (UTC: a chrooted child has no zone file).
+ */
+#define LOG_STAMP_BYTES	25
+
+typedef void (*log_sink_fn)(int svc, int prio, uint64_t ms, const char *line);
 
 void	log_init(const char *procname, int foreground, int level);
 void	log_set_procname(const char *);
@@ -34,6 +43,11 @@ void	log_set_svc_level(int svc, int level);
 int	log_get_level(void);		/* the most verbose of them */
 /* Would a line of this priority for this log be written? */
 int	log_wants(int svc, int prio);
+/*
+ * Lines on stderr without time and level: a report to whoever ran the
+ * command (mmpd -n), not a log.
+ */
+void	log_set_plain(int);
 /* Children: every line goes to fn instead of stderr/syslog. */
 void	log_set_sink(log_sink_fn);
 /*
@@ -47,10 +61,24 @@ void	log_set_file(int svc, int fd);
  * log.c owns fd from then on.
  */
 void	log_set_audit(int svc, int fd, int facility);
+/*
+ * Parent: every line to syslog too (on), with facility (LOG_MAIL...),
+ * through the datagram socket at path (NULL: /dev/log), which AuditLog's
+ * syslog:FACILITY uses whatever on says. Without a call, a daemon (not
+ * foreground) logs to /dev/log as LOG_MAIL.
+ */
+void	log_set_syslog(int on, int facility, const char *path);
 /* Parent: one audit line of mmp-ldapd's, dated here, at any LogLevel. */
 void	log_audit(int svc, const char *line);
-/* Parent: write a line a child produced (already formatted) everywhere. */
-void	log_emit(int svc, int prio, const char *line);
+/*
+ * Parent: write a line a child produced (already formatted) everywhere,
+ * with the child's time ms (one from the future is taken as now).
+ */
+void	log_emit(int svc, int prio, uint64_t ms, const char *line);
+/* Now, for log_emit: milliseconds since the epoch. */
+uint64_t log_now_ms(void);
+/* "2026-12-06T20:41:07.123Z" of ms into stamp (LOG_STAMP_BYTES). */
+void	log_stamp_iso(uint64_t ms, char *stamp, size_t len);
 
 void	log_warn(const char *, ...) __attribute__((__format__(printf, 1, 2)));
 void	log_warnx(const char *, ...) __attribute__((__format__(printf, 1, 2)));

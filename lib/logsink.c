@@ -67,7 +67,7 @@ logsink_schedule(void)
  * event loop, which chan_compose_msg asks to write them.
  */
 static void
-logsink_line(int svc, int prio, const char *line)
+logsink_line(int svc, int prio, uint64_t ms, const char *line)
 {
 	struct msg_writer	w;
 	char			buf[LOG_LINE_BYTES];
@@ -84,6 +84,7 @@ logsink_line(int svc, int prio, const char *line)
 	msg_writer_init(&w);
 	msg_add_u8(&w, (uint8_t)svc);
 	msg_add_u8(&w, (uint8_t)prio);
+	msg_add_u64(&w, ms);
 	msg_add_str(&w, buf);
 	if (chan_queue_msg(logsink_env.ch, IMSG_LOG, 0, &w) == -1)
 		return;

@@ -45,7 +45,10 @@ enum mmp_imsg {
 	IMSG_CONF_END,
 	/* child -> parent: u32 generation. Configuration applied. */
 	IMSG_READY,
-	/* child -> parent: u8 svc (LOG_SVC_*), u8 priority, str line. */
+	/*
+	 * child -> parent: u8 svc (LOG_SVC_*), u8 priority, u64 time (ms
+	 * since the epoch, taken when the child formatted the line), str line.
+	 */
 	IMSG_LOG,
 	/* parent -> relay: fd = socket to mmp-ldapd. No payload. */
 	IMSG_LDAPD_CHANNEL,

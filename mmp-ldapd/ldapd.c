@@ -292,6 +292,7 @@ main(int argc, char *argv[])
 	signal(SIGPIPE, SIG_IGN);	/* a dead LDAP server is an error */
 	signal(SIGHUP, SIG_IGN);	/* the parent sends reloads */
 	signal(SIGINT, SIG_IGN);	/* and decides when to stop */
+	signal(SIGUSR1, SIG_IGN);	/* log rotation is the parent's */
 	if (fcntl(MMP_CHILD_FD, F_SETFD, FD_CLOEXEC) == -1)
 		fatal("fd %d", MMP_CHILD_FD);
 	ldapd_setup(verbose);

@@ -225,6 +225,7 @@ main(int argc, char *argv[])
 	signal(SIGPIPE, SIG_IGN);	/* a peer gone is a write error */
 	signal(SIGHUP, SIG_IGN);	/* the parent sends reloads */
 	signal(SIGINT, SIG_IGN);	/* and decides when to stop */
+	signal(SIGUSR1, SIG_IGN);	/* log rotation is the parent's */
 	if (fcntl(MMP_CHILD_FD, F_SETFD, FD_CLOEXEC) == -1)
 		fatal("fd %d", MMP_CHILD_FD);
 	tlsd_setup(verbose, index);

@@ -215,17 +215,20 @@ access_decide(struct session *s)
 static void
 access_log_connected(struct session *s)
 {
+	char	 on[sizeof(s->label) + 16];
+
+	(void)snprintf(on, sizeof(on), "%s (%s%s)", s->label,
+	    s->svc == SVC_IMAP ? "IMAP" : "POP3", s->tlsport ? ", TLS" : "");
 	if (s->namestate == TCPA_NAME_NONE)
-		session_log(s, LOG_INFO, "connected on %s", s->label);
+		session_log(s, LOG_INFO, "connected on %s", on);
 	else if (s->namestate == TCPA_NAME_KNOWN)
-		session_log(s, LOG_INFO, "connected on %s, name %s", s->label,
+		session_log(s, LOG_INFO, "connected on %s, name %s", on,
 		    s->name);
 	else if (s->namestate == TCPA_NAME_SPOOFED)
 		session_log(s, LOG_INFO, "connected on %s, name %s not "
-		    "confirmed (DNSSPOOFER)", s->label, s->name);
+		    "confirmed (DNSSPOOFER)", on, s->name);
 	else
-		session_log(s, LOG_INFO, "connected on %s, name unknown",
-		    s->label);
+		session_log(s, LOG_INFO, "connected on %s, name unknown", on);
 }
 
 /* Ask mmp-ldapd for the client's name; -1 when there is nobody to ask. */

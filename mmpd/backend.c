@@ -227,6 +227,7 @@ backend_failed(struct session *s, const char *why)
 	}
 	(void)snprintf(err, sizeof(err), "store %s: %s after the login was "
 	    "sent", s->be.addr, why);
+	s->reason = LREASON_STOREDOWN;
 	session_login_failed(s, LOGIN_FAIL_AUTH, err);
 }
 
@@ -589,6 +590,7 @@ backend_refused(struct session *s, const char *line, size_t len)
 		session_log(s, LOG_WARNING, "store %s does not take plaintext "
 		    "logins from mmpd; allow them from mmpd's address there "
 		    "(Dovecot: login_trusted_networks)", s->be.addr);
+	s->reason = LREASON_STOREREFUSED;
 	session_login_failed(s, LOGIN_FAIL_AUTH, detail);
 	return 1;
 }

@@ -271,7 +271,7 @@ imap_command(struct session *s, struct imap_cmd *c)
 	else if (strcmp(c->name, "LOGOUT") == 0 && c->ntok == 0) {
 		session_send(s, "* BYE Logging out\r\n%s OK LOGOUT "
 		    "completed\r\n", c->tag);
-		session_finish(s, "LOGOUT");
+		session_finish_by(s, CLOSER_CLIENT, "LOGOUT");
 	} else if (strcmp(c->name, "ID") == 0)
 		imap_cmd_id(s, c);
 	else if (strcmp(c->name, "LOGIN") == 0)

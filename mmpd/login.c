@@ -20,6 +20,7 @@
 
 #include "escape.h"
 #include "log.h"
+#include "loginname.h"
 #include "relay.h"
 
 #define NSEC_PER_USEC	1000LL
@@ -43,11 +44,110 @@ login_credentials_ok(const char *user, size_t ulen, const char *pass,
 	return 1;
 }
 
-/* The moment the credentials were complete: the failure deadline's base. */
+/* The words of enum login_reason in the log. */
+static const char *const login_reasons[] = {
+	[LREASON_NONE] = "refused",
+	[LREASON_BADREQUEST] = "bad request",
+	[LREASON_NOUSER] = "unknown user",
+	[LREASON_BADPASS] = "bad password",
+	[LREASON_DISABLED] = "account disabled",
+	[LREASON_NOSTORE] = "no store",
+	[LREASON_LDAPDOWN] = "ldap down",
+	[LREASON_STOREDOWN] = "store down",
+	[LREASON_STOREREFUSED] = "store refused",
+	[LREASON_CERT] = "certificate refused",
+};
+
+/*
+ * The moment the credentials were complete: the failure deadline's base.
+ * A new login: nothing known yet of its domain or of why it may fail.
+ */
 static void
 login_mark(struct session *s)
 {
 	(void)clock_gettime(CLOCK_MONOTONIC, &s->cred_at);
+	s->typed[0] = '\0';
+	s->domain[0] = '\0';
+	s->mailhost[0] = '\0';
+	s->reason = LREASON_NONE;
+}
+
+/*
+ * The domain of login name user as mmp-ldapd will take it apart (typed,
+ * the virtual domain's, DefaultDomain), for the log lines: "" if none.
+ */
+static void
+login_domain(struct session *s, const char *user)
+{
+	struct login_rules	 rules;
+	struct login_name	 name;
+	char			 err[128];
+	int			 vd = session_vd(s);
+
+	memset(&rules, 0, sizeof(rules));
+	rules.delims = conf_visset(env->conf, s->svc, vd, CK_DOMAINDELIM) ?
+	    conf_vstr(env->conf, s->svc, vd, CK_DOMAINDELIM) :
+	    conf_str(env->conf, s->svc, CK_VIRTUALDOMAINDELIM);
+	rules.vdomain = conf_vdomain_domain(env->conf, s->svc, vd);
+	rules.defdomain = conf_str(env->conf, s->svc, CK_DEFAULTDOMAIN);
+	rules.canondelim = conf_vstr(env->conf, s->svc, vd,
+	    CK_CANONICALDELIM);
+	s->domain[0] = '\0';
+	if (login_name_split(user, &rules, &name, err, sizeof(err)) == 0)
+		(void)strlcpy(s->domain, name.domain, sizeof(s->domain));
+	explicit_bzero(&name, sizeof(name));
+}
+
+/* What a lookup's status says about the login, in login_reasons. */
+static enum login_reason
+login_reason_of(uint8_t status)
+{
+	switch (status) {
+	case LOOKUP_NOUSER:
+	case LOOKUP_AMBIGUOUS:
+		return LREASON_NOUSER;
+	case LOOKUP_NOMAILHOST:
+	case LOOKUP_NOADDR:
+		return LREASON_NOSTORE;
+	case LOOKUP_TEMPFAIL:
+		return LREASON_LDAPDOWN;
+	case LOOKUP_DISABLED:
+		return LREASON_DISABLED;
+	case LOOKUP_BADPASS:
+		return LREASON_BADPASS;
+	default:
+		return LREASON_NONE;
+	}
+}
+
+/* The name the client typed for this login, or else the one it has. */
+static const char *
+login_typed(const struct session *s)
+{
+	return s->typed[0] != '\0' ? s->typed : s->user;
+}
+
+/*
+ * The one line of a refused login: the name as typed (escaped), why in
+ * one of login_reasons' words, the domain and store if known, and the
+ * detail (mmp-ldapd escaped its own; log.c catches anything left).
+ */
+static void
+login_log_refused(struct session *s, int prio, const char *user,
+    size_t ulen, const char *detail)
+{
+	char	safe[MMP_USER_BYTES * 4 + 1];
+	char	dom[MMP_USER_BYTES * 4 + 1];
+	char	store[MMP_STR_BYTES * 4 + 1];
+
+	escape_log(user, ulen, safe, sizeof(safe));
+	escape_log(s->domain, strlen(s->domain), dom, sizeof(dom));
+	escape_log(s->mailhost, strlen(s->mailhost), store, sizeof(store));
+	session_log(s, prio, "login \"%s\" refused: %s (domain %s, store "
+	    "%s): %s", safe, s->reason < sizeof(login_reasons) /
+	    sizeof(login_reasons[0]) ? login_reasons[s->reason] : "refused",
+	    dom[0] != '\0' ? dom : "-", store[0] != '\0' ? store : "-",
+	    detail);
 }
 
 /* Microseconds from now until AuthFailureDelay after the credentials. */
@@ -100,11 +200,15 @@ login_lookup(struct session *s)
 
 	s->state = S_LOOKUP;
 	session_read_pause(s, 1);
+	(void)strlcpy(s->typed, s->user, sizeof(s->typed));
+	login_domain(s, s->user);
 	escape_log(s->user, strlen(s->user), safe, sizeof(safe));
 	session_log(s, LOG_DEBUG, "login \"%s\": looking up", safe);
-	if (relay_lookup(s) == -1)
+	if (relay_lookup(s) == -1) {
+		s->reason = LREASON_LDAPDOWN;
 		session_login_failed(s, LOGIN_FAIL_AUTH,
 		    "mmp-ldapd is not available");
+	}
 }
 
 /* Credentials refused by mmpd itself, before anyone else saw them. */
@@ -112,10 +216,8 @@ static void
 login_refused(struct session *s, const char *user, size_t ulen,
     const char *why)
 {
-	char	safe[MMP_USER_BYTES * 4 + 1];
-
-	escape_log(user, ulen, safe, sizeof(safe));
-	session_log(s, LOG_NOTICE, "login \"%s\" refused: %s", safe, why);
+	s->reason = LREASON_BADREQUEST;
+	login_log_refused(s, LOG_NOTICE, user, ulen, why);
 	s->user[0] = '\0';
 	s->userlen = 0;
 	login_fail_delay(s);
@@ -312,6 +414,7 @@ login_cert_result(struct session *s, const struct lookup_answer *a)
 	/* mmp-ldapd escaped its detail; log.c catches anything left. */
 	if (a->status != LOOKUP_OK) {
 		/* No mailHost, LDAP down...: detail says which. */
+		s->reason = login_reason_of(a->status);
 		(void)snprintf(detail, sizeof(detail), "certificate \"%s\"%s: "
 		    "%s", subj, a->status == LOOKUP_NOUSER ?
 		    " maps to no user" : a->status == LOOKUP_AMBIGUOUS ?
@@ -322,12 +425,14 @@ login_cert_result(struct session *s, const struct lookup_answer *a)
 	escape_log(a->replay, strlen(a->replay), got, sizeof(got));
 	escape_log(s->user, strlen(s->user), want, sizeof(want));
 	if (a->replay[0] == '\0') {
+		s->reason = LREASON_NOUSER;
 		(void)snprintf(detail, sizeof(detail), "certificate \"%s\" "
 		    "maps to an entry without uid (%s)", subj, a->dn);
 		session_login_failed(s, LOGIN_FAIL_AUTH, detail);
 		return -1;
 	}
 	if (s->user[0] != '\0' && strcmp(s->user, a->replay) != 0) {
+		s->reason = LREASON_CERT;
 		(void)snprintf(detail, sizeof(detail), "certificate \"%s\" "
 		    "maps to \"%s\", not to the requested \"%s\"", subj, got,
 		    want);
@@ -336,6 +441,7 @@ login_cert_result(struct session *s, const struct lookup_answer *a)
 	}
 	(void)strlcpy(s->user, a->replay, sizeof(s->user));
 	s->userlen = strlen(s->user);
+	login_domain(s, s->user);
 	session_log(s, LOG_INFO, "certificate \"%s\" maps to \"%s\"", subj,
 	    got);
 	return 0;
@@ -349,10 +455,9 @@ login_cert_result(struct session *s, const struct lookup_answer *a)
 static void
 login_refused_status(struct session *s, const struct lookup_answer *a)
 {
-	char	safe[MMP_USER_BYTES * 4 + 1];
-
-	escape_log(s->user, strlen(s->user), safe, sizeof(safe));
-	session_log(s, LOG_NOTICE, "user \"%s\": %s", safe, a->detail);
+	s->reason = LREASON_DISABLED;
+	login_log_refused(s, LOG_NOTICE, login_typed(s),
+	    strlen(login_typed(s)), a->detail);
 	backend_free(&s->be);
 	explicit_bzero(s->pass, sizeof(s->pass));
 	login_fail_delay(s);
@@ -375,6 +480,7 @@ session_lookup_result(struct session *s, const struct lookup_answer *a)
 		 * mmp-ldapd escaped the names in detail already; log.c
 		 * turns any control character it might still hold into '?'.
 		 */
+		s->reason = login_reason_of(a->status);
 		session_login_failed(s, LOGIN_FAIL_AUTH, a->detail);
 		return;
 	} else if (a->replay[0] != '\0')
@@ -396,9 +502,11 @@ session_fail_all_lookups(void)
 	struct session	*s, *next;
 
 	RB_FOREACH_SAFE(s, session_tree, &env->sessions, next)
-		if (s->state == S_LOOKUP)
+		if (s->state == S_LOOKUP) {
+			s->reason = LREASON_LDAPDOWN;
 			session_login_failed(s, LOGIN_FAIL_AUTH,
 			    "mmp-ldapd went away");
+		}
 }
 
 /*
@@ -410,15 +518,13 @@ void
 session_login_failed(struct session *s, enum login_fail why,
     const char *detail)
 {
-	char	safe[MMP_USER_BYTES * 4 + 1];
-
-	escape_log(s->user, strlen(s->user), safe, sizeof(safe));
 	backend_free(&s->be);
 	explicit_bzero(s->pass, sizeof(s->pass));
 	env->logins_failed++;
 	if (why == LOGIN_FAIL_STORE) {
-		session_log(s, LOG_WARNING, "login \"%s\": store %s "
-		    "unavailable: %s", safe, s->mailhost, detail);
+		s->reason = LREASON_STOREDOWN;
+		login_log_refused(s, LOG_WARNING, login_typed(s),
+		    strlen(login_typed(s)), detail);
 		s->state = S_PREAUTH;
 		s->proto->login_failed(s, why);
 		session_login_timer(s);
@@ -427,12 +533,8 @@ session_login_failed(struct session *s, enum login_fail why,
 			s->proto->input(s);
 		return;
 	}
-	if (s->certlogin && s->user[0] == '\0')
-		session_log(s, LOG_NOTICE, "certificate login failed: %s",
-		    detail);
-	else
-		session_log(s, LOG_NOTICE, "%slogin \"%s\" failed: %s",
-		    s->certlogin ? "certificate " : "", safe, detail);
+	login_log_refused(s, LOG_NOTICE, login_typed(s),
+	    strlen(login_typed(s)), detail);
 	login_fail_delay(s);
 }
 
@@ -467,9 +569,11 @@ session_login_ok(struct session *s)
 {
 	char		 safe[MMP_USER_BYTES * 4 + 1];
 	char		 admin[MMP_USER_BYTES * 4 + 1];
+	char		 dom[MMP_USER_BYTES * 4 + 1];
 	const char	*a;
 
 	escape_log(s->user, strlen(s->user), safe, sizeof(safe));
+	escape_log(s->domain, strlen(s->domain), dom, sizeof(dom));
 	if (session_admin_replay(s)) {
 		/* NULL only when a reload unset it while the store answered. */
 		if ((a = conf_vstr(env->conf, s->svc, session_vd(s),
@@ -477,12 +581,14 @@ session_login_ok(struct session *s)
 			a = "";
 		escape_log(a, strlen(a), admin, sizeof(admin));
 		session_log(s, LOG_NOTICE, "user \"%s\" logged in to %s (%s; "
-		    "%s, as StoreAdmin %s)", safe, s->mailhost, s->be.addr,
-		    s->certlogin ? "certificate" : s->cram == CRAM_APOP ?
-		    "APOP" : "CRAM-MD5", admin);
+		    "%s, as StoreAdmin %s; domain %s)", safe, s->mailhost,
+		    s->be.addr, s->certlogin ? "certificate" : s->cram ==
+		    CRAM_APOP ? "APOP" : "CRAM-MD5", admin, dom[0] != '\0' ?
+		    dom : "-");
 	} else
-		session_log(s, LOG_NOTICE, "user \"%s\" logged in to %s (%s)",
-		    safe, s->mailhost, s->be.addr);
+		session_log(s, LOG_NOTICE, "user \"%s\" logged in to %s (%s; "
+		    "password; domain %s)", safe, s->mailhost, s->be.addr,
+		    dom[0] != '\0' ? dom : "-");
 	env->logins_ok++;
 	explicit_bzero(s->pass, sizeof(s->pass));
 	if (s->cert != NULL) {

@@ -1,13 +1,14 @@
 /*
  * mmpd: the parent process. Reads and checks the configuration, opens the
  * logs and listeners, starts the children and then only reacts: SIGHUP
- * reloads, SIGTERM drains, SIGCHLD restarts. With -P relay the same
+ * reloads, SIGUSR1 reopens the logs, SIGTERM drains, SIGCHLD restarts. With -P relay the same
  * program is a relay worker (relay.c).
  */
 #include <sys/types.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -54,6 +55,7 @@ static void	parent_start(struct mmp_conf *);
 static void	parent_no_core(void);
 static void	parent_events(void);
 static void	parent_signal(int, short, void *);
+static void	parent_reopen_logs(void);
 static void	parent_drain_timeout(int, short, void *);
 static void	parent_stop(void);
 static void	parent_stop_timeout(int, short, void *);
@@ -104,6 +106,8 @@ main(int argc, char *argv[])
 		usage();
 	if (penv->verbose)
 		log_set_level(LOG_DEBUG);
+	/* -n reports to whoever ran it; a daemon's lines are a log. */
+	log_set_plain(check > 0);
 	parent_stdio();
 	(void)umask(027);
 
@@ -355,8 +359,36 @@ parent_open_audit(const struct mmp_conf *conf, int svc)
 }
 
 /*
- * (Re)open the log file of every service that has a LogDir: at start and
- * on SIGHUP, which is what log rotation sends. dry: only check.
+ * Syslog as LogSyslog, SyslogFacility and SyslogSocket say: LogSyslog
+ * unset means every line to syslog only when mmpd runs as a daemon (-d
+ * writes to stderr, which systemd's journal takes).
+ */
+static void
+parent_set_syslog(const struct mmp_conf *conf)
+{
+	const struct conf_value	*cv = &conf->v[CONF_GLOBAL][CK_SYSLOGSOCKET];
+	const char		*path = conf_str(conf, CONF_GLOBAL,
+				    CK_SYSLOGSOCKET);
+	struct sockaddr_un	 sun;
+	int			 on, fac;
+
+	if (conf_isset(conf, CONF_GLOBAL, CK_LOGSYSLOG))
+		on = conf_num(conf, CONF_GLOBAL, CK_LOGSYSLOG) != 0;
+	else
+		on = !penv->foreground;
+	fac = conf_syslog_facility(conf_str(conf, CONF_GLOBAL,
+	    CK_SYSLOGFACILITY));
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		log_warnx("%s:%d: SyslogSocket %s: longer than a socket's path "
+		    "may be; using %s", cv->file, cv->line, path, _PATH_LOG);
+		path = _PATH_LOG;
+	}
+	log_set_syslog(on, fac != -1 ? fac : LOG_MAIL, path);
+}
+
+/*
+ * (Re)open the log file of every service that has a LogDir: at start, on
+ * SIGHUP and on SIGUSR1 (log rotation's signal). dry: only check.
  */
 static void
 parent_open_logs(const struct mmp_conf *conf, int dry)
@@ -372,9 +404,11 @@ parent_open_logs(const struct mmp_conf *conf, int dry)
 		if (!dry)
 			log_set_file(svc, fd);
 	}
-	if (!dry)
-		for (svc = SVC_IMAP; svc <= SVC_POP; svc++)
-			parent_open_audit(conf, svc);
+	if (dry)
+		return;
+	for (svc = SVC_IMAP; svc <= SVC_POP; svc++)
+		parent_open_audit(conf, svc);
+	parent_set_syslog(conf);
 }
 
 /* Each log (AService, IMAP, POP) at the LogLevel of its own file. */
@@ -553,7 +587,8 @@ parent_start(struct mmp_conf *conf)
 static void
 parent_events(void)
 {
-	static const int	 sigs[] = { SIGHUP, SIGTERM, SIGINT, SIGCHLD };
+	static const int	 sigs[] = { SIGHUP, SIGTERM, SIGINT, SIGCHLD,
+	    SIGUSR1 };
 	size_t			 i;
 
 	if ((penv->base = event_base_new()) == NULL)
@@ -594,14 +629,29 @@ parent_signal(int sig, short events, void *arg)
 	case SIGCHLD:
 		proc_reap();
 		break;
+	case SIGUSR1:
+		parent_reopen_logs();
+		break;
 	}
+}
+
+/*
+ * SIGUSR1, log rotation's signal: every LogDir and AuditLog file opened
+ * again by its name, nothing else. Lines the children sent before it are
+ * still in the channels and go to the new files; none is lost.
+ */
+static void
+parent_reopen_logs(void)
+{
+	parent_open_logs(penv->conf, 0);
+	log_notice("log files reopened");
 }
 
 /*
  * SIGHUP: the configuration again, all or nothing. Whatever fails leaves
  * the running configuration as it was; the log files are reopened either
- * way, since log rotation sends SIGHUP too. 0, or -1 with the reason
- * (file:line where there is one) in err, for mmpctl.
+ * way, as on SIGUSR1. 0, or -1 with the reason (file:line where there is
+ * one) in err, for mmpctl.
  */
 int
 parent_reload(char *err, size_t errlen)

@@ -133,7 +133,6 @@ struct parent {
 	int			 stopping;	/* children were sent SIGTERM */
 	struct event		*drain_timer;	/* DrainTimeout */
 	struct event		*stop_timer;	/* STOP_GRACE_SEC */
-	struct event		*sigev[4];
 	/* What mmpctl status and stats show (control.c). */
 	struct timespec		 started;	/* CLOCK_MONOTONIC */
 	uint64_t		 logins_ok;	/* all relays, IMSG_STATS */
@@ -147,6 +146,7 @@ struct parent {
 	int			 ctlfd;
 	struct event		*ctlev;
 	unsigned int		 nctlconns;	/* open control connections */
+	struct event		*sigev[5];
 };
 
 extern struct parent	*penv;

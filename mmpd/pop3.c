@@ -218,7 +218,7 @@ pop3_command(struct session *s, struct pop3_cmd *c)
 		session_send(s, "+OK\r\n");
 	else if (strcmp(c->name, "QUIT") == 0 && c->argc == 0) {
 		session_send(s, "+OK Bye\r\n");
-		session_finish(s, "QUIT");
+		session_finish_by(s, CLOSER_CLIENT, "QUIT");
 	} else if (strcmp(c->name, "USER") == 0)
 		pop3_cmd_user(s, c);
 	else if (strcmp(c->name, "PASS") == 0)

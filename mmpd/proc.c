@@ -423,6 +423,7 @@ proc_exec_report(const char *path, int err)
 	msg_writer_init(&w);
 	msg_add_u8(&w, LOG_SVC_MMP);
 	msg_add_u8(&w, LOG_CRIT);
+	msg_add_u64(&w, log_now_ms());
 	msg_add_str(&w, line);
 	if (msg_compose(&ib, IMSG_LOG, 0, -1, &w) == 0)
 		(void)imsgbuf_flush(&ib);
@@ -513,24 +514,28 @@ proc_lost(struct chan *ch, const char *why)
 		proc_fail(c, why);
 }
 
-/* IMSG_LOG: u8 svc, u8 priority, str line. */
+/*
+ * IMSG_LOG: u8 svc, u8 priority, u64 time, str line. The line is written
+ * with the child's time (log_emit takes one from the future as now).
+ */
 static int
 proc_handle_log(struct imsg *imsg)
 {
 	struct msg_reader	 r;
 	char			 line[LOG_LINE_BYTES], *p;
+	uint64_t		 ms;
 	uint8_t			 svc, prio;
 
 	msg_reader_init(&r, imsg);
 	if (msg_get_u8(&r, &svc) == -1 || msg_get_u8(&r, &prio) == -1 ||
-	    msg_get_str(&r, line, sizeof(line)) == -1 || msg_end(&r) == -1 ||
+	    msg_get_u64(&r, &ms) == -1 || msg_get_str(&r, line, sizeof(line)) == -1 || msg_end(&r) == -1 ||
 	    svc >= LOG_SVC_MAX || prio > LOG_DEBUG)
 		return CHAN_BAD;
 	/* One message is one line: no forged lines in the log files. */
 	for (p = line; *p != '\0'; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			*p = '?';
-	log_emit(svc, prio, line);
+	log_emit(svc, prio, ms, line);
 	return CHAN_OK;
 }
 

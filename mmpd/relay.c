@@ -620,6 +620,8 @@ relay_main(int argc, char *argv[])
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGINT, SIG_IGN);
+	/* Log rotation's, for the parent: a broad pkill must not kill us. */
+	signal(SIGUSR1, SIG_IGN);
 	chan_first_conf(env->parent, relay_configured);
 
 	/* The host of CRAM challenges; uname(2) is not in the sandbox. */

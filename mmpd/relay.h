@@ -105,6 +105,31 @@ enum login_fail {
 	LOGIN_FAIL_STORE,	/* the store cannot be reached */
 };
 
+/*
+ * Why a login was refused, for its log line only (the client hears the
+ * same whatever it is): set where the failure is known, before
+ * session_login_failed. login.c has the words.
+ */
+enum login_reason {
+	LREASON_NONE,		/* not said: "refused" */
+	LREASON_BADREQUEST,	/* mmpd refused the credentials as sent */
+	LREASON_NOUSER,		/* no entry, or several */
+	LREASON_BADPASS,	/* PreAuth bind or CRAM digest failed */
+	LREASON_DISABLED,	/* account or domain status */
+	LREASON_NOSTORE,	/* no mailHost, or it does not resolve */
+	LREASON_LDAPDOWN,	/* mmp-ldapd or the directory unavailable */
+	LREASON_STOREDOWN,	/* no store address could be reached */
+	LREASON_STOREREFUSED,	/* the store said no (its password check) */
+	LREASON_CERT,		/* a certificate mapped to another user */
+};
+
+/* Who ended a session, for its last log line. */
+enum session_closer {
+	CLOSER_MMPD,		/* a limit, a timeout, an error */
+	CLOSER_CLIENT,
+	CLOSER_STORE,
+};
+
 struct session;
 struct access_rules;
 
@@ -215,6 +240,18 @@ struct session {
 	size_t			 userlen;	/* may hold a NUL (POP3 USER) */
 	char			 pass[PASS_MAX_BYTES + 1];	/* wiped */
 	char			 mailhost[MMP_STR_BYTES];
+	/*
+	 * This login's name as typed (user becomes the replay name), its
+	 * domain ("" none) and why it failed: the log's.
+	 */
+	char			 typed[MMP_USER_BYTES + 1];
+	char			 domain[MMP_USER_BYTES + 1];
+	uint8_t			 reason;	/* enum login_reason */
+	/* session_finish's words for the last line, and whose they are. */
+	uint8_t			 closer;	/* enum session_closer */
+	char			 finish_why[128];
+	uint64_t		 bytes_in;	/* read from the client */
+	uint64_t		 bytes_out;	/* written to the client */
 	int			 tls;		/* 1: the client side is TLS */
 	int			 tlsd;		/* slot of a RESULT due, -1 */
 	uint8_t			 tlsrole;	/* of that result: tls_role */
@@ -240,6 +277,7 @@ struct rsession {
 	struct relay_dir	 down;		/* store -> client */
 	struct timeval		 start;
 	char			 client[ADDR_TEXT_BYTES];
+	uint8_t			 client_eof;	/* the client closed first */
 };
 /* Sessions waiting for a TLS_RESULT, by the id of their handoff (tls.c). */
 RB_HEAD(handoff_tree, session);
@@ -331,8 +369,14 @@ int	session_vd(const struct session *);
 void	session_send(struct session *, const char *, ...)
 	    __attribute__((__format__(printf, 2, 3)));
 void	session_send_raw(struct session *, const void *, size_t);
+/* The _by forms say who ended it; the others: mmpd. */
 void	session_close(struct session *, const char *);
+void	session_close_by(struct session *, enum session_closer,
+	    const char *);
 void	session_finish(struct session *, const char *);
+void	session_finish_by(struct session *, enum session_closer,
+	    const char *);
+const char *session_closer_name(enum session_closer);
 void	session_read_pause(struct session *, int);
 void	session_login_timer(struct session *);
 int	session_relay_start(struct session *);

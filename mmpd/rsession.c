@@ -86,17 +86,22 @@ rsession_timer_set(struct rsession *r)
 	evtimer_add(r->timer, &tv);
 }
 
-/* Free it and close both sockets; why goes to the log. */
+/*
+ * Free it and close both sockets; why goes to the log with who ended it
+ * and the bytes relayed each way since the login.
+ */
 static void
-rsession_close(struct rsession *r, const char *why)
+rsession_close(struct rsession *r, enum session_closer who, const char *why)
 {
-	struct timeval	now;
+	struct timeval	now, d;
 	int		client = r->up.from, store = r->up.to;
 
 	gettimeofday(&now, NULL);
-	rsession_log(r, LOG_INFO, "closed: %s; %lld bytes up, %lld down, "
-	    "%ld s", why, (long long)r->up.bytes, (long long)r->down.bytes,
-	    (long)(now.tv_sec - r->start.tv_sec));
+	timersub(&now, &r->start, &d);
+	rsession_log(r, LOG_INFO, "closed: %s (by %s); %lld bytes up, %lld "
+	    "down, %lld.%03ld s", why, session_closer_name(who),
+	    (long long)r->up.bytes, (long long)r->down.bytes,
+	    (long long)d.tv_sec, (long)(d.tv_usec / 1000));
 	/* The events go first: deleting one of a closed fd fails (EBADF). */
 	event_del(r->timer);
 	pump_free(&r->up);
@@ -162,6 +167,7 @@ rsession_start(const struct session *s)
 	r->id = s->id;
 	r->svc = s->svc;
 	r->start = s->start;
+	r->client_eof = 0;
 	(void)strlcpy(r->client, s->client, sizeof(r->client));
 	pump_clear(&r->up);
 	pump_clear(&r->down);
@@ -200,8 +206,12 @@ rsession_event(int fd, short ev, void *arg)
 	(void)ev;
 	switch (pump_run(d)) {
 	case PUMP_ERROR:
-		rsession_close(r, d == &r->up ? "client connection failed" :
-		    "store connection failed");
+		if (d == &r->up)
+			rsession_close(r, CLOSER_CLIENT,
+			    "client connection failed");
+		else
+			rsession_close(r, CLOSER_STORE,
+			    "store connection failed");
 		return;
 	case PUMP_DONE:
 		/*
@@ -209,9 +219,15 @@ rsession_event(int fd, short ev, void *arg)
 		 * closed still gets the store's last answer (LOGOUT).
 		 */
 		if (d == &r->down) {
-			rsession_close(r, "closed by store");
+			if (r->client_eof)
+				rsession_close(r, CLOSER_CLIENT,
+				    "client closed the connection");
+			else
+				rsession_close(r, CLOSER_STORE,
+				    "store closed the connection");
 			return;
 		}
+		r->client_eof = 1;
 		break;
 	case PUMP_WAIT:
 	case PUMP_YIELD:
@@ -226,5 +242,5 @@ rsession_timer(int fd, short ev, void *arg)
 {
 	(void)fd;
 	(void)ev;
-	rsession_close(arg, "idle timeout");
+	rsession_close(arg, CLOSER_MMPD, "idle timeout");
 }

@@ -235,46 +235,77 @@ session_free(struct session *s)
 	rsession_trim_soon();
 }
 
+const char *
+session_closer_name(enum session_closer who)
+{
+	switch (who) {
+	case CLOSER_CLIENT:
+		return "client";
+	case CLOSER_STORE:
+		return "store";
+	default:
+		return "mmpd";
+	}
+}
+
 /*
- * Free everything now; why (if any) goes to the log. Nothing was relayed
- * yet: that is an rsession's business.
+ * Free everything now; why (if any) goes to the log, with who ended it.
+ * Nothing was relayed yet (that is an rsession's business): the bytes
+ * are those read from and written to the client.
  */
 void
-session_close(struct session *s, const char *why)
+session_close_by(struct session *s, enum session_closer who, const char *why)
 {
-	struct timeval	now;
-	long		secs;
+	struct timeval	now, d;
 
 	gettimeofday(&now, NULL);
-	secs = now.tv_sec - s->start.tv_sec;
+	timersub(&now, &s->start, &d);
 	if (why != NULL)
-		session_log(s, LOG_INFO, "closed: %s; 0 bytes up, 0 down, "
-		    "%ld s", why, secs);
+		session_log(s, LOG_INFO, "closed: %s (by %s); %llu bytes up, "
+		    "%llu down, %lld.%03ld s", why, session_closer_name(who),
+		    (unsigned long long)s->bytes_in,
+		    (unsigned long long)s->bytes_out, (long long)d.tv_sec,
+		    (long)(d.tv_usec / 1000));
 	session_free(s);
 	env->nsessions--;
 	relay_session_closed();
 }
 
+void
+session_close(struct session *s, const char *why)
+{
+	session_close_by(s, CLOSER_MMPD, why);
+}
+
 /*
  * Send what is queued, then close (BYE, -ERR, LOGOUT). Never frees the
- * session itself: callers may still be inside its input loop.
+ * session itself: callers may still be inside its input loop. why is
+ * kept for the last line, which says it once the reply is out.
  */
 void
-session_finish(struct session *s, const char *why)
+session_finish_by(struct session *s, enum session_closer who, const char *why)
 {
 	struct timeval	tv = { 5, 0 };
 
 	if (s->state == S_CLOSING)
 		return;
 	s->state = S_CLOSING;
+	s->closer = who;
+	(void)strlcpy(s->finish_why, why, sizeof(s->finish_why));
 	event_del(s->rev);
 	tls_pending_clear(s);
 	backend_free(&s->be);
 	explicit_bzero(s->pass, sizeof(s->pass));
-	session_log(s, LOG_INFO, "closing: %s", why);
+	session_log(s, LOG_DEBUG, "closing: %s", why);
 	/* A client that does not read its last words gets 5 s. */
 	evtimer_add(s->timer, &tv);
 	session_write_soon(s);
+}
+
+void
+session_finish(struct session *s, const char *why)
+{
+	session_finish_by(s, CLOSER_MMPD, why);
 }
 
 void
@@ -322,15 +353,17 @@ session_client_write(int fd, short ev, void *arg)
 	(void)ev;
 	n = buf_write_fd(&s->out, fd);
 	if (n == -1 && errno != EAGAIN && errno != EINTR) {
-		session_close(s, "client write failed");
+		session_close_by(s, CLOSER_CLIENT, "client write failed");
 		return;
 	}
+	if (n > 0)
+		s->bytes_out += n;
 	if (buf_len(&s->out) > 0) {
 		event_add(s->wev, NULL);
 		return;
 	}
 	if (s->state == S_CLOSING)
-		session_close(s, "done");
+		session_close_by(s, s->closer, s->finish_why);
 	else if (s->state == S_STARTTLS)
 		session_tls_begin(s);
 }
@@ -366,7 +399,8 @@ session_client_read(int fd, short ev, void *arg)
 	}
 	n = buf_read_fd(&s->in, fd);
 	if (n == 0) {
-		session_close(s, "client closed the connection");
+		session_close_by(s, CLOSER_CLIENT,
+		    "client closed the connection");
 		return;
 	}
 	if (n == -1) {
@@ -380,9 +414,10 @@ session_client_read(int fd, short ev, void *arg)
 			session_finish(s, "input too long");
 			return;
 		}
-		session_close(s, "client read failed");
+		session_close_by(s, CLOSER_CLIENT, "client read failed");
 		return;
 	}
+	s->bytes_in += n;
 	s->proto->input(s);
 }
 
@@ -626,7 +661,7 @@ session_tls_result(struct session *s, const struct tls_result *r)
 	if (r->status != TLS_OK) {
 		(void)snprintf(why, sizeof(why), "TLS negotiation failed: %s",
 		    r->detail);
-		session_close(s, why);
+		session_close_by(s, CLOSER_CLIENT, why);
 		return;
 	}
 	session_log(s, LOG_INFO, "TLS %s %s%s%s%s", r->version, r->cipher,

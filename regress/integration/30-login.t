@@ -269,7 +269,8 @@ def test_crlfnul(tap, env, m):
     # The relay refuses them itself: mmp-ldapd repeats the check for the
     # name (25-ldapd.t tests it there), so only this shows the relay's.
     refused_re = (r'relay \d+: session \S+ \S+: login "dave\\r\\njunk" '
-                  r'refused: empty, too long or with CR, LF or NUL')
+                  r'refused: bad request \(domain -, store -\): empty, too '
+                  r'long or with CR, LF or NUL')
     m.wait_log(refused_re, timeout=5)	# through the parent, maybe late
     log = m.log()
     refused = re.findall(refused_re, log)

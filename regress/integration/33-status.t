@@ -70,7 +70,8 @@ def main(tap):
                repr((t, wrong)))
         tap.ok(DELAY <= dt < DELAY + 0.5,
                "IMAP %s: after AuthFailureDelay" % uid, "took %.3f s" % dt)
-        got = m.wait_log(r'user "%s": %s' % (uid, re.escape(why)), off)
+        got = m.wait_log(r'login "%s" refused: account disabled \(domain '
+                         r'\S+, store \S+\): %s' % (uid, re.escape(why)), off)
         tap.ok(got, "mmpd log names the attribute: user \"%s\": %s" %
                (uid, why), m.log_since(off)[-2000:])
     with m.pop3() as p:

@@ -145,7 +145,7 @@ def test_imap(tap, env, m, audit):
            "Dovecot shows the master user's login for carol",
            "\n".join(ln for ln in slog.splitlines() if "carol" in ln)[-1500:])
     tap.ok(m.wait_log(r'user "carol" logged in to \S+ \(\S+; CRAM-MD5, as '
-                      r'StoreAdmin mmpadmin\)'), "relay log: CRAM-MD5, as "
+                      r'StoreAdmin mmpadmin; domain -\)'), "relay log: CRAM-MD5, as "
            "StoreAdmin")
     tap.is_(wait_count(audit, AUDIT_OK % "carol", 1), 1, "exactly one audit "
             "line for carol's CRAM-MD5 login")
@@ -270,7 +270,7 @@ def test_pop(tap, env, m, audit):
     tap.ok(re.search(r"Master user logging in as dave\b",
                      env.stores["store2"].log()), "... as the master user")
     tap.ok(m.wait_log(r'user "dave" logged in to \S+ \(\S+; APOP, as '
-                      r'StoreAdmin mmpadmin\)'), "relay log: APOP")
+                      r'StoreAdmin mmpadmin; domain -\)'), "relay log: APOP")
     tap.ok(m.wait_log(r"\(sid 0x[0-9a-f]+\) user dave pre-authenticated - "
                       r"127\.0\.0\.1"), "POP3 audit line (service log)")
     time.sleep(0.3)

@@ -158,7 +158,8 @@ def hosted(tap, env):
     off, loff = len(env.slapd.log()), m.log_size()
     refused(tap, m, "joe@off.test", "joe-off-pw", wrong,
             "inetDomainStatus inactive")
-    tap.ok(m.wait_log(r'user "joe@off\.test": inetDomainStatus inactive '
+    tap.ok(m.wait_log(r'login "joe@off\.test" refused: account disabled '
+                      r'\(domain off\.test, store -\): inetDomainStatus inactive '
                       r'\(domain \'off\.test\'\)', loff),
            "log names the domain's status attribute",
            m.log_since(loff)[-2000:])

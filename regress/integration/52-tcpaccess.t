@@ -375,7 +375,7 @@ def test_names(tap, env, m):
     off = m.log_size()
     r, _ = imap_try("127.0.0.1", port, "127.0.0.31")
     tap.ok(r == "ok" and m.wait_log(r"127\.0\.0\.31:\d+: connected on "
-                                    r"\S+, name good1\.ok\.test", off, 5),
+                                    r"\S+ \([A-Z0-9, ]+\), name good1\.ok\.test", off, 5),
            "127.0.0.31 is good1.ok.test (HostsFile, confirmed): allowed, "
            "the name in the connected line", m.log_since(off)[-1500:])
     for src, rule in (("127.0.0.32", "-imap:.ok.test"),
@@ -391,7 +391,7 @@ def test_names(tap, env, m):
     off = m.log_size()
     r, _ = imap_try("127.0.0.1", port, "127.0.0.34")
     tap.ok(r == "refused" and m.wait_log(
-        r"127\.0\.0\.34:\d+: connected on \S+, name 127\.0\.0\.1 not "
+        r"127\.0\.0\.34:\d+: connected on \S+ \([A-Z0-9, ]+\), name 127\.0\.0\.1 not "
         r"confirmed \(DNSSPOOFER\)", off, 5) and
         refusal_logged(m, off, "127.0.0.34", "-ALL:DNSSPOOFER",
                        "ImapProxyAService.cfg:%d" %
@@ -401,14 +401,14 @@ def test_names(tap, env, m):
     off = m.log_size()
     r, _ = imap_try("127.0.0.1", port, "127.0.0.37")
     tap.ok(r == "refused" and m.wait_log(
-        r"127\.0\.0\.37:\d+: connected on \S+, name 127\.0\.0\.37 not "
+        r"127\.0\.0\.37:\d+: connected on \S+ \([A-Z0-9, ]+\), name 127\.0\.0\.37 not "
         r"confirmed \(DNSSPOOFER\)", off, 5),
         "127.0.0.37, whose name is its own address: never a name, "
         "DNSSPOOFER, refused", m.log_since(off)[-1500:])
     off = m.log_size()
     r, _ = imap_try("127.0.0.1", port, "127.0.0.49")
     tap.ok(r == "ok" and m.wait_log(
-        r"127\.0\.0\.49:\d+: connected on \S+, name pool\.pool\.test\n",
+        r"127\.0\.0\.49:\d+: connected on \S+ \([A-Z0-9, ]+\), name pool\.pool\.test\n",
         off, 5), "127.0.0.49, the ninth address of pool.pool.test: "
         "confirmed among all of the name's addresses",
         m.log_since(off)[-1500:])
@@ -417,7 +417,7 @@ def test_names(tap, env, m):
     off = m.log_size()
     r, _ = imap_try("127.0.0.1", port, "127.0.0.35")
     tap.ok(r == "refused" and m.wait_log(
-        r"127\.0\.0\.35:\d+: connected on \S+, name unknown", off, 5) and
+        r"127\.0\.0\.35:\d+: connected on \S+ \([A-Z0-9, ]+\), name unknown", off, 5) and
         refusal_logged(m, off, "127.0.0.35", "-imap:UNKNOWN EXCEPT "
                        "127.0.0.1", "ImapProxyAService.cfg:%d" %
                        m.lines["ImapProxyAService.cfg"]["TCPAccess"]),
@@ -450,7 +450,7 @@ def test_timeout(tap, env, m):
         first = raw_first("127.0.0.1", m.pop_ports[0], "127.0.0.31",
                           send=b"BOGUS\r\n", lines=2)
         tap.ok(re.match(rb"\+OK [^\r\n]*\r\n-ERR ", first) and m.wait_log(
-            r"127\.0\.0\.31:\d+: connected on \S+, name unknown.*\n.*"
+            r"127\.0\.0\.31:\d+: connected on \S+ \([A-Z0-9, ]+\), name unknown.*\n.*"
             r"client name: no answer in time", off, 5),
             "mmp-ldapd does not answer: the client is UNKNOWN after the "
             "timeout and greeted first, its early command answered after",
@@ -485,13 +485,13 @@ def test_dns(tap, env):
     off = m.log_size()
     r, _ = imap_try("127.0.0.1", port, "127.0.0.63")
     tap.ok(r == "ok" and m.wait_log(r"127\.0\.0\.63:\d+: connected on "
-                                    r"\S+, name honest\.dns\.test", off, 5),
+                                    r"\S+ \([A-Z0-9, ]+\), name honest\.dns\.test", off, 5),
            "127.0.0.63: PTR honest.dns.test, whose A record is 127.0.0.63: "
            "confirmed, let in", m.log_since(off)[-1500:])
     off = m.log_size()
     r, text = imap_try("127.0.0.1", port, "127.0.0.61")
     tap.ok(r == "refused" and m.wait_log(
-        r"127\.0\.0\.61:\d+: connected on \S+, name liar\.dns\.test not "
+        r"127\.0\.0\.61:\d+: connected on \S+ \([A-Z0-9, ]+\), name liar\.dns\.test not "
         r"confirmed \(DNSSPOOFER\)\n.*client name: liar\.dns\.test does "
         r"not resolve to 127\.0\.0\.61", off, 5) and
         refusal_logged(m, off, "127.0.0.61", "-ALL:DNSSPOOFER",

@@ -318,7 +318,8 @@ class Child:
             m = self.parent.msgs.popleft()
             if m.type == IMSG["IMSG_LOG"]:
                 r = Reader(m.payload)
-                svc, prio, line = r.u8(), r.u8(), r.str()
+                # u64: the child's time of the line (lib/msg.h).
+                svc, prio, _, line = r.u8(), r.u8(), r.u64(), r.str()
                 r.end()
                 self.log.append((svc, prio, line))
             else:

@@ -426,10 +426,11 @@ static const struct lcase lcases[] = {
 };
 
 static void
-warn_sink(int svc, int prio, const char *line)
+warn_sink(int svc, int prio, uint64_t ms, const char *line)
 {
 	(void)svc;
 	(void)prio;
+	(void)ms;
 	strlcat(warnings, line, sizeof(warnings));
 	strlcat(warnings, "\n", sizeof(warnings));
 }

@@ -29,6 +29,7 @@
 static struct event_base	*base;
 static struct chan		*child;		/* the two ends */
 static struct imsgbuf		 parent;
+static uint64_t			 last_ms;	/* of the last line read */
 
 /* The parent sends the child nothing here. */
 static int
@@ -81,6 +82,7 @@ parent_read(int push, unsigned int *n, char *last, size_t lastlen)
 			if (imsg.hdr.type != IMSG_LOG ||
 			    msg_get_u8(&r, &svc) == -1 ||
 			    msg_get_u8(&r, &prio) == -1 ||
+			    msg_get_u64(&r, &last_ms) == -1 ||
 			    msg_get_str(&r, line, sizeof(line)) == -1 ||
 			    msg_end(&r) == -1)
 				bad = 1;
@@ -154,6 +156,35 @@ test_long_line(void)
 	    len);
 }
 
+/*
+ * A line carries the time it was formatted at, not the time the parent
+ * reads it: a batch may leave LOGSINK_BATCH_MSEC later.
+ */
+static void
+test_time(void)
+{
+	char		last[LOG_LINE_BYTES], stamp[LOG_STAMP_BYTES];
+	unsigned int	n = 0;
+	uint64_t	before, after;
+
+	before = log_now_ms();
+	log_info("timed");
+	after = log_now_ms();
+	usleep(300000);
+	if (parent_read(1, &n, last, sizeof(last)) == -1)
+		die("parent_read");
+	tap_ok(n == 1 && last_ms >= before && last_ms <= after, "a line "
+	    "carries the child's time (%llu in [%llu, %llu]), not the "
+	    "reader's 300 ms later", (unsigned long long)last_ms,
+	    (unsigned long long)before, (unsigned long long)after);
+	log_stamp_iso(1796589667123ULL, stamp, sizeof(stamp));
+	tap_ok(strcmp(stamp, "2026-12-06T20:41:07.123Z") == 0,
+	    "a stamp reads %s", stamp);
+	log_stamp_iso(1796589667005ULL, stamp, sizeof(stamp));
+	tap_ok(strcmp(stamp, "2026-12-06T20:41:07.005Z") == 0,
+	    "milliseconds keep their zeros: %s", stamp);
+}
+
 /* fatal()'s line beyond the bound: queued anyway and flushed. */
 static void
 test_crit(void)
@@ -199,6 +230,7 @@ main(void)
 	logsink_init(child);
 	test_bound();
 	test_long_line();
+	test_time();
 	test_crit();
 	logsink_init(NULL);
 	chan_close(child);

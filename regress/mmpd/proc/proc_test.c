@@ -76,6 +76,7 @@ static size_t		 nkills;
 static int		 watched_peer = -1;	/* peer of the sent socket */
 static char		 logged[LOG_KEEP][LOG_LINE_BYTES];
 static size_t		 nlogged;
+static uint64_t		 logged_ms;	/* of the last line */
 
 /* mmpd.c and listen.c, which proc.c calls. */
 void
@@ -156,10 +157,11 @@ kill_of(const struct fake *f)
 }
 
 static void
-capture_log(int svc, int prio, const char *line)
+capture_log(int svc, int prio, uint64_t ms, const char *line)
 {
 	(void)svc;
 	(void)prio;
+	logged_ms = ms;
 	if (nlogged < LOG_KEEP)
 		(void)strlcpy(logged[nlogged++], line, sizeof(logged[0]));
 }
@@ -533,6 +535,32 @@ check_gave_up(struct fake *f, int peer, double took, const char *what,
 	close(peer);
 }
 
+/*
+ * A child's line is written with the child's time, not the parent's: a
+ * line that waited in a batch keeps the moment it was formatted. One from
+ * the future is taken as now.
+ */
+static void
+test_log_time(struct fake *ldapd)
+{
+	struct fake		*f = relay_start(ldapd, 5);
+	struct msg_writer	 w;
+	uint64_t		 past = 1796589667123ULL;
+
+	msg_writer_init(&w);
+	msg_add_u8(&w, LOG_SVC_MMP);
+	msg_add_u8(&w, LOG_INFO);
+	msg_add_u64(&w, past);
+	msg_add_str(&w, "relay 5: an old line");
+	if (msg_compose(&f->ib, IMSG_LOG, 0, -1, &w) == -1 ||
+	    imsgbuf_flush(&f->ib) == -1)
+		die("send");
+	(void)run_loop(0.1);
+	tap_ok(log_count("relay 5: an old line") == 1 && logged_ms == past,
+	    "a child's line keeps the child's time (%llu)",
+	    (unsigned long long)logged_ms);
+}
+
 /* A socket as the fd of a message: lib/chan.c refuses it. */
 static void
 test_fd_in_message(struct fake *ldapd)
@@ -546,6 +574,7 @@ test_fd_in_message(struct fake *ldapd)
 	msg_writer_init(&w);
 	msg_add_u8(&w, LOG_SVC_MMP);
 	msg_add_u8(&w, LOG_INFO);
+	msg_add_u64(&w, log_now_ms());
 	msg_add_str(&w, "relay 1: here, have a socket");
 	if (msg_compose(&f->ib, IMSG_LOG, 0, s, &w) == -1 ||
 	    imsgbuf_flush(&f->ib) == -1)
@@ -903,6 +932,7 @@ main(void)
 	test_lost_flood(relay, ldapd);
 	test_lost_after_window(relay);
 	test_lost_kill(relay);
+	test_log_time(ldapd);
 	test_fd_in_message(ldapd);
 	test_fd_queued(ldapd);
 	test_fd_unread(ldapd);
