@@ -782,6 +782,27 @@ conf_check_servicelist(const struct conf_keyinfo *ki, const char *v,
 	return 0;
 }
 
+/* One listening address (StatsListen): its label is the value. */
+static int
+conf_check_listen(const struct conf_keyinfo *ki, const char *v,
+    struct conf_parsed *out, char *why, size_t whylen)
+{
+	struct conf_listener	l;
+
+	(void)ki;
+	if (conf_parse_listen(v, 0, &l, why, whylen) == -1)
+		return -1;
+	strlcpy(out->str, l.label, sizeof(out->str));
+	return 0;
+}
+
+int
+conf_listen_parse(const char *v, struct conf_listener *l, char *why,
+    size_t whylen)
+{
+	return conf_parse_listen(v, 0, l, why, whylen);
+}
+
 /* Validates v for key ki; the normalised value lands in out. */
 static int
 conf_check(const struct conf_keyinfo *ki, const char *v,
@@ -826,6 +847,8 @@ conf_check(const struct conf_keyinfo *ki, const char *v,
 		return conf_check_tlsprotos(ki, v, out, why, whylen);
 	case CT_REPLAYFMT:
 		return conf_check_replayfmt(ki, v, out, why, whylen);
+	case CT_LISTEN:
+		return conf_check_listen(ki, v, out, why, whylen);
 	case CT_STR:
 		break;
 	}
@@ -1682,6 +1705,7 @@ conf_sent_to(int key, enum conf_dest dest)
 	case CONF_TO_RELAY:
 		return (ki->flags & CKF_TO_RELAY) != 0;
 	case CONF_TO_TLSD:
+	case CONF_TO_STATS:
 		break;
 	}
 	return 0;

@@ -33,6 +33,7 @@ enum conf_dest {
 	CONF_TO_RELAY,
 	CONF_TO_LDAPD,
 	CONF_TO_TLSD,
+	CONF_TO_STATS,		/* no secret at all */
 };
 
 /* Said wherever mmpd meets an NSS database instead of a PEM file. */
@@ -56,7 +57,8 @@ enum conf_type {
 	CT_PATHLIST,		/* blank-separated absolute paths, at most
 				   CONF_PATHS_MAX; "" = none */
 	CT_TLSPROTOS,		/* TLSv1.2 and/or TLSv1.3 */
-	CT_REPLAYFMT,		/* ReplayFormat, see lib/loginname.h */
+	CT_REPLAYFMT,
+	CT_LISTEN,		/* PORT, IPv4:PORT or [IPv6]:PORT */		/* ReplayFormat, see lib/loginname.h */
 };
 
 #define CONF_PATHS_MAX	16	/* = TLS_CERTS_MAX (lib/tlsmsg.h) */
@@ -174,6 +176,9 @@ int		 conf_isset(const struct mmp_conf *, int sect, enum conf_key);
 int		 conf_path_next(const char **sp, char *path, size_t len);
 /* How many paths a CT_PATHLIST value holds. */
 int		 conf_path_count(const char *);
+/* A CT_LISTEN value (StatsListen) as a listener: 0, or -1 with why. */
+int		 conf_listen_parse(const char *, struct conf_listener *,
+		    char *why, size_t whylen);
 
 /*
  * After conf_finish: does sect (an enabled service) accept TLS

@@ -200,6 +200,8 @@ http_reason(enum http_verdict v)
 		return "URI Too Long";
 	case HTTP_HEADERS_TOO_LARGE:
 		return "Request Header Fields Too Large";
+	case HTTP_INTERNAL_ERROR:
+		return "Internal Server Error";
 	case HTTP_VERSION_NOT_SUPPORTED:
 		return "HTTP Version Not Supported";
 	default:

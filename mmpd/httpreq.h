@@ -23,6 +23,7 @@ enum http_verdict {
 	HTTP_METHOD_NOT_ALLOWED = 405,
 	HTTP_URI_TOO_LONG = 414,
 	HTTP_HEADERS_TOO_LARGE = 431,
+	HTTP_INTERNAL_ERROR = 500,	/* never the parser's: the page's */
 	HTTP_VERSION_NOT_SUPPORTED = 505,
 };
 

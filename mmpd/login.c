@@ -102,9 +102,11 @@ login_lookup(struct session *s)
 	session_read_pause(s, 1);
 	escape_log(s->user, strlen(s->user), safe, sizeof(safe));
 	session_log(s, LOG_DEBUG, "login \"%s\": looking up", safe);
-	if (relay_lookup(s) == -1)
+	if (relay_lookup(s) == -1) {
+		s->failstat = STATS_LOGIN_DIRECTORY_DOWN;
 		session_login_failed(s, LOGIN_FAIL_AUTH,
 		    "mmp-ldapd is not available");
+	}
 }
 
 /* Credentials refused by mmpd itself, before anyone else saw them. */
@@ -116,6 +118,7 @@ login_refused(struct session *s, const char *user, size_t ulen,
 
 	escape_log(user, ulen, safe, sizeof(safe));
 	session_log(s, LOG_NOTICE, "login \"%s\" refused: %s", safe, why);
+	relay_stat_login(s, STATS_LOGIN_REFUSED);
 	s->user[0] = '\0';
 	s->userlen = 0;
 	login_fail_delay(s);
@@ -353,9 +356,30 @@ login_refused_status(struct session *s, const struct lookup_answer *a)
 
 	escape_log(s->user, strlen(s->user), safe, sizeof(safe));
 	session_log(s, LOG_NOTICE, "user \"%s\": %s", safe, a->detail);
+	relay_stat_login(s, STATS_LOGIN_DISABLED);
 	backend_free(&s->be);
 	explicit_bzero(s->pass, sizeof(s->pass));
 	login_fail_delay(s);
+}
+
+/* The reason a lookup's failure is counted under. */
+static enum stats_login
+login_lookup_stat(int status)
+{
+	switch (status) {
+	case LOOKUP_NOUSER:
+	case LOOKUP_AMBIGUOUS:
+		return STATS_LOGIN_UNKNOWN_USER;
+	case LOOKUP_NOMAILHOST:
+	case LOOKUP_NOADDR:
+		return STATS_LOGIN_NO_STORE;
+	case LOOKUP_TEMPFAIL:
+		return STATS_LOGIN_DIRECTORY_DOWN;
+	case LOOKUP_DISABLED:
+		return STATS_LOGIN_DISABLED;
+	default:
+		return STATS_LOGIN_AUTH_FAILED;
+	}
 }
 
 void
@@ -375,6 +399,7 @@ session_lookup_result(struct session *s, const struct lookup_answer *a)
 		 * mmp-ldapd escaped the names in detail already; log.c
 		 * turns any control character it might still hold into '?'.
 		 */
+		s->failstat = login_lookup_stat(a->status);
 		session_login_failed(s, LOGIN_FAIL_AUTH, a->detail);
 		return;
 	} else if (a->replay[0] != '\0')
@@ -396,9 +421,11 @@ session_fail_all_lookups(void)
 	struct session	*s, *next;
 
 	RB_FOREACH_SAFE(s, session_tree, &env->sessions, next)
-		if (s->state == S_LOOKUP)
+		if (s->state == S_LOOKUP) {
+			s->failstat = STATS_LOGIN_DIRECTORY_DOWN;
 			session_login_failed(s, LOGIN_FAIL_AUTH,
 			    "mmp-ldapd went away");
+		}
 }
 
 /*
@@ -413,6 +440,20 @@ session_login_failed(struct session *s, enum login_fail why,
 	char	safe[MMP_USER_BYTES * 4 + 1];
 
 	escape_log(s->user, strlen(s->user), safe, sizeof(safe));
+	/*
+	 * Counted here, once per login: by store when one had a hand in
+	 * it, under the reason the caller noted (a refused password if
+	 * none).
+	 */
+	if (why == LOGIN_FAIL_STORE)
+		relay_stat_store(s, STATS_LOGIN_STORE_DOWN);
+	else if (s->failstat == STATS_LOGIN_AUTH_FAILED && s->be.sentlogin)
+		relay_stat_store(s, s->failstat);
+	else if (s->failstat == STATS_LOGIN_ERROR)
+		relay_stat_store(s, s->failstat);
+	else
+		relay_stat_login(s, s->failstat);
+	s->failstat = STATS_LOGIN_AUTH_FAILED;
 	backend_free(&s->be);
 	explicit_bzero(s->pass, sizeof(s->pass));
 	if (why == LOGIN_FAIL_STORE) {
@@ -483,6 +524,7 @@ session_login_ok(struct session *s)
 		session_log(s, LOG_NOTICE, "user \"%s\" logged in to %s (%s)",
 		    safe, s->mailhost, s->be.addr);
 	explicit_bzero(s->pass, sizeof(s->pass));
+	relay_stat_store(s, STATS_LOGIN_OK);
 	if (s->cert != NULL) {
 		freezero(s->cert, sizeof(*s->cert));
 		s->cert = NULL;

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "parent.h"
 #include "relay_main.h"
+#include "stats_main.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR	"/etc/mmpd"
@@ -37,7 +38,7 @@ static const char *const parent_log_names[LOG_SVC_MAX] = {
 };
 
 static void	usage(void) __attribute__((__noreturn__));
-static int	parent_is_relay(int, char *[]);
+static int	parent_is_child(int, char *[], const char *);
 static int	parent_find_self(void);
 static void	parent_raise_nofile(void);
 static void	parent_cleanup(void);
@@ -63,7 +64,7 @@ static void	parent_stop_timeout(int, short, void *);
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: mmpd [-dnv] [-f dir] [-P relay]\n");
+	fprintf(stderr, "usage: mmpd [-dnv] [-f dir] [-P relay | stats]\n");
 	exit(1);
 }
 
@@ -75,8 +76,10 @@ main(int argc, char *argv[])
 	char		 err[1024];
 	int		 ch, check = 0, self_errno;
 
-	if (parent_is_relay(argc, argv))
+	if (parent_is_child(argc, argv, "relay"))
 		return relay_main(argc, argv);
+	if (parent_is_child(argc, argv, "stats"))
+		return stats_main(argc, argv);
 	parent_no_core();
 	penv = &parent_state;
 	TAILQ_INIT(&penv->children);
@@ -177,16 +180,18 @@ parent_cleanup(void)
 
 /* `-P relay` anywhere among the options: this is a relay worker. */
 static int
-parent_is_relay(int argc, char *argv[])
+parent_is_child(int argc, char *argv[], const char *role)
 {
+	char	opt[16];
 	int	i;
 
+	(void)snprintf(opt, sizeof(opt), "-P%s", role);
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		if (strcmp(argv[i], "--") == 0)
 			break;
-		if (strcmp(argv[i], "-Prelay") == 0 ||
+		if (strcmp(argv[i], opt) == 0 ||
 		    (strcmp(argv[i], "-P") == 0 && i + 1 < argc &&
-		    strcmp(argv[i + 1], "relay") == 0))
+		    strcmp(argv[i + 1], role) == 0))
 			return 1;
 	}
 	return 0;
@@ -277,6 +282,8 @@ parent_check_system(const struct mmp_conf *conf)
 	problems += parent_check_user(conf, CK_LDAPUSER);
 	if (conf_tls_used(conf))
 		problems += parent_check_user(conf, CK_TLSUSER);
+	if (conf_isset(conf, CONF_GLOBAL, CK_STATSLISTEN))
+		problems += parent_check_user(conf, CK_STATSUSER);
 	return problems;
 }
 
@@ -510,6 +517,25 @@ parent_no_core(void)
 		fatal("prctl PR_SET_DUMPABLE");
 }
 
+/*
+ * StatsListen: bound here, once (ports below 1024 need root), and handed
+ * to the statistics process, also after each of its restarts.
+ */
+static void
+parent_stats_listen(const struct mmp_conf *conf)
+{
+	char	err[256];
+
+	penv->stats.fd = -1;
+	if (!conf_isset(conf, CONF_GLOBAL, CK_STATSLISTEN))
+		return;
+	if (conf_listen_parse(conf_str(conf, CONF_GLOBAL, CK_STATSLISTEN),
+	    &penv->stats.cl, err, sizeof(err)) == -1)
+		fatalx("StatsListen: %s", err);
+	if (listen_open(&penv->stats, err, sizeof(err)) == -1)
+		fatalx("StatsListen %s", err);
+}
+
 /* Everything up to the event loop; any failure here is fatal. */
 static void
 parent_start(struct mmp_conf *conf)
@@ -536,6 +562,7 @@ parent_start(struct mmp_conf *conf)
 	if (listen_setup(conf, &nl, &n, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	listen_commit(nl, n, penv->gen);
+	parent_stats_listen(conf);
 	if (!penv->foreground) {
 		if (daemon(0, 0) == -1)
 			fatal("daemon");

@@ -18,6 +18,7 @@
 #include "chan.h"
 #include "config.h"
 #include "imsg.h"
+#include "statsmsg.h"
 #include "tlsmsg.h"
 
 #define RELAYS_MAX		64	/* as the Workers key allows */
@@ -39,6 +40,7 @@ enum child_kind {
 	CHILD_RELAY,
 	CHILD_LDAPD,
 	CHILD_TLSD,
+	CHILD_STATS,		/* mmpd -P stats, only with StatsListen */
 };
 
 struct child;
@@ -121,6 +123,8 @@ struct parent {
 	struct child_list	 children;
 	unsigned int		 nrelays;	/* wanted */
 	unsigned int		 ntlsds;	/* wanted; 0 without TLS */
+	struct listener		 stats;		/* StatsListen; fd -1: none */
+	uint64_t		 restarts[STATS_KIND_MAX];	/* by kind */
 	struct tls_ticket_keys	 tickets;	/* newest first; n 0: none */
 	long long		 ticket_lifetime;	/* timer's, 0: off */
 	struct event		*ticket_ev;	/* rotation */

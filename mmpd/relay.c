@@ -344,6 +344,8 @@ relay_dispatch_parent(struct chan *ch, struct imsg *imsg)
 		return relay_ldapd_channel(imsg);
 	case IMSG_TLSD_CHANNEL:
 		return relay_tlsd_channel(imsg);
+	case IMSG_STATS_CHANNEL:
+		return relay_stats_channel(imsg);
 	case IMSG_DRAIN:
 		return relay_drain(imsg);
 	default:

@@ -28,6 +28,7 @@
 #include "relay_main.h"
 #include "sasl.h"
 #include "slab.h"
+#include "statsmsg.h"
 #include "tlsmsg.h"
 
 #define CLIENT_IN_MAX_BYTES	(IMAP_CMD_MAX_BYTES + 4096)
@@ -127,6 +128,7 @@ struct backend {
 	int		 sentlogin;	/* the store may have the password */
 	int		 tlsmode;	/* BE_TLS_*: how this store does TLS */
 	int		 tls;		/* 1: TLS to the store is up */
+	struct timespec	 started;	/* CLOCK_MONOTONIC, backend_start */
 };
 
 /*
@@ -193,6 +195,8 @@ struct session {
 	struct session_cert	*cert;		/* TLS_CERT_NONE: NULL */
 	struct backend		 be;
 	struct timeval		 start;
+	/* A failed login's reason for the statistics (enum stats_login). */
+	int			 failstat;
 };
 RB_HEAD(session_tree, session);
 
@@ -270,6 +274,8 @@ struct relay_env {
 	struct pump_pool	 pipes;		/* empty splice pipes (pump.c) */
 	struct event		*trim;		/* freed heap to the kernel */
 	struct slab_cache	 rsessions;	/* with their events (rsession.c) */
+	struct chan		*statsch;	/* NULL: no statistics process */
+	struct stats_relay	 stats;		/* relaystats.c */
 };
 
 extern struct relay_env	*env;
@@ -353,6 +359,15 @@ int	tls_draining(struct chan *, struct imsg *);
 int	handoff_cmp(struct session *, struct session *);
 RB_PROTOTYPE(handoff_tree, session, handoff, handoff_cmp)
 void	tls_channel_lost(struct chan *, const char *);
+
+/* relaystats.c */
+void	relay_stat_refused(enum refusal);
+void	relay_stat_login(const struct session *, enum stats_login);
+void	relay_stat_store(const struct session *, enum stats_login);
+void	relay_stat_store_latency(const struct session *);
+void	relay_stat_relaying(int, int);
+uint64_t *relay_stat_bytes(int, int);
+int	relay_stats_channel(struct imsg *);
 
 /* imap.c */
 void	imap_capabilities(const struct session *, char *, size_t);

@@ -127,6 +127,7 @@ session_accept(int fd, const struct relay_listener *l,
 	s->fd = fd;
 	s->tlsd = -1;
 	s->be.fd = -1;
+	s->failstat = STATS_LOGIN_AUTH_FAILED;
 	gettimeofday(&s->start, NULL);
 	addr_text(peer, s->client, sizeof(s->client));
 	len = sizeof(ss);
@@ -410,6 +411,7 @@ session_relay_start(struct session *s)
 	event_del(s->be.ev);
 	s->fd = -1;
 	s->be.fd = -1;
+	s->failstat = STATS_LOGIN_AUTH_FAILED;
 	session_free(s);
 	return 0;
 }

@@ -23,6 +23,8 @@ known(enum http_verdict v)
 	case HTTP_HEADERS_TOO_LARGE:
 	case HTTP_VERSION_NOT_SUPPORTED:
 		return 1;
+	case HTTP_INTERNAL_ERROR:
+		break;
 	}
 	return 0;
 }
