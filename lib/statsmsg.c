@@ -4,10 +4,28 @@
  */
 #include <string.h>
 
-#include "msg.h"
 #include "statsmsg.h"
 
 static const uint64_t	stats_bounds[STATS_BUCKETS] = STATS_BUCKET_BOUNDS_USEC;
+
+/*
+ * A store's name as a label value: a host name or an address, nothing
+ * that would need escaping (a quote, a backslash, a newline) or that a
+ * host name has no business holding.
+ */
+static int
+stats_store_name_chars(const char *name)
+{
+	const char	*p;
+
+	if (*name == '\0' || strlen(name) >= STATS_STORE_BYTES)
+		return 0;
+	for (p = name; *p != '\0'; p++)
+		if (!(*p >= 'a' && *p <= 'z') && !(*p >= 'A' && *p <= 'Z') &&
+		    !(*p >= '0' && *p <= '9') && strchr(".-_:[]", *p) == NULL)
+			return 0;
+	return 1;
+}
 
 void
 stats_hist_add(struct stats_hist *h, uint64_t usec)
@@ -26,8 +44,7 @@ stats_store_count(struct stats_relay *sr, const char *name,
 {
 	size_t	i;
 
-	if (name[0] != '\0' && strlen(name) < STATS_STORE_BYTES &&
-	    msg_name_ok(name)) {
+	if (stats_store_name_chars(name)) {
 		for (i = 0; i < sr->nstores; i++)
 			if (strcmp(sr->stores[i].name, name) == 0) {
 				sr->stores[i].login[how]++;
@@ -104,7 +121,7 @@ stats_store_name_ok(const struct stats_relay *sr, size_t n)
 {
 	size_t	i;
 
-	if (sr->stores[n].name[0] == '\0' || !msg_name_ok(sr->stores[n].name))
+	if (!stats_store_name_chars(sr->stores[n].name))
 		return 0;
 	for (i = 0; i < n; i++)
 		if (strcmp(sr->stores[i].name, sr->stores[n].name) == 0)

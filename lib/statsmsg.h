@@ -108,7 +108,8 @@ struct stats_tlsd {
 void	stats_hist_add(struct stats_hist *, uint64_t usec);
 /*
  * Count one login of the store named name (mailHost as found): into its
- * entry, a new one while there is room, else the others'.
+ * entry, a new one while there is room, else the others'. Only a name of
+ * host name characters (letters, digits, . - _ : [ ]) gets an entry.
  */
 void	stats_store_count(struct stats_relay *, const char *,
 	    enum stats_login);

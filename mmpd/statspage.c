@@ -214,7 +214,7 @@ page_store(struct buf *b, const char *name, const uint64_t *login)
 	return 0;
 }
 
-/* Store names passed msg_name_ok: no quote, backslash or blank. */
+/* Store names are host name characters (lib/statsmsg.c): no escaping. */
 static int
 page_stores(struct buf *b, const struct page_sums *s)
 {
