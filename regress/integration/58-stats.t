@@ -356,8 +356,12 @@ def test_logins(tap, env, m, st):
     b, _, _ = st.scrape("before logins")
     tap.like(login(m, "alice", "alice-pw"), r"^t\d+ OK", "alice logs in")
     tap.like(login(m, "alice", "alice-pw"), r"^t\d+ OK", "alice again")
-    tap.like(login(m, "alice", "wrong"), r"^t\d+ NO", "a wrong password")
-    tap.like(login(m, "nobody", "x"), r"^t\d+ NO", "an unknown user")
+    # One session, two failures: each counted under its own reason.
+    with m.imap() as c:
+        t1, _ = c.login("nobody", "x")
+        t2, _ = c.login("alice", "wrong")
+    tap.like(t1, r"^t\d+ NO", "an unknown user")
+    tap.like(t2, r"^t\d+ NO", "then a wrong password, same session")
     a, _, _ = st.scrape("after logins")
     L = "mmpd_logins_total"
     tap.is_(delta(b, a, L, protocol="imap", result="ok", reason="ok"), 2,
