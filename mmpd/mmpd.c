@@ -536,6 +536,23 @@ parent_stats_listen(const struct mmp_conf *conf)
 		fatalx("StatsListen %s", err);
 }
 
+/* StatsListen is read at start only: say so when a reload changes it. */
+static void
+parent_stats_reload(const struct mmp_conf *old, const struct mmp_conf *new)
+{
+	const char	*o, *n;
+
+	o = conf_isset(old, CONF_GLOBAL, CK_STATSLISTEN) ?
+	    conf_str(old, CONF_GLOBAL, CK_STATSLISTEN) : "";
+	n = conf_isset(new, CONF_GLOBAL, CK_STATSLISTEN) ?
+	    conf_str(new, CONF_GLOBAL, CK_STATSLISTEN) : "";
+	if (strcmp(o, n) != 0)
+		log_warnx("StatsListen changed; it takes effect when mmpd "
+		    "restarts (statistics %s%s until then)",
+		    penv->stats.fd != -1 ? "stay on " : "stay off",
+		    penv->stats.fd != -1 ? penv->stats.cl.label : "");
+}
+
 /* Everything up to the event loop; any failure here is fatal. */
 static void
 parent_start(struct mmp_conf *conf)
@@ -658,6 +675,7 @@ parent_reload(void)
 	penv->hosts = hosts;
 	penv->nhosts = nhosts;
 	listen_commit(nl, n, penv->gen);
+	parent_stats_reload(old, conf);
 	parent_open_logs(conf, 0);
 	parent_set_level(conf);
 	parent_notices(conf);

@@ -458,11 +458,22 @@ def test_tls(tap, env, m, st):
     typ, _ = c.login("alice", "alice-pw")
     c.logout()
     tap.is_(typ, "OK", "IMAPS login")
+    # A session resumed: the greeting came, so did TLS 1.3's ticket.
+    ctx = T.tls_context(env.pki)
+    c1 = m.imap_tls(ctx=ctx)
+    session = c1.sock.session
+    c2 = m.imap_tls(ctx=ctx, session=session)
+    resumed = c2.sock.session_reused
+    c1.close()
+    c2.close()
+    tap.ok(resumed, "the second connection resumed the first's session")
     # Plain text on the TLS port: a failed handshake.
     got, _ = raw_http(m.imaps_ports[0], b"a LOGIN x y\r\n" * 4, shut=True)
     a, _, _ = st.scrape("after TLS")
-    tap.is_(delta(b, a, "mmpd_tls_handshakes_total", result="full"), 1,
-            "TLS full handshakes +1")
+    tap.is_(delta(b, a, "mmpd_tls_handshakes_total", result="full"), 2,
+            "TLS full handshakes +2")
+    tap.is_(delta(b, a, "mmpd_tls_handshakes_total", result="resumed"), 1,
+            "TLS resumed handshakes +1")
     tap.is_(delta(b, a, "mmpd_tls_handshakes_total", result="failed"), 1,
             "TLS failed handshakes +1 (plain text on IMAPS)")
 
@@ -575,6 +586,24 @@ def test_sandbox(tap, env, m, st, stats_pid):
            "kill, no crash)")
 
 
+def test_reload(tap, env, m, st, stats_pid):
+    """A reload reaches the statistics process (its READY), keeps it and
+    its port, and says that a new StatsListen waits for a restart."""
+    m.conf_a["StatsListen"] = "127.0.0.1:%d" % T.free_port()
+    m.write_config()
+    off = m.log_size()
+    m.reload()
+    tap.ok(m.wait_log(r"StatsListen changed; it takes effect when mmpd "
+                      r"restarts \(statistics stay on 127\.0\.0\.1:%d "
+                      r"until then\)" % st.port, off),
+           "a changed StatsListen: the reload says it waits for a restart")
+    tap.ok(m.wait_log(r"configuration 2 in effect in every process", off),
+           "every process, the statistics process too, applied it")
+    samples, _, _ = st.scrape("after the reload")
+    tap.ok(samples != {} and find_stats(m) == stats_pid,
+           "the same process serves on the same port after the reload")
+
+
 def find_stats(m):
     for p in m.children():
         if "stats" in T.proc_cmdline(p):
@@ -606,6 +635,7 @@ def main(tap):
     section(tap, "http", test_http, env, m, st)
     section(tap, "silent", test_silent_and_restart, env, m, st)
     section(tap, "store down", test_store_down, env, m, st)
+    section(tap, "reload", test_reload, env, m, st, stats_pid)
     section(tap, "sandbox", test_sandbox, env, m, st, stats_pid)
 
 
