@@ -30,6 +30,8 @@ static void	stats_lost_parent(struct chan *, const char *);
 static void	stats_parent_drained(struct chan *);
 static int	stats_dispatch_peer(struct chan *, struct imsg *);
 static void	stats_lost_peer(struct chan *, const char *);
+static int	stats_round_complete(void);
+static void	stats_round_end(void);
 
 enum stats_chan {
 	STATS_CHAN_PARENT,
@@ -78,6 +80,9 @@ stats_lost_peer(struct chan *ch, const char *why)
 		log_debug("%s %u closed its channel", stats_kind_name(p->kind),
 		    p->index);
 	stats_peer_free(p);
+	/* It may have been the last one a round waited for. */
+	if (senv->round != 0 && stats_round_complete())
+		stats_round_end();
 }
 
 /* Every peer asked in this round has answered: no need to wait. */
