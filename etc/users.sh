@@ -1,13 +1,13 @@
 #!/bin/sh
 # Creates what mmpd's sandbox needs: the system users _mmpd (relay workers),
-# _mmpldap (mmp-ldapd) and _mmptls (mmp-tlsd), without a login shell, home
-# /var/empty, and the empty root-owned directory /var/empty they are
-# chrooted to. Idempotent; as non-root it only lists what is missing and
+# _mmpldap (mmp-ldapd), _mmptls (mmp-tlsd) and _mmpstat (the statistics
+# process, mmpd -P stats), without a login shell, home /var/empty, and the
+# empty root-owned directory /var/empty they are chrooted to. Idempotent; as non-root it only lists what is missing and
 # exits 1.
 set -eu
 
 EMPTY=/var/empty
-USERS="_mmpd _mmpldap _mmptls"
+USERS="_mmpd _mmpldap _mmptls _mmpstat"
 
 nologin=/usr/sbin/nologin
 [ -x "$nologin" ] || nologin=/sbin/nologin

@@ -869,6 +869,27 @@ conf_check_listenlist(const struct conf_keyinfo *ki, const char *v,
 	return 0;
 }
 
+/* One listening address (StatsListen): its label is the value. */
+static int
+conf_check_listen(const struct conf_keyinfo *ki, const char *v,
+    struct conf_parsed *out, char *why, size_t whylen)
+{
+	struct conf_listener	l;
+
+	(void)ki;
+	if (conf_parse_listen(v, 0, &l, why, whylen) == -1)
+		return -1;
+	strlcpy(out->str, l.label, sizeof(out->str));
+	return 0;
+}
+
+int
+conf_listen_parse(const char *v, struct conf_listener *l, char *why,
+    size_t whylen)
+{
+	return conf_parse_listen(v, 0, l, why, whylen);
+}
+
 /* Validates v for key ki; the normalised value lands in out. */
 static int
 conf_check(const struct conf_keyinfo *ki, const char *v,
@@ -919,6 +940,8 @@ conf_check(const struct conf_keyinfo *ki, const char *v,
 		return conf_check_listenlist(ki, v, out, why, whylen);
 	case CT_TCPACCESS:
 		return conf_check_tcpaccess_value(ki, v, out, why, whylen);
+	case CT_LISTEN:
+		return conf_check_listen(ki, v, out, why, whylen);
 	case CT_STR:
 		break;
 	}
@@ -1874,6 +1897,7 @@ conf_sent_to(int key, enum conf_dest dest)
 	case CONF_TO_RELAY:
 		return (ki->flags & CKF_TO_RELAY) != 0;
 	case CONF_TO_TLSD:
+	case CONF_TO_STATS:
 		break;
 	}
 	return 0;

@@ -33,6 +33,7 @@ enum conf_dest {
 	CONF_TO_RELAY,
 	CONF_TO_LDAPD,
 	CONF_TO_TLSD,
+	CONF_TO_STATS,		/* no secret at all */
 };
 
 /* Said wherever mmpd meets an NSS database instead of a PEM file. */
@@ -61,6 +62,7 @@ enum conf_type {
 	CT_LISTENLIST,		/* PORT, IPv4:PORT or [IPv6]:PORT of
 				   ServiceList; blank, comma or | separated */
 	CT_TCPACCESS,		/* TCPAccess rules, see lib/tcpaccess.h */
+	CT_LISTEN,		/* PORT, IPv4:PORT or [IPv6]:PORT */
 };
 
 #define CONF_PATHS_MAX	16	/* = TLS_CERTS_MAX (lib/tlsmsg.h) */
@@ -182,6 +184,9 @@ int		 conf_isset(const struct mmp_conf *, int sect, enum conf_key);
 int		 conf_path_next(const char **sp, char *path, size_t len);
 /* How many paths a CT_PATHLIST value holds. */
 int		 conf_path_count(const char *);
+/* A CT_LISTEN value (StatsListen) as a listener: 0, or -1 with why. */
+int		 conf_listen_parse(const char *, struct conf_listener *,
+		    char *why, size_t whylen);
 
 /*
  * After conf_finish: does sect (an enabled service) accept TLS

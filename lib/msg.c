@@ -44,6 +44,12 @@ static const struct {
 	[IMSG_CONF_VDCERTMAP] =	{ "CONF_VDCERTMAP", 0 },
 	[IMSG_CLIENT_NAME] =	{ "CLIENT_NAME", 0 },
 	[IMSG_CLIENT_NAME_RESULT] = { "CLIENT_NAME_RESULT", 0 },
+	[IMSG_STATS_LISTENER] =	{ "STATS_LISTENER", 1 },
+	[IMSG_STATS_CHANNEL] =	{ "STATS_CHANNEL", 1 },
+	[IMSG_STATS_PEER] =	{ "STATS_PEER", 1 },
+	[IMSG_STATS_QUERY] =	{ "STATS_QUERY", 0 },
+	[IMSG_STATS_ANSWER] =	{ "STATS_ANSWER", 0 },
+	[IMSG_STATS_RESTARTS] =	{ "STATS_RESTARTS", 0 },
 };
 
 /* NULL for a number no message has: the caller logs the number. */

@@ -10,7 +10,9 @@
  *
  * Channels: parent <-> each child on fd 3 of the child; relay <-> ldapd
  * and relay <-> each tlsd on a socketpair the parent hands to both
- * (IMSG_*_CHANNEL; IMSG_RELAY_CHANNEL goes to mmp-ldapd and mmp-tlsd).
+ * (IMSG_*_CHANNEL; IMSG_RELAY_CHANNEL goes to mmp-ldapd and mmp-tlsd);
+ * the statistics process <-> each relay, ldapd and each tlsd likewise
+ * (IMSG_STATS_CHANNEL to the child, IMSG_STATS_PEER to mmpd -P stats).
  */
 #ifndef MMP_MSG_H
 #define MMP_MSG_H
@@ -206,6 +208,42 @@ enum mmp_imsg {
 	 * CLIENT_NAME, unless the relay's channel closes first.
 	 */
 	IMSG_CLIENT_NAME_RESULT,
+	/*
+	 * parent -> stats: fd = the listening socket of StatsListen;
+	 * str label ("127.0.0.1:9100"). Once, after the first CONF_END.
+	 */
+	IMSG_STATS_LISTENER,
+	/*
+	 * parent -> relay, ldapd, tlsd: fd = socket to the statistics process
+	 * (mmpd -P stats). No payload. A new one replaces the old; sent when
+	 * either end (re)starts.
+	 */
+	IMSG_STATS_CHANNEL,
+	/*
+	 * parent -> stats: fd = socket to a child; u8 kind (enum stats_kind
+	 * of lib/statsmsg.h: relay, ldapd, tlsd), u32 index (relay or
+	 * mmp-tlsd number, 0 for mmp-ldapd). Replaces that child's old one.
+	 */
+	IMSG_STATS_PEER,
+	/*
+	 * stats -> relay, ldapd, tlsd: u64 reqid. Send your counters. One at
+	 * a time per channel; a peer that does not answer within
+	 * STATS_ANSWER_MSEC is left out of that scrape.
+	 */
+	IMSG_STATS_QUERY,
+	/*
+	 * relay, ldapd, tlsd -> stats: u64 reqid of the QUERY, then the
+	 * sender kind's counters, lib/statsmsg.h (stats_relay_write,
+	 * stats_ldapd_write, stats_tlsd_write). Garbage, or an answer to no
+	 * question, closes that channel (logged).
+	 */
+	IMSG_STATS_ANSWER,
+	/*
+	 * parent -> stats: STATS_KIND_MAX x u64, the restarts of the children
+	 * by kind (lib/statsmsg.h) since mmpd started. Sent when the
+	 * statistics process starts and whenever a child is restarted.
+	 */
+	IMSG_STATS_RESTARTS,
 	IMSG_MAX
 };
 

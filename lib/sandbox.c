@@ -39,6 +39,7 @@
 #define PROMISE_RECVFD		0x10
 #define PROMISE_SENDFD		0x20
 #define PROMISE_SPLICE		0x40
+#define PROMISE_ACCEPT		0x80
 
 #define PROMISE_WORD_MAX	32	/* longest word quoted in an error */
 
@@ -65,6 +66,7 @@ static const struct {
 	{ "recvfd",	PROMISE_RECVFD },
 	{ "sendfd",	PROMISE_SENDFD },
 	{ "splice",	PROMISE_SPLICE },
+	{ "accept",	PROMISE_ACCEPT },
 };
 
 /*
@@ -259,6 +261,12 @@ static const struct sandbox_rule sandbox_rules[] = {
 
 	/* splice: relay through a pipe without copying */
 	RULE(PROMISE_SPLICE, splice),
+
+	/*
+	 * accept: clients on a socket the parent bound, and nothing else
+	 * of inet (no socket, no connect): the statistics process.
+	 */
+	RULE(PROMISE_ACCEPT, accept4),
 };
 
 static unsigned int	sandbox_parse(const char *);

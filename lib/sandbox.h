@@ -32,6 +32,7 @@ int	sandbox_drop(const char *dir, const char *user);
  *           to close unclaimed descriptors and given-up channels abortively
  *   sendfd  sendmsg (SCM_RIGHTS out)
  *   splice  splice(2), pipe2
+ *   accept  accept4 on a listening socket it was given (no socket(2))
  * Unknown promise word: fatalx. 0 on success, fatal on failure.
  */
 int	sandbox_pledge(const char *promises);

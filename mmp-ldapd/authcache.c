@@ -68,14 +68,18 @@ authcache_match(struct lookup *lk)
 	char		 key[AUTHCACHE_KEY_BYTES];
 	int		 same;
 
-	if (c == NULL || authcache_key(lk, key, sizeof(key)) == -1 ||
-	    (want = cache_get(c, key)) == NULL)
+	if (c == NULL || authcache_key(lk, key, sizeof(key)) == -1)
 		return 0;
+	if ((want = cache_get(c, key)) == NULL) {
+		lk->env->stats.authcache[1]++;
+		return 0;
+	}
 	authcache_mac(lk, mac);
 	same = timingsafe_bcmp(mac, want, sizeof(mac)) == 0;
 	explicit_bzero(mac, sizeof(mac));
 	if (!same)
 		cache_unhit(c);
+	lk->env->stats.authcache[same ? 0 : 1]++;
 	return same;
 }
 

@@ -101,6 +101,8 @@ ldapd_dispatch_parent(struct chan *ch, struct imsg *imsg)
 		return certmap_conf(env, imsg);
 	case IMSG_RELAY_CHANNEL:
 		return ldapd_relay_add(env, imsg);
+	case IMSG_STATS_CHANNEL:
+		return ldapd_stats_channel(env, imsg);
 	case IMSG_DRAIN:
 		return ldapd_drain(imsg);
 	default:

@@ -20,6 +20,7 @@
 #include <ldap.h>
 
 #include "chan.h"
+#include "statsmsg.h"
 #include "config.h"
 #include "confmsg.h"
 #include "crammd5.h"
@@ -341,6 +342,8 @@ struct ldapd {
 	uint64_t		 cachegen;	/* the last dir_caches made */
 	/* AuthCache: the HMAC key, random, never leaves the process */
 	uint8_t			 authkey[32];
+	struct chan		*statsch;	/* NULL: no statistics process */
+	struct stats_ldapd	 stats;		/* stats.c */
 };
 
 /*
@@ -554,5 +557,9 @@ void	resolver_free(struct ldapd *);
 int	resolve_start(struct ldapd *, const char *, struct addrlist *, char *,
 	    size_t, resolve_cb, void *, struct resolve_req **);
 void	resolve_cancel(struct resolve_req *);
+
+/* stats.c */
+void	ldapd_stat_lookup(struct ldapd *, const struct timespec *);
+int	ldapd_stats_channel(struct ldapd *, struct imsg *);
 
 #endif /* MMP_LDAPD_H */

@@ -301,6 +301,7 @@ lookup_finish(struct lookup *lk, int status, const struct addrlist *al,
 	/* PreAuth: the bind decides (preauth.c), then finishes it again. */
 	if (lk->pass != NULL && preauth_intercept(lk, status, al))
 		return;
+	ldapd_stat_lookup(lk->env, &lk->start);
 	cram_audit(lk, status);
 	va_start(ap, fmt);
 	(void)vsnprintf(detail, sizeof(detail), fmt, ap);

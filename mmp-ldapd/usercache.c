@@ -115,13 +115,18 @@ lookup_cache_fill(struct lookup *lk, struct dir_caches *dc)
 	const struct cached_user	*cu;
 	size_t				 i;
 
-	if ((cu = cache_get(dc->users, lk->cachekey)) == NULL)
+	if (dc->users == NULL)
 		return 0;
+	if ((cu = cache_get(dc->users, lk->cachekey)) == NULL) {
+		lk->env->stats.ldapcache[1]++;
+		return 0;
+	}
 	/* lk->dn is libldap's (ldap_memfree), as a search leaves it */
 	if (lookup_cache_attrs(lk, cu) == -1 ||
 	    (lk->dn = ber_strdup(cu->dn)) == NULL ||
 	    (lk->mailhost = strdup(cu->mailhost)) == NULL) {
 		cache_unhit(dc->users);
+		lk->env->stats.ldapcache[1]++;
 		ldap_memfree(lk->dn);
 		lk->dn = NULL;
 		free(lk->mailhost);
@@ -134,5 +139,6 @@ lookup_cache_fill(struct lookup *lk, struct dir_caches *dc)
 	}
 	lk->nentries = 1;
 	lk->cachehit = 1;
+	lk->env->stats.ldapcache[0]++;
 	return 1;
 }

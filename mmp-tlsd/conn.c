@@ -150,6 +150,8 @@ conn_fail(struct conn *c, const char *why)
 	memset(&res, 0, sizeof(res));
 	res.id = c->id;
 	res.status = TLS_FAILED;
+	if (c->role == TLS_ROLE_SERVER)
+		env->stats.handshakes[STATS_TLS_FAILED]++;
 	(void)strlcpy(res.detail, why, sizeof(res.detail));
 	conn_clean(res.detail);
 	log_svc(c->sect, LOG_INFO, LOG_SID_FMT ": TLS handshake with %s "
@@ -166,9 +168,11 @@ conn_succeed(struct conn *c)
 	memset(&res, 0, sizeof(res));
 	res.id = c->id;
 	res.status = TLS_OK;
-	if (c->role == TLS_ROLE_SERVER)
+	if (c->role == TLS_ROLE_SERVER) {
 		server_result(c, &res);
-	else
+		env->stats.handshakes[res.resumed ? STATS_TLS_RESUMED :
+		    STATS_TLS_FULL]++;
+	} else
 		client_result(c, &res);
 	conn_clean(res.version);
 	conn_clean(res.cipher);

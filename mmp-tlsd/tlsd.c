@@ -109,6 +109,8 @@ tlsd_dispatch_parent(struct chan *ch, struct imsg *imsg)
 		return ctxs_ticket_keys(imsg);
 	case IMSG_RELAY_CHANNEL:
 		return relays_add(imsg);
+	case IMSG_STATS_CHANNEL:
+		return tlsd_stats_channel(imsg);
 	case IMSG_DRAIN:
 		return tlsd_drain(imsg);
 	default:

@@ -18,6 +18,7 @@
 #include <tls.h>
 
 #include "chan.h"
+#include "statsmsg.h"
 #include "config.h"
 #include "confmsg.h"
 #include "imsg.h"
@@ -157,9 +158,14 @@ struct tlsd {
 	TAILQ_HEAD(, tlsd_relay) relays;
 	size_t			 nrelays;
 	size_t			 nconns;
+	struct chan		*statsch;	/* NULL: no statistics process */
+	struct stats_tlsd	 stats;		/* handshakes (conn.c) */
 };
 
 extern struct tlsd	*env;
+
+/* stats.c */
+int	tlsd_stats_channel(struct imsg *);
 
 /* tlsd.c */
 void	tlsd_send_ready(void);

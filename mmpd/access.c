@@ -171,6 +171,7 @@ access_refuse(struct session *s, const struct tcpa_set *set, int rule,
 	(void)escape_log(text, strlen(text), safe, sizeof(safe));
 	session_log(s, LOG_NOTICE, "refused by TCPAccess rule \"%s\" (%s)",
 	    safe, access_where(s, vd, where, sizeof(where)));
+	relay_stat_refused(REFUSAL_TCPACCESS);
 	if (s->tlsport) {
 		session_close(s, "refused by TCPAccess");
 		return;

@@ -227,7 +227,8 @@ backend_failed(struct session *s, const char *why)
 	}
 	(void)snprintf(err, sizeof(err), "store %s: %s after the login was "
 	    "sent", s->be.addr, why);
-	s->reason = LREASON_STOREDOWN;
+	s->reason = LREASON_STOREFAILED;
+	relay_stat_store_latency(s);
 	session_login_failed(s, LOGIN_FAIL_AUTH, err);
 }
 
@@ -271,6 +272,7 @@ backend_start(struct session *s)
 
 	be->next = 0;
 	be->fd = -1;
+	(void)clock_gettime(CLOCK_MONOTONIC, &be->started);
 	be->ev = event_new(env->base, -1, 0, backend_event, s);
 	if (be->ev == NULL ||
 	    buf_init(&be->in, 0, STORE_IN_MAX_BYTES) == -1 ||
@@ -567,6 +569,7 @@ backend_succeeded(struct session *s, const char *line, size_t len)
 	 */
 	buf_free(&be->out);
 	be->nsplit = be->cursplit = 0;
+	relay_stat_store_latency(s);
 	session_login_ok(s);
 	return 1;
 }
@@ -591,6 +594,7 @@ backend_refused(struct session *s, const char *line, size_t len)
 		    "logins from mmpd; allow them from mmpd's address there "
 		    "(Dovecot: login_trusted_networks)", s->be.addr);
 	s->reason = LREASON_STOREREFUSED;
+	relay_stat_store_latency(s);
 	session_login_failed(s, LOGIN_FAIL_AUTH, detail);
 	return 1;
 }

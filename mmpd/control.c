@@ -453,6 +453,9 @@ control_status(struct control_conn *cc)
 static void
 control_stats(struct control_conn *cc)
 {
+	uint64_t	restarts = 0;
+	int		k;
+
 	control_say(cc, "ok\n");
 	control_say(cc, "uptime %lld\n", control_uptime());
 	control_say(cc, "sessions %lu\n", proc_sessions());
@@ -461,7 +464,9 @@ control_stats(struct control_conn *cc)
 	control_say(cc, "logins_refused %llu\n",
 	    (unsigned long long)penv->logins_failed);
 	control_say(cc, "children %u\n", proc_count(-1));
-	control_say(cc, "restarts %lu\n", penv->restarts);
+	for (k = 0; k < STATS_KIND_MAX; k++)
+		restarts += penv->restarts[k];
+	control_say(cc, "restarts %llu\n", (unsigned long long)restarts);
 	control_say(cc, "configuration %u\n", penv->gen);
 	control_say(cc, "reloads %lu\n", penv->reloads);
 	control_say(cc, "reloads_refused %lu\n", penv->reloads_refused);

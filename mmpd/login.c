@@ -55,6 +55,7 @@ static const char *const login_reasons[] = {
 	[LREASON_LDAPDOWN] = "ldap down",
 	[LREASON_STOREDOWN] = "store down",
 	[LREASON_STOREREFUSED] = "store refused",
+	[LREASON_STOREFAILED] = "store failed",
 	[LREASON_CERT] = "certificate refused",
 };
 
@@ -218,6 +219,7 @@ login_refused(struct session *s, const char *user, size_t ulen,
 {
 	s->reason = LREASON_BADREQUEST;
 	login_log_refused(s, LOG_NOTICE, user, ulen, why);
+	relay_stat_login(s, STATS_LOGIN_REFUSED);
 	s->user[0] = '\0';
 	s->userlen = 0;
 	login_fail_delay(s);
@@ -458,9 +460,34 @@ login_refused_status(struct session *s, const struct lookup_answer *a)
 	s->reason = LREASON_DISABLED;
 	login_log_refused(s, LOG_NOTICE, login_typed(s),
 	    strlen(login_typed(s)), a->detail);
+	relay_stat_login(s, STATS_LOGIN_DISABLED);
 	backend_free(&s->be);
 	explicit_bzero(s->pass, sizeof(s->pass));
 	login_fail_delay(s);
+}
+
+/* The reason a failed login is counted under in the statistics. */
+static enum stats_login
+login_stat_of(enum login_reason r)
+{
+	switch (r) {
+	case LREASON_BADREQUEST:
+		return STATS_LOGIN_REFUSED;
+	case LREASON_NOUSER:
+		return STATS_LOGIN_UNKNOWN_USER;
+	case LREASON_DISABLED:
+		return STATS_LOGIN_DISABLED;
+	case LREASON_NOSTORE:
+		return STATS_LOGIN_NO_STORE;
+	case LREASON_LDAPDOWN:
+		return STATS_LOGIN_DIRECTORY_DOWN;
+	case LREASON_STOREDOWN:
+		return STATS_LOGIN_STORE_DOWN;
+	case LREASON_STOREFAILED:
+		return STATS_LOGIN_ERROR;
+	default:
+		return STATS_LOGIN_AUTH_FAILED;
+	}
 }
 
 void
@@ -518,6 +545,17 @@ void
 session_login_failed(struct session *s, enum login_fail why,
     const char *detail)
 {
+	/*
+	 * Counted here, once per login: by store when one had a hand in
+	 * it, under the reason noted where the failure was known.
+	 */
+	if (why == LOGIN_FAIL_STORE)
+		relay_stat_store(s, STATS_LOGIN_STORE_DOWN);
+	else if (s->reason == LREASON_STOREREFUSED ||
+	    s->reason == LREASON_STOREFAILED)
+		relay_stat_store(s, login_stat_of(s->reason));
+	else
+		relay_stat_login(s, login_stat_of(s->reason));
 	backend_free(&s->be);
 	explicit_bzero(s->pass, sizeof(s->pass));
 	env->logins_failed++;
@@ -591,6 +629,7 @@ session_login_ok(struct session *s)
 		    dom[0] != '\0' ? dom : "-");
 	env->logins_ok++;
 	explicit_bzero(s->pass, sizeof(s->pass));
+	relay_stat_store(s, STATS_LOGIN_OK);
 	if (s->cert != NULL) {
 		freezero(s->cert, sizeof(*s->cert));
 		s->cert = NULL;

@@ -25,6 +25,7 @@
 #include "log.h"
 #include "parent.h"
 #include "relay_main.h"
+#include "stats_main.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR	"/etc/mmpd"
@@ -38,7 +39,7 @@ static const char *const parent_log_names[LOG_SVC_MAX] = {
 };
 
 static void	usage(void) __attribute__((__noreturn__));
-static int	parent_is_relay(int, char *[]);
+static int	parent_is_child(int, char *[], const char *);
 static int	parent_find_self(void);
 static void	parent_raise_nofile(void);
 static void	parent_cleanup(void);
@@ -63,7 +64,7 @@ static void	parent_stop_timeout(int, short, void *);
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: mmpd [-dnv] [-f dir] [-P relay]\n");
+	fprintf(stderr, "usage: mmpd [-dnv] [-f dir] [-P relay | stats]\n");
 	exit(1);
 }
 
@@ -75,8 +76,10 @@ main(int argc, char *argv[])
 	char		 err[1024];
 	int		 ch, check = 0, self_errno;
 
-	if (parent_is_relay(argc, argv))
+	if (parent_is_child(argc, argv, "relay"))
 		return relay_main(argc, argv);
+	if (parent_is_child(argc, argv, "stats"))
+		return stats_main(argc, argv);
 	parent_no_core();
 	penv = &parent_state;
 	TAILQ_INIT(&penv->children);
@@ -180,16 +183,18 @@ parent_cleanup(void)
 
 /* `-P relay` anywhere among the options: this is a relay worker. */
 static int
-parent_is_relay(int argc, char *argv[])
+parent_is_child(int argc, char *argv[], const char *role)
 {
+	char	opt[16];
 	int	i;
 
+	(void)snprintf(opt, sizeof(opt), "-P%s", role);
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		if (strcmp(argv[i], "--") == 0)
 			break;
-		if (strcmp(argv[i], "-Prelay") == 0 ||
+		if (strcmp(argv[i], opt) == 0 ||
 		    (strcmp(argv[i], "-P") == 0 && i + 1 < argc &&
-		    strcmp(argv[i + 1], "relay") == 0))
+		    strcmp(argv[i + 1], role) == 0))
 			return 1;
 	}
 	return 0;
@@ -280,6 +285,8 @@ parent_check_system(const struct mmp_conf *conf)
 	problems += parent_check_user(conf, CK_LDAPUSER);
 	if (conf_tls_used(conf))
 		problems += parent_check_user(conf, CK_TLSUSER);
+	if (conf_isset(conf, CONF_GLOBAL, CK_STATSLISTEN))
+		problems += parent_check_user(conf, CK_STATSUSER);
 	return problems;
 }
 
@@ -543,6 +550,42 @@ parent_no_core(void)
 		fatal("prctl PR_SET_DUMPABLE");
 }
 
+/*
+ * StatsListen: bound here, once (ports below 1024 need root), and handed
+ * to the statistics process, also after each of its restarts.
+ */
+static void
+parent_stats_listen(const struct mmp_conf *conf)
+{
+	char	err[256];
+
+	penv->stats.fd = -1;
+	if (!conf_isset(conf, CONF_GLOBAL, CK_STATSLISTEN))
+		return;
+	if (conf_listen_parse(conf_str(conf, CONF_GLOBAL, CK_STATSLISTEN),
+	    &penv->stats.cl, err, sizeof(err)) == -1)
+		fatalx("StatsListen: %s", err);
+	if (listen_open(&penv->stats, err, sizeof(err)) == -1)
+		fatalx("StatsListen %s", err);
+}
+
+/* StatsListen is read at start only: say so when a reload changes it. */
+static void
+parent_stats_reload(const struct mmp_conf *old, const struct mmp_conf *new)
+{
+	const char	*o, *n;
+
+	o = conf_isset(old, CONF_GLOBAL, CK_STATSLISTEN) ?
+	    conf_str(old, CONF_GLOBAL, CK_STATSLISTEN) : "";
+	n = conf_isset(new, CONF_GLOBAL, CK_STATSLISTEN) ?
+	    conf_str(new, CONF_GLOBAL, CK_STATSLISTEN) : "";
+	if (strcmp(o, n) != 0)
+		log_warnx("StatsListen changed; it takes effect when mmpd "
+		    "restarts (statistics %s%s until then)",
+		    penv->stats.fd != -1 ? "stay on " : "stay off",
+		    penv->stats.fd != -1 ? penv->stats.cl.label : "");
+}
+
 /* Everything up to the event loop; any failure here is fatal. */
 static void
 parent_start(struct mmp_conf *conf)
@@ -573,6 +616,7 @@ parent_start(struct mmp_conf *conf)
 		fatalx("%s", err);
 	}
 	listen_commit(nl, n, penv->gen);
+	parent_stats_listen(conf);
 	if (!penv->foreground) {
 		if (daemon(0, 0) == -1)
 			fatal("daemon");
@@ -687,6 +731,7 @@ parent_reload(char *err, size_t errlen)
 	penv->hosts = hosts;
 	penv->nhosts = nhosts;
 	listen_commit(nl, n, penv->gen);
+	parent_stats_reload(old, conf);
 	parent_open_logs(conf, 0);
 	parent_set_level(conf);
 	parent_notices(conf);

@@ -19,6 +19,7 @@
 #include "config.h"
 #include "imsg.h"
 #include "instance.h"
+#include "statsmsg.h"
 #include "tlsmsg.h"
 
 #define RELAYS_MAX		64	/* as the Workers key allows */
@@ -40,6 +41,7 @@ enum child_kind {
 	CHILD_RELAY,
 	CHILD_LDAPD,
 	CHILD_TLSD,
+	CHILD_STATS,		/* mmpd -P stats, only with StatsListen */
 };
 
 struct child;
@@ -125,6 +127,8 @@ struct parent {
 	struct child_list	 children;
 	unsigned int		 nrelays;	/* wanted */
 	unsigned int		 ntlsds;	/* wanted; 0 without TLS */
+	struct listener		 stats;		/* StatsListen; fd -1: none */
+	uint64_t		 restarts[STATS_KIND_MAX];	/* by kind */
 	struct tls_ticket_keys	 tickets;	/* newest first; n 0: none */
 	long long		 ticket_lifetime;	/* timer's, 0: off */
 	struct event		*ticket_ev;	/* rotation */
@@ -137,7 +141,6 @@ struct parent {
 	struct timespec		 started;	/* CLOCK_MONOTONIC */
 	uint64_t		 logins_ok;	/* all relays, IMSG_STATS */
 	uint64_t		 logins_failed;
-	unsigned long		 restarts;	/* children restarted */
 	unsigned long		 reloads;	/* configurations loaded */
 	unsigned long		 reloads_refused;
 	char			 pidfile[PATH_MAX];	/* "": none */

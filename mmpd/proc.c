@@ -42,6 +42,11 @@ static void		 proc_gone(struct child *);
 static int		 proc_dispatch_relay(struct chan *, struct imsg *);
 static int		 proc_dispatch_ldapd(struct chan *, struct imsg *);
 static int		 proc_dispatch_tlsd(struct chan *, struct imsg *);
+static int		 proc_dispatch_stats(struct chan *, struct imsg *);
+static void		 proc_stats_start(struct child *);
+static void		 proc_stats_connect(struct child *);
+static void		 proc_count_restart(struct child *);
+static struct child	*proc_stats(void);
 static void		 proc_lost(struct chan *, const char *);
 static void		 proc_send_conf(struct child *);
 static void		 proc_connect(struct child *, struct child *);
@@ -57,6 +62,7 @@ static const struct chan_peer proc_peers[] = {
 	[CHILD_RELAY] = { "relay", proc_dispatch_relay, proc_lost, NULL },
 	[CHILD_LDAPD] = { "mmp-ldapd", proc_dispatch_ldapd, proc_lost, NULL },
 	[CHILD_TLSD] = { "mmp-tlsd", proc_dispatch_tlsd, proc_lost, NULL },
+	[CHILD_STATS] = { "stats", proc_dispatch_stats, proc_lost, NULL },
 };
 
 static int
@@ -132,6 +138,8 @@ proc_new(enum child_kind kind, unsigned int index)
 		(void)snprintf(c->name, sizeof(c->name), "relay %u", index);
 	else if (kind == CHILD_TLSD)
 		(void)snprintf(c->name, sizeof(c->name), "mmp-tlsd %u", index);
+	else if (kind == CHILD_STATS)
+		(void)strlcpy(c->name, "stats", sizeof(c->name));
 	else
 		(void)strlcpy(c->name, "mmp-ldapd", sizeof(c->name));
 	for (i = 0; i < PEERS_MAX; i++) {
@@ -164,7 +172,8 @@ proc_free(struct child *c)
 
 /*
  * mmp-ldapd, the mmp-tlsd processes (none without TLS) and the relay
- * workers, each relay connected to the others.
+ * workers, each relay connected to the others; the statistics process
+ * with StatsListen.
  */
 void
 proc_start(unsigned int nrelays, unsigned int ntlsds)
@@ -176,6 +185,11 @@ proc_start(unsigned int nrelays, unsigned int ntlsds)
 	proc_spawn(c);
 	proc_set_tlsds(ntlsds);
 	proc_set_relays(nrelays);
+	if (penv->stats.fd != -1) {
+		if ((c = proc_new(CHILD_STATS, 0)) == NULL)
+			fatalx("cannot start the statistics process");
+		proc_spawn(c);
+	}
 }
 
 /* The working (not retiring) child of kind with that index. */
@@ -194,6 +208,12 @@ static struct child *
 proc_ldapd(void)
 {
 	return proc_find_child(CHILD_LDAPD, 0);
+}
+
+static struct child *
+proc_stats(void)
+{
+	return proc_find_child(CHILD_STATS, 0);
 }
 
 /* A relay's peer by its slot: 0 mmp-ldapd, 1 + i mmp-tlsd i; or NULL. */
@@ -281,12 +301,18 @@ proc_argv(struct child *c, char *argv[], char *idx, size_t idxlen)
 		argv[n++] = "mmp-tlsd";
 		path = penv->tlsd;
 		break;
+	case CHILD_STATS:
+		argv[n++] = "mmpd";
+		argv[n++] = "-P";
+		argv[n++] = "stats";
+		path = penv->self;
+		break;
 	default:
 		argv[n++] = "mmp-ldapd";
 		path = penv->ldapd;
 		break;
 	}
-	if (c->kind != CHILD_LDAPD) {
+	if (c->kind == CHILD_RELAY || c->kind == CHILD_TLSD) {
 		argv[n++] = "-i";
 		argv[n++] = idx;
 	}
@@ -377,6 +403,13 @@ proc_spawned(struct child *c, pid_t pid, int fd)
 	}
 	log_info("%s started, pid %d", c->name, (int)pid);
 	proc_send_conf(c);
+	if (c->chan == NULL)
+		return;
+	if (c->kind == CHILD_STATS) {
+		proc_stats_start(c);
+		return;
+	}
+	proc_stats_connect(c);
 	if (c->chan == NULL)
 		return;
 	if (c->kind == CHILD_RELAY) {
@@ -847,6 +880,22 @@ proc_dispatch_tlsd(struct chan *ch, struct imsg *imsg)
 	}
 }
 
+/* The statistics process: its log lines and READY. */
+static int
+proc_dispatch_stats(struct chan *ch, struct imsg *imsg)
+{
+	struct child	*c = chan_arg(ch);
+
+	switch (imsg->hdr.type) {
+	case IMSG_LOG:
+		return proc_handle_log(imsg);
+	case IMSG_READY:
+		return proc_handle_ready(c, imsg);
+	default:
+		return CHAN_UNEXPECTED;
+	}
+}
+
 /* IMSG_CONF_LISTENER per open listener: a copy of the socket. */
 static int
 proc_send_listeners(struct child *c)
@@ -918,8 +967,9 @@ proc_send_conf(struct child *c)
 
 	rv = conf_send_begin(c->chan, penv->conf, penv->gen,
 	    c->kind == CHILD_LDAPD ? CONF_TO_LDAPD : c->kind == CHILD_TLSD ?
-	    CONF_TO_TLSD : CONF_TO_RELAY);
-	if (rv == 0) {
+	    CONF_TO_TLSD : c->kind == CHILD_STATS ? CONF_TO_STATS :
+	    CONF_TO_RELAY);
+	if (rv == 0 && c->kind != CHILD_STATS) {
 		if (c->kind == CHILD_RELAY)
 			rv = proc_send_listeners(c);
 		else if (c->kind == CHILD_TLSD)
@@ -1003,6 +1053,108 @@ proc_connect(struct child *relay, struct child *peer)
 	if (chan_compose_msg(peer->chan, IMSG_RELAY_CHANNEL, 0, sp[1], &w) ==
 	    -1)
 		proc_fail(peer, "cannot queue IMSG_RELAY_CHANNEL");
+}
+
+/* IMSG_STATS_RESTARTS to the statistics process, if it runs. */
+static void
+proc_send_restarts(struct child *stats)
+{
+	struct msg_writer	w;
+
+	msg_writer_init(&w);
+	stats_restarts_write(&w, penv->restarts);
+	if (chan_compose_msg(stats->chan, IMSG_STATS_RESTARTS, 0, -1, &w) ==
+	    -1)
+		proc_fail(stats, "cannot queue IMSG_STATS_RESTARTS");
+}
+
+/* One more restart of c's kind, told to the statistics process. */
+static void
+proc_count_restart(struct child *c)
+{
+	static const enum stats_kind	kinds[] = {
+		[CHILD_RELAY] = STATS_KIND_RELAY,
+		[CHILD_LDAPD] = STATS_KIND_LDAPD,
+		[CHILD_TLSD] = STATS_KIND_TLSD,
+		[CHILD_STATS] = STATS_KIND_STATS,
+	};
+	struct child			*stats;
+
+	c->restarts++;
+	penv->restarts[kinds[c->kind]]++;
+	if ((stats = proc_stats()) != NULL && stats->chan != NULL &&
+	    stats != c)
+		proc_send_restarts(stats);
+}
+
+/*
+ * A socketpair between the statistics process and c (a relay, mmp-ldapd,
+ * an mmp-tlsd): IMSG_STATS_CHANNEL to c, IMSG_STATS_PEER (u8 kind,
+ * u32 index) to the statistics process. Nothing when it does not run.
+ */
+static void
+proc_stats_pair(struct child *stats, struct child *c)
+{
+	struct msg_writer	w;
+	int			sp[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+	    sp) == -1) {
+		log_warn("%s: socketpair to the statistics process", c->name);
+		return;
+	}
+	if (chan_compose(c->chan, IMSG_STATS_CHANNEL, 0, sp[0], NULL, 0) ==
+	    -1) {
+		close(sp[1]);
+		proc_fail(c, "cannot queue IMSG_STATS_CHANNEL");
+		return;
+	}
+	msg_writer_init(&w);
+	msg_add_u8(&w, c->kind == CHILD_RELAY ? STATS_KIND_RELAY :
+	    c->kind == CHILD_LDAPD ? STATS_KIND_LDAPD : STATS_KIND_TLSD);
+	msg_add_u32(&w, c->index);
+	if (chan_compose_msg(stats->chan, IMSG_STATS_PEER, 0, sp[1], &w) == -1)
+		proc_fail(stats, "cannot queue IMSG_STATS_PEER");
+}
+
+/* A child started: a channel to the statistics process, if it runs. */
+static void
+proc_stats_connect(struct child *c)
+{
+	struct child	*stats;
+
+	if ((stats = proc_stats()) != NULL && stats->chan != NULL)
+		proc_stats_pair(stats, c);
+}
+
+/*
+ * The statistics process started: its socket, the restarts so far, and
+ * a channel to every child that runs (draining relays too: their
+ * sessions are still open).
+ */
+static void
+proc_stats_start(struct child *stats)
+{
+	struct msg_writer	 w;
+	struct child		*c;
+	int			 fd;
+
+	if ((fd = fcntl(penv->stats.fd, F_DUPFD_CLOEXEC, 0)) == -1) {
+		log_warn("%s: dup", penv->stats.cl.label);
+		proc_fail(stats, "cannot have its socket");
+		return;
+	}
+	msg_writer_init(&w);
+	msg_add_str(&w, penv->stats.cl.label);
+	if (chan_compose_msg(stats->chan, IMSG_STATS_LISTENER, 0, fd, &w) ==
+	    -1) {
+		proc_fail(stats, "cannot queue IMSG_STATS_LISTENER");
+		return;
+	}
+	proc_send_restarts(stats);
+	TAILQ_FOREACH(c, &penv->children, entry)
+		if (c != stats && c->chan != NULL && stats->chan != NULL)
+			proc_stats_pair(stats, c);
 }
 
 /* "exited with status 1", "killed by signal SIGSYS (seccomp: ...)" */
@@ -1141,8 +1293,7 @@ proc_restart_cb(int fd, short events, void *arg)
 	if (c->pid != -1)
 		proc_fail(c, "closed its channel but kept running");
 	else if (proc_may_restart(c)) {
-		c->restarts++;
-		penv->restarts++;
+		proc_count_restart(c);
 		proc_spawn(c);
 	}
 }
@@ -1222,7 +1373,7 @@ proc_all_ready(uint32_t gen)
 			relays++;
 		else if (c->kind == CHILD_TLSD)
 			tlsds++;
-		else
+		else if (c->kind == CHILD_LDAPD)
 			ldapd = 1;
 	}
 	return ldapd && relays == penv->nrelays && tlsds == penv->ntlsds;

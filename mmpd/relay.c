@@ -316,7 +316,7 @@ relay_stats_tick(int fd, short events, void *arg)
 	if (env->nsessions != env->stats_sessions ||
 	    env->logins_ok + env->logins_failed != env->stats_logins)
 		relay_send_stats();
-	evtimer_add(env->stats, &tv);
+	evtimer_add(env->stats_timer, &tv);
 }
 
 /* Called after every session end; a draining worker leaves when idle. */
@@ -381,6 +381,8 @@ relay_dispatch_parent(struct chan *ch, struct imsg *imsg)
 		return relay_ldapd_channel(imsg);
 	case IMSG_TLSD_CHANNEL:
 		return relay_tlsd_channel(imsg);
+	case IMSG_STATS_CHANNEL:
+		return relay_stats_channel(imsg);
 	case IMSG_DRAIN:
 		return relay_drain(imsg);
 	default:
@@ -597,8 +599,8 @@ relay_setup(int argc, char *argv[])
 		fatalx("parent channel: cannot watch it");
 	logsink_init(env->parent);
 	env->accept_pause = evtimer_new(env->base, relay_accept_resume, NULL);
-	env->stats = evtimer_new(env->base, relay_stats_tick, NULL);
-	if (env->accept_pause == NULL || env->stats == NULL)
+	env->stats_timer = evtimer_new(env->base, relay_stats_tick, NULL);
+	if (env->accept_pause == NULL || env->stats_timer == NULL)
 		fatalx("evtimer_new");
 	relay_stats_tick(-1, 0, NULL);
 	TAILQ_INIT(&env->listeners);

@@ -30,6 +30,7 @@
 #include "relay_main.h"
 #include "sasl.h"
 #include "slab.h"
+#include "statsmsg.h"
 #include "tlsmsg.h"
 
 #define CLIENT_IN_MAX_BYTES	(IMAP_CMD_MAX_BYTES + 4096)
@@ -120,6 +121,7 @@ enum login_reason {
 	LREASON_LDAPDOWN,	/* mmp-ldapd or the directory unavailable */
 	LREASON_STOREDOWN,	/* no store address could be reached */
 	LREASON_STOREREFUSED,	/* the store said no (its password check) */
+	LREASON_STOREFAILED,	/* the store failed after it had the login */
 	LREASON_CERT,		/* a certificate mapped to another user */
 };
 
@@ -172,6 +174,7 @@ struct backend {
 	int		 sentlogin;	/* the store may have the password */
 	int		 tlsmode;	/* BE_TLS_*: how this store does TLS */
 	int		 tls;		/* 1: TLS to the store is up */
+	struct timespec	 started;	/* CLOCK_MONOTONIC, backend_start */
 };
 
 /*
@@ -331,7 +334,7 @@ struct relay_env {
 	unsigned int		 nsessions;
 	uint64_t		 logins_ok;	/* stores that said yes */
 	uint64_t		 logins_failed;	/* credentials, directory, store */
-	struct event		*stats;		/* IMSG_STATS when changed */
+	struct event		*stats_timer;	/* IMSG_STATS when changed */
 	unsigned int		 stats_sessions;	/* last sent */
 	uint64_t		 stats_logins;		/* ok + failed sent */
 	int			 draining;
@@ -348,6 +351,8 @@ struct relay_env {
 	struct event		*trim;		/* freed heap to the kernel */
 	struct slab_cache	 rsessions;	/* with their events (rsession.c) */
 	struct access_rules	*access;	/* TCPAccess (access.c) */
+	struct chan		*statsch;	/* NULL: no statistics process */
+	struct stats_relay	 stats;		/* relaystats.c */
 };
 
 extern struct relay_env	*env;
@@ -461,6 +466,14 @@ void	access_name_result(struct session *, int, const char *,
 int	access_name_answer(struct imsg *);
 void	access_name_timeout(struct session *);
 void	access_fail_all_names(void);
+/* relaystats.c */
+void	relay_stat_refused(enum refusal);
+void	relay_stat_login(const struct session *, enum stats_login);
+void	relay_stat_store(const struct session *, enum stats_login);
+void	relay_stat_store_latency(const struct session *);
+void	relay_stat_relaying(int, int);
+uint64_t *relay_stat_bytes(int, int);
+int	relay_stats_channel(struct imsg *);
 
 /* imap.c */
 void	imap_capabilities(const struct session *, char *, size_t);

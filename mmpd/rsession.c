@@ -108,6 +108,7 @@ rsession_close(struct rsession *r, enum session_closer who, const char *why)
 	pump_free(&r->down);
 	close(client);
 	close(store);
+	relay_stat_relaying(r->svc, -1);
 	slab_put(&env->rsessions, r);
 	env->nsessions--;
 	rsession_trim_soon();
@@ -193,6 +194,7 @@ rsession_start(const struct session *s)
 	pump_start(&r->up);
 	pump_start(&r->down);
 	rsession_timer_set(r);
+	relay_stat_relaying(r->svc, 1);
 	return r;
 }
 
@@ -201,10 +203,14 @@ rsession_event(int fd, short ev, void *arg)
 {
 	struct relay_dir	*d = arg;
 	struct rsession		*r = d->arg;
+	enum pump_result	 pr;
+	uint64_t		 before = d->bytes;
 
 	(void)fd;
 	(void)ev;
-	switch (pump_run(d)) {
+	pr = pump_run(d);
+	*relay_stat_bytes(r->svc, d == &r->down) += d->bytes - before;
+	switch (pr) {
 	case PUMP_ERROR:
 		if (d == &r->up)
 			rsession_close(r, CLOSER_CLIENT,

@@ -485,7 +485,7 @@ def need_root():
 def ensure_users():
     """The sandbox users and /var/empty, created by etc/users.sh."""
     missing = False
-    for u in ("_mmpd", "_mmpldap", "_mmptls"):
+    for u in ("_mmpd", "_mmpldap", "_mmptls", "_mmpstat"):
         try:
             pwd.getpwnam(u)
         except KeyError:

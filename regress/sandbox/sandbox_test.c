@@ -344,6 +344,26 @@ call_socket_sctp(int fd)
 	return socket(AF_INET, SOCK_STREAM, IPPROTO_SCTP);
 }
 
+/* accept: a socket of its own, or a connect, is not accepting. */
+static long
+call_socket_tcp(int fd)
+{
+	(void)fd;
+	return socket(AF_INET, SOCK_STREAM, 0);
+}
+
+static long
+call_connect(int fd)
+{
+	struct sockaddr_in	sin;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(9);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	return connect(fd, (struct sockaddr *)&sin, sizeof(sin));
+}
+
 static long
 call_socket_mptcp(int fd)
 {
@@ -499,6 +519,13 @@ static const struct forbidden forbidden_forms[] = {
 	{ "stdio inet", setup_tcp, call_bind, "stdio inet: bind" },
 	{ "stdio dns", setup_udp, call_bind, "stdio dns: bind" },
 	{ "stdio inet dns", setup_udp, call_bind, "stdio inet dns: bind" },
+	/* accept (the statistics process): accept4 and nothing else of inet */
+	{ "stdio accept recvfd sendfd", NULL, call_socket_tcp,
+	    "stdio accept recvfd sendfd: socket(AF_INET, SOCK_STREAM)" },
+	{ "stdio accept recvfd sendfd", setup_pipe, call_connect,
+	    "stdio accept recvfd sendfd: connect" },
+	{ "stdio accept recvfd sendfd", setup_pipe, call_bind,
+	    "stdio accept recvfd sendfd: bind" },
 };
 
 static int

@@ -130,6 +130,7 @@ static struct {
 	char		 beaddr[ADDR_TEXT_BYTES];
 	char		 peer[ADDR_TEXT_BYTES];	/* of be.fd at login_ok */
 	int		 passleft;	/* be.out still held the password */
+	int		 nlatency;	/* relay_stat_store_latency calls */
 	struct buf	 client;
 	struct buf	 left;
 	int		 handoffs;	/* tls_handoff calls that succeeded */
@@ -675,6 +676,14 @@ tls_pending_clear(struct session *s)
 	s->tlsd = -1;
 }
 
+/* The statistics: the store answered (or failed after the login). */
+void
+relay_stat_store_latency(const struct session *s)
+{
+	(void)s;
+	rec.nlatency++;
+}
+
 void
 session_login_failed(struct session *s, enum login_fail why,
     const char *detail)
@@ -1155,6 +1164,8 @@ check_ok(const struct script *sc, int port)
 	tap_is_str(rec.peer, want, "%s: be.fd is connected there", sc->name);
 	tap_ok(!rec.passleft, "%s: no copy of the password left in be.out",
 	    sc->name);
+	tap_is_int(rec.nlatency, 1, "%s: the store's answer time is counted "
+	    "once", sc->name);
 }
 
 static void
