@@ -184,6 +184,12 @@ enum mmp_imsg {
 	 * CertMap, lib/certmapmsg.h, in file order.
 	 */
 	IMSG_CONF_VDCERTMAP,
+	/*
+	 * parent -> relay: u8 section, str network ("ADDR/PREFIX"). One
+	 * network of the section's BGExcluded (inline or from its file, which
+	 * the parent read); part of a configuration, after its CONF_KVs.
+	 */
+	IMSG_CONF_BGEXCL,
 	IMSG_MAX
 };
 

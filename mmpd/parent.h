@@ -161,6 +161,8 @@ int	certmapfile_send(struct chan *, const struct mmp_conf *);
 char	*parent_file_read(const char *, size_t, size_t *, char *, size_t);
 /* vdmapfile.c: each service's VirtualDomainFile; 0 or -1 with err. */
 int	vdmapfile_load(struct mmp_conf *, char *, size_t);
+/* bgexclfile.c: each service's BGExcluded networks; 0 or -1 with err. */
+int	bgexclfile_load(struct mmp_conf *, char *, size_t);
 /* hostsfile.c */
 int	hostsfile_load(const struct mmp_conf *, struct hostsfile_entry **,
 	    size_t *);

@@ -337,6 +337,7 @@ relay_dispatch_parent(struct chan *ch, struct imsg *imsg)
 	case IMSG_CONF_KV:
 	case IMSG_CONF_VDOMAIN:
 	case IMSG_CONF_VDKV:
+	case IMSG_CONF_BGEXCL:
 	case IMSG_CONF_LISTENER:
 	case IMSG_CONF_END:
 		return relay_conf_imsg(imsg) == -1 ? CHAN_BAD : CHAN_OK;
