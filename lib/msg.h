@@ -184,6 +184,14 @@ enum mmp_imsg {
 	 * CertMap, lib/certmapmsg.h, in file order.
 	 */
 	IMSG_CONF_VDCERTMAP,
+	/*
+	 * parent -> relay: fd = the relays' shared memory (lib/shm.h, a
+	 * sealed memfd of SHM_REGION_BYTES); u32 section (< SHM_SECTIONS),
+	 * the one this relay writes. Sent once, before the first
+	 * configuration; the relay maps it read/write and closes the fd. The
+	 * parent wipes the section when that relay process ends.
+	 */
+	IMSG_SHM,
 	IMSG_MAX
 };
 
