@@ -42,6 +42,7 @@ static const struct {
 	[IMSG_CONF_VDOMAIN] =	{ "CONF_VDOMAIN", 0 },
 	[IMSG_CONF_VDKV] =	{ "CONF_VDKV", 0 },
 	[IMSG_CONF_VDCERTMAP] =	{ "CONF_VDCERTMAP", 0 },
+	[IMSG_SHM] =		{ "SHM", 1 },
 	[IMSG_CONF_BGEXCL] =	{ "CONF_BGEXCL", 0 },
 };
 

@@ -18,6 +18,7 @@
 #include "chan.h"
 #include "config.h"
 #include "imsg.h"
+#include "shm.h"
 #include "tlsmsg.h"
 
 #define RELAYS_MAX		64	/* as the Workers key allows */
@@ -74,6 +75,7 @@ struct child {
 	uint32_t		 tls_kept;
 	uint32_t		 tls_in_use;
 	uint32_t		 sessions;	/* last IMSG_STATS */
+	int			 section;	/* relay: its shm section, -1 */
 	char			 killed[96];	/* why mmpd killed it, or "" */
 	/* Relays only: per peer slot (0 mmp-ldapd, 1 + i mmp-tlsd i). */
 	struct lost		 lost[PEERS_MAX];
@@ -130,6 +132,9 @@ struct parent {
 	struct event		*drain_timer;	/* DrainTimeout */
 	struct event		*stop_timer;	/* STOP_GRACE_SEC */
 	struct event		*sigev[4];
+	int			 shmfd;		/* the relays' region, lib/shm.h */
+	/* Sections of it a relay process holds (written or to be wiped). */
+	uint8_t			 shm_taken[SHM_SECTIONS];
 };
 
 extern struct parent	*penv;

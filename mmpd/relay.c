@@ -255,11 +255,32 @@ relay_conf_imsg(struct imsg *imsg)
 	return rv;
 }
 
-/* chan_first_conf: the first configuration was applied. */
+/*
+ * chan_first_conf: the first configuration was applied and the shared
+ * memory mapped (the parent sends it first): no client before both.
+ */
 static int
 relay_configured(void)
 {
-	return env->conf != NULL;
+	return env->conf != NULL && env->shm.base != NULL;
+}
+
+/* IMSG_SHM: fd, u32 section. Once: mapped before the sandbox. */
+static int
+relay_shm(struct imsg *imsg)
+{
+	struct msg_reader	r;
+	uint32_t		section;
+
+	msg_reader_init(&r, imsg);
+	if (env->shm.base != NULL || msg_get_u32(&r, &section) == -1 ||
+	    msg_end(&r) == -1 || section >= SHM_SECTIONS)
+		return CHAN_BAD;
+	if (shm_map(&env->shm, imsg->fd, (int)section) == -1)
+		fatal("shared memory from parent");
+	imsg->fd = -1;
+	log_debug("shared memory section %u", section);
+	return CHAN_OK;
 }
 
 /* IMSG_DRAIN: no payload. Stop accepting, leave when idle. */
@@ -347,6 +368,8 @@ relay_dispatch_parent(struct chan *ch, struct imsg *imsg)
 		return relay_tlsd_channel(imsg);
 	case IMSG_DRAIN:
 		return relay_drain(imsg);
+	case IMSG_SHM:
+		return relay_shm(imsg);
 	default:
 		return CHAN_UNEXPECTED;
 	}

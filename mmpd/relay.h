@@ -27,6 +27,7 @@
 #include "pump.h"
 #include "relay_main.h"
 #include "sasl.h"
+#include "shm.h"
 #include "slab.h"
 #include "tlsmsg.h"
 
@@ -270,6 +271,7 @@ struct relay_env {
 	struct pump_pool	 pipes;		/* empty splice pipes (pump.c) */
 	struct event		*trim;		/* freed heap to the kernel */
 	struct slab_cache	 rsessions;	/* with their events (rsession.c) */
+	struct shm		 shm;		/* shared with all relays */
 };
 
 extern struct relay_env	*env;
