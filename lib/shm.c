@@ -21,6 +21,8 @@
 
 _Static_assert(sizeof(struct shm_header) <= SHM_HEADER_BYTES,
     "shm header fits its page");
+_Static_assert(SHM_SECTIONS <= BG_SECTIONS_MAX,
+    "BadGuy sums over every section");
 _Static_assert(sizeof(struct shm_key) == SHM_KEY_WORDS * sizeof(uint32_t),
     "shm key has no padding");
 _Static_assert((SHM_ADDR_SLOTS & (SHM_ADDR_SLOTS - 1)) == 0 &&
@@ -431,4 +433,10 @@ shm_add_scalar(struct shm *m, size_t off, int32_t delta)
 	p = (_Atomic int32_t *)((uint8_t *)shm_section(m, m->own) +
 	    offsetof(struct shm_section, scalars) + off);
 	atomic_fetch_add_explicit(p, delta, memory_order_relaxed);
+}
+
+uint64_t
+shm_hash(const struct shm *m, const void *in, size_t len)
+{
+	return shm_siphash(m->hdr->seed, in, len);
 }

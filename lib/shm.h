@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bgtable.h"
+
 /*
  * Sections: twice Workers' maximum. A relay keeps its section until it
  * exits, and a reload that lowers Workers and raises it again starts new
@@ -89,6 +91,8 @@ struct shm_section {
 	 * (tag: its port).
 	 */
 	SHM_TABLE(SHM_STORE_SLOTS)	stores __attribute__((aligned(64)));
+	/* BadGuy: failed logins this relay saw, per address (bgtable.h). */
+	struct bg_section		badguy __attribute__((aligned(64)));
 } __attribute__((aligned(SHM_PAGE_BYTES)));
 
 /* The region's first page: written by the parent before it seals it. */
@@ -159,6 +163,8 @@ int32_t	shm_get(const struct shm *, unsigned int section,
  */
 int64_t	shm_sum(const struct shm *, const struct shm_table *,
 	    const struct shm_key *);
+/* The region's keyed hash of len bytes (tables of their own: BadGuy). */
+uint64_t shm_hash(const struct shm *, const void *, size_t);
 /* A scalar of struct shm_scalars (by offsetof) summed over the sections. */
 int64_t	shm_sum_scalar(const struct shm *, size_t);
 /* Own section's scalar += delta (single writer). */
