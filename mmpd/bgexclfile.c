@@ -1,14 +1,17 @@
 /*
  * The parent's BGExcluded: each service's list of networks BadGuy never
  * penalises, given inline or as the name of a file that is read here, as
- * root, at start, at reload and for `mmpd -n`. The relays get the parsed
- * networks (IMSG_CONF_BGEXCL): they never read files.
+ * root, at start, at reload and for `mmpd -n` (a line it cannot parse is
+ * refused with file:line, a file it cannot read is a warning). The
+ * relays get the parsed networks (IMSG_CONF_BGEXCL): they never read
+ * files.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bgexcl.h"
+#include "log.h"
 #include "netmask.h"
 #include "parent.h"
 
@@ -59,11 +62,15 @@ bgexclfile_load_svc(struct mmp_conf *conf, int svc, char *err, size_t errlen)
 		    cv->file, cv->line, cv->str);
 		return -1;
 	}
+	/*
+	 * A file that is not there excludes nobody: BadGuy then penalises
+	 * more, never less, and the product's sample files name one.
+	 */
 	if ((buf = parent_file_read(cv->str, BGEXCL_FILE_MAX_BYTES, &len, why,
 	    sizeof(why))) == NULL) {
-		(void)snprintf(err, errlen, "%s:%d: BGExcluded %s: %s",
+		log_warnx("%s:%d: BGExcluded %s: %s; no address is excluded",
 		    cv->file, cv->line, cv->str, why);
-		return -1;
+		return 0;
 	}
 	rv = bgexcl_parse(buf, len, cv->str, &conf->bgexcl[svc], err, errlen);
 	free(buf);

@@ -213,6 +213,7 @@ relay_conf_apply(struct mmp_conf *conf, uint32_t gen)
 	env->gen = gen;
 	conf_log_levels(conf, env->verbose);
 	relay_conf_storenets(conf);
+	badguy_conf();
 	relay_listeners_clear(&env->listeners);
 	while ((l = TAILQ_FIRST(&env->newlisteners)) != NULL) {
 		TAILQ_REMOVE(&env->newlisteners, l, entry);
@@ -280,6 +281,7 @@ relay_shm(struct imsg *imsg)
 		fatal("shared memory from parent");
 	imsg->fd = -1;
 	log_debug("shared memory section %u", section);
+	badguy_conf();
 	return CHAN_OK;
 }
 

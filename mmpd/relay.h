@@ -8,6 +8,7 @@
 
 #include <sys/types.h>
 #include <sys/queue.h>
+#include <sys/socket.h>
 #include <sys/tree.h>
 
 #include <event2/event.h>
@@ -54,6 +55,8 @@
  *     |   +------ S_FAILDELAY (AuthFailureDelay, then NO/-ERR)
  *     v
  *   S_LOOKUP --> S_STORE --(store took the login)--> struct rsession
+ *                  |                                    ^
+ *                  +--(address has badness)--> S_BGHOLD +
  *     (mmp-ldapd:  (backend.c; a store down: back to S_PREAUTH at once,
  *      lookup or    a refused login: S_FAILDELAY)
  *      certmap)
@@ -74,6 +77,7 @@ enum session_state {
 	S_LOOKUP,		/* asked mmp-ldapd */
 	S_STORE,		/* connecting / logging in to the store */
 	S_FAILDELAY,		/* AuthFailureDelay before the answer */
+	S_BGHOLD,		/* store took it; BadGuy holds the answer */
 	S_CLOSING,		/* flushing the last words, then close */
 };
 
@@ -165,6 +169,9 @@ struct session {
 	int			 nbad;
 	time_t			 login_deadline;	/* CLOCK_MONOTONIC s */
 	struct timespec		 cred_at;	/* credentials complete */
+	/* The client's address (accept4's); BadGuy keys by it. */
+	struct sockaddr_storage	 peer;
+	uint64_t		 bg_ms;		/* its badness at cred_at */
 	int			 mute;		/* replies dropped: closing */
 	int			 rpaused;	/* session_read_pause: no reads */
 	struct imap_reader	 rd;		/* IMAP only */
@@ -337,6 +344,17 @@ void	session_login_failed(struct session *, enum login_fail,
 	    const char *);
 void	session_login_delay_over(struct session *);
 void	session_login_ok(struct session *);
+
+/*
+ * badguy.c: BadGuy. badguy_conf after a configuration or the shared
+ * memory; badguy_badness in ms; a failed login penalises the address, a
+ * held success clears it; badguy_delayed counts a delayed answer.
+ */
+void	 badguy_conf(void);
+uint64_t badguy_badness(const struct session *);
+void	 badguy_failed(struct session *);
+void	 badguy_cleared(struct session *);
+void	 badguy_delayed(void);
 
 /* backend.c */
 void	backend_start(struct session *);

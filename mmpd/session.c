@@ -128,6 +128,7 @@ session_accept(int fd, const struct relay_listener *l,
 	s->tlsd = -1;
 	s->be.fd = -1;
 	gettimeofday(&s->start, NULL);
+	s->peer = *peer;
 	addr_text(peer, s->client, sizeof(s->client));
 	len = sizeof(ss);
 	if (l->local[0] != '\0')
@@ -375,6 +376,9 @@ session_timer(int fd, short ev, void *arg)
 	switch (s->state) {
 	case S_FAILDELAY:
 		session_login_delay_over(s);
+		break;
+	case S_BGHOLD:
+		session_login_ok(s);
 		break;
 	case S_CLOSING:
 		session_close(s, "client did not read its last reply");
