@@ -64,7 +64,10 @@ badguy_share(const struct mmp_conf *conf)
 	return max > BG_SLOTS ? BG_SLOTS : (uint32_t)max;
 }
 
-/* A configuration was applied or the shared memory mapped. */
+/*
+ * A configuration was applied; the shared memory came before the first
+ * one, and the first one before the sandbox (sysconf reads /sys).
+ */
 void
 badguy_conf(void)
 {

@@ -482,9 +482,10 @@ session_login_delay_over(struct session *s)
 
 /*
  * A success from an address with badness is answered no earlier than
- * that after the credentials: a guesser learns nothing sooner from a hit
- * than from a miss of the same attempt. The store's connection waits
- * unwatched (its answer is in be.answer); 1 while held.
+ * that after the credentials (the product delays it once, then the
+ * address is clean): a guesser waits for its hit as for its misses. The
+ * store's connection waits unwatched (its answer is in be.answer); 1
+ * while held.
  */
 static int
 login_bg_hold(struct session *s)

@@ -281,7 +281,6 @@ relay_shm(struct imsg *imsg)
 		fatal("shared memory from parent");
 	imsg->fd = -1;
 	log_debug("shared memory section %u", section);
-	badguy_conf();
 	return CHAN_OK;
 }
 
