@@ -1026,6 +1026,7 @@ conf_free(struct mmp_conf *conf)
 			conf_value_clear(&conf_keys[k], &conf->v[sect][k]);
 		certmap_free(conf->certmap[sect]);
 		conf_vdomains_free(conf, sect);
+		bgexcl_free(&conf->bgexcl[sect]);
 	}
 	free(conf->listeners);
 	freezero(conf, sizeof(*conf));

@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "bgexcl.h"
+
 /* Sections; the numbers match LOG_SVC_* in log.h. */
 #define CONF_GLOBAL	0		/* AService.cfg */
 #define SVC_IMAP	1		/* ImapProxyAService.cfg */
@@ -142,6 +144,12 @@ struct mmp_conf {
 	 */
 	struct conf_vdomain	*vd[CONF_NSECT];
 	size_t			 nvd[CONF_NSECT];
+	/*
+	 * Each service's BGExcluded networks (lib/bgexcl.h): the parent
+	 * parses the inline list or reads the file (mmpd/bgexclfile.c), the
+	 * relays receive them (IMSG_CONF_BGEXCL). conf_free frees them.
+	 */
+	struct bgexcl		 bgexcl[CONF_NSECT];
 };
 
 const struct conf_keyinfo *conf_keyinfo(enum conf_key);

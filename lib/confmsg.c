@@ -49,6 +49,29 @@ conf_send_vdomain(struct chan *ch, const struct mmp_conf *conf, int sect,
 	return 0;
 }
 
+/* Each service's BGExcluded networks: only the relays match them. */
+static int
+conf_send_bgexcl(struct chan *ch, const struct mmp_conf *conf)
+{
+	struct msg_writer	w;
+	char			text[128];
+	size_t			i;
+	int			sect;
+
+	for (sect = SVC_IMAP; sect < CONF_NSECT; sect++)
+		for (i = 0; i < conf->bgexcl[sect].n; i++) {
+			bgexcl_text(&conf->bgexcl[sect].v[i], text,
+			    sizeof(text));
+			msg_writer_init(&w);
+			msg_add_u8(&w, sect);
+			msg_add_str(&w, text);
+			if (chan_compose_msg(ch, IMSG_CONF_BGEXCL, 0, -1, &w) ==
+			    -1)
+				return -1;
+		}
+	return 0;
+}
+
 int
 conf_send_begin(struct chan *ch, const struct mmp_conf *conf, uint32_t gen,
     enum conf_dest dest)
@@ -84,6 +107,8 @@ conf_send_begin(struct chan *ch, const struct mmp_conf *conf, uint32_t gen,
 			if (conf_send_vdomain(ch, conf, sect, (int)i, dest) ==
 			    -1)
 				return -1;
+	if (dest == CONF_TO_RELAY)
+		return conf_send_bgexcl(ch, conf);
 	return 0;
 }
 
@@ -188,6 +213,34 @@ conf_rx_vdkv(struct conf_rx *rx, struct imsg *imsg, char *err, size_t errlen)
 	return rv;
 }
 
+/* IMSG_CONF_BGEXCL: one more network, parsed again here. */
+static int
+conf_rx_bgexcl(struct conf_rx *rx, struct imsg *imsg, char *err,
+    size_t errlen)
+{
+	struct msg_reader	r;
+	struct netmask		nm;
+	char			text[128], why[256];
+	uint8_t			sect;
+
+	msg_reader_init(&r, imsg);
+	if (msg_get_u8(&r, &sect) == -1 ||
+	    msg_get_str(&r, text, sizeof(text)) == -1 || msg_end(&r) == -1 ||
+	    !msg_sect_ok(sect)) {
+		(void)snprintf(err, errlen, "malformed BGExcluded network");
+		return -1;
+	}
+	if (netmask_parse(text, &nm, why, sizeof(why)) == -1) {
+		(void)snprintf(err, errlen, "BGExcluded: %s", why);
+		return -1;
+	}
+	if (bgexcl_add(&rx->conf->bgexcl[sect], &nm) == -1) {
+		(void)snprintf(err, errlen, "BGExcluded: too many networks");
+		return -1;
+	}
+	return 0;
+}
+
 static int
 conf_rx_gen(struct imsg *imsg, uint32_t *gen)
 {
@@ -220,6 +273,7 @@ conf_rx_imsg(struct conf_rx *rx, struct imsg *imsg, struct mmp_conf **out,
 	case IMSG_CONF_KV:
 	case IMSG_CONF_VDOMAIN:
 	case IMSG_CONF_VDKV:
+	case IMSG_CONF_BGEXCL:
 		if (rx->conf == NULL) {
 			(void)snprintf(err, errlen, "%s outside START/END",
 			    msg_type_name(imsg->hdr.type));
@@ -228,7 +282,9 @@ conf_rx_imsg(struct conf_rx *rx, struct imsg *imsg, struct mmp_conf **out,
 		if ((imsg->hdr.type == IMSG_CONF_KV ? conf_rx_kv(rx, imsg, err,
 		    errlen) : imsg->hdr.type == IMSG_CONF_VDOMAIN ?
 		    conf_rx_vdomain(rx, imsg, err, errlen) :
-		    conf_rx_vdkv(rx, imsg, err, errlen)) == -1)
+		    imsg->hdr.type == IMSG_CONF_VDKV ?
+		    conf_rx_vdkv(rx, imsg, err, errlen) :
+		    conf_rx_bgexcl(rx, imsg, err, errlen)) == -1)
 			break;
 		return 0;
 	case IMSG_CONF_END:

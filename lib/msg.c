@@ -50,6 +50,8 @@ static const struct {
 	[IMSG_STATS_QUERY] =	{ "STATS_QUERY", 0 },
 	[IMSG_STATS_ANSWER] =	{ "STATS_ANSWER", 0 },
 	[IMSG_STATS_RESTARTS] =	{ "STATS_RESTARTS", 0 },
+	[IMSG_SHM] =		{ "SHM", 1 },
+	[IMSG_CONF_BGEXCL] =	{ "CONF_BGEXCL", 0 },
 };
 
 /* NULL for a number no message has: the caller logs the number. */

@@ -244,6 +244,20 @@ enum mmp_imsg {
 	 * statistics process starts and whenever a child is restarted.
 	 */
 	IMSG_STATS_RESTARTS,
+	/*
+	 * parent -> relay: fd = the relays' shared memory (lib/shm.h, a
+	 * sealed memfd of SHM_REGION_BYTES); u32 section (< SHM_SECTIONS),
+	 * the one this relay writes. Sent once, before the first
+	 * configuration; the relay maps it read/write and closes the fd. The
+	 * parent wipes the section when that relay process ends.
+	 */
+	IMSG_SHM,
+	/*
+	 * parent -> relay: u8 section, str network ("ADDR/PREFIX"). One
+	 * network of the section's BGExcluded (inline or from its file, which
+	 * the parent read); part of a configuration, after its CONF_KVs.
+	 */
+	IMSG_CONF_BGEXCL,
 	IMSG_MAX
 };
 

@@ -10,6 +10,10 @@
  * client hears it AuthFailureDelay after the line that completed its
  * credentials, never earlier. As long as the store answers within that
  * time, the answer time does not depend on why the login failed.
+ *
+ * BadGuy (badguy.c) moves both deadlines by the badness B the client's
+ * address had when its credentials were complete: a failure is answered
+ * at AuthFailureDelay + B, whatever failed; a success is held until B.
  */
 #include <sys/types.h>
 
@@ -25,6 +29,7 @@
 
 #define NSEC_PER_USEC	1000LL
 #define USEC_PER_SEC	1000000LL
+#define USEC_PER_MSEC	1000LL
 
 /*
  * Names and passwords that may go on to a store: not empty, bounded, no
@@ -60,8 +65,9 @@ static const char *const login_reasons[] = {
 };
 
 /*
- * The moment the credentials were complete: the failure deadline's base.
- * A new login: nothing known yet of its domain or of why it may fail.
+ * The moment the credentials were complete, the deadlines' base, and the
+ * address's badness then. A new login: nothing known yet of its domain
+ * or of why it may fail.
  */
 static void
 login_mark(struct session *s)
@@ -71,6 +77,7 @@ login_mark(struct session *s)
 	s->domain[0] = '\0';
 	s->mailhost[0] = '\0';
 	s->reason = LREASON_NONE;
+	s->bg_ms = badguy_badness(s);
 }
 
 /*
@@ -151,19 +158,27 @@ login_log_refused(struct session *s, int prio, const char *user,
 	    detail);
 }
 
-/* Microseconds from now until AuthFailureDelay after the credentials. */
+/* Microseconds from now until delay seconds and the badness after it. */
 static long long
-login_usec_left(const struct session *s)
+login_usec_until(const struct session *s, long long delay)
 {
 	struct timespec	now;
 	long long	due, left;
 
 	(void)clock_gettime(CLOCK_MONOTONIC, &now);
-	due = (s->cred_at.tv_sec + conf_num(env->conf, s->svc,
-	    CK_AUTHFAILUREDELAY)) * USEC_PER_SEC +
-	    s->cred_at.tv_nsec / NSEC_PER_USEC;
+	due = (s->cred_at.tv_sec + delay) * USEC_PER_SEC +
+	    s->cred_at.tv_nsec / NSEC_PER_USEC +
+	    (long long)s->bg_ms * USEC_PER_MSEC;
 	left = due - (now.tv_sec * USEC_PER_SEC + now.tv_nsec / NSEC_PER_USEC);
 	return left > 0 ? left : 0;
+}
+
+/* Microseconds from now until the failure deadline. */
+static long long
+login_usec_left(const struct session *s)
+{
+	return login_usec_until(s, conf_num(env->conf, s->svc,
+	    CK_AUTHFAILUREDELAY));
 }
 
 /*
@@ -181,13 +196,19 @@ login_wait_deadline(struct session *s, long long usec)
 	evtimer_add(s->timer, &tv);
 }
 
-/* Quiet until the deadline; session_login_delay_over answers then. */
+/*
+ * Quiet until the deadline; session_login_delay_over answers then. Every
+ * failure the client can see passes here, and costs its address.
+ */
 static void
 login_fail_delay(struct session *s)
 {
 	explicit_bzero(s->pass, sizeof(s->pass));
 	explicit_bzero(s->challenge, sizeof(s->challenge));
 	explicit_bzero(s->digest, sizeof(s->digest));
+	badguy_failed(s);
+	if (s->bg_ms > 0)
+		badguy_delayed();
 	s->state = S_FAILDELAY;
 	session_read_pause(s, 1);
 	login_wait_deadline(s, login_usec_left(s));
@@ -599,6 +620,36 @@ session_login_delay_over(struct session *s)
 }
 
 /*
+ * A success from an address with badness is answered no earlier than
+ * that after the credentials (the product delays it once, then the
+ * address is clean): a guesser waits for its hit as for its misses. The
+ * store's connection waits unwatched (its answer is in be.answer); 1
+ * while held.
+ */
+static int
+login_bg_hold(struct session *s)
+{
+	long long	usec;
+
+	if (s->bg_ms == 0)
+		return 0;
+	if ((usec = login_usec_until(s, 0)) > 0) {
+		if (s->state != S_BGHOLD) {
+			explicit_bzero(s->pass, sizeof(s->pass));
+			s->state = S_BGHOLD;
+			event_del(s->be.ev);
+			session_read_pause(s, 1);
+		}
+		login_wait_deadline(s, usec);
+		return 1;
+	}
+	badguy_delayed();
+	badguy_cleared(s);
+	s->bg_ms = 0;
+	return 0;
+}
+
+/*
  * The store accepted the login: no copy of the password may outlive this
  * moment (backend.c wiped its own), and the relay begins: s is freed.
  */
@@ -610,6 +661,8 @@ session_login_ok(struct session *s)
 	char		 dom[MMP_USER_BYTES * 4 + 1];
 	const char	*a;
 
+	if (login_bg_hold(s))
+		return;
 	escape_log(s->user, strlen(s->user), safe, sizeof(safe));
 	escape_log(s->domain, strlen(s->domain), dom, sizeof(dom));
 	if (session_admin_replay(s)) {

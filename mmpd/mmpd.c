@@ -625,6 +625,9 @@ parent_start(struct mmp_conf *conf)
 	parent_events();
 	control_start();
 	ticket_configure(conf);
+	/* The relays' shared state (lib/shm.h): sections handed out by proc.c. */
+	if ((penv->shmfd = shm_create()) == -1)
+		fatal("shared memory");
 	proc_start(parent_workers(conf), parent_tlsds(conf));
 }
 

@@ -20,6 +20,7 @@
 #include "imsg.h"
 #include "instance.h"
 #include "statsmsg.h"
+#include "shm.h"
 #include "tlsmsg.h"
 
 #define RELAYS_MAX		64	/* as the Workers key allows */
@@ -80,6 +81,7 @@ struct child {
 	uint64_t		 logins_ok;	/* last IMSG_STATS */
 	uint64_t		 logins_failed;
 	unsigned int		 restarts;	/* of this slot */
+	int			 section;	/* relay: its shm section, -1 */
 	char			 killed[96];	/* why mmpd killed it, or "" */
 	/* Relays only: per peer slot (0 mmp-ldapd, 1 + i mmp-tlsd i). */
 	struct lost		 lost[PEERS_MAX];
@@ -150,6 +152,9 @@ struct parent {
 	struct event		*ctlev;
 	unsigned int		 nctlconns;	/* open control connections */
 	struct event		*sigev[5];
+	int			 shmfd;		/* the relays' region, lib/shm.h */
+	/* Sections of it a relay process holds (written or to be wiped). */
+	uint8_t			 shm_taken[SHM_SECTIONS];
 };
 
 extern struct parent	*penv;
@@ -190,6 +195,8 @@ int	certmapfile_send(struct chan *, const struct mmp_conf *);
 char	*parent_file_read(const char *, size_t, size_t *, char *, size_t);
 /* vdmapfile.c: each service's VirtualDomainFile; 0 or -1 with err. */
 int	vdmapfile_load(struct mmp_conf *, char *, size_t);
+/* bgexclfile.c: each service's BGExcluded networks; 0 or -1 with err. */
+int	bgexclfile_load(struct mmp_conf *, char *, size_t);
 /* hostsfile.c */
 int	hostsfile_load(const struct mmp_conf *, struct hostsfile_entry **,
 	    size_t *);

@@ -56,6 +56,8 @@ static void		 proc_lost_reset(struct lost *);
 static void		 proc_lost_reset_all(struct child *);
 static int		 proc_may_restart(const struct child *);
 static void		 proc_schedule_restart(struct child *);
+static int		 proc_send_shm(struct child *);
+static void		 proc_shm_release(struct child *);
 
 /* The parent's peers, by the kind of child at the other end. */
 static const struct chan_peer proc_peers[] = {
@@ -134,6 +136,7 @@ proc_new(enum child_kind kind, unsigned int index)
 	c->kind = kind;
 	c->index = index;
 	c->pid = -1;
+	c->section = -1;
 	if (kind == CHILD_RELAY)
 		(void)snprintf(c->name, sizeof(c->name), "relay %u", index);
 	else if (kind == CHILD_TLSD)
@@ -402,6 +405,9 @@ proc_spawned(struct child *c, pid_t pid, int fd)
 		return;
 	}
 	log_info("%s started, pid %d", c->name, (int)pid);
+	/* Before its configuration: a relay maps it before it accepts. */
+	if (c->kind == CHILD_RELAY && proc_send_shm(c) == -1)
+		return;
 	proc_send_conf(c);
 	if (c->chan == NULL)
 		return;
@@ -896,6 +902,60 @@ proc_dispatch_stats(struct chan *ch, struct imsg *imsg)
 	}
 }
 
+/*
+ * IMSG_SHM: the relays' shared region and the section this relay writes:
+ * the first free one, so a new relay never shares one with a retired
+ * relay that still drains.
+ */
+static int
+proc_send_shm(struct child *c)
+{
+	struct msg_writer	w;
+	unsigned int		i;
+	int			fd;
+
+	for (i = 0; i < SHM_SECTIONS && penv->shm_taken[i]; i++)
+		;
+	if (i == SHM_SECTIONS) {
+		proc_fail(c, "no free shared memory section");
+		return -1;
+	}
+	if ((fd = fcntl(penv->shmfd, F_DUPFD_CLOEXEC, 0)) == -1) {
+		log_warn("%s: dup of the shared memory", c->name);
+		proc_fail(c, "cannot pass the shared memory");
+		return -1;
+	}
+	penv->shm_taken[i] = 1;
+	c->section = (int)i;
+	msg_writer_init(&w);
+	msg_add_u32(&w, i);
+	if (chan_compose_msg(c->chan, IMSG_SHM, 0, fd, &w) == -1) {
+		proc_fail(c, "cannot queue IMSG_SHM");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * A relay ended: whatever it counted (sessions, attempts) ended with it,
+ * crash or not. Its section is emptied before another relay gets it.
+ */
+static void
+proc_shm_release(struct child *c)
+{
+	if (c->section == -1)
+		return;
+	if (shm_wipe(penv->shmfd, (unsigned int)c->section) == -1) {
+		/* Never handed out again: stale counts would refuse clients. */
+		log_warn("%s: cannot wipe shared memory section %d", c->name,
+		    c->section);
+		c->section = -1;
+		return;
+	}
+	penv->shm_taken[c->section] = 0;
+	c->section = -1;
+}
+
 /* IMSG_CONF_LISTENER per open listener: a copy of the socket. */
 static int
 proc_send_listeners(struct child *c)
@@ -1224,6 +1284,7 @@ proc_died(struct child *c, int status)
 	pid = c->pid;
 	c->pid = -1;
 	chan_read_rest(c->chan);
+	proc_shm_release(c);
 	if (expected)
 		log_info("%s (pid %d) %s", c->name, (int)pid, how);
 	else

@@ -219,6 +219,7 @@ relay_conf_apply(struct mmp_conf *conf, uint32_t gen)
 	relay_conf_storenets(conf);
 	proxy_conf(conf);
 	access_conf(conf);
+	badguy_conf();
 	relay_listeners_clear(&env->listeners);
 	while ((l = TAILQ_FIRST(&env->newlisteners)) != NULL) {
 		TAILQ_REMOVE(&env->newlisteners, l, entry);
@@ -261,11 +262,32 @@ relay_conf_imsg(struct imsg *imsg)
 	return rv;
 }
 
-/* chan_first_conf: the first configuration was applied. */
+/*
+ * chan_first_conf: the first configuration was applied and the shared
+ * memory mapped (the parent sends it first): no client before both.
+ */
 static int
 relay_configured(void)
 {
-	return env->conf != NULL;
+	return env->conf != NULL && env->shm.base != NULL;
+}
+
+/* IMSG_SHM: fd, u32 section. Once: mapped before the sandbox. */
+static int
+relay_shm(struct imsg *imsg)
+{
+	struct msg_reader	r;
+	uint32_t		section;
+
+	msg_reader_init(&r, imsg);
+	if (env->shm.base != NULL || msg_get_u32(&r, &section) == -1 ||
+	    msg_end(&r) == -1 || section >= SHM_SECTIONS)
+		return CHAN_BAD;
+	if (shm_map(&env->shm, imsg->fd, (int)section) == -1)
+		fatal("shared memory from parent");
+	imsg->fd = -1;
+	log_debug("shared memory section %u", section);
+	return CHAN_OK;
 }
 
 /* IMSG_DRAIN: no payload. Stop accepting, leave when idle. */
@@ -374,6 +396,7 @@ relay_dispatch_parent(struct chan *ch, struct imsg *imsg)
 	case IMSG_CONF_KV:
 	case IMSG_CONF_VDOMAIN:
 	case IMSG_CONF_VDKV:
+	case IMSG_CONF_BGEXCL:
 	case IMSG_CONF_LISTENER:
 	case IMSG_CONF_END:
 		return relay_conf_imsg(imsg) == -1 ? CHAN_BAD : CHAN_OK;
@@ -385,6 +408,8 @@ relay_dispatch_parent(struct chan *ch, struct imsg *imsg)
 		return relay_stats_channel(imsg);
 	case IMSG_DRAIN:
 		return relay_drain(imsg);
+	case IMSG_SHM:
+		return relay_shm(imsg);
 	default:
 		return CHAN_UNEXPECTED;
 	}

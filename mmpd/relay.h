@@ -9,6 +9,7 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/queue.h>
+#include <sys/socket.h>
 #include <sys/tree.h>
 
 #include <event2/event.h>
@@ -29,6 +30,7 @@
 #include "pump.h"
 #include "relay_main.h"
 #include "sasl.h"
+#include "shm.h"
 #include "slab.h"
 #include "statsmsg.h"
 #include "tlsmsg.h"
@@ -63,6 +65,8 @@
  *     |   +------ S_FAILDELAY (AuthFailureDelay, then NO/-ERR)
  *     v
  *   S_LOOKUP --> S_STORE --(store took the login)--> struct rsession
+ *                  |                                    ^
+ *                  +--(address has badness)--> S_BGHOLD +
  *     (mmp-ldapd:  (backend.c; a store down: back to S_PREAUTH at once,
  *      lookup or    a refused login: S_FAILDELAY)
  *      certmap)
@@ -90,6 +94,7 @@ enum session_state {
 	S_LOOKUP,		/* asked mmp-ldapd */
 	S_STORE,		/* connecting / logging in to the store */
 	S_FAILDELAY,		/* AuthFailureDelay before the answer */
+	S_BGHOLD,		/* store took it; BadGuy holds the answer */
 	S_CLOSING,		/* flushing the last words, then close */
 };
 
@@ -223,6 +228,7 @@ struct session {
 	int			 nbad;
 	time_t			 login_deadline;	/* CLOCK_MONOTONIC s */
 	struct timespec		 cred_at;	/* credentials complete */
+	uint64_t		 bg_ms;		/* its badness at cred_at */
 	int			 mute;		/* replies dropped: closing */
 	int			 rpaused;	/* session_read_pause: no reads */
 	struct imap_reader	 rd;		/* IMAP only */
@@ -353,6 +359,7 @@ struct relay_env {
 	struct access_rules	*access;	/* TCPAccess (access.c) */
 	struct chan		*statsch;	/* NULL: no statistics process */
 	struct stats_relay	 stats;		/* relaystats.c */
+	struct shm		 shm;		/* shared with all relays */
 };
 
 extern struct relay_env	*env;
@@ -428,6 +435,17 @@ void	session_login_failed(struct session *, enum login_fail,
 	    const char *);
 void	session_login_delay_over(struct session *);
 void	session_login_ok(struct session *);
+
+/*
+ * badguy.c: BadGuy. badguy_conf after a configuration or the shared
+ * memory; badguy_badness in ms; a failed login penalises the address, a
+ * held success clears it; badguy_delayed counts a delayed answer.
+ */
+void	 badguy_conf(void);
+uint64_t badguy_badness(const struct session *);
+void	 badguy_failed(struct session *);
+void	 badguy_cleared(struct session *);
+void	 badguy_delayed(void);
 
 /* backend.c */
 void	backend_start(struct session *);

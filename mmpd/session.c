@@ -447,6 +447,9 @@ session_timer(int fd, short ev, void *arg)
 	case S_FAILDELAY:
 		session_login_delay_over(s);
 		break;
+	case S_BGHOLD:
+		session_login_ok(s);
+		break;
 	case S_CLOSING:
 		session_close(s, "client did not read its last reply");
 		break;

@@ -98,6 +98,8 @@ class SampleMmpd(T.Mmpd):
         with open(env.path("vdmap.cfg"), "w") as f:
             f.write("vdmap varrius %s\nvarrius:DefaultDomain varrius.com\n"
                     % ADDR_V)
+        with open(env.path("bgexcl.cfg"), "w") as f:
+            f.write("# webmail front ends\n192.0.2.0|255.255.255.0\n")
         with open(os.path.join(self.confdir, "ImapProxyAService.cfg"),
                   "w") as f:
             f.write("".join(out))
