@@ -57,7 +57,11 @@ enum conf_type {
 				   CONF_PATHS_MAX; "" = none */
 	CT_TLSPROTOS,		/* TLSv1.2 and/or TLSv1.3 */
 	CT_REPLAYFMT,		/* ReplayFormat, see lib/loginname.h */
+	CT_BANNER,		/* greeting text: printable ASCII, no < or >,
+				   at most CONF_BANNER_BYTES */
 };
+
+#define CONF_BANNER_BYTES	200	/* a greeting line stays short */
 
 #define CONF_PATHS_MAX	16	/* = TLS_CERTS_MAX (lib/tlsmsg.h) */
 

@@ -105,4 +105,4 @@ CK(BGDECAY,		"BGDecay",		CF_I|CF_P,	CT_INT,		"900",		NULL,		CKF_LATER,	0,	604800
 CK(BGLINEAR,		"BGLinear",		CF_I|CF_P,	CT_BOOL,	"no",		NULL,		CKF_LATER,	0,	0,	"penalty decreases linearly")
 CK(BGEXCLUDED,		"BGExcluded",		CF_I|CF_P,	CT_STR,		NULL,		NULL,		CKF_LATER,	0,	0,	"addresses never penalised (file or IP|MASK list)")
 CK(MAXCONNATTEMPTS,	"MaxConcurrentConnectionAttempts",	CF_I|CF_P,	CT_INT,	"32",	NULL,		CKF_LATER,	0,	100000,	"connection attempts in flight per store")
-CK(BANNER,		"Banner",		CF_I|CF_P,	CT_STR,		NULL,		NULL,		CKF_LATER,	0,	0,	"greeting text")
+CK(BANNER,		"Banner",		CF_I|CF_P,	CT_BANNER,	NULL,		NULL,		0,		0,	0,	"greeting text after * OK [CAPABILITY ...] / +OK (printable, no < >)")
