@@ -80,7 +80,9 @@ enum mmp_imsg {
 	 * ldapd -> relay: u64 reqid, u8 status (enum lookup_status),
 	 * str detail (for the log; never shown to clients), str dn,
 	 * str mailhost (as found), str replay user, u8 naddr (<= MMP_ADDRS_MAX),
-	 * naddr x str numeric address.
+	 * naddr x str numeric address, u8 verified (1: mmp-ldapd checked the
+	 * password or CRAM digest and it was right, by a PreAuth bind or the
+	 * AuthCache; only with LOOKUP_OK or LOOKUP_HELD).
 	 */
 	IMSG_LOOKUP_RESULT,
 	/*
@@ -196,6 +198,7 @@ enum lookup_status {
 	LOOKUP_TEMPFAIL,	/* LDAP down, timeout, internal error */
 	LOOKUP_DISABLED,	/* account status not active (detail: which) */
 	LOOKUP_BADPASS,		/* PreAuth bind or CRAM digest failed */
+	LOOKUP_HELD,		/* status hold/defer: refused for now */
 	LOOKUP_MAX
 };
 

@@ -179,6 +179,14 @@ struct lookup {
 	const char		*uidbad;	/* why there is none */
 	/* "mailUserStatus disabled"; "": the account may log in */
 	char			 status[LDAPD_STATUS_BYTES];
+	/*
+	 * That status is "hold" or "defer": a temporary refusal, which a
+	 * relay may answer with a spoofed mailbox (SpoofTempFail) once the
+	 * password was verified, so such a lookup goes on to the check.
+	 */
+	int			 held;
+	/* The password or CRAM digest was checked and right (answer's). */
+	int			 verified;
 	/* LdapCache key (NULL: none); the gen of the caches it started with */
 	char			*cachekey;
 	uint64_t		 cachegen;
