@@ -948,6 +948,7 @@ conf_free(struct mmp_conf *conf)
 		conf_vdomains_free(conf, sect);
 	}
 	free(conf->listeners);
+	free(conf->spoofmsg);
 	freezero(conf, sizeof(*conf));
 }
 

@@ -139,6 +139,13 @@ struct mmp_conf {
 	 */
 	struct conf_vdomain	*vd[CONF_NSECT];
 	size_t			 nvd[CONF_NSECT];
+	/*
+	 * POP's SpoofMessageFile made into a message (lib/spoofmsg.h), NULL
+	 * without one; the parent reads it (mmpd/spooffile.c), the relays
+	 * receive it (IMSG_CONF_SPOOF). conf_free frees it.
+	 */
+	char			*spoofmsg;
+	size_t			 spooflen;
 };
 
 const struct conf_keyinfo *conf_keyinfo(enum conf_key);

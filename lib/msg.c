@@ -42,6 +42,7 @@ static const struct {
 	[IMSG_CONF_VDOMAIN] =	{ "CONF_VDOMAIN", 0 },
 	[IMSG_CONF_VDKV] =	{ "CONF_VDKV", 0 },
 	[IMSG_CONF_VDCERTMAP] =	{ "CONF_VDCERTMAP", 0 },
+	[IMSG_CONF_SPOOF] =	{ "CONF_SPOOF", 0 },
 };
 
 /* NULL for a number no message has: the caller logs the number. */

@@ -186,6 +186,13 @@ enum mmp_imsg {
 	 * CertMap, lib/certmapmsg.h, in file order.
 	 */
 	IMSG_CONF_VDCERTMAP,
+	/*
+	 * parent -> relay: u16 length, that many bytes: POP's
+	 * SpoofMessageFile as a message (lib/spoofmsg.h: CRLF lines, a
+	 * header section, at most SPOOF_MSG_MAX_BYTES). Part of a
+	 * configuration, between CONF_START and CONF_END; none: no file.
+	 */
+	IMSG_CONF_SPOOF,
 	IMSG_MAX
 };
 

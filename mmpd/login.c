@@ -133,6 +133,7 @@ login_take(struct session *s, const char *user, size_t ulen,
 	}
 	s->certlogin = 0;
 	s->cram = CRAM_NONE;
+	s->verified = 0;
 	/* POP3 gives the name of USER, already in s->user. */
 	memmove(s->user, user, ulen);
 	s->user[ulen] = '\0';
@@ -187,6 +188,7 @@ login_take_cram(struct session *s, int mech, const char *user, size_t ulen,
 	}
 	s->certlogin = 0;
 	s->cram = mech;
+	s->verified = 0;
 	memmove(s->user, user, ulen);
 	s->user[ulen] = '\0';
 	s->userlen = ulen;
@@ -283,6 +285,7 @@ session_login_external(struct session *s, const char *b64, size_t len)
 	memcpy(s->user, authzid, (size_t)n + 1);
 	s->userlen = n;
 	s->certlogin = 1;
+	s->verified = 0;
 	s->cram = CRAM_NONE;
 	s->state = S_LOOKUP;
 	session_read_pause(s, 1);
@@ -358,17 +361,38 @@ login_refused_status(struct session *s, const struct lookup_answer *a)
 	login_fail_delay(s);
 }
 
+/*
+ * A held account (status hold or defer) whose password mmp-ldapd
+ * verified: with SpoofTempFail a spoofed mailbox, else refused like a
+ * disabled one.
+ */
+static void
+login_held(struct session *s, const struct lookup_answer *a)
+{
+	enum spoof_kind	kind;
+
+	if ((kind = spoof_wanted(s, 1)) == SPOOF_NONE) {
+		login_refused_status(s, a);
+		return;
+	}
+	spoof_start(s, kind, a->detail);
+}
+
 void
 session_lookup_result(struct session *s, const struct lookup_answer *a)
 {
 	char	safe[MMP_USER_BYTES * 4 + 1];
 	int	i;
 
+	s->verified = a->verified;
 	if (s->certlogin) {
 		if (login_cert_result(s, a) == -1)
 			return;
 	} else if (a->status == LOOKUP_DISABLED) {
 		login_refused_status(s, a);
+		return;
+	} else if (a->status == LOOKUP_HELD) {
+		login_held(s, a);
 		return;
 	} else if (a->status != LOOKUP_OK) {
 		/*
@@ -410,7 +434,8 @@ void
 session_login_failed(struct session *s, enum login_fail why,
     const char *detail)
 {
-	char	safe[MMP_USER_BYTES * 4 + 1];
+	char		safe[MMP_USER_BYTES * 4 + 1];
+	enum spoof_kind	kind;
 
 	escape_log(s->user, strlen(s->user), safe, sizeof(safe));
 	backend_free(&s->be);
@@ -418,6 +443,10 @@ session_login_failed(struct session *s, enum login_fail why,
 	if (why == LOGIN_FAIL_STORE) {
 		session_log(s, LOG_WARNING, "login \"%s\": store %s "
 		    "unavailable: %s", safe, s->mailhost, detail);
+		if ((kind = spoof_wanted(s, 0)) != SPOOF_NONE) {
+			spoof_start(s, kind, "the store is unavailable");
+			return;
+		}
 		s->state = S_PREAUTH;
 		s->proto->login_failed(s, why);
 		session_login_timer(s);

@@ -901,8 +901,11 @@ proc_send_conf(struct child *c)
 	    c->kind == CHILD_LDAPD ? CONF_TO_LDAPD : c->kind == CHILD_TLSD ?
 	    CONF_TO_TLSD : CONF_TO_RELAY);
 	if (rv == 0) {
-		if (c->kind == CHILD_RELAY)
+		if (c->kind == CHILD_RELAY) {
 			rv = proc_send_listeners(c);
+			if (rv == 0)
+				rv = spooffile_send(c->chan, penv->conf);
+		}
 		else if (c->kind == CHILD_TLSD)
 			rv = proc_send_tlsfiles(c);
 		else

@@ -213,6 +213,7 @@ relay_conf_apply(struct mmp_conf *conf, uint32_t gen)
 	env->gen = gen;
 	conf_log_levels(conf, env->verbose);
 	relay_conf_storenets(conf);
+	spoof_conf_apply();
 	relay_listeners_clear(&env->listeners);
 	while ((l = TAILQ_FIRST(&env->newlisteners)) != NULL) {
 		TAILQ_REMOVE(&env->newlisteners, l, entry);
@@ -242,12 +243,22 @@ relay_conf_imsg(struct imsg *imsg)
 		}
 		return 0;
 	}
-	if (imsg->hdr.type == IMSG_CONF_START)
+	if (imsg->hdr.type == IMSG_CONF_SPOOF) {
+		if (spoof_conf_msg(imsg) == -1) {
+			log_warnx("parent sent a bad SpoofMessageFile message");
+			return -1;
+		}
+		return 0;
+	}
+	if (imsg->hdr.type == IMSG_CONF_START) {
 		relay_listeners_clear(&env->newlisteners);
+		spoof_conf_abort();
+	}
 	rv = conf_rx_imsg(&env->rx, imsg, &conf, &gen, err, sizeof(err));
 	if (rv == -1) {
 		log_warnx("configuration from parent refused: %s", err);
 		relay_listeners_clear(&env->newlisteners);
+		spoof_conf_abort();
 		return -1;
 	}
 	if (rv == 1)
@@ -338,6 +349,7 @@ relay_dispatch_parent(struct chan *ch, struct imsg *imsg)
 	case IMSG_CONF_VDOMAIN:
 	case IMSG_CONF_VDKV:
 	case IMSG_CONF_LISTENER:
+	case IMSG_CONF_SPOOF:
 	case IMSG_CONF_END:
 		return relay_conf_imsg(imsg) == -1 ? CHAN_BAD : CHAN_OK;
 	case IMSG_LDAPD_CHANNEL:

@@ -28,6 +28,7 @@
 #include "relay_main.h"
 #include "sasl.h"
 #include "slab.h"
+#include "spoofmsg.h"
 #include "tlsmsg.h"
 
 #define CLIENT_IN_MAX_BYTES	(IMAP_CMD_MAX_BYTES + 4096)
@@ -57,6 +58,11 @@
  *      lookup or    a refused login: S_FAILDELAY)
  *      certmap)
  *
+ * A POP3 login whose password mmp-ldapd verified, to a store that cannot
+ * serve the mailbox, may go to S_SPOOF instead (SpoofMessageFile,
+ * SpoofEmptyMailbox, SpoofTempFail): mmpd answers the transaction state
+ * itself until QUIT.
+ *
  * At the login the session becomes an rsession (rsession.c), which keeps
  * only what relaying needs; this struct goes, wiped, with every buffer
  * of the login.
@@ -73,6 +79,7 @@ enum session_state {
 	S_LOOKUP,		/* asked mmp-ldapd */
 	S_STORE,		/* connecting / logging in to the store */
 	S_FAILDELAY,		/* AuthFailureDelay before the answer */
+	S_SPOOF,		/* POP3: mmpd plays the mailbox (spoof.c) */
 	S_CLOSING,		/* flushing the last words, then close */
 };
 
@@ -91,6 +98,26 @@ enum login_fail {
 
 struct session;
 
+/*
+ * SpoofMessageFile's message as the relays serve it, checked
+ * (spoof_msg_ok); shared by the configuration that brought it and each
+ * session that shows it, freed by the last (spoof.c).
+ */
+struct spoof_msg {
+	unsigned int	 refs;
+	size_t		 len;
+	size_t		 body;		/* where the body begins */
+	char		 uidl[32];	/* "spoof-" and a hash of the bytes */
+	char		 data[SPOOF_MSG_MAX_BYTES];
+};
+
+/* What a spoofed mailbox holds (spoof_wanted). */
+enum spoof_kind {
+	SPOOF_NONE,
+	SPOOF_EMPTY,			/* no message */
+	SPOOF_MESSAGE,			/* SpoofMessageFile's one message */
+};
+
 /* What differs between IMAP and POP3, called by session.c. */
 struct proto {
 	const char	*name;
@@ -103,6 +130,7 @@ struct proto {
 
 extern const struct proto imap_proto;
 extern const struct proto pop3_proto;
+extern const struct proto spoof_proto;
 
 /* Store side of the login, owned by backend.c. */
 struct backend {
@@ -184,6 +212,9 @@ struct session {
 	size_t			 userlen;	/* may hold a NUL (POP3 USER) */
 	char			 pass[PASS_MAX_BYTES + 1];	/* wiped */
 	char			 mailhost[MMP_STR_BYTES];
+	int			 verified;	/* mmp-ldapd checked the password */
+	struct spoof_msg	*spoof;		/* S_SPOOF with a message */
+	int			 spoofdel;	/* S_SPOOF: DELE'd, until RSET */
 	int			 tls;		/* 1: the client side is TLS */
 	int			 tlsd;		/* slot of a RESULT due, -1 */
 	uint8_t			 tlsrole;	/* of that result: tls_role */
@@ -270,6 +301,8 @@ struct relay_env {
 	struct pump_pool	 pipes;		/* empty splice pipes (pump.c) */
 	struct event		*trim;		/* freed heap to the kernel */
 	struct slab_cache	 rsessions;	/* with their events (rsession.c) */
+	struct spoof_msg	*spoof;		/* SpoofMessageFile's, or NULL */
+	struct spoof_msg	*newspoof;	/* of the configuration coming */
 };
 
 extern struct relay_env	*env;
@@ -356,5 +389,17 @@ void	tls_channel_lost(struct chan *, const char *);
 
 /* imap.c */
 void	imap_capabilities(const struct session *, char *, size_t);
+
+/*
+ * spoof.c: what a failed POP3 login gets instead of its failure (temp: a
+ * temporary one), SPOOF_NONE for the failure; the spoofed session, why
+ * said in its log line; IMSG_CONF_SPOOF; a reference let go.
+ */
+enum spoof_kind spoof_wanted(const struct session *, int temp);
+void	spoof_start(struct session *, enum spoof_kind, const char *why);
+int	spoof_conf_msg(struct imsg *);
+void	spoof_conf_apply(void);
+void	spoof_conf_abort(void);
+void	spoof_release(struct spoof_msg *);
 
 #endif /* MMPD_RELAY_H */
