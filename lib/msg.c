@@ -43,6 +43,9 @@ static const struct {
 	[IMSG_CONF_VDKV] =	{ "CONF_VDKV", 0 },
 	[IMSG_CONF_VDCERTMAP] =	{ "CONF_VDCERTMAP", 0 },
 	[IMSG_CONF_SPOOF] =	{ "CONF_SPOOF", 0 },
+	[IMSG_AUTHSVC_RECORD] =	{ "AUTHSVC_RECORD", 0 },
+	[IMSG_AUTHSVC_QUERY] =	{ "AUTHSVC_QUERY", 0 },
+	[IMSG_AUTHSVC_ANSWER] =	{ "AUTHSVC_ANSWER", 0 },
 };
 
 /* NULL for a number no message has: the caller logs the number. */

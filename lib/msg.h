@@ -193,6 +193,20 @@ enum mmp_imsg {
 	 * configuration, between CONF_START and CONF_END; none: no file.
 	 */
 	IMSG_CONF_SPOOF,
+	/*
+	 * relay -> ldapd, lib/authsvcmsg.h: str domain (the session's
+	 * virtual domain's name, "" none), str client address (numeric, as
+	 * inet_ntop writes it), str user, u32 ttl (1 .. 604800 s). A POP3
+	 * login succeeded with AuthService on (POP-before-SMTP). No answer.
+	 */
+	IMSG_AUTHSVC_RECORD,
+	/*
+	 * relay -> ldapd: u64 reqid, str domain, str address (as above).
+	 * An MTA's XQUERYAUTH: who logged in from that address lately?
+	 */
+	IMSG_AUTHSVC_QUERY,
+	/* ldapd -> relay: u64 reqid, str user ("" nobody within the TTL). */
+	IMSG_AUTHSVC_ANSWER,
 	IMSG_MAX
 };
 

@@ -345,6 +345,8 @@ struct ldapd {
 	uint64_t		 cachegen;	/* the last dir_caches made */
 	/* AuthCache: the HMAC key, random, never leaves the process */
 	uint8_t			 authkey[32];
+	/* AuthService: recent POP3 logins by domain and address (authsvc.c) */
+	struct cache		*authsvc;
 };
 
 /*
@@ -509,6 +511,15 @@ void	lookup_cert_start(struct ldapd *, struct relay *, uint64_t,
 int	authcache_match(struct lookup *);
 /* A bind's outcome: a success kept, anything else forgets the DN. */
 void	authcache_bound(struct lookup *, int);
+
+/*
+ * authsvc.c: AuthService's table, one for every relay, at most
+ * AUTHSVC_ENTRIES_MAX logins (least recently used out first).
+ * IMSG_AUTHSVC_RECORD and _QUERY from a relay; -1: malformed.
+ */
+#define AUTHSVC_ENTRIES_MAX	65536
+int	authsvc_record(struct relay *, struct imsg *);
+int	authsvc_query(struct relay *, struct imsg *);
 
 /* preauth.c */
 int	preauth_set(struct lookup *, const char *, size_t, const char *);

@@ -93,6 +93,10 @@ ldapd_dispatch_relay(struct chan *ch, struct imsg *imsg)
 		return ldapd_relay_lookup(r, imsg);
 	case IMSG_CERTMAP:
 		return certmap_request(r->env, r, imsg);
+	case IMSG_AUTHSVC_RECORD:
+		return authsvc_record(r, imsg);
+	case IMSG_AUTHSVC_QUERY:
+		return authsvc_query(r, imsg);
 	default:
 		return CHAN_UNEXPECTED;
 	}

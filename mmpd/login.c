@@ -423,6 +423,7 @@ session_fail_all_lookups(void)
 		if (s->state == S_LOOKUP)
 			session_login_failed(s, LOGIN_FAIL_AUTH,
 			    "mmp-ldapd went away");
+	authsvc_fail_all();
 }
 
 /*
@@ -516,6 +517,7 @@ session_login_ok(struct session *s)
 		freezero(s->cert, sizeof(*s->cert));
 		s->cert = NULL;
 	}
+	authsvc_note(s);
 	if (session_relay_start(s) == -1)
 		session_close(s, "out of memory starting the relay");
 }

@@ -255,6 +255,9 @@ pop3_line(struct session *s, char *line, size_t n)
 			pop3_auth_response(s, line, n);
 		return;
 	}
+	/* An MTA's POP-before-SMTP question; to others no command. */
+	if (authsvc_xquery(s, line, n))
+		return;
 	if (pop3_parse(line, n, &c, why, sizeof(why)) == -1) {
 		pop3_err(s, why);
 		return;

@@ -213,6 +213,7 @@ relay_conf_apply(struct mmp_conf *conf, uint32_t gen)
 	env->gen = gen;
 	conf_log_levels(conf, env->verbose);
 	relay_conf_storenets(conf);
+	authsvc_conf(conf);
 	spoof_conf_apply();
 	relay_listeners_clear(&env->listeners);
 	while ((l = TAILQ_FIRST(&env->newlisteners)) != NULL) {
@@ -408,6 +409,8 @@ relay_dispatch_ldapd(struct chan *ch, struct imsg *imsg)
 	switch (imsg->hdr.type) {
 	case IMSG_LOOKUP_RESULT:
 		return relay_lookup_result(imsg);
+	case IMSG_AUTHSVC_ANSWER:
+		return authsvc_answer(imsg);
 	default:
 		return CHAN_UNEXPECTED;
 	}

@@ -80,6 +80,7 @@ enum session_state {
 	S_STORE,		/* connecting / logging in to the store */
 	S_FAILDELAY,		/* AuthFailureDelay before the answer */
 	S_SPOOF,		/* POP3: mmpd plays the mailbox (spoof.c) */
+	S_AUTHQUERY,		/* POP3: an MTA's XQUERYAUTH at mmp-ldapd */
 	S_CLOSING,		/* flushing the last words, then close */
 };
 
@@ -293,6 +294,7 @@ struct relay_env {
 	int			 draining;
 	struct event		*accept_pause;
 	struct store_nets	 storenets[CONF_NSECT];
+	struct store_nets	 authsvcmtas;	/* AuthServiceClients */
 	struct tlsd_slot	 tlsd[TLSD_MAX];
 	unsigned int		 tlsd_next;	/* round robin among equals */
 	struct handoff_tree	 handoffs;
@@ -389,6 +391,18 @@ void	tls_channel_lost(struct chan *, const char *);
 
 /* imap.c */
 void	imap_capabilities(const struct session *, char *, size_t);
+
+/*
+ * authsvc.c: AuthService (POP-before-SMTP). A POP3 login is recorded at
+ * mmp-ldapd; an MTA's XQUERYAUTH line before login (1: it was one and
+ * is being answered, 0: not one, to be answered as any other line);
+ * mmp-ldapd's answer; its loss.
+ */
+void	authsvc_note(struct session *);
+int	authsvc_xquery(struct session *, const char *, size_t);
+int	authsvc_answer(struct imsg *);
+void	authsvc_fail_all(void);
+void	authsvc_conf(const struct mmp_conf *);
 
 /*
  * spoof.c: what a failed POP3 login gets instead of its failure (temp: a

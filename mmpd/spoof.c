@@ -374,6 +374,8 @@ spoof_start(struct session *s, enum spoof_kind kind, const char *why)
 		s->spoof->refs++;
 	}
 	s->spoofdel = 0;
+	/* A verified POP3 login: POP-before-SMTP counts it. */
+	authsvc_note(s);
 	s->state = S_SPOOF;
 	s->proto = &spoof_proto;
 	session_send(s, "+OK Logged in.\r\n");
