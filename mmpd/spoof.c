@@ -334,6 +334,11 @@ spoof_timeout(struct session *s)
 	session_finish(s, "idle (spoofed mailbox)");
 }
 
+/*
+ * A spoofed session is past its greeting and its login: session.c and
+ * login.c call these for S_PREAUTH and the login states only, so they
+ * have nothing to say.
+ */
 static void
 spoof_greet(struct session *s)
 {
