@@ -16,7 +16,7 @@
 
 #define AUTHSVC_ADDR_BYTES	46	/* INET6_ADDRSTRLEN */
 #define AUTHSVC_DOMAIN_BYTES	64	/* = CONF_VDNAME_BYTES */
-#define AUTHSVC_TTL_MAX		604800	/* AuthServiceTTL's maximum */
+#define AUTHSVC_TTL_MAX		604800	/* AuthServiceTTL's top */
 
 /* relay -> ldapd: user logged in to POP3 from addr in domain ("": none). */
 struct authsvc_record {
@@ -47,9 +47,12 @@ struct authsvc_answer {
 int	authsvc_addr(const char *, size_t, char *out, size_t outsz);
 
 /* Writers: -1 if a field is out of range (the reader would refuse it). */
-int	authsvc_record_write(struct msg_writer *, const struct authsvc_record *);
-int	authsvc_query_write(struct msg_writer *, const struct authsvc_query *);
-int	authsvc_answer_write(struct msg_writer *, const struct authsvc_answer *);
+int	authsvc_record_write(struct msg_writer *,
+	    const struct authsvc_record *);
+int	authsvc_query_write(struct msg_writer *,
+	    const struct authsvc_query *);
+int	authsvc_answer_write(struct msg_writer *,
+	    const struct authsvc_answer *);
 /*
  * Readers: 0, or -1 when malformed: short, trailing bytes, a string over
  * its field, an address not in authsvc_addr's form, a domain or user

@@ -134,7 +134,8 @@ authsvc_xquery(struct session *s, const char *line, size_t n)
 	if (env->ldapd == NULL || authsvc_query_write(&w, &q) == -1 ||
 	    chan_compose_msg(env->ldapd, IMSG_AUTHSVC_QUERY, 0, -1, &w) ==
 	    -1) {
-		session_send(s, "-ERR [SYS/TEMP] AuthService not available\r\n");
+		session_send(s, "-ERR [SYS/TEMP] AuthService not "
+		    "available\r\n");
 		return 1;
 	}
 	escape_log(q.addr, strlen(q.addr), safe, sizeof(safe));

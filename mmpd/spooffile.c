@@ -21,11 +21,12 @@
 int
 spooffile_load(struct mmp_conf *conf, char *err, size_t errlen)
 {
-	const struct conf_value	*cv = &conf->v[SVC_POP][CK_SPOOFMESSAGEFILE];
+	const struct conf_value	*cv;
 	char			 host[256], why[512], *raw, *msg;
 	size_t			 rawlen, len;
 	int			 rv;
 
+	cv = &conf->v[SVC_POP][CK_SPOOFMESSAGEFILE];
 	if (!cv->isset || cv->str == NULL || cv->str[0] == '\0')
 		return 0;
 	if ((raw = parent_file_read(cv->str, SPOOF_FILE_MAX_BYTES, &rawlen,

@@ -36,7 +36,8 @@ check_file(const uint8_t *data, size_t size)
 static void
 check_imsg(const uint8_t *data, size_t size)
 {
-	static char		buf[SPOOF_MSG_MAX_BYTES], buf2[SPOOF_MSG_MAX_BYTES];
+	static char		buf[SPOOF_MSG_MAX_BYTES];
+	static char		buf2[SPOOF_MSG_MAX_BYTES];
 	struct msg_writer	w;
 	struct imsg		imsg;
 	size_t			len, len2;
