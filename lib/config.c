@@ -592,6 +592,40 @@ conf_check_replayfmt(const struct conf_keyinfo *ki, const char *v,
 	return 0;
 }
 
+/*
+ * Banner: it goes into a greeting line as it is. Printable ASCII only
+ * (no control character can end or split the line), not empty, bounded,
+ * and without '<' or '>': a POP3 client takes the first <...> of the
+ * greeting for the APOP timestamp, so a banner must not forge one.
+ */
+static int
+conf_check_banner(const struct conf_keyinfo *ki, const char *v,
+    struct conf_parsed *out, char *why, size_t whylen)
+{
+	const unsigned char	*p;
+
+	(void)ki;
+
+	if (*v == '\0') {
+		snprintf(why, whylen, "empty");
+		return -1;
+	}
+	if (strlen(v) > CONF_BANNER_BYTES) {
+		snprintf(why, whylen, "longer than %d bytes",
+		    CONF_BANNER_BYTES);
+		return -1;
+	}
+	for (p = (const unsigned char *)v; *p != '\0'; p++)
+		if (*p < 0x20 || *p > 0x7e || *p == '<' || *p == '>') {
+			snprintf(why, whylen, "only printable ASCII without "
+			    "< and > (byte 0x%02x at %zu)", *p,
+			    (size_t)(p - (const unsigned char *)v));
+			return -1;
+		}
+	strlcpy(out->str, v, sizeof(out->str));
+	return 0;
+}
+
 static int
 conf_check_ldapurl(const struct conf_keyinfo *ki, const char *url,
     char *why, size_t whylen)
@@ -942,6 +976,8 @@ conf_check(const struct conf_keyinfo *ki, const char *v,
 		return conf_check_tcpaccess_value(ki, v, out, why, whylen);
 	case CT_LISTEN:
 		return conf_check_listen(ki, v, out, why, whylen);
+	case CT_BANNER:
+		return conf_check_banner(ki, v, out, why, whylen);
 	case CT_STR:
 		break;
 	}
@@ -1029,6 +1065,7 @@ conf_free(struct mmp_conf *conf)
 		bgexcl_free(&conf->bgexcl[sect]);
 	}
 	free(conf->listeners);
+	free(conf->spoofmsg);
 	freezero(conf, sizeof(*conf));
 }
 

@@ -65,7 +65,11 @@ enum conf_type {
 				   ServiceList; blank, comma or | separated */
 	CT_TCPACCESS,		/* TCPAccess rules, see lib/tcpaccess.h */
 	CT_LISTEN,		/* PORT, IPv4:PORT or [IPv6]:PORT */
+	CT_BANNER,		/* greeting text: printable ASCII, no < or >,
+				   at most CONF_BANNER_BYTES */
 };
+
+#define CONF_BANNER_BYTES	200	/* a greeting line stays short */
 
 #define CONF_PATHS_MAX	16	/* = TLS_CERTS_MAX (lib/tlsmsg.h) */
 
@@ -150,6 +154,13 @@ struct mmp_conf {
 	 * relays receive them (IMSG_CONF_BGEXCL). conf_free frees them.
 	 */
 	struct bgexcl		 bgexcl[CONF_NSECT];
+	/*
+	 * POP's SpoofMessageFile made into a message (lib/spoofmsg.h), NULL
+	 * without one; the parent reads it (mmpd/spooffile.c), the relays
+	 * receive it (IMSG_CONF_SPOOF). conf_free frees it.
+	 */
+	char			*spoofmsg;
+	size_t			 spooflen;
 };
 
 const struct conf_keyinfo *conf_keyinfo(enum conf_key);

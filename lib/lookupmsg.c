@@ -85,6 +85,7 @@ lookup_answer_write(struct msg_writer *w, const struct lookup_answer *a)
 	msg_add_u8(w, n);
 	for (i = 0; i < n; i++)
 		msg_add_str(w, a->addrs[i]);
+	msg_add_u8(w, a->verified);
 }
 
 int
@@ -107,6 +108,10 @@ lookup_answer_read(const struct imsg *imsg, struct lookup_answer *a)
 	for (i = 0; i < a->naddr; i++)
 		if (msg_get_str(&r, a->addrs[i], sizeof(a->addrs[i])) == -1)
 			return -1;
+	if (msg_get_u8(&r, &a->verified) == -1 || a->verified > 1 ||
+	    (a->verified && a->status != LOOKUP_OK &&
+	    a->status != LOOKUP_HELD))
+		return -1;
 	if (msg_end(&r) == -1 || (a->status == LOOKUP_OK && a->naddr == 0) ||
 	    strpbrk(a->replay, "\r\n") != NULL)
 		return -1;

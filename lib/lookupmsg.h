@@ -53,6 +53,7 @@ struct lookup_answer {
 	char		replay[MMP_USER_BYTES + 1];	/* "" = the name */
 	uint8_t		naddr;
 	char		addrs[MMP_ADDRS_MAX][MMP_ADDR_BYTES];
+	uint8_t		verified;	/* the password was checked, right */
 };
 
 /*
@@ -76,7 +77,8 @@ void	lookup_answer_write(struct msg_writer *, const struct lookup_answer *);
 /*
  * Relay: 0, or -1 when malformed: status out of range, more addresses
  * than MMP_ADDRS_MAX, LOOKUP_OK without an address, a replay name with CR
- * or LF (it goes to a store as is), any string over its field.
+ * or LF (it goes to a store as is), any string over its field, verified
+ * other than 0 or 1, or 1 with a status other than LOOKUP_OK/HELD.
  */
 int	lookup_answer_read(const struct imsg *, struct lookup_answer *);
 

@@ -52,6 +52,10 @@ static const struct {
 	[IMSG_STATS_RESTARTS] =	{ "STATS_RESTARTS", 0 },
 	[IMSG_SHM] =		{ "SHM", 1 },
 	[IMSG_CONF_BGEXCL] =	{ "CONF_BGEXCL", 0 },
+	[IMSG_CONF_SPOOF] =	{ "CONF_SPOOF", 0 },
+	[IMSG_AUTHSVC_RECORD] =	{ "AUTHSVC_RECORD", 0 },
+	[IMSG_AUTHSVC_QUERY] =	{ "AUTHSVC_QUERY", 0 },
+	[IMSG_AUTHSVC_ANSWER] =	{ "AUTHSVC_ANSWER", 0 },
 };
 
 /* NULL for a number no message has: the caller logs the number. */

@@ -90,7 +90,9 @@ enum mmp_imsg {
 	 * ldapd -> relay: u64 reqid, u8 status (enum lookup_status),
 	 * str detail (for the log; never shown to clients), str dn,
 	 * str mailhost (as found), str replay user, u8 naddr (<= MMP_ADDRS_MAX),
-	 * naddr x str numeric address.
+	 * naddr x str numeric address, u8 verified (1: mmp-ldapd checked the
+	 * password or CRAM digest and it was right, by a PreAuth bind or the
+	 * AuthCache; only with LOOKUP_OK or LOOKUP_HELD).
 	 */
 	IMSG_LOOKUP_RESULT,
 	/*
@@ -258,6 +260,27 @@ enum mmp_imsg {
 	 * the parent read); part of a configuration, after its CONF_KVs.
 	 */
 	IMSG_CONF_BGEXCL,
+	/*
+	 * parent -> relay: u16 length, that many bytes: POP's
+	 * SpoofMessageFile as a message (lib/spoofmsg.h: CRLF lines, a
+	 * header section, at most SPOOF_MSG_MAX_BYTES). Part of a
+	 * configuration, between CONF_START and CONF_END; none: no file.
+	 */
+	IMSG_CONF_SPOOF,
+	/*
+	 * relay -> ldapd, lib/authsvcmsg.h: str domain (the session's
+	 * virtual domain's name, "" none), str client address (numeric, as
+	 * inet_ntop writes it), str user, u32 ttl (1 .. 604800 s). A POP3
+	 * login succeeded with AuthService on (POP-before-SMTP). No answer.
+	 */
+	IMSG_AUTHSVC_RECORD,
+	/*
+	 * relay -> ldapd: u64 reqid, str domain, str address (as above).
+	 * An MTA's XQUERYAUTH: who logged in from that address lately?
+	 */
+	IMSG_AUTHSVC_QUERY,
+	/* ldapd -> relay: u64 reqid, str user ("" nobody within the TTL). */
+	IMSG_AUTHSVC_ANSWER,
 	IMSG_MAX
 };
 
@@ -270,6 +293,7 @@ enum lookup_status {
 	LOOKUP_TEMPFAIL,	/* LDAP down, timeout, internal error */
 	LOOKUP_DISABLED,	/* account status not active (detail: which) */
 	LOOKUP_BADPASS,		/* PreAuth bind or CRAM digest failed */
+	LOOKUP_HELD,		/* status hold/defer: refused for now */
 	LOOKUP_MAX
 };
 

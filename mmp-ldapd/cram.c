@@ -142,8 +142,12 @@ cram_found(struct lookup *lk)
 {
 	char	dn[MMP_STR_BYTES * 4 + 1];
 
-	if (lk->cram == CRAM_NONE || lk->cramverdict == CRAM_V_OK)
+	if (lk->cram == CRAM_NONE)
 		return 0;
+	if (lk->cramverdict == CRAM_V_OK) {
+		lk->verified = 1;
+		return 0;
+	}
 	(void)escape_log(lk->dn, strlen(lk->dn), dn, sizeof(dn));
 	if (lk->cramverdict == CRAM_V_NOSECRET)
 		lookup_finish(lk, LOOKUP_BADPASS, NULL, "%s: the directory "

@@ -174,6 +174,8 @@ ldapd_exit(int code)
 		ldapd_vdcaches_free(env, svc);
 	}
 	explicit_bzero(env->authkey, sizeof(env->authkey));
+	cache_free(env->authsvc);
+	env->authsvc = NULL;
 	preauth_free(env);
 	resolver_free(env);
 	hosts_free(&env->hosts);

@@ -183,6 +183,14 @@ struct lookup {
 	const char		*uidbad;	/* why there is none */
 	/* "mailUserStatus disabled"; "": the account may log in */
 	char			 status[LDAPD_STATUS_BYTES];
+	/*
+	 * That status is "hold" or "defer": a temporary refusal, which a
+	 * relay may answer with a spoofed mailbox (SpoofTempFail) once the
+	 * password was verified, so such a lookup goes on to the check.
+	 */
+	int			 held;
+	/* The password or CRAM digest was checked and right (answer's). */
+	int			 verified;
 	/* LdapCache key (NULL: none); the gen of the caches it started with */
 	char			*cachekey;
 	uint64_t		 cachegen;
@@ -344,6 +352,8 @@ struct ldapd {
 	uint8_t			 authkey[32];
 	struct chan		*statsch;	/* NULL: no statistics process */
 	struct stats_ldapd	 stats;		/* stats.c */
+	/* AuthService: recent POP3 logins by domain and address (authsvc.c) */
+	struct cache		*authsvc;
 };
 
 /*
@@ -508,6 +518,15 @@ void	lookup_cert_start(struct ldapd *, struct relay *, uint64_t,
 int	authcache_match(struct lookup *);
 /* A bind's outcome: a success kept, anything else forgets the DN. */
 void	authcache_bound(struct lookup *, int);
+
+/*
+ * authsvc.c: AuthService's table, one for every relay, at most
+ * AUTHSVC_ENTRIES_MAX logins (least recently used out first).
+ * IMSG_AUTHSVC_RECORD and _QUERY from a relay; -1: malformed.
+ */
+#define AUTHSVC_ENTRIES_MAX	65536
+int	authsvc_record(struct relay *, struct imsg *);
+int	authsvc_query(struct relay *, struct imsg *);
 
 /* preauth.c */
 int	preauth_set(struct lookup *, const char *, size_t, const char *);

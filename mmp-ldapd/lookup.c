@@ -74,6 +74,7 @@ answer_fill(struct lookup_answer *a, int status, const char *detail,
 	size_t	i;
 
 	a->status = (uint8_t)status;
+	a->verified = 0;
 	(void)strlcpy(a->detail, detail, sizeof(a->detail));
 	if (strlcpy(a->dn, dn, sizeof(a->dn)) >= sizeof(a->dn) ||
 	    strlcpy(a->mailhost, mailhost, sizeof(a->mailhost)) >=
@@ -91,7 +92,7 @@ answer_fill(struct lookup_answer *a, int status, const char *detail,
 static void
 answer_compose(struct relay *r, uint64_t reqid, int status,
     const char *detail, const char *dn, const char *mailhost,
-    const char *user, const struct addrlist *al)
+    const char *user, const struct addrlist *al, int verified)
 {
 	struct lookup_answer	a;
 	struct msg_writer	w;
@@ -105,7 +106,9 @@ answer_compose(struct relay *r, uint64_t reqid, int status,
 		a.reqid = reqid;
 		(void)answer_fill(&a, LOOKUP_TEMPFAIL, "the answer does not "
 		    "fit in a message", "", "", "", NULL);
-	}
+	} else
+		a.verified = verified &&
+		    (status == LOOKUP_OK || status == LOOKUP_HELD);
 	msg_writer_init(&w);
 	lookup_answer_write(&w, &a);
 	if (chan_compose_msg(r->chan, IMSG_LOOKUP_RESULT, 0, -1, &w) == -1) {
@@ -130,7 +133,7 @@ lookup_refuse(struct relay *r, uint64_t reqid, int svc, int status,
 
 	log_svc(logsvc, LOG_NOTICE, "%s from relay %u: %s", what, r->idx,
 	    detail);
-	answer_compose(r, reqid, status, detail, "", "", "", NULL);
+	answer_compose(r, reqid, status, detail, "", "", "", NULL, 0);
 }
 
 static void
@@ -306,6 +309,13 @@ lookup_finish(struct lookup *lk, int status, const struct addrlist *al,
 	va_start(ap, fmt);
 	(void)vsnprintf(detail, sizeof(detail), fmt, ap);
 	va_end(ap);
+	/* A held account, found and checked: refused, but only for now. */
+	if (status == LOOKUP_OK && lk->held) {
+		status = LOOKUP_HELD;
+		(void)snprintf(detail, sizeof(detail), "%s (%s)", lk->status,
+		    lk->verified ? "password verified" : "password not "
+		    "verified");
+	}
 	if (status == LOOKUP_OK)
 		lookup_log_ok(lk, al, ms);
 	else if (log_wants(lk->svc, LOG_NOTICE)) {
@@ -322,7 +332,7 @@ lookup_finish(struct lookup *lk, int status, const struct addrlist *al,
 	answer_compose(lk->relay, lk->reqid, status, detail,
 	    status == LOOKUP_OK && lk->dn != NULL ? lk->dn : "",
 	    lk->mailhost != NULL ? lk->mailhost : "", replay,
-	    status == LOOKUP_OK ? al : NULL);
+	    status == LOOKUP_OK ? al : NULL, lk->verified);
 	lookup_free(lk);
 }
 
@@ -446,6 +456,14 @@ lookup_status_ok(const struct berval *v)
 	return 0;
 }
 
+/* "hold" or "defer" (any case): the account is refused for a while. */
+static int
+lookup_status_held(const struct berval *v)
+{
+	return (v->bv_len == 4 && strncasecmp(v->bv_val, "hold", 4) == 0) ||
+	    (v->bv_len == 5 && strncasecmp(v->bv_val, "defer", 5) == 0);
+}
+
 /*
  * The entry's account status: the first attribute with a value that does
  * not let the user in, as "mailUserStatus disabled", in lk->status.
@@ -468,6 +486,7 @@ lookup_status(struct ldap_conn *c, struct lookup *lk, LDAPMessage *e)
 			    sizeof(v));
 			(void)snprintf(lk->status, sizeof(lk->status),
 			    "%s %s", names[i], v);
+			lk->held = lookup_status_held(vals[j]);
 			break;
 		}
 		ldap_value_free_len(vals);
@@ -585,8 +604,13 @@ lookup_found(struct ldap_conn *c, struct lookup *lk)
 		    "has no usable DN", c->urls[c->cur].label);
 		return;
 	}
-	/* Refused like a wrong password; the relay names the attribute. */
-	if (lk->status[0] != '\0') {
+	/*
+	 * Refused like a wrong password; the relay names the attribute. A
+	 * held account with a password or digest to check goes on to the
+	 * check: answered LOOKUP_HELD (lookup_finish), with its verdict.
+	 */
+	if (lk->status[0] != '\0' && !(lk->held && (lk->pass != NULL ||
+	    lk->cram != CRAM_NONE))) {
 		lookup_finish(lk, LOOKUP_DISABLED, NULL, "%s", lk->status);
 		return;
 	}

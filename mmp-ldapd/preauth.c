@@ -180,6 +180,7 @@ preauth_done(struct lookup *lk, int status, const char *reason,
 	lk->pconn = NULL;
 	if (!lk->authhit && lk->pass != NULL)
 		authcache_bound(lk, status == LOOKUP_OK);
+	lk->verified = status == LOOKUP_OK;
 	preauth_audit(lk, status == LOOKUP_OK ? NULL : reason);
 	preauth_wipe(lk);
 	(void)escape_log(lk->dn, strlen(lk->dn), dn, sizeof(dn));

@@ -96,6 +96,10 @@ ldapd_dispatch_relay(struct chan *ch, struct imsg *imsg)
 		return certmap_request(r->env, r, imsg);
 	case IMSG_CLIENT_NAME:
 		return clientname_request(r, imsg);
+	case IMSG_AUTHSVC_RECORD:
+		return authsvc_record(r, imsg);
+	case IMSG_AUTHSVC_QUERY:
+		return authsvc_query(r, imsg);
 	default:
 		return CHAN_UNEXPECTED;
 	}

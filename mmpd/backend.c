@@ -574,7 +574,27 @@ backend_succeeded(struct session *s, const char *line, size_t len)
 	return 1;
 }
 
-/* Returns 1: the session is back before the login. */
+/*
+ * A POP3 store's temporary refusal (RFC 2449 8.1.2 IN-USE, RFC 3206
+ * SYS/TEMP): the account is fine, the mailbox is not served now. With
+ * SpoofTempFail and a verified password, a spoofed mailbox. 1: taken.
+ */
+static int
+backend_tempfail(struct session *s, const char *line, const char *detail)
+{
+	enum spoof_kind	kind;
+
+	if (s->svc != SVC_POP || (strncasecmp(line, "-ERR [IN-USE]", 13) != 0 &&
+	    strncasecmp(line, "-ERR [SYS/TEMP]", 15) != 0))
+		return 0;
+	if ((kind = spoof_wanted(s, 1)) == SPOOF_NONE)
+		return 0;
+	session_log(s, LOG_WARNING, "%s", detail);
+	spoof_start(s, kind, "the store answered a temporary failure");
+	return 1;
+}
+
+/* Returns 1: the session is back before the login, or spoofed. */
 static int
 backend_refused(struct session *s, const char *line, size_t len)
 {
@@ -584,6 +604,8 @@ backend_refused(struct session *s, const char *line, size_t len)
 		len--;
 	(void)snprintf(detail, sizeof(detail), "store %s refused: %.*s",
 	    s->be.addr, (int)(len > 200 ? 200 : len), line);
+	if (backend_tempfail(s, line, detail))
+		return 1;
 	/*
 	 * Not the user's fault: the store wants TLS, or a trusted address,
 	 * for plaintext logins. Say what to change at the store.

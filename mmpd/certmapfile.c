@@ -117,7 +117,7 @@ certmapfile_load_vd(struct conf_vdomain *vd, char *err, size_t errlen)
 
 /*
  * conf_load, each service's VirtualDomainFile (vdmapfile.c) and
- * BGExcluded (bgexclfile.c), and then
+ * BGExcluded (bgexclfile.c), POP's SpoofMessageFile (spooffile.c), and then
  * each service's and each virtual domain's certmap file: NULL with
  * "file:line: reason" in err when one is refused, so that a start fails,
  * `mmpd -n` says why and a reload keeps the running configuration.
@@ -132,7 +132,8 @@ certmapfile_conf_load(const char *dir, char *err, size_t errlen)
 	if ((conf = conf_load(dir, err, errlen)) == NULL)
 		return NULL;
 	if (vdmapfile_load(conf, err, errlen) == -1 ||
-	    bgexclfile_load(conf, err, errlen) == -1)
+	    bgexclfile_load(conf, err, errlen) == -1 ||
+	    spooffile_load(conf, err, errlen) == -1)
 		goto fail;
 	for (svc = SVC_IMAP; svc < CONF_NSECT; svc++) {
 		if (certmapfile_load_svc(conf, svc, err, errlen) == -1)

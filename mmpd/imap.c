@@ -72,10 +72,14 @@ imap_capabilities(const struct session *s, char *caps, size_t len)
 static void
 imap_greet(struct session *s)
 {
-	char	caps[CAPS_BYTES];
+	char		 caps[CAPS_BYTES];
+	const char	*banner;
 
+	/* Banner: printable, bounded, checked by the configuration. */
+	if ((banner = conf_str(env->conf, SVC_IMAP, CK_BANNER)) == NULL)
+		banner = "IMAP proxy ready";
 	imap_capabilities(s, caps, sizeof(caps));
-	session_send(s, "* OK [CAPABILITY %s] IMAP proxy ready\r\n", caps);
+	session_send(s, "* OK [CAPABILITY %s] %s\r\n", caps, banner);
 }
 
 static void

@@ -258,6 +258,7 @@ login_take(struct session *s, const char *user, size_t ulen,
 	}
 	s->certlogin = 0;
 	s->cram = CRAM_NONE;
+	s->verified = 0;
 	/* POP3 gives the name of USER, already in s->user. */
 	memmove(s->user, user, ulen);
 	s->user[ulen] = '\0';
@@ -312,6 +313,7 @@ login_take_cram(struct session *s, int mech, const char *user, size_t ulen,
 	}
 	s->certlogin = 0;
 	s->cram = mech;
+	s->verified = 0;
 	memmove(s->user, user, ulen);
 	s->user[ulen] = '\0';
 	s->userlen = ulen;
@@ -408,6 +410,7 @@ session_login_external(struct session *s, const char *b64, size_t len)
 	memcpy(s->user, authzid, (size_t)n + 1);
 	s->userlen = n;
 	s->certlogin = 1;
+	s->verified = 0;
 	s->cram = CRAM_NONE;
 	s->state = S_LOOKUP;
 	session_read_pause(s, 1);
@@ -511,17 +514,38 @@ login_stat_of(enum login_reason r)
 	}
 }
 
+/*
+ * A held account (status hold or defer) whose password mmp-ldapd
+ * verified: with SpoofTempFail a spoofed mailbox, else refused like a
+ * disabled one.
+ */
+static void
+login_held(struct session *s, const struct lookup_answer *a)
+{
+	enum spoof_kind	kind;
+
+	if ((kind = spoof_wanted(s, 1)) == SPOOF_NONE) {
+		login_refused_status(s, a);
+		return;
+	}
+	spoof_start(s, kind, a->detail);
+}
+
 void
 session_lookup_result(struct session *s, const struct lookup_answer *a)
 {
 	char	safe[MMP_USER_BYTES * 4 + 1];
 	int	i;
 
+	s->verified = a->verified;
 	if (s->certlogin) {
 		if (login_cert_result(s, a) == -1)
 			return;
 	} else if (a->status == LOOKUP_DISABLED) {
 		login_refused_status(s, a);
+		return;
+	} else if (a->status == LOOKUP_HELD) {
+		login_held(s, a);
 		return;
 	} else if (a->status != LOOKUP_OK) {
 		/*
@@ -555,6 +579,7 @@ session_fail_all_lookups(void)
 			session_login_failed(s, LOGIN_FAIL_AUTH,
 			    "mmp-ldapd went away");
 		}
+	authsvc_fail_all();
 }
 
 /*
@@ -566,6 +591,8 @@ void
 session_login_failed(struct session *s, enum login_fail why,
     const char *detail)
 {
+	enum spoof_kind	kind;
+
 	/*
 	 * Counted here, once per login: by store when one had a hand in
 	 * it, under the reason noted where the failure was known.
@@ -584,6 +611,10 @@ session_login_failed(struct session *s, enum login_fail why,
 		s->reason = LREASON_STOREDOWN;
 		login_log_refused(s, LOG_WARNING, login_typed(s),
 		    strlen(login_typed(s)), detail);
+		if ((kind = spoof_wanted(s, 0)) != SPOOF_NONE) {
+			spoof_start(s, kind, "the store is unavailable");
+			return;
+		}
 		s->state = S_PREAUTH;
 		s->proto->login_failed(s, why);
 		session_login_timer(s);
@@ -687,6 +718,7 @@ session_login_ok(struct session *s)
 		freezero(s->cert, sizeof(*s->cert));
 		s->cert = NULL;
 	}
+	authsvc_note(s);
 	if (session_relay_start(s) == -1)
 		session_close(s, "out of memory starting the relay");
 }

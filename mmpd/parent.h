@@ -193,6 +193,12 @@ struct mmp_conf *certmapfile_conf_load(const char *, char *, size_t);
 int	certmapfile_send(struct chan *, const struct mmp_conf *);
 /* A whole regular file of at most max bytes (malloc'd), or NULL with err. */
 char	*parent_file_read(const char *, size_t, size_t *, char *, size_t);
+/*
+ * spooffile.c: POP's SpoofMessageFile into conf->spoofmsg (0), or -1 with
+ * "file:line: SpoofMessageFile path: why"; to a relay as IMSG_CONF_SPOOF.
+ */
+int	spooffile_load(struct mmp_conf *, char *, size_t);
+int	spooffile_send(struct chan *, const struct mmp_conf *);
 /* vdmapfile.c: each service's VirtualDomainFile; 0 or -1 with err. */
 int	vdmapfile_load(struct mmp_conf *, char *, size_t);
 /* bgexclfile.c: each service's BGExcluded networks; 0 or -1 with err. */

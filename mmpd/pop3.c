@@ -13,16 +13,24 @@
 #include "relay.h"
 #include "pop3cmd.h"
 
-/* With CRAMs, the greeting carries the APOP timestamp (RFC 1939 7). */
+/*
+ * The greeting: Banner (printable, without < or >, checked by the
+ * configuration) or mmpd's own text; with CRAMs, then the APOP timestamp
+ * (RFC 1939 7), the only <...> of the line.
+ */
 static void
 pop3_greet(struct session *s)
 {
+	const char	*banner;
+
+	if ((banner = conf_str(env->conf, SVC_POP, CK_BANNER)) == NULL)
+		banner = "POP3 proxy ready";
 	if (!session_crams_ok(s)) {
-		session_send(s, "+OK POP3 proxy ready\r\n");
+		session_send(s, "+OK %s\r\n", banner);
 		return;
 	}
 	cram_challenge(s->apop, sizeof(s->apop), env->hostname);
-	session_send(s, "+OK POP3 proxy ready %s\r\n", s->apop);
+	session_send(s, "+OK %s %s\r\n", banner, s->apop);
 }
 
 static void
@@ -247,6 +255,9 @@ pop3_line(struct session *s, char *line, size_t n)
 			pop3_auth_response(s, line, n);
 		return;
 	}
+	/* An MTA's POP-before-SMTP question; to others no command. */
+	if (authsvc_xquery(s, line, n))
+		return;
 	if (pop3_parse(line, n, &c, why, sizeof(why)) == -1) {
 		pop3_err(s, why);
 		return;

@@ -55,6 +55,24 @@ pop3_split(const char *line, size_t len, size_t start, int rest,
 	return NULL;
 }
 
+int
+pop3_number(const char *s, size_t len, unsigned long *n)
+{
+	size_t	i;
+
+	*n = 0;
+	if (len == 0 || len > POP3_NUMBER_DIGITS_MAX)
+		return -1;
+	for (i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9') {
+			*n = 0;
+			return -1;
+		}
+		*n = *n * 10 + (unsigned long)(s[i] - '0');
+	}
+	return 0;
+}
+
 /*
  * The keyword is copied to cmd->name, so its bytes in line are free: each
  * argument moves to the front and gets its NUL in the byte after it,

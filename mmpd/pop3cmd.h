@@ -26,4 +26,12 @@ struct pop3_cmd {
 int	pop3_parse(char *line, size_t len, struct pop3_cmd *, char *err,
 	    size_t errlen);
 
+/*
+ * A message number or line count of a POP3 command (RFC 1939: LIST,
+ * RETR, TOP ...): 1 to POP3_NUMBER_DIGITS_MAX decimal digits, nothing
+ * else (no sign, no blank). 0 with *n, or -1.
+ */
+#define POP3_NUMBER_DIGITS_MAX	9
+int	pop3_number(const char *, size_t, unsigned long *n);
+
 #endif /* MMP_POP3CMD_H */

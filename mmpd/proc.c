@@ -1030,8 +1030,11 @@ proc_send_conf(struct child *c)
 	    CONF_TO_TLSD : c->kind == CHILD_STATS ? CONF_TO_STATS :
 	    CONF_TO_RELAY);
 	if (rv == 0 && c->kind != CHILD_STATS) {
-		if (c->kind == CHILD_RELAY)
+		if (c->kind == CHILD_RELAY) {
 			rv = proc_send_listeners(c);
+			if (rv == 0)
+				rv = spooffile_send(c->chan, penv->conf);
+		}
 		else if (c->kind == CHILD_TLSD)
 			rv = proc_send_tlsfiles(c);
 		else

@@ -220,6 +220,8 @@ relay_conf_apply(struct mmp_conf *conf, uint32_t gen)
 	proxy_conf(conf);
 	access_conf(conf);
 	badguy_conf();
+	authsvc_conf(conf);
+	spoof_conf_apply();
 	relay_listeners_clear(&env->listeners);
 	while ((l = TAILQ_FIRST(&env->newlisteners)) != NULL) {
 		TAILQ_REMOVE(&env->newlisteners, l, entry);
@@ -249,12 +251,22 @@ relay_conf_imsg(struct imsg *imsg)
 		}
 		return 0;
 	}
-	if (imsg->hdr.type == IMSG_CONF_START)
+	if (imsg->hdr.type == IMSG_CONF_SPOOF) {
+		if (spoof_conf_msg(imsg) == -1) {
+			log_warnx("parent sent a bad SpoofMessageFile message");
+			return -1;
+		}
+		return 0;
+	}
+	if (imsg->hdr.type == IMSG_CONF_START) {
 		relay_listeners_clear(&env->newlisteners);
+		spoof_conf_abort();
+	}
 	rv = conf_rx_imsg(&env->rx, imsg, &conf, &gen, err, sizeof(err));
 	if (rv == -1) {
 		log_warnx("configuration from parent refused: %s", err);
 		relay_listeners_clear(&env->newlisteners);
+		spoof_conf_abort();
 		return -1;
 	}
 	if (rv == 1)
@@ -398,6 +410,7 @@ relay_dispatch_parent(struct chan *ch, struct imsg *imsg)
 	case IMSG_CONF_VDKV:
 	case IMSG_CONF_BGEXCL:
 	case IMSG_CONF_LISTENER:
+	case IMSG_CONF_SPOOF:
 	case IMSG_CONF_END:
 		return relay_conf_imsg(imsg) == -1 ? CHAN_BAD : CHAN_OK;
 	case IMSG_LDAPD_CHANNEL:
@@ -462,6 +475,8 @@ relay_dispatch_ldapd(struct chan *ch, struct imsg *imsg)
 		return relay_lookup_result(imsg);
 	case IMSG_CLIENT_NAME_RESULT:
 		return access_name_answer(imsg);
+	case IMSG_AUTHSVC_ANSWER:
+		return authsvc_answer(imsg);
 	default:
 		return CHAN_UNEXPECTED;
 	}

@@ -33,6 +33,7 @@
 #include "shm.h"
 #include "slab.h"
 #include "statsmsg.h"
+#include "spoofmsg.h"
 #include "tlsmsg.h"
 
 #define CLIENT_IN_MAX_BYTES	(IMAP_CMD_MAX_BYTES + 4096)
@@ -71,6 +72,11 @@
  *      lookup or    a refused login: S_FAILDELAY)
  *      certmap)
  *
+ * A POP3 login whose password mmp-ldapd verified, to a store that cannot
+ * serve the mailbox, may go to S_SPOOF instead (SpoofMessageFile,
+ * SpoofEmptyMailbox, SpoofTempFail): mmpd answers the transaction state
+ * itself until QUIT.
+ *
  * At the login the session becomes an rsession (rsession.c), which keeps
  * only what relaying needs; this struct goes, wiped, with every buffer
  * of the login.
@@ -95,6 +101,8 @@ enum session_state {
 	S_STORE,		/* connecting / logging in to the store */
 	S_FAILDELAY,		/* AuthFailureDelay before the answer */
 	S_BGHOLD,		/* store took it; BadGuy holds the answer */
+	S_SPOOF,		/* POP3: mmpd plays the mailbox (spoof.c) */
+	S_AUTHQUERY,		/* POP3: an MTA's XQUERYAUTH at mmp-ldapd */
 	S_CLOSING,		/* flushing the last words, then close */
 };
 
@@ -140,6 +148,26 @@ enum session_closer {
 struct session;
 struct access_rules;
 
+/*
+ * SpoofMessageFile's message as the relays serve it, checked
+ * (spoof_msg_ok); shared by the configuration that brought it and each
+ * session that shows it, freed by the last (spoof.c).
+ */
+struct spoof_msg {
+	unsigned int	 refs;
+	size_t		 len;
+	size_t		 body;		/* where the body begins */
+	char		 uidl[32];	/* "spoof-" and a hash of the bytes */
+	char		 data[SPOOF_MSG_MAX_BYTES];
+};
+
+/* What a spoofed mailbox holds (spoof_wanted). */
+enum spoof_kind {
+	SPOOF_NONE,
+	SPOOF_EMPTY,			/* no message */
+	SPOOF_MESSAGE,			/* SpoofMessageFile's one message */
+};
+
 /* What differs between IMAP and POP3, called by session.c. */
 struct proto {
 	const char	*name;
@@ -152,6 +180,7 @@ struct proto {
 
 extern const struct proto imap_proto;
 extern const struct proto pop3_proto;
+extern const struct proto spoof_proto;
 
 /* Store side of the login, owned by backend.c. */
 struct backend {
@@ -261,6 +290,9 @@ struct session {
 	char			 finish_why[128];
 	uint64_t		 bytes_in;	/* read from the client */
 	uint64_t		 bytes_out;	/* written to the client */
+	int			 verified;	/* mmp-ldapd checked the password */
+	struct spoof_msg	*spoof;		/* S_SPOOF with a message */
+	int			 spoofdel;	/* S_SPOOF: DELE'd, until RSET */
 	int			 tls;		/* 1: the client side is TLS */
 	int			 tlsd;		/* slot of a RESULT due, -1 */
 	uint8_t			 tlsrole;	/* of that result: tls_role */
@@ -348,6 +380,7 @@ struct relay_env {
 	struct store_nets	 storenets[CONF_NSECT];
 	/* ProxyProtocolNetworks, the same way (proxy.c). */
 	struct store_nets	 proxynets[CONF_NSECT];
+	struct store_nets	 authsvcmtas;	/* AuthServiceClients */
 	struct tlsd_slot	 tlsd[TLSD_MAX];
 	unsigned int		 tlsd_next;	/* round robin among equals */
 	struct handoff_tree	 handoffs;
@@ -360,6 +393,8 @@ struct relay_env {
 	struct chan		*statsch;	/* NULL: no statistics process */
 	struct stats_relay	 stats;		/* relaystats.c */
 	struct shm		 shm;		/* shared with all relays */
+	struct spoof_msg	*spoof;		/* SpoofMessageFile's, or NULL */
+	struct spoof_msg	*newspoof;	/* of the configuration coming */
 };
 
 extern struct relay_env	*env;
@@ -495,5 +530,29 @@ int	relay_stats_channel(struct imsg *);
 
 /* imap.c */
 void	imap_capabilities(const struct session *, char *, size_t);
+
+/*
+ * authsvc.c: AuthService (POP-before-SMTP). A POP3 login is recorded at
+ * mmp-ldapd; an MTA's XQUERYAUTH line before login (1: it was one and
+ * is being answered, 0: not one, to be answered as any other line);
+ * mmp-ldapd's answer; its loss.
+ */
+void	authsvc_note(struct session *);
+int	authsvc_xquery(struct session *, const char *, size_t);
+int	authsvc_answer(struct imsg *);
+void	authsvc_fail_all(void);
+void	authsvc_conf(const struct mmp_conf *);
+
+/*
+ * spoof.c: what a failed POP3 login gets instead of its failure (temp: a
+ * temporary one), SPOOF_NONE for the failure; the spoofed session, why
+ * said in its log line; IMSG_CONF_SPOOF; a reference let go.
+ */
+enum spoof_kind spoof_wanted(const struct session *, int temp);
+void	spoof_start(struct session *, enum spoof_kind, const char *why);
+int	spoof_conf_msg(struct imsg *);
+void	spoof_conf_apply(void);
+void	spoof_conf_abort(void);
+void	spoof_release(struct spoof_msg *);
 
 #endif /* MMPD_RELAY_H */

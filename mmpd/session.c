@@ -218,6 +218,7 @@ session_free(struct session *s)
 	tls_pending_clear(s);
 	if (s->cert != NULL)
 		freezero(s->cert, sizeof(*s->cert));
+	spoof_release(s->spoof);
 	if (s->rev != NULL)
 		event_free(s->rev);
 	if (s->wev != NULL)

@@ -59,7 +59,8 @@ check_answer(const struct imsg *imsg)
 		return;
 	if (a.status >= LOOKUP_MAX || a.naddr > MMP_ADDRS_MAX ||
 	    (a.status == LOOKUP_OK && a.naddr == 0) ||
-	    strpbrk(a.replay, "\r\n") != NULL)
+	    strpbrk(a.replay, "\r\n") != NULL || a.verified > 1 ||
+	    (a.verified && a.status != LOOKUP_OK && a.status != LOOKUP_HELD))
 		abort();
 	msg_writer_init(&w);
 	lookup_answer_write(&w, &a);

@@ -59,6 +59,30 @@ check_cmd(const struct pop3_cmd *cmd, const char *line, size_t len)
 	}
 }
 
+/* A number taken is digits only, at most 9, and its value. */
+static void
+check_numbers(const struct pop3_cmd *cmd)
+{
+	unsigned long	n, v;
+	size_t		i;
+	int		a;
+
+	for (a = 0; a < cmd->argc; a++) {
+		if (pop3_number(cmd->argv[a], cmd->arglen[a], &n) == -1)
+			continue;
+		if (cmd->arglen[a] == 0 ||
+		    cmd->arglen[a] > POP3_NUMBER_DIGITS_MAX)
+			abort();
+		for (i = 0, v = 0; i < cmd->arglen[a]; i++) {
+			if (cmd->argv[a][i] < '0' || cmd->argv[a][i] > '9')
+				abort();
+			v = v * 10 + (unsigned long)(cmd->argv[a][i] - '0');
+		}
+		if (v != n)
+			abort();
+	}
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -73,6 +97,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (pop3_parse(line, size, &cmd, err, sizeof(err)) == 0) {
 		check_cmd(&cmd, line, size);
 		check_apop(&cmd);
+		check_numbers(&cmd);
 	} else if (err[0] == '\0' || cmd.argc != 0)
 		abort();
 	free(line);

@@ -38,7 +38,7 @@ default:ldapurl ldap://127.0.0.1/o=test\r
 default:BindPass "top \\"secret\\" pw"\r
 default:SSLEnable on\r
 default:SSLPorts 1993\r
-default:AuthService yes\r
+default:AdminPolicy group\r
 default:Timeout 900\r
 default:ServerDownAlert "say \\"hi\\" \\\\ later"\r
 default:SSLCertFile "{d}/a.pem  {d}/b.pem"\r
@@ -171,8 +171,8 @@ def test_dump(d):
             ("********", "ImapProxyAService.cfg:2", False),
         ("ImapProxyAService.cfg", "SSLEnable"):
             ("yes", "ImapProxyAService.cfg:3", False),
-        ("ImapProxyAService.cfg", "AuthService"):
-            ("yes", "ImapProxyAService.cfg:5", True),
+        ("ImapProxyAService.cfg", "AdminPolicy"):
+            ("group", "ImapProxyAService.cfg:5", True),
         ("ImapProxyAService.cfg", "CRAMs"): ("no", "default", False),
         ("ImapProxyAService.cfg", "PreAuth"): ("no", "default", False),
         ("ImapProxyAService.cfg", "Timeout"):
@@ -211,7 +211,7 @@ def test_dump(d):
                  err) is not None,
        "warning for an unknown key, with file:line", err)
     ok("ImapProxyAService.cfg: set but not in effect in this version: "
-       "AuthService" in err, "notice for keys not in effect", err)
+       "AdminPolicy" in err, "notice for keys not in effect", err)
     ok("not available in this version" not in err and "next step" not in err,
        "no warning for the TLS listener any more", err)
     ok("ImapProxyAService.cfg:10: mmpd uses PEM files; SSLCacheDir is "

@@ -427,7 +427,7 @@ def certmap_payload(sect, name, issuer, dncomps=None, filtercomps=None):
 
 
 LookupResult = collections.namedtuple(
-    "LookupResult", "reqid status detail dn mailhost user addrs")
+    "LookupResult", "reqid status detail dn mailhost user addrs verified")
 
 
 def ldapd_conf(slapd, **imap_pop):
@@ -515,13 +515,15 @@ class Relay:
         reqid, status = r.u64(), r.u8()
         detail, dn, mailhost, user = r.str(), r.str(), r.str(), r.str()
         addrs = [r.str() for _ in range(r.u8())]
+        verified = r.u8()
         r.end()
         return LookupResult(reqid, LOOKUP_NAME.get(status, status),
                             detail.decode(errors="replace"),
                             dn.decode(errors="replace"),
                             mailhost.decode(errors="replace"),
                             user.decode(errors="replace"),
-                            [a.decode(errors="replace") for a in addrs])
+                            [a.decode(errors="replace") for a in addrs],
+                            verified)
 
     @staticmethod
     def certmap_payload(reqid, fields, issuer="CN=Test CA", subject=None,

@@ -1049,7 +1049,7 @@ protocol imap {{
 }}
 protocol pop3 {{
   mail_max_userip_connections = {pl}
-}}
+{pop3lock}}}
 """.format(name=self.name, pid=os.getpid(), d=self.dir, addr=self.addr,
            ip=self.imap_port, pp=self.pop_port, pl=t["process_limit"],
            cl=t["client_limit"], cl3=t["client_limit"] * 10 + 100,
@@ -1057,6 +1057,8 @@ protocol pop3 {{
            trusted="login_trusted_networks = %s\n" %
            t["login_trusted_networks"] if t.get("login_trusted_networks")
            else "",
+           pop3lock="  pop3_lock_session = yes\n"
+           if t.get("pop3_lock_session") else "",
            masterdb=self._master_conf(),
            isp=self.tls[1] if self.tls else 0,
            psp=self.tls[2] if self.tls else 0)

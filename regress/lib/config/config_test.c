@@ -129,6 +129,30 @@ static const struct lcase lcases[] = {
 	    "imapproxy@143\n", L_OK, "default:LogDir log\n", NULL, NULL,
 	    SVC_IMAP, CK_LDAPURL, "ldap://localhost/o=test" },
 
+	{ "banner", A_OK, L_OK, L_OK "default:Banner \"Siroe POP, "
+	    "ready\"\n", NULL, NULL, SVC_POP, CK_BANNER, "Siroe POP, ready" },
+	{ "banner with <", A_OK, L_OK "default:Banner a <b@c> d\n", L_OK,
+	    "ImapProxyAService.cfg:2: Banner: only printable ASCII without < "
+	    "and > (byte 0x3c at 2)", NULL, 0, 0, NULL },
+	{ "banner with tab", A_OK, L_OK, L_OK "default:Banner \"a\tb\"\n",
+	    "PopProxyAService.cfg:2: Banner: only printable ASCII without < "
+	    "and > (byte 0x09 at 1)", NULL, 0, 0, NULL },
+	{ "banner 8-bit", A_OK, L_OK, L_OK "default:Banner caf\xc3\xa9\n",
+	    "PopProxyAService.cfg:2: Banner: only printable ASCII without < "
+	    "and > (byte 0xc3 at 3)", NULL, 0, 0, NULL },
+	{ "banner empty", A_OK, L_OK "default:Banner \"\"\n", L_OK,
+	    "ImapProxyAService.cfg:2: Banner: empty", NULL, 0, 0, NULL },
+	{ "banner too long", A_OK, L_OK "default:Banner "
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
+	    L_OK, "ImapProxyAService.cfg:2: Banner: longer than 200 bytes",
+	    NULL, 0, 0, NULL },
+	{ "banner of 200", A_OK, L_OK "default:Banner "
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
+	    L_OK, NULL, NULL, 0, 0, NULL },
 	{ "bad int", A_OK, L_OK "default:Timeout abc\n", L_OK,
 	    "ImapProxyAService.cfg:2: Timeout: \"abc\" is not a number",
 	    NULL, 0, 0, NULL },

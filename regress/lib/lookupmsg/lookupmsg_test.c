@@ -350,6 +350,23 @@ test_answer(void)
 	(void)strlcpy(a.replay, "dave\nx", sizeof(a.replay));
 	tap_is_int(answer_roundtrip(&a, &got), -1, "replay name with LF "
 	    "refused");
+	answer_ok(&a);
+	a.verified = 1;
+	tap_ok(answer_roundtrip(&a, &got) == 0 && got.verified == 1,
+	    "verified read back");
+	a.status = LOOKUP_HELD;
+	a.naddr = 0;
+	tap_ok(answer_roundtrip(&a, &got) == 0 && got.verified == 1 &&
+	    got.status == LOOKUP_HELD, "HELD, verified, no address taken");
+	a.status = LOOKUP_NOUSER;
+	tap_is_int(answer_roundtrip(&a, &got), -1, "verified with NOUSER "
+	    "refused");
+	a.status = LOOKUP_BADPASS;
+	tap_is_int(answer_roundtrip(&a, &got), -1, "verified with BADPASS "
+	    "refused");
+	answer_ok(&a);
+	a.verified = 2;
+	tap_is_int(answer_roundtrip(&a, &got), -1, "verified 2 refused");
 
 	/* Hand-made: more addresses than MMP_ADDRS_MAX, a trailing byte. */
 	answer_ok(&a);
@@ -363,6 +380,7 @@ test_answer(void)
 	msg_add_u8(&w, MMP_ADDRS_MAX + 1);
 	for (i = 0; i <= MMP_ADDRS_MAX; i++)
 		msg_add_str(&w, "192.0.2.1");
+	msg_add_u8(&w, 0);
 	as_imsg(&w, &imsg);
 	tap_is_int(lookup_answer_read(&imsg, &got), -1, "%d addresses refused",
 	    MMP_ADDRS_MAX + 1);
@@ -372,6 +390,12 @@ test_answer(void)
 	as_imsg(&w, &imsg);
 	tap_is_int(lookup_answer_read(&imsg, &got), -1, "trailing byte "
 	    "refused");
+	msg_writer_init(&w);
+	lookup_answer_write(&w, &a);
+	w.len--;
+	as_imsg(&w, &imsg);
+	tap_is_int(lookup_answer_read(&imsg, &got), -1, "answer without its "
+	    "verified byte refused");
 }
 
 int

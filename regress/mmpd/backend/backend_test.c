@@ -83,6 +83,7 @@ enum outcome {
 	OUT_OK,		/* session_login_ok */
 	OUT_AUTH,	/* session_login_failed, LOGIN_FAIL_AUTH */
 	OUT_STORE,	/* session_login_failed, LOGIN_FAIL_STORE */
+	OUT_SPOOF,	/* spoof_start */
 };
 
 struct script {
@@ -100,6 +101,7 @@ struct script {
 	const char	*mailhost;	/* NULL: "" (servername: address) */
 	int		 cert;		/* a certificate login: no password */
 	int		 cram;		/* a CRAM login (enum cram_mech) */
+	int		 verified;	/* mmp-ldapd verified the password */
 	struct step	 steps[STEPS_MAX];
 	enum outcome	 want;
 	const char	*client;	/* OK: the client gets this */
@@ -125,6 +127,7 @@ struct store {
 static struct {
 	int		 nok;
 	int		 nfail;
+	int		 nspoof;
 	enum login_fail	 why;
 	char		 detail[512];
 	char		 beaddr[ADDR_TEXT_BYTES];
@@ -566,6 +569,37 @@ static const struct script scripts[] = {
 	    EXPECT(0, "PASS secret\r\n"), SEND(0, "-ERR [AUTH] nope\r\n") },
 	.want = OUT_AUTH, .detail = "refused: -ERR [AUTH] nope",
 }, {
+	.name = "pop3 [IN-USE] at PASS, verified: spoofed", .svc = SVC_POP,
+	.verified = 1,
+	.steps = { ACCEPT(0), SEND(0, "+OK hi\r\n"),
+	    EXPECT(0, "USER bob\r\n"), SEND(0, "+OK\r\n"),
+	    EXPECT(0, "PASS secret\r\n"),
+	    SEND(0, "-ERR [IN-USE] Mailbox is locked\r\n") },
+	.want = OUT_SPOOF, .detail = "temporary failure",
+}, {
+	.name = "pop3 [SYS/TEMP] at PASS, verified: spoofed", .svc = SVC_POP,
+	.verified = 1,
+	.steps = { ACCEPT(0), SEND(0, "+OK hi\r\n"),
+	    EXPECT(0, "USER bob\r\n"), SEND(0, "+OK\r\n"),
+	    EXPECT(0, "PASS secret\r\n"),
+	    SEND(0, "-ERR [sys/temp] later\r\n") },
+	.want = OUT_SPOOF, .detail = "temporary failure",
+}, {
+	.name = "pop3 [IN-USE] at PASS, not verified", .svc = SVC_POP,
+	.steps = { ACCEPT(0), SEND(0, "+OK hi\r\n"),
+	    EXPECT(0, "USER bob\r\n"), SEND(0, "+OK\r\n"),
+	    EXPECT(0, "PASS secret\r\n"),
+	    SEND(0, "-ERR [IN-USE] Mailbox is locked\r\n") },
+	.want = OUT_AUTH, .detail = "refused: -ERR [IN-USE]",
+}, {
+	.name = "pop3 [AUTH] at PASS, verified: no spoof", .svc = SVC_POP,
+	.verified = 1,
+	.steps = { ACCEPT(0), SEND(0, "+OK hi\r\n"),
+	    EXPECT(0, "USER bob\r\n"), SEND(0, "+OK\r\n"),
+	    EXPECT(0, "PASS secret\r\n"),
+	    SEND(0, "-ERR x [IN-USE]\r\n") },
+	.want = OUT_AUTH, .detail = "refused: -ERR x [IN-USE]",
+}, {
 	.name = "pop3 -ERR at USER", .svc = SVC_POP,
 	.steps = { ACCEPT(0), SEND(0, "+OK hi\r\n"),
 	    EXPECT(0, "USER bob\r\n"), SEND(0, "-ERR who\r\n") },
@@ -693,6 +727,25 @@ session_login_failed(struct session *s, enum login_fail why,
 	rec.nfail++;
 	rec.why = why;
 	(void)strlcpy(rec.detail, detail, sizeof(rec.detail));
+}
+
+/*
+ * spoof.c's decision, as far as backend.c is concerned: a temporary
+ * failure of a verified password is spoofed (SpoofTempFail yes).
+ */
+enum spoof_kind
+spoof_wanted(const struct session *s, int temp)
+{
+	return s->verified && temp ? SPOOF_EMPTY : SPOOF_NONE;
+}
+
+void
+spoof_start(struct session *s, enum spoof_kind kind, const char *why)
+{
+	(void)kind;
+	backend_free(&s->be);
+	rec.nspoof++;
+	(void)strlcpy(rec.detail, why, sizeof(rec.detail));
 }
 
 void
@@ -1104,6 +1157,7 @@ session_setup(const struct script *sc)
 	s->be.fd = -1;
 	s->tlsd = -1;
 	s->id = 0x1234;
+	s->verified = sc->verified;
 	if (sc->mailhost != NULL)
 		(void)strlcpy(s->mailhost, sc->mailhost, sizeof(s->mailhost));
 	(void)strlcpy(s->tag, TAG, sizeof(s->tag));
@@ -1138,6 +1192,8 @@ outcome_name(enum outcome o)
 		return "login_failed AUTH";
 	case OUT_STORE:
 		return "login_failed STORE";
+	case OUT_SPOOF:
+		return "spoof_start";
 	}
 	return "?";
 }
@@ -1193,11 +1249,14 @@ check_outcome(const struct script *sc, int port, double secs)
 
 	if (rec.nok > 0)
 		got = OUT_OK;
+	else if (rec.nspoof > 0)
+		got = OUT_SPOOF;
 	else if (rec.nfail > 0)
 		got = rec.why == LOGIN_FAIL_AUTH ? OUT_AUTH : OUT_STORE;
 	tap_is_str(outcome_name(got), outcome_name(sc->want), "%s: outcome",
 	    sc->name);
-	tap_is_int(rec.nok + rec.nfail, 1, "%s: told once", sc->name);
+	tap_is_int(rec.nok + rec.nfail + rec.nspoof, 1, "%s: told once",
+	    sc->name);
 	if (got == OUT_OK && sc->want == OUT_OK)
 		check_ok(sc, port);
 	else if (sc->want != OUT_OK)

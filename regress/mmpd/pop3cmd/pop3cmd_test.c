@@ -147,6 +147,44 @@ test_limits(void)
 	}
 }
 
+static const struct {
+	const char	*s;
+	size_t		 len;
+	int		 rv;
+	unsigned long	 n;
+} numbers[] = {
+	{ "1", 1, 0, 1 },
+	{ "0", 1, 0, 0 },
+	{ "007", 3, 0, 7 },
+	{ "999999999", 9, 0, 999999999 },
+	{ "1000000000", 10, -1, 0 },
+	{ "", 0, -1, 0 },
+	{ "+1", 2, -1, 0 },
+	{ "-1", 2, -1, 0 },
+	{ " 1", 2, -1, 0 },
+	{ "1 ", 2, -1, 0 },
+	{ "1a", 2, -1, 0 },
+	{ "0x1", 3, -1, 0 },
+	{ "1\0002", 3, -1, 0 },
+	{ "12", 1, 0, 1 },		/* len is honoured */
+};
+
+static void
+test_numbers(void)
+{
+	unsigned long	n;
+	size_t		i;
+	int		rv;
+
+	for (i = 0; i < sizeof(numbers) / sizeof(numbers[0]); i++) {
+		n = 12345;
+		rv = pop3_number(numbers[i].s, numbers[i].len, &n);
+		tap_ok(rv == numbers[i].rv && n == numbers[i].n,
+		    "number %zu (\"%.*s\"): %d, %lu", i, (int)numbers[i].len,
+		    numbers[i].s, numbers[i].rv, numbers[i].n);
+	}
+}
+
 int
 main(void)
 {
@@ -155,5 +193,6 @@ main(void)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		run_case(i, &cases[i]);
 	test_limits();
+	test_numbers();
 	return tap_done();
 }

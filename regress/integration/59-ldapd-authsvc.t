@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+# mmp-ldapd's AuthService table, spoken to as relays do (IMSG_AUTHSVC_*):
+# a login one relay records is answered to another (one table for all),
+# per domain and address, until its TTL; a malformed record or query
+# (an address not in inet_ntop's form, a user with CR LF, a TTL of 0 or
+# over the maximum, a trailing byte) loses that relay its channel and
+# nothing else: the other relays are still answered.
+
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mmptest as T  # noqa: E402
+import ldapdharness as H  # noqa: E402
+
+TTL = 2
+
+
+def record(domain, addr, user, ttl, extra=b""):
+    return H.Writer().str(domain).str(addr).str(user).u32(ttl).raw(extra)
+
+
+def query(reqid, domain, addr, extra=b""):
+    return H.Writer().u64(reqid).str(domain).str(addr).raw(extra)
+
+
+def answer(ld, relay):
+    """(reqid, user) of the next IMSG_AUTHSVC_ANSWER, read strictly."""
+    if not ld.wait_for(lambda: relay.chan.msgs, H.WAIT_SEC,
+                       lambda: relay.chan.eof):
+        return None
+    m = relay.chan.msgs.popleft()
+    if m.type != H.IMSG["IMSG_AUTHSVC_ANSWER"] or m.fd is not None:
+        raise ValueError("mmp-ldapd sent %s" % H.IMSG_NAME.get(m.type))
+    r = H.Reader(m.payload)
+    reqid, user = r.u64(), r.str()
+    r.end()
+    return reqid, user.decode(errors="replace")
+
+
+def ask(ld, relay, reqid, domain, addr):
+    relay.send(H.IMSG["IMSG_AUTHSVC_QUERY"], query(reqid, domain, addr))
+    return answer(ld, relay)
+
+
+def main(tap):
+    T.need_root()
+    T.ensure_users()
+    env = T.Env("ldapd-authsvc", tap)
+    env.slapd = T.Slapd(env)
+    env.slapd.start()
+    ld = H.Ldapd(env, tap).start(H.ldapd_conf(env.slapd))
+    r0, r1 = ld.relay(0), ld.relay(1)
+
+    r0.send(H.IMSG["IMSG_AUTHSVC_RECORD"],
+            record("", "192.0.2.7", "pat", TTL))
+    r0.send(H.IMSG["IMSG_AUTHSVC_RECORD"],
+            record("x", "2001:db8::7", "quinn@x", 600))
+    tap.is_(ask(ld, r1, 7, "", "192.0.2.7"), (7, "pat"),
+            "recorded by relay 0, answered to relay 1")
+    tap.is_(ask(ld, r1, 8, "x", "192.0.2.7"), (8, ""),
+            "another domain: nobody")
+    tap.is_(ask(ld, r1, 9, "", "192.0.2.8"), (9, ""),
+            "another address: nobody")
+    tap.is_(ask(ld, r0, 10, "x", "2001:db8::7"), (10, "quinn@x"),
+            "an IPv6 address in domain x")
+    r1.send(H.IMSG["IMSG_AUTHSVC_RECORD"],
+            record("", "192.0.2.7", "rob", TTL))
+    tap.is_(ask(ld, r0, 11, "", "192.0.2.7"), (11, "rob"),
+            "a later login from the address replaces the earlier one")
+
+    bad = (
+        ("an address with a leading zero", "IMSG_AUTHSVC_RECORD",
+         record("", "192.0.2.07", "pat", 60)),
+        ("an IPv6 address in capitals", "IMSG_AUTHSVC_RECORD",
+         record("", "2001:DB8::7", "pat", 60)),
+        ("a user with CR LF", "IMSG_AUTHSVC_RECORD",
+         record("", "192.0.2.7", "pat\r\n+OK root", 60)),
+        ("an empty user", "IMSG_AUTHSVC_RECORD",
+         record("", "192.0.2.7", "", 60)),
+        ("a TTL of 0", "IMSG_AUTHSVC_RECORD",
+         record("", "192.0.2.7", "pat", 0)),
+        ("a TTL over 604800", "IMSG_AUTHSVC_RECORD",
+         record("", "192.0.2.7", "pat", 604801)),
+        ("a domain with a blank", "IMSG_AUTHSVC_RECORD",
+         record("a b", "192.0.2.7", "pat", 60)),
+        ("a record with a trailing byte", "IMSG_AUTHSVC_RECORD",
+         record("", "192.0.2.7", "pat", 60, b"\0")),
+        ("a query for a name", "IMSG_AUTHSVC_QUERY",
+         query(1, "", "mta.example")),
+        ("a short query", "IMSG_AUTHSVC_QUERY",
+         H.Writer().u64(1).str("")),
+        ("an answer sent to mmp-ldapd", "IMSG_AUTHSVC_ANSWER",
+         H.Writer().u64(1).str("pat")),
+    )
+    for i, (what, type_, payload) in enumerate(bad):
+        r = ld.relay(2 + i)
+        r.send(H.IMSG[type_], payload)
+        tap.ok(r.closed(), "%s: that relay's channel is closed" % what)
+    tap.ok(ld.alive(), "mmp-ldapd goes on")
+    tap.is_(ask(ld, r1, 12, "", "192.0.2.7"), (12, "rob"),
+            "the other relays are still answered, the table intact")
+
+    time.sleep(TTL + 1.2)
+    tap.is_(ask(ld, r1, 13, "", "192.0.2.7"), (13, ""),
+            "after its TTL (%d s): nobody" % TTL)
+    tap.is_(ask(ld, r1, 14, "x", "2001:db8::7"), (14, "quinn@x"),
+            "an entry with a longer TTL stays")
+    ld.stop()
+
+
+T.run(main)
