@@ -842,9 +842,18 @@ test_samples(void)
 	    1, "sample: one certificate");
 	conf_later_keys(conf, CONF_GLOBAL, later, sizeof(later));
 	tap_is_str(later, "", "conf_later_keys: none in AService.cfg");
-	conf_later_keys(conf, SVC_IMAP, later, 30);
-	tap_ok(strlen(later) < 30 && strcmp(later + strlen(later) - 3, "...")
-	    == 0, "conf_later_keys: short buffer: %s", later);
+	conf_free(conf);
+	/* Keys of features still to come, more than a short buffer holds. */
+	conf = NULL;
+	if (setup(A_OK, L_OK "default:AdminPolicy group\n"
+	    "default:TCPAccessAttr mailAllowedServiceAccess\n"
+	    "default:CertmapDN o=certs\n", L_OK) == 0)
+		conf = conf_load(tmpdir, err, sizeof(err));
+	if (conf != NULL)
+		conf_later_keys(conf, SVC_IMAP, later, 30);
+	tap_ok(conf != NULL && strlen(later) < 30 &&
+	    strcmp(later + strlen(later) - 3, "...") == 0,
+	    "conf_later_keys: short buffer: %s", conf != NULL ? later : err);
 	conf_free(conf);
 }
 
