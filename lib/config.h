@@ -57,6 +57,7 @@ enum conf_type {
 				   CONF_PATHS_MAX; "" = none */
 	CT_TLSPROTOS,		/* TLSv1.2 and/or TLSv1.3 */
 	CT_REPLAYFMT,		/* ReplayFormat, see lib/loginname.h */
+	CT_CONNLIMITS,		/* IP|MASK:NUM realms, see connlimits.h */
 };
 
 #define CONF_PATHS_MAX	16	/* = TLS_CERTS_MAX (lib/tlsmsg.h) */

@@ -213,6 +213,7 @@ relay_conf_apply(struct mmp_conf *conf, uint32_t gen)
 	env->gen = gen;
 	conf_log_levels(conf, env->verbose);
 	relay_conf_storenets(conf);
+	limits_conf(conf);
 	relay_listeners_clear(&env->listeners);
 	while ((l = TAILQ_FIRST(&env->newlisteners)) != NULL) {
 		TAILQ_REMOVE(&env->newlisteners, l, entry);
@@ -585,6 +586,7 @@ relay_setup(int argc, char *argv[])
 	TAILQ_INIT(&env->listeners);
 	TAILQ_INIT(&env->newlisteners);
 	RB_INIT(&env->sessions);
+	TAILQ_INIT(&env->preauth);
 	env->nextid = ((uint64_t)env->index << 48) | 1;
 	env->nexthandoff = env->nextid;
 	RB_INIT(&env->handoffs);

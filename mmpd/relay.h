@@ -19,6 +19,7 @@
 #include "crammd5.h"
 #include "config.h"
 #include "confmsg.h"
+#include "connlimits.h"
 #include "imapcmd.h"
 #include "imsg.h"
 #include "lookupmsg.h"
@@ -156,6 +157,11 @@ struct session {
 	struct buf		 out;
 	char			 client[ADDR_TEXT_BYTES];
 	char			 local[ADDR_TEXT_BYTES];
+	struct sockaddr_storage	 peer;		/* the client's address */
+	struct shm_key		 connkey;	/* its ConnLimits count */
+	uint8_t			 conncounted;	/* 1: counted in env->shm */
+	uint8_t			 inpreauth;	/* on env->preauth, counted */
+	TAILQ_ENTRY(session)	 preauth;	/* oldest first */
 	/*
 	 * Its virtual domain (vdmap) by local, -1 none, as found under
 	 * configuration vdgen; session_vd() finds it again after a reload.
@@ -196,6 +202,7 @@ struct session {
 	struct timeval		 start;
 };
 RB_HEAD(session_tree, session);
+TAILQ_HEAD(session_list, session);
 
 /*
  * A session once the store took its login: what relaying and its last
@@ -210,6 +217,8 @@ struct rsession {
 	struct relay_dir	 down;		/* store -> client */
 	struct timeval		 start;
 	char			 client[ADDR_TEXT_BYTES];
+	struct shm_key		 connkey;	/* the session's, moved here */
+	uint8_t			 conncounted;
 };
 /* Sessions waiting for a TLS_RESULT, by the id of their handoff (tls.c). */
 RB_HEAD(handoff_tree, session);
@@ -237,6 +246,12 @@ struct store_nets {
 	struct netmask	 v[NETLIST_MAX];
 };
 
+/* ConnLimits of one service, parsed once per configuration. */
+struct conn_limits {
+	size_t			 n;
+	struct connlimit	 v[CONNLIMITS_MAX];
+};
+
 /* One channel to an mmp-tlsd, by the parent's index of that mmp-tlsd. */
 struct tlsd_slot {
 	struct chan		*ch;		/* NULL: none now */
@@ -260,9 +275,13 @@ struct relay_env {
 	struct session_tree	 sessions;
 	uint64_t		 nextid;
 	unsigned int		 nsessions;
+	unsigned int		 nclosing;	/* of them, in S_CLOSING */
+	/* Sessions before their login and not closing, oldest first. */
+	struct session_list	 preauth;
 	int			 draining;
 	struct event		*accept_pause;
 	struct store_nets	 storenets[CONF_NSECT];
+	struct conn_limits	 connlimits[CONF_NSECT];
 	struct tlsd_slot	 tlsd[TLSD_MAX];
 	unsigned int		 tlsd_next;	/* round robin among equals */
 	struct handoff_tree	 handoffs;
@@ -355,6 +374,16 @@ int	tls_draining(struct chan *, struct imsg *);
 int	handoff_cmp(struct session *, struct session *);
 RB_PROTOTYPE(handoff_tree, session, handoff, handoff_cmp)
 void	tls_channel_lost(struct chan *, const char *);
+
+/*
+ * limits.c: limits_admit runs once the client's address is known, before
+ * any greeting: 0 admitted, -1 refused (error line queued, finishing).
+ */
+void	limits_conf(const struct mmp_conf *);
+int	limits_admit(struct session *);
+void	limits_session_end(const struct shm_key *, uint8_t *);
+/* s is no longer before its login (logged in, closing or freed). */
+void	limits_preauth_end(struct session *);
 
 /* imap.c */
 void	imap_capabilities(const struct session *, char *, size_t);

@@ -103,6 +103,7 @@ rsession_close(struct rsession *r, const char *why)
 	pump_free(&r->down);
 	close(client);
 	close(store);
+	limits_session_end(&r->connkey, &r->conncounted);
 	slab_put(&env->rsessions, r);
 	env->nsessions--;
 	rsession_trim_soon();
@@ -163,6 +164,8 @@ rsession_start(const struct session *s)
 	r->svc = s->svc;
 	r->start = s->start;
 	(void)strlcpy(r->client, s->client, sizeof(r->client));
+	r->connkey = s->connkey;
+	r->conncounted = s->conncounted;
 	pump_clear(&r->up);
 	pump_clear(&r->down);
 	r->up.arg = r->down.arg = r;

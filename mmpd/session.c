@@ -128,6 +128,7 @@ session_accept(int fd, const struct relay_listener *l,
 	s->tlsd = -1;
 	s->be.fd = -1;
 	gettimeofday(&s->start, NULL);
+	s->peer = *peer;
 	addr_text(peer, s->client, sizeof(s->client));
 	len = sizeof(ss);
 	if (l->local[0] != '\0')
@@ -158,6 +159,8 @@ session_accept(int fd, const struct relay_listener *l,
 	s->login_deadline = now.tv_sec + conf_num(env->conf, svc,
 	    CK_LOGINTIMEOUT);
 	session_login_timer(s);
+	if (limits_admit(s) == -1)
+		return;
 	/* The handshake counts against the login timeout too. */
 	if (tls) {
 		session_tls_begin(s);
@@ -221,6 +224,10 @@ session_close(struct session *s, const char *why)
 	if (why != NULL)
 		session_log(s, LOG_INFO, "closed: %s; 0 bytes up, 0 down, "
 		    "%ld s", why, secs);
+	limits_session_end(&s->connkey, &s->conncounted);
+	limits_preauth_end(s);
+	if (s->state == S_CLOSING)
+		env->nclosing--;
 	session_free(s);
 	env->nsessions--;
 	relay_session_closed();
@@ -238,6 +245,8 @@ session_finish(struct session *s, const char *why)
 	if (s->state == S_CLOSING)
 		return;
 	s->state = S_CLOSING;
+	env->nclosing++;
+	limits_preauth_end(s);
 	event_del(s->rev);
 	tls_pending_clear(s);
 	backend_free(&s->be);
@@ -405,6 +414,7 @@ session_relay_start(struct session *s)
 	 */
 	if (rsession_start(s) == NULL)
 		return -1;
+	limits_preauth_end(s);
 	event_del(s->rev);
 	event_del(s->wev);
 	event_del(s->be.ev);

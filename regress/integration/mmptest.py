@@ -1207,7 +1207,10 @@ class Mmpd:
                   "AuthFailureDelay": 0,
                   "LdapTimeout": 5, "ConnectTimeout": 5,
                   "StoreNetworks": "127.0.0.0/8",
-                  "LoginTimeout": 30, "Timeout": 120, "LogLevel": 6}
+                  "LoginTimeout": 30, "Timeout": 120, "LogLevel": 6,
+                  # The product default, written out: a test that holds
+                  # more than 20 connections from one address sets its own.
+                  "ConnLimits": "0.0.0.0|0.0.0.0:20"}
         self.conf_imap = dict(common)
         self.conf_imap.update({
             "BacksidePort": getattr(env, "store_imap_port", 143),
@@ -1396,11 +1399,14 @@ class Mmpd:
                 return m
             time.sleep(0.1)
 
-    def imap(self, port=None, timeout=10):
-        return Imap(self.host, port or self.imap_ports[0], timeout)
+    def imap(self, port=None, timeout=10, source=None):
+        """source: the client's own address (127.0.0.x), for limits."""
+        return Imap(self.host, port or self.imap_ports[0], timeout,
+                    source=source)
 
-    def pop3(self, port=None, timeout=10, rcvbuf=None):
-        return Pop(self.host, port or self.pop_ports[0], timeout, rcvbuf)
+    def pop3(self, port=None, timeout=10, rcvbuf=None, source=None):
+        return Pop(self.host, port or self.pop_ports[0], timeout, rcvbuf,
+                   source=source)
 
     # --- TLS clients. ctx: an ssl.SSLContext (tls_context() by default:
     # the test CA, host name checked); server_hostname "localhost" (SNI and
@@ -1441,10 +1447,14 @@ class Mmpd:
 class Conn:
     """A line-oriented TCP client with timeouts and raw access."""
 
-    def __init__(self, host, port, timeout=10, rcvbuf=None, tls=None):
+    def __init__(self, host, port, timeout=10, rcvbuf=None, tls=None,
+                 source=None):
         """tls: (ssl context, server_hostname, session or None): TLS from
-        the first byte."""
-        if rcvbuf is None:
+        the first byte. source: the local address to connect from."""
+        if source is not None:
+            self.sock = socket.create_connection((host, port), timeout,
+                                                 source_address=(source, 0))
+        elif rcvbuf is None:
             self.sock = socket.create_connection((host, port), timeout)
         else:
             # Before connect, so that the window is small from the start.
@@ -1559,8 +1569,8 @@ def imap_quote(s):
 
 
 class Imap(Conn):
-    def __init__(self, host, port, timeout=10, tls=None):
-        super().__init__(host, port, timeout, tls=tls)
+    def __init__(self, host, port, timeout=10, tls=None, source=None):
+        super().__init__(host, port, timeout, tls=tls, source=source)
         self.tagn = 0
         self.greeting = self.readline()
 
@@ -1612,8 +1622,9 @@ def strip_tag(line):
 
 
 class Pop(Conn):
-    def __init__(self, host, port, timeout=10, rcvbuf=None, tls=None):
-        super().__init__(host, port, timeout, rcvbuf, tls=tls)
+    def __init__(self, host, port, timeout=10, rcvbuf=None, tls=None,
+                 source=None):
+        super().__init__(host, port, timeout, rcvbuf, tls=tls, source=source)
         self.greeting = self.readline()
 
     def cmd(self, text):

@@ -244,7 +244,8 @@ fake_read(struct fake *f)
 		while ((r = imsg_get(&f->ib, &imsg)) == 1) {
 			if (imsg.hdr.type < IMSG_MAX)
 				f->got[imsg.hdr.type]++;
-			if (imsg.fd != -1)
+			/* The shared memory: counted apart (got[IMSG_SHM]). */
+			if (imsg.fd != -1 && imsg.hdr.type != IMSG_SHM)
 				f->fds++;
 			if (f->nseq < SEQ_MAX)
 				f->seq[f->nseq++] = imsg.hdr.type;
@@ -379,6 +380,8 @@ setup(void)
 	    (penv->conf = conf_new()) == NULL)
 		die("setup");
 	penv->gen = 1;
+	if ((penv->shmfd = shm_create()) == -1)
+		die("shm_create");
 	(void)signal(SIGPIPE, SIG_IGN);
 	log_init("mmpd", 1, LOG_DEBUG);
 	log_set_sink(capture_log);
@@ -820,6 +823,9 @@ test_tlsd(void)
 	tap_ok(r->got[IMSG_LDAPD_CHANNEL] == 1 && r->got[IMSG_TLSD_CHANNEL] == 2
 	    && r->fds == 2 + 1, "a relay gets a channel to mmp-ldapd and to "
 	    "each mmp-tlsd (%u)", r->got[IMSG_TLSD_CHANNEL]);
+	tap_ok(r->got[IMSG_SHM] == 1 && r->nseq > 0 && r->seq[0] == IMSG_SHM &&
+	    r->u32[IMSG_SHM] < SHM_SECTIONS, "a relay gets the shared memory "
+	    "first, with its section (%u)", r->u32[IMSG_SHM]);
 	tap_ok(t0->got[IMSG_RELAY_CHANNEL] == 1 && t1->got[IMSG_RELAY_CHANNEL]
 	    == 1 && t1->u32[IMSG_RELAY_CHANNEL] == 7 &&
 	    ldapd->got[IMSG_RELAY_CHANNEL] == 1, "each mmp-tlsd gets the "
