@@ -29,6 +29,7 @@ CK(HOSTSFILE,		"HostsFile",		CF_A,		CT_PATH,	"/etc/hosts",	NULL,		0,		0,	0,	"sta
 CK(DRAINTIMEOUT,	"DrainTimeout",		CF_A,		CT_INT,		"30",		NULL,		0,		0,	86400,	"seconds sessions may continue after SIGTERM")
 CK(MAXSESSIONSPERWORKER,	"MaxSessionsPerWorker",	CF_A,	CT_INT,		"50000",	NULL,		0,		1,	1000000,	"sessions one relay worker holds; over it the oldest pre-login one goes, else the new one")
 CK(MAXPREAUTHSESSIONS,	"MaxPreauthSessions",	CF_A,		CT_INT,		"5000",		NULL,		0,		1,	1000000,	"sessions before their login in all relays; over it a relay's oldest goes, else the new one")
+CK(MAXPREAUTHQUEUEBYTES,	"MaxPreauthQueueBytes",	CF_A,	CT_INT,		"16777216",	NULL,		0,		16384,	1073741824,	"bytes of replies queued for clients before their login, per relay worker")
 CK(LDAPURL,		"LdapUrl",		CF_I|CF_P|CF_V,	CT_LDAPURLS,	NULL,		NULL,		0,		0,	0,	"ldap://host[:port]/base-DN or ldaps://; several, blank-separated, for failover")
 CK(BINDDN,		"BindDN",		CF_I|CF_P|CF_V,	CT_STR,		"",		NULL,		0,		0,	0,	"DN mmp-ldapd binds as for searches (empty: anonymous)")
 CK(BINDPASS,		"BindPass",		CF_I|CF_P|CF_V,	CT_STR,		"",		NULL,		CKF_SECRET|CKF_TO_LDAPD,	0,	0,	"password of BindDN")

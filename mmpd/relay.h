@@ -34,6 +34,13 @@
 
 #define CLIENT_IN_MAX_BYTES	(IMAP_CMD_MAX_BYTES + 4096)
 #define CLIENT_OUT_MAX_BYTES	65536	/* replies before login */
+/*
+ * A client that does not read its replies before its login: over this
+ * much queued for it, its input is no longer read (nor acted on) until
+ * the queue is written; a reply or two, never thousands.
+ */
+#define CLIENT_OUT_PAUSE_BYTES	2048
+
 #define STORE_IN_MAX_BYTES	65536	/* store lines during the login */
 #define STORE_OUT_MAX_BYTES	4096
 #define ADDR_TEXT_BYTES		64	/* "[v6 address]:port" */
@@ -173,6 +180,7 @@ struct session {
 	struct timespec		 cred_at;	/* credentials complete */
 	int			 mute;		/* replies dropped: closing */
 	int			 rpaused;	/* session_read_pause: no reads */
+	int			 opaused;	/* replies over CLIENT_OUT_PAUSE_BYTES */
 	struct imap_reader	 rd;		/* IMAP only */
 	char			 tag[IMAP_TAG_MAX_BYTES];
 	int			 saslmech;	/* mech of S_AUTH_CONT */
@@ -276,6 +284,7 @@ struct relay_env {
 	uint64_t		 nextid;
 	unsigned int		 nsessions;
 	unsigned int		 nclosing;	/* of them, in S_CLOSING */
+	size_t			 outqueued;	/* in pre-login sessions' out */
 	/* Sessions before their login and not closing, oldest first. */
 	struct session_list	 preauth;
 	int			 draining;
@@ -311,6 +320,12 @@ void	session_send_raw(struct session *, const void *, size_t);
 void	session_close(struct session *, const char *);
 void	session_finish(struct session *, const char *);
 void	session_read_pause(struct session *, int);
+/*
+ * The protocol's input loop asks before each command: 1 when the replies
+ * queued for s are over CLIENT_OUT_PAUSE_BYTES; then s reads nothing more
+ * until they are written, and the loop stops.
+ */
+int	session_out_full(struct session *);
 void	session_login_timer(struct session *);
 int	session_relay_start(struct session *);
 void	session_vlog(int svc, uint64_t id, const char *client, int prio,

@@ -22,6 +22,7 @@ static void	session_client_read(int, short, void *);
 static void	session_client_write(int, short, void *);
 static void	session_timer(int, short, void *);
 static void	session_tls_begin(struct session *);
+static void	session_out_resume(struct session *);
 
 static int
 session_cmp(struct session *a, struct session *b)
@@ -201,6 +202,7 @@ session_free(struct session *s)
 	backend_free(&s->be);
 	if (s->fd != -1)
 		close(s->fd);
+	env->outqueued -= buf_len(&s->out);
 	buf_free(&s->in);
 	buf_free(&s->out);
 	if (s->svc == SVC_IMAP)
@@ -257,19 +259,54 @@ session_finish(struct session *s, const char *why)
 	session_write_soon(s);
 }
 
+/* Nothing more is queued for s: what it had is dropped, then it goes. */
+static void
+session_mute(struct session *s, const char *why)
+{
+	env->outqueued -= buf_len(&s->out);
+	buf_reset(&s->out);
+	s->mute = 1;
+	session_finish(s, why);
+}
+
 void
 session_send_raw(struct session *s, const void *data, size_t len)
 {
+	char		why[96];
+	long long	cap;
+
 	if (s->mute)
 		return;
-	if (buf_add(&s->out, data, len) == -1) {
-		/* It sends commands but does not read the answers. */
-		buf_reset(&s->out);
-		s->mute = 1;
-		session_finish(s, "client does not read its replies");
+	/*
+	 * All pre-login clients of this relay together
+	 * (MaxPreauthQueueBytes): the one whose reply would go over is
+	 * closed; a reply is far below the cap.
+	 */
+	cap = conf_num(env->conf, CONF_GLOBAL, CK_MAXPREAUTHQUEUEBYTES);
+	if ((long long)(env->outqueued + len) > cap) {
+		(void)snprintf(why, sizeof(why), "pre-login replies over %lld "
+		    "bytes in this relay (MaxPreauthQueueBytes)", cap);
+		session_log(s, LOG_NOTICE, "%s: client closed", why);
+		session_mute(s, why);
 		return;
 	}
+	if (buf_add(&s->out, data, len) == -1) {
+		/* It sends commands but does not read the answers. */
+		session_mute(s, "client does not read its replies");
+		return;
+	}
+	env->outqueued += len;
 	session_write_soon(s);
+}
+
+int
+session_out_full(struct session *s)
+{
+	if (buf_len(&s->out) <= CLIENT_OUT_PAUSE_BYTES)
+		return 0;
+	s->opaused = 1;
+	event_del(s->rev);
+	return 1;
 }
 
 void
@@ -301,18 +338,40 @@ session_client_write(int fd, short ev, void *arg)
 
 	(void)ev;
 	n = buf_write_fd(&s->out, fd);
+	if (n > 0)
+		env->outqueued -= (size_t)n;
 	if (n == -1 && errno != EAGAIN && errno != EINTR) {
 		session_close(s, "client write failed");
 		return;
 	}
 	if (buf_len(&s->out) > 0) {
 		event_add(s->wev, NULL);
+		if (s->opaused && buf_len(&s->out) <= CLIENT_OUT_PAUSE_BYTES)
+			session_out_resume(s);
 		return;
 	}
 	if (s->state == S_CLOSING)
 		session_close(s, "done");
 	else if (s->state == S_STARTTLS)
 		session_tls_begin(s);
+	else if (s->opaused)
+		session_out_resume(s);
+}
+
+/*
+ * The replies were written down to the bound: read and act on the
+ * client's input again, what is buffered first. Last thing a caller
+ * does: the input may end the session.
+ */
+static void
+session_out_resume(struct session *s)
+{
+	s->opaused = 0;
+	if (s->state != S_PREAUTH && s->state != S_AUTH_CONT)
+		return;
+	if (!s->rpaused)
+		event_add(s->rev, NULL);
+	s->proto->input(s);
 }
 
 /*
@@ -325,7 +384,7 @@ void
 session_read_pause(struct session *s, int pause)
 {
 	s->rpaused = pause;
-	if (!pause && s->state != S_CLOSING)
+	if (!pause && s->state != S_CLOSING && !s->opaused)
 		event_add(s->rev, NULL);
 }
 
@@ -336,7 +395,7 @@ session_client_read(int fd, short ev, void *arg)
 	ssize_t		 n;
 
 	(void)ev;
-	if (s->rpaused) {
+	if (s->rpaused || s->opaused) {
 		event_del(s->rev);
 		return;
 	}
