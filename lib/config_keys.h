@@ -107,5 +107,5 @@ CK(BGMAXBADNESS,	"BGMaxBadness",		CF_I|CF_P,	CT_INT,		"60",		NULL,		CKF_LATER,	0
 CK(BGDECAY,		"BGDecay",		CF_I|CF_P,	CT_INT,		"900",		NULL,		CKF_LATER,	0,	604800,	"seconds until a penalty is gone")
 CK(BGLINEAR,		"BGLinear",		CF_I|CF_P,	CT_BOOL,	"no",		NULL,		CKF_LATER,	0,	0,	"penalty decreases linearly")
 CK(BGEXCLUDED,		"BGExcluded",		CF_I|CF_P,	CT_STR,		NULL,		NULL,		CKF_LATER,	0,	0,	"addresses never penalised (file or IP|MASK list)")
-CK(MAXCONNATTEMPTS,	"MaxConcurrentConnectionAttempts",	CF_I|CF_P,	CT_INT,	"32",	NULL,		CKF_LATER,	0,	100000,	"connection attempts in flight per store")
+CK(MAXCONNATTEMPTS,	"MaxConcurrentConnectionAttempts",	CF_I|CF_P,	CT_INT,	"32",	NULL,		0,	0,	100000,	"connections to one store in flight (connect to greeting), over all relays; 0 = no cap")
 CK(BANNER,		"Banner",		CF_I|CF_P,	CT_STR,		NULL,		NULL,		CKF_LATER,	0,	0,	"greeting text")

@@ -136,6 +136,12 @@ struct backend {
 	int		 sentlogin;	/* the store may have the password */
 	int		 tlsmode;	/* BE_TLS_*: how this store does TLS */
 	int		 tls;		/* 1: TLS to the store is up */
+	/*
+	 * MaxConcurrentConnectionAttempts: this connection is counted for
+	 * its store (address and port) in env->shm until the greeting.
+	 */
+	struct shm_key	 attkey;
+	uint8_t		 attempting;
 };
 
 /*
