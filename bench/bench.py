@@ -630,7 +630,16 @@ def targets(env, names):
         # proxy_timeout, nginx's timeout), loadgen too. 10,000 logins
         # take minutes: the first sessions stay (mmpd's default Timeout,
         # IMAP's 30 minutes, not the tests' 120 s).
-        svc = {"LogLevel": 5, "ConnectTimeout": 30, "Timeout": 1800}
+        # loadgen holds up to idle_big sessions from 127.0.0.1: its
+        # loopback network may (ConnLimits' default, 20, stays for
+        # everyone else).
+        # Its logins connect to a store login_c at a time (a slow store
+        # holds them for seconds): MaxConcurrentConnectionAttempts' default
+        # of 32 would fail some as store-down.
+        svc = {"LogLevel": 5, "ConnectTimeout": 30, "Timeout": 1800,
+               "ConnLimits": "0.0.0.0|0.0.0.0:20,"
+                             "127.0.0.0|255.0.0.0:1000000",
+               "MaxConcurrentConnectionAttempts": 10000}
         imap, port, tls_ports = tls_mmpd(svc, certs)
         m = env.mmpd(imap=imap, pop=dict(svc),
                      aservice={"LogLevel": 5})

@@ -25,6 +25,7 @@
 #include "certmap.h"
 #include "config.h"
 #include "configint.h"
+#include "connlimits.h"
 #include "loginname.h"
 #include "netmask.h"
 #include "tcpaccess.h"
@@ -500,6 +501,20 @@ conf_check_tcpaccess_value(const struct conf_keyinfo *ki, const char *v,
 	if (rv == 0)
 		strlcpy(out->str, v, sizeof(out->str));
 	return rv;
+}
+
+/* ConnLimits: every realm must parse, the value is kept as written. */
+static int
+conf_check_connlimits(const struct conf_keyinfo *ki, const char *v,
+    struct conf_parsed *out, char *why, size_t whylen)
+{
+	static struct connlimit	cl[CONNLIMITS_MAX];	/* 12 kB */
+
+	(void)ki;
+	if (connlimits_parse(v, cl, CONNLIMITS_MAX, why, whylen) == -1)
+		return -1;
+	strlcpy(out->str, v, sizeof(out->str));
+	return 0;
 }
 
 /* Attribute descriptions: letters, digits, '-' and ';' (options). */
@@ -978,6 +993,8 @@ conf_check(const struct conf_keyinfo *ki, const char *v,
 		return conf_check_listen(ki, v, out, why, whylen);
 	case CT_BANNER:
 		return conf_check_banner(ki, v, out, why, whylen);
+	case CT_CONNLIMITS:
+		return conf_check_connlimits(ki, v, out, why, whylen);
 	case CT_STR:
 		break;
 	}

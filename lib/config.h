@@ -67,6 +67,7 @@ enum conf_type {
 	CT_LISTEN,		/* PORT, IPv4:PORT or [IPv6]:PORT */
 	CT_BANNER,		/* greeting text: printable ASCII, no < or >,
 				   at most CONF_BANNER_BYTES */
+	CT_CONNLIMITS,		/* IP|MASK:NUM realms, see connlimits.h */
 };
 
 #define CONF_BANNER_BYTES	200	/* a greeting line stays short */

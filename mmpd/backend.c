@@ -80,10 +80,12 @@ static int	backend_imap_capa(struct session *);
 static int	backend_imap_ready(struct session *);
 static int	backend_pop3_ready(struct session *);
 static int	backend_pop3_user(struct session *);
+static void	backend_attempt_done(struct backend *);
 
 void
 backend_free(struct backend *be)
 {
+	backend_attempt_done(be);
 	if (be->ev != NULL)
 		event_free(be->ev);
 	be->ev = NULL;
@@ -153,6 +155,50 @@ backend_allowed(struct session *s, const char *addr, char *why,
 	return 0;
 }
 
+/*
+ * MaxConcurrentConnectionAttempts of the service: count this connection
+ * for its store, then sum over all relays; over the cap (a dead or slow
+ * store has that many waiting) undo and fail at once, like a store that
+ * is down. 0, or -1 with why.
+ */
+static int
+backend_attempt(struct session *s, const struct sockaddr_storage *ss,
+    int port, char *why, size_t whylen)
+{
+	struct backend	*be = &s->be;
+	long long	 cap = conf_num(env->conf, s->svc, CK_MAXCONNATTEMPTS);
+	int64_t		 sum;
+
+	if (cap == 0)
+		return 0;
+	shm_key_sockaddr(&be->attkey, ss, (uint32_t)port);
+	if (shm_add(&env->shm, &shm_stores, &be->attkey, 1) == -1) {
+		(void)snprintf(why, whylen, "%s: not connecting: this relay "
+		    "has connections in flight to %u stores already",
+		    be->addr, SHM_STORE_SLOTS);
+		return -1;
+	}
+	be->attempting = 1;
+	if ((sum = shm_sum(&env->shm, &shm_stores, &be->attkey)) <= cap)
+		return 0;
+	backend_attempt_done(be);
+	(void)snprintf(why, whylen, "%s: not connecting: "
+	    "MaxConcurrentConnectionAttempts %lld reached (connections to "
+	    "it in flight)", be->addr, cap);
+	return -1;
+}
+
+/* The store greeted, or the attempt ended: uncount it. */
+static void
+backend_attempt_done(struct backend *be)
+{
+	if (!be->attempting)
+		return;
+	if (shm_add(&env->shm, &shm_stores, &be->attkey, -1) == -1)
+		log_warnx("connection attempt count of a store was not there");
+	be->attempting = 0;
+}
+
 /* Start a connection to the address be->next; -1 if it failed at once. */
 static int
 backend_connect(struct session *s, char *why, size_t whylen)
@@ -179,13 +225,15 @@ backend_connect(struct session *s, char *why, size_t whylen)
 		    be->addr);
 		return -1;
 	}
-	if (!backend_allowed(s, addr, why, whylen))
+	if (!backend_allowed(s, addr, why, whylen) ||
+	    backend_attempt(s, &ss, port, why, whylen) == -1)
 		return -1;
 	be->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0);
 	if (be->fd == -1) {
 		(void)snprintf(why, whylen, "%s: socket: %s", be->addr,
 		    strerror(errno));
+		backend_attempt_done(be);
 		return -1;
 	}
 	(void)setsockopt(be->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -195,6 +243,7 @@ backend_connect(struct session *s, char *why, size_t whylen)
 		    strerror(errno));
 		close(be->fd);
 		be->fd = -1;
+		backend_attempt_done(be);
 		return -1;
 	}
 	be->state = BE_CONNECT;
@@ -242,6 +291,7 @@ backend_next_address(struct session *s, const char *why)
 		(void)snprintf(err, sizeof(err), "%s: %s", be->addr, why);
 		session_log(s, LOG_WARNING, "store %s", err);
 	}
+	backend_attempt_done(be);
 	/* A handshake given up: its result, if it comes, is ignored. */
 	if (be->state == BE_TLS)
 		tls_pending_clear(s);
@@ -724,6 +774,7 @@ backend_imap_line(struct session *s, const char *line, size_t len)
 
 	switch (be->state) {
 	case BE_GREETING:
+		backend_attempt_done(be);
 		if (strncasecmp(line, "* OK", 4) != 0) {
 			backend_next_address(s, "greeting is not * OK");
 			return 1;
@@ -891,6 +942,7 @@ backend_pop3_line(struct session *s, const char *line, size_t len)
 
 	switch (be->state) {
 	case BE_GREETING:
+		backend_attempt_done(be);
 		if (!ok) {
 			backend_next_address(s, "greeting is not +OK");
 			return 1;

@@ -328,6 +328,8 @@ imap_input(struct session *s)
 	size_t		 used;
 
 	while (buf_len(&s->in) > 0) {
+		if (session_out_full(s))
+			return;
 		if (s->state == S_AUTH_CONT) {
 			if (!imap_auth_line(s))
 				return;

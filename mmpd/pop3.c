@@ -277,6 +277,8 @@ pop3_input(struct session *s)
 	char	*line;
 
 	while (s->state == S_PREAUTH || s->state == S_AUTH_CONT) {
+		if (session_out_full(s))
+			return;
 		if ((len = buf_line(&s->in)) == 0) {
 			if (buf_len(&s->in) > POP3_LINE_MAX_BYTES) {
 				session_send(s, "-ERR Line too long\r\n");

@@ -222,6 +222,7 @@ relay_conf_apply(struct mmp_conf *conf, uint32_t gen)
 	badguy_conf();
 	authsvc_conf(conf);
 	spoof_conf_apply();
+	limits_conf(conf);
 	relay_listeners_clear(&env->listeners);
 	while ((l = TAILQ_FIRST(&env->newlisteners)) != NULL) {
 		TAILQ_REMOVE(&env->newlisteners, l, entry);
@@ -646,6 +647,7 @@ relay_setup(int argc, char *argv[])
 	TAILQ_INIT(&env->listeners);
 	TAILQ_INIT(&env->newlisteners);
 	RB_INIT(&env->sessions);
+	TAILQ_INIT(&env->preauth);
 	env->nextid = ((uint64_t)env->index << 48) | 1;
 	env->nexthandoff = env->nextid;
 	RB_INIT(&env->handoffs);

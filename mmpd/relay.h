@@ -21,6 +21,7 @@
 #include "crammd5.h"
 #include "config.h"
 #include "confmsg.h"
+#include "connlimits.h"
 #include "imapcmd.h"
 #include "imsg.h"
 #include "lookupmsg.h"
@@ -38,6 +39,13 @@
 
 #define CLIENT_IN_MAX_BYTES	(IMAP_CMD_MAX_BYTES + 4096)
 #define CLIENT_OUT_MAX_BYTES	65536	/* replies before login */
+/*
+ * A client that does not read its replies before its login: over this
+ * much queued for it, its input is no longer read (nor acted on) until
+ * the queue is written; a reply or two, never thousands.
+ */
+#define CLIENT_OUT_PAUSE_BYTES	2048
+
 #define STORE_IN_MAX_BYTES	65536	/* store lines during the login */
 #define STORE_OUT_MAX_BYTES	4096
 #define ADDR_TEXT_BYTES		64	/* "[v6 address]:port" */
@@ -209,6 +217,12 @@ struct backend {
 	int		 tlsmode;	/* BE_TLS_*: how this store does TLS */
 	int		 tls;		/* 1: TLS to the store is up */
 	struct timespec	 started;	/* CLOCK_MONOTONIC, backend_start */
+	/*
+	 * MaxConcurrentConnectionAttempts: this connection is counted for
+	 * its store (address and port) in env->shm until the greeting.
+	 */
+	struct shm_key	 attkey;
+	uint8_t		 attempting;
 };
 
 /*
@@ -248,6 +262,10 @@ struct session {
 	/* ClientLookup (access.c): enum tcpa_name, the name if any */
 	int			 namestate;
 	char			 name[NAME_HOST_BYTES];
+	struct shm_key		 connkey;	/* its ConnLimits count */
+	uint8_t			 conncounted;	/* 1: counted in env->shm */
+	uint8_t			 inpreauth;	/* on env->preauth, counted */
+	TAILQ_ENTRY(session)	 preauth;	/* oldest first */
 	/*
 	 * Its virtual domain (vdmap) by local, -1 none, as found under
 	 * configuration vdgen; session_vd() finds it again after a reload.
@@ -260,6 +278,7 @@ struct session {
 	uint64_t		 bg_ms;		/* its badness at cred_at */
 	int			 mute;		/* replies dropped: closing */
 	int			 rpaused;	/* session_read_pause: no reads */
+	int			 opaused;	/* replies over CLIENT_OUT_PAUSE_BYTES */
 	struct imap_reader	 rd;		/* IMAP only */
 	char			 tag[IMAP_TAG_MAX_BYTES];
 	int			 saslmech;	/* mech of S_AUTH_CONT */
@@ -304,6 +323,7 @@ struct session {
 	struct timeval		 start;
 };
 RB_HEAD(session_tree, session);
+TAILQ_HEAD(session_list, session);
 
 /*
  * A session once the store took its login: what relaying and its last
@@ -319,6 +339,8 @@ struct rsession {
 	struct timeval		 start;
 	char			 client[ADDR_TEXT_BYTES];
 	uint8_t			 client_eof;	/* the client closed first */
+	struct shm_key		 connkey;	/* the session's, moved here */
+	uint8_t			 conncounted;
 };
 /* Sessions waiting for a TLS_RESULT, by the id of their handoff (tls.c). */
 RB_HEAD(handoff_tree, session);
@@ -345,6 +367,12 @@ struct store_nets {
 	int		 set;		/* the key is set: addresses are checked */
 	size_t		 n;
 	struct netmask	 v[NETLIST_MAX];
+};
+
+/* ConnLimits of one service, parsed once per configuration. */
+struct conn_limits {
+	size_t			 n;
+	struct connlimit	 v[CONNLIMITS_MAX];
 };
 
 /* One channel to an mmp-tlsd, by the parent's index of that mmp-tlsd. */
@@ -381,6 +409,11 @@ struct relay_env {
 	/* ProxyProtocolNetworks, the same way (proxy.c). */
 	struct store_nets	 proxynets[CONF_NSECT];
 	struct store_nets	 authsvcmtas;	/* AuthServiceClients */
+	unsigned int		 nclosing;	/* of them, in S_CLOSING */
+	size_t			 outqueued;	/* in pre-login sessions' out */
+	/* Sessions before their login and not closing, oldest first. */
+	struct session_list	 preauth;
+	struct conn_limits	 connlimits[CONF_NSECT];
 	struct tlsd_slot	 tlsd[TLSD_MAX];
 	unsigned int		 tlsd_next;	/* round robin among equals */
 	struct handoff_tree	 handoffs;
@@ -425,6 +458,12 @@ void	session_finish_by(struct session *, enum session_closer,
 	    const char *);
 const char *session_closer_name(enum session_closer);
 void	session_read_pause(struct session *, int);
+/*
+ * The protocol's input loop asks before each command: 1 when the replies
+ * queued for s are over CLIENT_OUT_PAUSE_BYTES; then s reads nothing more
+ * until they are written, and the loop stops.
+ */
+int	session_out_full(struct session *);
 void	session_login_timer(struct session *);
 int	session_relay_start(struct session *);
 void	session_vlog(int svc, uint64_t id, const char *client, int prio,
@@ -527,6 +566,15 @@ void	relay_stat_store_latency(const struct session *);
 void	relay_stat_relaying(int, int);
 uint64_t *relay_stat_bytes(int, int);
 int	relay_stats_channel(struct imsg *);
+/*
+ * limits.c: limits_admit runs once the client's address is known, before
+ * any greeting: 0 admitted, -1 refused (error line queued, finishing).
+ */
+void	limits_conf(const struct mmp_conf *);
+int	limits_admit(struct session *);
+void	limits_session_end(const struct shm_key *, uint8_t *);
+/* s is no longer before its login (logged in, closing or freed). */
+void	limits_preauth_end(struct session *);
 
 /* imap.c */
 void	imap_capabilities(const struct session *, char *, size_t);

@@ -109,6 +109,7 @@ rsession_close(struct rsession *r, enum session_closer who, const char *why)
 	close(client);
 	close(store);
 	relay_stat_relaying(r->svc, -1);
+	limits_session_end(&r->connkey, &r->conncounted);
 	slab_put(&env->rsessions, r);
 	env->nsessions--;
 	rsession_trim_soon();
@@ -170,6 +171,8 @@ rsession_start(const struct session *s)
 	r->start = s->start;
 	r->client_eof = 0;
 	(void)strlcpy(r->client, s->client, sizeof(r->client));
+	r->connkey = s->connkey;
+	r->conncounted = s->conncounted;
 	pump_clear(&r->up);
 	pump_clear(&r->down);
 	r->up.arg = r->down.arg = r;

@@ -22,6 +22,7 @@ static void	session_client_read(int, short, void *);
 static void	session_client_write(int, short, void *);
 static void	session_timer(int, short, void *);
 static void	session_tls_begin(struct session *);
+static void	session_out_resume(struct session *);
 
 static int
 session_cmp(struct session *a, struct session *b)
@@ -172,13 +173,14 @@ session_accept(int fd, const struct relay_listener *l,
 /*
  * The client's address (s->peer, s->client) and the local one are final:
  * checks on them go first, here, and no byte went to the client yet.
- * access_admit logs "connected", and may refuse or wait for the client's
- * name (then access.c greets when it has the answer).
+ * limits_admit counts the client (it counts while its name is looked up
+ * too); access_admit logs "connected", and may refuse or wait for the
+ * client's name (then access.c greets when it has the answer).
  */
 void
 session_admit(struct session *s)
 {
-	if (access_admit(s) == -1)
+	if (limits_admit(s) == -1 || access_admit(s) == -1)
 		return;
 	session_greet(s);
 }
@@ -228,6 +230,7 @@ session_free(struct session *s)
 	backend_free(&s->be);
 	if (s->fd != -1)
 		close(s->fd);
+	env->outqueued -= buf_len(&s->out);
 	buf_free(&s->in);
 	buf_free(&s->out);
 	if (s->svc == SVC_IMAP)
@@ -267,6 +270,10 @@ session_close_by(struct session *s, enum session_closer who, const char *why)
 		    (unsigned long long)s->bytes_in,
 		    (unsigned long long)s->bytes_out, (long long)d.tv_sec,
 		    (long)(d.tv_usec / 1000));
+	limits_session_end(&s->connkey, &s->conncounted);
+	limits_preauth_end(s);
+	if (s->state == S_CLOSING)
+		env->nclosing--;
 	session_free(s);
 	env->nsessions--;
 	relay_session_closed();
@@ -293,6 +300,8 @@ session_finish_by(struct session *s, enum session_closer who, const char *why)
 	s->state = S_CLOSING;
 	s->closer = who;
 	(void)strlcpy(s->finish_why, why, sizeof(s->finish_why));
+	env->nclosing++;
+	limits_preauth_end(s);
 	event_del(s->rev);
 	tls_pending_clear(s);
 	backend_free(&s->be);
@@ -301,6 +310,16 @@ session_finish_by(struct session *s, enum session_closer who, const char *why)
 	/* A client that does not read its last words gets 5 s. */
 	evtimer_add(s->timer, &tv);
 	session_write_soon(s);
+}
+
+/* Nothing more is queued for s: what it had is dropped, then it goes. */
+static void
+session_mute(struct session *s, const char *why)
+{
+	env->outqueued -= buf_len(&s->out);
+	buf_reset(&s->out);
+	s->mute = 1;
+	session_finish(s, why);
 }
 
 void
@@ -312,16 +331,41 @@ session_finish(struct session *s, const char *why)
 void
 session_send_raw(struct session *s, const void *data, size_t len)
 {
+	char		why[96];
+	long long	cap;
+
 	if (s->mute)
 		return;
-	if (buf_add(&s->out, data, len) == -1) {
-		/* It sends commands but does not read the answers. */
-		buf_reset(&s->out);
-		s->mute = 1;
-		session_finish(s, "client does not read its replies");
+	/*
+	 * All pre-login clients of this relay together
+	 * (MaxPreauthQueueBytes): the one whose reply would go over is
+	 * closed; a reply is far below the cap.
+	 */
+	cap = conf_num(env->conf, CONF_GLOBAL, CK_MAXPREAUTHQUEUEBYTES);
+	if ((long long)(env->outqueued + len) > cap) {
+		(void)snprintf(why, sizeof(why), "pre-login replies over %lld "
+		    "bytes in this relay (MaxPreauthQueueBytes)", cap);
+		session_log(s, LOG_NOTICE, "%s: client closed", why);
+		session_mute(s, why);
 		return;
 	}
+	if (buf_add(&s->out, data, len) == -1) {
+		/* It sends commands but does not read the answers. */
+		session_mute(s, "client does not read its replies");
+		return;
+	}
+	env->outqueued += len;
 	session_write_soon(s);
+}
+
+int
+session_out_full(struct session *s)
+{
+	if (buf_len(&s->out) <= CLIENT_OUT_PAUSE_BYTES)
+		return 0;
+	s->opaused = 1;
+	event_del(s->rev);
+	return 1;
 }
 
 void
@@ -353,6 +397,8 @@ session_client_write(int fd, short ev, void *arg)
 
 	(void)ev;
 	n = buf_write_fd(&s->out, fd);
+	if (n > 0)
+		env->outqueued -= (size_t)n;
 	if (n == -1 && errno != EAGAIN && errno != EINTR) {
 		session_close_by(s, CLOSER_CLIENT, "client write failed");
 		return;
@@ -361,12 +407,32 @@ session_client_write(int fd, short ev, void *arg)
 		s->bytes_out += n;
 	if (buf_len(&s->out) > 0) {
 		event_add(s->wev, NULL);
+		if (s->opaused && buf_len(&s->out) <= CLIENT_OUT_PAUSE_BYTES)
+			session_out_resume(s);
 		return;
 	}
 	if (s->state == S_CLOSING)
 		session_close_by(s, s->closer, s->finish_why);
 	else if (s->state == S_STARTTLS)
 		session_tls_begin(s);
+	else if (s->opaused)
+		session_out_resume(s);
+}
+
+/*
+ * The replies were written down to the bound: read and act on the
+ * client's input again, what is buffered first. Last thing a caller
+ * does: the input may end the session.
+ */
+static void
+session_out_resume(struct session *s)
+{
+	s->opaused = 0;
+	if (s->state != S_PREAUTH && s->state != S_AUTH_CONT)
+		return;
+	if (!s->rpaused)
+		event_add(s->rev, NULL);
+	s->proto->input(s);
 }
 
 /*
@@ -379,7 +445,7 @@ void
 session_read_pause(struct session *s, int pause)
 {
 	s->rpaused = pause;
-	if (!pause && s->state != S_CLOSING)
+	if (!pause && s->state != S_CLOSING && !s->opaused)
 		event_add(s->rev, NULL);
 }
 
@@ -390,7 +456,7 @@ session_client_read(int fd, short ev, void *arg)
 	ssize_t		 n;
 
 	(void)ev;
-	if (s->rpaused) {
+	if (s->rpaused || s->opaused) {
 		event_del(s->rev);
 		return;
 	}
@@ -483,6 +549,7 @@ session_relay_start(struct session *s)
 	 */
 	if (rsession_start(s) == NULL)
 		return -1;
+	limits_preauth_end(s);
 	event_del(s->rev);
 	event_del(s->wev);
 	event_del(s->be.ev);

@@ -50,7 +50,10 @@ def build(env):
     # tree, is shown by regress/integration/39-hosted.t.
     defaults = {"AuthFailureDelay": None, "LoginTimeout": None,
                 "Timeout": None, "LdapTimeout": None,
-                "ConnectTimeout": None, "HostedDomains": "no"}
+                "ConnectTimeout": None, "HostedDomains": "no",
+                # ConnLimits' product default, written out: the demo's
+                # clients (curl, one at a time) never come near it.
+                "ConnLimits": "0.0.0.0|0.0.0.0:20"}
     if TLS:
         env.pki = P.Pki(env.path("pki"))	# removed with the directory
     return env.mmpd(imap_ports=[IMAP_PORT], pop_ports=[POP_PORT],

@@ -93,7 +93,13 @@ def main(tap):
     env.user("ghost", "ghost-pw", None, ldap=False,
              stores_pw=("store1", "store2"))
     env.start_backends()
-    limits = {"AuthFailureDelay": DELAY, "MaxBadCommands": 100}
+    # Every kind's ROUNDS logins at once from 127.0.0.1, several kinds
+    # to one store: above ConnLimits' and MaxConcurrentConnectionAttempts'
+    # defaults (20, 32), which would answer some before the delay.
+    limits = {"AuthFailureDelay": DELAY, "MaxBadCommands": 100,
+              "ConnLimits": "0.0.0.0|0.0.0.0:20,127.0.0.1|255.255.255.255:"
+                            "1000",
+              "MaxConcurrentConnectionAttempts": 1000}
     m = env.mmpd(imap=limits, pop=dict(limits)).start()
 
     # The store really takes its second: the leak this test is about.

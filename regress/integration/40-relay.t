@@ -269,7 +269,13 @@ def test_concurrency(tap, m, env):
 
 def main(tap):
     env, big = setup(tap)
-    m = env.mmpd().start()
+    # SESSIONS at once from 127.0.0.1: above ConnLimits' default of 20,
+    # and up to SESSIONS logins connecting to one store at a time, above
+    # MaxConcurrentConnectionAttempts' default of 32.
+    limits = {"ConnLimits": "0.0.0.0|0.0.0.0:20,127.0.0.1|255.255.255.255:%d"
+              % (SESSIONS + 10),
+              "MaxConcurrentConnectionAttempts": SESSIONS}
+    m = env.mmpd(imap=limits, pop=dict(limits)).start()
     test_pipelining(tap, m)
     test_pipelined_once(tap, m)
     test_password_wiped(tap, m, env)

@@ -1223,7 +1223,10 @@ class Mmpd:
                   "BGPenalty": 0,
                   "LdapTimeout": 5, "ConnectTimeout": 5,
                   "StoreNetworks": "127.0.0.0/8",
-                  "LoginTimeout": 30, "Timeout": 120, "LogLevel": 6}
+                  "LoginTimeout": 30, "Timeout": 120, "LogLevel": 6,
+                  # The product default, written out: a test that holds
+                  # more than 20 connections from one address sets its own.
+                  "ConnLimits": "0.0.0.0|0.0.0.0:20"}
         self.conf_imap = dict(common)
         self.conf_imap.update({
             "BacksidePort": getattr(env, "store_imap_port", 143),
@@ -1414,11 +1417,14 @@ class Mmpd:
                 return m
             time.sleep(0.1)
 
-    def imap(self, port=None, timeout=10):
-        return Imap(self.host, port or self.imap_ports[0], timeout)
+    def imap(self, port=None, timeout=10, source=None):
+        """source: the client's own address (127.0.0.x), for limits."""
+        return Imap(self.host, port or self.imap_ports[0], timeout,
+                    source=source)
 
-    def pop3(self, port=None, timeout=10, rcvbuf=None):
-        return Pop(self.host, port or self.pop_ports[0], timeout, rcvbuf)
+    def pop3(self, port=None, timeout=10, rcvbuf=None, source=None):
+        return Pop(self.host, port or self.pop_ports[0], timeout, rcvbuf,
+                   source=source)
 
     # --- TLS clients. ctx: an ssl.SSLContext (tls_context() by default:
     # the test CA, host name checked); server_hostname "localhost" (SNI and

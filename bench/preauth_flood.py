@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+# What clients that never read cost mmpd's relays before their login
+# (issue 17): N connections from 127.0.0.x source addresses (ConnLimits
+# opened wide for them), each sending CMDS CAPABILITY commands (IMAP) and
+# reading nothing. Prints the relays' RSS and Pss (KiB, summed) before,
+# while the connections are held, and SETTLE seconds after they closed.
+# Usage: python3 bench/preauth_flood.py [N] [CMDS] [RCVBUF] [--json FILE]
+# (RCVBUF: the clients' SO_RCVBUF, bytes; 0 the system's default)
+# (root; MMPD=path/to/mmpd picks the build, as for the tests).
+
+import json
+import os
+import socket
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))), "regress", "integration"))
+import mmptest as T  # noqa: E402
+
+SOURCES = 40		# 127.0.0.2 .. 127.0.0.41
+HOLD_SEC = 5		# after the last command was sent
+SETTLE_SEC = 12		# relays trim freed memory within 5 s
+
+
+def relay_pids(m):
+    out = []
+    for pid in m.children():
+        argv = T.proc_cmdline(pid).split()
+        if "relay" in argv:
+            out.append(pid)
+    return out
+
+
+def mem(pids):
+    rss = pss = 0
+    for pid in pids:
+        try:
+            with open("/proc/%d/smaps_rollup" % pid) as f:
+                for line in f:
+                    k, v = line.split(":", 1)
+                    if k == "Rss":
+                        rss += int(v.split()[0])
+                    elif k == "Pss":
+                        pss += int(v.split()[0])
+        except OSError:
+            pass
+    return {"rss_kib": rss, "pss_kib": pss}
+
+
+def flood(m, n, cmds, rcvbuf):
+    socks = []
+    payload = b"".join(b"a%d CAPABILITY\r\n" % i for i in range(cmds))
+    for i in range(n):
+        src = "127.0.0.%d" % (2 + i % SOURCES)
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        s.bind((src, 0))
+        s.settimeout(10)
+        s.connect((m.host, m.imap_ports[0]))
+        s.setblocking(False)
+        socks.append(s)
+    sent = 0
+    for s in socks:
+        try:
+            sent += s.send(payload)
+        except OSError:
+            pass
+    return socks, sent
+
+
+def main():
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    n = int(args[0]) if args else 8000
+    out = None
+    if "--json" in sys.argv:
+        out = sys.argv[sys.argv.index("--json") + 1]
+        args = [a for a in args if a != out]
+    cmds = int(args[1]) if len(args) > 1 else 50
+    rcvbuf = int(args[2]) if len(args) > 2 else 0
+    T.raise_nofile()
+    env = T.Env("flood")
+    try:
+        env.setup()
+        big = {"ConnLimits": "0.0.0.0|0.0.0.0:20,127.0.0.0|255.0.0.0:"
+                             "1000000", "LoginTimeout": 300, "LogLevel": 4}
+        m = env.mmpd(imap=big, pop=dict(big),
+                     aservice={"MaxPreauthSessions": 1000000,
+                               "LogLevel": 4}).start()
+        pids = relay_pids(m)
+        time.sleep(1)
+        res = {"connections": n, "commands": cmds, "rcvbuf": rcvbuf,
+               "mmpd": T.MMPD_BIN, "before": mem(pids)}
+        socks, sent = flood(m, n, cmds, rcvbuf)
+        time.sleep(HOLD_SEC)
+        res["during"] = mem(pids)
+        res["bytes_sent"] = sent
+        res["relays_alive"] = len(relay_pids(m))
+        for s in socks:
+            s.close()
+        time.sleep(SETTLE_SEC)
+        res["after"] = mem(relay_pids(m))
+        log = m.log()
+        res["closed_over_queue_cap"] = log.count("pre-login replies over")
+        res["closed_not_reading"] = log.count("closing: client does not "
+                                              "read its replies")
+        print(json.dumps(res, indent=1))
+        if out:
+            with open(out, "w") as f:
+                json.dump(res, f, indent=1)
+    finally:
+        env.cleanup()
+
+
+if __name__ == "__main__":
+    main()

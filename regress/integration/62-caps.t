@@ -1,0 +1,191 @@
+#!/usr/bin/env python3
+# MaxPreauthSessions and MaxSessionsPerWorker against real slapd and
+# Dovecot, clients from several 127.0.0.x addresses: over the pre-login
+# cap (all workers together) the oldest pre-login session of the worker
+# the new client reached is closed with "Server busy" to make room;
+# logged-in sessions are never closed for a cap, and a worker full of
+# them refuses the new client instead; a relay killed with SIGKILL leaves
+# no pre-login count behind.
+
+import os
+import re
+import signal
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mmptest as T  # noqa: E402
+
+PREAUTH_CAP = 6
+WORKER_CAP = 8
+BUSY = b"* BYE [UNAVAILABLE] Server busy, try later"
+LIMITS = {"ConnLimits": "0.0.0.0|0.0.0.0:100"}
+
+
+def relay_of(m, conn, offset):
+    src, port = conn.sock.getsockname()[:2]
+    found = m.wait_log(r"relay (\d+): session 0x[0-9a-f]+ %s:%d: "
+                       r"connected on" % (re.escape(src), port), offset,
+                       timeout=5)
+    return int(found.group(1)) if found else None
+
+
+def shed(conn):
+    """Did mmpd close conn with its Server busy line?"""
+    conn.sock.settimeout(3)
+    try:
+        line = conn.readline()
+    except OSError:
+        return False
+    return line.startswith(BUSY) and conn.readline() in (b"", None)
+
+
+def alive(conn):
+    try:
+        tagged, _ = conn.cmd("NOOP")
+        return b" OK" in tagged
+    except (OSError, AttributeError):
+        return False
+
+
+def close_all(conns):
+    for c in conns:
+        c.close()
+
+
+def relay_pids(m):
+    out = {}
+    for pid in m.children():
+        argv = T.proc_cmdline(pid).split()
+        if "relay" in argv and "-i" in argv:
+            out[int(argv[argv.index("-i") + 1])] = pid
+    return out
+
+
+def test_preauth_shed(tap, m):
+    off = m.log_size()
+    first = [m.imap(source="127.0.0.%d" % (11 + i)) for i in
+             range(PREAUTH_CAP)]
+    tap.ok(all(c.greeting.startswith(b"* OK") for c in first),
+           "%d pre-login sessions from 6 addresses" % PREAUTH_CAP)
+    where = [relay_of(m, c, off) for c in first]
+    new = m.imap(source="127.0.0.17")
+    tap.ok(new.greeting.startswith(b"* OK"), "the next one is greeted")
+    r = relay_of(m, new, off)
+    gone = [i for i, c in enumerate(first) if shed(c)]
+    oldest = where.index(r) if r in where else None
+    tap.is_(gone, [oldest], "the oldest pre-login session of relay %s "
+            "(its own worker) was shed" % r)
+    tap.ok(m.wait_log(r"shed before its login to make room "
+                      r"\(MaxPreauthSessions %d reached\)" % PREAUTH_CAP,
+                      off), "the log says why")
+    tap.ok(alive(new), "the new one works")
+    close_all(first + [new])
+
+
+def test_logged_in_kept(tap, m, env):
+    time.sleep(0.5)
+    off = m.log_size()
+    held, refused, where = [], None, []
+    for i in range(2 * WORKER_CAP + 2):
+        c = m.imap(source="127.0.0.%d" % (21 + i))
+        if not c.greeting.startswith(b"* OK"):
+            refused = c
+            break
+        tagged, _ = c.login("alice", "alice-pw")
+        if b" OK" not in tagged:
+            tap.diag("login failed: %r" % tagged)
+        held.append(c)
+        where.append(relay_of(m, c, off))
+    tap.ok(refused is not None and refused.greeting.startswith(BUSY),
+           "a worker full of logged-in sessions refuses with Server busy",
+           refused and repr(refused.greeting))
+    found = m.wait_log(r"relay (\d+): session 0x[0-9a-f]+ [0-9.:]+: "
+                       r"refused: MaxSessionsPerWorker %d reached by "
+                       r"logged-in sessions" % WORKER_CAP, off)
+    tap.ok(found, "the log names MaxSessionsPerWorker")
+    full = int(found.group(1)) if found else None
+    tap.is_(where.count(full), WORKER_CAP, "relay %s held %d logged in" %
+            (full, WORKER_CAP))
+    tap.ok(all(alive(c) for c in held), "no logged-in session was closed "
+           "(%d held)" % len(held))
+    close_all(held + ([refused] if refused else []))
+
+
+def test_worker_shed(tap, env):
+    # One worker: which session is where is known.
+    m = env.mmpd(name="mmpd-one", aservice={"Workers": 1,
+                 "MaxSessionsPerWorker": 3}, imap=LIMITS,
+                 pop=dict(LIMITS)).start()
+    off = m.log_size()
+    logged = [m.imap(source="127.0.0.31"), m.imap(source="127.0.0.32")]
+    for c in logged:
+        c.login("alice", "alice-pw")
+    p = m.imap(source="127.0.0.33")
+    q = m.imap(source="127.0.0.34")
+    tap.ok(q.greeting.startswith(b"* OK") and shed(p),
+           "worker full: the pre-login session makes room for a new one")
+    tap.ok(m.wait_log(r"shed before its login to make room "
+                      r"\(MaxSessionsPerWorker 3 reached\)", off),
+           "logged as MaxSessionsPerWorker")
+    q.login("alice", "alice-pw")
+    r = m.imap(source="127.0.0.35")
+    tap.ok(r.greeting.startswith(BUSY), "3 logged in: the next is refused")
+    tap.ok(all(alive(c) for c in logged + [q]), "the 3 logged in stay")
+    close_all(logged + [p, q, r])
+    m.stop()
+
+
+def test_kill(tap, env):
+    # Its own instance: no worker cap in the way while one relay is down.
+    m = env.mmpd(name="mmpd-kill", aservice={
+        "MaxPreauthSessions": PREAUTH_CAP}, imap=LIMITS,
+        pop=dict(LIMITS)).start()
+    for attempt in range(8):
+        off = m.log_size()
+        conns = [m.imap(source="127.0.0.%d" % (41 + i)) for i in
+                 range(PREAUTH_CAP)]
+        where = [relay_of(m, c, off) for c in conns]
+        if len(set(where)) > 1 or attempt == 7:
+            break
+        close_all(conns)
+        time.sleep(0.5)
+    victim = where[0]
+    survivors = [c for c, r in zip(conns, where) if r != victim]
+    pids = relay_pids(m)
+    off = m.log_size()
+    os.kill(pids[victim], signal.SIGKILL)
+    tap.ok(m.wait_log(r"relay %d \(pid %d\) killed by signal SIGKILL" %
+                      (victim, pids[victim]), off), "relay %d killed" %
+           victim)
+    more = [m.imap(source="127.0.0.%d" % (51 + i)) for i in
+            range(PREAUTH_CAP - len(survivors))]
+    time.sleep(0.5)
+    tap.ok(not re.search(r"shed before its login", m.log_since(off)),
+           "%d new ones and %d survivors: nothing shed (the dead relay's "
+           "count is gone)" % (len(more), len(survivors)))
+    one = m.imap(source="127.0.0.60")
+    tap.ok(m.wait_log(r"shed before its login to make room "
+                      r"\(MaxPreauthSessions", off),
+           "one more: the cap holds again")
+    close_all(conns + more + [one])
+    m.stop()
+
+
+def main(tap):
+    T.need_root()
+    env = T.Env("caps", tap).setup()
+    env.user("alice", "alice-pw", "store1")
+    env.start_backends()
+    m = env.mmpd(aservice={"MaxPreauthSessions": PREAUTH_CAP,
+                           "MaxSessionsPerWorker": WORKER_CAP},
+                 imap=LIMITS, pop=dict(LIMITS)).start()
+    test_preauth_shed(tap, m)
+    test_logged_in_kept(tap, m, env)
+    m.stop()
+    test_kill(tap, env)
+    test_worker_shed(tap, env)
+    T.check_children(tap)
+
+
+T.run(main)
