@@ -210,8 +210,7 @@ limits_preauth(struct session *s)
 	    limits_shed("MaxPreauthSessions", REFUSAL_PREAUTHCAP, cap) == -1) {
 		shm_add_scalar(&env->shm, off, -1);
 		limits_refuse_cap(s, "MaxPreauthSessions", REFUSAL_PREAUTHCAP,
-		    cap,
-		    "sessions of other workers or in their login");
+		    cap, "sessions of other workers or in their login");
 		return -1;
 	}
 	s->inpreauth = 1;
