@@ -20,6 +20,7 @@
 #include <ldap.h>
 
 #include "chan.h"
+#include "statschan.h"
 #include "statsmsg.h"
 #include "config.h"
 #include "confmsg.h"
@@ -350,7 +351,7 @@ struct ldapd {
 	uint64_t		 cachegen;	/* the last dir_caches made */
 	/* AuthCache: the HMAC key, random, never leaves the process */
 	uint8_t			 authkey[32];
-	struct chan		*statsch;	/* NULL: no statistics process */
+	struct statschan	 statsch;	/* to the statistics process */
 	struct stats_ldapd	 stats;		/* stats.c */
 	/* AuthService: recent POP3 logins by domain and address (authsvc.c) */
 	struct cache		*authsvc;

@@ -18,6 +18,7 @@
 #include <tls.h>
 
 #include "chan.h"
+#include "statschan.h"
 #include "statsmsg.h"
 #include "config.h"
 #include "confmsg.h"
@@ -158,7 +159,7 @@ struct tlsd {
 	TAILQ_HEAD(, tlsd_relay) relays;
 	size_t			 nrelays;
 	size_t			 nconns;
-	struct chan		*statsch;	/* NULL: no statistics process */
+	struct statschan	 statsch;	/* to the statistics process */
 	struct stats_tlsd	 stats;		/* handshakes (conn.c) */
 };
 

@@ -33,6 +33,7 @@
 #include "sasl.h"
 #include "shm.h"
 #include "slab.h"
+#include "statschan.h"
 #include "statsmsg.h"
 #include "spoofmsg.h"
 #include "tlsmsg.h"
@@ -423,7 +424,7 @@ struct relay_env {
 	struct event		*trim;		/* freed heap to the kernel */
 	struct slab_cache	 rsessions;	/* with their events (rsession.c) */
 	struct access_rules	*access;	/* TCPAccess (access.c) */
-	struct chan		*statsch;	/* NULL: no statistics process */
+	struct statschan	 statsch;	/* to the statistics process */
 	struct stats_relay	 stats;		/* relaystats.c */
 	struct shm		 shm;		/* shared with all relays */
 	struct spoof_msg	*spoof;		/* SpoofMessageFile's, or NULL */

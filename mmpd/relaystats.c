@@ -10,13 +10,6 @@
 #include "log.h"
 #include "relay.h"
 
-static int	relay_dispatch_stats(struct chan *, struct imsg *);
-static void	relay_lost_stats(struct chan *, const char *);
-
-static const struct chan_peer relay_stats_peer = {
-	"stats", relay_dispatch_stats, relay_lost_stats, NULL
-};
-
 /* SVC_IMAP, SVC_POP: the index of the counters' protocol arrays. */
 static int
 relay_stat_svc(int svc)
@@ -96,65 +89,21 @@ relay_stats_count(struct stats_relay *sr)
 	}
 }
 
-/* IMSG_STATS_QUERY: u64 reqid; answered at once. */
-static int
-relay_stats_query(struct chan *ch, struct imsg *imsg)
+/* The answer to the statistics process: this relay's counters now. */
+static void
+relay_stats_write(struct msg_writer *w, uint64_t reqid, void *arg)
 {
 	static struct stats_relay	sr;	/* 4 kB: not on the stack */
-	struct msg_reader		r;
-	struct msg_writer		w;
-	uint64_t			reqid;
 
-	msg_reader_init(&r, imsg);
-	if (msg_get_u64(&r, &reqid) == -1 || msg_end(&r) == -1)
-		return CHAN_BAD;
+	(void)arg;
 	relay_stats_count(&sr);
-	msg_writer_init(&w);
-	stats_relay_write(&w, reqid, &sr);
-	if (chan_compose_msg(ch, IMSG_STATS_ANSWER, 0, -1, &w) == -1) {
-		log_warnx("stats: cannot queue the answer");
-		return CHAN_BAD;
-	}
-	return CHAN_OK;
+	stats_relay_write(w, reqid, &sr);
 }
 
-static int
-relay_dispatch_stats(struct chan *ch, struct imsg *imsg)
-{
-	switch (imsg->hdr.type) {
-	case IMSG_STATS_QUERY:
-		return relay_stats_query(ch, imsg);
-	default:
-		return CHAN_UNEXPECTED;
-	}
-}
-
-/*
- * The statistics process went away or sent garbage: no statistics until
- * the parent hands us a new channel (it does when that process restarts).
- */
-static void
-relay_lost_stats(struct chan *ch, const char *why)
-{
-	if (why != NULL)
-		log_warnx("stats %s: channel closed", why);
-	chan_close(ch);
-	env->statsch = NULL;
-}
-
-/* IMSG_STATS_CHANNEL: fd, no payload. A new one replaces the old. */
+/* IMSG_STATS_CHANNEL from the parent. */
 int
 relay_stats_channel(struct imsg *imsg)
 {
-	if (imsg->datalen != 0)
-		return CHAN_BAD;
-	if (env->statsch != NULL)
-		chan_close(env->statsch);
-	if ((env->statsch = chan_open(env->base, imsg->fd, &relay_stats_peer,
-	    NULL)) == NULL) {
-		log_warnx("channel to stats: cannot watch it");
-		return CHAN_OK;
-	}
-	imsg->fd = -1;
-	return CHAN_OK;
+	env->statsch.write = relay_stats_write;
+	return statschan_take(&env->statsch, env->base, imsg);
 }

@@ -1,0 +1,34 @@
+/*
+ * The answering end of a statistics channel, the same in every child the
+ * statistics process asks (relay, mmp-ldapd, mmp-tlsd): a QUERY is
+ * answered at once with the counters the child's write function puts
+ * after the request id.
+ */
+#ifndef MMP_STATSCHAN_H
+#define MMP_STATSCHAN_H
+
+#include <event2/event.h>
+#include <stdint.h>
+
+#include "chan.h"
+#include "imsg.h"
+
+/* Writes the sender's answer: reqid, then its counters (statsmsg.h). */
+typedef void	(*statschan_write_fn)(struct msg_writer *, uint64_t reqid,
+		    void *arg);
+
+struct statschan {
+	struct chan		*ch;	/* NULL: no statistics process now */
+	statschan_write_fn	 write;
+	void			*arg;	/* write's */
+};
+
+/*
+ * IMSG_STATS_CHANNEL: fd, no payload. The new channel replaces sc's old
+ * one; garbage on it or its end leaves sc without one until the parent
+ * hands another. CHAN_OK, or CHAN_BAD for a payload.
+ */
+int	statschan_take(struct statschan *, struct event_base *,
+	    struct imsg *);
+
+#endif /* MMP_STATSCHAN_H */
