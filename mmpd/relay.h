@@ -61,8 +61,11 @@
  *   accept --(PROXY listener)--> S_PROXY (proxy.c: the header only)
  *     |                              |
  *     |<-----------------------------+ the client's address is final
- *     |
- *   session_admit
+ *     v
+ *   session_admit: limits (limits.c), then TCPAccess (access.c), after
+ *     |            S_NAMING with ClientLookup (the client's name, 5 s)
+ *     v
+ *   session_greet
  *     |
  *     +--(TLS listener)--> S_TLS --TLS_OK, greet------+
  *     |                          ^                    |
@@ -90,9 +93,8 @@
  * only what relaying needs; this struct goes, wiped, with every buffer
  * of the login.
  *
- * Before all of this, with ClientLookup, a session waits in S_NAMING
- * (reading nothing) for its client's name, at most 5 s; TCPAccess then
- * admits it to the greeting or the TLS handshake (access.c).
+ * An MTA's XQUERYAUTH (AuthService) waits in S_AUTHQUERY for
+ * mmp-ldapd's answer and goes back to S_PREAUTH.
  *
  * Any state goes to S_CLOSING (last words, then close) or is closed at
  * once; S_TLS and S_STARTTLS close on TLS_FAILED, a lost mmp-tlsd or the
