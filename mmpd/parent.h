@@ -133,6 +133,7 @@ struct parent {
 	struct event		*stop_timer;	/* STOP_GRACE_SEC */
 	struct event		*sigev[4];
 	int			 shmfd;		/* the relays' region, lib/shm.h */
+	struct shm		 shm;		/* mapped: its hiwater only */
 	/* Sections of it a relay process holds (written or to be wiped). */
 	uint8_t			 shm_taken[SHM_SECTIONS];
 };
