@@ -4,7 +4,8 @@
 # opened wide for them), each sending CMDS CAPABILITY commands (IMAP) and
 # reading nothing. Prints the relays' RSS and Pss (KiB, summed) before,
 # while the connections are held, and SETTLE seconds after they closed.
-# Usage: python3 bench/preauth_flood.py [N] [CMDS] [RCVBUF] [--json FILE]
+# Usage: python3 bench/preauth_flood.py [N] [CMDS] [RCVBUF] [--defaults]
+#        [--json FILE]
 # (RCVBUF: the clients' SO_RCVBUF, bytes; 0 the system's default)
 # (root; MMPD=path/to/mmpd picks the build, as for the tests).
 
@@ -85,9 +86,11 @@ def main():
         env.setup()
         big = {"ConnLimits": "0.0.0.0|0.0.0.0:20,127.0.0.0|255.0.0.0:"
                              "1000000", "LoginTimeout": 300, "LogLevel": 4}
-        m = env.mmpd(imap=big, pop=dict(big),
-                     aservice={"MaxPreauthSessions": 1000000,
-                               "LogLevel": 4}).start()
+        # --defaults: MaxPreauthSessions as shipped (it sheds the flood).
+        a = {"LogLevel": 4}
+        if "--defaults" not in sys.argv:
+            a["MaxPreauthSessions"] = 1000000
+        m = env.mmpd(imap=big, pop=dict(big), aservice=a).start()
         pids = relay_pids(m)
         time.sleep(1)
         res = {"connections": n, "commands": cmds, "rcvbuf": rcvbuf,
@@ -103,6 +106,7 @@ def main():
         res["after"] = mem(relay_pids(m))
         log = m.log()
         res["closed_over_queue_cap"] = log.count("pre-login replies over")
+        res["shed"] = log.count("shed before its login")
         res["closed_not_reading"] = log.count("closing: client does not "
                                               "read its replies")
         print(json.dumps(res, indent=1))

@@ -126,7 +126,7 @@ shm_wipe(int fd, unsigned int section)
 int
 shm_map(struct shm *m, int fd, int own)
 {
-	const struct shm_header	*h;
+	struct shm_header	*h;
 	struct stat		 st;
 	void			*p;
 	int			 seals;
@@ -165,6 +165,26 @@ shm_unmap(struct shm *m)
 		(void)munmap(m->base, SHM_REGION_BYTES);
 	memset(m, 0, sizeof(*m));
 	m->own = -1;
+}
+
+void
+shm_hiwater(struct shm *m, unsigned int n)
+{
+	if (m->hdr == NULL || n > SHM_SECTIONS)
+		return;
+	if (atomic_load_explicit(&m->hdr->hiwater, memory_order_relaxed) < n)
+		atomic_store_explicit(&m->hdr->hiwater, n,
+		    memory_order_release);
+}
+
+/* Sections a sum reads: those ever handed out. */
+static unsigned int
+shm_nread(const struct shm *m)
+{
+	uint32_t	n = atomic_load_explicit(&m->hdr->hiwater,
+			    memory_order_acquire);
+
+	return n > SHM_SECTIONS ? SHM_SECTIONS : n;
 }
 
 struct shm_section *
@@ -384,7 +404,7 @@ int64_t
 shm_sum(const struct shm *m, const struct shm_table *t,
     const struct shm_key *key)
 {
-	uint32_t	k[SHM_KEY_WORDS], start, i;
+	uint32_t	k[SHM_KEY_WORDS], start, i, n;
 	int64_t		sum = 0;
 	int32_t		v;
 
@@ -394,7 +414,8 @@ shm_sum(const struct shm *m, const struct shm_table *t,
 	atomic_thread_fence(memory_order_seq_cst);
 	memcpy(k, key, sizeof(k));
 	start = shm_start(m, t, k);
-	for (i = 0; i < SHM_SECTIONS; i++) {
+	n = shm_nread(m);
+	for (i = 0; i < n; i++) {
 		/* A relay with nothing in this table costs one read. */
 		if (atomic_load_explicit(&shm_head(m, i, t)->nused,
 		    memory_order_acquire) == 0)
@@ -410,12 +431,13 @@ shm_sum_scalar(const struct shm *m, size_t off)
 {
 	const _Atomic int32_t	*p;
 	int64_t			 sum = 0;
-	unsigned int		 i;
+	unsigned int		 i, n;
 
 	if (m->base == NULL)
 		return 0;
 	atomic_thread_fence(memory_order_seq_cst);
-	for (i = 0; i < SHM_SECTIONS; i++) {
+	n = shm_nread(m);
+	for (i = 0; i < n; i++) {
 		p = (const _Atomic int32_t *)((const uint8_t *)shm_section(m,
 		    i) + offsetof(struct shm_section, scalars) + off);
 		sum += atomic_load_explicit(p, memory_order_relaxed);

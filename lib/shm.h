@@ -101,6 +101,11 @@ struct shm_header {
 	uint32_t	nsections;
 	uint64_t	section_bytes;
 	uint64_t	seed[2];	/* of the keyed hash: no chosen collisions */
+	/*
+	 * Sections ever handed out are below this (the parent raises it
+	 * before a relay gets one): a sum reads no more sections than that.
+	 */
+	_Atomic uint32_t hiwater;
 };
 
 #define SHM_HEADER_BYTES	SHM_PAGE_BYTES
@@ -121,7 +126,7 @@ extern const struct shm_table	shm_stores;
 /* A process's view of the region; own is the section it writes, or -1. */
 struct shm {
 	uint8_t			*base;
-	const struct shm_header	*hdr;
+	struct shm_header	*hdr;
 	int			 own;
 };
 
@@ -139,6 +144,8 @@ int	shm_wipe(int fd, unsigned int section);
  */
 int	shm_map(struct shm *, int fd, int own);
 void	shm_unmap(struct shm *);
+/* Parent: section n - 1 is about to be handed out (the mapping's own -1). */
+void	shm_hiwater(struct shm *, unsigned int n);
 struct shm_section *shm_section(const struct shm *, unsigned int);
 
 /* A key from a socket address (IPv4 as v4-mapped) and a tag. */

@@ -32,9 +32,9 @@ limits_conf(const struct mmp_conf *conf)
 		cl = &env->connlimits[svc];
 		memset(cl, 0, sizeof(*cl));
 		/*
-		 * It passed conf_set here too, so it parses; if it did not,
-		 * a realm of 0 for everyone would be the safe side, but none
-		 * is the one the parent would have refused: say it.
+		 * It passed conf_set in this process too, so it parses; if
+		 * it ever did not, the service runs without ConnLimits
+		 * rather than refusing every client, and says so.
 		 */
 		if ((n = connlimits_parse(conf_str(conf, svc, CK_CONNLIMITS),
 		    cl->v, CONNLIMITS_MAX, why, sizeof(why))) == -1) {

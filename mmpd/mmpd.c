@@ -626,7 +626,9 @@ parent_start(struct mmp_conf *conf)
 	control_start();
 	ticket_configure(conf);
 	/* The relays' shared state (lib/shm.h): sections handed out by proc.c. */
-	if ((penv->shmfd = shm_create()) == -1)
+	if ((penv->shmfd = shm_create()) == -1 ||
+	    shm_map(&penv->shm, fcntl(penv->shmfd, F_DUPFD_CLOEXEC, 0),
+	    -1) == -1)
 		fatal("shared memory");
 	proc_start(parent_workers(conf), parent_tlsds(conf));
 }

@@ -153,6 +153,7 @@ struct parent {
 	unsigned int		 nctlconns;	/* open control connections */
 	struct event		*sigev[5];
 	int			 shmfd;		/* the relays' region, lib/shm.h */
+	struct shm		 shm;		/* mapped: its hiwater only */
 	/* Sections of it a relay process holds (written or to be wiped). */
 	uint8_t			 shm_taken[SHM_SECTIONS];
 };

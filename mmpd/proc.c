@@ -927,6 +927,7 @@ proc_send_shm(struct child *c)
 	}
 	penv->shm_taken[i] = 1;
 	c->section = (int)i;
+	shm_hiwater(&penv->shm, i + 1);
 	msg_writer_init(&w);
 	msg_add_u32(&w, i);
 	if (chan_compose_msg(c->chan, IMSG_SHM, 0, fd, &w) == -1) {

@@ -223,7 +223,12 @@ test_wipe(int fd, struct shm *a, struct shm *b)
 	tap_is_int(map_own(&last, fd, SHM_SECTIONS - 1), 0, "map last");
 	(void)shm_add(&last, &shm_conns, &k, 11);
 	shm_add_scalar(b, offsetof(struct shm_scalars, preauth), 9);
-	tap_is_int(shm_sum(a, &shm_conns, &k), 18, "sum of three sections");
+	tap_is_int(shm_sum(a, &shm_conns, &k), 7, "a section above the "
+	    "hiwater is not read");
+	shm_hiwater(&last, SHM_SECTIONS);
+	shm_hiwater(&last, 3);
+	tap_is_int(shm_sum(a, &shm_conns, &k), 18, "sum of three sections, "
+	    "the hiwater raised (never lowered)");
 	tap_is_int(shm_wipe(fd, 1), 0, "wipe section 1");
 	tap_is_int(shm_get(a, 1, &shm_conns, &k), 0, "section 1 empty");
 	tap_is_int(nused(a, 1, &shm_conns), 0, "its table empty");
@@ -356,6 +361,8 @@ main(void)
 	test_region(fd);
 	tap_is_int(map_own(&a, fd, 0), 0, "map section 0");
 	tap_is_int(map_own(&b, fd, 1), 0, "map section 1");
+	/* As the parent does before it hands out sections 0 and 1. */
+	shm_hiwater(&a, 2);
 	test_keys(&a, &b);
 	test_full(&a);
 	test_scalars(&a, &b);

@@ -1351,6 +1351,7 @@ main(int argc, char *argv[])
 		tap_ok(0, "shared memory");
 		return tap_done();
 	}
+	shm_hiwater(&env->shm, 1);
 	for (i = 0; i < sizeof(scripts) / sizeof(scripts[0]); i++)
 		run(&scripts[i]);
 	event_base_free(env->base);

@@ -382,7 +382,8 @@ setup(void)
 	    (penv->conf = conf_new()) == NULL)
 		die("setup");
 	penv->gen = 1;
-	if ((penv->shmfd = shm_create()) == -1)
+	if ((penv->shmfd = shm_create()) == -1 ||
+	    shm_map(&penv->shm, dup(penv->shmfd), -1) == -1)
 		die("shm_create");
 	(void)signal(SIGPIPE, SIG_IGN);
 	log_init("mmpd", 1, LOG_DEBUG);
