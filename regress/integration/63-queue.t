@@ -103,7 +103,7 @@ def test_relay_cap(tap, env):
                        r"\(MaxPreauthQueueBytes\): client closed" %
                        QUEUE_CAP, off, timeout=15)
     tap.ok(found, "over MaxPreauthQueueBytes a client is closed, logged")
-    closed = len(re.findall(r"closing: pre-login replies over",
+    closed = len(re.findall(r"closed: pre-login replies over",
                             m.log_since(off)))
     tap.ok(0 < closed < FLOODERS, "%d of %d flooders closed, not all" %
            (closed, FLOODERS))
