@@ -75,10 +75,13 @@ deps:
 MEMCHECK_TEST	:= regress/memcheck/memcheck.t
 MEMCHECK_ENV	 = MMP_UNIT_TESTS='$(filter-out %/sandbox.t,$(TESTS))'
 
+# Two at a time but for the tests that must run alone (regress/Makefile.inc);
+# either prove failing fails the check, the second one's verdict is last.
 check: deps
 	$(MAKE) all tests bench-tools
-	$(MEMCHECK_ENV) prove -e '' $(PROVE_FLAGS) $(TESTS) $(MEMCHECK_TEST) \
-	    $(INTEGRATION_TESTS)
+	$(MEMCHECK_ENV) prove -j2 -e '' $(PROVE_FLAGS) $(TESTS) $(MEMCHECK_TEST) \
+	    $(INTEGRATION_SHARED)
+	prove -e '' $(PROVE_FLAGS) $(INTEGRATION_ALONE)
 
 unit: all tests
 	$(MEMCHECK_ENV) prove -e '' $(PROVE_FLAGS) $(TESTS) $(MEMCHECK_TEST)
