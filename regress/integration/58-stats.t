@@ -403,6 +403,42 @@ def test_logins(tap, env, m, st):
             "AuthCache: the second is a hit")
 
 
+def first_line(m, source):
+    """Connect to IMAP from source; the first line mmpd sends."""
+    s = socket.create_connection(("127.0.0.1", m.imap_ports[0]), 10,
+                                 source_address=(source, 0))
+    try:
+        return s.makefile("rb").readline().decode("latin-1")
+    finally:
+        s.close()
+
+
+def test_refusals(tap, env, m, st):
+    """Each rule's refusals land in mmpd_refused_total: ConnLimits allows
+    127.0.0.7 one connection, TCPAccess denies 127.0.0.8, and BadGuy
+    delays the second failure of 127.0.0.9."""
+    R = "mmpd_refused_total"
+    b, _, _ = st.scrape("before refusals")
+    held = m.imap(source="127.0.0.7")
+    over = first_line(m, "127.0.0.7")
+    denied = first_line(m, "127.0.0.8")
+    held.close()
+    tap.like(over, r"^\* BYE \[UNAVAILABLE\]", "127.0.0.7's second "
+             "connection: over its ConnLimits realm")
+    tap.like(denied, r"^\* BYE \[CONTACTADMIN\]", "127.0.0.8: denied by "
+             "TCPAccess")
+    with m.imap(source="127.0.0.9") as c:
+        t1, _ = c.login("alice", "wrong")
+        t2, _ = c.login("alice", "wrong")
+    tap.like(t1, r"^t\d+ NO", "127.0.0.9: a wrong password")
+    tap.like(t2, r"^t\d+ NO", "127.0.0.9: a wrong password again")
+    a, _, _ = st.scrape("after refusals")
+    tap.is_(delta(b, a, R, rule="connlimit"), 1, "refused by connlimit +1")
+    tap.is_(delta(b, a, R, rule="tcpaccess"), 1, "refused by tcpaccess +1")
+    tap.is_(delta(b, a, R, rule="badguy"), 1, "badguy: the second failure "
+            "of 127.0.0.9 answered later, +1")
+
+
 def test_sessions_bytes(tap, env, m, st):
     b, _, _ = st.scrape("before sessions")
     idle = m.pop3()
@@ -622,14 +658,21 @@ def main(tap):
     env.stores["store2"].seed("bob", T.message("bob 1"))
     env.start_backends()
     port = T.free_port()
+    # BadGuy for 127.0.0.9 only (test_refusals), not to slow the rest.
     m = env.mmpd(tls=True, aservice={"Workers": WORKERS, "TLSWorkers": 1,
                                      "StatsListen": "127.0.0.1:%d" % port},
+                 imap={"ConnLimits": "0.0.0.0|0.0.0.0:100,"
+                                     "127.0.0.7|255.255.255.255:1",
+                       "TCPAccess": "-imap:127.0.0.8",
+                       "BGPenalty": "1",
+                       "BGExcluded": "127.0.0.1|255.255.255.255"},
                  pop={"PreAuth": "yes"}).start()
     T.wait_listen("127.0.0.1", port)
     st = Stats(tap, port)
     stats_pid = find_stats(m)
     section(tap, "page", test_page, env, m, st)
     section(tap, "logins", test_logins, env, m, st)
+    section(tap, "refusals", test_refusals, env, m, st)
     section(tap, "sessions", test_sessions_bytes, env, m, st)
     section(tap, "tls", test_tls, env, m, st)
     section(tap, "http", test_http, env, m, st)
