@@ -12,6 +12,7 @@ import re
 import signal
 import sys
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mmptest as T  # noqa: E402
@@ -112,10 +113,28 @@ def test_logged_in_kept(tap, m, env):
     close_all(held + ([refused] if refused else []))
 
 
+def refused(port, rule):
+    """mmpd_refused_total{rule} from the statistics page, None if absent
+    (the statistics process may still be starting: a few tries)."""
+    for _ in range(50):
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port,
+                                        timeout=5) as r:
+                page = r.read().decode("ascii")
+            f = re.search(r'^mmpd_refused_total\{rule="%s"\} (\d+)$' % rule,
+                          page, re.M)
+            return int(f.group(1)) if f else None
+        except OSError:
+            time.sleep(0.1)
+    return None
+
+
 def test_worker_shed(tap, env):
     # One worker: which session is where is known.
+    port = T.free_port()
     m = env.mmpd(name="mmpd-one", aservice={"Workers": 1,
-                 "MaxSessionsPerWorker": 3}, imap=LIMITS,
+                 "MaxSessionsPerWorker": 3,
+                 "StatsListen": "127.0.0.1:%d" % port}, imap=LIMITS,
                  pop=dict(LIMITS)).start()
     off = m.log_size()
     logged = [m.imap(source="127.0.0.31"), m.imap(source="127.0.0.32")]
@@ -132,6 +151,8 @@ def test_worker_shed(tap, env):
     r = m.imap(source="127.0.0.35")
     tap.ok(r.greeting.startswith(BUSY), "3 logged in: the next is refused")
     tap.ok(all(alive(c) for c in logged + [q]), "the 3 logged in stay")
+    tap.is_(refused(port, "relaycap"), 2, "statistics: relaycap counts the "
+            "shed session and the refused one")
     close_all(logged + [p, q, r])
     m.stop()
 
@@ -177,10 +198,14 @@ def main(tap):
     env = T.Env("caps", tap).setup()
     env.user("alice", "alice-pw", "store1")
     env.start_backends()
+    port = T.free_port()
     m = env.mmpd(aservice={"MaxPreauthSessions": PREAUTH_CAP,
-                           "MaxSessionsPerWorker": WORKER_CAP},
+                           "MaxSessionsPerWorker": WORKER_CAP,
+                           "StatsListen": "127.0.0.1:%d" % port},
                  imap=LIMITS, pop=dict(LIMITS)).start()
     test_preauth_shed(tap, m)
+    tap.is_(refused(port, "preauthcap"), 1, "statistics: preauthcap counts "
+            "the shed session")
     test_logged_in_kept(tap, m, env)
     m.stop()
     test_kill(tap, env)
