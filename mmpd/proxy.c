@@ -151,7 +151,9 @@ proxy_read(struct session *s)
 	ssize_t			n;
 	int			r;
 
-	memcpy(hdr, buf_data(&s->in), have);
+	/* An empty buffer may have no memory yet: no memcpy from NULL. */
+	if (have > 0)
+		memcpy(hdr, buf_data(&s->in), have);
 	memset(&msg, 0, sizeof(msg));
 	iov.iov_base = hdr + have;
 	iov.iov_len = sizeof(hdr) - have;
