@@ -359,6 +359,36 @@ ctl_start(const struct ctl *ctl)
 	return 0;
 }
 
+/*
+ * Has process pid ended? Its pid file goes a moment before the process
+ * does (the parent removes it on its way out): "stopped" waits for the
+ * process itself, gone or a zombie its parent (init, systemd) reaps.
+ */
+static int
+ctl_gone(long pid)
+{
+	char	path[64], stat[256], *p;
+	ssize_t	n;
+	int	fd;
+
+	if (pid <= 0 || pid == PID_UNKNOWN)
+		return 1;
+	if (kill((pid_t)pid, 0) == -1 && errno == ESRCH)
+		return 1;
+	(void)snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return 1;
+	n = read(fd, stat, sizeof(stat) - 1);
+	close(fd);
+	if (n <= 0)
+		return 1;
+	stat[n] = '\0';
+	/* "pid (comm) S ...": the state follows the last ')'. */
+	if ((p = strrchr(stat, ')')) == NULL || p[1] != ' ')
+		return 0;
+	return p[2] == 'Z';
+}
+
 /* Stop, and wait (bounded) until the process has gone. */
 static int
 ctl_stop(const struct ctl *ctl)
@@ -384,7 +414,7 @@ ctl_stop(const struct ctl *ctl)
 	} else
 		ctl_print(buf, stdout);
 	for (i = 0; i < ctl->stop_sec * 1000 / POLL_MSEC; i++) {
-		if (ctl_running(ctl) <= 0) {
+		if (ctl_running(ctl) <= 0 && ctl_gone(pid)) {
 			printf("mmpd (%s) stopped\n", ctl->dir);
 			return 0;
 		}
