@@ -73,6 +73,12 @@ ctl_setup(struct ctl *ctl, const char *dir, long long stop_sec)
 	    strlcpy(ctl->dir, dir, sizeof(ctl->dir)) >= sizeof(ctl->dir))
 		errx(2, "%s: directory name too long", dir);
 	if ((conf = conf_load_global(ctl->dir, why, sizeof(why))) == NULL) {
+		/*
+		 * Not root, the configuration unreadable: the default paths
+		 * would be a guess, and "not running" a wrong answer.
+		 */
+		if (geteuid() != 0)
+			errx(LSB_UNKNOWN, "%s (mmpctl is for root)", why);
 		warnx("%s; using the default pid file and socket", why);
 		if ((conf = conf_new()) == NULL)
 			err(2, "conf_new");
