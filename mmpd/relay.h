@@ -333,17 +333,24 @@ TAILQ_HEAD(session_list, session);
  * log line need, and nothing of the login. Idle, it costs this, its
  * events and its two sockets.
  */
+/*
+ * A relayed session: every one of them idles for hours, so its fields are
+ * packed (rsession.c asserts its size): the small ones share a word, the
+ * client's address text has the room its longest form needs, and of the
+ * connection count's key only the address is kept (its tag is svc).
+ */
+#define RSESSION_CLIENT_BYTES	(INET6_ADDRSTRLEN + sizeof("[]:65535") - 1)
 struct rsession {
 	uint64_t		 id;
 	int			 svc;
+	uint8_t			 client_eof;	/* the client closed first */
+	uint8_t			 conncounted;	/* connaddr is counted */
 	struct event		*timer;		/* Timeout of inactivity */
 	struct relay_dir	 up;		/* client -> store */
 	struct relay_dir	 down;		/* store -> client */
 	struct timeval		 start;
-	char			 client[ADDR_TEXT_BYTES];
-	uint8_t			 client_eof;	/* the client closed first */
-	struct shm_key		 connkey;	/* the session's, moved here */
-	uint8_t			 conncounted;
+	char			 client[RSESSION_CLIENT_BYTES];
+	uint8_t			 connaddr[16];	/* its connection count's */
 };
 /* Sessions waiting for a TLS_RESULT, by the id of their handoff (tls.c). */
 RB_HEAD(handoff_tree, session);

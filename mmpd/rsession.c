@@ -20,10 +20,11 @@
 #include "relay.h"
 
 /*
- * What an idle session costs beside its events and sockets; a field that
- * only the login needs belongs in struct session.
+ * What an idle session costs beside its events and sockets (336 bytes on
+ * x86-64; a byte more is 10 KB at 10,000 sessions); a field that only the
+ * login needs belongs in struct session.
  */
-#define RSESSION_MAX_BYTES	512
+#define RSESSION_MAX_BYTES	336
 _Static_assert(sizeof(struct rsession) <= RSESSION_MAX_BYTES,
     "struct rsession: only what relaying needs");
 /* At most one malloc_trim per this many seconds. */
@@ -94,6 +95,7 @@ static void
 rsession_close(struct rsession *r, enum session_closer who, const char *why)
 {
 	struct timeval	now, d;
+	struct shm_key	key;
 	int		client = r->up.from, store = r->up.to;
 
 	gettimeofday(&now, NULL);
@@ -109,7 +111,10 @@ rsession_close(struct rsession *r, enum session_closer who, const char *why)
 	close(client);
 	close(store);
 	relay_stat_relaying(r->svc, -1);
-	limits_session_end(&r->connkey, &r->conncounted);
+	memset(&key, 0, sizeof(key));
+	memcpy(key.addr, r->connaddr, sizeof(key.addr));
+	key.tag = (uint32_t)r->svc;
+	limits_session_end(&key, &r->conncounted);
 	slab_put(&env->rsessions, r);
 	env->nsessions--;
 	rsession_trim_soon();
@@ -171,7 +176,7 @@ rsession_start(const struct session *s)
 	r->start = s->start;
 	r->client_eof = 0;
 	(void)strlcpy(r->client, s->client, sizeof(r->client));
-	r->connkey = s->connkey;
+	memcpy(r->connaddr, s->connkey.addr, sizeof(r->connaddr));
 	r->conncounted = s->conncounted;
 	pump_clear(&r->up);
 	pump_clear(&r->down);
