@@ -25,6 +25,7 @@ import mmptest as T  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 BENCH = os.path.join(ROOT, "bench", "bench.py")
+COMPARE = os.path.join(ROOT, "bench", "compare.py")
 LOADGEN = os.environ.get("LOADGEN", os.path.join(ROOT, "bench", "loadgen"))
 
 
@@ -97,9 +98,60 @@ def main(tap):
         repr(res["targets"].get("mmpd")))
     syscall_checks(tap, res)
     tls_checks(tap, res)
+    compare_checks(tap, env, res, out)
     tap.like(text, r"figure\s+mmpd\s+floor\s+store\s+mmpd/peer\s+"
              r"mmpd/store\s+mmpd/floor", "the table is printed, with the "
              "floor and mmpd's ratio to it")
+
+
+def compare_checks(tap, env, res, out):
+    """bench/compare.py on this run's JSON: a run is not worse than
+    itself; a cost up or a rate down by more than the allowance is, by
+    less is not, and noise widens the allowance."""
+    def run(old, new):
+        r = subprocess.run([sys.executable, COMPARE, old, new],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=60)
+        return r.returncode, r.stdout.decode(errors="replace")
+
+    def variant(name, sc, key, factor, spread):
+        v = json.loads(json.dumps(res))
+        fig = v["targets"]["mmpd"][sc]
+        fig[key] = base[sc][key] * factor
+        fig.setdefault("spread", {})[key] = [fig[key] * (1 - spread),
+                                             fig[key] * (1 + spread)]
+        path = env.path(name + ".json")
+        with open(path, "w") as f:
+            json.dump(v, f)
+        return path
+
+    base = res["targets"]["mmpd"]
+    rc, text = run(out, out)
+    tap.is_(rc, 0, "compare.py: a run is not worse than itself") or \
+        tap.diag(text)
+    quiet = variant("quiet", "login_imap", "cpu_us_per_login", 1.0, 0.005)
+    for name, sc, key, factor, spread, want, what in (
+            ("cpu-up", "login_imap", "cpu_us_per_login", 1.08, 0.005, 1,
+             "8% more CPU per login, 1% noise: worse"),
+            ("cpu-little", "login_imap", "cpu_us_per_login", 1.04, 0.005, 0,
+             "4% more CPU per login: within 5%"),
+            ("cpu-noisy", "login_imap", "cpu_us_per_login", 1.08, 0.05, 0,
+             "8% more CPU per login with 10% noise: within the noise"),
+            ("rate-down", "login_pop3", "logins_per_s", 0.9, 0.005, 1,
+             "10% fewer POP3 logins/s: worse")):
+        old = quiet if sc == "login_imap" else variant(
+            "quiet-" + sc, sc, key, 1.0, 0.005)
+        rc, text = run(old, variant(name, sc, key, factor, spread))
+        tap.is_(rc, want, "compare.py: " + what) or tap.diag(text)
+    # Two invocations of the old build 12% apart: their distance is noise.
+    apart = variant("apart", "login_imap", "cpu_us_per_login", 1.12, 0.005)
+    up = variant("cpu-up15", "login_imap", "cpu_us_per_login", 1.15, 0.005)
+    rc, text = run(quiet, up)
+    tap.is_(rc, 1, "compare.py: 15% more CPU per login against one "
+            "invocation: worse") or tap.diag(text)
+    rc, text = run(quiet + "," + apart, up)
+    tap.is_(rc, 0, "compare.py: the same against two invocations 12% "
+            "apart: within their noise") or tap.diag(text)
 
 
 # A count, not a figure: a login writes first and waits with epoll only for
