@@ -83,24 +83,11 @@ connlimits_parse(const char *text, struct connlimit *v, size_t max,
 {
 	char		 tok[CONNLIMIT_TEXT_BYTES + 1];
 	const char	*p = text;
-	size_t		 len, n = 0, i;
+	size_t		 n = 0, i;
+	int		 r;
 
-	for (;;) {
-		p += strspn(p, " \t,");
-		if (*p == '\0')
-			break;
-		len = strcspn(p, " \t,");
-		if (len >= sizeof(tok))
-			return cl_fail(why, whylen, "realm \"%.60s...\" is too "
-			    "long", p);
-		if (n == max) {
-			if (why != NULL && whylen > 0)
-				(void)snprintf(why, whylen, "more than %zu "
-				    "realms", max);
-			return -1;
-		}
-		memcpy(tok, p, len);
-		tok[len] = '\0';
+	while ((r = netlist_word(&p, tok, sizeof(tok), n, max, "realm", why,
+	    whylen)) == 1) {
 		if (cl_realm(tok, &v[n], why, whylen) == -1)
 			return -1;
 		for (i = 0; i < n; i++)
@@ -110,8 +97,9 @@ connlimits_parse(const char *text, struct connlimit *v, size_t max,
 				return cl_fail(why, whylen, "realm \"%s\": its "
 				    "network is given twice", tok);
 		n++;
-		p += len;
 	}
+	if (r == -1)
+		return -1;
 	if (n == 0)
 		return cl_fail(why, whylen, "%sno realm given (IP|MASK:NUM)",
 		    "");

@@ -121,39 +121,53 @@ netmask_parse(const char *text, struct netmask *nm, char *why,
 }
 
 int
+netlist_word(const char **pp, char *tok, size_t toksz, size_t n, size_t max,
+    const char *what, char *why, size_t whylen)
+{
+	const char	*p = *pp + strspn(*pp, " \t,");
+	size_t		 len;
+
+	*pp = p;
+	if (*p == '\0')
+		return 0;
+	len = strcspn(p, " \t,");
+	if (len >= toksz) {
+		if (why != NULL && whylen > 0)
+			(void)snprintf(why, whylen, "%s \"%.60s...\" is too "
+			    "long", what, p);
+		return -1;
+	}
+	if (n == max) {
+		if (why != NULL && whylen > 0)
+			(void)snprintf(why, whylen, "more than %zu %ss", max,
+			    what);
+		return -1;
+	}
+	memcpy(tok, p, len);
+	tok[len] = '\0';
+	*pp = p + len;
+	return 1;
+}
+
+int
 netlist_parse(const char *text, struct netmask *v, size_t max, char *why,
     size_t whylen)
 {
 	char		 tok[NET_TEXT_BYTES + 1];
 	const char	*p = text;
-	size_t		 len, n = 0;
+	size_t		 n = 0;
+	int		 r;
 
-	for (;;) {
-		p += strspn(p, " \t,");
-		if (*p == '\0')
-			break;
-		len = strcspn(p, " \t,");
-		if (len >= sizeof(tok))
-			return net_fail(why, whylen, "\"%.60s...\" is too long",
-			    p);
-		if (n == max) {
-			if (why != NULL && whylen > 0)
-				(void)snprintf(why, whylen, "more than %zu "
-				    "networks", max);
-			return -1;
-		}
-		memcpy(tok, p, len);
-		tok[len] = '\0';
+	while ((r = netlist_word(&p, tok, sizeof(tok), n, max, "network", why,
+	    whylen)) == 1) {
 		if (netmask_parse(tok, &v[n], why, whylen) == -1)
 			return -1;
 		n++;
-		p += len;
 	}
-	if (n == 0) {
-		if (why != NULL && whylen > 0)
-			(void)snprintf(why, whylen, "no network given");
+	if (r == -1)
 		return -1;
-	}
+	if (n == 0)
+		return net_fail(why, whylen, "no network given%s", "");
 	return (int)n;
 }
 

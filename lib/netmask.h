@@ -24,6 +24,14 @@ struct netmask {
  */
 int	netmask_parse(const char *, struct netmask *, char *why,
 	    size_t whylen);
+/*
+ * The next word of a blank- or comma-separated list: 1 with *pp's word
+ * copied NUL-terminated into tok and *pp past it, 0 at the list's end, or
+ * -1 with why when the word does not fit in toksz bytes or would be the
+ * list's (max + 1)th (n words read so far; what names a word: "realm").
+ */
+int	netlist_word(const char **pp, char *tok, size_t toksz, size_t n,
+	    size_t max, const char *what, char *why, size_t whylen);
 /* Blank- or comma-separated networks, at most max: count or -1. */
 int	netlist_parse(const char *, struct netmask *, size_t max, char *why,
 	    size_t whylen);

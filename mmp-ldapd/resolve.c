@@ -469,42 +469,67 @@ resolve_done(void *arg, int status, int timeouts, struct ares_addrinfo *ai)
 	free(q);
 }
 
-static int
-resolve_query(struct ldapd *env, const char *name, struct addrlist *out,
-    char *err, size_t errlen, resolve_cb cb, void *arg,
-    struct resolve_req **reqp)
+/* A request on env's resolver for arg's callback; NULL with err. */
+static struct resolve_req *
+resolve_req_new(struct ldapd *env, void *arg, char *err, size_t errlen)
 {
-	struct ares_addrinfo_hints	 hints;
-	struct resolve_req		*q;
-	int				 status;
+	struct resolve_req	*q;
 
+	if (env->resolver == NULL) {
+		(void)snprintf(err, errlen, "no resolver");
+		return NULL;
+	}
 	if ((q = calloc(1, sizeof(*q))) == NULL) {
 		(void)snprintf(err, errlen, "out of memory");
-		return -1;
+		return NULL;
 	}
 	q->r = env->resolver;
-	q->cb = cb;
 	q->arg = arg;
-	(void)strlcpy(q->name, name, sizeof(q->name));
+	return q;
+}
+
+/*
+ * After q's c-ares call (made with q->inside set): 0 while it runs, q in
+ * *reqp and its callback to come; 1 when c-ares answered at once, its
+ * result in q for the caller, who then ends q with resolve_req_end.
+ */
+static int
+resolve_req_wait(struct resolve_req *q, struct resolve_req **reqp)
+{
+	q->inside = 0;
+	if (q->done)
+		return 1;
+	resolver_schedule(q->r);
+	*reqp = q;
+	return 0;
+}
+
+/* Frees an answered q: 1 if it succeeded, else -1 with err. */
+static int
+resolve_req_end(struct resolve_req *q, char *err, size_t errlen)
+{
+	int	status = q->status;
+
+	free(q);
+	if (status == ARES_SUCCESS)
+		return 1;
+	(void)snprintf(err, errlen, "%s", ares_strerror(status));
+	return -1;
+}
+
+/* q's forward query for q->name, answered by resolve_done. */
+static int
+resolve_forward(struct resolve_req *q, struct resolve_req **reqp)
+{
+	struct ares_addrinfo_hints	 hints;
+
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	/* No sorting: it connects a UDP socket per address to rank them. */
 	hints.ai_flags = ARES_AI_NOSORT;
 	q->inside = 1;
 	ares_getaddrinfo(q->r->ch, q->name, NULL, &hints, resolve_done, q);
-	q->inside = 0;
-	if (!q->done) {
-		resolver_schedule(q->r);
-		*reqp = q;
-		return 0;
-	}
-	status = q->status;
-	*out = q->out;
-	free(q);
-	if (status == ARES_SUCCESS)
-		return 1;
-	(void)snprintf(err, errlen, "%s", ares_strerror(status));
-	return -1;
+	return resolve_req_wait(q, reqp);
 }
 
 /*
@@ -516,6 +541,8 @@ resolve_start(struct ldapd *env, const char *name, struct addrlist *out,
     char *err, size_t errlen, resolve_cb cb, void *arg,
     struct resolve_req **reqp)
 {
+	struct resolve_req	*q;
+
 	*reqp = NULL;
 	if (resolve_numeric(name, out))
 		return 1;
@@ -525,11 +552,14 @@ resolve_start(struct ldapd *env, const char *name, struct addrlist *out,
 		(void)snprintf(err, errlen, "not a host name");
 		return -1;
 	}
-	if (env->resolver == NULL) {
-		(void)snprintf(err, errlen, "no resolver");
+	if ((q = resolve_req_new(env, arg, err, errlen)) == NULL)
 		return -1;
-	}
-	return resolve_query(env, name, out, err, errlen, cb, arg, reqp);
+	q->cb = cb;
+	(void)strlcpy(q->name, name, sizeof(q->name));
+	if (resolve_forward(q, reqp) == 0)
+		return 0;
+	*out = q->out;
+	return resolve_req_end(q, err, errlen);
 }
 
 void
@@ -582,22 +612,13 @@ resolve_addr_start(struct ldapd *env, const char *addr, char *name,
 	struct resolve_req	*q;
 	struct in6_addr		 a6;
 	struct in_addr		 a4;
-	int			 status;
 
 	*reqp = NULL;
 	if (hosts_reverse(&env->hosts, addr, name, len))
 		return 1;
-	if (env->resolver == NULL) {
-		(void)snprintf(err, errlen, "no resolver");
+	if ((q = resolve_req_new(env, arg, err, errlen)) == NULL)
 		return -1;
-	}
-	if ((q = calloc(1, sizeof(*q))) == NULL) {
-		(void)snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	q->r = env->resolver;
 	q->ncb = cb;
-	q->arg = arg;
 	q->inside = 1;
 	if (inet_pton(AF_INET, addr, &a4) == 1)
 		ares_gethostbyaddr(q->r->ch, &a4, sizeof(a4), AF_INET,
@@ -607,19 +628,11 @@ resolve_addr_start(struct ldapd *env, const char *addr, char *name,
 		    resolve_name_done, q);
 	else
 		resolve_name_done(q, ARES_EBADNAME, 0, NULL);
-	q->inside = 0;
-	if (!q->done) {
-		resolver_schedule(q->r);
-		*reqp = q;
+	if (resolve_req_wait(q, reqp) == 0)
 		return 0;
-	}
-	status = q->status;
-	if (status == ARES_SUCCESS)
+	if (q->status == ARES_SUCCESS)
 		(void)strlcpy(name, q->name, len);
-	else
-		(void)snprintf(err, errlen, "%s", ares_strerror(status));
-	free(q);
-	return status == ARES_SUCCESS ? 1 : -1;
+	return resolve_req_end(q, err, errlen);
 }
 
 /*
@@ -634,10 +647,9 @@ resolve_confirm_start(struct ldapd *env, const char *name, const char *addr,
     int *has, char *err, size_t errlen, resolve_confirm_cb cb, void *arg,
     struct resolve_req **reqp)
 {
-	struct ares_addrinfo_hints	 hints;
-	struct resolve_req		*q;
-	char				 want[INET6_ADDRSTRLEN];
-	int				 r, status;
+	struct resolve_req	*q;
+	char			 want[INET6_ADDRSTRLEN];
+	int			 r;
 
 	*reqp = NULL;
 	if (addr_canon(addr, want, sizeof(want)) == -1 ||
@@ -649,35 +661,13 @@ resolve_confirm_start(struct ldapd *env, const char *name, const char *addr,
 		*has = r;
 		return 1;
 	}
-	if (env->resolver == NULL) {
-		(void)snprintf(err, errlen, "no resolver");
+	if ((q = resolve_req_new(env, arg, err, errlen)) == NULL)
 		return -1;
-	}
-	if ((q = calloc(1, sizeof(*q))) == NULL) {
-		(void)snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	q->r = env->resolver;
 	q->ccb = cb;
-	q->arg = arg;
 	(void)strlcpy(q->name, name, sizeof(q->name));
 	(void)strlcpy(q->want, want, sizeof(q->want));
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_flags = ARES_AI_NOSORT;
-	q->inside = 1;
-	ares_getaddrinfo(q->r->ch, q->name, NULL, &hints, resolve_done, q);
-	q->inside = 0;
-	if (!q->done) {
-		resolver_schedule(q->r);
-		*reqp = q;
+	if (resolve_forward(q, reqp) == 0)
 		return 0;
-	}
-	status = q->status;
 	*has = q->has;
-	free(q);
-	if (status == ARES_SUCCESS)
-		return 1;
-	(void)snprintf(err, errlen, "%s", ares_strerror(status));
-	return -1;
+	return resolve_req_end(q, err, errlen);
 }

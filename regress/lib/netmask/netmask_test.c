@@ -123,6 +123,32 @@ test_list(void)
 	    strstr(why, "more than") != NULL, "one more is refused");
 }
 
+/* The list's words: bounds exactly at the buffer and at max. */
+static void
+test_word(void)
+{
+	char		 tok[8], why[128];
+	const char	*p = " ,1234567\t12345678";
+	int		 r;
+
+	memset(tok, 'x', sizeof(tok));
+	r = netlist_word(&p, tok, sizeof(tok), 0, 4, "net", why, sizeof(why));
+	tap_ok(r == 1 && strcmp(tok, "1234567") == 0 && *p == '\t',
+	    "a word of 7 bytes fits 8 with its NUL, the list goes on after it");
+	why[0] = '\0';
+	r = netlist_word(&p, tok, sizeof(tok), 1, 4, "net", why, sizeof(why));
+	tap_ok(r == -1 && strstr(why, "net \"12345678...\" is too long") !=
+	    NULL, "a word of 8 bytes does not fit 8: %s", why);
+	p = "a b";
+	r = netlist_word(&p, tok, sizeof(tok), 2, 2, "net", why, sizeof(why));
+	tap_ok(r == -1 && strcmp(why, "more than 2 nets") == 0,
+	    "a third word when 2 are the most: %s", why);
+	p = " ,\t";
+	tap_is_int(netlist_word(&p, tok, sizeof(tok), 0, 2, "net", why,
+	    sizeof(why)), 0, "blanks and commas only: the end");
+	tap_ok(*p == '\0', "  at the string's end");
+}
+
 static void
 test_match(void)
 {
@@ -152,6 +178,7 @@ main(void)
 {
 	test_parse();
 	test_list();
+	test_word();
 	test_match();
 	return tap_done();
 }
