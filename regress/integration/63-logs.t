@@ -99,9 +99,15 @@ def test_imap(tap, m, imaplog):
         r'user "alice" logged in to store1\.mmp\.test \(127\.0\.0\.11:\d+; '
         r'password; domain -\)$', "IMAP login accepted: user, store, how, "
         "domain")
-    has(tap, lines, r"\[info\] .*: closed: \S.* \(by (store|client)\); "
-        r"[1-9]\d* bytes up, [1-9]\d* down, \d+\.\d{3} s$",
-        "IMAP disconnect: who, bytes each way, duration")
+    # The relayed session's line names the client as the first one did.
+    client = [mm.group(1) for mm in (re.search(
+        r"session \S+ (127\.0\.0\.1:\d+): connected on", ln)
+        for ln in lines) if mm]
+    has(tap, lines, r"\[info\] relay \d+: session \S+ %s: closed: \S.* "
+        r"\(by (store|client)\); [1-9]\d* bytes up, [1-9]\d* down, "
+        r"\d+\.\d{3} s$" % re.escape(client[0] if client else "?"),
+        "IMAP disconnect: the client's address and port, who, bytes each "
+        "way, duration")
     tap.is_(len([ln for ln in lines if re.search(
         r"connected on|logged in|closed: ", ln)]), 3,
         "IMAP: one line per event (connect, login, close)")
