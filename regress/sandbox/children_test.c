@@ -33,6 +33,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <poll.h>
 #include <pwd.h>
@@ -1081,6 +1082,9 @@ status_field(const char *status, const char *key, char *val, size_t size)
 			p += strspn(p, " \t");
 			end = strchr(p, '\n');
 			len = end ? (size_t)(end - p) : strlen(p);
+			while (len > 0 && (p[len - 1] == ' ' ||
+			    p[len - 1] == '\t'))
+				len--;
 			if (len >= size)
 				len = size - 1;
 			memcpy(val, p, len);
