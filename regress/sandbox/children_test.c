@@ -52,7 +52,8 @@
 #include "regress/tap.h"
 
 #define STATUS_BYTES	4096
-#define USERS_SH	"etc/users.sh"	/* the install's; make runs us at the top */
+/* The install's script; make runs the tests at the top of the tree. */
+#define USERS_SH	"etc/users.sh"
 #define CFG_TEXT	"default:BindPass children-test-secret\n"
 #define KEY_TEXT	"-----BEGIN PRIVATE KEY-----\nchildren-test\n" \
 			"-----END PRIVATE KEY-----\n"
@@ -1302,7 +1303,8 @@ files_make(void)
 	if (mkdir(t.etc, 0700) == -1 || mkdir(t.root, 0755) == -1 ||
 	    chmod(t.root, 0755) == -1)
 		return -1;
-	if (put_file(t.cfg, CFG_TEXT) == -1 || put_file(t.key, KEY_TEXT) == -1 ||
+	if (put_file(t.cfg, CFG_TEXT) == -1 ||
+	    put_file(t.key, KEY_TEXT) == -1 ||
 	    put_file(t.inkey, KEY_TEXT) == -1)
 		return -1;
 	if ((t.conf = conf_new()) == NULL ||
