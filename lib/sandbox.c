@@ -269,6 +269,7 @@ static const struct sandbox_rule sandbox_rules[] = {
 	RULE(PROMISE_ACCEPT, accept4),
 };
 
+static void		sandbox_bound_caps(void);
 static unsigned int	sandbox_parse(const char *);
 static void		sandbox_landlock(void);
 static void		sandbox_sigsys(int, siginfo_t *, void *);
@@ -305,6 +306,7 @@ sandbox_drop(const char *dir, const char *user)
 		}
 		if (chdir("/") == -1)
 			fatal("chdir / in %s", dir);
+		sandbox_bound_caps();
 
 		if (setgroups(1, &gid) == -1)
 			fatal("setgroups %u", (unsigned int)gid);
@@ -330,6 +332,32 @@ sandbox_drop(const char *dir, const char *user)
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
 		fatal("prctl PR_SET_NO_NEW_PRIVS");
 	return changed;
+}
+
+/*
+ * Empty the capability bounding set while still root, so that nothing the
+ * process runs could be given a capability back, even were no_new_privs
+ * and the filter's ban on execve gone (a set-user-ID root program, a file
+ * with capabilities). Dropping needs CAP_SETPCAP: where the service
+ * manager bounds the parent without it (mmpd.service), the set the parent
+ * was given stays, and the first drop says so.
+ */
+static void
+sandbox_bound_caps(void)
+{
+	int	cap;
+
+	/* PR_CAPBSET_READ fails (EINVAL) past the kernel's last capability. */
+	for (cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++) {
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0)
+			continue;
+		if (errno == EPERM && cap == 0) {
+			log_debug("sandbox: no CAP_SETPCAP, the capability "
+			    "bounding set stays as the parent got it");
+			return;
+		}
+		fatal("prctl PR_CAPBSET_DROP %d", cap);
+	}
 }
 
 /* A drop that half worked must not go unnoticed. */

@@ -10,7 +10,8 @@
 #define MMP_SANDBOX_H
 
 /*
- * As root: chroot(dir) + chdir("/"), setgroups(1, gid), setresgid,
+ * As root: chroot(dir) + chdir("/"), the capability bounding set emptied
+ * (when the parent holds CAP_SETPCAP), setgroups(1, gid), setresgid,
  * setresuid to user (fatalx with a clear message if the user or dir is
  * missing). Not root: log_warnx that it stays as it is. Always:
  * PR_SET_DUMPABLE 0, RLIMIT_CORE 0, RLIMIT_NPROC 0, PR_SET_NO_NEW_PRIVS 1.

@@ -20,7 +20,7 @@
 #include "log.h"
 #include "lookupmsg.h"
 #include "logsink.h"
-#include "sandbox.h"
+#include "sandboxes.h"
 
 static struct ldapd	*env;
 
@@ -250,23 +250,6 @@ ldapd_setup(int verbose)
 		fatalx("event_new failed");
 }
 
-static void
-ldapd_confine(void)
-{
-	sandbox_drop(conf_str(env->conf, CONF_GLOBAL, CK_CHROOTDIR),
-	    conf_str(env->conf, CONF_GLOBAL, CK_LDAPUSER));
-	/*
-	 * stdio:  memory, time, the event loop, reads and writes on the
-	 *         sockets it holds
-	 * inet:   TCP connections to the LDAP servers
-	 * dns:    c-ares queries over UDP for mailHost and LDAP host names
-	 * recvfd: imsg reads with recvmsg(2); relay channels arrive as fds
-	 * sendfd: imsg writes with sendmsg(2); mmp-ldapd passes no fds, but
-	 *         seccomp cannot tell a sendmsg with one from one without
-	 */
-	sandbox_pledge("stdio inet dns recvfd sendfd");
-}
-
 int
 main(int argc, char *argv[])
 {
@@ -303,7 +286,8 @@ main(int argc, char *argv[])
 	ldapd_ldap_init();
 	chan_first_conf(env->parent, ldapd_configured);
 	resolver_init(env);
-	ldapd_confine();
+	/* What mmp-ldapd may do from here on: lib/sandboxes.c. */
+	sandbox_ldapd(env->conf);
 	env->started = 1;
 	ldapd_send_ready(env);
 	for (svc = SVC_IMAP; svc < CONF_NSECT; svc++) {

@@ -18,7 +18,7 @@
 
 #include "log.h"
 #include "logsink.h"
-#include "sandbox.h"
+#include "sandboxes.h"
 #include "tlsd.h"
 
 struct tlsd	*env;
@@ -176,24 +176,6 @@ tlsd_setup(int verbose, uint32_t index)
 	closelog();
 }
 
-static void
-tlsd_confine(void)
-{
-	sandbox_drop(conf_str(env->conf, CONF_GLOBAL, CK_CHROOTDIR),
-	    conf_str(env->conf, CONF_GLOBAL, CK_TLSUSER));
-	/*
-	 * stdio:  memory, time, randomness (OpenSSL's DRBG reseeds with
-	 *         getrandom), the event loop, reads and writes on the
-	 *         sockets it holds, fstat and pread of the files' memfds
-	 * recvfd: imsg reads; sockets, socketpair ends and memfds arrive
-	 *         as fds; shutdown of a plaintext end at a session's end
-	 * sendfd: imsg writes with sendmsg(2); mmp-tlsd passes no fds, but
-	 *         seccomp cannot tell a sendmsg with one from one without
-	 * No inet, no unix: mmp-tlsd makes no socket, it is handed them.
-	 */
-	sandbox_pledge("stdio recvfd sendfd");
-}
-
 int
 main(int argc, char *argv[])
 {
@@ -234,7 +216,8 @@ main(int argc, char *argv[])
 	/* Everything OpenSSL would open later, opened now. */
 	server_init();
 	chan_first_conf(env->parent, tlsd_configured);
-	tlsd_confine();
+	/* What mmp-tlsd may do from here on: lib/sandboxes.c. */
+	sandbox_tlsd(env->conf);
 	env->started = 1;
 	tlsd_send_ready();
 	event_base_dispatch(env->evb);

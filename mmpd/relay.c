@@ -22,7 +22,7 @@
 #include "lookupmsg.h"
 #include "logsink.h"
 #include "relay.h"
-#include "sandbox.h"
+#include "sandboxes.h"
 
 struct relay_env	*env;
 
@@ -673,19 +673,8 @@ relay_main(int argc, char *argv[])
 		(void)strlcpy(env->hostname, "localhost",
 		    sizeof(env->hostname));
 	env->hostname[sizeof(env->hostname) - 1] = '\0';
-	sandbox_drop(conf_str(env->conf, CONF_GLOBAL, CK_CHROOTDIR),
-	    conf_str(env->conf, CONF_GLOBAL, CK_RELAYUSER));
-	/*
-	 * stdio:  events, timers, reads and writes on sockets we hold
-	 * inet:   accept clients, connect to stores
-	 * recvfd: listeners, the mmp-ldapd and mmp-tlsd channels come from
-	 *         the parent
-	 * sendfd: imsg writes go through sendmsg(2), fds or not; a TLS
-	 *         session's network socket and socketpair end go to mmp-tlsd
-	 * unix:   socketpair(2) per TLS session, its plaintext side (tls.c)
-	 * splice: relay bytes through a pipe without copying them
-	 */
-	sandbox_pledge("stdio inet recvfd sendfd unix splice");
+	/* What a relay may do from here on: lib/sandboxes.c. */
+	sandbox_relay(env->conf);
 
 	log_debug("ready");
 	event_base_dispatch(env->base);

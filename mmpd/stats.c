@@ -19,7 +19,7 @@
 #include "log.h"
 #include "logsink.h"
 #include "msg.h"
-#include "sandbox.h"
+#include "sandboxes.h"
 #include "stats_main.h"
 #include "statsd.h"
 
@@ -392,16 +392,8 @@ stats_main(int argc, char *argv[])
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGINT, SIG_IGN);
 	chan_first_conf(senv->parent, stats_configured);
-	sandbox_drop(conf_str(senv->conf, CONF_GLOBAL, CK_CHROOTDIR),
-	    conf_str(senv->conf, CONF_GLOBAL, CK_STATSUSER));
-	/*
-	 * stdio:  events, timers, reads and writes on sockets we hold
-	 * accept: scrapers on the socket the parent bound
-	 * recvfd: that socket and the channels to the peers come from the
-	 *         parent; clients that linger are closed abortively
-	 * sendfd: imsg writes go through sendmsg(2)
-	 */
-	sandbox_pledge("stdio accept recvfd sendfd");
+	/* What the statistics process may do: lib/sandboxes.c. */
+	sandbox_stats(senv->conf);
 	if ((senv->listen_ev = event_new(senv->base, senv->listen_fd,
 	    EV_READ | EV_PERSIST, stats_http_accept, NULL)) == NULL ||
 	    event_add(senv->listen_ev, NULL) == -1)

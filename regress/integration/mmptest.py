@@ -386,6 +386,9 @@ def check_sandboxed(tap, pid, want_uid, what):
     tap.is_(st.get("NoNewPrivs"), "1", "%s: NoNewPrivs 1" % what)
     tap.is_(st.get("CapEff"), "0000000000000000",
             "%s: no effective capabilities" % what)
+    # The tests start mmpd as root with CAP_SETPCAP: the drop empties it.
+    tap.is_(st.get("CapBnd"), "0000000000000000",
+            "%s: empty capability bounding set" % what)
     tap.is_(limit(pid, "Max processes"), ["0", "0"],
             "%s: RLIMIT_NPROC 0 (cannot fork)" % what)
     tap.is_(status_owner(pid), 0,
