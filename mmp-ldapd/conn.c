@@ -262,8 +262,17 @@ conn_process(struct ldap_conn *c)
 		msg = NULL;
 		rc = ldap_result(c->ld, LDAP_RES_ANY, LDAP_MSG_ONE, &zero,
 		    &msg);
-		if (rc == 0)
+		if (rc == 0 && msg == NULL)
 			return;
+		/*
+		 * A message whose type is the tag 0 (no LDAP operation's)
+		 * comes back as 0 too, with msg set: not ours to act on,
+		 * but ours to free (regress/fuzz: ldapresult found it).
+		 */
+		if (rc == 0) {
+			ldap_msgfree(msg);
+			continue;
+		}
 		if (rc == -1) {
 			err = LDAP_SERVER_DOWN;
 			(void)ldap_get_option(c->ld, LDAP_OPT_RESULT_CODE,
