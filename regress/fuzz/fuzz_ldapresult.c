@@ -21,6 +21,7 @@
  * (lookup_answer_read).
  */
 #include <sys/types.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -47,6 +48,7 @@
 #define OPT_KIND	0x03
 #define OPT_TWO		0x04	/* two lookups at once */
 #define PUMP_ROUNDS	64
+#define PUMP_MIN_ROUNDS	4	/* chan writes, retried sends: a few passes */
 #define CHALLENGE	"<1896.697170952@mmp.example>"
 #define CRAM_SECRET	"tanstaaf"
 
@@ -341,6 +343,18 @@ server_drain(void)
 		;
 }
 
+/* Bytes the server wrote that mmp-ldapd's socket still holds. */
+static int
+unread(void)
+{
+	struct ldap_conn	*c = ldapd.conn[SVC_IMAP];
+	int			 n = 0;
+
+	return c != NULL && c->fd != -1 && ioctl(c->fd, FIONREAD, &n) == 0 ?
+	    n : 0;
+}
+
+/* The loop until all is read, answers and audit lines written. */
 static void
 pump(void)
 {
@@ -352,6 +366,8 @@ pump(void)
 			abort();
 		relay_read();
 		parent_drain();
+		if (i >= PUMP_MIN_ROUNDS && unread() == 0)
+			break;
 	}
 }
 
