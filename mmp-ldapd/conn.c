@@ -262,8 +262,17 @@ conn_process(struct ldap_conn *c)
 		msg = NULL;
 		rc = ldap_result(c->ld, LDAP_RES_ANY, LDAP_MSG_ONE, &zero,
 		    &msg);
-		if (rc == 0)
+		if (rc == 0 && msg == NULL)
 			return;
+		/*
+		 * A message whose type is the tag 0 (no LDAP operation's)
+		 * comes back as 0 too, with msg set: not ours to act on,
+		 * but ours to free (regress/fuzz: ldapresult found it).
+		 */
+		if (rc == 0) {
+			ldap_msgfree(msg);
+			continue;
+		}
 		if (rc == -1) {
 			err = LDAP_SERVER_DOWN;
 			(void)ldap_get_option(c->ld, LDAP_OPT_RESULT_CODE,
@@ -308,6 +317,24 @@ conn_timer_cb(int fd, short events, void *arg)
 	conn_maybe_retire(c);
 }
 
+/*
+ * No LDAP message over LDAPD_PDU_MAX_BYTES: libldap would allocate what
+ * a message's BER length says before a byte of it arrives (2 GB for
+ * five bytes from a hostile directory; regress/fuzz ldapresult found it).
+ * Over the bound, the read fails and the session is lost.
+ */
+void
+conn_limit_incoming(LDAP *ld)
+{
+	Sockbuf		*sb = NULL;
+	ber_len_t	 max = LDAPD_PDU_MAX_BYTES;
+
+	if (ldap_get_option(ld, LDAP_OPT_SOCKBUF, &sb) != LDAP_OPT_SUCCESS ||
+	    sb == NULL ||
+	    ber_sockbuf_ctrl(sb, LBER_SB_OPT_SET_MAX_INCOMING, &max) != 1)
+		log_warnx("LDAP: cannot bound the size of messages");
+}
+
 static void
 conn_set_options(struct ldap_conn *c)
 {
@@ -321,6 +348,7 @@ conn_set_options(struct ldap_conn *c)
 	(void)ldap_set_option(c->ld, LDAP_OPT_RESTART, LDAP_OPT_ON);
 	(void)ldap_set_option(c->ld, LDAP_OPT_NETWORK_TIMEOUT, &tv);
 	(void)ldap_set_option(c->ld, LDAP_OPT_TIMEOUT, &tv);
+	conn_limit_incoming(c->ld);
 }
 
 /* Send the bind; its answer arrives in conn_message. */

@@ -50,6 +50,11 @@
 #define LDAPD_BACKOFF_MIN_SEC	1
 #define LDAPD_BACKOFF_MAX_SEC	16
 #define LDAPD_RESULTS_PER_PASS	1000	/* LDAP messages per read event */
+/*
+ * One LDAP message from the directory: an entry with the few attributes
+ * mmp-ldapd asks for, a result, a reference. Far over any of them.
+ */
+#define LDAPD_PDU_MAX_BYTES	(1024 * 1024)
 #define LDAPD_UID_ATTR		"uid"	/* a certificate's user, replayed */
 #define LDAPD_PASSWORD_ATTR	"userPassword"	/* CRAMs' clear-text secret */
 #define LDAPD_REPLAY_ATTRS_MAX	8	/* %A[attr] of one replay format */
@@ -459,6 +464,8 @@ void	conn_free(struct ldap_conn *);
 /* Queue or send lk's search; a retiring connection ends when it is idle. */
 void	conn_submit(struct ldap_conn *, struct lookup *);
 void	conn_maybe_retire(struct ldap_conn *);
+/* Messages from the directory over LDAPD_PDU_MAX_BYTES are refused. */
+void	conn_limit_incoming(LDAP *);
 
 /* lookup.c */
 void	mono_now(struct timespec *);

@@ -370,6 +370,7 @@ pconn_connect_cb(int fd, short events, void *arg)
 	(void)ldap_set_option(pc->ld, LDAP_OPT_RESTART, LDAP_OPT_ON);
 	(void)ldap_set_option(pc->ld, LDAP_OPT_NETWORK_TIMEOUT, &tv);
 	(void)ldap_set_option(pc->ld, LDAP_OPT_TIMEOUT, &tv);
+	conn_limit_incoming(pc->ld);
 	if (pconn_secure(pc, why, sizeof(why)) == -1) {
 		pconn_fail(pc, why);
 		return;

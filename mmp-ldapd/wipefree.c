@@ -14,7 +14,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if !defined(__SANITIZE_ADDRESS__)
+/* GCC says __SANITIZE_ADDRESS__, clang __has_feature (the fuzz build). */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define WIPEFREE_ASAN	1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define WIPEFREE_ASAN	1
+#endif
+
+#if !defined(WIPEFREE_ASAN)
 
 void	*__libc_malloc(size_t);
 void	 __libc_free(void *);
@@ -61,4 +71,4 @@ reallocarray(void *p, size_t nmemb, size_t size)
 	return realloc(p, nmemb * size);
 }
 
-#endif /* !__SANITIZE_ADDRESS__ */
+#endif /* !WIPEFREE_ASAN */

@@ -1,9 +1,12 @@
 /*
  * libFuzzer target for lib/config.c. "L\n" then up to three parts split by
  * "\n%%\n" become AService.cfg, ImapProxyAService.cfg and
- * PopProxyAService.cfg in a temporary directory for conf_load; any other
- * input is "S:Key value" for conf_set (S picks the section). An accepted
- * configuration is dumped and queried.
+ * PopProxyAService.cfg in a temporary directory for conf_load. Each file's
+ * reader on its own: "A\n" then AService.cfg (conf_load, and
+ * conf_load_global as mmpctl reads it), "I\n" or "P\n" then the IMAP or
+ * POP proxy's file beside a fixed AService.cfg that lists both services.
+ * Any other input is "S:Key value" for conf_set (S picks the section).
+ * An accepted configuration is dumped and queried.
  */
 #include <sys/types.h>
 
@@ -110,12 +113,30 @@ write_file(const char *name, const uint8_t *p, size_t len)
 	close(fd);
 }
 
+/* AService.cfg of the "I" and "P" inputs: both proxies' files are read. */
+#define FIXED_GLOBAL	"default:ServiceList \"ImapProxyAService@143 " \
+			"PopProxyAService@110\"\n"
+
+static void
+load_and_use(void)
+{
+	struct mmp_conf	*conf;
+	char		 err[512];
+
+	err[0] = '\0';
+	if ((conf = conf_load(fuzz_dir, err, sizeof(err))) == NULL) {
+		if (err[0] == '\0')
+			abort();
+		return;
+	}
+	use_conf(conf);
+	conf_free(conf);
+}
+
 static void
 fuzz_load(const uint8_t *p, size_t len)
 {
-	struct mmp_conf	*conf;
 	const uint8_t	*sep;
-	char		 err[512];
 	size_t		 i, n;
 
 	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
@@ -126,14 +147,35 @@ fuzz_load(const uint8_t *p, size_t len)
 		p += sep != NULL ? n + 3 : n;
 		len -= sep != NULL ? n + 3 : n;
 	}
-	err[0] = '\0';
-	if ((conf = conf_load(fuzz_dir, err, sizeof(err))) == NULL) {
-		if (err[0] == '\0')
-			abort();
-		return;
+	load_and_use();
+}
+
+/* One file is the input; the others fixed (AService.cfg) or empty. */
+static void
+fuzz_one_file(char which, const uint8_t *p, size_t len)
+{
+	struct mmp_conf	*conf;
+	char		 err[512];
+
+	write_file(files[1], NULL, 0);
+	write_file(files[2], NULL, 0);
+	if (which == 'A') {
+		write_file(files[0], p, len);
+		err[0] = '\0';
+		if ((conf = conf_load_global(fuzz_dir, err,
+		    sizeof(err))) == NULL) {
+			if (err[0] == '\0')
+				abort();
+		} else {
+			conf_dump(conf, devnull);
+			conf_free(conf);
+		}
+	} else {
+		write_file(files[0], (const uint8_t *)FIXED_GLOBAL,
+		    strlen(FIXED_GLOBAL));
+		write_file(files[which == 'I' ? 1 : 2], p, len);
 	}
-	use_conf(conf);
-	conf_free(conf);
+	load_and_use();
 }
 
 static void
@@ -179,6 +221,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size >= 2 && data[0] == 'L' && data[1] == '\n')
 		fuzz_load(data + 2, size - 2);
+	else if (size >= 2 && data[1] == '\n' && (data[0] == 'A' ||
+	    data[0] == 'I' || data[0] == 'P'))
+		fuzz_one_file((char)data[0], data + 2, size - 2);
 	else if (size >= 2)
 		fuzz_set(data, size);
 	return 0;
