@@ -288,7 +288,7 @@ class Problems:
 
 LOGIN_RE = re.compile(r'session 0x[0-9a-f]+ \S+: user "((?:[^"\\]|\\.)*)" '
                       r'logged in')
-STORE_LOGIN_RE = re.compile(r"-login: Login: user=<([^>]*)>")
+STORE_LOGIN_RE = re.compile(r"-login: (?:[^:\n]*: )?Login: user=<([^>]*)>")
 
 
 class Watch:
