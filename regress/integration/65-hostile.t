@@ -477,10 +477,15 @@ def check_filters(tap, w):
     filters = re.findall(r'SRCH base="[^"]*" .*filter="([^"]*)"',
                          w.slapd_log())
     low = [f.lower() for f in filters]
-    for name in META_NAMES:
-        esc = ("(uid=%s)" % H.filter_escape(name)).lower()
+    escaped = [("(uid=%s)" % H.filter_escape(n)).lower() for n in META_NAMES]
+    for name, esc in zip(META_NAMES, escaped):
         tap.ok(any(esc in f for f in low), "slapd's filter for %r is %s" %
                (name, esc), "filters seen: %r" % filters[-40:])
+        # Unescaped, "\2a" is the escaped "*": that one says nothing.
+        raw = "(uid=%s)" % name
+        if raw.lower() not in escaped:
+            tap.ok(not any(raw in f for f in filters), "and never %s" %
+                   raw, "filters seen: %r" % filters[-40:])
 
 
 def check_crlf(tap, env, m, w, tgts):
