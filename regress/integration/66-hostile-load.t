@@ -106,6 +106,9 @@ def test_idle(tap, env, m, port, tgts):
         c.close()
     n, now = wait_back(m, port, fds)
     tap.is_(n, 0, "all closed: no session left in the statistics")
+    spare = max([H.pipes(p) for p in H.relay_pids(m)] or [0])
+    tap.ok(spare <= H.PUMP_POOL_MAX, "and no relay holds more spare splice "
+           "pipes than its pool (%d)" % spare)
     later = fd_links(m)
     tap.ok(now == fds, "relays' and mmp-tlsd's descriptors back to %r" %
            fds, "now %r; gone %r, new %r" % (now, sorted(links - later),

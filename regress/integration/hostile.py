@@ -359,14 +359,34 @@ def tlsd_pids(m):
     return [p for p in m.children() if "mmp-tlsd" in T.proc_cmdline(p)]
 
 
+PUMP_POOL_MAX = 64	# mmpd/pump.h: spare splice pipes a relay keeps
+
+
 def fd_count(pids):
+    """Descriptors of pids but the pipes of a relay's splice pool, which
+    it keeps for the next sessions (pipes() counts those)."""
     n = 0
     for p in pids:
+        d = "/proc/%d/fd" % p
         try:
-            n += len(os.listdir("/proc/%d/fd" % p))
+            for f in os.listdir(d):
+                if not os.readlink(os.path.join(d, f)).startswith("pipe:"):
+                    n += 1
         except OSError:
             pass
     return n
+
+
+def pipes(pid):
+    """Pipes pid holds, each counted once (a pipe has two ends)."""
+    d = "/proc/%d/fd" % pid
+    try:
+        return len(set(os.readlink(os.path.join(d, f))
+                       for f in os.listdir(d)
+                       if os.readlink(os.path.join(d, f)).startswith(
+                           "pipe:")))
+    except OSError:
+        return 0
 
 
 def stats(port):
