@@ -435,8 +435,15 @@ conn_arm(struct conn *c)
 	}
 	conn_watch(c->netrev, (net & EV_READ) != 0);
 	conn_watch(c->netwev, (net & EV_WRITE) != 0);
-	conn_watch(c->plainrev, c->state != CONN_HANDSHAKE && !c->plain_eof &&
-	    c->tonet.len < TLS_BUF_BYTES);
+	/*
+	 * During the handshake the plaintext side is watched for its end
+	 * only: the relay writes nothing before our RESULT, so it is
+	 * readable once the relay gave the session up (its login timeout
+	 * on a client that drips its ClientHello), and the client's socket
+	 * must not outlive that by TLS_HANDSHAKE_TIMEOUT_SEC.
+	 */
+	conn_watch(c->plainrev, c->state == CONN_HANDSHAKE ||
+	    (!c->plain_eof && c->tonet.len < TLS_BUF_BYTES));
 	conn_watch(c->plainwev, c->toplain.len > 0);
 }
 
@@ -521,8 +528,13 @@ conn_event_cb(int fd, short events, void *arg)
 
 	if (fd == c->netfd)
 		c->net_drained = 0;
-	else if (events & EV_READ)
+	else if (events & EV_READ) {
+		if (c->state == CONN_HANDSHAKE) {
+			conn_fail(c, "the relay gave the session up");
+			return;
+		}
 		c->plain_drained = 0;
+	}
 	conn_run(c);
 }
 
