@@ -17,6 +17,7 @@
 #include <ldap.h>
 
 #include "ldapd.h"
+#include "leakcheck.h"
 #include "log.h"
 #include "lookupmsg.h"
 #include "logsink.h"
@@ -273,6 +274,7 @@ main(int argc, char *argv[])
 	size_t	i;
 	int	ch, verbose = 0, svc;
 
+	leakcheck_start("mmp-ldapd");
 	while ((ch = getopt(argc, argv, "v")) != -1) {
 		switch (ch) {
 		case 'v':
