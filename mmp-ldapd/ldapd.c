@@ -178,6 +178,9 @@ ldapd_exit(int code)
 	cache_free(env->authsvc);
 	env->authsvc = NULL;
 	preauth_free(env);
+	ldaptls_free(env);
+	if (env->statsch.ch != NULL)
+		chan_close(env->statsch.ch);
 	resolver_free(env);
 	hosts_free(&env->hosts);
 	hosts_free(&env->newhosts);

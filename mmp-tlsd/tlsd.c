@@ -148,6 +148,8 @@ tlsd_exit(int code)
 	env->draining = 0;	/* closing, not draining, from here on */
 	relays_close_all();
 	ctxs_clear();
+	if (env->statsch.ch != NULL)
+		chan_close(env->statsch.ch);
 	conf_rx_clear(&env->rx);
 	conf_free(env->conf);
 	(void)chan_flush(env->parent);
