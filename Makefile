@@ -52,7 +52,7 @@ LIB_OBJS	:= $(LIB_SRCS:%.c=$(B)%.o)
 TESTS		:= $(addprefix $(B),$(TEST_NAMES))
 
 .PHONY: all check unit integration asan fuzz demo install deps clean \
-	programs
+	programs leakcheck
 all: $(PROGS)
 
 # The programs `all` builds, one per line (regress checks a clean build).
@@ -103,6 +103,28 @@ asan:
 	    LOADGEN=$(CURDIR)/build-asan/bench/loadgen \
 	    prove -e '' $(PROVE_FLAGS) $(INTEGRATION_TESTS)
 
+# The leak-check build (lib/leakcheck.h): make asan's sanitizers with
+# LeakSanitizer on and the sandbox off (-DMMP_LEAKCHECK, the one define
+# that build needs, rides in SAN), in build-lsan/, never installed. Unit
+# tests (but the sandbox's own), then the integration tests against its
+# daemons: regress/integration/mmptest.py fails a script on any sanitizer
+# report and on any daemon that left without LeakSanitizer's check.
+# LEAKCHECK_TESTS picks scripts, LEAKCHECK_JOBS runs that many at once.
+LEAKCHECK_FLAGS	:= B=build-lsan/ CFLAGS='-O1 -g -fno-omit-frame-pointer' \
+		   SAN='-fsanitize=address,undefined -fno-sanitize-recover=all \
+		   -DMMP_LEAKCHECK'
+LEAKCHECK_TESTS	?= $(INTEGRATION_TESTS)
+LEAKCHECK_JOBS	?= 1
+LEAKCHECK_ENV	 = MMPD_LEAKCHECK=1 \
+		   LSAN_OPTIONS=suppressions=$(CURDIR)/regress/leakcheck.supp
+leakcheck:
+	$(MAKE) $(LEAKCHECK_FLAGS) all tests bench-tools
+	$(LEAKCHECK_ENV) prove -e '' $(PROVE_FLAGS) \
+	    $(filter-out %/sandbox.t,$(addprefix build-lsan/,$(TEST_NAMES)))
+	$(LEAKCHECK_ENV) MMPD=$(CURDIR)/build-lsan/mmpd/mmpd \
+	    LOADGEN=$(CURDIR)/build-lsan/bench/loadgen \
+	    prove -j$(LEAKCHECK_JOBS) -e '' $(PROVE_FLAGS) $(LEAKCHECK_TESTS)
+
 fuzz:
 	$(MAKE) -f regress/fuzz/Makefile.fuzz
 
@@ -114,7 +136,7 @@ install: all
 	    "$(MANDIR)" "$(SYSCONFDIR)"
 
 clean:
-	rm -rf build-asan build-fuzz $(PROGS) $(TESTS) $(B)lib/libmmp.a
+	rm -rf build-asan build-lsan build-fuzz $(PROGS) $(TESTS) $(B)lib/libmmp.a
 	find . -name '*.o' -delete -o -name '*.d' -delete
 
 -include $(shell find . -name '*.d' 2>/dev/null)

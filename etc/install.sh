@@ -50,6 +50,17 @@ for f in mmpd/mmpd mmp-ldapd/mmp-ldapd mmpctl/mmpctl doc/mmpd.8 \
 	[ -f "$top/$f" ] || die "$top/$f is missing; run make first"
 done
 
+# A leak-check build (make leakcheck, lib/leakcheck.h) runs without its
+# sandbox: never installed, whatever tree it was built in. Its programs
+# carry this string; grep -F: the string is the test, not a pattern.
+for f in mmpd/mmpd mmp-ldapd/mmp-ldapd mmp-tlsd/mmp-tlsd; do
+	[ -f "$top/$f" ] || continue
+	if grep -qaF MMP_LEAKCHECK_BUILD "$top/$f"; then
+		die "$top/$f is a leak-check build (sandbox off); rebuild" \
+		    "with plain make before installing"
+	fi
+done
+
 # mkdir -p DIR, saying so when it creates it.
 makedir() {
 	if [ ! -d "$1" ]; then

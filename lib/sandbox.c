@@ -276,6 +276,49 @@ static void		sandbox_sigsys(int, siginfo_t *, void *);
 static void		sandbox_seccomp(unsigned int, int);
 static void		sandbox_verify(uid_t, gid_t);
 
+#ifdef MMP_LEAKCHECK
+/*
+ * The leak-check build (make leakcheck, lib/leakcheck.h): LeakSanitizer
+ * stops the process's threads with ptrace from a helper task it clones
+ * and reads /proc/self at exit. Each of these would stop it, so each is
+ * left out here, and only here: chroot (no /proc), PR_SET_DUMPABLE 0
+ * (no ptrace, /proc/self owned by root), RLIMIT_NPROC 0 (no clone);
+ * sandbox_pledge skips Landlock (no /proc) and seccomp (no clone, no
+ * ptrace). The user switch stays: it does not stop LeakSanitizer once
+ * the process is made dumpable again (a change of uid clears that flag).
+ */
+static int
+sandbox_drop_leakcheck(const char *dir, const char *user)
+{
+	struct passwd	*pw;
+	struct rlimit	 rl;
+	int		 changed = 0;
+
+	log_warnx("leak-check build: sandbox off (no chroot to %s, no "
+	    "seccomp, no Landlock, may fork, dumpable) so that "
+	    "LeakSanitizer can check this process at exit", dir);
+	if (geteuid() == 0) {
+		if ((pw = getpwnam(user)) == NULL || pw->pw_uid == 0)
+			fatalx("user \"%s\" missing or root", user);
+		sandbox_bound_caps();
+		if (setgroups(1, &pw->pw_gid) == -1 ||
+		    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
+		    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1)
+			fatal("dropping to user %s", user);
+		sandbox_verify(pw->pw_uid, pw->pw_gid);
+		changed = 1;
+	}
+	if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) == -1)
+		fatal("prctl PR_SET_DUMPABLE");
+	rl.rlim_cur = rl.rlim_max = 0;
+	if (setrlimit(RLIMIT_CORE, &rl) == -1)
+		fatal("setrlimit RLIMIT_CORE");
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
+		fatal("prctl PR_SET_NO_NEW_PRIVS");
+	return changed;
+}
+#endif /* MMP_LEAKCHECK */
+
 int
 sandbox_drop(const char *dir, const char *user)
 {
@@ -285,6 +328,9 @@ sandbox_drop(const char *dir, const char *user)
 	gid_t		 gid;
 	int		 changed = 0;
 
+#ifdef MMP_LEAKCHECK
+	return sandbox_drop_leakcheck(dir, user);
+#endif
 	if (geteuid() == 0) {
 		/* Before chroot: the passwd file is not there afterwards. */
 		if ((pw = getpwnam(user)) == NULL)
@@ -389,6 +435,10 @@ sandbox_pledge(const char *promises)
 	int			 debug;
 
 	set = sandbox_parse(promises);
+#ifdef MMP_LEAKCHECK
+	/* No Landlock, no seccomp: see sandbox_drop_leakcheck. */
+	return 0;
+#endif
 	env = getenv("MMPD_SANDBOX_DEBUG");
 	debug = env != NULL && strcmp(env, "1") == 0;
 

@@ -16,6 +16,8 @@
  * missing). Not root: log_warnx that it stays as it is. Always:
  * PR_SET_DUMPABLE 0, RLIMIT_CORE 0, RLIMIT_NPROC 0, PR_SET_NO_NEW_PRIVS 1.
  * Returns 1 if it changed root and user, 0 if not (not root).
+ * The leak-check build (-DMMP_LEAKCHECK, lib/leakcheck.h) changes only the
+ * user here and sandbox_pledge does nothing: LeakSanitizer needs the rest.
  */
 int	sandbox_drop(const char *dir, const char *user);
 /*

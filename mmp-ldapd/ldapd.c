@@ -17,6 +17,7 @@
 #include <ldap.h>
 
 #include "ldapd.h"
+#include "leakcheck.h"
 #include "log.h"
 #include "lookupmsg.h"
 #include "logsink.h"
@@ -177,6 +178,9 @@ ldapd_exit(int code)
 	cache_free(env->authsvc);
 	env->authsvc = NULL;
 	preauth_free(env);
+	ldaptls_free(env);
+	if (env->statsch.ch != NULL)
+		chan_close(env->statsch.ch);
 	resolver_free(env);
 	hosts_free(&env->hosts);
 	hosts_free(&env->newhosts);
@@ -256,6 +260,7 @@ main(int argc, char *argv[])
 	size_t	i;
 	int	ch, verbose = 0, svc;
 
+	leakcheck_start("mmp-ldapd");
 	while ((ch = getopt(argc, argv, "v")) != -1) {
 		switch (ch) {
 		case 'v':

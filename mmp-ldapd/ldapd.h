@@ -419,6 +419,7 @@ void	ldapd_relay_close(struct relay *);
 
 /* ldaptls.c */
 void	ldaptls_load(struct ldapd *, const struct mmp_conf *, int);
+void	ldaptls_free(struct ldapd *);
 int	ldaptls_prepare(struct ldapd *, int, LDAP *, char *, size_t);
 int	ldaptls_handshake(struct ldapd *, int, LDAP *, int, char *, size_t);
 

@@ -36,6 +36,13 @@ static char	ldaptls_why[LDAPD_DETAIL_BYTES];
 /* LDAP_DEBUG_TRACE of OpenLDAP's private ldap_log.h */
 #define LDAPTLS_DEBUG_TRACE	0x0001
 
+/*
+ * Drops a reference to a TLS context (the one ldap_get_option gave us).
+ * libldap exports it (OPENLDAP_2.5) but installs no header for it, and
+ * nothing public lets go of a context once taken.
+ */
+void	ldap_pvt_tls_ctx_free(void *);
+
 static void
 ldaptls_libldap_line(const char *line)
 {
@@ -161,6 +168,24 @@ ldaptls_load(struct ldapd *env, const struct mmp_conf *conf, int svc)
 		    "certificate is not checked (encryption without "
 		    "authentication)", ldaptls_sect(svc));
 	env->tls[svc] = t;
+}
+
+/* At exit: each section's context (its CA certificates) and name. */
+void
+ldaptls_free(struct ldapd *env)
+{
+	struct ldap_tls	*t;
+	int		 svc;
+
+	for (svc = 0; svc < CONF_NSECT; svc++) {
+		if ((t = env->tls[svc]) == NULL)
+			continue;
+		if (t->ctx != NULL)
+			ldap_pvt_tls_ctx_free(t->ctx);
+		free(t->cafile);
+		free(t);
+		env->tls[svc] = NULL;
+	}
 }
 
 /*

@@ -16,6 +16,7 @@
 
 #include <event2/event.h>
 
+#include "leakcheck.h"
 #include "log.h"
 #include "logsink.h"
 #include "sandboxes.h"
@@ -147,15 +148,34 @@ tlsd_exit(int code)
 	env->draining = 0;	/* closing, not draining, from here on */
 	relays_close_all();
 	ctxs_clear();
+	if (env->statsch.ch != NULL)
+		chan_close(env->statsch.ch);
 	conf_rx_clear(&env->rx);
 	conf_free(env->conf);
 	(void)chan_flush(env->parent);
 	logsink_init(NULL);
 	chan_close(env->parent);
+	event_free(env->sigterm);
 	event_base_free(env->evb);
 	free(env);
 	env = NULL;
 	exit(code);
+}
+
+/*
+ * The parent's SIGTERM at shutdown (after its relays have drained, or
+ * its drain time is over): leave through tlsd_exit like on the parent's
+ * end of file, every session and context freed, not by the signal.
+ */
+static void
+tlsd_sigterm(int sig, short events, void *arg)
+{
+	(void)sig;
+	(void)events;
+	(void)arg;
+	log_info("mmp-tlsd %u: SIGTERM: closing %zu TLS sessions, exiting",
+	    env->index, env->nconns);
+	tlsd_exit(0);
 }
 
 static void
@@ -174,6 +194,9 @@ tlsd_setup(int verbose, uint32_t index)
 	logsink_init(env->parent);
 	/* Lines go to the parent: no syslog socket in the sandbox. */
 	closelog();
+	if ((env->sigterm = evsignal_new(env->evb, SIGTERM, tlsd_sigterm,
+	    NULL)) == NULL || evsignal_add(env->sigterm, NULL) == -1)
+		fatalx("cannot handle SIGTERM");
 }
 
 int
@@ -183,6 +206,7 @@ main(int argc, char *argv[])
 	uint32_t	 index = 0;
 	int		 ch, verbose = 0, have_index = 0;
 
+	leakcheck_start("mmp-tlsd");
 	while ((ch = getopt(argc, argv, "i:v")) != -1) {
 		switch (ch) {
 		case 'i':

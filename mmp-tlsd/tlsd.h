@@ -161,6 +161,7 @@ struct tlsd {
 	size_t			 nconns;
 	struct statschan	 statsch;	/* to the statistics process */
 	struct stats_tlsd	 stats;		/* handshakes (conn.c) */
+	struct event		*sigterm;	/* the parent's, at shutdown */
 };
 
 extern struct tlsd	*env;

@@ -22,6 +22,7 @@
 
 #include "config.h"
 #include "confmsg.h"
+#include "leakcheck.h"
 #include "log.h"
 #include "parent.h"
 #include "relay_main.h"
@@ -76,6 +77,7 @@ main(int argc, char *argv[])
 	char		 err[1024];
 	int		 ch, check = 0, self_errno;
 
+	leakcheck_start("mmpd");
 	if (parent_is_child(argc, argv, "relay"))
 		return relay_main(argc, argv);
 	if (parent_is_child(argc, argv, "stats"))
@@ -546,8 +548,10 @@ parent_no_core(void)
 
 	if (setrlimit(RLIMIT_CORE, &rl) == -1)
 		fatal("setrlimit RLIMIT_CORE");
+#ifndef MMP_LEAKCHECK	/* LeakSanitizer's ptrace needs it (leakcheck.h) */
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
 		fatal("prctl PR_SET_DUMPABLE");
+#endif
 }
 
 /*

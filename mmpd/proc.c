@@ -21,13 +21,14 @@
 #include <unistd.h>
 
 #include "confmsg.h"
+#include "leakcheck.h"
 #include "log.h"
 #include "msg.h"
 #include "parent.h"
 
 #define PROC_ARGV_MAX		8
-#define PROC_ENV_BYTES		256
-#define PROC_ENV_KEEP		3	/* variables a child inherits */
+#define PROC_ENV_BYTES		1024	/* sanitizer options with paths */
+#define PROC_ENV_KEEP		6	/* variables a child inherits */
 #define CHANNEL_GONE_SEC	2	/* channel closed, process alive */
 
 static struct child	*proc_new(enum child_kind, unsigned int);
@@ -330,11 +331,13 @@ static void
 proc_envp(char *envp[], char keep[][PROC_ENV_BYTES])
 {
 	/*
-	 * What a child may inherit: the sandbox's debug switch, and the
-	 * sanitizer options of a make asan build.
+	 * What a child may inherit: the sandbox's debug switch, the
+	 * sanitizer options of a make asan build, and of make leakcheck
+	 * the leak checker's options and the switches of lib/leakcheck.h.
 	 */
 	static const char *const names[PROC_ENV_KEEP] = {
-		"MMPD_SANDBOX_DEBUG", "ASAN_OPTIONS", "UBSAN_OPTIONS"
+		"MMPD_SANDBOX_DEBUG", "ASAN_OPTIONS", "UBSAN_OPTIONS",
+		"LSAN_OPTIONS", LEAKCHECK_ENV, LEAKCHECK_DIR_ENV
 	};
 	const char	*v;
 	int		 i, n = 0;
@@ -456,8 +459,10 @@ proc_exec_report(const char *path, int err)
 	struct msg_writer	w;
 	char			line[LOG_LINE_BYTES];
 
-	(void)snprintf(line, sizeof(line), "mmpd: cannot execute %s: %s",
-	    path, strerror(err));
+	/* A path too long for the line is cut: its start says enough. */
+	if ((size_t)snprintf(line, sizeof(line), "mmpd: cannot execute %s: "
+	    "%s", path, strerror(err)) >= sizeof(line))
+		line[sizeof(line) - 1] = '\0';
 	imsgbuf_init(&ib, MMP_CHILD_FD);
 	msg_writer_init(&w);
 	msg_add_u8(&w, LOG_SVC_MMP);

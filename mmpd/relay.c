@@ -600,6 +600,67 @@ relay_certmap(struct session *s)
 	return relay_ask_ldapd(IMSG_CERTMAP, &w);
 }
 
+/*
+ * The parent's SIGTERM: its drain time is over (or a second stop came)
+ * and the sessions still open are closed now, every one with its last
+ * line and its memory; the loop ends and relay_main returns, so the
+ * process leaves through exit().
+ */
+static void
+relay_sigterm(int sig, short events, void *arg)
+{
+	struct relay_listener	*l;
+	struct session		*s, *next;
+
+	(void)sig;
+	(void)events;
+	(void)arg;
+	log_info("SIGTERM: closing %u sessions, exiting", env->nsessions);
+	env->draining = 1;
+	TAILQ_FOREACH(l, &env->listeners, entry)
+		if (l->ev != NULL)
+			event_del(l->ev);
+	RB_FOREACH_SAFE(s, session_tree, &env->sessions, next)
+		session_close(s, "mmpd is shutting down");
+	rsession_close_all("mmpd is shutting down");
+	(void)chan_flush(env->parent);
+	(void)event_base_loopexit(env->base, NULL);
+}
+
+/* At the end: everything the worker holds, freed or closed. */
+static void
+relay_free_all(void)
+{
+	relay_listeners_clear(&env->listeners);
+	relay_listeners_clear(&env->newlisteners);
+	tls_close_all();
+	if (env->ldapd != NULL)
+		chan_close(env->ldapd);
+	env->ldapd = NULL;
+	if (env->statsch.ch != NULL)
+		chan_close(env->statsch.ch);
+	env->statsch.ch = NULL;
+	pump_pool_free(&env->pipes);
+	slab_cache_free(&env->rsessions);
+	access_free();
+	spoof_release(env->spoof);
+	spoof_release(env->newspoof);
+	env->spoof = env->newspoof = NULL;
+	if (env->trim != NULL)
+		event_free(env->trim);
+	event_free(env->accept_pause);
+	event_free(env->stats_timer);
+	event_free(env->sigterm);
+	conf_rx_clear(&env->rx);
+	conf_free(env->conf);
+	env->conf = NULL;
+	shm_unmap(&env->shm);
+	(void)chan_flush(env->parent);
+	logsink_init(NULL);
+	chan_close(env->parent);
+	event_base_free(env->base);
+}
+
 static void
 relay_usage(void)
 {
@@ -641,7 +702,9 @@ relay_setup(int argc, char *argv[])
 	logsink_init(env->parent);
 	env->accept_pause = evtimer_new(env->base, relay_accept_resume, NULL);
 	env->stats_timer = evtimer_new(env->base, relay_stats_tick, NULL);
-	if (env->accept_pause == NULL || env->stats_timer == NULL)
+	env->sigterm = evsignal_new(env->base, SIGTERM, relay_sigterm, NULL);
+	if (env->accept_pause == NULL || env->stats_timer == NULL ||
+	    env->sigterm == NULL || evsignal_add(env->sigterm, NULL) == -1)
 		fatalx("evtimer_new");
 	relay_stats_tick(-1, 0, NULL);
 	TAILQ_INIT(&env->listeners);
@@ -678,10 +741,7 @@ relay_main(int argc, char *argv[])
 
 	log_debug("ready");
 	event_base_dispatch(env->base);
-	pump_pool_free(&env->pipes);
-	slab_cache_free(&env->rsessions);
-	access_free();
 	log_info("drained, exiting");
-	(void)chan_flush(env->parent);
+	relay_free_all();
 	return 0;
 }

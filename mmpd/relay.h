@@ -438,6 +438,7 @@ struct relay_env {
 	struct shm		 shm;		/* shared with all relays */
 	struct spoof_msg	*spoof;		/* SpoofMessageFile's, or NULL */
 	struct spoof_msg	*newspoof;	/* of the configuration coming */
+	struct event		*sigterm;	/* the parent's, at shutdown */
 };
 
 extern struct relay_env	*env;
@@ -503,6 +504,8 @@ struct rsession *rsession_start(const struct session *);
 void	rsession_init(void);
 /* A session's memory was freed: give it back to the kernel soon. */
 void	rsession_trim_soon(void);
+/* Every rsession closed now, why in each one's last line (SIGTERM). */
+void	rsession_close_all(const char *why);
 
 /* login.c */
 void	session_login(struct session *, const char *, size_t, const char *,
@@ -548,6 +551,7 @@ int	tls_draining(struct chan *, struct imsg *);
 int	handoff_cmp(struct session *, struct session *);
 RB_PROTOTYPE(handoff_tree, session, handoff, handoff_cmp)
 void	tls_channel_lost(struct chan *, const char *);
+void	tls_close_all(void);
 
 /*
  * proxy.c: the PROXY protocol header on marked listeners. proxy_conf

@@ -42,6 +42,13 @@ enum rsession_ev {
 #define RSESSION_ALIGN		16
 #define RSESSION_HEAD_BYTES	roundup(sizeof(struct rsession), RSESSION_ALIGN)
 
+/* The rsessions found in the event base (rsession_close_all). */
+struct rsession_set {
+	struct rsession	**v;
+	size_t		  n;
+	size_t		  max;
+};
+
 static void	rsession_log(struct rsession *, int, const char *, ...)
 		    __attribute__((__format__(printf, 3, 4)));
 static void	rsession_event(int, short, void *);
@@ -147,6 +154,43 @@ rsession_trim_soon(void)
 		return;
 	if (!evtimer_pending(env->trim, NULL))
 		evtimer_add(env->trim, &tv);
+}
+
+/* event_base_foreach_event: collects the rsessions by their timers. */
+static int
+rsession_collect(const struct event_base *base, const struct event *ev,
+    void *arg)
+{
+	struct rsession_set	*set = arg;
+
+	(void)base;
+	if (event_get_callback(ev) != rsession_timer || set->n == set->max)
+		return 0;
+	set->v[set->n++] = event_get_callback_arg(ev);
+	return 0;
+}
+
+/*
+ * At a shutdown that cannot wait for the clients (SIGTERM after the drain
+ * time): every relayed session closed, its buffers and pipes freed. The
+ * slabs know no list of their objects; each rsession's timer is always
+ * added (rsession_timer_set), so libevent's list of events finds them all.
+ */
+void
+rsession_close_all(const char *why)
+{
+	struct rsession_set	set;
+	size_t			i;
+
+	memset(&set, 0, sizeof(set));
+	set.max = env->nsessions;
+	if (set.max == 0 ||
+	    (set.v = calloc(set.max, sizeof(*set.v))) == NULL)
+		return;
+	(void)event_base_foreach_event(env->base, rsession_collect, &set);
+	for (i = 0; i < set.n; i++)
+		rsession_close(set.v[i], CLOSER_MMPD, why);
+	free(set.v);
 }
 
 /* Without events added yet: free it, the descriptors stay the session's. */

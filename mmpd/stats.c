@@ -341,6 +341,43 @@ stats_parent_drained(struct chan *ch)
 	logsink_written();
 }
 
+/*
+ * The parent's SIGTERM at shutdown: the loop ends and stats_main frees
+ * what it holds and returns, so the process leaves through exit().
+ */
+static void
+stats_sigterm(int sig, short events, void *arg)
+{
+	(void)sig;
+	(void)events;
+	(void)arg;
+	log_info("SIGTERM: exiting");
+	(void)event_base_loopexit(senv->base, NULL);
+}
+
+/* Everything the process holds, at its end. */
+static void
+stats_free_all(void)
+{
+	struct stats_peer	*p;
+
+	stats_http_free_all();
+	while ((p = TAILQ_FIRST(&senv->peers)) != NULL)
+		stats_peer_free(p);
+	if (senv->listen_ev != NULL)
+		event_free(senv->listen_ev);
+	if (senv->listen_fd != -1)
+		(void)close(senv->listen_fd);
+	event_free(senv->round_timer);
+	event_free(senv->sigterm);
+	conf_rx_clear(&senv->rx);
+	conf_free(senv->conf);
+	(void)chan_flush(senv->parent);
+	logsink_init(NULL);
+	chan_close(senv->parent);
+	event_base_free(senv->base);
+}
+
 /* Configured, and the socket is here: it came right after CONF_END. */
 static int
 stats_configured(void)
@@ -379,6 +416,9 @@ stats_setup(int argc, char *argv[])
 	if ((senv->round_timer = evtimer_new(senv->base, stats_round_timeout,
 	    NULL)) == NULL)
 		fatalx("evtimer_new");
+	if ((senv->sigterm = evsignal_new(senv->base, SIGTERM, stats_sigterm,
+	    NULL)) == NULL || evsignal_add(senv->sigterm, NULL) == -1)
+		fatalx("cannot handle SIGTERM");
 }
 
 int
@@ -400,7 +440,6 @@ stats_main(int argc, char *argv[])
 		fatalx("cannot watch %s", senv->label);
 	log_debug("serving on %s", senv->label);
 	event_base_dispatch(senv->base);
-	stats_http_free_all();
-	(void)chan_flush(senv->parent);
+	stats_free_all();
 	return 0;
 }

@@ -78,6 +78,7 @@ struct stats_env {
 	uint64_t		 round;
 	uint64_t		 nextreq;
 	struct event		*round_timer;
+	struct event		*sigterm;	/* the parent's, at shutdown */
 };
 
 extern struct stats_env	*senv;

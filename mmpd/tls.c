@@ -66,6 +66,16 @@ tls_slot_close(int slot)
 	tls_fail_pending(slot);
 }
 
+/* At the relay's end: every mmp-tlsd channel closed. */
+void
+tls_close_all(void)
+{
+	int	slot;
+
+	for (slot = 0; slot < TLSD_MAX; slot++)
+		tls_slot_close(slot);
+}
+
 /*
  * IMSG_TLSD_CHANNEL: a new channel for that mmp-tlsd replaces the old;
  * sessions whose TLS lives in the old one see EOF on their socketpair.

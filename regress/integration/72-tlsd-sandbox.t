@@ -74,6 +74,9 @@ def main(tap):
     tap.ok(not found, "no child died of a signal before the forced call",
            "\n".join(found))
 
+    if T.LEAKCHECK:
+        tap.skip("a forbidden call kills mmp-tlsd", T.LEAKCHECK_WHY)
+        return
     victim = before[0]
     off = m.log_size()
     err = T.force_syscall(victim, SYS_EXECVE, (0, 0, 0))

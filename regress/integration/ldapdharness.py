@@ -245,7 +245,9 @@ class Child:
     def spawn(self):
         ours, theirs = _socketpair()
         envp = {"PATH": "/usr/bin:/bin"}
-        for k in ("MMPD_SANDBOX_DEBUG", "ASAN_OPTIONS", "UBSAN_OPTIONS"):
+        # As mmpd's proc.c passes them: the sanitizers' and leak check's.
+        for k in ("MMPD_SANDBOX_DEBUG", "ASAN_OPTIONS", "UBSAN_OPTIONS",
+                  "LSAN_OPTIONS", "MMPD_LEAKCHECK", "MMPD_LEAKCHECK_DIR"):
             if k in os.environ:
                 envp[k] = os.environ[k]
         pid = os.fork()

@@ -48,6 +48,10 @@ READY_SEC = 15
 # A PROXY protocol v2 header, command LOCAL: a load balancer's health check.
 PROXY_V2_LOCAL = b"\r\n\r\n\x00\r\nQUIT\n\x20\x00\x00\x00"
 KEEP = os.environ.get("MMPTEST_KEEP") == "1"
+# The leak-check build (make leakcheck, lib/leakcheck.h): its binaries run
+# only with MMPD_LEAKCHECK=1, and have no sandbox for the tests to see.
+LEAKCHECK = os.environ.get("MMPD_LEAKCHECK") == "1"
+LEAKCHECK_WHY = "leak-check build: the sandbox is off (make leakcheck)"
 
 AUX_SCHEMA = """\
 # Account status attributes of Messaging Server's schema, under a private
@@ -173,8 +177,85 @@ def run(main):
         sys.exit(0)
     except Exception:
         tap.ok(False, "test script ran to its end", traceback.format_exc())
+    check_leaks(tap)
     check_children(tap)
     sys.exit(tap.done())
+
+
+# ---------------------------------------------------------------- leak check
+# In the leak-check build every process of the script writes its sanitizer
+# reports (LeakSanitizer, ASan, UBSan) to SAN_DIR/report.PID, and each one
+# whose exit LeakSanitizer checked and found clean leaves
+# SAN_DIR/checked.PID (lib/leakcheck.c): no report proves nothing by
+# itself, a process that left by _exit() or a signal writes none either.
+SAN_DIR = None
+# A child mmpd's log says it started (proc.c) ...
+CHILD_STARTED = re.compile(r"([\w-]+(?: \d+)?) started, pid (\d+)")
+
+
+def leakcheck_setup():
+    """At import, so that every mmpd, mmp-ldapd and mmp-tlsd the script
+    runs (mmpd -n too) reports under SAN_DIR."""
+    global SAN_DIR
+    if not LEAKCHECK or SAN_DIR is not None:
+        return
+    SAN_DIR = tempfile.mkdtemp(prefix="mmptest-san.")
+    # The children write here as their own users (_mmpd, _mmpldap...).
+    os.chmod(SAN_DIR, 0o1777)
+    report = os.path.join(SAN_DIR, "report")
+    os.environ["MMPD_LEAKCHECK_DIR"] = SAN_DIR
+    # Ours last: of a repeated option the last one counts.
+    asan = os.environ.get("ASAN_OPTIONS", "")
+    os.environ["ASAN_OPTIONS"] = (asan + ":" if asan else "") + \
+        "detect_leaks=1:log_path=%s" % report
+    os.environ["UBSAN_OPTIONS"] = "print_stacktrace=1:log_path=%s" % report
+    atexit.register(leakcheck_cleanup)
+
+
+def leakcheck_cleanup():
+    if SAN_DIR is None:
+        return
+    if KEEP or sanitizer_reports():
+        sys.stderr.write("mmptest: kept %s\n" % SAN_DIR)
+    else:
+        shutil.rmtree(SAN_DIR, ignore_errors=True)
+
+
+def sanitizer_reports():
+    """[(file, text)] of every report written so far."""
+    out = []
+    if SAN_DIR is None:
+        return out
+    for name in sorted(os.listdir(SAN_DIR)):
+        if name.startswith("report."):
+            path = os.path.join(SAN_DIR, name)
+            with open(path, "rb") as f:
+                out.append((path, f.read().decode("latin-1")))
+    return out
+
+
+def leak_checked(pid):
+    return SAN_DIR is not None and \
+        os.path.exists(os.path.join(SAN_DIR, "checked.%d" % pid))
+
+
+def check_leaks(tap):
+    """Leak-check build: every mmpd of the script stopped the normal way
+    (SIGTERM), then one test per mmpd that each of its processes went
+    through LeakSanitizer's check, and one that no process of the script
+    wrote a sanitizer report."""
+    if not LEAKCHECK:
+        return
+    for env in ENVS:
+        for m in env.mmpds:
+            m.stop()
+            tap.ok(not m.leak_findings, "%s: every process left through "
+                   "exit() and LeakSanitizer's check" % m.name,
+                   "\n".join(m.leak_findings))
+    reports = sanitizer_reports()
+    tap.ok(not reports, "no sanitizer report (leak, ASan, UBSan) from any "
+           "process", "\n".join("%s:\n%s" % (f, t[:6000])
+                                for f, t in reports))
 
 
 class SkipAll(Exception):
@@ -381,18 +462,27 @@ def check_sandboxed(tap, pid, want_uid, what):
         root = os.readlink("/proc/%d/root" % pid)
     except OSError as e:
         root = repr(e)
-    tap.is_(root, CHROOT, "%s is chrooted to %s" % (what, CHROOT))
-    tap.is_(st.get("Seccomp"), "2", "%s: Seccomp 2 (filter)" % what)
+    if LEAKCHECK:
+        tap.skip("%s is chrooted to %s" % (what, CHROOT), LEAKCHECK_WHY)
+        tap.skip("%s: Seccomp 2 (filter)" % what, LEAKCHECK_WHY)
+    else:
+        tap.is_(root, CHROOT, "%s is chrooted to %s" % (what, CHROOT))
+        tap.is_(st.get("Seccomp"), "2", "%s: Seccomp 2 (filter)" % what)
     tap.is_(st.get("NoNewPrivs"), "1", "%s: NoNewPrivs 1" % what)
     tap.is_(st.get("CapEff"), "0000000000000000",
             "%s: no effective capabilities" % what)
     # The tests start mmpd as root with CAP_SETPCAP: the drop empties it.
     tap.is_(st.get("CapBnd"), "0000000000000000",
             "%s: empty capability bounding set" % what)
-    tap.is_(limit(pid, "Max processes"), ["0", "0"],
-            "%s: RLIMIT_NPROC 0 (cannot fork)" % what)
-    tap.is_(status_owner(pid), 0,
-            "%s: not dumpable (/proc/PID/status belongs to root)" % what)
+    if LEAKCHECK:
+        tap.skip("%s: RLIMIT_NPROC 0 (cannot fork)" % what, LEAKCHECK_WHY)
+        tap.skip("%s: not dumpable" % what, LEAKCHECK_WHY)
+    else:
+        tap.is_(limit(pid, "Max processes"), ["0", "0"],
+                "%s: RLIMIT_NPROC 0 (cannot fork)" % what)
+        tap.is_(status_owner(pid), 0,
+                "%s: not dumpable (/proc/PID/status belongs to root)" %
+                what)
     tap.is_(limit(pid, "Max core file size"), ["0", "0"],
             "%s: RLIMIT_CORE 0 (no core file)" % what)
     tap.is_(directory_fds(pid), [], "%s holds no directory descriptor" % what)
@@ -1205,6 +1295,13 @@ class Mmpd:
             [free_port()]
         self.proc = None
         self.known_children = set()
+        # Leak-check build: pids of the parent, each start; what
+        # _leak_check found wrong; pids it has looked at.
+        self.parent_pids = []
+        self.leak_findings = []
+        self.leak_seen = set()
+        # Pids a test put in place of a program of mmpd's (75-trust.t).
+        self.leak_exempt = set()
         # Listeners of ProxyProtocolPorts: wait_ready sends them a PROXY
         # v2 LOCAL header (127.0.0.1 must be in ProxyProtocolNetworks).
         self.proxy_ports = set()
@@ -1306,6 +1403,7 @@ class Mmpd:
                                      stdin=subprocess.DEVNULL, stdout=log,
                                      stderr=log)
         log.close()
+        self.parent_pids.append(self.proc.pid)
         self.env.cleanups.append(self.stop)
         if wait:
             self.wait_ready()
@@ -1379,6 +1477,7 @@ class Mmpd:
         if self.proc is None:
             return None
         self.known_children.update(self.children())
+        killed = False	# by a test before, not by this stop
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -1386,7 +1485,14 @@ class Mmpd:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+                self.leak_findings.append("mmpd pid %d: still running %d s "
+                                          "after SIGTERM, killed" %
+                                          (self.proc.pid, timeout))
+        else:
+            killed = self.proc.returncode == -signal.SIGKILL
         rc = self.proc.returncode
+        if LEAKCHECK:
+            self._leak_check(self.proc.pid, killed)
         # Children left behind by a crashed parent: kill them by pid, if
         # the pid still belongs to an mmpd program.
         for pid in self.known_children:
@@ -1395,6 +1501,41 @@ class Mmpd:
                 kill_pid(pid, signal.SIGKILL, 2)
         self.proc = None
         return rc
+
+    def _leak_check(self, parent, parent_killed):
+        """Leak-check build, after a stop: the parent and every child its
+        log says it started left through LeakSanitizer's check at exit(),
+        unless killed by SIGKILL (a test's or mmpd's kill of a child that
+        broke its protocol: such a process is never checked, and is
+        listed, not failed). A child the parent killed at the end of its
+        stop grace time, or that left by a signal or _exit(), fails."""
+        log = self.log()
+        procs = [("mmpd", parent)]
+        procs += [(what, int(pid)) for what, pid in
+                  CHILD_STARTED.findall(log)]
+        for what, pid in procs:
+            if pid in self.leak_seen:
+                continue
+            self.leak_seen.add(pid)
+            if leak_checked(pid):
+                continue
+            if pid in self.leak_exempt:
+                sys.stdout.write("# %s pid %d is a test's stand-in: not "
+                                 "leak-checked\n" % (what, pid))
+                continue
+            if (pid == parent and parent_killed) or re.search(
+                    r"\(pid %d\) killed by signal SIGKILL" % pid, log):
+                sys.stdout.write("# %s pid %d was killed by SIGKILL: not "
+                                 "leak-checked\n" % (what, pid))
+                continue
+            died = re.search(r"\(pid %d\) ([^\n]*)" % pid, log)
+            self.leak_findings.append(
+                "%s pid %d left without LeakSanitizer's check (%s)" %
+                (what, pid, died.group(1) if died else "no end logged"))
+        for line in re.findall(r".*still running after .*killing them.*",
+                               log):
+            if line not in self.leak_findings:
+                self.leak_findings.append(line)
 
     def log(self):
         try:
@@ -1838,6 +1979,8 @@ def in_threads(n, fn, timeout=120):
     return [r if r is not None else (False, "thread did not finish")
             for r in results]
 
+
+leakcheck_setup()
 
 if __name__ == "__main__":
     sys.stderr.write("mmptest.py is a module for regress/integration/*.t "
