@@ -36,6 +36,7 @@ struct chan {
 	void			*arg;
 	int			 inside;	/* callbacks of ours running */
 	int			 closed;	/* chan_close ran */
+	chan_dispatch_fn	 fdlost;	/* chan_on_fdlost, or NULL */
 };
 
 static void	chan_read_cb(int, short, void *);
@@ -68,6 +69,12 @@ chan_open(struct event_base *base, int fd, const struct chan_peer *peer,
 		return NULL;
 	}
 	return ch;
+}
+
+void
+chan_on_fdlost(struct chan *ch, chan_dispatch_fn fn)
+{
+	ch->fdlost = fn;
 }
 
 void
@@ -117,6 +124,20 @@ chan_handle(struct chan *ch, struct imsg *imsg, char *why, size_t len)
 	if (name == NULL) {
 		(void)snprintf(why, len, "sent unknown message type %u",
 		    imsg->hdr.type);
+		return -1;
+	}
+	if (imsg->fdlost && msg_type_has_fd(imsg->hdr.type)) {
+		if (ch->fdlost == NULL) {
+			(void)snprintf(why, len, "sent %s, whose descriptor "
+			    "was lost here (out of descriptors)", name);
+			return -1;
+		}
+		log_warnx("%s sent %s; its descriptor was lost here: out of "
+		    "descriptors", ch->peer->name, name);
+		if ((r = ch->fdlost(ch, imsg)) == CHAN_OK || ch->closed)
+			return 0;
+		(void)snprintf(why, len, "sent %s, whose descriptor was lost "
+		    "here (out of descriptors)", name);
 		return -1;
 	}
 	if (imsg->fd != -1 && !msg_type_has_fd(imsg->hdr.type)) {

@@ -65,6 +65,13 @@ struct chan_peer {
 struct chan	*chan_open(struct event_base *, int fd,
 		    const struct chan_peer *, void *arg);
 /*
+ * For a message whose descriptor was lost on its way here because this
+ * process is out of descriptors (imsg->fd is -1, imsg->fdlost set): fn
+ * fails that one request and returns CHAN_OK to keep the channel. Without
+ * one such a message loses the channel.
+ */
+void	 chan_on_fdlost(struct chan *, chan_dispatch_fn fn);
+/*
  * The end of a channel: the peer's queued messages are read and dropped
  * (their descriptors closed abortively, lib/imsg.c), ours are dropped
  * too (chan_flush first if they matter), the socket is closed. Inside a

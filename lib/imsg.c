@@ -47,6 +47,8 @@ imsg_close_received(int fd)
 {
 	struct linger	abort_close = { 1, 0 };
 
+	if (fd < 0)	/* one the kernel could not give us */
+		return;
 	(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort_close,
 	    sizeof(abort_close));
 	close(fd);
@@ -259,16 +261,23 @@ imsgbuf_queued(const struct imsgbuf *ib)
 /*
  * Queue the fds a recvmsg brought. An honest peer sends one fd per
  * sendmsg and the kernel hands over at most one such batch per recvmsg, so
- * more fds than free slots (or a truncated control buffer) means the peer
- * is misbehaving: every fd of this call is closed and the read fails with
- * EMFILE, and the caller drops the peer.
+ * more fds than free slots (or a control buffer filled and truncated)
+ * means the peer is misbehaving: every fd of this call is closed and the
+ * read fails with EMFILE, and the caller drops the peer.
+ *
+ * Truncated with room to spare is another thing: the kernel could not
+ * install a descriptor because this process has none left (EMFILE,
+ * ENFILE), and dropped it. The bytes are intact; a -1 takes the lost
+ * descriptor's place in the queue, and its message comes out of imsg_get
+ * with fdlost set, for the receiver to fail that one request.
  */
 static int
 imsg_take_fds(struct imsgbuf *ib, struct msghdr *msg)
 {
 	struct cmsghdr	*cmsg;
-	size_t		 first = ib->nrfds, i, nfds;
-	int		 fd, overflow = (msg->msg_flags & MSG_CTRUNC) != 0;
+	size_t		 first = ib->nrfds, i, nfds, got = 0;
+	int		 fd, overflow = 0;
+	int		 ctrunc = (msg->msg_flags & MSG_CTRUNC) != 0;
 
 	for (cmsg = CMSG_FIRSTHDR(msg); cmsg != NULL;
 	    cmsg = CMSG_NXTHDR(msg, cmsg)) {
@@ -280,6 +289,7 @@ imsg_take_fds(struct imsgbuf *ib, struct msghdr *msg)
 		for (i = 0; i < nfds; i++) {
 			memcpy(&fd, CMSG_DATA(cmsg) + i * sizeof(int),
 			    sizeof(fd));
+			got++;
 			if (ib->nrfds < IMSG_FDS_MAX)
 				ib->rfds[ib->nrfds++] = fd;
 			else {
@@ -288,7 +298,12 @@ imsg_take_fds(struct imsgbuf *ib, struct msghdr *msg)
 			}
 		}
 	}
-	if (!overflow)
+	if (ctrunc && !overflow && got < IMSG_RECV_FDS_MAX &&
+	    ib->nrfds < IMSG_FDS_MAX) {
+		ib->rfds[ib->nrfds++] = -1;	/* lost here, not a lie */
+		return 0;
+	}
+	if (!overflow && !ctrunc)
 		return 0;
 	while (ib->nrfds > first)
 		imsg_close_received(ib->rfds[--ib->nrfds]);
@@ -363,6 +378,7 @@ imsg_get(struct imsgbuf *ib, struct imsg *imsg)
 	size_t		datalen;
 
 	imsg->fd = -1;
+	imsg->fdlost = 0;
 	imsg->data = NULL;
 	imsg->datalen = 0;
 	if (ib->rlen < IMSG_HEADER_BYTES)
@@ -387,6 +403,7 @@ imsg_get(struct imsgbuf *ib, struct imsg *imsg)
 	imsg->datalen = datalen;
 	if (hdr.flags & IMSG_HASFD) {
 		imsg->fd = ib->rfds[0];
+		imsg->fdlost = imsg->fd == -1;
 		ib->nrfds--;
 		memmove(ib->rfds, ib->rfds + 1, ib->nrfds * sizeof(int));
 	}

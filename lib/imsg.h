@@ -27,6 +27,11 @@ struct imsg_hdr {
 struct imsg {
 	struct imsg_hdr	 hdr;
 	int		 fd;		/* -1 unless IMSG_HASFD */
+	/*
+	 * IMSG_HASFD, but the descriptor never reached us: the kernel
+	 * could not install it (this process is out of descriptors).
+	 */
+	int		 fdlost;
 	uint8_t		*data;
 	size_t		 datalen;
 };

@@ -15,6 +15,19 @@
 #include "log.h"
 #include "logsyslog.h"
 
+/*
+ * A log file that cannot be written (a full disk, a quota, an I/O error):
+ * the first failure is said once, on standard error and syslog; the lines
+ * after it are counted; the first line that gets through again is
+ * preceded by one that says how many are missing and since when.
+ */
+struct log_fail {
+	int		 err;		/* errno of the first failure; 0: fine */
+	int		 partial;	/* a write left half a line behind */
+	unsigned long	 lost;		/* lines not written since */
+	uint64_t	 since_ms;	/* when the first was lost */
+};
+
 static struct {
 	char		 procname[32];
 	int		 foreground;
@@ -28,8 +41,19 @@ static struct {
 	char		 syslog_path[108];	/* sun_path */
 	int		 auditfd[LOG_SVC_MAX];
 	int		 auditfac[LOG_SVC_MAX];	/* LOG_AUTHPRIV...; -1 */
+	struct log_fail	 fail[LOG_SVC_MAX];	/* of fd[] */
+	struct log_fail	 auditfail[LOG_SVC_MAX];	/* of auditfd[] */
 } log_env = { "mmpd", 1, 0, { LOG_NOTICE, LOG_NOTICE, LOG_NOTICE }, NULL,
-    { -1, -1, -1 }, 0, 0, LOG_MAIL, "", { -1, -1, -1 }, { -1, -1, -1 } };
+    { -1, -1, -1 }, 0, 0, LOG_MAIL, "", { -1, -1, -1 }, { -1, -1, -1 },
+    { { 0 } }, { { 0 } } };
+
+/* For the line that says a file cannot be written. */
+static const char *const log_file_names[LOG_SVC_MAX] = {
+	"AService.log", "ImapProxy.log", "PopProxy.log"
+};
+static const char *const log_audit_names[LOG_SVC_MAX] = {
+	"AuditLog", "IMAP AuditLog", "POP AuditLog"
+};
 
 static const char *const log_prionames[] = {
 	"emerg", "alert", "crit", "error", "warning", "notice", "info", "debug"
@@ -130,6 +154,9 @@ log_set_file(int svc, int fd)
 	if (log_env.fd[svc] != -1 && log_env.fd[svc] != fd)
 		close(log_env.fd[svc]);
 	log_env.fd[svc] = fd;
+	/* A file reopened keeps the count: its first line says what is lost. */
+	if (fd == -1)
+		memset(&log_env.fail[svc], 0, sizeof(log_env.fail[svc]));
 }
 
 /* The product's stamp of the PreAuth audit line, local time. */
@@ -172,13 +199,18 @@ log_stamp_iso(uint64_t ms, char *stamp, size_t len)
  * "STAMP [level] line" and a newline, in one write(2): dprintf(3) would
  * also fstat and lseek the descriptor for every line, which the parent
  * pays per login. The same text for stderr and the LogDir files. A full
- * disk must not stop the mail service: the write may fail.
+ * disk must not stop the mail service: the write may fail. Returns the
+ * bytes written, -1 with errno.
  */
-static void
+static ssize_t
 log_write_line(int fd, const char *out, size_t n)
 {
-	if (write(fd, out, n) == -1)
-		return;
+	ssize_t	w;
+
+	do {
+		w = write(fd, out, n);
+	} while (w == -1 && errno == EINTR);
+	return w;
 }
 
 /*
@@ -207,6 +239,89 @@ log_format(char *out, size_t len, uint64_t ms, int prio, const char *line,
 	return n;
 }
 
+/*
+ * A line about a log file, to standard error (foreground) and syslog
+ * only: never into a file that may be the one that fails.
+ */
+static void
+log_file_report(int prio, const char *fmt, ...)
+{
+	char	line[LOG_LINE_BYTES], out[LOG_LINE_BYTES + 128];
+	size_t	n, text;
+	va_list	ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	n = log_format(out, sizeof(out), log_now_ms(), prio, line, &text);
+	if (log_env.foreground && log_env.plain)
+		(void)log_write_line(STDERR_FILENO, out + text, n - text);
+	else if (log_env.foreground)
+		(void)log_write_line(STDERR_FILENO, out, n);
+	if (log_env.syslog || (!log_env.foreground && logsyslog_on()))
+		logsyslog_send(log_env.facility | prio, log_env.procname,
+		    line);
+}
+
+/* The first line that got through after lines were lost: say so there. */
+static void
+log_file_resumed(struct log_fail *f, int fd, const char *name)
+{
+	char	stamp[LOG_STAMP_BYTES], line[LOG_LINE_BYTES];
+	char	out[LOG_LINE_BYTES + 128];
+	size_t	n, text;
+	int	len;
+
+	log_stamp_iso(f->since_ms, stamp, sizeof(stamp));
+	len = snprintf(line, sizeof(line), "%s: %lu lines are missing from "
+	    "%s: not written from %s on (%s)", log_env.procname, f->lost, name,
+	    stamp, strerror(f->err));
+	if (len > 0) {
+		/* After half a line, the missing line's own. */
+		if (f->partial)
+			(void)log_write_line(fd, "\n", 1);
+		n = log_format(out, sizeof(out), log_now_ms(), LOG_WARNING,
+		    line, &text);
+		(void)log_write_line(fd, out, n);
+		log_file_report(LOG_NOTICE, "%s: %s can be written again; "
+		    "%lu lines are missing from it", log_env.procname, name,
+		    f->lost);
+	}
+	memset(f, 0, sizeof(*f));
+}
+
+/*
+ * One line to a log file; f keeps how the file fares. Every line is
+ * tried (a failing write costs no more than one that works), so the
+ * file is written again with the first line after space came back.
+ */
+static void
+log_file_write(struct log_fail *f, int fd, const char *name,
+    const char *out, size_t n)
+{
+	ssize_t	w;
+
+	if ((w = log_write_line(fd, out, n)) == (ssize_t)n) {
+		if (f->err != 0)
+			log_file_resumed(f, fd, name);
+		return;
+	}
+	if (w >= 0) {
+		/* Half a line, or none: the disk filled up during it. */
+		if (w > 0)
+			f->partial = 1;
+		errno = ENOSPC;
+	}
+	f->lost++;
+	if (f->err != 0)
+		return;
+	f->err = errno != 0 ? errno : EIO;
+	f->since_ms = log_now_ms();
+	log_file_report(LOG_ERR, "%s: cannot write %s: %s; its lines are "
+	    "lost until it can be written again", log_env.procname, name,
+	    strerror(f->err));
+}
+
 /* To stderr (foreground), syslog (if on) and the service's file. */
 static void
 log_output(int svc, int prio, uint64_t ms, const char *line)
@@ -220,13 +335,14 @@ log_output(int svc, int prio, uint64_t ms, const char *line)
 		ms = now;
 	n = log_format(out, sizeof(out), ms, prio, line, &text);
 	if (log_env.foreground && log_env.plain)
-		log_write_line(STDERR_FILENO, out + text, n - text);
+		(void)log_write_line(STDERR_FILENO, out + text, n - text);
 	else if (log_env.foreground)
-		log_write_line(STDERR_FILENO, out, n);
+		(void)log_write_line(STDERR_FILENO, out, n);
 	if (log_env.syslog)
 		logsyslog_send(log_env.facility | prio, log_env.procname, line);
 	if (log_env.fd[svc] != -1)
-		log_write_line(log_env.fd[svc], out, n);
+		log_file_write(&log_env.fail[svc], log_env.fd[svc],
+		    log_file_names[svc], out, n);
 }
 
 void
@@ -256,6 +372,9 @@ log_set_audit(int svc, int fd, int facility)
 		close(log_env.auditfd[svc]);
 	log_env.auditfd[svc] = fd;
 	log_env.auditfac[svc] = facility;
+	if (fd == -1)
+		memset(&log_env.auditfail[svc], 0,
+		    sizeof(log_env.auditfail[svc]));
 }
 
 /*
@@ -278,7 +397,8 @@ log_audit(int svc, const char *line)
 		n = sizeof(out) - 2;
 	if (log_env.auditfd[svc] != -1) {
 		out[n++] = '\n';
-		log_write_line(log_env.auditfd[svc], out, n);
+		log_file_write(&log_env.auditfail[svc], log_env.auditfd[svc],
+		    log_audit_names[svc], out, n);
 	} else if (log_env.auditfac[svc] != -1)
 		logsyslog_send(log_env.auditfac[svc] | LOG_NOTICE,
 		    log_env.procname, out);

@@ -590,6 +590,11 @@ conn_begin(struct conn *c)
 		conn_fail(c, "mmp-tlsd is retiring");
 		return;
 	}
+	/* A socket lost on its way here (relays_fdlost). */
+	if (c->netfd == -1 || c->plainfd == -1) {
+		conn_fail(c, "mmp-tlsd is out of descriptors");
+		return;
+	}
 	if (conn_nonblock(c->netfd) == -1 || conn_nonblock(c->plainfd) == -1 ||
 	    conn_events(c) == -1) {
 		conn_fail(c, "out of resources");

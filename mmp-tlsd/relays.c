@@ -13,6 +13,7 @@
 
 static int	relays_dispatch(struct chan *, struct imsg *);
 static void	relays_lost(struct chan *, const char *);
+static int	relays_fdlost(struct chan *, struct imsg *);
 
 /* Each relay's channel: sessions to start. */
 static const struct chan_peer relays_peer = {
@@ -56,6 +57,23 @@ relays_dispatch(struct chan *ch, struct imsg *imsg)
 		return conn_start(r, imsg);
 	case IMSG_TLS_PLAIN:
 		return conn_plain(r, imsg);
+	default:
+		return CHAN_UNEXPECTED;
+	}
+}
+
+/*
+ * A START or PLAIN whose socket never reached us: we are out of
+ * descriptors. That handoff fails (conn_begin answers TLS_FAILED once
+ * its pair is complete); the relay's other sessions go on.
+ */
+static int
+relays_fdlost(struct chan *ch, struct imsg *imsg)
+{
+	switch (imsg->hdr.type) {
+	case IMSG_TLS_START:
+	case IMSG_TLS_PLAIN:
+		return relays_dispatch(ch, imsg);
 	default:
 		return CHAN_UNEXPECTED;
 	}
@@ -112,6 +130,7 @@ relays_add(struct imsg *imsg)
 		return CHAN_OK;
 	}
 	imsg->fd = -1;
+	chan_on_fdlost(r->chan, relays_fdlost);
 	TAILQ_INSERT_TAIL(&env->relays, r, entry);
 	env->nrelays++;
 	log_debug("relay %u: channel open", idx);

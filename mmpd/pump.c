@@ -102,6 +102,44 @@ pump_again(void)
 	return errno == EAGAIN || errno == EINTR ? PUMP_WAIT : PUMP_ERROR;
 }
 
+/* The sender closed and everything it sent was passed on. */
+static enum pump_result
+pump_done(struct relay_dir *d)
+{
+	/* A closed sender stays readable: stop watching. */
+	event_del(d->rev);
+	(void)shutdown(d->to, SHUT_WR);
+	return PUMP_DONE;
+}
+
+/*
+ * No pipe to be had: the worker is out of descriptors (a flood of
+ * connections, RLIMIT_NOFILE). A relayed session must not end for that,
+ * so this wakeup's bytes are copied through pend instead: one read, then
+ * written like the bytes read before the relay (what the receiver does
+ * not take waits in pend, as those do). The next wakeup tries for a pipe
+ * again.
+ */
+static enum pump_result
+pump_copy(struct relay_dir *d)
+{
+	ssize_t	n;
+
+	if ((n = buf_read_fd(&d->pend, d->from)) == 0) {
+		d->eof = 1;
+		return pump_done(d);
+	}
+	if (n == -1)
+		return pump_again();
+	while (buf_len(&d->pend) > 0) {
+		if ((n = buf_write_fd(&d->pend, d->to)) == -1)
+			return pump_again();
+		d->bytes += n;
+	}
+	buf_free(&d->pend);
+	return PUMP_YIELD;
+}
+
 /*
  * Returns PUMP_DONE when the sender closed and everything it sent was
  * passed on (the receiver then sees our half-close).
@@ -130,12 +168,8 @@ pump_run(struct relay_dir *d)
 			d->bytes += n;
 			continue;
 		}
-		if (d->eof) {
-			/* A closed sender stays readable: stop watching. */
-			event_del(d->rev);
-			(void)shutdown(d->to, SHUT_WR);
-			return PUMP_DONE;
-		}
+		if (d->eof)
+			return pump_done(d);
 		/* The pipe is empty here: a yield leaves nothing half-done. */
 		if (moved >= PUMP_WAKEUP_BYTES)
 			return PUMP_YIELD;
@@ -149,7 +183,8 @@ pump_run(struct relay_dir *d)
 			return PUMP_WAIT;
 		}
 		if (d->pipe[0] == -1 && pump_pipe_take(d) == -1)
-			return PUMP_ERROR;
+			return errno == EMFILE || errno == ENFILE ?
+			    pump_copy(d) : PUMP_ERROR;
 		n = splice(d->from, NULL, d->pipe[1], NULL, RELAY_PIPE_BYTES,
 		    SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
 		if (n == 0)

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "addr.h"
@@ -27,6 +28,7 @@
 struct relay_env	*env;
 
 static int	relay_dispatch_parent(struct chan *, struct imsg *);
+static int	relay_parent_fdlost(struct chan *, struct imsg *);
 static void	relay_send_stats(void);
 static void	relay_stats_tick(int, short, void *);
 static void	relay_lost_parent(struct chan *, const char *);
@@ -74,11 +76,43 @@ relay_listeners_clear(struct listener_list *list)
 	}
 }
 
+static time_t
+relay_now_sec(void)
+{
+	struct timespec	ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+/*
+ * accept(2) found no descriptor or memory: every listener rests
+ * ACCEPT_PAUSE_SEC (the connection waits in the kernel's queue), where
+ * retrying at once would spin on a socket that stays readable. Said
+ * once when it starts, and once when accepting works again.
+ */
+static void
+relay_accept_short(const struct relay_listener *l)
+{
+	struct relay_listener	*o;
+	struct timeval		 tv = { ACCEPT_PAUSE_SEC, 0 };
+
+	if (env->accept_short_since == 0) {
+		log_warn("%s: accept (pausing accepts, retrying every %d s)",
+		    l->label, ACCEPT_PAUSE_SEC);
+		env->accept_short_since = relay_now_sec();
+		env->accept_short_tries = 0;
+	}
+	env->accept_short_tries++;
+	TAILQ_FOREACH(o, &env->listeners, entry)
+		event_del(o->ev);
+	evtimer_add(env->accept_pause, &tv);
+}
+
 static void
 relay_accept(int fd, short ev, void *arg)
 {
 	struct relay_listener	*l = arg;
-	struct timeval		 tv = { ACCEPT_PAUSE_SEC, 0 };
 	struct sockaddr_storage	 peer;
 	socklen_t		 len = sizeof(peer);
 	int			 s;
@@ -88,14 +122,15 @@ relay_accept(int fd, short ev, void *arg)
 	if ((s = accept4(fd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK |
 	    SOCK_CLOEXEC)) == -1) {
 		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-		    errno == ENOMEM) {
-			log_warn("%s: accept (pausing %d s)", l->label,
-			    ACCEPT_PAUSE_SEC);
-			TAILQ_FOREACH(l, &env->listeners, entry)
-				event_del(l->ev);
-			evtimer_add(env->accept_pause, &tv);
-		}
+		    errno == ENOMEM)
+			relay_accept_short(l);
 		return;
+	}
+	if (env->accept_short_since != 0) {
+		log_warnx("%s: accepting again after %lld s (%lu tries "
+		    "refused)", l->label, (long long)(relay_now_sec() -
+		    env->accept_short_since), env->accept_short_tries);
+		env->accept_short_since = 0;
 	}
 	session_accept(s, l, &peer);
 }
@@ -430,6 +465,50 @@ relay_dispatch_parent(struct chan *ch, struct imsg *imsg)
 }
 
 /*
+ * A channel to mmp-ldapd or an mmp-tlsd that never reached us: we are out
+ * of descriptors (a flood of clients). The old one, if any, goes as a new
+ * one's arrival would replace it, and the parent is asked for another (it
+ * answers at most once a second): this worker, and the sessions it
+ * relays, go on. Any other descriptor is part of a configuration, which
+ * cannot be applied without it.
+ */
+static int
+relay_parent_fdlost(struct chan *ch, struct imsg *imsg)
+{
+	struct msg_writer	w;
+	struct msg_reader	r;
+	uint32_t		index;
+
+	(void)ch;
+	switch (imsg->hdr.type) {
+	case IMSG_LDAPD_CHANNEL:
+		if (imsg->datalen != 0)
+			return CHAN_BAD;
+		if (env->ldapd != NULL) {
+			chan_close(env->ldapd);
+			env->ldapd = NULL;
+			session_fail_all_lookups();
+			access_fail_all_names();
+		}
+		(void)chan_compose(env->parent, IMSG_LDAPD_LOST, 0, -1, NULL,
+		    0);
+		return CHAN_OK;
+	case IMSG_TLSD_CHANNEL:
+		msg_reader_init(&r, imsg);
+		if (msg_get_u32(&r, &index) == -1 || msg_end(&r) == -1 ||
+		    index >= TLSD_MAX)
+			return CHAN_BAD;
+		tls_channel_drop(index);
+		msg_writer_init(&w);
+		msg_add_u32(&w, index);
+		(void)chan_compose_msg(env->parent, IMSG_TLSD_LOST, 0, -1, &w);
+		return CHAN_OK;
+	default:
+		return CHAN_UNEXPECTED;
+	}
+}
+
+/*
  * EOF: the parent is gone and nobody supervises us any more. A parent
  * that breaks the protocol is no parent to serve either.
  */
@@ -699,6 +778,7 @@ relay_setup(int argc, char *argv[])
 	if ((env->parent = chan_open(env->base, MMP_CHILD_FD,
 	    &relay_peers[RELAY_PARENT], NULL)) == NULL)
 		fatalx("parent channel: cannot watch it");
+	chan_on_fdlost(env->parent, relay_parent_fdlost);
 	logsink_init(env->parent);
 	env->accept_pause = evtimer_new(env->base, relay_accept_resume, NULL);
 	env->stats_timer = evtimer_new(env->base, relay_stats_tick, NULL);

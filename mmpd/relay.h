@@ -415,6 +415,9 @@ struct relay_env {
 	uint64_t		 stats_logins;		/* ok + failed sent */
 	int			 draining;
 	struct event		*accept_pause;
+	/* Out of descriptors: since when (0: not), accepts refused since. */
+	time_t			 accept_short_since;
+	unsigned long		 accept_short_tries;
 	struct store_nets	 storenets[CONF_NSECT];
 	/* ProxyProtocolNetworks, the same way (proxy.c). */
 	struct store_nets	 proxynets[CONF_NSECT];
@@ -542,6 +545,7 @@ void	backend_tls_lost(struct session *);
 
 /* tls.c */
 int	tls_channel(uint32_t, int, const struct chan_peer *);
+void	tls_channel_drop(uint32_t);
 int	tls_available(void);
 int	tls_handoff(struct session *, int *, enum tls_role, const char *,
 	    const char *, const char *);

@@ -101,6 +101,17 @@ tls_channel(uint32_t index, int fd, const struct chan_peer *peer)
 	return 0;
 }
 
+/*
+ * A new channel for index never reached us (relay_parent_fdlost): the old
+ * one goes all the same, as the new one would have replaced it.
+ */
+void
+tls_channel_drop(uint32_t index)
+{
+	if (index < TLSD_MAX)
+		tls_slot_close(index);
+}
+
 /* We close a channel that still works: the parent must send a new one. */
 static void
 tls_slot_give_up(int slot)

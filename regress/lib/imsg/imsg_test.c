@@ -3,6 +3,7 @@
  * msg_* payload accessors, over real non-blocking socketpairs.
  */
 #include <sys/types.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -381,6 +382,73 @@ test_fd_flood(void)
 	close(sv[1]);
 }
 
+/*
+ * Out of descriptors: the kernel drops the fd a message carries. The
+ * message still comes, with fdlost set and no fd, and the channel goes
+ * on: the next message, and the next fd once there is room, arrive.
+ */
+static void
+test_fd_lost(void)
+{
+	struct imsgbuf	 a, b;
+	struct imsg	 imsg;
+	struct rlimit	 saved, low;
+	int		 sv[2], p[2], fill[64], nfill = 0, r;
+
+	pair(sv);
+	imsgbuf_init(&a, sv[0]);
+	imsgbuf_init(&b, sv[1]);
+	if (pipe(p) == -1 || getrlimit(RLIMIT_NOFILE, &saved) == -1)
+		exit(2);
+	/* Every slot under the limit taken: the next fd has nowhere to go. */
+	low = saved;
+	low.rlim_cur = (rlim_t)(p[1] > sv[1] ? p[1] : sv[1]) + 1 + 8;
+	if (setrlimit(RLIMIT_NOFILE, &low) == -1)
+		exit(2);
+	while (nfill < 64 && (fill[nfill] = dup(sv[0])) != -1)
+		nfill++;
+	tap_ok(nfill < 64 && errno == EMFILE, "no descriptor left (%d taken)",
+	    nfill);
+	/* The sent copy takes a slot until it is sent; then it is refilled. */
+	nfill--;
+	tap_is_int(imsg_compose(&a, 9, 0, dup2(p[0], fill[nfill]), "a", 1),
+	    0, "compose with an fd");
+	tap_is_int(imsg_compose(&a, 10, 0, -1, "b", 1), 0, "and one without");
+	tap_is_int(imsgbuf_flush(&a), 0, "flushed");
+	tap_ok((fill[nfill] = dup(sv[0])) != -1 && dup(sv[0]) == -1,
+	    "the slot refilled: none left for the fd on its way");
+	nfill++;
+	r = get_one(&b, &imsg);
+	tap_ok(r == 1 && imsg.hdr.type == 9 && imsg.fd == -1 &&
+	    imsg.fdlost == 1, "the message comes without its fd, fdlost set");
+	if (r == 1)
+		imsg_free(&imsg);
+	r = get_one(&b, &imsg);
+	tap_ok(r == 1 && imsg.hdr.type == 10 && imsg.fd == -1 &&
+	    imsg.fdlost == 0, "the next message comes too");
+	if (r == 1)
+		imsg_free(&imsg);
+	close(fill[--nfill]);		/* room for one */
+	tap_is_int(imsg_compose(&a, 11, 0, p[0], "c", 1), 0,
+	    "compose with the fd itself");
+	p[0] = -1;
+	tap_is_int(imsgbuf_flush(&a), 0, "flushed");
+	r = get_one(&b, &imsg);
+	tap_ok(r == 1 && imsg.hdr.type == 11 && imsg.fd >= 0 &&
+	    imsg.fdlost == 0 && fd_carries(&imsg, p[1], "again"),
+	    "with room again, the fd arrives");
+	if (r == 1)
+		imsg_free(&imsg);
+	while (nfill > 0)
+		close(fill[--nfill]);
+	(void)setrlimit(RLIMIT_NOFILE, &saved);
+	close(p[1]);
+	imsgbuf_clear(&a);
+	imsgbuf_clear(&b);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 static void
 garbage_case(uint32_t len, uint32_t flags, size_t datalen, const char *what)
 {
@@ -745,6 +813,7 @@ main(void)
 	test_fd_passing();
 	test_two_fds();
 	test_fd_flood();
+	test_fd_lost();
 	test_garbage();
 	test_clear_closes();
 	test_reader();
