@@ -654,8 +654,8 @@ relay_setup(int argc, char *argv[])
 	rsession_init();
 }
 
-int
-relay_main(int argc, char *argv[])
+void
+relay_start(int argc, char *argv[])
 {
 	static struct relay_env	 relay_env;
 
@@ -673,6 +673,12 @@ relay_main(int argc, char *argv[])
 		(void)strlcpy(env->hostname, "localhost",
 		    sizeof(env->hostname));
 	env->hostname[sizeof(env->hostname) - 1] = '\0';
+}
+
+int
+relay_main(int argc, char *argv[])
+{
+	relay_start(argc, argv);
 	sandbox_drop(conf_str(env->conf, CONF_GLOBAL, CK_CHROOTDIR),
 	    conf_str(env->conf, CONF_GLOBAL, CK_RELAYUSER));
 	/*

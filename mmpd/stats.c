@@ -381,8 +381,8 @@ stats_setup(int argc, char *argv[])
 		fatalx("evtimer_new");
 }
 
-int
-stats_main(int argc, char *argv[])
+void
+stats_start(int argc, char *argv[])
 {
 	static struct stats_env	stats_env;
 
@@ -392,6 +392,12 @@ stats_main(int argc, char *argv[])
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGINT, SIG_IGN);
 	chan_first_conf(senv->parent, stats_configured);
+}
+
+int
+stats_main(int argc, char *argv[])
+{
+	stats_start(argc, argv);
 	sandbox_drop(conf_str(senv->conf, CONF_GLOBAL, CK_CHROOTDIR),
 	    conf_str(senv->conf, CONF_GLOBAL, CK_STATSUSER));
 	/*
