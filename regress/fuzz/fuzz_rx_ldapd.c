@@ -6,8 +6,9 @@
  * fed the input's messages by the harness playing its parent, two relays
  * and the statistics process (rxpeer.h has the input's format).
  *
- * No socket reaches a real server: connect(2) is loopback only
- * (rxconnect.h), the test configuration's LDAP server is a closed port,
+ * No socket reaches a real server: the harness runs in a network
+ * namespace of its own with only loopback (rx_isolate), the test
+ * configuration's LDAP server is a closed port,
  * and the resolver asks a closed port too. A DRAIN from the parent with
  * no lookup pending ends the process by design (ldapd_exit): the harness
  * sends that one message never.
@@ -23,7 +24,7 @@
 #include <unistd.h>
 
 #include "confmsg.h"
-#include "ldapd.h"
+#include "mmp-ldapd/ldapd.h"
 #include "rxpeer.h"
 
 enum { END_PARENT, END_RELAY0, END_RELAY1, END_STATS, END_MAX };
@@ -36,13 +37,12 @@ static int		 conf_touched;
 static void
 send_conf(void)
 {
-	struct mmp_conf	*conf = rx_conf();
+	const struct mmp_conf	*conf = rx_conf_shared();
 
 	gen++;
 	if (conf_send_begin(ends[END_PARENT].ch, conf, gen, CONF_TO_LDAPD) ==
 	    -1 || conf_send_end(ends[END_PARENT].ch, gen) == -1)
 		abort();
-	conf_free(conf);
 }
 
 static void
@@ -102,6 +102,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (setenv("LDAPNOINIT", "1", 1) == -1)
 		abort();
 	rx_init();
+	rx_isolate();
 	rx_end_open_child(&ends[END_PARENT]);
 	send_conf();
 	rx_flush(&ends[END_PARENT]);

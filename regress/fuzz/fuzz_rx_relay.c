@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "relay.h"
+#include "mmpd/relay.h"
 #include "rxpeer.h"
 
 enum { END_PARENT, END_LDAPD, END_TLSD, END_STATS, END_MAX };
@@ -21,13 +21,12 @@ static int		conf_touched;	/* the last input sent CONF_* */
 static void
 send_conf(void)
 {
-	struct mmp_conf	*conf = rx_conf();
+	const struct mmp_conf	*conf = rx_conf_shared();
 
 	gen++;
 	if (conf_send_begin(ends[END_PARENT].ch, conf, gen, CONF_TO_RELAY) ==
 	    -1 || conf_send_end(ends[END_PARENT].ch, gen) == -1)
 		abort();
-	conf_free(conf);
 }
 
 /* The parent's channels to each peer, again where one was closed. */

@@ -12,9 +12,10 @@
 #include <stdlib.h>
 
 #include "confmsg.h"
+#include "msg.h"
 #include "rxpeer.h"
-#include "stats_main.h"
-#include "statsd.h"
+#include "mmpd/stats_main.h"
+#include "mmpd/statsd.h"
 
 enum { END_PARENT, END_RELAY, END_LDAPD, END_TLSD, END_MAX };
 
@@ -25,13 +26,12 @@ static int		conf_touched;
 static void
 send_conf(void)
 {
-	struct mmp_conf	*conf = rx_conf();
+	const struct mmp_conf	*conf = rx_conf_shared();
 
 	gen++;
 	if (conf_send_begin(ends[END_PARENT].ch, conf, gen, CONF_TO_STATS) ==
 	    -1 || conf_send_end(ends[END_PARENT].ch, gen) == -1)
 		abort();
-	conf_free(conf);
 }
 
 /* IMSG_STATS_PEER: fd; u8 kind, u32 index. */

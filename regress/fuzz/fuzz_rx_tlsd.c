@@ -13,7 +13,7 @@
 
 #include "confmsg.h"
 #include "rxpeer.h"
-#include "tlsd.h"
+#include "mmp-tlsd/tlsd.h"
 
 enum { END_PARENT, END_RELAY0, END_RELAY1, END_STATS, END_MAX };
 
@@ -24,13 +24,12 @@ static int		conf_touched;
 static void
 send_conf(void)
 {
-	struct mmp_conf	*conf = rx_conf();
+	const struct mmp_conf	*conf = rx_conf_shared();
 
 	gen++;
 	if (conf_send_begin(ends[END_PARENT].ch, conf, gen, CONF_TO_TLSD) ==
 	    -1 || conf_send_end(ends[END_PARENT].ch, gen) == -1)
 		abort();
-	conf_free(conf);
 }
 
 static void

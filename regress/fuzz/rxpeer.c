@@ -5,10 +5,13 @@
  * from ending the fuzzer.
  */
 #include <sys/types.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <netinet/in.h>
+#include <net/if.h>
 
 #include <errno.h>
+#include <sched.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,6 +126,13 @@ rx_write_conf(void)
 void
 rx_init(void)
 {
+	int	fd;
+
+	/* Kept for the child's parent channel (rx_end_open_child). */
+	if (fcntl(MMP_CHILD_FD, F_GETFD) == -1 &&
+	    ((fd = open("/dev/null", O_RDONLY)) == -1 ||
+	    (fd != MMP_CHILD_FD && dup2(fd, MMP_CHILD_FD) == -1)))
+		rx_die("fd 3");
 	(void)signal(SIGPIPE, SIG_IGN);
 	log_init("fuzz", 0, LOG_CRIT);
 	log_set_sink(rx_log_drop);
@@ -141,6 +151,16 @@ rx_conf(void)
 		fprintf(stderr, "rxpeer: test configuration: %s\n", err);
 		abort();
 	}
+	return conf;
+}
+
+const struct mmp_conf *
+rx_conf_shared(void)
+{
+	static struct mmp_conf	*conf;
+
+	if (conf == NULL)
+		conf = rx_conf();
 	return conf;
 }
 
@@ -362,24 +382,29 @@ rx_parent_lost(void)
 	return rx_parent.count;
 }
 
-/*
- * connect(2) where regress/fuzz/rxconnect.h is included first: loopback
- * (127/8, ::1) and local sockets only, anything else is unreachable.
- */
-#undef connect
-int
-rx_connect(int fd, __CONST_SOCKADDR_ARG sa, socklen_t len)
-{
-	const struct sockaddr		*a = sa.__sockaddr__;
-	const struct sockaddr_in	*sin = (const struct sockaddr_in *)a;
-	const struct sockaddr_in6	*sin6 = (const struct sockaddr_in6 *)a;
 
-	if (a->sa_family == AF_UNIX ||
-	    (a->sa_family == AF_INET && len >= sizeof(*sin) &&
-	    (ntohl(sin->sin_addr.s_addr) >> 24) == 127) ||
-	    (a->sa_family == AF_INET6 && len >= sizeof(*sin6) &&
-	    IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr)))
-		return connect(fd, sa, len);
-	errno = ENETUNREACH;
-	return -1;
+/*
+ * A network namespace of its own with loopback up: what the process
+ * connects to (a fuzzed LdapUrl, a PreAuth bind) is on this host or
+ * nowhere. As root, or in a user namespace of our own.
+ */
+void
+rx_isolate(void)
+{
+	struct ifreq	ifr;
+	int		s;
+
+	if (unshare(CLONE_NEWNET) == -1 &&
+	    unshare(CLONE_NEWUSER | CLONE_NEWNET) == -1)
+		rx_die("unshare: no network namespace, no fuzzing of a "
+		    "process that connects out");
+	memset(&ifr, 0, sizeof(ifr));
+	(void)strlcpy(ifr.ifr_name, "lo", sizeof(ifr.ifr_name));
+	if ((s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1 ||
+	    ioctl(s, SIOCGIFFLAGS, &ifr) == -1)
+		rx_die("lo");
+	ifr.ifr_flags |= IFF_UP;
+	if (ioctl(s, SIOCSIFFLAGS, &ifr) == -1)
+		rx_die("lo up");
+	close(s);
 }

@@ -47,12 +47,16 @@ struct rx_msg {
 
 /* Once: the harness's event base, quiet logs, SIGPIPE ignored. */
 void		 rx_init(void);
+/* A network namespace with only loopback, for a process that connects. */
+void		 rx_isolate(void);
 /*
  * The fixed test configuration, loaded with conf_load from files written
  * to a temporary directory (removed at exit): both services, PreAuth,
  * ClientLookup, AuthService, a few limits. Each call loads it afresh.
  */
 struct mmp_conf	*rx_conf(void);
+/* The same, loaded once and kept: to send, never to change or free. */
+const struct mmp_conf *rx_conf_shared(void);
 /* A socketpair: e gets one end; the other is returned for the process. */
 int		 rx_end_open(struct rx_end *, const char *name);
 /* As rx_end_open, the process's end on fd 3 (MMP_CHILD_FD). */
