@@ -42,6 +42,16 @@ struct chan {
 static void	chan_read_cb(int, short, void *);
 static void	chan_write_cb(int, short, void *);
 
+#ifdef MMP_FUZZ
+int	(*chan_fuzz_lost)(struct chan *, const char *);
+
+const struct chan_peer *
+chan_fuzz_peer(const struct chan *ch)
+{
+	return ch->peer;
+}
+#endif
+
 struct chan *
 chan_open(struct event_base *base, int fd, const struct chan_peer *peer,
     void *arg)
@@ -108,6 +118,13 @@ chan_leave(struct chan *ch)
 static void
 chan_lose(struct chan *ch, const char *why)
 {
+#ifdef MMP_FUZZ
+	if (chan_fuzz_lost != NULL && chan_fuzz_lost(ch, why)) {
+		if (!ch->closed)
+			fatalx("fuzz: channel to %s still open", ch->peer->name);
+		return;
+	}
+#endif
 	ch->peer->lost(ch, why);
 	if (!ch->closed)
 		fatalx("channel to %s still open after it was lost",

@@ -120,4 +120,17 @@ void		*chan_arg(const struct chan *);
  */
 void		 chan_first_conf(struct chan *, int (*configured)(void));
 
+#ifdef MMP_FUZZ
+/*
+ * Fuzz builds only (regress/fuzz/rxpeer.c), never an installed binary:
+ * called first when a channel is lost; nonzero means the harness did in
+ * place of the peer's lost function what the process would have come to
+ * (it closed the channel): a child's parent channel, whose lost function
+ * ends the process, a fuzzer cannot let end.
+ */
+extern int	(*chan_fuzz_lost)(struct chan *, const char *why);
+/* The peer table entry a channel was opened with, to open another. */
+const struct chan_peer *chan_fuzz_peer(const struct chan *);
+#endif
+
 #endif /* MMP_CHAN_H */

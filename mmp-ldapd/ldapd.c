@@ -1,7 +1,8 @@
 /*
  * mmp-ldapd: started by the parent with the parent channel on fd 3. It
- * reads its first configuration, confines itself, then answers the relay
- * workers' lookups; reloads and relay channels arrive on fd 3 later.
+ * reads its first configuration (here), confines itself (main.c), then
+ * answers the relay workers' lookups; reloads and relay channels arrive
+ * on fd 3 later. Here: set-up, the parent and the end.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -21,7 +22,6 @@
 #include "log.h"
 #include "lookupmsg.h"
 #include "logsink.h"
-#include "sandboxes.h"
 
 static struct ldapd	*env;
 
@@ -37,13 +37,6 @@ static const struct chan_peer parent_peer = {
 	"parent", ldapd_dispatch_parent, ldapd_lost_parent,
 	ldapd_parent_drained
 };
-
-static void
-usage(void)
-{
-	fprintf(stderr, "usage: mmp-ldapd [-v]\n");
-	exit(1);
-}
 
 void
 ldapd_drain_check(void)
@@ -254,52 +247,19 @@ ldapd_setup(int verbose)
 		fatalx("event_new failed");
 }
 
-int
-main(int argc, char *argv[])
+/*
+ * Up to the first configuration, applied (main.c, then the sandbox and
+ * the loop; regress/fuzz, then messages): the parent channel on fd 3,
+ * libldap's defaults, the resolver.
+ */
+struct ldapd *
+ldapd_start(int verbose)
 {
-	size_t	i;
-	int	ch, verbose = 0, svc;
-
-	leakcheck_start("mmp-ldapd");
-	while ((ch = getopt(argc, argv, "v")) != -1) {
-		switch (ch) {
-		case 'v':
-			verbose = 1;
-			break;
-		default:
-			usage();
-		}
-	}
-	if (optind != argc)
-		usage();
-	if (fcntl(MMP_CHILD_FD, F_GETFD) == -1) {
-		fprintf(stderr, "mmp-ldapd: no parent channel on fd %d: "
-		    "mmp-ldapd is started by mmpd\n", MMP_CHILD_FD);
-		exit(1);
-	}
-	/* Before any libldap call: never read ldap.conf or .ldaprc. */
-	if (setenv("LDAPNOINIT", "1", 1) == -1)
-		exit(1);
-	log_init("ldapd", 0, verbose ? LOG_DEBUG : LOG_INFO);
-	signal(SIGPIPE, SIG_IGN);	/* a dead LDAP server is an error */
-	signal(SIGHUP, SIG_IGN);	/* the parent sends reloads */
-	signal(SIGINT, SIG_IGN);	/* and decides when to stop */
-	signal(SIGUSR1, SIG_IGN);	/* log rotation is the parent's */
 	if (fcntl(MMP_CHILD_FD, F_SETFD, FD_CLOEXEC) == -1)
 		fatal("fd %d", MMP_CHILD_FD);
 	ldapd_setup(verbose);
 	ldapd_ldap_init();
 	chan_first_conf(env->parent, ldapd_configured);
 	resolver_init(env);
-	/* What mmp-ldapd may do from here on: lib/sandboxes.c. */
-	sandbox_ldapd(env->conf);
-	env->started = 1;
-	ldapd_send_ready(env);
-	for (svc = SVC_IMAP; svc < CONF_NSECT; svc++) {
-		conn_start(env->conn[svc]);
-		for (i = 0; i < env->nvdconn[svc]; i++)
-			conn_start(env->vdconn[svc][i]);
-	}
-	event_base_dispatch(env->evb);
-	ldapd_exit(0);
+	return env;
 }

@@ -400,6 +400,11 @@ void	dircache_free(struct dir_caches *);
 /* A draining mmp-ldapd exits once its lookups are answered and sent. */
 void	ldapd_drain_check(void);
 void	ldapd_exit(int) __attribute__((__noreturn__));
+/*
+ * The process up to its first configuration, applied: channel, libldap,
+ * resolver. main.c confines it and runs the loop; regress/fuzz feeds it.
+ */
+struct ldapd *ldapd_start(int);
 
 /* ldapdconf.c */
 void	ldapd_send_ready(struct ldapd *);
@@ -582,6 +587,9 @@ int	resolve_addr_start(struct ldapd *, const char *, char *, size_t,
 	    char *, size_t, resolve_name_cb, void *, struct resolve_req **);
 int	resolver_init(struct ldapd *);
 void	resolver_free(struct ldapd *);
+#ifdef MMP_FUZZ
+int	resolver_fuzz_servers(struct ldapd *, const char *);
+#endif
 int	resolve_start(struct ldapd *, const char *, struct addrlist *, char *,
 	    size_t, resolve_cb, void *, struct resolve_req **);
 void	resolve_cancel(struct resolve_req *);

@@ -379,6 +379,19 @@ resolver_init(struct ldapd *env)
 	return 0;
 }
 
+#ifdef MMP_FUZZ
+/*
+ * Fuzz builds only (regress/fuzz/fuzz_rx_ldapd.c): queries go to servers
+ * (c-ares "host:port,..."), a port nobody listens on, not to resolv.conf's.
+ */
+int
+resolver_fuzz_servers(struct ldapd *env, const char *servers)
+{
+	return ares_set_servers_ports_csv(env->resolver->ch, servers) ==
+	    ARES_SUCCESS ? 0 : -1;
+}
+#endif
+
 /* At exit: pending queries call back with ARES_EDESTRUCTION and free. */
 void
 resolver_free(struct ldapd *env)

@@ -3,8 +3,8 @@
  * parent channel on fd 3. It reads its first configuration (with the
  * certificates and keys, ctxs.c), confines itself, then does the TLS
  * sessions the relay workers hand it (relays.c, conn.c); reloads, ticket
- * keys and relay channels arrive on fd 3 later. Here: start, the parent
- * and stop.
+ * keys and relay channels arrive on fd 3 later. Here: set-up up to the
+ * first configuration, the parent and stop; main.c confines and runs it.
  */
 #include <sys/types.h>
 
@@ -19,12 +19,10 @@
 #include "leakcheck.h"
 #include "log.h"
 #include "logsink.h"
-#include "sandboxes.h"
 #include "tlsd.h"
 
 struct tlsd	*env;
 
-static void	tlsd_exit(int) __attribute__((__noreturn__));
 static int	tlsd_dispatch_parent(struct chan *, struct imsg *);
 static int	tlsd_drain(struct imsg *);
 static void	tlsd_lost_parent(struct chan *, const char *);
@@ -34,13 +32,6 @@ static void	tlsd_parent_drained(struct chan *);
 static const struct chan_peer tlsd_parent_peer = {
 	"parent", tlsd_dispatch_parent, tlsd_lost_parent, tlsd_parent_drained
 };
-
-static void
-usage(void)
-{
-	fprintf(stderr, "usage: mmp-tlsd [-v] -i index\n");
-	exit(1);
-}
 
 /* IMSG_READY: the configuration env->gen is applied. */
 void
@@ -142,7 +133,7 @@ tlsd_configured(void)
 	return env->conf != NULL;
 }
 
-static void
+void
 tlsd_exit(int code)
 {
 	env->draining = 0;	/* closing, not draining, from here on */
@@ -199,51 +190,17 @@ tlsd_setup(int verbose, uint32_t index)
 		fatalx("cannot handle SIGTERM");
 }
 
-int
-main(int argc, char *argv[])
+/*
+ * Up to the first configuration, applied (main.c, then the sandbox and
+ * the loop; regress/fuzz, then messages): the parent channel on fd 3,
+ * and everything OpenSSL would open later, opened now.
+ */
+void
+tlsd_start(int verbose, uint32_t index)
 {
-	const char	*errstr;
-	uint32_t	 index = 0;
-	int		 ch, verbose = 0, have_index = 0;
-
-	leakcheck_start("mmp-tlsd");
-	while ((ch = getopt(argc, argv, "i:v")) != -1) {
-		switch (ch) {
-		case 'i':
-			index = strtonum(optarg, 0, UINT32_MAX / 2, &errstr);
-			if (errstr != NULL)
-				usage();
-			have_index = 1;
-			break;
-		case 'v':
-			verbose = 1;
-			break;
-		default:
-			usage();
-		}
-	}
-	if (optind != argc || !have_index)
-		usage();
-	if (fcntl(MMP_CHILD_FD, F_GETFD) == -1) {
-		fprintf(stderr, "mmp-tlsd: no parent channel on fd %d: "
-		    "mmp-tlsd is started by mmpd\n", MMP_CHILD_FD);
-		exit(1);
-	}
-	log_init("tlsd", 0, verbose ? LOG_DEBUG : LOG_INFO);
-	signal(SIGPIPE, SIG_IGN);	/* a peer gone is a write error */
-	signal(SIGHUP, SIG_IGN);	/* the parent sends reloads */
-	signal(SIGINT, SIG_IGN);	/* and decides when to stop */
-	signal(SIGUSR1, SIG_IGN);	/* log rotation is the parent's */
 	if (fcntl(MMP_CHILD_FD, F_SETFD, FD_CLOEXEC) == -1)
 		fatal("fd %d", MMP_CHILD_FD);
 	tlsd_setup(verbose, index);
-	/* Everything OpenSSL would open later, opened now. */
 	server_init();
 	chan_first_conf(env->parent, tlsd_configured);
-	/* What mmp-tlsd may do from here on: lib/sandboxes.c. */
-	sandbox_tlsd(env->conf);
-	env->started = 1;
-	tlsd_send_ready();
-	event_base_dispatch(env->evb);
-	tlsd_exit(0);
 }

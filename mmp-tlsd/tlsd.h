@@ -170,6 +170,12 @@ extern struct tlsd	*env;
 int	tlsd_stats_channel(struct imsg *);
 
 /* tlsd.c */
+/*
+ * The process up to its first configuration, applied; main.c confines it
+ * and runs the loop, regress/fuzz feeds it. tlsd_exit: the end.
+ */
+void	tlsd_start(int, uint32_t);
+void	tlsd_exit(int) __attribute__((__noreturn__));
 void	tlsd_send_ready(void);
 void	tlsd_drain_check(void);
 

@@ -797,8 +797,8 @@ relay_setup(int argc, char *argv[])
 	rsession_init();
 }
 
-int
-relay_main(int argc, char *argv[])
+void
+relay_start(int argc, char *argv[])
 {
 	static struct relay_env	 relay_env;
 
@@ -816,6 +816,12 @@ relay_main(int argc, char *argv[])
 		(void)strlcpy(env->hostname, "localhost",
 		    sizeof(env->hostname));
 	env->hostname[sizeof(env->hostname) - 1] = '\0';
+}
+
+int
+relay_main(int argc, char *argv[])
+{
+	relay_start(argc, argv);
 	/* What a relay may do from here on: lib/sandboxes.c. */
 	sandbox_relay(env->conf);
 

@@ -7,5 +7,10 @@
 #define MMPD_RELAY_MAIN_H
 
 int	relay_main(int, char *[]);
+/*
+ * relay_main's first part: set up, the first configuration applied, not
+ * yet confined (regress/fuzz feeds the relay from there).
+ */
+void	relay_start(int, char *[]);
 
 #endif /* MMPD_RELAY_MAIN_H */

@@ -421,8 +421,8 @@ stats_setup(int argc, char *argv[])
 		fatalx("cannot handle SIGTERM");
 }
 
-int
-stats_main(int argc, char *argv[])
+void
+stats_start(int argc, char *argv[])
 {
 	static struct stats_env	stats_env;
 
@@ -432,6 +432,12 @@ stats_main(int argc, char *argv[])
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGINT, SIG_IGN);
 	chan_first_conf(senv->parent, stats_configured);
+}
+
+int
+stats_main(int argc, char *argv[])
+{
+	stats_start(argc, argv);
 	/* What the statistics process may do: lib/sandboxes.c. */
 	sandbox_stats(senv->conf);
 	if ((senv->listen_ev = event_new(senv->base, senv->listen_fd,
