@@ -399,18 +399,25 @@ relay_session_closed(void)
 	}
 }
 
+/* The channel to mmp-ldapd goes: what waits on it fails now. */
+static void
+relay_ldapd_drop(void)
+{
+	if (env->ldapd == NULL)
+		return;
+	chan_close(env->ldapd);
+	env->ldapd = NULL;
+	session_fail_all_lookups();
+	access_fail_all_names();
+}
+
 /* IMSG_LDAPD_CHANNEL: fd, no payload. A new one replaces the old. */
 static int
 relay_ldapd_channel(struct imsg *imsg)
 {
 	if (imsg->datalen != 0)
 		return CHAN_BAD;
-	if (env->ldapd != NULL) {
-		chan_close(env->ldapd);
-		env->ldapd = NULL;
-		session_fail_all_lookups();
-		access_fail_all_names();
-	}
+	relay_ldapd_drop();
 	if ((env->ldapd = chan_open(env->base, imsg->fd,
 	    &relay_peers[RELAY_LDAPD], NULL)) == NULL)
 		fatalx("channel to mmp-ldapd: cannot watch it");
@@ -484,12 +491,7 @@ relay_parent_fdlost(struct chan *ch, struct imsg *imsg)
 	case IMSG_LDAPD_CHANNEL:
 		if (imsg->datalen != 0)
 			return CHAN_BAD;
-		if (env->ldapd != NULL) {
-			chan_close(env->ldapd);
-			env->ldapd = NULL;
-			session_fail_all_lookups();
-			access_fail_all_names();
-		}
+		relay_ldapd_drop();
 		(void)chan_compose(env->parent, IMSG_LDAPD_LOST, 0, -1, NULL,
 		    0);
 		return CHAN_OK;
