@@ -393,8 +393,19 @@ test_fd_lost(void)
 	struct imsgbuf	 a, b;
 	struct imsg	 imsg;
 	struct rlimit	 saved, low;
+	const char	*pre;
 	int		 sv[2], p[2], fill[64], nfill = 0, r;
 
+	/*
+	 * Under valgrind (memcheck.t) the limit is valgrind's emulation: the
+	 * kernel installs the fd all the same, so there is nothing to see.
+	 */
+	if ((pre = getenv("LD_PRELOAD")) != NULL &&
+	    strstr(pre, "vgpreload") != NULL) {
+		tap_ok(1, "fd lost in transit # SKIP valgrind keeps its own "
+		    "descriptor limit");
+		return;
+	}
 	pair(sv);
 	imsgbuf_init(&a, sv[0]);
 	imsgbuf_init(&b, sv[1]);
