@@ -80,12 +80,14 @@ def close_all(conns):
 
 def test_realms(tap, m):
     # A client that lands on both relays gets the realm's number in all:
-    # rounds until both relays took some of the six.
-    for attempt in range(8):
+    # rounds until both relays took some of the six (on a loaded machine
+    # one relay may win every accept of eight rounds: fresh-run, once).
+    rounds = 20
+    for attempt in range(rounds):
         off = m.log_size()
         conns, refusal = open_until_refused(m, "127.0.0.2")
         relays = {relay_of(m, c, off) for c in conns}
-        if len(relays) > 1 or attempt == 7:
+        if len(relays) > 1 or attempt == rounds - 1:
             break
         close_all(conns)
         time.sleep(0.5)
