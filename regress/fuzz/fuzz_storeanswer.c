@@ -4,7 +4,7 @@
  * answers, CAPA's list, "+" continuations, the tagged or +OK/-ERR answer
  * to the login). The real code connects to a store this harness plays on
  * 127.0.0.1, reads it through its own event loop and buffers, and tells
- * the session stubs below; the store's bytes are the input.
+ * the stand-ins for the session below; the store's bytes are the input.
  *
  * Input: byte 0 picks the session and configuration (OPT_*), byte 1 how
  * many bytes the store writes at a time (0: all at once), then what the
