@@ -26,6 +26,11 @@ CFLAGS		?= -O2 -g
 CPPFLAGS	+= -D_GNU_SOURCE -Ilib -I. -Iregress \
 		   -DLIBEXECDIR='"$(LIBEXECDIR)"' -DSYSCONFDIR='"$(SYSCONFDIR)"' \
 		   -DSBINDIR='"$(SBINDIR)"' -DRUNDIR='"$(RUNDIR)"'
+# make SANDBOX_DEBUG=1: the sandbox's debug mode (lib/sandbox.h), a
+# diagnostic build that etc/install.sh refuses.
+ifeq ($(SANDBOX_DEBUG),1)
+CPPFLAGS	+= -DMMP_SANDBOX_DEBUG
+endif
 ALL_CFLAGS	 = -std=c11 $(WARN) $(HARDEN) $(CFLAGS) $(SAN) $(PKG_CFLAGS)
 ALL_LDFLAGS	 = -pie -Wl,-z,relro,-z,now $(LDFLAGS) $(SAN)
 

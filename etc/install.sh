@@ -51,13 +51,20 @@ for f in mmpd/mmpd mmp-ldapd/mmp-ldapd mmpctl/mmpctl doc/mmpd.8 \
 done
 
 # A leak-check build (make leakcheck, lib/leakcheck.h) runs without its
-# sandbox: never installed, whatever tree it was built in. Its programs
-# carry this string; grep -F: the string is the test, not a pattern.
+# sandbox, a sandbox debug build with a filter that does not kill: never
+# installed, whatever tree they were built in. Their programs carry these
+# strings; grep -F: the string is the test, not a pattern.
 for f in mmpd/mmpd mmp-ldapd/mmp-ldapd mmp-tlsd/mmp-tlsd; do
 	[ -f "$top/$f" ] || continue
 	if grep -qaF MMP_LEAKCHECK_BUILD "$top/$f"; then
 		die "$top/$f is a leak-check build (sandbox off); rebuild" \
 		    "with plain make before installing"
+	fi
+	# make SANDBOX_DEBUG=1 (lib/sandbox.h): forbidden calls fail
+	# instead of killing the process.
+	if grep -qaF MMP_SANDBOX_DEBUG_BUILD "$top/$f"; then
+		die "$top/$f is a sandbox debug build; rebuild with plain" \
+		    "make before installing"
 	fi
 done
 

@@ -272,7 +272,12 @@ static const struct sandbox_rule sandbox_rules[] = {
 static void		sandbox_bound_caps(void);
 static unsigned int	sandbox_parse(const char *);
 static void		sandbox_landlock(void);
+#ifdef MMP_SANDBOX_DEBUG
 static void		sandbox_sigsys(int, siginfo_t *, void *);
+/* etc/install.sh refuses a binary that carries this string. */
+static const char	sandbox_debug_build[] =
+    "MMP_SANDBOX_DEBUG_BUILD: forbidden calls do not kill, never install";
+#endif
 static void		sandbox_seccomp(unsigned int, int);
 static void		sandbox_verify(uid_t, gid_t);
 
@@ -429,8 +434,10 @@ sandbox_verify(uid_t uid, gid_t gid)
 int
 sandbox_pledge(const char *promises)
 {
+#ifdef MMP_SANDBOX_DEBUG
 	struct sigaction	 sa;
 	const char		*env;
+#endif
 	unsigned int		 set;
 	int			 debug;
 
@@ -439,14 +446,20 @@ sandbox_pledge(const char *promises)
 	/* No Landlock, no seccomp: see sandbox_drop_leakcheck. */
 	return 0;
 #endif
+#ifdef MMP_SANDBOX_DEBUG
 	env = getenv("MMPD_SANDBOX_DEBUG");
 	debug = env != NULL && strcmp(env, "1") == 0;
+#else
+	/* An installed binary has no switch that softens its filter. */
+	debug = 0;
+#endif
 
 	/* Landlock needs it; seccomp_load would set it anyway. */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
 		fatal("prctl PR_SET_NO_NEW_PRIVS");
 	sandbox_landlock();
 
+#ifdef MMP_SANDBOX_DEBUG
 	if (debug) {
 		memset(&sa, 0, sizeof(sa));
 		sigemptyset(&sa.sa_mask);
@@ -454,9 +467,11 @@ sandbox_pledge(const char *promises)
 		sa.sa_flags = SA_SIGINFO;
 		if (sigaction(SIGSYS, &sa, NULL) == -1)
 			fatal("sigaction SIGSYS");
-		log_warnx("sandbox debug mode: forbidden calls fail with "
-		    "ENOSYS instead of killing the process");
+		log_warnx("sandbox debug mode (%s): forbidden calls fail "
+		    "with ENOSYS instead of killing the process",
+		    sandbox_debug_build);
 	}
+#endif
 	sandbox_seccomp(set, debug);
 	return 0;
 }
@@ -530,6 +545,7 @@ sandbox_landlock(void)
 #endif
 }
 
+#ifdef MMP_SANDBOX_DEBUG
 /*
  * Debug mode: name the forbidden call and make it fail with ENOSYS.
  * Async-signal-safe: the number is formatted by hand, write(2) only.
@@ -568,6 +584,7 @@ sandbox_sigsys(int sig, siginfo_t *info, void *ctx)
 #endif
 	errno = saved_errno;
 }
+#endif /* MMP_SANDBOX_DEBUG */
 
 static void
 sandbox_seccomp(unsigned int set, int debug)

@@ -2,9 +2,12 @@
  * Process confinement for the children: chroot to an empty directory, drop
  * to an unprivileged user, no_new_privs, no forking, no core dumps, then a
  * pledge-like seccomp filter built from promise words. A call outside the
- * promises kills the process (SECCOMP_RET_KILL_PROCESS), unless the
- * environment has MMPD_SANDBOX_DEBUG=1: then the call's number is written
- * to stderr and the call fails with ENOSYS, for diagnosing a new libc.
+ * promises kills the process (SECCOMP_RET_KILL_PROCESS). For diagnosing
+ * a new libc, a build with -DMMP_SANDBOX_DEBUG (make SANDBOX_DEBUG=1, which
+ * etc/install.sh refuses to install; the sandbox unit test has its own)
+ * has a debug mode: with MMPD_SANDBOX_DEBUG=1 in the environment, the
+ * call's number is written to stderr and the call fails with ENOSYS. Any
+ * other build ignores the variable.
  */
 #ifndef MMP_SANDBOX_H
 #define MMP_SANDBOX_H

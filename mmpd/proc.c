@@ -331,7 +331,8 @@ static void
 proc_envp(char *envp[], char keep[][PROC_ENV_BYTES])
 {
 	/*
-	 * What a child may inherit: the sandbox's debug switch, the
+	 * What a child may inherit: the sandbox's debug switch (read only
+	 * by a make SANDBOX_DEBUG=1 build, lib/sandbox.h), the
 	 * sanitizer options of a make asan build, and of make leakcheck
 	 * the leak checker's options and the switches of lib/leakcheck.h.
 	 */

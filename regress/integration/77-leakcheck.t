@@ -4,7 +4,9 @@
 # without MMPD_LEAKCHECK=1 and etc/install.sh refuses to install them,
 # while a normal build carries no such mark and installs. In the
 # leak-check build, a daemon that leaves through exit() leaves the proof
-# that LeakSanitizer checked it (SAN_DIR/checked.PID).
+# that LeakSanitizer checked it (SAN_DIR/checked.PID). The same holds for
+# the sandbox's debug mode (make SANDBOX_DEBUG=1, lib/sandbox.h): no build
+# under test has it, and install.sh refuses a program that does.
 
 import os
 import shutil
@@ -16,6 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mmptest as T  # noqa: E402
 
 MARK = b"MMP_LEAKCHECK_BUILD"
+DEBUG_MARK = b"MMP_SANDBOX_DEBUG_BUILD"
 # What etc/install.sh wants to find besides the programs.
 TREE_FILES = ["doc/mmpd.8", "doc/mmpctl.8", "doc/mmpd.conf.5",
               "etc/mmpd.service", "etc/mmpd.logrotate",
@@ -23,9 +26,9 @@ TREE_FILES = ["doc/mmpd.8", "doc/mmpctl.8", "doc/mmpd.conf.5",
               "etc/mmpd/PopProxyAService.cfg"]
 
 
-def marked(path):
+def marked(path, mark=MARK):
     with open(path, "rb") as f:
-        return MARK in f.read()
+        return mark in f.read()
 
 
 def without_switch():
@@ -48,8 +51,9 @@ def test_refuses_to_start(tap):
                os.path.basename(b), "exit %d: %s" % (r.returncode, out))
 
 
-def install_tree(tmp):
-    """A tree for etc/install.sh with the programs under test in it."""
+def install_tree(tmp, debug_mark=None):
+    """A tree for etc/install.sh with the programs under test in it (that
+    program with the sandbox debug build's string added, if named)."""
     top = os.path.join(tmp, "tree")
     for rel in TREE_FILES + ["etc/install.sh"]:
         os.makedirs(os.path.dirname(os.path.join(top, rel)), exist_ok=True)
@@ -60,6 +64,9 @@ def install_tree(tmp):
                      ("mmpctl/mmpctl", T.MMPD_BIN)):
         os.makedirs(os.path.join(top, os.path.dirname(rel)), exist_ok=True)
         shutil.copy(src, os.path.join(top, rel))
+        if rel == debug_mark:
+            with open(os.path.join(top, rel), "ab") as f:
+                f.write(b"\0" + DEBUG_MARK + b": test\0")
     return top
 
 
@@ -86,6 +93,29 @@ def test_install(tap):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def test_install_debug(tap):
+    """A program of a sandbox debug build is refused, whichever it is."""
+    for rel in ("mmpd/mmpd", "mmp-ldapd/mmp-ldapd", "mmp-tlsd/mmp-tlsd"):
+        tmp = tempfile.mkdtemp(prefix="mmptest-dbginst.")
+        try:
+            top = install_tree(tmp, rel)
+            dest = os.path.join(tmp, "dest")
+            r = subprocess.run(["sh", os.path.join(top, "etc",
+                                "install.sh"), dest, "/usr/local/sbin",
+                                "/usr/local/libexec/mmpd",
+                                "/usr/local/share/man", "/etc/mmpd"],
+                               stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, timeout=60)
+            out = r.stdout.decode("latin-1")
+            tap.ok(r.returncode != 0 and "sandbox debug build" in out and
+                   not os.path.exists(dest + "/usr/local/sbin/mmpd"),
+                   "install.sh refuses %s of a sandbox debug build and "
+                   "installs nothing" % rel, out)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 def test_marker(tap):
     """mmpd -n that fails leaves through exit() and LeakSanitizer."""
     p = subprocess.Popen([T.MMPD_BIN, "-n", "-f", "/nonexistent"],
@@ -103,7 +133,11 @@ def main(tap):
         tap.is_(marked(b), T.LEAKCHECK, "%s: leak-check mark %s" %
                 (os.path.basename(b), "present (make leakcheck)" if
                  T.LEAKCHECK else "absent (not make leakcheck)"))
+        tap.ok(not marked(b, DEBUG_MARK), "%s: no sandbox debug mode" %
+               os.path.basename(b))
     test_install(tap)
+    if not T.LEAKCHECK:
+        test_install_debug(tap)
     if not T.LEAKCHECK:
         tap.skip("the leak-check build refuses to start without its "
                  "switch", "not the leak-check build")

@@ -1375,8 +1375,12 @@ main(void)
 		    "user: run as root\n");
 		return 0;
 	}
-	/* The sandboxes as they are in production: killing. */
-	unsetenv("MMPD_SANDBOX_DEBUG");
+	/*
+	 * The sandboxes as they are in production: killing, even with the
+	 * debug switch set, which only a make SANDBOX_DEBUG=1 build reads.
+	 */
+	if (setenv("MMPD_SANDBOX_DEBUG", "1", 1) == -1)
+		tap_diag("setenv: %s", strerror(errno));
 	/* No core files of the children seccomp kills. */
 	rl.rlim_cur = rl.rlim_max = 0;
 	if (setrlimit(RLIMIT_CORE, &rl) == -1)
