@@ -57,7 +57,7 @@ LIB_OBJS	:= $(LIB_SRCS:%.c=$(B)%.o)
 TESTS		:= $(addprefix $(B),$(TEST_NAMES))
 
 .PHONY: all check unit integration asan fuzz demo install deps clean \
-	programs leakcheck
+	programs leakcheck check-leakcheck
 all: $(PROGS)
 
 # The programs `all` builds, one per line (regress checks a clean build).
@@ -80,13 +80,20 @@ deps:
 MEMCHECK_TEST	:= regress/memcheck/memcheck.t
 MEMCHECK_ENV	 = MMP_UNIT_TESTS='$(filter-out %/sandbox.t,$(TESTS))'
 
-# Two at a time but for the tests that must run alone (regress/Makefile.inc);
-# either prove failing fails the check, the second one's verdict is last.
+# The build (warnings as errors), then regress/check.sh: the tests that
+# share the machine CHECK_JOBS at a time, then those that must run alone
+# (regress/Makefile.inc), and beside both, niced, check-leakcheck (the
+# leak-check build and its suite). Any part failing fails the check; the
+# last line is prove's verdict on all three (regress/verdict.t).
+CHECK_JOBS	?= 3
+CHECK_LEAK_NICE	?= 19
 check: deps
-	$(MAKE) all tests bench-tools
-	$(MEMCHECK_ENV) prove -j2 -e '' $(PROVE_FLAGS) $(TESTS) $(MEMCHECK_TEST) \
-	    $(INTEGRATION_SHARED)
-	prove -e '' $(PROVE_FLAGS) $(INTEGRATION_ALONE)
+	$(MAKE) -j2 all tests bench-tools
+	$(MEMCHECK_ENV) CHECK_JOBS=$(CHECK_JOBS) \
+	    CHECK_LEAK_NICE=$(CHECK_LEAK_NICE) PROVE_FLAGS='$(PROVE_FLAGS)' \
+	    CHECK_SHARED='$(TESTS) $(MEMCHECK_TEST) $(INTEGRATION_SHARED)' \
+	    CHECK_ALONE='$(INTEGRATION_ALONE)' MAKE='$(MAKE)' \
+	    sh regress/check.sh
 
 unit: all tests
 	$(MEMCHECK_ENV) prove -e '' $(PROVE_FLAGS) $(TESTS) $(MEMCHECK_TEST)
@@ -129,6 +136,20 @@ leakcheck:
 	$(LEAKCHECK_ENV) MMPD=$(CURDIR)/build-lsan/mmpd/mmpd \
 	    LOADGEN=$(CURDIR)/build-lsan/bench/loadgen \
 	    prove -j$(LEAKCHECK_JOBS) -e '' $(PROVE_FLAGS) $(LEAKCHECK_TESTS)
+
+# make check's part of it (regress/check.sh): the unit tests and the
+# integration tests that share the machine (not those that must run alone:
+# beside them, niced, timing is not theirs to keep), against the
+# leak-check build, CHECK_LEAK_JOBS at a time.
+CHECK_LEAK_JOBS	?= 2
+CHECK_LEAK_TESTS := $(filter-out %/fuzz.t,$(INTEGRATION_SHARED))
+check-leakcheck:
+	$(MAKE) -j2 $(LEAKCHECK_FLAGS) all tests bench-tools
+	$(LEAKCHECK_ENV) MMPD=$(CURDIR)/build-lsan/mmpd/mmpd \
+	    LOADGEN=$(CURDIR)/build-lsan/bench/loadgen \
+	    prove -j$(CHECK_LEAK_JOBS) -e '' $(PROVE_FLAGS) \
+	    $(filter-out %/sandbox.t %/children.t,\
+	    $(addprefix build-lsan/,$(TEST_NAMES))) $(CHECK_LEAK_TESTS)
 
 fuzz:
 	$(MAKE) -f regress/fuzz/Makefile.fuzz

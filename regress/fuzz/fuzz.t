@@ -33,11 +33,23 @@ else
 	exit 1
 fi
 
+# JOBS targets at a time, each into its own log; then the lines in order.
+logs=$(mktemp -d)
+trap 'rm -f "$log"; rm -rf "$logs"' EXIT
+k=0
+for t in $targets; do
+	( $MK check-"$t" FUZZ_CHECK_SECONDS="$SECS" FUZZ_CHECK_DIR="$DIR" \
+	    >"$logs/$t" 2>&1; echo $? >"$logs/$t.rc" ) &
+	k=$((k + 1))
+	[ $((k % JOBS)) -eq 0 ] && wait
+done
+wait
+
 i=1
 for t in $targets; do
 	i=$((i + 1))
-	if $MK check-"$t" FUZZ_CHECK_SECONDS="$SECS" FUZZ_CHECK_DIR="$DIR" \
-	    >"$log" 2>&1; then
+	log=$logs/$t
+	if [ "$(cat "$log.rc")" = 0 ]; then
 		# libFuzzer's last line: "#1234 DONE cov: 59 ft: 150 ..."
 		stats=$(grep -E '^#[0-9]+' "$log" | tail -1 |
 		    awk '{ print substr($1, 2) " runs, " $3 " " $4 " " $5 " " $6 }')
