@@ -91,7 +91,8 @@ check: deps
 	$(MAKE) -j2 all tests bench-tools
 	$(MEMCHECK_ENV) CHECK_JOBS=$(CHECK_JOBS) \
 	    CHECK_LEAK_NICE=$(CHECK_LEAK_NICE) PROVE_FLAGS='$(PROVE_FLAGS)' \
-	    CHECK_SHARED='$(TESTS) $(MEMCHECK_TEST) $(INTEGRATION_SHARED)' \
+	    CHECK_SHARED='$(CHECK_FIRST) $(filter-out $(CHECK_FIRST),\
+	    $(TESTS) $(MEMCHECK_TEST) $(INTEGRATION_SHARED))' \
 	    CHECK_ALONE='$(INTEGRATION_ALONE)' MAKE='$(MAKE)' \
 	    sh regress/check.sh
 

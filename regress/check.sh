@@ -23,10 +23,12 @@ out=build-lsan
 mkdir -p "$out"
 rm -f "$out/check.log" "$out/check.rc" "$out/verdict"
 
+# A failing test shows its "not ok" lines and diagnostics, even with -j.
+FLAGS="--failures --comments $PROVE_FLAGS"
 start=$(date +%s)
 (
 	nice -n "$CHECK_LEAK_NICE" $MAKE -s check-leakcheck \
-	    PROVE_FLAGS="$PROVE_FLAGS" >"$out/check.log" 2>&1
+	    PROVE_FLAGS="$FLAGS" >"$out/check.log" 2>&1
 	echo $? >"$out/check.rc"
 	echo "leak-checked suite done after $(($(date +%s) - start)) s" \
 	    >>"$out/check.log"
@@ -34,11 +36,11 @@ start=$(date +%s)
 leak=$!
 
 # shellcheck disable=SC2086 # the lists are words
-prove -j"$CHECK_JOBS" -e '' $PROVE_FLAGS $CHECK_SHARED
+prove -j"$CHECK_JOBS" -e '' $FLAGS $CHECK_SHARED
 echo "shared $?" >>"$out/verdict"
 echo "# shared tests done after $(($(date +%s) - start)) s"
 # shellcheck disable=SC2086
-prove -e '' $PROVE_FLAGS $CHECK_ALONE
+prove -e '' $FLAGS $CHECK_ALONE
 echo "alone $?" >>"$out/verdict"
 echo "# tests run alone done after $(($(date +%s) - start)) s"
 
