@@ -648,6 +648,7 @@ def targets(env, names):
         out.append(Target("mmpd", m.host, m.imap_ports[0], m.pop_ports[0],
                           lambda: [m.pid], tls_ports=tls_ports,
                           aux=dict(slapd)))
+        out[-1].mmpd = m	# its log, for bench/soak.py
     if "nginx" in names:
         ng = peers.Nginx(env, certs).start()
         out.append(Target("nginx", ng.host, ng.imap_port, ng.pop_port,
