@@ -23,53 +23,29 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "confmsg.h"
 #include "mmp-ldapd/ldapd.h"
 #include "rxpeer.h"
 
-enum { END_PARENT, END_RELAY0, END_RELAY1, END_STATS, END_MAX };
-
-static struct rx_end	 ends[END_MAX];
+static struct rx_end	 ends[RX_SVC_ENDS];
+/* What the parent sends of mmp-ldapd's configuration. */
+static const uint32_t	 conf_types[] = {
+	IMSG_CONF_START, IMSG_CONF_KV, IMSG_CONF_END, IMSG_CONF_HOST,
+	IMSG_CONF_VDOMAIN, IMSG_CONF_VDKV, IMSG_CONF_CERTMAP,
+	IMSG_CONF_VDCERTMAP, IMSG_NONE
+};
+static int		 skip_drain(const struct rx_msg *);
+static struct rx_child	 child = {
+	.ends = ends, .peers = rx_svc_peers, .nends = RX_SVC_ENDS,
+	.dest = CONF_TO_LDAPD, .conf_types = conf_types, .skip = skip_drain,
+};
 static struct ldapd	*lenv;
-static uint32_t		 gen;
-static int		 conf_touched;
 
-static void
-send_conf(void)
+/* The parent's DRAIN with no lookup pending: mmp-ldapd exits (by design). */
+static int
+skip_drain(const struct rx_msg *m)
 {
-	const struct mmp_conf	*conf = rx_conf_shared();
-
-	gen++;
-	if (conf_send_begin(ends[END_PARENT].ch, conf, gen, CONF_TO_LDAPD) ==
-	    -1 || conf_send_end(ends[END_PARENT].ch, gen) == -1)
-		abort();
-}
-
-static void
-reconnect(void)
-{
-	uint32_t	idx;
-	int		fd, i;
-
-	for (i = END_RELAY0; i <= END_RELAY1; i++) {
-		if (ends[i].ch != NULL)
-			continue;
-		idx = (uint32_t)(i - END_RELAY0);
-		fd = rx_end_open(&ends[i], "relay");
-		rx_send_fd(&ends[END_PARENT], IMSG_RELAY_CHANNEL, &idx,
-		    sizeof(idx), fd);
-	}
-	if (ends[END_STATS].ch == NULL) {
-		fd = rx_end_open(&ends[END_STATS], "stats");
-		rx_send_fd(&ends[END_PARENT], IMSG_STATS_CHANNEL, NULL, 0, fd);
-	}
-}
-
-static void
-again(void)
-{
-	send_conf();
-	reconnect();
+	return m->end == RX_SVC_PARENT && m->type == IMSG_DRAIN &&
+	    m->len == 0 && !m->flipfd;
 }
 
 /* A UDP port on loopback that nobody listens on: queries are refused. */
@@ -103,42 +79,19 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 		abort();
 	rx_init();
 	rx_isolate();
-	rx_end_open_child(&ends[END_PARENT]);
-	send_conf();
-	rx_flush(&ends[END_PARENT]);
+	rx_end_open_child(&ends[RX_SVC_PARENT]);
+	rx_child_conf(&child);
+	rx_flush(&ends[RX_SVC_PARENT]);
 	lenv = ldapd_start(0);
 	closed_resolver();
-	rx_watch_parent(&lenv->parent, &ends[END_PARENT], again);
-	reconnect();
-	rx_pump(lenv->evb);
+	rx_child_started(&child, &lenv->parent, lenv->evb);
 	return 0;
 }
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct rx_msg	m;
-
-	if (conf_touched)
-		send_conf();
-	conf_touched = 0;
-	reconnect();
-	rx_pump(lenv->evb);
-	while (rx_next(&data, &size, &m)) {
-		if (m.end % END_MAX == END_PARENT) {
-			if (m.type == IMSG_DRAIN && m.len == 0 && !m.flipfd)
-				continue;
-			if (m.type == IMSG_CONF_START ||
-			    m.type == IMSG_CONF_KV || m.type == IMSG_CONF_END ||
-			    m.type == IMSG_CONF_HOST ||
-			    m.type == IMSG_CONF_VDOMAIN ||
-			    m.type == IMSG_CONF_VDKV ||
-			    m.type == IMSG_CONF_CERTMAP ||
-			    m.type == IMSG_CONF_VDCERTMAP)
-				conf_touched = 1;
-		}
-		rx_send_msg(&ends[m.end % END_MAX], &m);
-		rx_pump(lenv->evb);
-	}
+	rx_child_ready(&child, lenv->evb);
+	rx_child_feed(&child, lenv->evb, data, size);
 	return 0;
 }

@@ -32,8 +32,7 @@ static pid_t	fake_fork(void);
 
 enum { END_RELAY0, END_RELAY1, END_LDAPD, END_TLSD, END_STATS, END_MAX };
 
-struct parent		*penv;
-static struct parent	 parent_env;
+static struct parent	 parent_env;	/* penv: parentstub.c */
 static struct rx_end	 ends[END_MAX];
 static struct child	*kids[END_MAX];
 static pid_t		 npids;
@@ -50,23 +49,6 @@ static const struct {
 	[END_TLSD] =	{ CHILD_TLSD, 0 },
 	[END_STATS] =	{ CHILD_STATS, 0 },
 };
-
-/* mmpd.c and listen.c, which proc.c calls. */
-void
-parent_child_ready(struct child *c)
-{
-	(void)c;
-}
-
-void
-parent_child_gone(void)
-{
-}
-
-void
-listen_sweep(void)
-{
-}
 
 static int
 fake_kill(pid_t pid, int sig)

@@ -11,7 +11,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "confmsg.h"
 #include "msg.h"
 #include "rxpeer.h"
 #include "mmpd/stats_main.h"
@@ -20,45 +19,31 @@
 enum { END_PARENT, END_RELAY, END_LDAPD, END_TLSD, END_MAX };
 
 static struct rx_end	ends[END_MAX];
-static uint32_t		gen;
-static int		conf_touched;
+/* IMSG_STATS_PEER: fd; u8 kind, u32 index (written at start). */
+static struct msg_writer peerw[END_MAX];
+static struct rx_peer	peers[END_MAX] = {
+	[END_RELAY] =	{ "peer", IMSG_STATS_PEER, NULL, 0 },
+	[END_LDAPD] =	{ "peer", IMSG_STATS_PEER, NULL, 0 },
+	[END_TLSD] =	{ "peer", IMSG_STATS_PEER, NULL, 0 },
+};
+/* What the parent sends of the stats process's configuration. */
+static const uint32_t	conf_types[] = {
+	IMSG_CONF_START, IMSG_CONF_KV, IMSG_CONF_END, IMSG_CONF_VDOMAIN,
+	IMSG_CONF_VDKV, IMSG_NONE
+};
+static struct rx_child	child = {
+	.ends = ends, .peers = peers, .nends = END_MAX,
+	.dest = CONF_TO_STATS, .conf_types = conf_types,
+};
 
 static void
-send_conf(void)
+peer_payload(int i, uint8_t kind)
 {
-	const struct mmp_conf	*conf = rx_conf_shared();
-
-	gen++;
-	if (conf_send_begin(ends[END_PARENT].ch, conf, gen, CONF_TO_STATS) ==
-	    -1 || conf_send_end(ends[END_PARENT].ch, gen) == -1)
-		abort();
-}
-
-/* IMSG_STATS_PEER: fd; u8 kind, u32 index. */
-static void
-reconnect(void)
-{
-	struct msg_writer	w;
-	int			fd, i;
-
-	for (i = END_RELAY; i <= END_TLSD; i++) {
-		if (ends[i].ch != NULL)
-			continue;
-		fd = rx_end_open(&ends[i], "peer");
-		msg_writer_init(&w);
-		msg_add_u8(&w, i == END_RELAY ? STATS_KIND_RELAY :
-		    i == END_LDAPD ? STATS_KIND_LDAPD : STATS_KIND_TLSD);
-		msg_add_u32(&w, 0);
-		rx_send_fd(&ends[END_PARENT], IMSG_STATS_PEER, w.buf, w.len,
-		    fd);
-	}
-}
-
-static void
-again(void)
-{
-	send_conf();
-	reconnect();
+	msg_writer_init(&peerw[i]);
+	msg_add_u8(&peerw[i], kind);
+	msg_add_u32(&peerw[i], 0);
+	peers[i].data = peerw[i].buf;
+	peers[i].len = peerw[i].len;
 }
 
 int
@@ -70,40 +55,27 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	rx_init();
+	peer_payload(END_RELAY, STATS_KIND_RELAY);
+	peer_payload(END_LDAPD, STATS_KIND_LDAPD);
+	peer_payload(END_TLSD, STATS_KIND_TLSD);
 	rx_end_open_child(&ends[END_PARENT]);
-	send_conf();
+	rx_child_conf(&child);
 	/* IMSG_STATS_LISTENER: fd, str label; a socket nobody connects to. */
 	msg_writer_init(&w);
 	msg_add_str(&w, "127.0.0.1:9100");
 	rx_send(&ends[END_PARENT], IMSG_STATS_LISTENER, w.buf, w.len, 0);
 	rx_flush(&ends[END_PARENT]);
 	stats_start(3, sargv);
-	rx_watch_parent(&senv->parent, &ends[END_PARENT], again);
-	reconnect();
-	rx_pump(senv->base);
+	rx_child_started(&child, &senv->parent, senv->base);
 	return 0;
 }
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct rx_msg	m;
-
-	if (conf_touched)
-		send_conf();
-	conf_touched = 0;
-	reconnect();
-	rx_pump(senv->base);
+	rx_child_ready(&child, senv->base);
 	stats_round_join();
 	rx_pump(senv->base);
-	while (rx_next(&data, &size, &m)) {
-		if (m.end % END_MAX == END_PARENT &&
-		    (m.type == IMSG_CONF_START || m.type == IMSG_CONF_KV ||
-		    m.type == IMSG_CONF_END || m.type == IMSG_CONF_VDOMAIN ||
-		    m.type == IMSG_CONF_VDKV))
-			conf_touched = 1;
-		rx_send_msg(&ends[m.end % END_MAX], &m);
-		rx_pump(senv->base);
-	}
+	rx_child_feed(&child, senv->base, data, size);
 	return 0;
 }

@@ -19,6 +19,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "confmsg.h"
 #include "imsg.h"
 #include "log.h"
 #include "logsink.h"
@@ -32,8 +33,7 @@ static char			 rx_dir[] = "/tmp/mmpd-fuzz-rx." "XX" "XX" "XX";
 
 static struct {
 	struct chan		**parentp;
-	struct rx_end		 *pe;
-	void			(*again)(void);
+	struct rx_child		 *child;
 	const struct chan_peer	 *peer;
 	void			 *arg;
 	struct event_base	 *base;
@@ -72,6 +72,8 @@ static const char *const rx_files[][2] = {
 	    "default:AuthFailureDelay 0\n" },
 };
 #define RX_NFILES	(sizeof(rx_files) / sizeof(rx_files[0]))
+
+static void	rx_child_peers(struct rx_child *);
 
 static void
 rx_die(const char *what)
@@ -319,13 +321,14 @@ rx_parent_reopen(void)
 	int	fd;
 
 	rx_parent.lost = 0;
-	rx_end_close(rx_parent.pe);
-	fd = rx_end_open(rx_parent.pe, "parent");
+	rx_end_close(&rx_parent.child->ends[0]);
+	fd = rx_end_open(&rx_parent.child->ends[0], "parent");
 	if ((*rx_parent.parentp = chan_open(rx_parent.base, fd,
 	    rx_parent.peer, rx_parent.arg)) == NULL)
 		rx_die("chan_open");
 	logsink_init(*rx_parent.parentp);
-	rx_parent.again();
+	rx_child_conf(rx_parent.child);
+	rx_child_peers(rx_parent.child);
 }
 
 void
@@ -366,14 +369,81 @@ rx_chan_lost(struct chan *ch, const char *why)
 	return 1;
 }
 
+static const uint32_t	rx_relay_index[] = { 0, 1 };
+const struct rx_peer	rx_svc_peers[RX_SVC_ENDS] = {
+	[RX_SVC_RELAY0] = { "relay", IMSG_RELAY_CHANNEL,
+	    &rx_relay_index[0], sizeof(rx_relay_index[0]) },
+	[RX_SVC_RELAY1] = { "relay", IMSG_RELAY_CHANNEL,
+	    &rx_relay_index[1], sizeof(rx_relay_index[1]) },
+	[RX_SVC_STATS] = { "stats", IMSG_STATS_CHANNEL, NULL, 0 },
+};
+
 void
-rx_watch_parent(struct chan **parentp, struct rx_end *pe,
-    void (*again)(void))
+rx_child_conf(struct rx_child *c)
+{
+	struct chan	*ch = c->ends[0].ch;
+
+	c->gen++;
+	if (conf_send_begin(ch, rx_conf_shared(), c->gen, c->dest) == -1 ||
+	    conf_send_end(ch, c->gen) == -1)
+		abort();
+}
+
+/* The parent's channel to each peer, again where one was closed. */
+static void
+rx_child_peers(struct rx_child *c)
+{
+	const struct rx_peer	*p;
+	unsigned int		 i;
+	int			 fd;
+
+	for (i = 1; i < c->nends; i++) {
+		if (c->ends[i].ch != NULL)
+			continue;
+		p = &c->peers[i];
+		fd = rx_end_open(&c->ends[i], p->name);
+		rx_send_fd(&c->ends[0], p->type, p->data, p->len, fd);
+	}
+}
+
+void
+rx_child_started(struct rx_child *c, struct chan **parentp,
+    struct event_base *base)
 {
 	rx_parent.parentp = parentp;
-	rx_parent.pe = pe;
-	rx_parent.again = again;
+	rx_parent.child = c;
 	chan_fuzz_lost = rx_chan_lost;
+	rx_child_peers(c);
+	rx_pump(base);
+}
+
+void
+rx_child_ready(struct rx_child *c, struct event_base *base)
+{
+	if (c->conf_touched)
+		rx_child_conf(c);
+	c->conf_touched = 0;
+	rx_child_peers(c);
+	rx_pump(base);
+}
+
+void
+rx_child_feed(struct rx_child *c, struct event_base *base,
+    const uint8_t *data, size_t size)
+{
+	struct rx_msg	 m;
+	const uint32_t	*t;
+
+	while (rx_next(&data, &size, &m)) {
+		m.end %= c->nends;
+		if (c->skip != NULL && c->skip(&m))
+			continue;
+		for (t = c->conf_types; m.end == 0 && *t != IMSG_NONE; t++)
+			if (m.type == *t)
+				c->conf_touched = 1;
+		rx_send_msg(&c->ends[m.end], &m);
+		rx_pump(base);
+	}
 }
 
 unsigned long

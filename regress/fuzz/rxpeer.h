@@ -78,14 +78,65 @@ int		 rx_next(const uint8_t **, size_t *, struct rx_msg *);
 void		 rx_pump(struct event_base *);
 
 /*
- * A child's parent channel (*parentp) that the child's lost function
- * would end the process for: the harness counts it, closes it, and gives
- * the child a fresh one at the next rx_pump (on the end pe, opened anew),
- * then calls again(), which sends the configuration again as a restarted
- * child would get it.
+ * A channel the parent hands a child to one of its peers: the message that
+ * carries its descriptor, and that message's payload.
  */
-void		 rx_watch_parent(struct chan **parentp, struct rx_end *pe,
-		    void (*again)(void));
+struct rx_peer {
+	const char	*name;
+	uint32_t	 type;
+	const void	*data;
+	size_t		 len;
+};
+
+/*
+ * A child process under test (a relay, mmp-ldapd, mmp-tlsd, the stats
+ * process): the harness plays its parent on ends[0] and a peer on each of
+ * ends[1 .. nends - 1], whose channel reaches the child as peers[i] says.
+ * What is the same for every child is here; the harness keeps what is its
+ * process's own (its start function, what it takes back between inputs).
+ */
+struct rx_child {
+	struct rx_end		*ends;
+	const struct rx_peer	*peers;		/* [0] unused: the parent */
+	unsigned int		 nends;
+	enum conf_dest		 dest;		/* whose configuration */
+	/* The parent's messages that change the configuration, to IMSG_NONE. */
+	const uint32_t		*conf_types;
+	/* A message of the input never sent (NULL: none is). */
+	int			(*skip)(const struct rx_msg *);
+	/* rxpeer.c's. */
+	uint32_t		 gen;		/* of the last configuration */
+	int			 conf_touched;	/* the last input sent some */
+};
+
+/*
+ * The ends of mmp-ldapd and mmp-tlsd alike: the parent hands each the
+ * channels of two relays (IMSG_RELAY_CHANNEL, u32 index) and of the
+ * statistics process (IMSG_STATS_CHANNEL).
+ */
+enum { RX_SVC_PARENT, RX_SVC_RELAY0, RX_SVC_RELAY1, RX_SVC_STATS, RX_SVC_ENDS };
+extern const struct rx_peer rx_svc_peers[RX_SVC_ENDS];
+
+/* The configuration (rx_conf_shared), as the parent sends it to c. */
+void		 rx_child_conf(struct rx_child *c);
+/*
+ * After c's start function: its parent channel (*parentp) watched, the
+ * peers' channels sent, all of it handled. A parent channel that the
+ * child's lost function would end the process for is counted, closed,
+ * and given to the child afresh at the next rx_pump (ends[0] opened
+ * anew), followed by the configuration and the peers' channels, as a
+ * restarted child would get them.
+ */
+void		 rx_child_started(struct rx_child *c, struct chan **parentp,
+		    struct event_base *);
+/*
+ * Before an input: the configuration again if the last input sent a
+ * message of conf_types, a new channel to each peer whose end c closed.
+ */
+void		 rx_child_ready(struct rx_child *c, struct event_base *);
+/* The input's messages, each handled before the next is sent. */
+void		 rx_child_feed(struct rx_child *c, struct event_base *,
+		    const uint8_t *, size_t);
 unsigned long	 rx_parent_lost(void);
 
 #endif /* MMP_FUZZ_RXPEER_H */

@@ -51,14 +51,6 @@ def start_mmpd(env, logdir, name="mmpd", aservice=None):
         audit
 
 
-def read(path):
-    try:
-        with open(path, encoding="latin-1") as f:
-            return f.read()
-    except OSError:
-        return ""
-
-
 def session_lines(text, sid):
     return [ln for ln in text.splitlines()
             if re.search(r"session %s[ :]" % re.escape(sid), ln)]
@@ -72,7 +64,7 @@ def sid_of(text, regex):
 def wait_file(path, regex, timeout=10):
     end = time.time() + timeout
     while True:
-        m = re.search(regex, read(path))
+        m = re.search(regex, T.read_text(path))
         if m or time.time() > end:
             return m
         time.sleep(0.05)
@@ -89,7 +81,7 @@ def test_imap(tap, m, imaplog):
     tap.ok(re.match(rb"t\d+ OK", t) and subj == ["alice here"],
            "IMAP: alice logs in and reads", d)
     wait_file(imaplog, r'user "alice" logged in[^\n]*\n(.*\n)*.*closed: ')
-    text = read(imaplog)
+    text = T.read_text(imaplog)
     sid = sid_of(text, r'user "alice" logged in')
     lines = session_lines(text, sid) if sid else []
     has(tap, lines, r"\[info\] relay \d+: session \S+ 127\.0\.0\.1:\d+: "
@@ -118,7 +110,7 @@ def test_pop(tap, m, poplog, audit):
     tap.ok(r.startswith(b"+OK") and subj == ["bob here"],
            "POP3: bob logs in and reads", repr(r))
     wait_file(poplog, r'user "bob" logged in[^\n]*\n(.*\n)*.*closed: ')
-    text = read(poplog)
+    text = T.read_text(poplog)
     sid = sid_of(text, r'user "bob" logged in')
     lines = session_lines(text, sid) if sid else []
     has(tap, lines, r"connected on 127\.0\.0\.1:%d \(POP3\)$" %
@@ -134,10 +126,10 @@ def test_pop(tap, m, poplog, audit):
 
 
 def refused(tap, m, path, login, regex, name):
-    off = len(read(path))
+    off = len(T.read_text(path))
     login()
-    got = wait_file(path, regex) and re.search(regex, read(path)[off:])
-    tap.ok(got, name, read(path)[off:][-1500:])
+    got = wait_file(path, regex) and re.search(regex, T.read_text(path)[off:])
+    tap.ok(got, name, T.read_text(path)[off:][-1500:])
 
 
 def imap_login(m, user, pw):
@@ -178,19 +170,19 @@ def test_refused(tap, m, imaplog, poplog):
             r'\[warning\] .*: login "gone" refused: store down \(domain -, '
             r'store %s\): ' % re.escape(DEAD_STORE), "store down")
     # A session that never logs in: its bytes are the client's.
-    off = len(read(imaplog))
+    off = len(T.read_text(imaplog))
     with m.imap() as c:
         c.cmd("NOOP")
     end = time.time() + 10
     want = (r"\[info\] .*: closed: client closed the connection \(by "
             r"client\); [1-9]\d* bytes up, [1-9]\d* down, \d+\.\d{3} s$")
-    while not re.search(want, read(imaplog)[off:], re.M) and \
+    while not re.search(want, T.read_text(imaplog)[off:], re.M) and \
             time.time() < end:
         time.sleep(0.05)
-    tap.ok(re.search(want, read(imaplog)[off:], re.M),
+    tap.ok(re.search(want, T.read_text(imaplog)[off:], re.M),
            "a session without login: closed by the client, its bytes",
-           read(imaplog)[off:])
-    text = "".join(read(os.path.join(os.path.dirname(imaplog), f))
+           T.read_text(imaplog)[off:])
+    text = "".join(T.read_text(os.path.join(os.path.dirname(imaplog), f))
                    for f in FILES) + m.log()
     tap.ok(not re.search(r"wrong-pw|alice-pw|bob-pw|gone-pw|x-pw", text),
            "no password in any log")
@@ -206,12 +198,12 @@ def check_stamps(tap, what, text, audit=False):
 
 def test_stamps(tap, m, logdir, audit, t0):
     for f in FILES:
-        check_stamps(tap, f, read(os.path.join(logdir, f)))
+        check_stamps(tap, f, T.read_text(os.path.join(logdir, f)))
     check_stamps(tap, "stderr (-d)", m.log())
-    check_stamps(tap, "AuditLog", read(audit), audit=True)
+    check_stamps(tap, "AuditLog", T.read_text(audit), audit=True)
     # The stamps are of this run, in UTC, to the millisecond.
-    stamps = re.findall(r"^(%s)" % STAMP, read(os.path.join(logdir,
-                        "ImapProxy.log")), re.M)
+    stamps = re.findall(r"^(%s)" % STAMP, T.read_text(
+        os.path.join(logdir, "ImapProxy.log")), re.M)
     secs = [calendar.timegm(time.strptime(s[:19], "%Y-%m-%dT%H:%M:%S"))
             for s in stamps]
     tap.ok(secs and all(t0 - 2 <= s <= time.time() + 1 for s in secs),
@@ -221,7 +213,8 @@ def test_stamps(tap, m, logdir, audit, t0):
 
 
 def logins_in(logdir, suffix=""):
-    text = "".join(read(os.path.join(logdir, f + suffix)) for f in FILES)
+    text = "".join(T.read_text(os.path.join(logdir, f + suffix))
+                   for f in FILES)
     return len(re.findall(r'user "alice" logged in', text))
 
 
@@ -252,7 +245,7 @@ def test_rotation(tap, m, logdir, audit):
     tap.ok(wait_file(os.path.join(logdir, "AService.log"),
                      r"^%s \[notice\] mmpd: log files reopened$" % STAMP),
            "SIGUSR1: AService.log is created again, its first line says "
-           "why", read(os.path.join(logdir, "AService.log")))
+           "why", T.read_text(os.path.join(logdir, "AService.log")))
     end = time.time() + 10
     while (logins_in(logdir, ".1") + logins_in(logdir) <
            before + ROTATION_LOGINS and time.time() < end):

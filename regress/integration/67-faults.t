@@ -888,14 +888,6 @@ def fill(path):
         os.close(fd)
 
 
-def read(path):
-    try:
-        with open(path, encoding="latin-1") as f:
-            return f.read()
-    except OSError:
-        return ""
-
-
 def test_logdir_full(tap, env):
     d = env.path("logfs")
     os.mkdir(d)
@@ -914,7 +906,7 @@ def test_logdir_full(tap, env):
     filler = os.path.join(d, "filler")
     fill(filler)
     off = m.log_size()
-    size = len(read(imaplog))
+    size = len(T.read_text(imaplog))
     # Enough lines to fill the last page of each file, which the file
     # system had already given it.
     results = []
@@ -925,9 +917,9 @@ def test_logdir_full(tap, env):
     r, _ = T.pop_route(m, "u01", "u01-pw")
     tap.ok(all(results) and r.startswith(b"+OK"),
            "LogDir full: IMAP and POP3 logins go on", repr((results, r)))
-    tap.ok(len(read(imaplog)) <= size + 4096,
+    tap.ok(len(T.read_text(imaplog)) <= size + 4096,
            "LogDir full: ImapProxy.log did not grow (%d -> %d bytes)" %
-           (size, len(read(imaplog))))
+           (size, len(T.read_text(imaplog))))
     pids = [m.pid] + m.children()
     cpu = cpu_seconds(pids, 2)
     total = sum(v or 0 for v in cpu.values())
@@ -944,9 +936,9 @@ def test_logdir_full(tap, env):
     t, _, d2 = T.imap_route(m, "fresh11", "fresh11-pw")
     tap.ok(ok_tagged(t), "space back: a login", d2)
     end = time.time() + 5
-    while time.time() < end and "fresh11" not in read(imaplog):
+    while time.time() < end and "fresh11" not in T.read_text(imaplog):
         time.sleep(0.1)
-    text = read(imaplog)[size:]
+    text = T.read_text(imaplog)[size:]
     lost = re.search(r"(\d+) lines are missing from ImapProxy\.log: not "
                      r"written from \S+ on \(No space left on device\)",
                      text)

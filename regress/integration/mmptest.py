@@ -1980,6 +1980,17 @@ def in_threads(n, fn, timeout=120):
             for r in results]
 
 
+
+def read_text(path):
+    """A file's text as it is now (latin-1: a log may hold any byte), ""
+    where it cannot be read (not written yet)."""
+    try:
+        with open(path, encoding="latin-1") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
 leakcheck_setup()
 
 if __name__ == "__main__":

@@ -50,6 +50,7 @@
 #include "sandbox.h"
 #include "sandboxes.h"
 #include "regress/tap.h"
+#include "regress/sandbox/sbxtest.h"
 
 #define STATUS_BYTES	4096
 /* The install's script; make runs the tests at the top of the tree. */
@@ -815,40 +816,15 @@ may_memfd(const void *arg, struct fixture *fx)
 static int
 may_fdpass(const void *arg, struct fixture *fx)
 {
-	struct msghdr	 msg;
-	struct iovec	 iov;
-	struct cmsghdr	*cmsg;
-	struct linger	 l = { 1, 0 };
-	union {
-		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(sizeof(int))];
-	}		 cm;
-	char		 c = 'f';
-	int		 fd;
+	struct linger	l = { 1, 0 };
+	char		c;
+	int		fd;
 
 	(void)arg;
-	memset(&msg, 0, sizeof(msg));
-	memset(&cm, 0, sizeof(cm));
-	iov.iov_base = &c;
-	iov.iov_len = 1;
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = cm.buf;
-	msg.msg_controllen = sizeof(cm.buf);
-	cmsg = CMSG_FIRSTHDR(&msg);
-	cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-	cmsg->cmsg_level = SOL_SOCKET;
-	cmsg->cmsg_type = SCM_RIGHTS;
-	memcpy(CMSG_DATA(cmsg), &fx->pipe[1], sizeof(int));
-	if (sendmsg(fx->sv[0], &msg, 0) != 1)
+	if (send_fd(fx->sv[0], fx->pipe[1]) == -1)
 		return 10;
-	memset(&cm, 0, sizeof(cm));
-	msg.msg_controllen = sizeof(cm.buf);
-	if (recvmsg(fx->sv[1], &msg, 0) != 1 ||
-	    (cmsg = CMSG_FIRSTHDR(&msg)) == NULL ||
-	    cmsg->cmsg_type != SCM_RIGHTS)
+	if ((fd = recv_fd(fx->sv[1])) == -1)
 		return 11;
-	memcpy(&fd, CMSG_DATA(cmsg), sizeof(int));
 	if (write(fd, "z", 1) != 1 || read(fx->pipe[0], &c, 1) != 1 ||
 	    c != 'z')
 		return 12;
@@ -1068,52 +1044,6 @@ test_drop(const struct kind *k)
 	    "setuid(0), setresuid, setgid(0), setgroups, capset fail with "
 	    "EPERM; no_new_privs stays", k->name))
 		describe(&o);
-}
-
-/* The value after "Key:" in a /proc/PID/status text, or NULL. */
-static const char *
-status_field(const char *status, const char *key, char *val, size_t size)
-{
-	const char	*p = status, *end;
-	size_t		 klen = strlen(key), len;
-
-	while (p != NULL && *p != '\0') {
-		if (strncmp(p, key, klen) == 0 && p[klen] == ':') {
-			p += klen + 1;
-			p += strspn(p, " \t");
-			end = strchr(p, '\n');
-			len = end ? (size_t)(end - p) : strlen(p);
-			while (len > 0 && (p[len - 1] == ' ' ||
-			    p[len - 1] == '\t'))
-				len--;
-			if (len >= size)
-				len = size - 1;
-			memcpy(val, p, len);
-			val[len] = '\0';
-			return val;
-		}
-		if ((p = strchr(p, '\n')) != NULL)
-			p++;
-	}
-	return NULL;
-}
-
-static int
-read_file(const char *path, char *buf, size_t size)
-{
-	size_t	len = 0;
-	ssize_t	n;
-	int	fd;
-
-	buf[0] = '\0';
-	if ((fd = open(path, O_RDONLY)) == -1)
-		return -1;
-	while (len < size - 1 && (n = read(fd, buf + len,
-	    size - 1 - len)) > 0)
-		len += n;
-	buf[len] = '\0';
-	close(fd);
-	return 0;
 }
 
 /*

@@ -34,6 +34,7 @@
 
 #include "sandbox.h"
 #include "regress/tap.h"
+#include "regress/sandbox/sbxtest.h"
 
 #define STATUS_BYTES	4096
 
@@ -91,60 +92,13 @@ describe(int status)
 		tap_diag("child exited %d", WEXITSTATUS(status));
 }
 
-/* Read what fd holds until EOF, NUL-terminated. */
-static size_t
-read_all(int fd, char *buf, size_t size)
-{
-	size_t	len = 0;
-	ssize_t	n;
-
-	while (len < size - 1 &&
-	    (n = read(fd, buf + len, size - 1 - len)) > 0)
-		len += n;
-	buf[len] = '\0';
-	return len;
-}
-
-/* The value after "Key:" in /proc/PID/status, or NULL. */
-static const char *
-status_field(const char *status, const char *key, char *val, size_t size)
-{
-	const char	*p = status, *end;
-	size_t		 klen = strlen(key), len;
-
-	while (p != NULL && *p != '\0') {
-		if (strncmp(p, key, klen) == 0 && p[klen] == ':') {
-			p += klen + 1;
-			p += strspn(p, " \t");
-			end = strchr(p, '\n');
-			len = end ? (size_t)(end - p) : strlen(p);
-			while (len > 0 && (p[len - 1] == ' ' ||
-			    p[len - 1] == '\t'))
-				len--;
-			if (len >= size)
-				len = size - 1;
-			memcpy(val, p, len);
-			val[len] = '\0';
-			return val;
-		}
-		if ((p = strchr(p, '\n')) != NULL)
-			p++;
-	}
-	return NULL;
-}
-
 static int
 proc_status(pid_t pid, char *buf, size_t size)
 {
 	char	path[64];
-	int	fd;
 
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	if ((fd = open(path, O_RDONLY)) == -1)
-		return -1;
-	read_all(fd, buf, size);
-	close(fd);
-	return 0;
+	return read_file(path, buf, size);
 }
 
 /* In a child that is expected to fatalx: keep the TAP output clean. */
@@ -728,15 +682,8 @@ child_dns(void *arg)
 static int
 child_fdpass(void *arg)
 {
-	struct msghdr	 msg;
-	struct iovec	 iov;
-	struct cmsghdr	*cmsg;
-	union {
-		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(sizeof(int))];
-	}		 cmsgbuf;
-	int		 sv[2], p[2], fd;
-	char		 c = 'f';
+	int	sv[2], p[2], fd;
+	char	c;
 
 	(void)arg;
 	if (pipe(p) == -1)
@@ -744,31 +691,12 @@ child_fdpass(void *arg)
 	sandbox_pledge("stdio unix sendfd recvfd");
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == -1)
 		return 10;
-	memset(&msg, 0, sizeof(msg));
-	memset(&cmsgbuf, 0, sizeof(cmsgbuf));
-	iov.iov_base = &c;
-	iov.iov_len = 1;
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = cmsgbuf.buf;
-	msg.msg_controllen = sizeof(cmsgbuf.buf);
-	cmsg = CMSG_FIRSTHDR(&msg);
-	cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-	cmsg->cmsg_level = SOL_SOCKET;
-	cmsg->cmsg_type = SCM_RIGHTS;
-	memcpy(CMSG_DATA(cmsg), &p[1], sizeof(int));
-	if (sendmsg(sv[0], &msg, 0) != 1)
+	if (send_fd(sv[0], p[1]) == -1)
 		return 11;
-	memset(&cmsgbuf, 0, sizeof(cmsgbuf));
-	msg.msg_controllen = sizeof(cmsgbuf.buf);
-	if (recvmsg(sv[1], &msg, 0) != 1)
+	if ((fd = recv_fd(sv[1])) == -1)
 		return 12;
-	cmsg = CMSG_FIRSTHDR(&msg);
-	if (cmsg == NULL || cmsg->cmsg_type != SCM_RIGHTS)
-		return 13;
-	memcpy(&fd, CMSG_DATA(cmsg), sizeof(int));
 	if (write(fd, "z", 1) != 1 || read(p[0], &c, 1) != 1 || c != 'z')
-		return 14;
+		return 13;
 	return 0;
 }
 
@@ -826,15 +754,8 @@ child_socketpair_inet(void *arg)
 static int
 child_relay_tls(void *arg)
 {
-	struct msghdr	 msg;
-	struct iovec	 iov;
-	struct cmsghdr	*cmsg;
-	union {
-		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(sizeof(int))];
-	}		 cmsgbuf;
-	int		 ch[2], sv[2], p[2];
-	char		 c = 't';
+	int	ch[2], sv[2], p[2];
+	char	c;
 
 	(void)arg;
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, ch) == -1)
@@ -843,31 +764,14 @@ child_relay_tls(void *arg)
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 	    0, sv) == -1 || pipe2(p, O_NONBLOCK | O_CLOEXEC) == -1)
 		return 10;
-	memset(&msg, 0, sizeof(msg));
-	memset(&cmsgbuf, 0, sizeof(cmsgbuf));
-	iov.iov_base = &c;
-	iov.iov_len = 1;
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = cmsgbuf.buf;
-	msg.msg_controllen = sizeof(cmsgbuf.buf);
-	cmsg = CMSG_FIRSTHDR(&msg);
-	cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-	cmsg->cmsg_level = SOL_SOCKET;
-	cmsg->cmsg_type = SCM_RIGHTS;
-	memcpy(CMSG_DATA(cmsg), &sv[1], sizeof(int));
-	if (sendmsg(ch[0], &msg, 0) != 1)
+	if (send_fd(ch[0], sv[1]) == -1)
 		return 11;
 	close(sv[1]);
 	if (write(sv[0], "x", 1) != 1)
 		return 12;
 	/* What "mmp-tlsd" got back: spliced from the socket to a pipe. */
-	memset(&cmsgbuf, 0, sizeof(cmsgbuf));
-	msg.msg_controllen = sizeof(cmsgbuf.buf);
-	if (recvmsg(ch[1], &msg, 0) != 1 ||
-	    (cmsg = CMSG_FIRSTHDR(&msg)) == NULL)
+	if ((sv[1] = recv_fd(ch[1])) == -1)
 		return 13;
-	memcpy(&sv[1], CMSG_DATA(cmsg), sizeof(int));
 	if (splice(sv[1], NULL, p[1], NULL, 1, SPLICE_F_NONBLOCK) != 1 ||
 	    splice(p[0], NULL, sv[1], NULL, 1, SPLICE_F_NONBLOCK) != 1 ||
 	    read(sv[0], &c, 1) != 1 || c != 'x')

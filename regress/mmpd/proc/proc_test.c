@@ -67,8 +67,7 @@ struct kill_rec {
 	int	sent_open;	/* the socket it sent not closed yet */
 };
 
-struct parent		*penv;
-static struct parent	 parent_env;
+static struct parent	 parent_env;	/* penv: parentstub.c */
 static struct fake	 fakes[FAKES_MAX];
 static size_t		 nfakes;
 static struct kill_rec	 kills[KILLS_MAX];
@@ -77,23 +76,6 @@ static int		 watched_peer = -1;	/* peer of the sent socket */
 static char		 logged[LOG_KEEP][LOG_LINE_BYTES];
 static size_t		 nlogged;
 static uint64_t		 logged_ms;	/* of the last line */
-
-/* mmpd.c and listen.c, which proc.c calls. */
-void
-parent_child_ready(struct child *c)
-{
-	(void)c;
-}
-
-void
-parent_child_gone(void)
-{
-}
-
-void
-listen_sweep(void)
-{
-}
 
 static double
 now_sec(void)
