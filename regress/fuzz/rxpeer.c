@@ -38,7 +38,6 @@ static struct {
 	void			 *arg;
 	struct event_base	 *base;
 	int			  lost;
-	unsigned long		  count;
 } rx_parent;
 
 static const char *const rx_files[][2] = {
@@ -355,7 +354,6 @@ rx_chan_lost(struct chan *ch, const char *why)
 	(void)why;
 	if (rx_parent.parentp == NULL || ch != *rx_parent.parentp)
 		return 0;
-	rx_parent.count++;
 	rx_parent.peer = chan_fuzz_peer(ch);
 	rx_parent.arg = chan_arg(ch);
 	rx_parent.base = chan_base(ch);
@@ -444,12 +442,6 @@ rx_child_feed(struct rx_child *c, struct event_base *base,
 		rx_send_msg(&c->ends[m.end], &m);
 		rx_pump(base);
 	}
-}
-
-unsigned long
-rx_parent_lost(void)
-{
-	return rx_parent.count;
 }
 
 

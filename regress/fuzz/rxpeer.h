@@ -137,6 +137,5 @@ void		 rx_child_ready(struct rx_child *c, struct event_base *);
 /* The input's messages, each handled before the next is sent. */
 void		 rx_child_feed(struct rx_child *c, struct event_base *,
 		    const uint8_t *, size_t);
-unsigned long	 rx_parent_lost(void);
 
 #endif /* MMP_FUZZ_RXPEER_H */
