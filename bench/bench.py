@@ -128,6 +128,36 @@ def fds(pids):
     return n
 
 
+def heap_rss(pid):
+    """KiB of the process's [heap] mapping in RAM (0 if gone)."""
+    kib, cur = 0, None
+    try:
+        with open("/proc/%d/smaps" % pid) as f:
+            for line in f:
+                w = line.split()
+                if ":" not in w[0]:
+                    cur = w[-1] if len(w) >= 6 else ""
+                elif cur == "[heap]" and w[0] == "Rss:":
+                    kib += int(w[1])
+    except OSError:
+        pass
+    return kib
+
+
+def proc_name(pid):
+    """A process's program, with its -P role ("mmpd -P relay"), or None
+    once it is gone."""
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            argv = f.read().split(b"\0")
+    except OSError:
+        return None
+    name = os.path.basename(argv[0].decode(errors="replace"))
+    if len(argv) > 2 and argv[1] == b"-P":
+        name += " -P " + argv[2].decode(errors="replace")
+    return name
+
+
 def meminfo_kib():
     """/proc/meminfo: {field: KiB}."""
     out = {}

@@ -61,21 +61,9 @@ def heap_in_use(pid):
         tot.get("mmap", 0)
 
 
-def heap_rss(pid):
-    kib, cur = 0, None
-    with open("/proc/%d/smaps" % pid) as f:
-        for line in f:
-            w = line.split()
-            if ":" not in w[0]:
-                cur = w[-1] if len(w) >= 6 else ""
-            elif cur == "[heap]" and w[0] == "Rss:":
-                kib += int(w[1])
-    return kib
-
-
 def snap(m):
     rs = relays(m)
-    s = {"pss": B.pss_kib(rs), "heap": sum(heap_rss(p) for p in rs),
+    s = {"pss": B.pss_kib(rs), "heap": sum(B.heap_rss(p) for p in rs),
          "fds": B.fds(rs), "inuse": 0}
     for p in rs:
         v = heap_in_use(p)

@@ -31,7 +31,7 @@ def kind_of(pid):
         return None
     if argv0.startswith("nginx: "):
         return "nginx " + argv0.split()[1]
-    return P.proc_name(pid)
+    return B.proc_name(pid)
 
 
 def by_kind(pids):

@@ -43,34 +43,6 @@ PIPE_POOL_FDS = 2 * 64
 LEVELS = ("emerg", "alert", "crit", "error", "warning")
 
 
-def kind(pid):
-    try:
-        with open("/proc/%d/cmdline" % pid, "rb") as f:
-            argv = f.read().split(b"\0")
-    except OSError:
-        return None
-    name = os.path.basename(argv[0]).decode(errors="replace")
-    if b"-P" in argv:
-        return "%s -P %s" % (name, argv[argv.index(b"-P") + 1].decode(
-            errors="replace"))
-    return name
-
-
-def heap_rss(pid):
-    kib, cur = 0, None
-    try:
-        with open("/proc/%d/smaps" % pid) as f:
-            for line in f:
-                w = line.split()
-                if ":" not in w[0]:
-                    cur = w[-1] if len(w) >= 6 else ""
-                elif cur == "[heap]" and w[0] == "Rss:":
-                    kib += int(w[1])
-    except OSError:
-        pass
-    return kib
-
-
 def private_kib(pid):
     """What the process alone holds (Private_Clean + Private_Dirty): Pss
     also moves when another process maps or drops a shared library."""
@@ -108,13 +80,13 @@ def fd_kinds(pid):
 def snapshot(t):
     procs = []
     for p in t.pids():
-        k = kind(p)
+        k = B.proc_name(p)
         if k is None:
             continue
         pipes, other = fd_kinds(p)
         procs.append({"pid": p, "kind": k, "pss": B.pss_kib([p]),
                       "private": private_kib(p),
-                      "heap": heap_rss(p), "fds": pipes + other,
+                      "heap": B.heap_rss(p), "fds": pipes + other,
                       "pipes": pipes, "other_fds": other})
     procs.sort(key=lambda x: (x["kind"], x["pid"]))
     return {"time": time.time(), "procs": procs,

@@ -23,18 +23,6 @@ sys.path.insert(0, HERE)
 import bench as B  # noqa: E402
 
 
-def proc_name(pid):
-    try:
-        with open("/proc/%d/cmdline" % pid, "rb") as f:
-            argv = f.read().split(b"\0")
-    except OSError:
-        return None
-    name = os.path.basename(argv[0].decode(errors="replace"))
-    if len(argv) > 2 and argv[1] == b"-P":
-        name += " -P " + argv[2].decode(errors="replace")
-    return name
-
-
 # The processes that hold the TLS sessions: mmpd's mmp-tlsd, nginx's
 # workers (each does its own TLS).
 TLS_PROCS = ("mmp-tlsd", "nginx: worker process")
@@ -43,7 +31,7 @@ TLS_PROCS = ("mmp-tlsd", "nginx: worker process")
 def ticks_by_name(pids):
     out = {}
     for p in pids:
-        n = proc_name(p)
+        n = B.proc_name(p)
         if n is not None:
             out[n] = out.get(n, 0) + B.cpu_ticks([p])
     return out
@@ -111,7 +99,7 @@ def one(target, kind, ver, mode, cfg, use_perf, outdir, use_strace=False):
         opts.append("-R")
     tls = (target.tls_ports[kind], opts) if kind else None
     pids = target.pids()
-    tlsd = [p for p in pids if proc_name(p) in TLS_PROCS]
+    tlsd = [p for p in pids if B.proc_name(p) in TLS_PROCS]
     before = ticks_by_name(pids)
     perf = None
     data = os.path.join(outdir, "perf-%s-%s-%s-%s.data" % (
