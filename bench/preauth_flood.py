@@ -5,7 +5,9 @@
 # reading nothing. Prints the relays' RSS and Pss (KiB, summed) before,
 # while the connections are held, and SETTLE seconds after they closed.
 # Usage: python3 bench/preauth_flood.py [N] [CMDS] [RCVBUF] [--defaults]
-#        [--json FILE]
+#        [--rounds K] [--json FILE]
+# (--rounds: K floods one after the other into the same mmpd, each
+# measured: what a round leaves that the next does not reuse grows)
 # (RCVBUF: the clients' SO_RCVBUF, bytes; 0 the system's default)
 # (root; MMPD=path/to/mmpd picks the build, as for the tests).
 
@@ -72,12 +74,16 @@ def flood(m, n, cmds, rcvbuf):
 
 
 def main():
-    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    argv, opts = sys.argv[1:], {}
+    for o in ("--json", "--rounds"):
+        if o in argv:
+            i = argv.index(o)
+            opts[o] = argv[i + 1]
+            del argv[i:i + 2]
+    args = [a for a in argv if not a.startswith("--")]
     n = int(args[0]) if args else 8000
-    out = None
-    if "--json" in sys.argv:
-        out = sys.argv[sys.argv.index("--json") + 1]
-        args = [a for a in args if a != out]
+    out = opts.get("--json")
+    rounds = int(opts.get("--rounds", 1))
     cmds = int(args[1]) if len(args) > 1 else 50
     rcvbuf = int(args[2]) if len(args) > 2 else 0
     T.raise_nofile()
@@ -95,15 +101,20 @@ def main():
         time.sleep(1)
         res = {"connections": n, "commands": cmds, "rcvbuf": rcvbuf,
                "mmpd": T.MMPD_BIN, "before": mem(pids)}
-        socks, sent = flood(m, n, cmds, rcvbuf)
-        time.sleep(HOLD_SEC)
-        res["during"] = mem(pids)
-        res["bytes_sent"] = sent
-        res["relays_alive"] = len(relay_pids(m))
-        for s in socks:
-            s.close()
-        time.sleep(SETTLE_SEC)
-        res["after"] = mem(relay_pids(m))
+        res["rounds"] = []
+        for _ in range(rounds):
+            socks, sent = flood(m, n, cmds, rcvbuf)
+            time.sleep(HOLD_SEC)
+            r = {"during": mem(pids), "bytes_sent": sent,
+                 "relays_alive": len(relay_pids(m))}
+            for s in socks:
+                s.close()
+            time.sleep(SETTLE_SEC)
+            r["after"] = mem(relay_pids(m))
+            res["rounds"].append(r)
+        # The first round's, as before --rounds.
+        res.update((k, res["rounds"][0][k]) for k in
+                   ("during", "after", "bytes_sent", "relays_alive"))
         log = m.log()
         res["closed_over_queue_cap"] = log.count("pre-login replies over")
         res["shed"] = log.count("shed before its login")
