@@ -222,7 +222,7 @@ def domain_timeout(tap, env, m, wrong):
     after LdapTimeout, is answered like any failure, and the next login
     works once slapd is back."""
     loff = m.log_size()
-    os.kill(env.slapd.proc.pid, signal.SIGSTOP)
+    T.stop(env.slapd.proc.pid)
     try:
         with m.imap() as c:
             (t, _), dt = T.timed(c.login, "joe@a.test", "joe-a-pw")

@@ -179,7 +179,7 @@ def test_ldap_hung(tap, env, m):
     bound = LDAP_TIMEOUT + 0 + 5
     timeouts = {"LdapTimeout": LDAP_TIMEOUT}
     m2 = env.mmpd("bindhang", imap=timeouts, pop=dict(timeouts))
-    os.kill(env.slapd.proc.pid, signal.SIGSTOP)
+    T.stop(env.slapd.proc.pid)
     try:
         with m.imap(timeout=bound + 10) as c:
             (t, _), dt = T.timed(c.login, "ivan", "ivan-pw")

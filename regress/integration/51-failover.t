@@ -137,7 +137,7 @@ def test_inflight(tap, env, m):
     t, _, _ = login(m, 2)
     tap.ok(b" OK" in t, "the first replica serves again (control)", repr(t))
     n = count(env.replica.log(), r'filter="\(uid=fo3\)"')
-    os.kill(env.slapd.proc.pid, signal.SIGSTOP)
+    T.stop(env.slapd.proc.pid)
     out = []
     th = threading.Thread(target=lambda: out.append(login(m, 3)))
     th.start()

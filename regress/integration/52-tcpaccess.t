@@ -444,7 +444,7 @@ def test_timeout(tap, env, m):
     if pid is None:
         tap.ok(False, "mmp-ldapd found")
         return
-    os.kill(pid, signal.SIGSTOP)
+    T.stop(pid)
     try:
         off = m.log_size()
         first = raw_first("127.0.0.1", m.pop_ports[0], "127.0.0.31",

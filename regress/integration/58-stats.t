@@ -520,7 +520,7 @@ def relay_pids(m):
 
 def test_silent_and_restart(tap, env, m, st):
     pids = relay_pids(m)
-    os.kill(pids[0], signal.SIGSTOP)
+    T.stop(pids[0])
     try:
         t0 = time.monotonic()
         a, comments, _ = st.scrape("with a stopped relay")

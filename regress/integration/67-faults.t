@@ -363,7 +363,7 @@ def lookup_in_flight(tap, env, m, victim):
     """slapd stopped, a login waits for its lookup at mmp-ldapd: the kill
     answers it NO; after the restart the same connection logs in."""
     c = m.imap(timeout=20)
-    os.kill(env.slapd.proc.pid, signal.SIGSTOP)
+    T.stop(env.slapd.proc.pid)
     try:
         c.send(b"t1 LOGIN fresh0 fresh0-pw\r\n")
         time.sleep(1)		# the lookup is at mmp-ldapd, unanswered
@@ -438,7 +438,7 @@ def test_parent_stopped(tap, m, users):
     tap.ok(all(s.ready for s in sessions), "parent stop: sessions open")
     off = m.log_size()
     during = []
-    os.kill(m.pid, signal.SIGSTOP)
+    T.stop(m.pid)
     t0 = time.monotonic()
     try:
         flows = [s.works() for s in sessions]
@@ -619,7 +619,8 @@ def test_store_stopped(tap, env, m, users):
            "store2 started again: a login works", d)
     # Hung: every process of the store stopped; TCP still connects.
     pids = store_pids(store)
-    signal_all(pids, signal.SIGSTOP)
+    for p in pids:
+        T.stop(p)
     try:
         answers = down_answers(m, "s2u5")
     finally:
@@ -757,7 +758,7 @@ def test_nofile(tap, env):
     # channel's end frees a descriptor: the parent is held until the
     # waiting client has taken it.
     ldapd = kids(m)["mmp-ldapd"]
-    os.kill(m.pid, signal.SIGSTOP)
+    T.stop(m.pid)
     try:
         os.kill(ldapd, signal.SIGKILL)
         took = greeted(waiting, 4)

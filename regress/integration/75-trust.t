@@ -306,7 +306,7 @@ def test_log_bound(tap, env):
     rpid = relay_pid(m)
     off = m.log_size()
     rss0 = rss_kib(rpid)
-    os.kill(m.pid, signal.SIGSTOP)
+    T.stop(m.pid)
     try:
         t0 = time.monotonic()
         greeted = flood(m, FLOOD_CONNS)

@@ -309,6 +309,35 @@ def wait_pid_gone(pid, timeout):
     return not pid_alive(pid)
 
 
+def stopped(pid):
+    """Whether every thread of pid is stopped (state T), False if gone."""
+    try:
+        tasks = os.listdir("/proc/%d/task" % pid)
+        for t in tasks:
+            with open("/proc/%d/task/%s/stat" % (pid, t)) as f:
+                if f.read().rsplit(")", 1)[1].split()[0] not in ("T", "t"):
+                    return False
+    except (OSError, IndexError):
+        return False
+    return bool(tasks)
+
+
+def stop(pid, timeout=10):
+    """SIGSTOP pid and wait until every thread of it has stopped: kill(2)
+    returns before that, and a busy or multi-threaded process (slapd)
+    may answer one more request meanwhile. True once stopped."""
+    try:
+        os.kill(pid, signal.SIGSTOP)
+    except ProcessLookupError:
+        return False
+    end = time.time() + timeout
+    while not stopped(pid):
+        if time.time() > end:
+            return False
+        time.sleep(0.01)
+    return True
+
+
 def proc_status(pid):
     """Fields of /proc/PID/status as a dict of strings, {} if gone."""
     out = {}
