@@ -7,7 +7,11 @@
 # takes only CPU nothing else wants; -timeout=120, not make fuzz's 10:
 # libFuzzer times a unit by the wall clock, which keeps running while an
 # idle-class process waits. Never stop it with SIGSTOP: the unit that
-# was running then times out at SIGCONT.
+# was running then times out at SIGCONT. Idle-class is not free on a
+# small VM either: make check's shared part took 521 s beside two of
+# these fuzzers, 286 to 306 s without (2026-12-07); stop the campaign
+# (SIGINT the fuzzers: their CPU so far is in the .done line) before
+# anything that is timed.
 #
 #     sh regress/fuzz/campaign.sh LANE TARGET[:SECONDS]...
 #
