@@ -17,6 +17,7 @@
 #include <event2/event.h>
 #include <ldap.h>
 
+#include "childsig.h"
 #include "ldapd.h"
 #include "leakcheck.h"
 #include "log.h"
@@ -241,10 +242,9 @@ ldapd_setup(int verbose)
 	/* Lines go to the parent: no syslog socket in the sandbox. */
 	closelog();
 	env->drainev = event_new(env->evb, -1, 0, ldapd_drain_cb, NULL);
-	env->sigterm = evsignal_new(env->evb, SIGTERM, ldapd_sigterm_cb, NULL);
-	if (env->drainev == NULL || env->sigterm == NULL ||
-	    evsignal_add(env->sigterm, NULL) == -1)
+	if (env->drainev == NULL)
 		fatalx("event_new failed");
+	env->sigterm = child_sigterm(env->evb, ldapd_sigterm_cb, NULL);
 }
 
 /*

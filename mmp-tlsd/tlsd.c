@@ -16,6 +16,7 @@
 
 #include <event2/event.h>
 
+#include "childsig.h"
 #include "leakcheck.h"
 #include "log.h"
 #include "logsink.h"
@@ -185,9 +186,7 @@ tlsd_setup(int verbose, uint32_t index)
 	logsink_init(env->parent);
 	/* Lines go to the parent: no syslog socket in the sandbox. */
 	closelog();
-	if ((env->sigterm = evsignal_new(env->evb, SIGTERM, tlsd_sigterm,
-	    NULL)) == NULL || evsignal_add(env->sigterm, NULL) == -1)
-		fatalx("cannot handle SIGTERM");
+	env->sigterm = child_sigterm(env->evb, tlsd_sigterm, NULL);
 }
 
 /*

@@ -486,7 +486,13 @@ proc_exec(int fd, const char *path, char *const argv[], char *const envp[])
 	(void)setpgid(0, 0);
 	for (sig = 1; sig < NSIG; sig++)
 		(void)signal(sig, SIG_DFL);
+	/*
+	 * SIGTERM stays blocked until the child's loop takes it
+	 * (lib/childsig.h): a stop that comes while it starts is still an
+	 * orderly exit.
+	 */
 	(void)sigemptyset(&set);
+	(void)sigaddset(&set, SIGTERM);
 	(void)sigprocmask(SIG_SETMASK, &set, NULL);
 	if (fd == MMP_CHILD_FD) {
 		if (fcntl(fd, F_SETFD, 0) == -1)

@@ -19,6 +19,7 @@
 
 #include "addr.h"
 #include "certmapmsg.h"
+#include "childsig.h"
 #include "log.h"
 #include "lookupmsg.h"
 #include "logsink.h"
@@ -784,10 +785,9 @@ relay_setup(int argc, char *argv[])
 	logsink_init(env->parent);
 	env->accept_pause = evtimer_new(env->base, relay_accept_resume, NULL);
 	env->stats_timer = evtimer_new(env->base, relay_stats_tick, NULL);
-	env->sigterm = evsignal_new(env->base, SIGTERM, relay_sigterm, NULL);
-	if (env->accept_pause == NULL || env->stats_timer == NULL ||
-	    env->sigterm == NULL || evsignal_add(env->sigterm, NULL) == -1)
+	if (env->accept_pause == NULL || env->stats_timer == NULL)
 		fatalx("evtimer_new");
+	env->sigterm = child_sigterm(env->base, relay_sigterm, NULL);
 	relay_stats_tick(-1, 0, NULL);
 	TAILQ_INIT(&env->listeners);
 	TAILQ_INIT(&env->newlisteners);

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "childsig.h"
 #include "log.h"
 #include "logsink.h"
 #include "msg.h"
@@ -416,9 +417,7 @@ stats_setup(int argc, char *argv[])
 	if ((senv->round_timer = evtimer_new(senv->base, stats_round_timeout,
 	    NULL)) == NULL)
 		fatalx("evtimer_new");
-	if ((senv->sigterm = evsignal_new(senv->base, SIGTERM, stats_sigterm,
-	    NULL)) == NULL || evsignal_add(senv->sigterm, NULL) == -1)
-		fatalx("cannot handle SIGTERM");
+	senv->sigterm = child_sigterm(senv->base, stats_sigterm, NULL);
 }
 
 void
