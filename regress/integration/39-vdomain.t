@@ -278,7 +278,7 @@ def test_certmap(tap, env):
            subj == ["for Pilar Lorca"],
            "certificate login on %s: the domain's CertMap and StoreAdmin" %
            ADDR_A, repr((caps, t, subj)))
-    tap.ok(re.search(r"Login: user=<pilar>", env.stores["store1"].log()),
+    tap.ok(env.stores["store1"].wait_log(r"Login: user=<pilar>"),
            "store1 logged pilar in as the domain's StoreAdmin")
     caps, t, subj = external(m2, ADDR_B, ctx)
     tap.ok(b"AUTH=EXTERNAL" not in caps.upper() and not re.match(

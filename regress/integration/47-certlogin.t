@@ -96,7 +96,7 @@ def test_imap(tap, env, m):
              r"Subject: for Pilar Lorca", "imaplib: SELECT INBOX shows "
              "pilar's mailbox")
     c.logout()
-    tap.ok(re.search(r"Login: user=<pilar>", env.stores["store1"].log()),
+    tap.ok(env.stores["store1"].wait_log(r"Login: user=<pilar>"),
            "store1 logged pilar in (as the store admin, no password)")
 
     t, subj, caps = imap_external(m, ctx_with(env, pk.client("pilar")))

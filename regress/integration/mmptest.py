@@ -1261,6 +1261,16 @@ protocol pop3 {{
         except OSError:
             return ""
 
+    def wait_log(self, regex, timeout=10):
+        """The first match of regex in the store's log, waiting for it:
+        Dovecot's log process writes a line some time after the event."""
+        end = time.time() + timeout
+        while True:
+            m = re.search(regex, self.log())
+            if m or time.time() > end:
+                return m
+            time.sleep(0.05)
+
 
 def message(subject, body="Hello.\n", size=None, crlf=False):
     """A small RFC 5322 message; size pads the body with text lines (some
