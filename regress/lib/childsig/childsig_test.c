@@ -36,6 +36,7 @@ static int
 child(int early, int ready[2], int go[2])
 {
 	struct event_base	*base;
+	struct event		*ev;
 	sigset_t		 set;
 	char			 c = 'r';
 
@@ -50,10 +51,11 @@ child(int early, int ready[2], int go[2])
 	}
 	if ((base = event_base_new()) == NULL)
 		return 9;
-	(void)child_sigterm(base, on_term, base);
+	ev = child_sigterm(base, on_term, base);
 	if (!early && write(ready[1], &c, 1) != 1)
 		return 9;
 	(void)event_base_dispatch(base);
+	event_free(ev);
 	event_base_free(base);
 	return handled ? HANDLED : NOT_HANDLED;
 }
