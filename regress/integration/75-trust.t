@@ -38,10 +38,13 @@ LOST_SEC = 4		# watched this long
 # does is in the file "mode" next to it (see below); started again after
 # the parent killed it, it is the real mmp-ldapd.
 FAKE_LDAPD = r'''#!/usr/bin/python3
-import array, os, socket, struct, sys, time
+import array, os, signal, socket, struct, sys, time
 HERE = os.path.dirname(os.path.abspath(__file__))
 if os.path.exists(os.path.join(HERE, "misbehaved")):
     os.execv(%(real)r, [%(real)r] + sys.argv[1:])
+# mmpd starts its children with SIGTERM blocked (lib/childsig.h): the
+# parent's stop must end this stand-in as it ends a real child.
+signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
 open(os.path.join(HERE, "misbehaved"), "w").close()
 with open(os.path.join(HERE, "fake-pid"), "w") as f:
     f.write(str(os.getpid()))
