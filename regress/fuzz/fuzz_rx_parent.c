@@ -32,7 +32,7 @@ static pid_t	fake_fork(void);
 
 enum { END_RELAY0, END_RELAY1, END_LDAPD, END_TLSD, END_STATS, END_MAX };
 
-static struct parent	 parent_env;	/* penv: parentstub.c */
+static struct parent	 parent_env;	/* penv: parentenv.c */
 static struct rx_end	 ends[END_MAX];
 static struct child	*kids[END_MAX];
 static pid_t		 npids;

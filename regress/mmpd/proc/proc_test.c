@@ -67,7 +67,7 @@ struct kill_rec {
 	int	sent_open;	/* the socket it sent not closed yet */
 };
 
-static struct parent	 parent_env;	/* penv: parentstub.c */
+static struct parent	 parent_env;	/* penv: parentenv.c */
 static struct fake	 fakes[FAKES_MAX];
 static size_t		 nfakes;
 static struct kill_rec	 kills[KILLS_MAX];
