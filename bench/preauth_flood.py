@@ -5,15 +5,16 @@
 # reading nothing. Prints the relays' RSS and Pss (KiB, summed) before,
 # while the connections are held, and SETTLE seconds after they closed.
 # Usage: python3 bench/preauth_flood.py [N] [CMDS] [RCVBUF] [--defaults]
-#        [--rounds K] [--json FILE]
+#        [--rounds K] [--tls] [--json FILE]
 # (--rounds: K floods one after the other into the same mmpd, each
 # measured: what a round leaves that the next does not reuse grows)
+# (--tls: on the IMAPS port, each client completes its handshake first;
+# mmp-tlsd's memory is measured too, as "tlsd")
 # (RCVBUF: the clients' SO_RCVBUF, bytes; 0 the system's default)
 # (root; MMPD=path/to/mmpd picks the build, as for the tests).
 
 import json
 import os
-import socket
 import sys
 import time
 
@@ -35,6 +36,11 @@ def relay_pids(m):
     return out
 
 
+def tlsd_pids(m):
+    return [pid for pid in m.children()
+            if "mmp-tlsd" in T.proc_cmdline(pid)]
+
+
 def mem(pids):
     rss = pss = 0
     for pid in pids:
@@ -51,17 +57,11 @@ def mem(pids):
     return {"rss_kib": rss, "pss_kib": pss}
 
 
-def flood(m, n, cmds, rcvbuf):
+def flood(m, n, cmds, rcvbuf, ctx=None):
     socks = []
     payload = b"".join(b"a%d CAPABILITY\r\n" % i for i in range(cmds))
     for i in range(n):
-        src = "127.0.0.%d" % (2 + i % SOURCES)
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        if rcvbuf:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-        s.bind((src, 0))
-        s.settimeout(10)
-        s.connect((m.host, m.imap_ports[0]))
+        s = T.flood_client(m, i, ctx, rcvbuf, SOURCES)
         s.setblocking(False)
         socks.append(s)
     sent = 0
@@ -75,6 +75,7 @@ def flood(m, n, cmds, rcvbuf):
 
 def main():
     argv, opts = sys.argv[1:], {}
+    tls = "--tls" in argv
     for o in ("--json", "--rounds"):
         if o in argv:
             i = argv.index(o)
@@ -96,21 +97,28 @@ def main():
         a = {"LogLevel": 4}
         if "--defaults" not in sys.argv:
             a["MaxPreauthSessions"] = 1000000
-        m = env.mmpd(imap=big, pop=dict(big), aservice=a).start()
+        m = env.mmpd(imap=big, pop=dict(big), aservice=a, tls=tls).start()
+        ctx = T.tls_context(env.get_pki()) if tls else None
         pids = relay_pids(m)
         time.sleep(1)
         res = {"connections": n, "commands": cmds, "rcvbuf": rcvbuf,
-               "mmpd": T.MMPD_BIN, "before": mem(pids)}
+               "tls": tls, "mmpd": T.MMPD_BIN, "before": mem(pids)}
+        if tls:
+            res["tlsd_before"] = mem(tlsd_pids(m))
         res["rounds"] = []
         for _ in range(rounds):
-            socks, sent = flood(m, n, cmds, rcvbuf)
+            socks, sent = flood(m, n, cmds, rcvbuf, ctx)
             time.sleep(HOLD_SEC)
             r = {"during": mem(pids), "bytes_sent": sent,
                  "relays_alive": len(relay_pids(m))}
+            if tls:
+                r["tlsd_during"] = mem(tlsd_pids(m))
             for s in socks:
                 s.close()
             time.sleep(SETTLE_SEC)
             r["after"] = mem(relay_pids(m))
+            if tls:
+                r["tlsd_after"] = mem(tlsd_pids(m))
             res["rounds"].append(r)
         # The first round's, as before --rounds.
         res.update((k, res["rounds"][0][k]) for k in

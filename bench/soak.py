@@ -43,20 +43,6 @@ PIPE_POOL_FDS = 2 * 64
 LEVELS = ("emerg", "alert", "crit", "error", "warning")
 
 
-def private_kib(pid):
-    """What the process alone holds (Private_Clean + Private_Dirty): Pss
-    also moves when another process maps or drops a shared library."""
-    kib = 0
-    try:
-        with open("/proc/%d/smaps_rollup" % pid) as f:
-            for line in f:
-                if line.startswith(("Private_Clean:", "Private_Dirty:")):
-                    kib += int(line.split()[1])
-    except OSError:
-        pass
-    return kib
-
-
 def fd_kinds(pid):
     """(pipes, other descriptors) of a process; its standard input,
     output and error count as other, whatever they are."""
@@ -85,7 +71,7 @@ def snapshot(t):
             continue
         pipes, other = fd_kinds(p)
         procs.append({"pid": p, "kind": k, "pss": B.pss_kib([p]),
-                      "private": private_kib(p),
+                      "private": B.T.private_kib(p),
                       "heap": B.heap_rss(p), "fds": pipes + other,
                       "pipes": pipes, "other_fds": other})
     procs.sort(key=lambda x: (x["kind"], x["pid"]))

@@ -116,6 +116,7 @@ conn_free(struct conn *c)
 	conn_buf_free(&c->toplain);
 	conn_buf_free(&c->tonet);
 	free(c);
+	heaptrim_soon(&env->trim, env->evb);
 	tlsd_drain_check();
 }
 

@@ -17,6 +17,7 @@
 #include <event2/event.h>
 
 #include "childsig.h"
+#include "evmem.h"
 #include "leakcheck.h"
 #include "log.h"
 #include "logsink.h"
@@ -148,6 +149,7 @@ tlsd_exit(int code)
 	logsink_init(NULL);
 	chan_close(env->parent);
 	event_free(env->sigterm);
+	heaptrim_free(&env->trim);
 	event_base_free(env->evb);
 	free(env);
 	env = NULL;
@@ -178,6 +180,7 @@ tlsd_setup(int verbose, uint32_t index)
 	env->verbose = verbose;
 	env->index = index;
 	TAILQ_INIT(&env->relays);
+	evmem_init();
 	if ((env->evb = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	if ((env->parent = chan_open(env->evb, MMP_CHILD_FD,

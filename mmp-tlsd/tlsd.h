@@ -18,6 +18,7 @@
 #include <tls.h>
 
 #include "chan.h"
+#include "heaptrim.h"
 #include "statschan.h"
 #include "statsmsg.h"
 #include "config.h"
@@ -162,6 +163,7 @@ struct tlsd {
 	struct statschan	 statsch;	/* to the statistics process */
 	struct stats_tlsd	 stats;		/* handshakes (conn.c) */
 	struct event		*sigterm;	/* the parent's, at shutdown */
+	struct heaptrim		 trim;		/* freed heap to the kernel */
 };
 
 extern struct tlsd	*env;

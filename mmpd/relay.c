@@ -20,6 +20,7 @@
 #include "addr.h"
 #include "certmapmsg.h"
 #include "childsig.h"
+#include "evmem.h"
 #include "log.h"
 #include "lookupmsg.h"
 #include "logsink.h"
@@ -728,8 +729,7 @@ relay_free_all(void)
 	spoof_release(env->spoof);
 	spoof_release(env->newspoof);
 	env->spoof = env->newspoof = NULL;
-	if (env->trim != NULL)
-		event_free(env->trim);
+	heaptrim_free(&env->trim);
 	event_free(env->accept_pause);
 	event_free(env->stats_timer);
 	event_free(env->sigterm);
@@ -776,6 +776,7 @@ relay_setup(int argc, char *argv[])
 	}
 	(void)snprintf(name, sizeof(name), "relay %d", env->index);
 	log_init(name, 1, env->verbose ? LOG_DEBUG : LOG_INFO);
+	evmem_init();
 	if ((env->base = event_base_new()) == NULL)
 		fatalx("event_base_new");
 	if ((env->parent = chan_open(env->base, MMP_CHILD_FD,

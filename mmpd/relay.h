@@ -32,6 +32,7 @@
 #include "relay_main.h"
 #include "sasl.h"
 #include "shm.h"
+#include "heaptrim.h"
 #include "slab.h"
 #include "statschan.h"
 #include "statsmsg.h"
@@ -433,7 +434,7 @@ struct relay_env {
 	uint64_t		 nexthandoff;	/* never reused, like nextid */
 	char			 hostname[256];	/* of CRAM challenges */
 	struct pump_pool	 pipes;		/* empty splice pipes (pump.c) */
-	struct event		*trim;		/* freed heap to the kernel */
+	struct heaptrim		 trim;		/* freed heap to the kernel */
 	struct slab_cache	 rsessions;	/* with their events (rsession.c) */
 	struct access_rules	*access;	/* TCPAccess (access.c) */
 	struct statschan	 statsch;	/* to the statistics process */

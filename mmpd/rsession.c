@@ -9,7 +9,6 @@
 #include <sys/types.h>
 #include <sys/param.h>
 
-#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,8 +26,6 @@
 #define RSESSION_MAX_BYTES	336
 _Static_assert(sizeof(struct rsession) <= RSESSION_MAX_BYTES,
     "struct rsession: only what relaying needs");
-/* At most one malloc_trim per this many seconds. */
-#define TRIM_DELAY_SEC		5
 
 /* The events of an rsession, after it in the same object. */
 enum rsession_ev {
@@ -128,32 +125,11 @@ rsession_close(struct rsession *r, enum session_closer who, const char *why)
 	relay_session_closed();
 }
 
-static void
-rsession_trim(int fd, short ev, void *arg)
-{
-	(void)fd;
-	(void)ev;
-	(void)arg;
-	(void)malloc_trim(0);
-}
-
-/*
- * glibc gives back only the top of the heap by itself: the pages that a
- * burst of logins used stay resident below the small rsessions that
- * outlive it, and after many sessions closed the heap stays at its
- * highest. malloc_trim returns every free page (madvise, brk: stdio in
- * the sandbox); a timer makes a burst of frees cost one call.
- */
+/* After a session's memory went: lib/heaptrim.h. */
 void
 rsession_trim_soon(void)
 {
-	struct timeval	tv = { TRIM_DELAY_SEC, 0 };
-
-	if (env->trim == NULL &&
-	    (env->trim = evtimer_new(env->base, rsession_trim, NULL)) == NULL)
-		return;
-	if (!evtimer_pending(env->trim, NULL))
-		evtimer_add(env->trim, &tv);
+	heaptrim_soon(&env->trim, env->base);
 }
 
 /* event_base_foreach_event: collects the rsessions by their timers. */

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 
 #include "mmpd/relay.h"
+#include "evmem.h"
 #include "rxpeer.h"
 
 enum { END_PARENT, END_LDAPD, END_TLSD, END_STATS, END_MAX };
@@ -42,6 +43,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	(void)argc;
 	(void)argv;
+	/* As the child: all of libevent's memory from lib/evmem.c. */
+	evmem_init();
 	rx_init();
 	rx_end_open_child(&ends[END_PARENT]);
 	/* As proc_spawned: the shared memory first, then the configuration. */

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "evmem.h"
 #include "rxpeer.h"
 #include "mmp-tlsd/tlsd.h"
 
@@ -30,6 +31,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
+	/* As the child: all of libevent's memory from lib/evmem.c. */
+	evmem_init();
 	rx_init();
 	rx_end_open_child(&ends[RX_SVC_PARENT]);
 	rx_child_conf(&child);

@@ -517,6 +517,36 @@ def check_sandboxed(tap, pid, want_uid, what):
     tap.is_(directory_fds(pid), [], "%s holds no directory descriptor" % what)
 
 
+def flood_client(m, i, ctx=None, rcvbuf=0, sources=40):
+    """The i-th client of a flood of m's IMAP port, from 127.0.0.2 and
+    up (sources addresses, for ConnLimits); ctx: on the IMAPS port, its
+    handshake done; rcvbuf: SO_RCVBUF, 0 the system's."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if rcvbuf:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    s.bind(("127.0.0.%d" % (2 + i % sources), 0))
+    s.settimeout(10)
+    if ctx is None:
+        s.connect((m.host, m.imap_ports[0]))
+        return s
+    s.connect((m.host, m.imaps_ports[0]))
+    return ctx.wrap_socket(s, server_hostname="localhost")
+
+
+def private_kib(pid):
+    """What the process alone holds (Private_Clean + Private_Dirty): Pss
+    also moves when another process maps or drops a shared library."""
+    kib = 0
+    try:
+        with open("/proc/%d/smaps_rollup" % pid) as f:
+            for line in f:
+                if line.startswith(("Private_Clean:", "Private_Dirty:")):
+                    kib += int(line.split()[1])
+    except OSError:
+        pass
+    return kib
+
+
 def sanitized(pid):
     """Runs pid under AddressSanitizer? Its freed memory waits in a
     quarantine, so its RSS says nothing about what it holds."""
