@@ -1,7 +1,10 @@
 /*
- * Fixed-size objects from mmap'd slabs. Each object is preceded by a
- * pointer to its slab, so slab_put needs nothing but the object; a free
- * object holds the next free one of its slab.
+ * Fixed-size objects from mmap'd slabs. A slab is a power of two of bytes
+ * mapped at an address aligned to its size, its header first: slab_put
+ * finds an object's slab by masking the object's address, so an object
+ * costs its own bytes and nothing more (libevent's 20-byte slots per
+ * descriptor, lib/evmem.c, are many). A free object holds the next free
+ * one of its slab.
  */
 #include <sys/types.h>
 #include <sys/mman.h>
@@ -40,11 +43,6 @@ struct slab {
 	void			*free;		/* first free object */
 };
 
-struct slab_obj {
-	struct slab		*slab;
-	uint8_t			 pad[SLAB_ALIGN - sizeof(struct slab *)];
-};
-
 #define ROUND_UP(n, a)		(((n) + (a) - 1) / (a) * (a))
 #define SLAB_HEAD_BYTES		ROUND_UP(sizeof(struct slab), SLAB_ALIGN)
 
@@ -60,20 +58,44 @@ slab_cache_init(struct slab_cache *c, size_t size)
 		errno = EINVAL;
 		return -1;
 	}
-	c->objbytes = sizeof(struct slab_obj) + ROUND_UP(size, SLAB_ALIGN);
+	c->objbytes = ROUND_UP(size, SLAB_ALIGN);
 	want = SLAB_HEAD_BYTES + SLAB_MIN_OBJS * c->objbytes;
 	if (want < SLAB_MIN_BYTES)
 		want = SLAB_MIN_BYTES;
-	c->slabbytes = ROUND_UP(want, (size_t)page);
+	/* A power of two, and whole pages: page sizes are powers of two. */
+	c->slabbytes = (size_t)page;
+	while (c->slabbytes < want)
+		c->slabbytes *= 2;
 	c->perslab = (c->slabbytes - SLAB_HEAD_BYTES) / c->objbytes;
 	return 0;
 }
 
-static struct slab_obj *
+static void *
 slab_obj(struct slab_cache *c, struct slab *sl, size_t i)
 {
-	return (struct slab_obj *)((uint8_t *)sl + SLAB_HEAD_BYTES +
-	    i * c->objbytes);
+	return (uint8_t *)sl + SLAB_HEAD_BYTES + i * c->objbytes;
+}
+
+/*
+ * slabbytes at an address that is a multiple of it: twice that mapped,
+ * then what lies before and after the aligned part given back.
+ */
+static void *
+slab_mmap_aligned(size_t bytes)
+{
+	uint8_t		*p, *a;
+	size_t		 head;
+
+	p = mmap(NULL, 2 * bytes, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	a = (uint8_t *)ROUND_UP((uintptr_t)p, bytes);
+	head = (size_t)(a - p);
+	if (head > 0)
+		(void)munmap(p, head);
+	(void)munmap(a + bytes, bytes - head);
+	return a;
 }
 
 /* A new slab, every object on its free list. */
@@ -82,21 +104,24 @@ slab_map(struct slab_cache *c)
 {
 	struct slab	*sl;
 	size_t		 i;
-	void		*p;
 
-	p = mmap(NULL, c->slabbytes, PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
+	if ((sl = slab_mmap_aligned(c->slabbytes)) == NULL)
 		return NULL;
-	sl = p;
 	/* The pages are zero: only the links need writing. */
 	for (i = c->perslab; i > 0; i--) {
-		*(void **)(slab_obj(c, sl, i - 1) + 1) = sl->free;
-		sl->free = slab_obj(c, sl, i - 1) + 1;
+		*(void **)slab_obj(c, sl, i - 1) = sl->free;
+		sl->free = slab_obj(c, sl, i - 1);
 		SLAB_POISON(slab_obj(c, sl, i - 1), c->objbytes);
 	}
 	c->nslabs++;
 	return sl;
+}
+
+/* The slab of obj: the start of the aligned slab it lies in. */
+static struct slab *
+slab_of(struct slab_cache *c, void *obj)
+{
+	return (struct slab *)((uintptr_t)obj & ~(uintptr_t)(c->slabbytes - 1));
 }
 
 static void
@@ -122,11 +147,10 @@ slab_get(struct slab_cache *c)
 		sl->listed = 1;
 	}
 	obj = sl->free;
-	SLAB_UNPOISON((struct slab_obj *)obj - 1, c->objbytes);
+	SLAB_UNPOISON(obj, c->objbytes);
 	sl->free = *(void **)obj;
 	/* Zero but its link: fresh pages, or wiped by slab_put. */
 	*(void **)obj = NULL;
-	((struct slab_obj *)obj - 1)->slab = sl;
 	if (++sl->nused == c->perslab) {
 		LIST_REMOVE(sl, entry);
 		sl->listed = 0;
@@ -142,11 +166,11 @@ slab_put(struct slab_cache *c, void *obj)
 
 	if (obj == NULL)
 		return;
-	sl = ((struct slab_obj *)obj - 1)->slab;
-	explicit_bzero(obj, c->objbytes - sizeof(struct slab_obj));
+	sl = slab_of(c, obj);
+	explicit_bzero(obj, c->objbytes);
 	*(void **)obj = sl->free;
 	sl->free = obj;
-	SLAB_POISON((struct slab_obj *)obj - 1, c->objbytes);
+	SLAB_POISON(obj, c->objbytes);
 	c->nobjs--;
 	if (--sl->nused > 0) {
 		if (!sl->listed) {

@@ -15,8 +15,8 @@ struct slab;
 LIST_HEAD(slab_list, slab);
 
 struct slab_cache {
-	size_t			 objbytes;	/* an object with its header */
-	size_t			 slabbytes;	/* whole pages */
+	size_t			 objbytes;	/* an object, aligned */
+	size_t			 slabbytes;	/* a power of two, whole pages */
 	size_t			 perslab;
 	struct slab_list	 partial;	/* slabs with a free object */
 	struct slab		*spare;		/* one empty slab, kept */

@@ -43,6 +43,52 @@ mapped(const void *p)
 	    &vec) == 0;
 }
 
+/* Bytes of anonymous memory mapped (/proc/self/maps), or 0. */
+static size_t
+anon_bytes(void)
+{
+	FILE		*f;
+	char		 line[512];
+	unsigned long	 from, to;
+	size_t		 n = 0;
+	int		 pos;
+
+	if ((f = fopen("/proc/self/maps", "r")) == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		pos = 0;
+		if (sscanf(line, "%lx-%lx %*s %*s %*s %*s%n", &from, &to,
+		    &pos) < 2 || pos == 0)
+			continue;
+		/* No path after the inode: anonymous. */
+		if (line[pos + strspn(line + pos, " ")] == '\n')
+			n += to - from;
+	}
+	fclose(f);
+	return n;
+}
+
+/* The slabs the objects lie in, by the aligned block of each. */
+static size_t
+blocks(uint8_t **objs, size_t n, size_t slabbytes)
+{
+	size_t		 i, j, nb = 0;
+	uintptr_t	*b;
+
+	if ((b = calloc(n, sizeof(*b))) == NULL)
+		return 0;
+	for (i = 0; i < n; i++) {
+		uintptr_t	 x = (uintptr_t)objs[i] & ~(uintptr_t)(slabbytes - 1);
+
+		for (j = 0; j < nb && b[j] != x; j++)
+			;
+		if (j == nb)
+			b[nb++] = x;
+	}
+	free(b);
+	return nb;
+}
+
 static int
 all_zero(const uint8_t *p, size_t n)
 {
@@ -76,7 +122,7 @@ test_slabs(void)
 {
 	struct slab_cache	c;
 	uint8_t			**objs;
-	size_t			i, n;
+	size_t			i, n, anon;
 	int			ok = 1;
 
 	if (slab_cache_init(&c, OBJ_BYTES) == -1 ||
@@ -85,6 +131,7 @@ test_slabs(void)
 		return;
 	}
 	n = c.perslab * 3;
+	anon = anon_bytes();
 	for (i = 0; i < n; i++) {
 		if ((objs[i] = slab_get(&c)) == NULL ||
 		    (uintptr_t)objs[i] % 16 != 0 ||
@@ -98,6 +145,10 @@ test_slabs(void)
 	tap_ok(ok, "%zu objects: zeroed, aligned, one slab per %zu", n,
 	    c.perslab);
 	tap_is_int(c.nslabs, 3, "three slabs for them");
+	tap_is_int(anon_bytes() - anon, 3 * c.slabbytes,
+	    "three slabs' bytes mapped, no more");
+	tap_is_int(blocks(objs, n, c.slabbytes), 3,
+	    "each slab at a multiple of its size (the objects lie in 3)");
 	tap_is_int(c.nobjs, n, "all counted");
 	ok = 1;
 	for (i = 0; i < n && ok; i++)
