@@ -26,9 +26,9 @@ _Static_assert(sizeof(struct evmem_head) % 16 == 0,
     "evmem: a block stays 16-byte aligned");
 
 /*
- * The size classes, head included: struct event is 128 bytes on x86-64,
- * a descriptor's slot (struct evmap_io and epoll's fdinfo) 32; at most a
- * third of a block is lost to its class.
+ * The size classes, head included: struct event is 128 bytes on x86-64
+ * (class 160), a descriptor's slot (struct evmap_io) 16 (class 32, as
+ * glibc's chunk for it); at most a third of a block is lost to its class.
  */
 static const size_t	evmem_sizes[] = {
 	32, 48, 64, 96, 128, 160, 192, 256, 384, 512, 768, 1024

@@ -2,7 +2,7 @@
  * Fixed-size objects from mmap'd slabs. A slab is a power of two of bytes
  * mapped at an address aligned to its size, its header first: slab_put
  * finds an object's slab by masking the object's address, so an object
- * costs its own bytes and nothing more (libevent's 20-byte slots per
+ * costs its own bytes and nothing more (libevent's 16-byte slots per
  * descriptor, lib/evmem.c, are many). A free object holds the next free
  * one of its slab.
  */
