@@ -98,8 +98,8 @@ def test_crams(tap, env, m):
     tap.is_(typ, "OK", "CRAM-MD5 as ann on a.test's address")
     tap.like(data[0][1] if data and data[0] else b"",
              r"Subject: mailbox of ann in a\.test", "ann's mailbox reached")
-    tap.ok(re.search(r"Master user logging in as ann@a\.test\b",
-                     env.stores["store1"].log()),
+    tap.ok(env.stores["store1"].wait_log(
+           r"Master user logging in as ann@a\.test\b"),
            "the store sees the StoreAdmin log in as ann@a.test")
     with T.At(m, ADDR_H).imap() as c:
         tag = c.tag()
@@ -128,6 +128,9 @@ def test_hosted_cached(tap, env, m):
             "service's LdapCache's: one user search")
     tap.ok(m.wait_log(r'lookup "hal".*cache hit') is not None,
            "mmp-ldapd logs the cache hit")
+    # Dovecot's log process writes the second line some time after.
+    env.stores["store2"].wait_log(r"(?s)Login: user=<hal\.h>.*"
+                                  r"Login: user=<hal\.h>")
     logins = re.findall(r"Login: user=<([^>]*)>", env.stores["store2"].log())
     tap.is_(logins.count("hal.h"), 2, "both logins replayed the entry's "
             "displayName, the cached one too")
