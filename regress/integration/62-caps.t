@@ -70,8 +70,18 @@ def test_preauth_shed(tap, m):
     tap.ok(all(c.greeting.startswith(b"* OK") for c in first),
            "%d pre-login sessions from 6 addresses" % PREAUTH_CAP)
     where = [relay_of(m, c, off) for c in first]
-    new = m.imap(source="127.0.0.17")
-    tap.ok(new.greeting.startswith(b"* OK"), "the next one is greeted")
+    # A worker that holds none of the six (the kernel may give them all
+    # to the other) has none to shed: it refuses the new client. Another
+    # try lands on either worker again.
+    refused = 0
+    for _ in range(10):
+        new = m.imap(source="127.0.0.17")
+        if not new.greeting.startswith(BUSY):
+            break
+        refused += 1
+        new.close()
+    tap.ok(new.greeting.startswith(b"* OK"), "the next one is greeted "
+           "(%d refused before it by a worker with none to shed)" % refused)
     r = relay_of(m, new, off)
     gone = [i for i, c in enumerate(first) if shed(c)]
     oldest = where.index(r) if r in where else None
