@@ -1,6 +1,6 @@
 /*
- * libevent's allocator: a block of at most EVMEM_SLAB_MAX_BYTES (the
- * events, the per-descriptor slots, the event base) comes from the slab
+ * libevent's allocator: a block of at most 1 KiB, head included (the
+ * events, the per-descriptor slots, the event base), comes from the slab
  * cache of its size class, a bigger one (the arrays libevent grows to the
  * highest descriptor number or the number of timers) from malloc. Each
  * block is preceded by its head: the size asked and where it came from,
@@ -34,7 +34,6 @@ static const size_t	evmem_sizes[] = {
 	32, 48, 64, 96, 128, 160, 192, 256, 384, 512, 768, 1024
 };
 #define EVMEM_NCLASS		(sizeof(evmem_sizes) / sizeof(evmem_sizes[0]))
-#define EVMEM_SLAB_MAX_BYTES	1024
 #define EVMEM_HEAP		EVMEM_NCLASS
 
 static struct slab_cache	evmem_classes[EVMEM_NCLASS];
@@ -51,11 +50,10 @@ evmem_setup(void)
 	evmem_ready = 1;
 }
 
+/* The caches are set up by the first block asked (evmem_malloc). */
 void
 evmem_init(void)
 {
-	if (!evmem_ready)
-		evmem_setup();
 	event_set_mem_functions(evmem_malloc, evmem_realloc, evmem_free);
 }
 

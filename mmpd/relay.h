@@ -22,6 +22,7 @@
 #include "config.h"
 #include "confmsg.h"
 #include "connlimits.h"
+#include "heaptrim.h"
 #include "imapcmd.h"
 #include "imsg.h"
 #include "lookupmsg.h"
@@ -32,7 +33,6 @@
 #include "relay_main.h"
 #include "sasl.h"
 #include "shm.h"
-#include "heaptrim.h"
 #include "slab.h"
 #include "statschan.h"
 #include "statsmsg.h"
@@ -506,8 +506,6 @@ RB_PROTOTYPE(session_tree, session, entry, session_cmp)
 struct rsession *rsession_start(const struct session *);
 /* The rsessions' slab cache, before the first session. */
 void	rsession_init(void);
-/* A session's memory was freed: give it back to the kernel soon. */
-void	rsession_trim_soon(void);
 /* Every rsession closed now, why in each one's last line (SIGTERM). */
 void	rsession_close_all(const char *why);
 

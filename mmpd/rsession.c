@@ -121,15 +121,8 @@ rsession_close(struct rsession *r, enum session_closer who, const char *why)
 	limits_session_end(&key, &r->conncounted);
 	slab_put(&env->rsessions, r);
 	env->nsessions--;
-	rsession_trim_soon();
-	relay_session_closed();
-}
-
-/* After a session's memory went: lib/heaptrim.h. */
-void
-rsession_trim_soon(void)
-{
 	heaptrim_soon(&env->trim, env->base);
+	relay_session_closed();
 }
 
 /* event_base_foreach_event: collects the rsessions by their timers. */

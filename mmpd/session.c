@@ -236,7 +236,7 @@ session_free(struct session *s)
 	if (s->svc == SVC_IMAP)
 		imap_reader_free(&s->rd);
 	freezero(s, sizeof(*s));
-	rsession_trim_soon();
+	heaptrim_soon(&env->trim, env->base);
 }
 
 const char *
