@@ -60,6 +60,8 @@ def test_routing(tap, env, m):
         tap.ok(r.startswith(b"+OK") and subj == ["%s on %s" % (uid, store)],
                "POP3 %s (mailHost by %s) lands on %s" % (uid, how, store),
                "PASS %r, subjects %r" % (r, subj))
+    env.stores["store1"].wait_log(r"user=<alice>")
+    env.stores["store2"].wait_log(r"user=<bob>")
     log1 = env.stores["store1"].log()
     log2 = env.stores["store2"].log()
     tap.ok("user=<alice>" in log1 and "user=<alice>" not in log2 and
@@ -261,6 +263,7 @@ def test_crlfnul(tap, env, m):
             except OSError as e:
                 r = repr(e).encode()
             tap.ok(not r.startswith(b"+OK"), "%s: refused" % name, repr(r))
+    env.stores["store1"].wait_log(r"user=<alice>")
     logs = env.stores["store1"].log() + env.stores["store2"].log()
     tap.ok("user=<alice>" in logs, "store log records logins (control)")
     hits = [ln for ln in logs.splitlines() if "dave" in ln]

@@ -107,6 +107,7 @@ def main(tap):
         t0 = time.monotonic()
         t, _ = c.login("alice", "wrong-pw")
         tap.ok(t.startswith(b"t1 NO"), "a wrong password fails", repr(t))
+    env.stores["store1"].wait_log(r"(?i)auth failed|password mismatch")
     log = env.stores["store1"].log()
     tap.ok("auth failed" in log or "Password mismatch" in log or
            "password mismatch" in log.lower(),

@@ -80,6 +80,7 @@ def main(tap):
     tap.ok(u.startswith(b"+OK") and r.startswith(b"-ERR") and
            DELAY <= dt < DELAY + 0.5,
            "POP3 disabled: -ERR after AuthFailureDelay", repr((u, r, dt)))
+    env.stores["store1"].wait_log(r"user=<plain>")
     log = env.stores["store1"].log()
     seen = [uid for uid, attrs, why in REFUSED
             if "user=<%s>" % uid in log]

@@ -113,6 +113,7 @@ def test_wrong(tap, env, m, audit):
     tap.ok(b"NO" in t, "the store's password is not checked by PreAuth",
            repr(t))
     time.sleep(0.5)
+    store.wait_log(r"user=<frank>")
     log = store.log()
     tap.ok("user=<frank>" in log, "the store logs logins (control)")
     tap.ok("user=<hank>" not in log and "user=<gina>" not in log,

@@ -194,6 +194,8 @@ def hosted(tap, env):
            "slapd: the user searched with inetDomainSearchFilter")
     route(tap, m, "dee@d.test", "dee-pw", "dee at d.test",
           "d.test (Active): replayed as %A[uid]")
+    env.stores["store1"].wait_log(r"user=<kim>")
+    env.stores["store2"].wait_log(r"user=<d\.long>")
     log1, log2 = env.stores["store1"].log(), env.stores["store2"].log()
     tap.ok("user=<kim>" in log1 and "user=<kim@c.test>" not in log1,
            "store1 saw kim as mailAccessProxyReplay %U made it")

@@ -133,6 +133,8 @@ def test_routes(tap, env, m):
     t, _, d = T.imap_route(T.At(m, ADDR_S), "joe", "joe-varrius-pw")
     tap.ok(b" OK" not in t, "varrius.com's password is not Siroe.com's "
            "joe's", d)
+    env.stores["store1"].wait_log(r"Login: user=<joe>")
+    env.stores["store2"].wait_log(r"Login: user=<joe@varrius\.com>")
     s1 = re.findall(r"Login: user=<([^>]*)>", env.stores["store1"].log())
     s2 = re.findall(r"Login: user=<([^>]*)>", env.stores["store2"].log())
     tap.ok("joe" in s1 and "joe@varrius.com" in s2 and

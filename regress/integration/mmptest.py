@@ -300,6 +300,18 @@ def pid_alive(pid):
     return True
 
 
+def poll(fn, ok, timeout=10, step=0.05):
+    """fn()'s first value that ok() accepts, or its last one after timeout:
+    for what another process writes some time after the event (Dovecot's
+    log process, a child's counters)."""
+    end = time.time() + timeout
+    while True:
+        v = fn()
+        if ok(v) or time.time() > end:
+            return v
+        time.sleep(step)
+
+
 def wait_pid_gone(pid, timeout):
     end = time.time() + timeout
     while time.time() < end:
@@ -1294,12 +1306,7 @@ protocol pop3 {{
     def wait_log(self, regex, timeout=10):
         """The first match of regex in the store's log, waiting for it:
         Dovecot's log process writes a line some time after the event."""
-        end = time.time() + timeout
-        while True:
-            m = re.search(regex, self.log())
-            if m or time.time() > end:
-                return m
-            time.sleep(0.05)
+        return poll(lambda: re.search(regex, self.log()), bool, timeout)
 
 
 def message(subject, body="Hello.\n", size=None, crlf=False):
