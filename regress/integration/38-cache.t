@@ -224,14 +224,6 @@ def test_auth(tap, env, m, audit):
     tap.is_(binds(env, r), 2, "and is cached from then on")
 
 
-def ldapd_pid(m):
-    for pid in m.children():
-        if "mmp-ldapd" in T.proc_cmdline(pid) or \
-                T.proc_status(pid).get("Name") == "mmp-ldapd":
-            return pid
-    return None
-
-
 def test_memory(tap, env, m, audit):
     ok = [login(m, "pia", SECRET) for _ in range(3)]
     wait_audit(audit, AUDIT_OK % "pia", 3)
@@ -241,7 +233,7 @@ def test_memory(tap, env, m, audit):
     if os.environ.get("ASAN_OPTIONS") is not None:
         tap.skip("mmp-ldapd holds no password", "ASan's heap is not read")
         return
-    pid = ldapd_pid(m)
+    pid = m.child_pid("mmp-ldapd")
     found = T.memory_holds(pid, [b"pia-not-there", b"uid=pia,"]) \
         if pid else None
     tap.ok(found is not None and b"uid=pia," in found,

@@ -292,16 +292,6 @@ def test_certmap(tap, env):
     m2.stop()
 
 
-def ldapd_pid(m):
-    return [p for p in m.children() if b"mmp-ldapd" in
-            open("/proc/%d/cmdline" % p, "rb").read()]
-
-
-def relay_pids(m):
-    return [p for p in m.children() if b"relay" in
-            open("/proc/%d/cmdline" % p, "rb").read()]
-
-
 def test_bindpass(tap, env, m):
     """a binds as vdreader on a connection of its own; its BindPass is
     mmp-ldapd's only."""
@@ -311,10 +301,10 @@ def test_bindpass(tap, env, m):
         tap.skip("BindPass override in mmp-ldapd only", "ASan's heap")
         return
     secret = [READER_PW.encode()]
-    held = [T.memory_holds(p, secret) for p in ldapd_pid(m)]
+    held = [T.memory_holds(p, secret) for p in m.child_pids("mmp-ldapd")]
     tap.ok(held and all(held),
            "mmp-ldapd holds a's BindPass (control)", repr(held))
-    pids = relay_pids(m)
+    pids = m.child_pids("relay")
     held = [T.memory_holds(p, secret) for p in pids]
     tap.ok(pids and not any(h is None or h for h in held),
            "no relay holds a's BindPass", repr(held))

@@ -103,11 +103,6 @@ def test_pipelined_once(tap, m):
                "the NOOP", repr((lines, more, q)))
 
 
-def relay_pids(m):
-    return [p for p in m.children() if b"relay" in
-            open("/proc/%d/cmdline" % p, "rb").read()]
-
-
 def test_password_wiped(tap, m, env):
     """Once the store took the login, no copy of the password is left in
     any relay's memory, whichever way it came (LOGIN quoted or as a
@@ -139,7 +134,7 @@ def test_password_wiped(tap, m, env):
         for c, _ in sessions:
             c.close()
         return
-    pids = relay_pids(m)
+    pids = m.child_pids("relay")
     # The control: what a relay holds for as long as a session is open,
     # its client's address and port as text (struct rsession), not the
     # user name, which may or may not still lie in freed memory.
@@ -211,9 +206,8 @@ def test_big(tap, m, env, big):
 def relays_rss_kib(m):
     """Resident memory of the relay workers, KiB in all."""
     total = 0
-    for pid in m.children():
-        if b"relay" in open("/proc/%d/cmdline" % pid, "rb").read():
-            total += int(T.proc_status(pid).get("VmRSS", "0 kB").split()[0])
+    for pid in m.child_pids("relay"):
+        total += int(T.proc_status(pid).get("VmRSS", "0 kB").split()[0])
     return total
 
 

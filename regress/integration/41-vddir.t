@@ -11,9 +11,6 @@
 # names do not. A vdmap domain
 # with CRAMs yes and no StoreAdmin is refused with the vdmap's file:line.
 
-import base64
-import hashlib
-import hmac
 import imaplib
 import os
 import re

@@ -77,7 +77,7 @@ def kill_tlsds(m):
     """SIGKILL every mmp-tlsd; returns once the parent saw them die (its
     restart waits at least a second: the window without one)."""
     off = m.log_size()
-    pids = [p for p in m.children() if "mmp-tlsd" in T.proc_cmdline(p)]
+    pids = m.child_pids("mmp-tlsd")
     for p in pids:
         os.kill(p, signal.SIGKILL)
     for p in pids:

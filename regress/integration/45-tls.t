@@ -278,11 +278,6 @@ def test_restrict(tap, env):
 
 # ---------------------------------------------------------------- resumption
 
-def tlsd_pids(m):
-    return [p for p in m.children() if "mmp-tlsd" in T.proc_cmdline(p) or
-            T.proc_status(p).get("Name") == "mmp-tlsd"]
-
-
 def socket_count(pid):
     n = 0
     try:
@@ -299,7 +294,7 @@ def socket_count(pid):
 
 
 def test_resumption(tap, env, m):
-    tlsds = tlsd_pids(m)
+    tlsds = m.child_pids("mmp-tlsd")
     tap.is_(len(tlsds), TLS_WORKERS, "TLSWorkers %d: that many mmp-tlsd" %
             TLS_WORKERS)
     for name, ver in (("TLS 1.2", ssl.TLSVersion.TLSv1_2),
@@ -451,8 +446,7 @@ def rss_kib(pid):
 def test_slow_reader(tap, env, m):
     """A client that does not read: mmp-tlsd and the relays hold a bounded
     amount of the 10 MiB (backpressure to the store), not all of it."""
-    procs = [p for p in m.children() if "mmp-tlsd" in T.proc_cmdline(p) or
-             "relay" in T.proc_cmdline(p)]
+    procs = m.child_pids("mmp-tlsd", "relay")
     with m.imap_tls(timeout=60) as c:
         c.login("big", "big-pw")
         c.cmd("SELECT INBOX")

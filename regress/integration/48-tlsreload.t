@@ -132,16 +132,6 @@ def test_good_again(tap, env, m, old):
     m.conf_gen = gen
 
 
-def tlsd_pids(m):
-    """{index: pid} of the running mmp-tlsd."""
-    out = {}
-    for pid in m.children():
-        argv = T.proc_cmdline(pid).split()
-        if argv and argv[0].endswith("mmp-tlsd") and "-i" in argv:
-            out[int(argv[argv.index("-i") + 1])] = pid
-    return out
-
-
 def open_fds(pid):
     try:
         return len(os.listdir("/proc/%d/fd" % pid))
@@ -150,7 +140,7 @@ def open_fds(pid):
 
 
 def test_workers_down(tap, env, m):
-    pids = tlsd_pids(m)
+    pids = m.child_index("mmp-tlsd")
     tap.is_(sorted(pids), [0, 1], "TLSWorkers 2: mmp-tlsd 0 and 1 run")
     if 1 not in pids:
         return

@@ -431,16 +431,9 @@ def test_names(tap, env, m):
     tap.is_(r, "ok", "pop from good2.ok.test: allowed")
 
 
-def ldapd_pid(m):
-    for pid in m.children():
-        if "mmp-ldapd" in T.proc_cmdline(pid):
-            return pid
-    return None
-
-
 def test_timeout(tap, env, m):
     """mmp-ldapd stopped: no name in time, UNKNOWN; nothing read first."""
-    pid = ldapd_pid(m)
+    pid = m.child_pid("mmp-ldapd")
     if pid is None:
         tap.ok(False, "mmp-ldapd found")
         return

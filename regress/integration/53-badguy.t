@@ -250,13 +250,6 @@ def bound(tap, env):
     m.stop()
 
 
-def relay_pid(m, index):
-    for pid in m.children():
-        if re.search(r"-P relay -i %d\b" % index, T.proc_cmdline(pid)):
-            return pid
-    return None
-
-
 def relay_counts(m, off, addr):
     """{relay index: badguy lines for addr} since off."""
     per = {}
@@ -292,7 +285,7 @@ def kill_relay(tap, env):
     per = relay_counts(m, off, BAD)
     victim = max(per, key=per.get)
     left = sum(per.values()) - per[victim]
-    pid = relay_pid(m, victim)
+    pid = m.child_pid("relay", victim)
     tap.ok(pid is not None, "relay %d found" % victim)
     off = m.log_size()
     os.kill(pid, signal.SIGKILL)
@@ -301,7 +294,7 @@ def kill_relay(tap, env):
                       % (victim, pid), off, timeout=10),
            "the parent saw relay %d die" % victim, m.log_since(off))
     end = time.time() + 10
-    while time.time() < end and relay_pid(m, victim) in (None, pid):
+    while time.time() < end and m.child_pid("relay", victim) in (None, pid):
         time.sleep(0.1)
     m.wait_ready()
     t, dt = login(m, BAD, "nobody", "x")

@@ -6,7 +6,6 @@
 # refuses the configuration with file:line, at start and at a reload
 # (which keeps the running banner).
 
-import hashlib
 import os
 import poplib
 import re

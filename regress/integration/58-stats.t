@@ -12,7 +12,6 @@ import pwd
 import re
 import signal
 import socket
-import ssl
 import sys
 import time
 import urllib.error
@@ -514,12 +513,8 @@ def test_tls(tap, env, m, st):
             "TLS failed handshakes +1 (plain text on IMAPS)")
 
 
-def relay_pids(m):
-    return [p for p in m.children() if "relay" in T.proc_cmdline(p)]
-
-
 def test_silent_and_restart(tap, env, m, st):
-    pids = relay_pids(m)
+    pids = m.child_pids("relay")
     T.stop(pids[0])
     try:
         t0 = time.monotonic()
@@ -541,7 +536,8 @@ def test_silent_and_restart(tap, env, m, st):
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         time.sleep(0.3)
-        if len(relay_pids(m)) == WORKERS and pids[0] not in relay_pids(m):
+        now = m.child_pids("relay")
+        if len(now) == WORKERS and pids[0] not in now:
             break
     time.sleep(0.5)
     c, _, _ = st.scrape("after kill -9 of a relay")
@@ -636,15 +632,8 @@ def test_reload(tap, env, m, st, stats_pid):
     tap.ok(m.wait_log(r"configuration 2 in effect in every process", off),
            "every process, the statistics process too, applied it")
     samples, _, _ = st.scrape("after the reload")
-    tap.ok(samples != {} and find_stats(m) == stats_pid,
+    tap.ok(samples != {} and m.child_pid("stats") == stats_pid,
            "the same process serves on the same port after the reload")
-
-
-def find_stats(m):
-    for p in m.children():
-        if "stats" in T.proc_cmdline(p):
-            return p
-    return None
 
 
 def main(tap):
@@ -669,7 +658,7 @@ def main(tap):
                  pop={"PreAuth": "yes"}).start()
     T.wait_listen("127.0.0.1", port)
     st = Stats(tap, port)
-    stats_pid = find_stats(m)
+    stats_pid = m.child_pid("stats")
     section(tap, "page", test_page, env, m, st)
     section(tap, "logins", test_logins, env, m, st)
     section(tap, "refusals", test_refusals, env, m, st)

@@ -167,16 +167,6 @@ def test_login_timeout(tap, m):
     close_all(pops + again)
 
 
-def relay_pids(m):
-    """{index: pid} of the running relays."""
-    out = {}
-    for pid in m.children():
-        argv = T.proc_cmdline(pid).split()
-        if "relay" in argv and "-i" in argv:
-            out[int(argv[argv.index("-i") + 1])] = pid
-    return out
-
-
 def test_kill(tap, m):
     for attempt in range(8):
         off = m.log_size()
@@ -187,7 +177,7 @@ def test_kill(tap, m):
         close_all(conns)
         time.sleep(0.5)
     tap.is_(len(conns), 4, "4 from 127.0.0.7")
-    pids = relay_pids(m)
+    pids = m.child_index("relay")
     victim = where[0]
     survivors = sum(1 for r in where if r != victim)
     off = m.log_size()

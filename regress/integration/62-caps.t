@@ -54,15 +54,6 @@ def close_all(conns):
         c.close()
 
 
-def relay_pids(m):
-    out = {}
-    for pid in m.children():
-        argv = T.proc_cmdline(pid).split()
-        if "relay" in argv and "-i" in argv:
-            out[int(argv[argv.index("-i") + 1])] = pid
-    return out
-
-
 def test_preauth_shed(tap, m):
     off = m.log_size()
     first = [m.imap(source="127.0.0.%d" % (11 + i)) for i in
@@ -183,7 +174,7 @@ def test_kill(tap, env):
         time.sleep(0.5)
     victim = where[0]
     survivors = [c for c, r in zip(conns, where) if r != victim]
-    pids = relay_pids(m)
+    pids = m.child_index("relay")
     off = m.log_size()
     os.kill(pids[victim], signal.SIGKILL)
     tap.ok(m.wait_log(r"relay %d \(pid %d\) killed by signal SIGKILL" %

@@ -24,12 +24,11 @@ FLOODERS = 20
 
 def relay_rss(m):
     total = 0
-    for pid in m.children():
-        if "relay" in T.proc_cmdline(pid).split():
-            with open("/proc/%d/status" % pid) as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1])
+    for pid in m.child_pids("relay"):
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
     return total
 
 

@@ -62,15 +62,6 @@ def timed_login(c, user, pw):
     return tagged, time.time() - t0
 
 
-def relay_pids(m):
-    out = {}
-    for pid in m.children():
-        argv = T.proc_cmdline(pid).split()
-        if "relay" in argv and "-i" in argv:
-            out[int(argv[argv.index("-i") + 1])] = pid
-    return out
-
-
 def test_cap(tap, m, port):
     capped = CAPPED % port
     for attempt in range(8):
@@ -137,7 +128,7 @@ def test_kill(tap, m, port):
         time.sleep(CONNECT_TIMEOUT + 1)
     victim = where[0]
     survivors = sum(1 for r in where if r != victim)
-    pids = relay_pids(m)
+    pids = m.child_index("relay")
     off = m.log_size()
     os.kill(pids[victim], signal.SIGKILL)
     tap.ok(m.wait_log(r"relay %d \(pid %d\) killed by signal SIGKILL" %

@@ -13,7 +13,6 @@ import os
 import re
 import ssl
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -41,13 +40,19 @@ def sessions(port):
         return "stats: %s" % e
 
 
+def fd_counts(m):
+    """[descriptors of the relays, of mmp-tlsd]"""
+    return [H.fd_count(m.child_pids("relay")),
+            H.fd_count(m.child_pids("mmp-tlsd"))]
+
+
 def wait_back(m, port, fds, timeout=15):
     """Until no session is left and the relays' and mmp-tlsd's descriptor
     counts are fds again: (sessions, [relay fds, tlsd fds])."""
     end = time.time() + timeout
     while True:
         n = sessions(port)
-        now = [H.fd_count(H.relay_pids(m)), H.fd_count(H.tlsd_pids(m))]
+        now = fd_counts(m)
         if (n == 0 and now == fds) or time.time() > end:
             return n, now
         time.sleep(0.2)
@@ -72,7 +77,7 @@ def open_idle(tgts):
 def fd_links(m):
     """What each relay's and mmp-tlsd's descriptors are, for a diff."""
     out = set()
-    for p in H.relay_pids(m) + H.tlsd_pids(m):
+    for p in m.child_pids("relay", "mmp-tlsd"):
         d = "/proc/%d/fd" % p
         try:
             for f in os.listdir(d):
@@ -83,7 +88,7 @@ def fd_links(m):
 
 
 def test_idle(tap, env, m, port, tgts):
-    fds = [H.fd_count(H.relay_pids(m)), H.fd_count(H.tlsd_pids(m))]
+    fds = fd_counts(m)
     links = fd_links(m)
     w = H.Watch(env, m)
     t0 = time.monotonic()
@@ -96,7 +101,7 @@ def test_idle(tap, env, m, port, tgts):
     st = H.stats(port)
     held = st.get(("imap", "preauth"), 0) + st.get(("pop3", "preauth"), 0)
     tap.is_(held, total, "the statistics count them all before the login")
-    during = H.fd_count(H.relay_pids(m))
+    during = H.fd_count(m.child_pids("relay"))
     tap.ok(during >= fds[0] + total, "the relays hold a descriptor each "
            "(%d, %d before)" % (during, fds[0]))
     for t in tgts:
@@ -106,7 +111,7 @@ def test_idle(tap, env, m, port, tgts):
         c.close()
     n, now = wait_back(m, port, fds)
     tap.is_(n, 0, "all closed: no session left in the statistics")
-    spare = max([H.pipes(p) for p in H.relay_pids(m)] or [0])
+    spare = max([H.pipes(p) for p in m.child_pids("relay")] or [0])
     tap.ok(spare <= H.PUMP_POOL_MAX, "and no relay holds more spare splice "
            "pipes than its pool (%d)" % spare)
     later = fd_links(m)
@@ -164,7 +169,7 @@ def reset_mid_handshake(t):
 
 
 def test_resets(tap, env, m, port, tgts):
-    fds = [H.fd_count(H.relay_pids(m)), H.fd_count(H.tlsd_pids(m))]
+    fds = fd_counts(m)
     w = H.Watch(env, m)
     for t in tgts:
         for pw in (b"wrong-pw", b"victim-pw"):

@@ -156,18 +156,11 @@ def kids(m):
     """{name the log gives it: pid} of m's children."""
     out = {}
     for pid in m.children():
-        argv = T.proc_cmdline(pid).split()
-        if not argv:
-            continue
-        idx = argv[argv.index("-i") + 1] if "-i" in argv[:-1] else "?"
-        if "-P" in argv and "relay" in argv:
-            out["relay %s" % idx] = pid
-        elif "-P" in argv and "stats" in argv:
-            out["stats"] = pid
-        elif argv[0].endswith("mmp-tlsd"):
-            out["mmp-tlsd %s" % idx] = pid
-        elif argv[0].endswith("mmp-ldapd"):
-            out["mmp-ldapd"] = pid
+        kind, idx = T.child_kind(pid)
+        if kind in ("relay", "mmp-tlsd"):
+            out["%s %s" % (kind, idx)] = pid
+        elif kind in ("stats", "mmp-ldapd"):
+            out[kind] = pid
     return out
 
 

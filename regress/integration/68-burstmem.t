@@ -35,14 +35,8 @@ PILE = 0.10		# the second burst's rest over the first's, of a burst
 
 def kinds(m):
     """{"relays": [pids], "mmp-tlsd": [pids]}"""
-    out = {"relays": [], "mmp-tlsd": []}
-    for pid in m.children():
-        argv = T.proc_cmdline(pid).split()
-        if "relay" in argv:
-            out["relays"].append(pid)
-        elif argv and argv[0].endswith("mmp-tlsd"):
-            out["mmp-tlsd"].append(pid)
-    return out
+    return {"relays": m.child_pids("relay"),
+            "mmp-tlsd": m.child_pids("mmp-tlsd")}
 
 
 def mem(m):

@@ -19,11 +19,6 @@ TLS_WORKERS = 2
 SYS_EXECVE = 59		# x86_64
 
 
-def tlsd_pids(m):
-    return [p for p in m.children() if "mmp-tlsd" in T.proc_cmdline(p) or
-            T.proc_status(p).get("Name") == "mmp-tlsd"]
-
-
 def work(tap, env, m, what):
     c = m.imaps()
     typ, _ = c.login("alice", "alice-pw")
@@ -61,14 +56,14 @@ def main(tap):
                                   "SSLStoreCAFile": env.pki.ca()}).start()
     tls_uid = pwd.getpwnam("_mmptls").pw_uid
 
-    before = tlsd_pids(m)
+    before = m.child_pids("mmp-tlsd")
     tap.is_(len(before), TLS_WORKERS, "TLSWorkers %d: that many mmp-tlsd" %
             TLS_WORKERS)
     for i in range(3):
         work(tap, env, m, "round %d" % (i + 1))
-    tap.is_(tlsd_pids(m), before, "the same mmp-tlsd after the sessions "
-            "(none killed by its filter)")
-    for n, pid in enumerate(tlsd_pids(m)):
+    tap.is_(m.child_pids("mmp-tlsd"), before, "the same mmp-tlsd after "
+            "the sessions (none killed by its filter)")
+    for n, pid in enumerate(m.child_pids("mmp-tlsd")):
         T.check_sandboxed(tap, pid, tls_uid, "mmp-tlsd %d" % (n + 1))
     found = T.CHILD_CRASH.findall(m.log())
     tap.ok(not found, "no child died of a signal before the forced call",
@@ -92,9 +87,9 @@ def main(tap):
            "the parent logs mmp-tlsd killed by SIGSYS",
            m.log_since(off)[-2000:])
     end = time.time() + 10
-    while time.time() < end and len(tlsd_pids(m)) < TLS_WORKERS:
+    while time.time() < end and len(m.child_pids("mmp-tlsd")) < TLS_WORKERS:
         time.sleep(0.2)
-    after = tlsd_pids(m)
+    after = m.child_pids("mmp-tlsd")
     tap.ok(len(after) == TLS_WORKERS and victim not in after,
            "a new mmp-tlsd replaces it", repr((before, after)))
     # Its sandbox is on once it applied its first configuration: a slow

@@ -283,13 +283,6 @@ def rss_kib(pid):
     return int(T.proc_status(pid).get("VmRSS", "0 kB").split()[0])
 
 
-def relay_pid(m):
-    for pid in m.children():
-        if "-P relay" in T.proc_cmdline(pid):
-            return pid
-    return None
-
-
 def flood(m, n):
     """n connections that each connect and close: two lines each."""
     for _ in range(n):
@@ -306,7 +299,7 @@ def session_lines(text):
 
 def test_log_bound(tap, env):
     m = env.mmpd("logbound", aservice={"Workers": 1}).start()
-    rpid = relay_pid(m)
+    rpid = m.child_pid("relay")
     off = m.log_size()
     rss0 = rss_kib(rpid)
     T.stop(m.pid)

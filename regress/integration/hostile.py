@@ -350,15 +350,6 @@ class Watch:
             "children were %s, now %s" % (sorted(self.kids), sorted(now))
 
 
-def relay_pids(m):
-    return [p for p in m.children()
-            if "relay" in T.proc_cmdline(p).split()]
-
-
-def tlsd_pids(m):
-    return [p for p in m.children() if "mmp-tlsd" in T.proc_cmdline(p)]
-
-
 PUMP_POOL_MAX = 64	# mmpd/pump.h: spare splice pipes a relay keeps
 
 

@@ -371,6 +371,23 @@ def proc_cmdline(pid):
         return ""
 
 
+def child_kind(pid):
+    """(kind, index) of an mmpd child, from the command line mmpd/proc.c
+    gives it: ("relay", 0) for "mmpd -P relay -i 0", ("stats", None),
+    ("mmp-ldapd", None), ("mmp-tlsd", 1). A forked child that has not
+    run its program yet is ("mmpd", None); a pid gone, (None, None)."""
+    argv = proc_cmdline(pid).split()
+    if not argv:
+        return None, None
+    idx = argv.index("-i") if "-i" in argv[:-1] else -1
+    index = int(argv[idx + 1]) if idx >= 0 and argv[idx + 1].isdigit() \
+        else None
+    prog = os.path.basename(argv[0])
+    if prog == "mmpd" and len(argv) > 2 and argv[1] == "-P":
+        return argv[2], index
+    return prog, index
+
+
 MEMSCAN_CHUNK = 1 << 20
 MEMSCAN_REGION_MAX = 1 << 30
 
@@ -1544,6 +1561,28 @@ class Mmpd:
 
     def children(self):
         return children_of(self.pid) if self.alive() else []
+
+    def child_pids(self, *kinds):
+        """The pids of the children of those kinds (child_kind), sorted."""
+        return [p for p in self.children() if child_kind(p)[0] in kinds]
+
+    def child_pid(self, kind, index=None):
+        """The pid of a child of kind (of that index, if given), or
+        None."""
+        for p in self.children():
+            k, i = child_kind(p)
+            if k == kind and index in (None, i):
+                return p
+        return None
+
+    def child_index(self, kind):
+        """{index: pid} of the children of kind (relays, mmp-tlsd)."""
+        out = {}
+        for p in self.children():
+            k, i = child_kind(p)
+            if k == kind and i is not None:
+                out[i] = p
+        return out
 
     def reload(self):
         self.known_children.update(self.children())
