@@ -209,6 +209,9 @@ def test_reload(tap, env, f):
     done = m.wait_log(r"configuration 2 loaded", off)
     tap.ok(done is not None, "reload with the key file: loaded",
            m.log_since(off))
+    tap.ok(T.poll(lambda: m.child_pids("mmp-tlsd"), bool, 5),
+           "... and mmp-tlsd started (the control of the refused reload's "
+           "none)")
     time.sleep(0.5)
     held = T.memory_holds(m.pid, [KEY_BODY.encode()])
     tap.ok(held == set(), "the parent's memory holds no byte of the key "

@@ -955,6 +955,10 @@ def main(tap):
                  imap=service_conf(IMAP_ALERT),
                  pop=service_conf(POP_ALERT)).start()
     T.wait_listen("127.0.0.1", port)
+    # What every test finds mmpd's children by (T.child_kind).
+    tap.is_(sorted(kids(m)), ["mmp-ldapd", "mmp-tlsd 0", "mmp-tlsd 1",
+                              "relay 0", "relay 1", "stats"],
+            "the children by kind and index, from their command lines")
     kill_stats(tap, m, users, port)
     for kind in ("mmp-ldapd", "mmp-tlsd", "relay"):
         kill_round(tap, env, m, kind, users)
