@@ -85,12 +85,7 @@ def start_mmpd(env, forward="yes", name="mmpd", store=None):
 
 
 def store_log(env, store, regex, timeout=5):
-    end = time.time() + timeout
-    while True:
-        got = re.search(regex, env.stores[store].log(), re.M)
-        if got or time.time() > end:
-            return got
-        time.sleep(0.1)
+    return env.stores[store].wait_log(r"(?m)" + regex, timeout)
 
 
 def logged_in(m, client, user, offset):

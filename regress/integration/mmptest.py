@@ -313,12 +313,7 @@ def poll(fn, ok, timeout=10, step=0.05):
 
 
 def wait_pid_gone(pid, timeout):
-    end = time.time() + timeout
-    while time.time() < end:
-        if not pid_alive(pid):
-            return True
-        time.sleep(0.05)
-    return not pid_alive(pid)
+    return poll(lambda: not pid_alive(pid), bool, timeout)
 
 
 def stopped(pid):
@@ -1669,12 +1664,8 @@ class Mmpd:
         return self.log().encode("latin-1")[offset:].decode("latin-1")
 
     def wait_log(self, regex, offset=0, timeout=10):
-        end = time.time() + timeout
-        while True:
-            m = re.search(regex, self.log_since(offset))
-            if m or time.time() > end:
-                return m
-            time.sleep(0.1)
+        return poll(lambda: re.search(regex, self.log_since(offset)), bool,
+                    timeout, 0.1)
 
     def imap(self, port=None, timeout=10, source=None):
         """source: the client's own address (127.0.0.x), for limits."""
