@@ -18,7 +18,6 @@
 
 import json
 import os
-import re
 import sys
 import time
 
@@ -34,13 +33,8 @@ SETTLE_SEC = 12		# relays trim freed memory within 5 s
 def shed(port):
     """Pre-login sessions shed for MaxPreauthSessions, from the
     statistics page (mmpd_refused_total{rule="preauthcap"})."""
-    import urllib.request
-    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port,
-                                timeout=10) as r:
-        body = r.read().decode("utf-8")
-    m = re.search(r'^mmpd_refused_total\{rule="preauthcap"\} (\d+)$', body,
-                  re.M)
-    return int(m.group(1)) if m else None
+    v = T.metrics(port).get(("mmpd_refused_total", (("rule", "preauthcap"),)))
+    return None if v is None else int(v)
 
 
 def mem(pids):

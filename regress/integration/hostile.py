@@ -382,15 +382,9 @@ def pipes(pid):
 
 def stats(port):
     """mmpd_sessions from the statistics page: {(protocol, state): n}."""
-    import urllib.request
-    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port,
-                                timeout=10) as r:
-        body = r.read().decode("utf-8")
-    out = {}
-    for m in re.finditer(r'^mmpd_sessions\{protocol="(\w+)",state="(\w+)"\} '
-                         r'(\d+)$', body, re.M):
-        out[(m.group(1), m.group(2))] = int(m.group(3))
-    return out
+    return {(dict(ls)["protocol"], dict(ls)["state"]): int(v)
+            for (name, ls), v in T.metrics(port).items()
+            if name == "mmpd_sessions"}
 
 
 if __name__ == "__main__":

@@ -557,6 +557,26 @@ def flood_client(m, i, ctx=None, rcvbuf=0, sources=40):
     return ctx.wrap_socket(s, server_hostname="localhost")
 
 
+METRIC_RE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$',
+                       re.M)
+LABEL_RE = re.compile(r'([a-zA-Z_]\w*)="((?:[^"\\]|\\.)*)"')
+
+
+def metrics(port, host="127.0.0.1"):
+    """mmpd's statistics page (StatsListen) as {(name, labels): value},
+    labels a sorted tuple of (label, value) pairs. Reads samples only;
+    58-stats.t checks the page's format itself."""
+    import urllib.request
+    with urllib.request.urlopen("http://%s:%d/metrics" % (host, port),
+                                timeout=10) as r:
+        body = r.read().decode("utf-8")
+    out = {}
+    for m in METRIC_RE.finditer(body):
+        labels = tuple(sorted(LABEL_RE.findall(m.group(2) or "")))
+        out[(m.group(1), labels)] = float(m.group(3))
+    return out
+
+
 def private_kib(pid):
     """What the process alone holds (Private_Clean + Private_Dirty): Pss
     also moves when another process maps or drops a shared library."""
