@@ -653,9 +653,13 @@ lookup_search(struct lookup *lk)
 
 	if (dc != NULL)
 		lk->cachegen = dc->gen;
+	/*
+	 * No base: the current URL is one mmp-ldapd cannot use (an ldapi://
+	 * one, ldap_url_split); the search waits uncached for the next.
+	 */
 	if (lk->subject == NULL && lk->cram == CRAM_NONE && dc != NULL &&
-	    dc->users != NULL) {
-		base = lookup_base(lk, &c->urls[c->cur]);
+	    dc->users != NULL &&
+	    (base = lookup_base(lk, &c->urls[c->cur])) != NULL) {
 		len = 2 + strlen(base) + 1 + strlen(lk->filter) + 1;
 		if ((lk->cachekey = malloc(len)) == NULL) {
 			lookup_finish(lk, LOOKUP_TEMPFAIL, NULL, "out of memory");

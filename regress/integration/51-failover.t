@@ -7,7 +7,8 @@
 # refused. With both replicas down a login is refused cleanly within
 # LdapTimeout; the first replica back, logins work again. A search in
 # flight on a replica that dies is sent again to the other, once. The
-# caches are off: every login goes to the directory.
+# caches are off: every login goes to the directory. An LdapUrl mmp-ldapd
+# cannot use (ldapi://) is skipped, with the caches on.
 
 import os
 import re
@@ -152,6 +153,34 @@ def test_inflight(tap, env, m):
            "the second replica answered it")
 
 
+def test_unusable(tap, env):
+    """An LdapUrl mmp-ldapd cannot use (ldapi://: it runs chrooted) is
+    skipped for the next, with the caches on as shipped; alone, the
+    login is refused and mmp-ldapd lives on."""
+    m = env.mmpd("unusable", imap={"LdapUrl": "ldapi:///%s %s/%s" % (
+        T.SUFFIX, env.replica.url, T.SUFFIX)}).start()
+    ldapd = m.child_pid("mmp-ldapd")
+    for what in ("first", "cached"):
+        t, _, _ = login(m, 4)
+        tap.ok(b" OK" in t, "ldapi:// URL first: the %s login goes to the "
+               "next URL" % what, repr(t))
+    tap.ok(m.wait_log(r"LdapUrl ldapi:///o=example is not usable: only "
+                      r"ldap:// and ldaps:// URLs are supported"),
+           "the log says why the ldapi:// URL is skipped")
+    tap.is_(m.child_pid("mmp-ldapd"), ldapd, "the same mmp-ldapd serves")
+    m.stop()
+    m = env.mmpd("ldapionly", imap={"LdapUrl": "ldapi:///%s" %
+                                    T.SUFFIX}).start()
+    ldapd = m.child_pid("mmp-ldapd")
+    for i in range(2):
+        t, _, dt = login(m, 5)
+        tap.ok(t.startswith(b"t") and b" NO" in t and dt < 5 + 1,
+               "only an ldapi:// URL: login %d refused with NO within "
+               "LdapTimeout" % (i + 1), "%r %.2f s" % (t, dt))
+    tap.is_(m.child_pid("mmp-ldapd"), ldapd, "and mmp-ldapd lives on")
+    m.stop()
+
+
 def main(tap):
     env = setup(tap)
     m = env.mmpd(imap={"LdapUrl": "%s/%s %s/%s" % (
@@ -162,6 +191,7 @@ def main(tap):
     test_both_down(tap, env, m)
     test_inflight(tap, env, m)
     m.stop()
+    test_unusable(tap, env)
     T.check_children(tap)
 
 
