@@ -93,27 +93,23 @@ relays_lost(struct chan *ch, const char *why)
 }
 
 /*
- * IMSG_RELAY_CHANNEL: fd = socket to relay idx; u32 idx. A relay has one
- * channel to each mmp-tlsd: a new one for an index replaces the old (the
- * relay was restarted, or gave the old one up).
+ * IMSG_RELAY_CHANNEL: fd = socket to relay idx; u32 idx. Several channels
+ * may carry one index for a while, as in mmp-ldapd: a relay retired by a
+ * reload drains its sessions over its channel while the relay that a
+ * later reload starts with its index gets a new one. A channel, and the
+ * sessions in it, end when its relay closes it (it exited, or gave the
+ * channel up). One too many is refused, not a broken protocol.
  */
 int
 relays_add(struct imsg *imsg)
 {
 	struct msg_reader	 rd;
-	struct tlsd_relay	*r, *old;
+	struct tlsd_relay	*r;
 	uint32_t		 idx;
 
 	msg_reader_init(&rd, imsg);
 	if (msg_get_u32(&rd, &idx) == -1 || msg_end(&rd) == -1)
 		return CHAN_BAD;
-	TAILQ_FOREACH(old, &env->relays, entry)
-		if (old->idx == idx)
-			break;
-	if (old != NULL) {
-		log_info("relay %u: new channel replaces the old one", idx);
-		relays_close(old);
-	}
 	if (env->nrelays >= TLSD_RELAYS_MAX) {
 		log_warnx("relay %u: more than %d relay channels; refused",
 		    idx, TLSD_RELAYS_MAX);

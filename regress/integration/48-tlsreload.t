@@ -6,7 +6,9 @@
 # names the file, why, and which certificates stay in use; the parent's
 # word on the reload says so too) and the previous certificate serves on;
 # a good reload after it works again. Then TLSWorkers 2 -> 1: the retired
-# mmp-tlsd lets its sessions end, takes no new ones, and exits 0.
+# mmp-tlsd lets its sessions end, takes no new ones, and exits 0. Before
+# that, Workers 2 -> 1 -> 2: the draining relay 1 keeps its IMAPS sessions
+# beside the new relay 1.
 
 import os
 import re
@@ -139,6 +141,65 @@ def open_fds(pid):
         return -1
 
 
+def relay_of(m, c, off):
+    """The relay that took the session c ("relay 1"), from its connect
+    line; None if not found."""
+    port = c.sock.getsockname()[1]
+    hit = m.wait_log(r"(relay \d+): session 0x[0-9a-f]+ 127\.0\.0\.1:%d: "
+                     r"connected" % port, off, 5)
+    return hit.group(1) if hit else None
+
+
+def reload_workers(m, key, n, want):
+    m.conf_a[key] = n
+    m.write_config()
+    off = m.log_size()
+    m.reload()
+    return m.wait_log(want, off, timeout=15), off
+
+
+def test_relay_back(tap, env, m):
+    """Workers 2 -> 1 -> 2 while relay 1 drains IMAPS sessions: the new
+    relay 1 gets channels of its own, the draining one keeps its own and
+    its sessions."""
+    off = m.log_size()
+    sess, on1 = [], []
+    for _ in range(16):
+        c = logged_in(m)
+        sess.append(c)
+        if c is not None and relay_of(m, c, off) == "relay 1":
+            on1.append(c)
+            if len(on1) == 2:
+                break
+    tap.ok(all(sess) and on1, "IMAPS sessions logged in, %d of %d on relay "
+           "1" % (len(on1), len(sess)), m.log_since(off)[-2000:])
+    old = m.child_index("relay").get(1)
+    hit, o1 = reload_workers(m, "Workers", 1, r"relay 1: no longer needed, "
+                             r"draining")
+    tap.ok(hit, "reload to Workers 1: relay 1 drains", m.log_since(o1))
+    hit, o2 = reload_workers(m, "Workers", 2, r"relay 1 ready")
+    tap.ok(hit, "reload to Workers 2: a new relay 1 runs beside the "
+           "draining one", m.log_since(o2))
+    time.sleep(0.5)
+    tap.ok(old is not None and T.pid_alive(old), "the draining relay 1 "
+           "lives on (pid %s)" % old)
+    bad = [d for ok, d in map(works, on1) if not ok]
+    tap.ok(on1 and not bad, "the draining relay's IMAPS sessions work on: "
+           "NOOP, FETCH", "; ".join(bad) + m.log_since(o1)[-2000:])
+    bad = [d for ok, d in map(works, [c for c in sess if c]) if not ok]
+    tap.ok(not bad, "and every other one", "; ".join(bad))
+    fresh = [logged_in(m) for _ in range(4)]
+    tap.ok(all(fresh), "new IMAPS logins succeed", m.log_since(o1)[-2000:])
+    tap.ok(not re.search(r"replaces the old|sessions end|channel closed",
+                         m.log_since(o1)), "no channel was replaced",
+           m.log_since(o1))
+    for c in fresh + sess:
+        if c:
+            c.logout()
+    tap.ok(old is not None and T.wait_pid_gone(old, 10),
+           "its sessions closed, the draining relay 1 exits")
+
+
 def test_workers_down(tap, env, m):
     pids = m.child_index("mmp-tlsd")
     tap.is_(sorted(pids), [0, 1], "TLSWorkers 2: mmp-tlsd 0 and 1 run")
@@ -219,6 +280,7 @@ def main(tap):
     section(tap, "good again", test_good_again, env, m, old)
     # Only the sessions it opens itself: mmp-tlsd 1 may hold this one.
     old.logout()
+    section(tap, "relay back", test_relay_back, env, m)
     section(tap, "workers down", test_workers_down, env, m)
     tap.ok(m.alive(), "mmpd runs on")
 
