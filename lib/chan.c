@@ -363,6 +363,12 @@ chan_arg(const struct chan *ch)
 	return ch->arg;
 }
 
+void
+chan_set_arg(struct chan *ch, void *arg)
+{
+	ch->arg = arg;
+}
+
 /* Block until the socket has something; fatal when it never will. */
 static void
 chan_first_read(struct chan *ch)

@@ -110,6 +110,8 @@ void		 chan_read_rest(struct chan *);
 int		 chan_flush(struct chan *);
 size_t		 chan_queued(const struct chan *);
 void		*chan_arg(const struct chan *);
+/* The peer's functions get arg from now on (an owner that moved). */
+void		 chan_set_arg(struct chan *, void *arg);
 
 /*
  * A child's first configuration, before its event loop and sandbox:

@@ -797,6 +797,7 @@ relay_setup(int argc, char *argv[])
 	env->nextid = ((uint64_t)env->index << 48) | 1;
 	env->nexthandoff = env->nextid;
 	RB_INIT(&env->handoffs);
+	TAILQ_INIT(&env->tlsd_parked);
 	rsession_init();
 }
 

@@ -386,13 +386,20 @@ struct conn_limits {
 	struct connlimit	 v[CONNLIMITS_MAX];
 };
 
-/* One channel to an mmp-tlsd, by the parent's index of that mmp-tlsd. */
+/*
+ * One channel to an mmp-tlsd, by the parent's index of that mmp-tlsd; or
+ * a parked one: a draining mmp-tlsd's, after a new one took its index
+ * (tls.c), off the array until that mmp-tlsd closes it.
+ */
 struct tlsd_slot {
 	struct chan		*ch;		/* NULL: none now */
 	uint32_t		 index;
 	unsigned int		 inflight;	/* TLS_RESULTs due */
 	int			 draining;	/* TLSD_DRAINING: no handoffs */
+	int			 parked;	/* in tlsd_parked, not tlsd[] */
+	TAILQ_ENTRY(tlsd_slot)	 entry;		/* tlsd_parked */
 };
+TAILQ_HEAD(tlsd_parked, tlsd_slot);
 
 /* The one per-process state of a relay worker. */
 struct relay_env {
@@ -429,6 +436,7 @@ struct relay_env {
 	struct session_list	 preauth;
 	struct conn_limits	 connlimits[CONF_NSECT];
 	struct tlsd_slot	 tlsd[TLSD_MAX];
+	struct tlsd_parked	 tlsd_parked;	/* draining ones replaced */
 	unsigned int		 tlsd_next;	/* round robin among equals */
 	struct handoff_tree	 handoffs;
 	uint64_t		 nexthandoff;	/* never reused, like nextid */

@@ -66,19 +66,63 @@ tls_slot_close(int slot)
 	tls_fail_pending(slot);
 }
 
+/* A parked channel's end: its mmp-tlsd drained, or we leave. */
+static void
+tls_parked_close(struct tlsd_slot *p)
+{
+	chan_close(p->ch);
+	TAILQ_REMOVE(&env->tlsd_parked, p, entry);
+	free(p);
+}
+
 /* At the relay's end: every mmp-tlsd channel closed. */
 void
 tls_close_all(void)
 {
-	int	slot;
+	struct tlsd_slot	*p;
+	int			 slot;
 
 	for (slot = 0; slot < TLSD_MAX; slot++)
 		tls_slot_close(slot);
+	while ((p = TAILQ_FIRST(&env->tlsd_parked)) != NULL)
+		tls_parked_close(p);
 }
 
 /*
- * IMSG_TLSD_CHANNEL: a new channel for that mmp-tlsd replaces the old;
- * sessions whose TLS lives in the old one see EOF on their socketpair.
+ * A new mmp-tlsd takes the index of one that drains (TLSWorkers lowered,
+ * then raised before it was done): the old channel moves off the array,
+ * parked, and lives until that mmp-tlsd closes it after its last session.
+ * Closing it would end them all (mmp-tlsd frees a relay's sessions with
+ * its channel). Its handshakes still under way fail now: the slot's
+ * counters go on with the new one.
+ */
+static void
+tls_slot_park(int slot)
+{
+	struct tlsd_slot	*t = &env->tlsd[slot], *p;
+
+	if ((p = calloc(1, sizeof(*p))) == NULL) {
+		log_warn("mmp-tlsd %d: cannot keep the draining one's "
+		    "channel; its sessions end", slot);
+		tls_slot_close(slot);
+		return;
+	}
+	tls_fail_pending(slot);
+	p->ch = t->ch;
+	p->index = t->index;
+	p->draining = 1;
+	p->parked = 1;
+	chan_set_arg(p->ch, p);
+	TAILQ_INSERT_TAIL(&env->tlsd_parked, p, entry);
+	t->ch = NULL;
+	log_info("mmp-tlsd %d: a new one beside the draining one, which "
+	    "keeps its sessions", slot);
+}
+
+/*
+ * IMSG_TLSD_CHANNEL: a new channel for that mmp-tlsd. The old one, if
+ * any, is parked if its mmp-tlsd drains, else closed: that mmp-tlsd was
+ * restarted, or a channel gone bad was given up (tls_slot_give_up).
  * -1 if the index is out of range.
  */
 int
@@ -90,8 +134,7 @@ tls_channel(uint32_t index, int fd, const struct chan_peer *peer)
 		return -1;
 	t = &env->tlsd[index];
 	if (t->ch != NULL && t->draining)
-		log_warnx("mmp-tlsd %u: a new one while the old drains; the "
-		    "old one's sessions end", index);
+		tls_slot_park(index);
 	tls_slot_close(index);
 	t->index = index;
 	t->draining = 0;
@@ -103,12 +146,13 @@ tls_channel(uint32_t index, int fd, const struct chan_peer *peer)
 
 /*
  * A new channel for index never reached us (relay_parent_fdlost): the old
- * one goes all the same, as the new one would have replaced it.
+ * one goes all the same, as the new one would have replaced it, unless
+ * its mmp-tlsd drains: it would have been parked.
  */
 void
 tls_channel_drop(uint32_t index)
 {
-	if (index < TLSD_MAX)
+	if (index < TLSD_MAX && !env->tlsd[index].draining)
 		tls_slot_close(index);
 }
 
@@ -132,8 +176,18 @@ void
 tls_channel_lost(struct chan *ch, const char *why)
 {
 	struct tlsd_slot	*t = tls_slot_of(ch);
-	int			 slot = t - env->tlsd;
+	int			 slot = (int)t->index;
 
+	if (t->parked) {
+		if (why == NULL)
+			log_debug("the draining mmp-tlsd %d closed its channel",
+			    slot);
+		else
+			log_warnx("the draining mmp-tlsd %d %s: channel "
+			    "closed", slot, why);
+		tls_parked_close(t);
+		return;
+	}
 	if (why == NULL && t->draining) {
 		log_debug("mmp-tlsd %d drained and closed its channel", slot);
 		tls_slot_close(slot);
@@ -284,10 +338,18 @@ tls_result(struct chan *ch, struct imsg *imsg)
 	struct tlsd_slot	*t = tls_slot_of(ch);
 	struct tls_result	 r;	/* 8 KiB: cannot fail */
 	struct session		*s, key;
-	int			 slot = t - env->tlsd;
+	int			 slot = (int)t->index;
 
 	if (tls_result_read(imsg, &r) == -1)
 		return CHAN_BAD;
+	/* A parked channel's handshakes were failed when it was parked. */
+	if (t->parked) {
+		log_debug("TLS result for handoff 0x%llx from the draining "
+		    "mmp-tlsd %d: given up, ignored",
+		    (unsigned long long)r.id, slot);
+		explicit_bzero(&r, sizeof(r));
+		return CHAN_OK;
+	}
 	key.tlsid = r.id;
 	if ((s = RB_FIND(handoff_tree, &env->handoffs, &key)) == NULL ||
 	    s->tlsd != slot) {
@@ -323,8 +385,8 @@ tls_draining(struct chan *ch, struct imsg *imsg)
 	if (imsg->datalen != 0)
 		return CHAN_BAD;
 	if (!t->draining)
-		log_debug("mmp-tlsd %d drains: no more handshakes for it",
-		    (int)(t - env->tlsd));
+		log_debug("mmp-tlsd %u drains: no more handshakes for it",
+		    t->index);
 	t->draining = 1;
 	return CHAN_OK;
 }

@@ -8,7 +8,8 @@
 # a good reload after it works again. Then TLSWorkers 2 -> 1: the retired
 # mmp-tlsd lets its sessions end, takes no new ones, and exits 0. Before
 # that, Workers 2 -> 1 -> 2: the draining relay 1 keeps its IMAPS sessions
-# beside the new relay 1.
+# beside the new relay 1, and TLSWorkers 2 -> 1 -> 2: the draining mmp-tlsd 1
+# keeps its sessions beside the new one.
 
 import os
 import re
@@ -200,6 +201,42 @@ def test_relay_back(tap, env, m):
            "its sessions closed, the draining relay 1 exits")
 
 
+def test_tlsd_back(tap, env, m):
+    """TLSWorkers 2 -> 1 -> 2 while mmp-tlsd 1 drains: the relays keep
+    the draining one's channel, and so its sessions, beside the new
+    mmp-tlsd 1's."""
+    old = m.child_index("mmp-tlsd").get(1)
+    idle = open_fds(old)
+    sess = [logged_in(m) for _ in range(SESSIONS)]
+    busy = (open_fds(old) - idle) // 2
+    tap.ok(all(sess) and busy >= 1, "%d IMAPS sessions logged in, %d in "
+           "mmp-tlsd 1" % (len(sess), busy))
+    hit, o1 = reload_workers(m, "TLSWorkers", 1, r"mmp-tlsd 1 retired by "
+                             r"the parent: draining")
+    tap.ok(hit, "reload to TLSWorkers 1: mmp-tlsd 1 drains", m.log_since(o1))
+    hit, o2 = reload_workers(m, "TLSWorkers", 2, r"mmp-tlsd 1 ready")
+    tap.ok(hit, "reload to TLSWorkers 2: a new mmp-tlsd 1 runs beside the "
+           "draining one", m.log_since(o2))
+    time.sleep(0.5)
+    tap.ok(old is not None and T.pid_alive(old), "the draining mmp-tlsd 1 "
+           "lives on (pid %s)" % old, m.log_since(o1))
+    bad = [d for ok, d in map(works, [c for c in sess if c]) if not ok]
+    tap.ok(not bad, "every IMAPS session works on: NOOP, FETCH",
+           "; ".join(bad) + m.log_since(o1)[-2000:])
+    fresh = [logged_in(m) for _ in range(4)]
+    tap.ok(all(fresh), "new IMAPS logins succeed", m.log_since(o1)[-2000:])
+    tap.ok(not re.search(r"sessions end|closed its channel",
+                         m.log_since(o1)), "no channel was closed",
+           m.log_since(o1))
+    for c in fresh + sess:
+        if c:
+            c.logout()
+    tap.ok(old is not None and T.wait_pid_gone(old, 10),
+           "its sessions closed, the draining mmp-tlsd 1 exits")
+    tap.ok(re.search(r"mmp-tlsd 1 drained: no TLS session left, exiting",
+                     m.log_since(o1)), "drained", m.log_since(o1))
+
+
 def test_workers_down(tap, env, m):
     pids = m.child_index("mmp-tlsd")
     tap.is_(sorted(pids), [0, 1], "TLSWorkers 2: mmp-tlsd 0 and 1 run")
@@ -281,6 +318,7 @@ def main(tap):
     # Only the sessions it opens itself: mmp-tlsd 1 may hold this one.
     old.logout()
     section(tap, "relay back", test_relay_back, env, m)
+    section(tap, "mmp-tlsd back", test_tlsd_back, env, m)
     section(tap, "workers down", test_workers_down, env, m)
     tap.ok(m.alive(), "mmpd runs on")
 
