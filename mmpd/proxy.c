@@ -181,6 +181,14 @@ proxy_read(struct session *s)
 		return;
 	buf_reset(&s->in);
 	proxy_apply(s, &h);
+	/*
+	 * From here on as on any listener: nothing is read before the
+	 * greeting arms the event again or mmp-tlsd takes the socket. While
+	 * the client's name is looked up (ClientLookup), what came behind
+	 * the header stays in the socket for them; read now, it would be
+	 * lost to the handshake and lie unanswered in s->in.
+	 */
+	event_del(s->rev);
 	s->state = S_PREAUTH;
 	session_login_timer(s);
 	session_admit(s);

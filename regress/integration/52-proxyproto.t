@@ -11,14 +11,18 @@
 # the vdmap domain, and the domain's keys (its ForwardClientAddress no)
 # hold for the session. Any other peer, and every malformed header, is closed
 # without a greeting and logged, and the next login works. Without
-# ForwardClientAddress the store sees mmpd's own address.
+# ForwardClientAddress the store sees mmpd's own address. With ClientLookup
+# the header's address is named, and what came behind the header (a
+# command, a ClientHello) waits while it is: the greeting answers it.
 
 import os
 import re
 import socket
+import signal
 import ssl
 import struct
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -29,6 +33,8 @@ OTHER = "127.0.0.2"		# not in ProxyProtocolNetworks
 VD_ADDR = "192.0.2.7"		# a v2 destination the vdmap names
 SIG = b"\r\n\r\n\x00\r\nQUIT\n"
 HEADER_TIMEOUT = 3		# IMAP LoginTimeout: the header's bound too
+NAMED = "203.0.113.21"		# a header's client with a HostsFile name
+NAME_HOLD = 1			# seconds mmp-ldapd is held before it names
 
 VDMAP = """\
 vdmap a %s
@@ -377,6 +383,81 @@ def test_tls(tap, env, m):
                "handshake of its own, login works", repr(t))
 
 
+def hold_ldapd(m):
+    """mmp-ldapd stopped for NAME_HOLD seconds from now: a client's name
+    comes after whatever the client sent with its header, every time."""
+    pid = m.child_pid("mmp-ldapd")
+    T.stop(pid)
+    t = threading.Timer(NAME_HOLD, os.kill, (pid, signal.SIGCONT))
+    t.start()
+    return t
+
+
+def test_naming(tap, env):
+    """ClientLookup on PROXY listeners: nothing is read while the name
+    is looked up, so the ClientHello reaches mmp-tlsd and a pipelined
+    command the command reader; both well within the login timeout."""
+    with open(env.hosts_file, "a") as f:
+        f.write("%s\tlb-client.proxy.test\n" % NAMED)
+    m = start_mmpd(env, name="named", store={"ClientLookup": "yes"})
+    port = m.imaps_ports[0]
+    ctx = T.tls_context(env.get_pki())
+    off = m.log_size()
+    held = hold_ldapd(m)
+    t0 = time.time()
+    sock = socket.create_connection((m.host, port), HEADER_TIMEOUT + 2,
+                                    source_address=(LB, 0))
+    try:
+        b = BioTLS(sock, ctx, v1(NAMED, LB, 40040, port))
+        g = b.readline()
+        took = time.time() - t0
+        tap.ok(g.startswith(b"* OK") and took < HEADER_TIMEOUT - 1,
+               "ClientLookup, IMAPS: header and ClientHello in one "
+               "segment: TLS up once named, greeted",
+               "%r after %.1f s" % (g, took))
+        b.send(b"a1 LOGIN frank frank-pw\r\n")
+        line = b.readline()
+        while line.startswith(b"*"):
+            line = b.readline()
+        tap.ok(line.startswith(b"a1 OK"), "ClientLookup, IMAPS: the login "
+               "works", repr(line))
+    except (EOFError, OSError, ssl.SSLError) as e:
+        tap.ok(False, "ClientLookup, IMAPS: header and ClientHello in one "
+               "segment: TLS up once named, greeted",
+               "%s after %.1f s; %s" % (e, time.time() - t0,
+                                        m.log_since(off)[-800:]))
+        tap.ok(False, "ClientLookup, IMAPS: the login works")
+    finally:
+        sock.close()
+        held.join()
+    tap.ok(m.wait_log(r"203\.0\.113\.21:40040: connected on \S+ "
+                      r"\([A-Z0-9, ]+\), name lb-client\.proxy\.test", off)
+           is not None, "ClientLookup, IMAPS: the header's address is "
+           "named")
+    port = m.imap_ports[1]
+    off = m.log_size()
+    held = hold_ldapd(m)
+    t0 = time.time()
+    try:
+        with T.Imap(m.host, port, HEADER_TIMEOUT + 2, source=LB,
+                    pre=v1(NAMED, LB, 40041, port) +
+                    b"a CAPABILITY\r\n") as c:
+            t, un = c.read_until_tagged("a")
+            took = time.time() - t0
+    finally:
+        held.join()
+    tap.ok(c.greeting.startswith(b"* OK"), "ClientLookup, IMAP: a "
+           "command behind the header, greeted once named",
+           repr(c.greeting))
+    tap.ok(t.startswith(b"a OK") and any(b"CAPABILITY" in u for u in un)
+           and took < HEADER_TIMEOUT - 1, "and the command is answered",
+           "%r after %.1f s" % ((t, un), took))
+    tap.ok(m.wait_log(r"203\.0\.113\.21:40041: connected on \S+ "
+                      r"\([A-Z0-9, ]+\), name lb-client\.proxy\.test", off)
+           is not None, "ClientLookup, IMAP: the header's address is named")
+    m.stop()
+
+
 def test_vdmap(tap, env, m):
     port = m.imap_ports[1]
     off = m.log_size()
@@ -475,6 +556,7 @@ def main(tap):
     m.stop()
     test_no_forward(tap, env)
     test_starttls(tap, env)
+    test_naming(tap, env)
 
 
 T.run(main)
