@@ -208,7 +208,14 @@ pconn_free(struct preauth_conn *pc)
 	free(pc);
 }
 
-/* The connection failed under its bind: the lookup fails like LDAP trouble. */
+/*
+ * The connection failed under its bind: the lookup fails like LDAP
+ * trouble. The next waiting lookup is given a connection later, from the
+ * event loop, not from here: pconn_new and pconn_bind fail into here from
+ * inside preauth_run, and a call back into it would recurse once per
+ * waiting lookup (thousands in a login storm while the server refuses
+ * connections: the stack's end).
+ */
 static void
 pconn_fail(struct preauth_conn *pc, const char *why)
 {
@@ -223,7 +230,8 @@ pconn_fail(struct preauth_conn *pc, const char *why)
 	if (lk != NULL)
 		preauth_done(lk, LOOKUP_TEMPFAIL, "directory unavailable",
 		    detail);
-	preauth_run(env);
+	if (env->preauth != NULL)
+		event_active(env->preauth->runev, EV_TIMEOUT, 0);
 }
 
 static void
