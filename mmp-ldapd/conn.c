@@ -165,6 +165,27 @@ conn_lost(struct ldap_conn *c, const char *why)
 		conn_connect(c);
 }
 
+/*
+ * A search timed out, and the server has sent nothing for as long: it
+ * hangs (stopped, deadlocked) with its socket open, and would fail every
+ * login until it woke. With another URL to go to, that counts as a
+ * failed attempt: the next server is tried, and the searches still in
+ * flight go to it once (conn_requeue_inflight), as when a replica dies.
+ * A lone server stays: a new session would find it no better.
+ */
+void
+conn_silent(struct ldap_conn *c)
+{
+	long long	ms;
+
+	if (c->state != CS_UP || c->nurls < 2 ||
+	    (ms = mono_ms_since(&c->last_rx)) < c->timeout_sec * 1000LL)
+		return;
+	conn_requeue_inflight(c);
+	conn_attempt_failed(c, "unreachable: no answer for %lld s",
+	    ms / 1000);
+}
+
 static void
 conn_broken(struct ldap_conn *c, const char *why)
 {
@@ -199,6 +220,7 @@ conn_bind_done(struct ldap_conn *c, LDAPMessage *msg)
 	}
 	evtimer_del(c->timer);
 	c->state = CS_UP;
+	mono_now(&c->last_rx);
 	c->failed = 0;
 	c->backoff_sec = LDAPD_BACKOFF_MIN_SEC;
 	c->lasterr[0] = '\0';
@@ -280,6 +302,7 @@ conn_process(struct ldap_conn *c)
 			conn_broken(c, ldap_err2string(err));
 			return;
 		}
+		mono_now(&c->last_rx);
 		conn_message(c, msg);
 		ldap_msgfree(msg);
 	}

@@ -307,6 +307,7 @@ struct ldap_conn {
 	struct event		*wev;		/* room to write (LDAP_BUSY) */
 	struct event		*timer;		/* bind deadline */
 	int			 bind_msgid;
+	struct timespec		 last_rx;	/* up, or its last message */
 	int			 backoff_sec;
 	struct timespec		 next_try;	/* monotonic */
 	char			 lasterr[LDAPD_URL_BYTES + LDAPD_DETAIL_BYTES];
@@ -470,6 +471,7 @@ void	conn_free(struct ldap_conn *);
 /* Queue or send lk's search; a retiring connection ends when it is idle. */
 void	conn_submit(struct ldap_conn *, struct lookup *);
 void	conn_maybe_retire(struct ldap_conn *);
+void	conn_silent(struct ldap_conn *);
 /* Messages from the directory over LDAPD_PDU_MAX_BYTES are refused. */
 void	conn_limit_incoming(LDAP *);
 

@@ -750,6 +750,8 @@ lookup_timer_cb(int fd, short events, void *arg)
 		lookup_finish(lk, LOOKUP_TEMPFAIL, NULL, "search for %s not "
 		    "sent to %s within %d s (%zu waiting)", f,
 		    c->urls[c->cur].label, lk->timeout_sec, c->nqueued);
+	if (c != NULL && (state == LK_SEARCHING || state == LK_DOMAIN))
+		conn_silent(c);
 	if (c != NULL)
 		conn_maybe_retire(c);
 }

@@ -6,7 +6,8 @@
 # connection, and a login that started after the kill settled is not
 # refused. With both replicas down a login is refused cleanly within
 # LdapTimeout; the first replica back, logins work again. A search in
-# flight on a replica that dies is sent again to the other, once. The
+# flight on a replica that dies is sent again to the other, once. One that
+# hangs with its connection open is left for the other at LdapTimeout. The
 # caches are off: every login goes to the directory. An LdapUrl mmp-ldapd
 # cannot use (ldapi://) is skipped, with the caches on.
 
@@ -181,6 +182,38 @@ def test_unusable(tap, env):
     m.stop()
 
 
+def test_hung(tap, env):
+    """A replica that hangs with its connection open (stopped): the login
+    whose search it leaves unanswered is refused at LdapTimeout, and the
+    next server serves the ones after it."""
+    env.slapd.start()
+    m = env.mmpd("hung", imap={"LdapUrl": "%s/%s %s/%s" % (
+        env.slapd.url, T.SUFFIX, env.replica.url, T.SUFFIX),
+        "PreAuth": "yes", "LdapCacheSize": 0, "AuthCacheSize": 0}).start()
+    t, _, _ = login(m, 0)
+    tap.ok(b" OK" in t, "hung: the first replica serves (control)", repr(t))
+    n = count(env.replica.log(), r'filter="\(uid=fo2\)"')
+    T.stop(env.slapd.proc.pid)
+    try:
+        t, _, dt = login(m, 1)
+        tap.ok(t.startswith(b"t") and b" NO" in t and dt < 5 + 1,
+               "the first replica stopped: the login it leaves unanswered "
+               "is refused at LdapTimeout", "%r %.2f s" % (t, dt))
+        t, _, dt = login(m, 2)
+        tap.ok(b" OK" in t and dt < 2, "the next login goes to the second "
+               "replica at once", "%r %.2f s\n%s" % (t, dt,
+                                                     m.log()[-1500:]))
+        tap.ok(count(env.replica.log(), r'filter="\(uid=fo2\)"') > n,
+               "the second replica answered it")
+        tap.ok(m.wait_log(r"ldap://127\.0\.0\.1:%d unreachable: no "
+                          r"answer for 5 s; trying ldap://127\.0\.0\.1:%d" %
+                          (env.slapd.port, env.replica.port)),
+               "the log says why it left the first", m.log()[-1500:])
+    finally:
+        os.kill(env.slapd.proc.pid, signal.SIGCONT)
+    m.stop()
+
+
 def main(tap):
     env = setup(tap)
     m = env.mmpd(imap={"LdapUrl": "%s/%s %s/%s" % (
@@ -192,6 +225,7 @@ def main(tap):
     test_inflight(tap, env, m)
     m.stop()
     test_unusable(tap, env)
+    test_hung(tap, env)
     T.check_children(tap)
 
 
