@@ -99,9 +99,8 @@ authsvc_query(struct relay *r, struct imsg *imsg)
 	    q.domain[0] != '\0' ? " " : "", q.addr,
 	    a.user[0] != '\0' ? "found" : "none");
 	msg_writer_init(&w);
-	if (authsvc_answer_write(&w, &a) == -1 ||
-	    chan_compose_msg(r->chan, IMSG_AUTHSVC_ANSWER, 0, -1, &w) == -1)
-		log_warnx("relay %u: cannot queue an AuthService answer",
-		    r->idx);
+	if (authsvc_answer_write(&w, &a) == -1)
+		w.err = 1;
+	relay_answer(r, IMSG_AUTHSVC_ANSWER, &w, "an AuthService answer");
 	return 0;
 }

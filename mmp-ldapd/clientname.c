@@ -31,15 +31,6 @@ struct name_lookup {
 
 static void	clientname_forward(struct name_lookup *);
 
-static void
-clientname_close_later(struct relay *r)
-{
-	if (r->closing)
-		return;
-	r->closing = 1;
-	event_active(r->closeev, EV_TIMEOUT, 0);
-}
-
 /* Answer, log, free. name NULL: "". */
 static void
 clientname_answer(struct relay *r, uint64_t reqid, uint64_t sid, int status,
@@ -56,19 +47,10 @@ clientname_answer(struct relay *r, uint64_t reqid, uint64_t sid, int status,
 	(void)strlcpy(a.detail, detail, sizeof(a.detail));
 	log_debug(LOG_SID_FMT ": client name: %s%s%s", (unsigned long long)sid,
 	    a.name, a.name[0] != '\0' ? " " : "", detail);
-	if (r->closing)
-		return;
 	msg_writer_init(&w);
-	if (name_answer_write(&w, &a) == -1 ||
-	    chan_compose_msg(r->chan, IMSG_CLIENT_NAME_RESULT, 0, -1, &w) ==
-	    -1) {
-		log_warnx("relay %u: cannot queue a client name", r->idx);
-		clientname_close_later(r);
-	} else if (chan_queued(r->chan) > LDAPD_RELAY_QUEUE_MAX) {
-		log_warnx("relay %u leaves more than %d answers unread: "
-		    "channel closed", r->idx, LDAPD_RELAY_QUEUE_MAX);
-		clientname_close_later(r);
-	}
+	if (name_answer_write(&w, &a) == -1)
+		w.err = 1;
+	relay_answer(r, IMSG_CLIENT_NAME_RESULT, &w, "a client name");
 }
 
 static void

@@ -422,6 +422,9 @@ void	ldapd_vdcaches_free(struct ldapd *, int);
 int	ldapd_relay_add(struct ldapd *, struct imsg *);
 /* Its lookups cancelled, its channel closed. */
 void	ldapd_relay_close(struct relay *);
+/* An answer queued to r, within LDAPD_RELAY_QUEUE_MAX unread. */
+void	relay_answer(struct relay *, uint32_t, struct msg_writer *,
+	    const char *);
 
 /* ldaptls.c */
 void	ldaptls_load(struct ldapd *, const struct mmp_conf *, int);

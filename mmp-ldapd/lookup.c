@@ -56,15 +56,6 @@ svc_name(int svc)
 }
 
 
-static void
-relay_close_later(struct relay *r)
-{
-	if (r->closing)
-		return;
-	r->closing = 1;
-	event_active(r->closeev, EV_TIMEOUT, 0);
-}
-
 /* The answer's fields; -1 if one does not fit (never sent cut). */
 static int
 answer_fill(struct lookup_answer *a, int status, const char *detail,
@@ -111,14 +102,7 @@ answer_compose(struct relay *r, uint64_t reqid, int status,
 		    (status == LOOKUP_OK || status == LOOKUP_HELD);
 	msg_writer_init(&w);
 	lookup_answer_write(&w, &a);
-	if (chan_compose_msg(r->chan, IMSG_LOOKUP_RESULT, 0, -1, &w) == -1) {
-		log_warn("relay %u: cannot queue an answer", r->idx);
-		relay_close_later(r);
-	} else if (chan_queued(r->chan) > LDAPD_RELAY_QUEUE_MAX) {
-		log_warnx("relay %u leaves more than %d answers unread: "
-		    "channel closed", r->idx, LDAPD_RELAY_QUEUE_MAX);
-		relay_close_later(r);
-	}
+	relay_answer(r, IMSG_LOOKUP_RESULT, &w, "a lookup's answer");
 }
 
 /*

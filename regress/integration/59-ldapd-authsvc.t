@@ -4,9 +4,12 @@
 # per domain and address, until its TTL; a malformed record or query
 # (an address not in inet_ntop's form, a user with CR LF, a TTL of 0 or
 # over the maximum, a trailing byte) loses that relay its channel and
-# nothing else: the other relays are still answered.
+# nothing else: the other relays are still answered. A relay that asks
+# without end and never reads loses its channel at LDAPD_RELAY_QUEUE_MAX
+# answers waiting.
 
 import os
+import re
 import sys
 import time
 
@@ -42,6 +45,40 @@ def answer(ld, relay):
 def ask(ld, relay, reqid, domain, addr):
     relay.send(H.IMSG["IMSG_AUTHSVC_QUERY"], query(reqid, domain, addr))
     return answer(ld, relay)
+
+
+def queue_max():
+    """LDAPD_RELAY_QUEUE_MAX, from mmp-ldapd/ldapd.h."""
+    with open(os.path.join(T.ROOT, "mmp-ldapd", "ldapd.h")) as f:
+        return int(re.search(r"^#define\s+LDAPD_RELAY_QUEUE_MAX\s+(\d+)",
+                             f.read(), re.M).group(1))
+
+
+def test_flood(tap, ld, other):
+    """A relay that asks without end and never reads its answers loses
+    its channel once LDAPD_RELAY_QUEUE_MAX of them wait: they would grow
+    mmp-ldapd without bound."""
+    most = queue_max()
+    flood = ld.relay(20)
+    ld.channels.remove(flood.chan)	# the harness must not read it either
+    q = H.IMSG["IMSG_AUTHSVC_QUERY"]
+    data = b"".join(H.HDR.pack(q, H.HDR.size + len(p), 0, 0) + p
+                    for p in (query(i, "", "192.0.2.99").b
+                              for i in range(2 * most)))
+    off = len(ld.log)
+    try:
+        flood.chan.send_bytes(data)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    tap.ok(ld.wait_log(r"relay 20 leaves more than %d answers unread: "
+                       r"channel closed" % most, off),
+           "%d queries never read: mmp-ldapd closes that relay's channel "
+           "at %d answers waiting" % (2 * most, most), ld.log_text(off))
+    ld.channels.append(flood.chan)
+    tap.ok(flood.closed(), "its channel ends")
+    tap.ok(ld.alive(), "mmp-ldapd goes on")
+    tap.is_(ask(ld, other, 15, "x", "2001:db8::7"), (15, "quinn@x"),
+            "another relay is answered")
 
 
 def main(tap):
@@ -107,6 +144,7 @@ def main(tap):
     tap.is_(ask(ld, r1, 12, "", "192.0.2.7"), (12, "rob"),
             "the other relays are still answered, the table intact")
 
+    test_flood(tap, ld, r1)
     time.sleep(TTL + 1.2)
     tap.is_(ask(ld, r1, 13, "", "192.0.2.7"), (13, ""),
             "after its TTL (%d s): nobody" % TTL)
