@@ -53,13 +53,34 @@ ldapd_check_restart_keys(const struct mmp_conf *old,
 }
 
 /*
+ * Where the waiting lookups of old's virtual domain vd go when its
+ * connection retires: the connection of its own that the same-named
+ * domain has in conf (nv), else the service's, as a new login of that
+ * domain would. Not by index: a reload may number the domains anew, and
+ * the domain now at vd may be another tenant's directory.
+ */
+static struct ldap_conn *
+ldapd_vdconn_heir(struct ldapd *env, const struct mmp_conf *old,
+    const struct mmp_conf *conf, struct ldap_conn **nv, int svc, size_t vd)
+{
+	int	k;
+
+	k = conf_vdomain_by_name(conf, svc, old->vd[svc][vd].name);
+	if (k >= 0 && nv[k] != NULL)
+		return nv[k];
+	return env->conn[svc];
+}
+
+/*
  * The connections of svc's virtual domains that set their own directory
  * settings: an old one with the same settings stays (whatever its index
  * was), the others retire, their waiting lookups going to the domain's
- * new connection or the service's.
+ * new connection or the service's (ldapd_vdconn_heir). env->conn is
+ * conf's already; old is the configuration env->vdconn is indexed by.
  */
 static void
-ldapd_conf_vdconns(struct ldapd *env, const struct mmp_conf *conf, int svc)
+ldapd_conf_vdconns(struct ldapd *env, const struct mmp_conf *old,
+    const struct mmp_conf *conf, int svc)
 {
 	struct ldap_conn	**nv = NULL, **ov = env->vdconn[svc], *nc;
 	size_t			  n = conf->nvd[svc], on = env->nvdconn[svc];
@@ -88,8 +109,8 @@ ldapd_conf_vdconns(struct ldapd *env, const struct mmp_conf *conf, int svc)
 	}
 	for (j = 0; j < on; j++)
 		if (ov[j] != NULL)
-			conn_retire(ov[j], j < n && nv[j] != NULL ? nv[j] :
-			    env->conn[svc]);
+			conn_retire(ov[j], ldapd_vdconn_heir(env, old, conf,
+			    nv, svc, j));
 	free(ov);
 	env->vdconn[svc] = nv;
 	env->nvdconn[svc] = n;
@@ -184,7 +205,7 @@ ldapd_conf_conns(struct ldapd *env, const struct mmp_conf *old,
 			conn_start(nc);
 	}
 	for (svc = SVC_IMAP; svc < CONF_NSECT; svc++)
-		ldapd_conf_vdconns(env, conf, svc);
+		ldapd_conf_vdconns(env, old, conf, svc);
 }
 
 /* Each cache's counters, at each reload and at the end. */
