@@ -426,8 +426,12 @@ domain_found(struct lookup *lk)
 		    name, attr_replay, err);
 		return;
 	}
+	/*
+	 * The domain tree answered after a reload at times: lk's virtual
+	 * domain by name (lookup_vd), its old index may be another's now.
+	 */
 	fmt = d->filter != NULL ? d->filter : conf_vstr(lk->env->conf,
-	    lk->svc, lk->vd, CK_DOMAINSEARCHFORMAT);
+	    lk->svc, lookup_vd(lk), CK_DOMAINSEARCHFORMAT);
 	domain_log_found(lk, fmt);
 	domain_cache_store(lk);
 	free(lk->base);

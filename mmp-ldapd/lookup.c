@@ -630,7 +630,7 @@ lookup_found(struct ldap_conn *c, struct lookup *lk)
 void
 lookup_search(struct lookup *lk)
 {
-	struct ldap_conn	*c = conn_for(lk->env, lk->svc, lk->vd);
+	struct ldap_conn	*c = conn_for(lk->env, lk->svc, lookup_vd(lk));
 	struct dir_caches	*dc = lookup_caches(lk);
 	const char		*base;
 	size_t			 len;
@@ -882,12 +882,17 @@ lookup_replay_attrs(struct lookup *lk)
 	return 0;
 }
 
-/* The one place a user's search starts. */
+/*
+ * The one place a user's search starts: at the lookup's start, or after
+ * its hosted domain's search (domain.c), which a reload may have followed:
+ * its virtual domain's connection by name (lookup_vd), not by the index it
+ * had, which may be another domain's directory now.
+ */
 void
 lookup_user_search(struct lookup *lk, const char *fmt, const char *client,
     const char *local)
 {
-	struct ldap_conn	*c = conn_for(lk->env, lk->svc, lk->vd);
+	struct ldap_conn	*c = conn_for(lk->env, lk->svc, lookup_vd(lk));
 
 	if (c == NULL) {
 		lookup_finish(lk, LOOKUP_TEMPFAIL, NULL, "%s has no LdapUrl",
