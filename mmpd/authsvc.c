@@ -145,11 +145,17 @@ authsvc_xquery(struct session *s, const char *line, size_t n)
 	return 1;
 }
 
-/* Back to reading commands, the answer said. */
+/*
+ * The answer, then back to reading commands. S_PREAUTH before the
+ * answer: an answer that does not fit closes s (session_send).
+ */
 static void
-authsvc_done(struct session *s)
+authsvc_reply(struct session *s, const char *line)
 {
 	s->state = S_PREAUTH;
+	session_send(s, "%s\r\n", line);
+	if (s->state != S_PREAUTH)
+		return;
 	session_read_pause(s, 0);
 	s->proto->input(s);
 }
@@ -161,6 +167,7 @@ authsvc_answer(struct imsg *imsg)
 	struct authsvc_answer	 a;
 	struct session		*s;
 	char			 safe[MMP_USER_BYTES * 4 + 1];
+	char			 line[sizeof(a.user) + 8];
 
 	if (authsvc_answer_read(imsg, &a) == -1)
 		return -1;
@@ -171,10 +178,10 @@ authsvc_answer(struct imsg *imsg)
 	    a.user[0] != '\0' ? safe : "none");
 	/* A name with a control character never got into the table. */
 	if (a.user[0] != '\0')
-		session_send(s, "+OK %s\r\n", a.user);
+		(void)snprintf(line, sizeof(line), "+OK %s", a.user);
 	else
-		session_send(s, "-ERR none\r\n");
-	authsvc_done(s);
+		(void)strlcpy(line, "-ERR none", sizeof(line));
+	authsvc_reply(s, line);
 	return 0;
 }
 
@@ -185,9 +192,7 @@ authsvc_fail_all(void)
 	struct session	*s, *next;
 
 	RB_FOREACH_SAFE(s, session_tree, &env->sessions, next)
-		if (s->state == S_AUTHQUERY) {
-			session_send(s, "-ERR [SYS/TEMP] AuthService not "
-			    "available\r\n");
-			authsvc_done(s);
-		}
+		if (s->state == S_AUTHQUERY)
+			authsvc_reply(s, "-ERR [SYS/TEMP] AuthService not "
+			    "available");
 }

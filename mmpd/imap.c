@@ -170,8 +170,7 @@ imap_cram_begin(struct session *s, struct imap_cmd *c)
 	}
 	(void)strlcpy(s->tag, c->tag, sizeof(s->tag));
 	s->saslmech = MECH_CRAM_MD5;
-	if (session_cram_challenge(s) == 0)
-		s->state = S_AUTH_CONT;
+	session_cram_challenge(s);
 }
 
 static void
@@ -251,8 +250,8 @@ imap_cmd_starttls(struct session *s, struct imap_cmd *c)
 		    c->tag);
 		return;
 	}
-	session_send(s, "%s OK Begin TLS negotiation now\r\n", c->tag);
 	s->state = S_STARTTLS;
+	session_send(s, "%s OK Begin TLS negotiation now\r\n", c->tag);
 }
 
 static void

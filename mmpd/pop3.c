@@ -100,8 +100,7 @@ pop3_cram_begin(struct session *s, struct pop3_cmd *c)
 		return;
 	}
 	s->saslmech = MECH_CRAM_MD5;
-	if (session_cram_challenge(s) == 0)
-		s->state = S_AUTH_CONT;
+	session_cram_challenge(s);
 }
 
 /*
@@ -209,8 +208,8 @@ pop3_cmd_stls(struct session *s, struct pop3_cmd *c)
 		session_log(s, LOG_WARNING, "STLS: no mmp-tlsd available");
 		session_send(s, "-ERR [SYS/TEMP] TLS not available\r\n");
 	} else {
-		session_send(s, "+OK Begin TLS negotiation\r\n");
 		s->state = S_STARTTLS;
+		session_send(s, "+OK Begin TLS negotiation\r\n");
 	}
 }
 

@@ -100,7 +100,10 @@
  * Any state goes to S_CLOSING (last words, then close) or is closed at
  * once; S_TLS and S_STARTTLS close on TLS_FAILED, a lost mmp-tlsd or the
  * login timer; S_PROXY without a word (its peer is a load balancer) on a
- * bad header, an end of file or its timer.
+ * bad header, an end of file or its timer. S_CLOSING is never left, and
+ * any reply may lead to it (over MaxPreauthQueueBytes, or to a client
+ * that does not read): a handler sets the state a reply announces before
+ * it sends the reply, never after.
  */
 enum session_state {
 	S_PREAUTH,		/* reading pre-login commands */
@@ -269,6 +272,7 @@ struct session {
 	struct shm_key		 connkey;	/* its ConnLimits count */
 	uint8_t			 conncounted;	/* 1: counted in env->shm */
 	uint8_t			 inpreauth;	/* on env->preauth, counted */
+	uint8_t			 inclosing;	/* counted in env->nclosing */
 	TAILQ_ENTRY(session)	 preauth;	/* oldest first */
 	/*
 	 * Its virtual domain (vdmap) by local, -1 none, as found under
@@ -499,7 +503,7 @@ int	session_plain_ok(const struct session *);
 int	session_external_ok(const struct session *);
 int	session_crams_ok(const struct session *);
 int	session_admin_replay(const struct session *);
-int	session_cram_challenge(struct session *);
+void	session_cram_challenge(struct session *);
 int	session_starttls_offered(const struct session *);
 void	session_starttls(struct session *);
 void	session_tls_result(struct session *, const struct tls_result *);

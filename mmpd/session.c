@@ -272,7 +272,7 @@ session_close_by(struct session *s, enum session_closer who, const char *why)
 		    (long)(d.tv_usec / 1000));
 	limits_session_end(&s->connkey, &s->conncounted);
 	limits_preauth_end(s);
-	if (s->state == S_CLOSING)
+	if (s->inclosing)
 		env->nclosing--;
 	session_free(s);
 	env->nsessions--;
@@ -288,19 +288,23 @@ session_close(struct session *s, const char *why)
 /*
  * Send what is queued, then close (BYE, -ERR, LOGOUT). Never frees the
  * session itself: callers may still be inside its input loop. why is
- * kept for the last line, which says it once the reply is out.
+ * kept for the last line, which says it once the reply is out. Once
+ * only, and counted in nclosing by its own flag, not by its state:
+ * MaxSessionsPerWorker subtracts nclosing from nsessions, and a count
+ * left behind would loosen the cap and then, wrapped, refuse everyone.
  */
 void
 session_finish_by(struct session *s, enum session_closer who, const char *why)
 {
 	struct timeval	tv = { 5, 0 };
 
-	if (s->state == S_CLOSING)
+	if (s->inclosing)
 		return;
+	s->inclosing = 1;
+	env->nclosing++;
 	s->state = S_CLOSING;
 	s->closer = who;
 	(void)strlcpy(s->finish_why, why, sizeof(s->finish_why));
-	env->nclosing++;
 	limits_preauth_end(s);
 	event_del(s->rev);
 	tls_pending_clear(s);
@@ -627,9 +631,10 @@ session_admin_replay(const struct session *s)
 
 /*
  * A fresh CRAM-MD5 challenge in s->challenge, sent as "+ base64" (RFC
- * 4422 5, RFC 2195). -1: no memory; the session is closing.
+ * 4422 5, RFC 2195); s then waits for the response, unless it is closing
+ * (no memory, or the challenge did not fit: session_send).
  */
-int
+void
 session_cram_challenge(struct session *s)
 {
 	struct buf	b;
@@ -639,12 +644,12 @@ session_cram_challenge(struct session *s)
 	    base64_encode_buf(&b, s->challenge, strlen(s->challenge)) == -1) {
 		buf_free(&b);
 		session_finish(s, "out of memory for a challenge");
-		return -1;
+		return;
 	}
+	s->state = S_AUTH_CONT;
 	session_send(s, "+ %.*s\r\n", (int)buf_len(&b),
 	    (const char *)buf_data(&b));
 	buf_free(&b);
-	return 0;
 }
 
 /* STARTTLS / STLS is offered (and accepted) on this connection. */
