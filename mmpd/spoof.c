@@ -381,6 +381,8 @@ spoof_start(struct session *s, enum spoof_kind kind, const char *why)
 	s->spoofdel = 0;
 	/* A verified POP3 login: POP-before-SMTP counts it. */
 	authsvc_note(s);
+	/* Logged in: no pre-login count holds it, no cap sheds it. */
+	limits_preauth_end(s);
 	s->state = S_SPOOF;
 	s->proto = &spoof_proto;
 	session_send(s, "+OK Logged in.\r\n");

@@ -4,8 +4,9 @@
 # cap (all workers together) the oldest pre-login session of the worker
 # the new client reached is closed with "Server busy" to make room;
 # logged-in sessions are never closed for a cap, and a worker full of
-# them refuses the new client instead; a relay killed with SIGKILL leaves
-# no pre-login count behind.
+# them refuses the new client instead; a spoofed POP3 mailbox is logged
+# in too, and holds no pre-login count; a relay killed with SIGKILL
+# leaves no pre-login count behind.
 
 import os
 import re
@@ -194,10 +195,38 @@ def test_kill(tap, env):
     m.stop()
 
 
+def test_spoof_kept(tap, env):
+    """A spoofed POP3 mailbox (SpoofEmptyMailbox: sam's store is down) is
+    past its login: it holds no MaxPreauthSessions count, and the cap
+    sheds the pre-login session next to it, never the mailbox."""
+    m = env.mmpd(name="mmpd-past", aservice={"Workers": 1,
+                 "MaxPreauthSessions": 1}, imap=LIMITS,
+                 pop=dict(LIMITS, PreAuth="yes",
+                          SpoofEmptyMailbox="yes")).start()
+    off = m.log_size()
+    p = m.pop3(source="127.0.0.61")
+    tap.ok(p.login("sam", "sam-pw").startswith(b"+OK") and
+           m.wait_log(r"user \"sam\" gets a spoofed empty mailbox", off),
+           "sam logs in to a spoofed mailbox")
+    q = m.imap(source="127.0.0.62")
+    tap.ok(q.greeting.startswith(b"* OK") and
+           not re.search(r"shed before its login", m.log_since(off)),
+           "MaxPreauthSessions 1: a client is greeted beside it, nothing "
+           "shed")
+    r = m.imap(source="127.0.0.63")
+    tap.ok(r.greeting.startswith(b"* OK") and shed(q),
+           "the next one: the pre-login one is shed")
+    tap.is_(p.cmd("STAT"), b"+OK 0 0\r\n", "the spoofed mailbox is kept")
+    close_all([p, q, r])
+    m.stop()
+
+
 def main(tap):
     T.need_root()
     env = T.Env("caps", tap).setup()
     env.user("alice", "alice-pw", "store1")
+    # sam's store is down: his POP3 login gets a spoofed mailbox.
+    env.user("sam", "sam-pw", mailhost="down.mmp.test")
     env.start_backends()
     port = T.free_port()
     m = env.mmpd(aservice={"MaxPreauthSessions": PREAUTH_CAP,
@@ -211,6 +240,7 @@ def main(tap):
     m.stop()
     test_kill(tap, env)
     test_worker_shed(tap, env)
+    test_spoof_kept(tap, env)
     T.check_children(tap)
 
 
