@@ -127,9 +127,10 @@ limits_connlimits(struct session *s)
 }
 
 /*
- * The oldest session of this worker that is before its login and not in
+ * The oldest session of this worker that is before its login, not in
  * the middle of one (a lookup or a store's answer is due: it ends soon
- * by itself), or NULL.
+ * by itself) and not past it (S_BGHOLD: the store said yes, BadGuy only
+ * holds the answer), or NULL.
  */
 static struct session *
 limits_oldest_preauth(void)
@@ -137,7 +138,8 @@ limits_oldest_preauth(void)
 	struct session	*o;
 
 	TAILQ_FOREACH(o, &env->preauth, preauth)
-		if (o->state != S_LOOKUP && o->state != S_STORE)
+		if (o->state != S_LOOKUP && o->state != S_STORE &&
+		    o->state != S_BGHOLD)
 			return o;
 	return NULL;
 }

@@ -5,8 +5,9 @@
 # the new client reached is closed with "Server busy" to make room;
 # logged-in sessions are never closed for a cap, and a worker full of
 # them refuses the new client instead; a spoofed POP3 mailbox is logged
-# in too, and holds no pre-login count; a relay killed with SIGKILL
-# leaves no pre-login count behind.
+# in too, and holds no pre-login count, and a login the store accepted
+# that BadGuy holds is never shed; a relay killed with SIGKILL leaves no
+# pre-login count behind.
 
 import os
 import re
@@ -195,14 +196,10 @@ def test_kill(tap, env):
     m.stop()
 
 
-def test_spoof_kept(tap, env):
+def test_spoof_kept(tap, m):
     """A spoofed POP3 mailbox (SpoofEmptyMailbox: sam's store is down) is
     past its login: it holds no MaxPreauthSessions count, and the cap
     sheds the pre-login session next to it, never the mailbox."""
-    m = env.mmpd(name="mmpd-past", aservice={"Workers": 1,
-                 "MaxPreauthSessions": 1}, imap=LIMITS,
-                 pop=dict(LIMITS, PreAuth="yes",
-                          SpoofEmptyMailbox="yes")).start()
     off = m.log_size()
     p = m.pop3(source="127.0.0.61")
     tap.ok(p.login("sam", "sam-pw").startswith(b"+OK") and
@@ -218,6 +215,55 @@ def test_spoof_kept(tap, env):
            "the next one: the pre-login one is shed")
     tap.is_(p.cmd("STAT"), b"+OK 0 0\r\n", "the spoofed mailbox is kept")
     close_all([p, q, r])
+
+
+def imap_sessions(port, state):
+    return T.metrics(port).get(("mmpd_sessions", (("protocol", "imap"),
+                                                  ("state", state))))
+
+
+def test_held_kept(tap, m, env, port):
+    """A login the store accepted and BadGuy holds (BGPenalty 5 after a
+    failure from its address) is past its login too: while it is held,
+    MaxPreauthSessions 1 refuses a new client rather than shed it."""
+    store = env.stores["store1"]
+    logins = store.log().count("Login: user=<alice>")
+    off = m.log_size()
+    with m.imap(source="127.0.0.64") as c:
+        t, _ = c.login("alice", "wrong")
+    tap.ok(b"NO" in t and m.wait_log(r"badguy 127\.0\.0\.64 now has 5 "
+                                     r"badness", off), "a failure from "
+           "127.0.0.64: 5 s of badness", repr(t))
+    h = m.imap(source="127.0.0.64")
+    h.send(b"h LOGIN alice alice-pw\r\n")
+    # The store said yes; once the relay has its answer, the session is
+    # not in a login any more (it counts as pre-login): held.
+    T.poll(lambda: store.log().count("Login: user=<alice>"),
+           lambda n: n > logins)
+    tap.is_(T.poll(lambda: imap_sessions(port, "login"),
+                   lambda n: n == 0), 0.0, "the store accepted alice; "
+            "BadGuy holds the answer")
+    y = m.imap(source="127.0.0.65")
+    tap.ok(y.greeting.startswith(BUSY) and m.wait_log(
+        r"refused: MaxPreauthSessions 1 reached", off), "MaxPreauthSessions "
+        "1: a new client is refused", repr(y.greeting))
+    t, _ = h.read_until_tagged("h")
+    tap.ok(t.startswith(b"h OK"), "the held login is not shed: OK once "
+           "held", repr(t))
+    close_all([h, y])
+
+
+def test_past_login(tap, env):
+    """Sessions past their login that are still sessions, not relayed:
+    one worker, MaxPreauthSessions 1."""
+    port = T.free_port()
+    m = env.mmpd(name="mmpd-past", aservice={
+        "Workers": 1, "MaxPreauthSessions": 1,
+        "StatsListen": "127.0.0.1:%d" % port},
+        imap=dict(LIMITS, BGPenalty=5),
+        pop=dict(LIMITS, PreAuth="yes", SpoofEmptyMailbox="yes")).start()
+    test_spoof_kept(tap, m)
+    test_held_kept(tap, m, env, port)
     m.stop()
 
 
@@ -240,7 +286,7 @@ def main(tap):
     m.stop()
     test_kill(tap, env)
     test_worker_shed(tap, env)
-    test_spoof_kept(tap, env)
+    test_past_login(tap, env)
     T.check_children(tap)
 
 
