@@ -1,6 +1,7 @@
 /*
  * The children's end of the statistics channels (statschan.h): one
- * request, IMSG_STATS_QUERY, answered at once with IMSG_STATS_ANSWER.
+ * request, IMSG_STATS_QUERY, answered at once with IMSG_STATS_ANSWER,
+ * unless the asker leaves too many answers unread.
  */
 #include <stdint.h>
 
@@ -14,6 +15,19 @@ static void	statschan_lost(struct chan *, const char *);
 static const struct chan_peer statschan_peer = {
 	"stats", statschan_dispatch, statschan_lost, NULL
 };
+
+/*
+ * No statistics until the parent hands a new channel (when this child or
+ * the statistics process restarts), as after garbage. Also called from
+ * inside the channel's dispatch: chan frees it when the dispatch returns
+ * and reads nothing more from it.
+ */
+static void
+statschan_close(struct statschan *sc)
+{
+	chan_close(sc->ch);
+	sc->ch = NULL;
+}
 
 /* IMSG_STATS_QUERY: u64 reqid, nothing after it. */
 static int
@@ -31,6 +45,11 @@ statschan_query(struct statschan *sc, struct imsg *imsg)
 	if (chan_compose_msg(sc->ch, IMSG_STATS_ANSWER, 0, -1, &w) == -1) {
 		log_warnx("stats: cannot queue the answer");
 		return CHAN_BAD;
+	}
+	if (chan_queued(sc->ch) > STATSCHAN_QUEUE_MAX) {
+		log_warnx("stats leaves more than %d answers unread: channel "
+		    "closed", STATSCHAN_QUEUE_MAX);
+		statschan_close(sc);
 	}
 	return CHAN_OK;
 }
@@ -54,8 +73,7 @@ statschan_lost(struct chan *ch, const char *why)
 
 	if (why != NULL)
 		log_warnx("stats %s: channel closed", why);
-	chan_close(ch);
-	sc->ch = NULL;
+	statschan_close(sc);
 }
 
 int

@@ -13,6 +13,16 @@
 #include "chan.h"
 #include "imsg.h"
 
+/*
+ * Answers the statistics process may leave unread before its channel is
+ * closed. It asks a peer once per scrape and not again before the answer
+ * came (mmpd/stats.c, asked): one is the protocol. More are queued only
+ * by one that asks on without reading, the process that parses HTTP from
+ * the network and so the likeliest to be taken over; unbounded, each
+ * child would queue answers until out of memory.
+ */
+#define STATSCHAN_QUEUE_MAX	8
+
 /* Writes the sender's answer: reqid, then its counters (statsmsg.h). */
 typedef void	(*statschan_write_fn)(struct msg_writer *, uint64_t reqid,
 		    void *arg);
@@ -26,7 +36,8 @@ struct statschan {
 /*
  * IMSG_STATS_CHANNEL: fd, no payload. The new channel replaces sc's old
  * one; garbage on it or its end leaves sc without one until the parent
- * hands another. CHAN_OK, or CHAN_BAD for a payload.
+ * hands another, as does a peer that leaves more than STATSCHAN_QUEUE_MAX
+ * answers unread. CHAN_OK, or CHAN_BAD for a payload.
  */
 int	statschan_take(struct statschan *, struct event_base *,
 	    struct imsg *);
