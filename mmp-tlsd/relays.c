@@ -2,7 +2,8 @@
  * mmp-tlsd's relay workers: the channel the parent hands over for each
  * (IMSG_RELAY_CHANNEL), the sessions each starts on it (conn.c) and the
  * results sent back. Named relays.c, not relay.c: in mmpd/ relay.c is the
- * relay worker itself, and here a relay is a peer.
+ * relay worker itself, and here a relay is a peer. A relay that leaves
+ * too many results unread loses its channel.
  */
 #include <sys/types.h>
 
@@ -14,20 +15,55 @@
 static int	relays_dispatch(struct chan *, struct imsg *);
 static void	relays_lost(struct chan *, const char *);
 static int	relays_fdlost(struct chan *, struct imsg *);
+static void	relays_close(struct tlsd_relay *);
 
 /* Each relay's channel: sessions to start. */
 static const struct chan_peer relays_peer = {
 	"relay", relays_dispatch, relays_lost, NULL
 };
 
+static void
+relays_close_cb(int fd, short events, void *arg)
+{
+	(void)fd;
+	(void)events;
+	relays_close(arg);
+}
+
+/*
+ * The relay's channel closes from the event loop, not here: the session
+ * whose result crossed the bound is still in use by the caller (conn_fail
+ * frees it next, conn_succeed pumps it), maybe inside the dispatch of
+ * that very channel (conn_plain), and relays_close frees the relay and
+ * every session in it.
+ */
+static void
+relays_close_later(struct tlsd_relay *r)
+{
+	if (r->closing)
+		return;
+	r->closing = 1;
+	event_active(r->closeev, EV_TIMEOUT, 0);
+}
+
+/* Nothing more goes to a relay whose channel is closing. */
 int
 relays_send_result(struct tlsd_relay *r, const struct tls_result *res)
 {
 	struct msg_writer	w;
 
+	if (r->closing)
+		return -1;
 	msg_writer_init(&w);
 	tls_result_write(&w, res);
-	return chan_compose_msg(r->chan, IMSG_TLS_RESULT, 0, -1, &w);
+	if (chan_compose_msg(r->chan, IMSG_TLS_RESULT, 0, -1, &w) == -1)
+		return -1;
+	if (chan_queued(r->chan) > TLSD_RELAY_QUEUE_MAX) {
+		log_warnx("relay %u leaves more than %d TLS results unread: "
+		    "channel closed", r->idx, TLSD_RELAY_QUEUE_MAX);
+		relays_close_later(r);
+	}
+	return 0;
 }
 
 /* Its sessions end with it: their results have nowhere to go. */
@@ -41,17 +77,20 @@ relays_close(struct tlsd_relay *r)
 	while ((c = RB_MIN(conn_tree, &r->conns)) != NULL)
 		conn_free(c);
 	chan_close(r->chan);
+	event_free(r->closeev);
 	TAILQ_REMOVE(&env->relays, r, entry);
 	env->nrelays--;
 	free(r);
 }
 
-/* A relay: sessions to start. */
+/* A relay: sessions to start. One whose channel is closing: none. */
 static int
 relays_dispatch(struct chan *ch, struct imsg *imsg)
 {
 	struct tlsd_relay	*r = chan_arg(ch);
 
+	if (r->closing)
+		return CHAN_OK;
 	switch (imsg->hdr.type) {
 	case IMSG_TLS_START:
 		return conn_start(r, imsg);
@@ -119,9 +158,12 @@ relays_add(struct imsg *imsg)
 		fatal("calloc");
 	r->idx = idx;
 	RB_INIT(&r->conns);
-	if ((r->chan = chan_open(env->evb, imsg->fd, &relays_peer,
-	    r)) == NULL) {
+	if ((r->closeev = event_new(env->evb, -1, 0, relays_close_cb,
+	    r)) == NULL || (r->chan = chan_open(env->evb, imsg->fd,
+	    &relays_peer, r)) == NULL) {
 		log_warn("relay %u: channel", idx);
+		if (r->closeev != NULL)
+			event_free(r->closeev);
 		free(r);
 		return CHAN_OK;
 	}
@@ -140,8 +182,8 @@ relays_drain(void)
 	struct tlsd_relay	*r, *next;
 
 	TAILQ_FOREACH_SAFE(r, &env->relays, entry, next)
-		if (chan_compose(r->chan, IMSG_TLSD_DRAINING, 0, -1, NULL,
-		    0) == -1) {
+		if (!r->closing && chan_compose(r->chan,
+		    IMSG_TLSD_DRAINING, 0, -1, NULL, 0) == -1) {
 			log_warnx("relay %u: cannot queue TLSD_DRAINING; "
 			    "channel closed", r->idx);
 			relays_close(r);
@@ -160,14 +202,19 @@ relays_busy(void)
 	return 0;
 }
 
-/* Before the last exit: what we owe the relays (results) goes out. */
+/*
+ * Before the last exit: what we owe the relays (results) goes out, but
+ * not to one whose channel is closing: it does not read, and the flush
+ * blocks until everything is written.
+ */
 void
 relays_flush_all(void)
 {
 	struct tlsd_relay	*r;
 
 	TAILQ_FOREACH(r, &env->relays, entry)
-		(void)chan_flush(r->chan);
+		if (!r->closing)
+			(void)chan_flush(r->chan);
 }
 
 /* At exit: every relay's channel, and the sessions in it. */

@@ -33,6 +33,18 @@
 #define TLS_BUF_BYTES			(16384 + 512)
 #define TLSD_RELAYS_MAX			1024	/* relay channels */
 #define TLSD_SESSIONS_MAX		100000	/* sessions in the process */
+/*
+ * TLS_RESULTs a relay may leave unread before its channel is closed. A
+ * result ends a handshake; a healthy relay has one due per handoff in
+ * flight, at most one per session it holds (MaxSessionsPerWorker, 50,000
+ * by default), and this process holds TLSD_SESSIONS_MAX handshakes and
+ * sessions. The bound is that many: every handshake here ending in one
+ * round (a burst timing out together) while the relay reads nothing. A
+ * relay that never reads (START/PLAIN pairs that fail at once, for a
+ * service with no certificate) stops there, at some 11 MB (a failure's
+ * result is 110 bytes queued), not at out of memory.
+ */
+#define TLSD_RELAY_QUEUE_MAX		100000
 
 /* One file of IMSG_CONF_TLSFILE, its bytes in memory. */
 struct tls_file {
@@ -137,6 +149,8 @@ struct tlsd_relay {
 	TAILQ_ENTRY(tlsd_relay)	 entry;
 	struct chan		*chan;
 	uint32_t		 idx;
+	int			 closing;	/* closeev is due: read no more */
+	struct event		*closeev;	/* closes it from the loop */
 	struct conn		*pending;	/* START without PLAIN yet */
 	struct conn_tree	 conns;
 };

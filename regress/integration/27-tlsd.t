@@ -3,17 +3,21 @@
 # Python's ssl as client and as store, bytes both ways, SNI, session
 # tickets across two mmp-tlsd processes, client certificates verified and
 # refused, encrypted keys, bad files at start and at a reload, relays that
-# break the protocol, the sandbox the process runs in, and DRAIN (retired:
-# no new session, the open ones end, then exit 0).
+# break the protocol, the sandbox the process runs in, DRAIN (retired:
+# no new session, the open ones end, then exit 0), and a relay that
+# leaves its results unread (its channel is closed, the others serve on).
 
+import array
 import os
 import pwd
 import re
 import socket
 import ssl
+import struct
 import subprocess
 import sys
 import threading
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mmptest as T  # noqa: E402
@@ -341,6 +345,96 @@ def test_drain(tap, env, pki, lst):
            "at once", td.how())
 
 
+def unread_bound():
+    """TLSD_RELAY_QUEUE_MAX of mmp-tlsd/tlsd.h; 100,000 if it has none
+    (a build from before the bound: the flood is sized all the same)."""
+    with open(os.path.join(T.ROOT, "mmp-tlsd", "tlsd.h")) as f:
+        m = re.search(r"^#define\s+TLSD_RELAY_QUEUE_MAX\s+(\d+)", f.read(),
+                      re.M)
+    return int(m.group(1)) if m else 100000
+
+
+def flood_pairs(relay, n, sect):
+    """n START/PLAIN pairs for sect, as fast as mmp-tlsd takes them, each
+    message with its descriptor in its own sendmsg as a relay sends them.
+    The kernel gives mmp-tlsd a new descriptor per message, closed when
+    the pair fails: two of ours serve every pair, far from RLIMIT_NOFILE.
+    (pairs sent, the error that stopped the flood or None)."""
+    net, plain = socket.socketpair()
+    net.setblocking(False)	# mmp-tlsd's F_SETFL saved
+    plain.setblocking(False)
+    anc_net = [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
+                array.array("i", [net.fileno()]))]
+    anc_plain = [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
+                  array.array("i", [plain.fileno()]))]
+    tail = H.Writer().u8(TH.ROLE["TLS_ROLE_SERVER"]).u8(sect).str(
+        "192.0.2.1:993").str("192.0.2.2:993").str("").b
+    start_t, plain_t = H.IMSG["IMSG_TLS_START"], H.IMSG["IMSG_TLS_PLAIN"]
+    hasfd = H.DEF["IMSG_HASFD"]
+    sock = relay.chan.sock
+    sock.settimeout(H.WAIT_SEC)
+    sent, err = 0, None
+    try:
+        for i in range(1, n + 1):
+            body = struct.pack("<QQ", i, 0x1000000000000 + i) + tail
+            sock.sendmsg([H.HDR.pack(start_t, H.HDR.size + len(body), hasfd,
+                                     0) + body], anc_net)
+            sock.sendmsg([H.HDR.pack(plain_t, H.HDR.size + 8, hasfd, 0) +
+                          struct.pack("<Q", i)], anc_plain)
+            sent = i
+    except (BrokenPipeError, ConnectionResetError, socket.timeout) as e:
+        err = e
+    finally:
+        sock.setblocking(False)
+        net.close()
+        plain.close()
+    return sent, err
+
+
+def test_unread(tap, env, pki, lst):
+    """A relay that hands sessions over and never reads the results: each
+    pair fails at once (POP has no SSLCertFile here), its result queued.
+    Over TLSD_RELAY_QUEUE_MAX mmp-tlsd closes that channel and says why;
+    it lives on and another relay's handshakes go on. The flood is the
+    bound and a quarter: the results our socket holds (a few hundred)
+    are not queued in mmp-tlsd."""
+    conf = TH.tls_conf()
+    # No line per failed pair (POP's LogLevel, and no -v to override it):
+    # the parent's end is not read during the flood, and a full log queue
+    # would drop the line this test looks for.
+    conf["PopProxyAService.cfg"]["LogLevel"] = 4
+    td = TH.Tlsd(env, 8, tap)
+    td.argv = [a for a in td.argv if a != "-v"]
+    td.start(conf, files(pki))
+    relay = td.relay(0)
+    bad = td.relay(1)
+    td.channels.remove(bad.chan)	# pump() must not read it
+    bound = unread_bound()
+    since = len(td.log)
+    n = bound + bound // 4
+    t0 = time.monotonic()
+    sent, err = flood_pairs(bad, n, TH.POP)
+    tap.diag("flood: %d of %d pairs sent in %.1f s, then %r" % (
+        sent, n, time.monotonic() - t0, err))
+    td.channels.append(bad.chan)
+    tap.ok(bad.closed(), "a relay that never reads its results: its "
+           "channel is closed", "%d pairs sent" % sent)
+    res = [m for m in bad.chan.msgs if m.type == H.IMSG["IMSG_TLS_RESULT"]]
+    tap.ok(len(res) == len(bad.chan.msgs) and len(res) < sent,
+           "it read TLS_RESULTs up to EOF, fewer than the pairs it sent",
+           "%d messages, %d results, %d pairs" % (len(bad.chan.msgs),
+                                                  len(res), sent))
+    tap.ok(td.wait_log(r"relay 1 leaves more than %d TLS results unread: "
+                       r"channel closed" % bound, since),
+           "and the log says why", td.log_text(since)[-2000:])
+    tap.ok(td.alive(), "mmp-tlsd lives on", td.how())
+    r, s, plain = session(relay, lst, client_ctx(pki))
+    if good(tap, r, s, "another relay, after the flood"):
+        s.close()
+    plain.close()
+    td.stop()
+
+
 def test_proc(tap, td):
     st = T.proc_status(td.pid)
     if T.LEAKCHECK:
@@ -405,6 +499,7 @@ def main(tap):
     test_protocol(tap, td, relay, lst)
     test_bad_first(tap, env, pki)
     test_drain(tap, env, pki, lst)
+    test_unread(tap, env, pki, lst)
 
     text = td.log_text() + td2.log_text()
     tap.ok(not re.search(r"fatal|dropped", text, re.I),
