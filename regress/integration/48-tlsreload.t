@@ -159,6 +159,25 @@ def reload_workers(m, key, n, want):
     return m.wait_log(want, off, timeout=15), off
 
 
+def side_by_side(tap, m, old, sess, off, name, closed):
+    """The rest of a drain beside a new child of the same index: every
+    session works on, new logins succeed, no log line since off matches
+    closed (a channel closed or replaced), and once the sessions are
+    closed the old child (pid old) exits."""
+    bad = [d for ok, d in map(works, [c for c in sess if c]) if not ok]
+    tap.ok(not bad, "every IMAPS session works on: NOOP, FETCH",
+           "; ".join(bad) + m.log_since(off)[-2000:])
+    fresh = [logged_in(m) for _ in range(4)]
+    tap.ok(all(fresh), "new IMAPS logins succeed", m.log_since(off)[-2000:])
+    tap.ok(not re.search(closed, m.log_since(off)), "no channel was closed "
+           "or replaced", m.log_since(off))
+    for c in fresh + sess:
+        if c:
+            c.logout()
+    tap.ok(old is not None and T.wait_pid_gone(old, 10),
+           "its sessions closed, the draining %s exits" % name)
+
+
 def test_relay_back(tap, env, m):
     """Workers 2 -> 1 -> 2 while relay 1 drains IMAPS sessions: the new
     relay 1 gets channels of its own, the draining one keeps its own and
@@ -187,18 +206,8 @@ def test_relay_back(tap, env, m):
     bad = [d for ok, d in map(works, on1) if not ok]
     tap.ok(on1 and not bad, "the draining relay's IMAPS sessions work on: "
            "NOOP, FETCH", "; ".join(bad) + m.log_since(o1)[-2000:])
-    bad = [d for ok, d in map(works, [c for c in sess if c]) if not ok]
-    tap.ok(not bad, "and every other one", "; ".join(bad))
-    fresh = [logged_in(m) for _ in range(4)]
-    tap.ok(all(fresh), "new IMAPS logins succeed", m.log_since(o1)[-2000:])
-    tap.ok(not re.search(r"replaces the old|sessions end|channel closed",
-                         m.log_since(o1)), "no channel was replaced",
-           m.log_since(o1))
-    for c in fresh + sess:
-        if c:
-            c.logout()
-    tap.ok(old is not None and T.wait_pid_gone(old, 10),
-           "its sessions closed, the draining relay 1 exits")
+    side_by_side(tap, m, old, sess, o1, "relay 1",
+                 r"replaces the old|sessions end|channel closed")
 
 
 def test_tlsd_back(tap, env, m):
@@ -220,19 +229,8 @@ def test_tlsd_back(tap, env, m):
     time.sleep(0.5)
     tap.ok(old is not None and T.pid_alive(old), "the draining mmp-tlsd 1 "
            "lives on (pid %s)" % old, m.log_since(o1))
-    bad = [d for ok, d in map(works, [c for c in sess if c]) if not ok]
-    tap.ok(not bad, "every IMAPS session works on: NOOP, FETCH",
-           "; ".join(bad) + m.log_since(o1)[-2000:])
-    fresh = [logged_in(m) for _ in range(4)]
-    tap.ok(all(fresh), "new IMAPS logins succeed", m.log_since(o1)[-2000:])
-    tap.ok(not re.search(r"sessions end|closed its channel",
-                         m.log_since(o1)), "no channel was closed",
-           m.log_since(o1))
-    for c in fresh + sess:
-        if c:
-            c.logout()
-    tap.ok(old is not None and T.wait_pid_gone(old, 10),
-           "its sessions closed, the draining mmp-tlsd 1 exits")
+    side_by_side(tap, m, old, sess, o1, "mmp-tlsd 1",
+                 r"sessions end|closed its channel")
     tap.ok(re.search(r"mmp-tlsd 1 drained: no TLS session left, exiting",
                      m.log_since(o1)), "drained", m.log_since(o1))
 
