@@ -417,14 +417,15 @@ void	ldapd_log_caches(struct ldapd *);
 void	ldapd_log_timeouts(struct ldapd *);
 void	ldapd_vdcaches_free(struct ldapd *, int);
 
+/* answer.c: an answer queued to r, within LDAPD_RELAY_QUEUE_MAX unread. */
+void	relay_answer(struct relay *, uint32_t, struct msg_writer *,
+	    const char *);
+
 /* relays.c */
 /* IMSG_RELAY_CHANNEL: CHAN_OK or CHAN_BAD. */
 int	ldapd_relay_add(struct ldapd *, struct imsg *);
 /* Its lookups cancelled, its channel closed. */
 void	ldapd_relay_close(struct relay *);
-/* An answer queued to r, within LDAPD_RELAY_QUEUE_MAX unread. */
-void	relay_answer(struct relay *, uint32_t, struct msg_writer *,
-	    const char *);
 
 /* ldaptls.c */
 void	ldaptls_load(struct ldapd *, const struct mmp_conf *, int);
