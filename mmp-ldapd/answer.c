@@ -30,7 +30,7 @@ relay_close_later(struct relay *r)
  * relay whose channel is closing.
  */
 void
-relay_answer(struct relay *r, uint32_t type, struct msg_writer *w,
+ldapd_relay_answer(struct relay *r, uint32_t type, struct msg_writer *w,
     const char *what)
 {
 	if (r->closing)

@@ -101,6 +101,6 @@ authsvc_query(struct relay *r, struct imsg *imsg)
 	msg_writer_init(&w);
 	if (authsvc_answer_write(&w, &a) == -1)
 		w.err = 1;
-	relay_answer(r, IMSG_AUTHSVC_ANSWER, &w, "an AuthService answer");
+	ldapd_relay_answer(r, IMSG_AUTHSVC_ANSWER, &w, "an AuthService answer");
 	return 0;
 }

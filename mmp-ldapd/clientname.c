@@ -50,7 +50,7 @@ clientname_answer(struct relay *r, uint64_t reqid, uint64_t sid, int status,
 	msg_writer_init(&w);
 	if (name_answer_write(&w, &a) == -1)
 		w.err = 1;
-	relay_answer(r, IMSG_CLIENT_NAME_RESULT, &w, "a client name");
+	ldapd_relay_answer(r, IMSG_CLIENT_NAME_RESULT, &w, "a client name");
 }
 
 static void

@@ -177,8 +177,12 @@ void
 conn_silent(struct ldap_conn *c)
 {
 	long long	ms;
+	size_t		i, usable = 0;
 
-	if (c->state != CS_UP || c->nurls < 2 ||
+	/* Another URL mmp-ldapd can use: not an ldapi:// one, say. */
+	for (i = 0; i < c->nurls; i++)
+		usable += c->urls[i].why[0] == '\0';
+	if (c->state != CS_UP || usable < 2 ||
 	    (ms = mono_ms_since(&c->last_rx)) < c->timeout_sec * 1000LL)
 		return;
 	conn_requeue_inflight(c);

@@ -427,8 +427,9 @@ domain_found(struct lookup *lk)
 		return;
 	}
 	/*
-	 * The domain tree answered after a reload at times: lk's virtual
-	 * domain by name (lookup_vd), its old index may be another's now.
+	 * A reload may have come between the domain search and now: lk's
+	 * virtual domain by name (lookup_vd); its old index may be another
+	 * domain's.
 	 */
 	fmt = d->filter != NULL ? d->filter : conf_vstr(lk->env->conf,
 	    lk->svc, lookup_vd(lk), CK_DOMAINSEARCHFORMAT);

@@ -418,7 +418,7 @@ void	ldapd_log_timeouts(struct ldapd *);
 void	ldapd_vdcaches_free(struct ldapd *, int);
 
 /* answer.c: an answer queued to r, within LDAPD_RELAY_QUEUE_MAX unread. */
-void	relay_answer(struct relay *, uint32_t, struct msg_writer *,
+void	ldapd_relay_answer(struct relay *, uint32_t, struct msg_writer *,
 	    const char *);
 
 /* relays.c */
@@ -475,6 +475,7 @@ void	conn_free(struct ldap_conn *);
 /* Queue or send lk's search; a retiring connection ends when it is idle. */
 void	conn_submit(struct ldap_conn *, struct lookup *);
 void	conn_maybe_retire(struct ldap_conn *);
+/* After a search's timeout: leave a server that sent nothing as long. */
 void	conn_silent(struct ldap_conn *);
 /* Messages from the directory over LDAPD_PDU_MAX_BYTES are refused. */
 void	conn_limit_incoming(LDAP *);

@@ -102,7 +102,7 @@ answer_compose(struct relay *r, uint64_t reqid, int status,
 		    (status == LOOKUP_OK || status == LOOKUP_HELD);
 	msg_writer_init(&w);
 	lookup_answer_write(&w, &a);
-	relay_answer(r, IMSG_LOOKUP_RESULT, &w, "a lookup's answer");
+	ldapd_relay_answer(r, IMSG_LOOKUP_RESULT, &w, "a lookup's answer");
 }
 
 /*

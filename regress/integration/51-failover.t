@@ -169,6 +169,20 @@ def test_unusable(tap, env):
                       r"ldap:// and ldaps:// URLs are supported"),
            "the log says why the ldapi:// URL is skipped")
     tap.is_(m.child_pid("mmp-ldapd"), ldapd, "the same mmp-ldapd serves")
+    # Its one usable server hangs: nothing to leave it for.
+    T.stop(env.replica.proc.pid)
+    try:
+        t, _, dt = login(m, 3)
+        tap.ok(t.startswith(b"t") and b" NO" in t and dt < 5 + 1,
+               "the one usable server stopped: refused at LdapTimeout",
+               "%r %.2f s" % (t, dt))
+    finally:
+        os.kill(env.replica.proc.pid, signal.SIGCONT)
+    t, _, _ = login(m, 3)
+    tap.ok(b" OK" in t, "the server goes on: the next login works at once",
+           repr(t) + m.log()[-1500:])
+    tap.ok(not re.search(r"no answer for", m.log()), "an ldapi:// URL is "
+           "no server to leave the usable one for", m.log()[-1500:])
     m.stop()
     m = env.mmpd("ldapionly", imap={"LdapUrl": "ldapi:///%s" %
                                     T.SUFFIX}).start()
