@@ -364,8 +364,9 @@ chan_arg(const struct chan *ch)
 }
 
 void
-chan_set_arg(struct chan *ch, void *arg)
+chan_rebind(struct chan *ch, const struct chan_peer *peer, void *arg)
 {
+	ch->peer = peer;
 	ch->arg = arg;
 }
 

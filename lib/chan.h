@@ -110,8 +110,12 @@ void		 chan_read_rest(struct chan *);
 int		 chan_flush(struct chan *);
 size_t		 chan_queued(const struct chan *);
 void		*chan_arg(const struct chan *);
-/* The peer's functions get arg from now on (an owner that moved). */
-void		 chan_set_arg(struct chan *, void *arg);
+/*
+ * From now on the channel's messages and end go to peer's functions,
+ * with arg: its owner handed it to another part of the process.
+ */
+void		 chan_rebind(struct chan *, const struct chan_peer *,
+		    void *arg);
 
 /*
  * A child's first configuration, before its event loop and sandbox:

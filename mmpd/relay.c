@@ -428,7 +428,7 @@ relay_ldapd_channel(struct imsg *imsg)
 	return CHAN_OK;
 }
 
-/* IMSG_TLSD_CHANNEL: fd, u32 index. A new one replaces the old. */
+/* IMSG_TLSD_CHANNEL: fd, u32 index. The old one is parked (tls.c). */
 static int
 relay_tlsd_channel(struct imsg *imsg)
 {
@@ -475,8 +475,9 @@ relay_dispatch_parent(struct chan *ch, struct imsg *imsg)
 
 /*
  * A channel to mmp-ldapd or an mmp-tlsd that never reached us: we are out
- * of descriptors (a flood of clients). The old one, if any, goes as a new
- * one's arrival would replace it, and the parent is asked for another (it
+ * of descriptors (a flood of clients). The old one, if any, goes (an
+ * mmp-tlsd's is parked) as a new one's arrival would have it, and the
+ * parent is asked for another (it
  * answers at most once a second): this worker, and the sessions it
  * relays, go on. Any other descriptor is part of a configuration, which
  * cannot be applied without it.

@@ -390,20 +390,24 @@ struct conn_limits {
 	struct connlimit	 v[CONNLIMITS_MAX];
 };
 
-/*
- * One channel to an mmp-tlsd, by the parent's index of that mmp-tlsd; or
- * a parked one: a draining mmp-tlsd's, after a new one took its index
- * (tls.c), off the array until that mmp-tlsd closes it.
- */
+/* One channel to an mmp-tlsd, by the parent's index of that mmp-tlsd. */
 struct tlsd_slot {
 	struct chan		*ch;		/* NULL: none now */
 	uint32_t		 index;
 	unsigned int		 inflight;	/* TLS_RESULTs due */
 	int			 draining;	/* TLSD_DRAINING: no handoffs */
-	int			 parked;	/* in tlsd_parked, not tlsd[] */
-	TAILQ_ENTRY(tlsd_slot)	 entry;		/* tlsd_parked */
 };
-TAILQ_HEAD(tlsd_parked, tlsd_slot);
+
+/*
+ * The channel of an mmp-tlsd whose index a new one took (a retired one
+ * that drains its sessions, tls.c), kept until that mmp-tlsd closes it.
+ */
+struct tlsd_parked {
+	TAILQ_ENTRY(tlsd_parked) entry;
+	struct chan		*ch;
+	uint32_t		 index;
+};
+TAILQ_HEAD(tlsd_parked_list, tlsd_parked);
 
 /* The one per-process state of a relay worker. */
 struct relay_env {
@@ -434,13 +438,13 @@ struct relay_env {
 	/* ProxyProtocolNetworks, the same way (proxy.c). */
 	struct store_nets	 proxynets[CONF_NSECT];
 	struct store_nets	 authsvcmtas;	/* AuthServiceClients */
-	unsigned int		 nclosing;	/* of them, in S_CLOSING */
+	unsigned int		 nclosing;	/* of them, inclosing */
 	size_t			 outqueued;	/* in pre-login sessions' out */
 	/* Sessions before their login and not closing, oldest first. */
 	struct session_list	 preauth;
 	struct conn_limits	 connlimits[CONF_NSECT];
 	struct tlsd_slot	 tlsd[TLSD_MAX];
-	struct tlsd_parked	 tlsd_parked;	/* draining ones replaced */
+	struct tlsd_parked_list	 tlsd_parked;	/* replaced, still open */
 	unsigned int		 tlsd_next;	/* round robin among equals */
 	struct handoff_tree	 handoffs;
 	uint64_t		 nexthandoff;	/* never reused, like nextid */

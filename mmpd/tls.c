@@ -66,20 +66,68 @@ tls_slot_close(int slot)
 	tls_fail_pending(slot);
 }
 
+static int	tls_parked_dispatch(struct chan *, struct imsg *);
+static void	tls_parked_lost(struct chan *, const char *);
+
+/* A parked channel: nothing but its end is awaited. */
+static const struct chan_peer tls_parked_peer = {
+	"mmp-tlsd", tls_parked_dispatch, tls_parked_lost, NULL
+};
+
 /* A parked channel's end: its mmp-tlsd drained, or we leave. */
 static void
-tls_parked_close(struct tlsd_slot *p)
+tls_parked_close(struct tlsd_parked *p)
 {
 	chan_close(p->ch);
 	TAILQ_REMOVE(&env->tlsd_parked, p, entry);
 	free(p);
 }
 
+/*
+ * What a parked channel may still carry: TLSD_DRAINING, and results for
+ * handoffs failed when it was parked (tls_slot_park). Both are dropped.
+ */
+static int
+tls_parked_dispatch(struct chan *ch, struct imsg *imsg)
+{
+	struct tlsd_parked	*p = chan_arg(ch);
+	struct tls_result	 r;	/* 8 KiB: cannot fail */
+
+	switch (imsg->hdr.type) {
+	case IMSG_TLS_RESULT:
+		if (tls_result_read(imsg, &r) == -1)
+			return CHAN_BAD;
+		log_debug("TLS result for handoff 0x%llx from the replaced "
+		    "mmp-tlsd %u: given up, ignored",
+		    (unsigned long long)r.id, p->index);
+		explicit_bzero(&r, sizeof(r));
+		return CHAN_OK;
+	case IMSG_TLSD_DRAINING:
+		return imsg->datalen == 0 ? CHAN_OK : CHAN_BAD;
+	default:
+		return CHAN_UNEXPECTED;
+	}
+}
+
+static void
+tls_parked_lost(struct chan *ch, const char *why)
+{
+	struct tlsd_parked	*p = chan_arg(ch);
+
+	if (why == NULL)
+		log_debug("the replaced mmp-tlsd %u closed its channel",
+		    p->index);
+	else
+		log_warnx("the replaced mmp-tlsd %u %s: channel closed",
+		    p->index, why);
+	tls_parked_close(p);
+}
+
 /* At the relay's end: every mmp-tlsd channel closed. */
 void
 tls_close_all(void)
 {
-	struct tlsd_slot	*p;
+	struct tlsd_parked	*p;
 	int			 slot;
 
 	for (slot = 0; slot < TLSD_MAX; slot++)
@@ -89,41 +137,42 @@ tls_close_all(void)
 }
 
 /*
- * A new mmp-tlsd takes the index of one that drains (TLSWorkers lowered,
- * then raised before it was done): the old channel moves off the array,
- * parked, and lives until that mmp-tlsd closes it after its last session.
- * Closing it would end them all (mmp-tlsd frees a relay's sessions with
- * its channel). Its handshakes still under way fail now: the slot's
- * counters go on with the new one.
+ * A new channel for a slot that has one: its mmp-tlsd was retired and
+ * drains (TLSWorkers lowered, then raised before it was done), or died
+ * and its end was not read yet. Either way the old channel moves off the
+ * array, parked, and lives until that mmp-tlsd closes it: closing it here
+ * would end a draining one's sessions (mmp-tlsd frees a relay's sessions
+ * with its channel). Parked whether its TLSD_DRAINING was read or not:
+ * it comes from that mmp-tlsd, the new channel from the parent, and
+ * either may be read first. Handshakes still under way on it fail now:
+ * the slot's counters go on with the new one.
  */
 static void
 tls_slot_park(int slot)
 {
-	struct tlsd_slot	*t = &env->tlsd[slot], *p;
+	struct tlsd_slot	*t = &env->tlsd[slot];
+	struct tlsd_parked	*p;
 
 	if ((p = calloc(1, sizeof(*p))) == NULL) {
-		log_warn("mmp-tlsd %d: cannot keep the draining one's "
-		    "channel; its sessions end", slot);
+		log_warn("mmp-tlsd %d: cannot keep the old channel; its "
+		    "sessions end", slot);
 		tls_slot_close(slot);
 		return;
 	}
 	tls_fail_pending(slot);
 	p->ch = t->ch;
 	p->index = t->index;
-	p->draining = 1;
-	p->parked = 1;
-	chan_set_arg(p->ch, p);
+	chan_rebind(p->ch, &tls_parked_peer, p);
 	TAILQ_INSERT_TAIL(&env->tlsd_parked, p, entry);
 	t->ch = NULL;
-	log_info("mmp-tlsd %d: a new one beside the draining one, which "
-	    "keeps its sessions", slot);
+	t->draining = 0;
+	log_info("mmp-tlsd %d: a new one; the old one keeps its sessions "
+	    "until it closes its channel", slot);
 }
 
 /*
- * IMSG_TLSD_CHANNEL: a new channel for that mmp-tlsd. The old one, if
- * any, is parked if its mmp-tlsd drains, else closed: that mmp-tlsd was
- * restarted, or a channel gone bad was given up (tls_slot_give_up).
- * -1 if the index is out of range.
+ * IMSG_TLSD_CHANNEL: a new channel for that mmp-tlsd; the old one, if
+ * any, is parked (tls_slot_park). -1 if the index is out of range.
  */
 int
 tls_channel(uint32_t index, int fd, const struct chan_peer *peer)
@@ -133,9 +182,8 @@ tls_channel(uint32_t index, int fd, const struct chan_peer *peer)
 	if (index >= TLSD_MAX)
 		return -1;
 	t = &env->tlsd[index];
-	if (t->ch != NULL && t->draining)
+	if (t->ch != NULL)
 		tls_slot_park(index);
-	tls_slot_close(index);
 	t->index = index;
 	t->draining = 0;
 	if ((t->ch = chan_open(env->base, fd, peer, t)) == NULL)
@@ -146,14 +194,13 @@ tls_channel(uint32_t index, int fd, const struct chan_peer *peer)
 
 /*
  * A new channel for index never reached us (relay_parent_fdlost): the old
- * one goes all the same, as the new one would have replaced it, unless
- * its mmp-tlsd drains: it would have been parked.
+ * one is parked all the same, as the new one's arrival would have done.
  */
 void
 tls_channel_drop(uint32_t index)
 {
-	if (index < TLSD_MAX && !env->tlsd[index].draining)
-		tls_slot_close(index);
+	if (index < TLSD_MAX && env->tlsd[index].ch != NULL)
+		tls_slot_park(index);
 }
 
 /* We close a channel that still works: the parent must send a new one. */
@@ -176,18 +223,8 @@ void
 tls_channel_lost(struct chan *ch, const char *why)
 {
 	struct tlsd_slot	*t = tls_slot_of(ch);
-	int			 slot = (int)t->index;
+	int			 slot = t - env->tlsd;
 
-	if (t->parked) {
-		if (why == NULL)
-			log_debug("the draining mmp-tlsd %d closed its channel",
-			    slot);
-		else
-			log_warnx("the draining mmp-tlsd %d %s: channel "
-			    "closed", slot, why);
-		tls_parked_close(t);
-		return;
-	}
 	if (why == NULL && t->draining) {
 		log_debug("mmp-tlsd %d drained and closed its channel", slot);
 		tls_slot_close(slot);
@@ -338,18 +375,10 @@ tls_result(struct chan *ch, struct imsg *imsg)
 	struct tlsd_slot	*t = tls_slot_of(ch);
 	struct tls_result	 r;	/* 8 KiB: cannot fail */
 	struct session		*s, key;
-	int			 slot = (int)t->index;
+	int			 slot = t - env->tlsd;
 
 	if (tls_result_read(imsg, &r) == -1)
 		return CHAN_BAD;
-	/* A parked channel's handshakes were failed when it was parked. */
-	if (t->parked) {
-		log_debug("TLS result for handoff 0x%llx from the draining "
-		    "mmp-tlsd %d: given up, ignored",
-		    (unsigned long long)r.id, slot);
-		explicit_bzero(&r, sizeof(r));
-		return CHAN_OK;
-	}
 	key.tlsid = r.id;
 	if ((s = RB_FIND(handoff_tree, &env->handoffs, &key)) == NULL ||
 	    s->tlsd != slot) {
@@ -385,8 +414,8 @@ tls_draining(struct chan *ch, struct imsg *imsg)
 	if (imsg->datalen != 0)
 		return CHAN_BAD;
 	if (!t->draining)
-		log_debug("mmp-tlsd %u drains: no more handshakes for it",
-		    t->index);
+		log_debug("mmp-tlsd %d drains: no more handshakes for it",
+		    (int)(t - env->tlsd));
 	t->draining = 1;
 	return CHAN_OK;
 }

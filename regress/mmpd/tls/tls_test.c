@@ -3,7 +3,8 @@
  * the relay sends on its channel and answers with RESULTs of its choosing.
  * The case that matters: a store handshake given up (its timeout) and the
  * next address handed over; the first one's late RESULT must not be taken
- * for the second's. Also DRAINING: a draining mmp-tlsd gets no handoff.
+ * for the second's. Also DRAINING: a draining mmp-tlsd gets no handoff;
+ * a new channel for its index parks the old one, whichever came first.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -246,6 +247,71 @@ test_draining(struct session *s)
 	tap_is_int(nlost, 0, "no session was waiting on it");
 }
 
+/* Open, nothing to read: no EOF from the relay's end. */
+static int
+still_open(int fd)
+{
+	char	c;
+
+	spin();
+	return recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == -1 &&
+	    errno == EAGAIN;
+}
+
+/*
+ * A new channel for index 0 while the old one is open and its DRAINING
+ * not read yet (it comes from that mmp-tlsd, the new channel from the
+ * parent: either may be first). The old one is parked, not closed: its
+ * sessions live in it. Its handshake under way fails.
+ */
+static void
+test_replaced(struct session *s)
+{
+	struct imsgbuf		old;
+	struct tls_result	r;
+	struct msg_writer	w;
+	int			a[2], b[2], lost = nlost, results = nresults;
+	uint64_t		id = 0;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, a) == -1 ||
+	    socketpair(AF_UNIX, SOCK_STREAM, 0, b) == -1)
+		return;
+	tap_ok(tls_channel(0, a[0], &test_tlsd_peer) == 0,
+	    "replaced: a channel to mmp-tlsd 0 again");
+	imsgbuf_init(&fake, a[1]);
+	tap_ok(handoff(s) == 0 && (id = fake_take_handoff()) != 0,
+	    "a handoff under way on it");
+	tap_ok(tls_channel(0, b[0], &test_tlsd_peer) == 0,
+	    "a new channel for index 0 before the old one's DRAINING");
+	old = fake;
+	imsgbuf_init(&fake, b[1]);
+	tap_ok(still_open(a[1]), "the old channel stays open");
+	tap_is_int(nlost, lost + 1, "its handshake under way failed");
+	memset(&r, 0, sizeof(r));
+	r.id = id;
+	r.status = TLS_OK;
+	msg_writer_init(&w);
+	tls_result_write(&w, &r);
+	if (imsg_compose(&old, IMSG_TLSD_DRAINING, 0, -1, NULL, 0) == -1 ||
+	    msg_compose(&old, IMSG_TLS_RESULT, 0, -1, &w) == -1 ||
+	    imsgbuf_flush(&old) == -1)
+		tap_diag("old mmp-tlsd: cannot send DRAINING and a result");
+	spin();
+	tap_ok(still_open(a[1]), "its DRAINING and a late result read, it "
+	    "stays open");
+	tap_ok(tls_available(), "the new one takes handoffs");
+	tap_ok(handoff(s) == 0 && fake_take_handoff() != 0,
+	    "a handoff goes to the new channel");
+	tls_pending_clear(s);
+	tap_is_int(nresults, results, "no result was taken for a session: "
+	    "not the old one's late one either");
+	imsgbuf_clear(&old);
+	close(a[1]);
+	spin();
+	tap_ok(env->tlsd[0].ch != NULL && TAILQ_EMPTY(&env->tlsd_parked),
+	    "the old one's EOF frees it; the new one serves on");
+}
+
 int
 main(void)
 {
@@ -257,6 +323,7 @@ main(void)
 	    (env->base = event_base_new()) == NULL)
 		return 1;
 	RB_INIT(&env->handoffs);
+	TAILQ_INIT(&env->tlsd_parked);
 	env->nextid = env->nexthandoff = 1;
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, tl) == -1 ||
 	    socketpair(AF_UNIX, SOCK_STREAM, 0, pp) == -1)
@@ -274,6 +341,8 @@ main(void)
 
 	test_late_result(s);
 	test_draining(s);
+	test_replaced(s);
+	tls_close_all();
 
 	free(s);
 	close(pp[1]);
