@@ -256,6 +256,7 @@ struct session {
 	struct event		*timer;		/* login, delay, idle */
 	struct buf		 in;
 	struct buf		 out;
+	size_t			 outcounted;	/* of out, in env->outqueued */
 	/*
 	 * The client: accept4's peer, or the address a PROXY header gave;
 	 * everything (limits, access, logs, the store) uses these.
@@ -439,7 +440,11 @@ struct relay_env {
 	struct store_nets	 proxynets[CONF_NSECT];
 	struct store_nets	 authsvcmtas;	/* AuthServiceClients */
 	unsigned int		 nclosing;	/* of them, inclosing */
-	size_t			 outqueued;	/* in pre-login sessions' out */
+	/*
+	 * Replies in sessions' out, but for a spoofed mailbox's: it is
+	 * logged in as far as its client knows (MaxPreauthQueueBytes).
+	 */
+	size_t			 outqueued;
 	/* Sessions before their login and not closing, oldest first. */
 	struct session_list	 preauth;
 	struct conn_limits	 connlimits[CONF_NSECT];

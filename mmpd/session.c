@@ -210,6 +210,23 @@ session_write_soon(struct session *s)
 }
 
 /*
+ * n bytes of s->out leave (written or dropped); the counted among them
+ * leave env->outqueued. Counted bytes are queued before uncounted ones
+ * (a login becomes a spoofed mailbox, never the other way) but for a
+ * last line after the mailbox ends (S_CLOSING counts again): the bytes
+ * written first are then uncounted ones, and min() takes the counted
+ * off early, yet never more than were added and all of them by the end.
+ */
+static void
+session_out_uncount(struct session *s, size_t n)
+{
+	if (n > s->outcounted)
+		n = s->outcounted;
+	s->outcounted -= n;
+	env->outqueued -= n;
+}
+
+/*
  * Out of the tree and freed, its descriptors closed (those an rsession
  * took are -1 by then); everything it held is wiped.
  */
@@ -230,7 +247,7 @@ session_free(struct session *s)
 	backend_free(&s->be);
 	if (s->fd != -1)
 		close(s->fd);
-	env->outqueued -= buf_len(&s->out);
+	session_out_uncount(s, s->outcounted);
 	buf_free(&s->in);
 	buf_free(&s->out);
 	if (s->svc == SVC_IMAP)
@@ -320,7 +337,7 @@ session_finish_by(struct session *s, enum session_closer who, const char *why)
 static void
 session_mute(struct session *s, const char *why)
 {
-	env->outqueued -= buf_len(&s->out);
+	session_out_uncount(s, s->outcounted);
 	buf_reset(&s->out);
 	s->mute = 1;
 	session_finish(s, why);
@@ -337,16 +354,20 @@ session_send_raw(struct session *s, const void *data, size_t len)
 {
 	char		why[96];
 	long long	cap;
+	int		counted;
 
 	if (s->mute)
 		return;
 	/*
 	 * All pre-login clients of this relay together
 	 * (MaxPreauthQueueBytes): the one whose reply would go over is
-	 * closed; a reply is far below the cap.
+	 * closed; a reply is far below the cap. A spoofed mailbox is a
+	 * logged-in client's: a cap must not cut its RETR short, nor its
+	 * replies take room from the pre-login ones.
 	 */
+	counted = s->state != S_SPOOF;
 	cap = conf_num(env->conf, CONF_GLOBAL, CK_MAXPREAUTHQUEUEBYTES);
-	if ((long long)(env->outqueued + len) > cap) {
+	if (counted && (long long)(env->outqueued + len) > cap) {
 		(void)snprintf(why, sizeof(why), "pre-login replies over %lld "
 		    "bytes in this relay (MaxPreauthQueueBytes)", cap);
 		session_log(s, LOG_NOTICE, "%s: client closed", why);
@@ -358,7 +379,10 @@ session_send_raw(struct session *s, const void *data, size_t len)
 		session_mute(s, "client does not read its replies");
 		return;
 	}
-	env->outqueued += len;
+	if (counted) {
+		s->outcounted += len;
+		env->outqueued += len;
+	}
 	session_write_soon(s);
 }
 
@@ -402,7 +426,7 @@ session_client_write(int fd, short ev, void *arg)
 	(void)ev;
 	n = buf_write_fd(&s->out, fd);
 	if (n > 0)
-		env->outqueued -= (size_t)n;
+		session_out_uncount(s, (size_t)n);
 	if (n == -1 && errno != EAGAIN && errno != EINTR) {
 		session_close_by(s, CLOSER_CLIENT, "client write failed");
 		return;

@@ -16,6 +16,14 @@
 # before the round ends. The nine queue exactly MaxPreauthQueueBytes
 # (each stays under the 2048 bytes that pause a client), so the victim's
 # reply is the one over.
+#
+# A spoofed POP3 mailbox (SpoofMessageFile; sam's store is down) is
+# logged in as far as its client knows: its replies are neither counted
+# nor cut. With the queue 21 bytes short of the cap, sam's RETR in the
+# same round is answered in full, a pre-login client's 21-byte reply
+# after it still fits and the next one's goes over. The sections after
+# it fill the queue to the byte again, so the accounting is back to
+# zero.
 
 import os
 import re
@@ -36,6 +44,14 @@ CLOSED = (r"closed: pre-login replies over %d bytes in this relay "
 ADMIN = {"CRAMs": "yes", "StoreAdmin": "mmpadmin",
          "StoreAdminPass": "mmpadmin-pw"}
 LIMITS = {"ConnLimits": "0.0.0.0|0.0.0.0:100"}
+# About 4 KiB, far over what is left under the cap; dots to stuff.
+SPOOF_FILE = (b"From: Postmaster <postmaster@example.test>\n"
+              b"Date: Mon, 1 Jan 2024 00:00:00 +0000\n"
+              b"Subject: Your mailbox is resting\n\n" +
+              b"".join(b"%s line %02d of the spoofed message, padded to "
+                       b"be long enough to count\n" %
+                       (b"." if i % 10 == 0 else b"", i) for i in range(60)))
+SPOOF_CRLF = SPOOF_FILE.replace(b"\n", b"\r\n")
 
 
 def silent_close(conn, timeout=3):
@@ -83,6 +99,54 @@ def over_cap(tap, m, victim, poke, what):
             "answered" % (what, FILLERS))
     for f in fillers + [victim]:
         f.close()
+
+
+def test_spoof(tap, m):
+    """sam's RETR in a round that leaves the pre-login replies 21 bytes
+    short of the cap: answered in full, and the room is still there for
+    a pre-login client's NOOP; the next client's goes over."""
+    relay = m.child_pid("relay")
+    off = m.log_size()
+    sam = m.pop3(source="127.0.0.40")
+    tap.ok(sam.login("sam", "sam-pw").startswith(b"+OK") and
+           m.wait_log(r"user \"sam\" gets a spoofed one-message mailbox",
+                      off), "sam logs in to a spoofed mailbox")
+    fillers = [m.imap(source="127.0.0.%d" % (10 + i))
+               for i in range(FILLERS)]
+    fits, over = m.imap(source="127.0.0.41"), m.imap(source="127.0.0.42")
+    if not T.stop(relay):
+        tap.diag("relay %s did not stop" % relay)
+    for i, f in enumerate(fillers):
+        f.send(b"f NOOP\r\n" * (NOOPS - (i == 0)))
+    sam.send(b"RETR 1\r\n")
+    fits.send(b"f NOOP\r\n")
+    over.send(b"f NOOP\r\n")
+    os.kill(relay, signal.SIGCONT)
+    r = sam.readline()
+    lines = sam.multiline() if r.startswith(b"+OK") else None
+    tap.ok(r == b"+OK %d octets\r\n" % len(SPOOF_CRLF) and
+           lines is not None and b"".join(lines) == SPOOF_CRLF,
+           "the spoofed mailbox's RETR is answered in full",
+           "%r, %r" % (r, lines))
+    tap.is_(sam.cmd("QUIT"), b"+OK Logging out.\r\n",
+            "and its session goes on: QUIT")
+    tap.is_(fits.readline(), NOOP_OK, "its reply took none of the room "
+            "left: a pre-login client's reply still fits")
+    closed, got = silent_close(over)
+    tap.ok(closed and got == b"" and
+           m.wait_log(r"127\.0\.0\.42:\d+: %s" % CLOSED, off),
+           "the next pre-login reply goes over: closed",
+           "closed %s, got %r" % (closed, got))
+    answered = []
+    for i, f in enumerate(fillers):
+        n = 0
+        while n < NOOPS - (i == 0) and f.readline() == NOOP_OK:
+            n += 1
+        answered.append(n)
+    tap.is_(answered, [NOOPS - 1] + [NOOPS] * (FILLERS - 1),
+            "the fillers' replies all answered")
+    for c in fillers + [sam, fits, over]:
+        c.close()
 
 
 def sends(victim, line):
@@ -142,10 +206,15 @@ def main(tap):
     T.need_tlsd()
     env = T.Env("overqueue", tap).setup()
     env.user("alice", "alice-pw", "store1")
+    env.user("sam", "sam-pw", mailhost="down.mmp.test")
     env.start_backends()
+    spoof = env.path("spoof.msg")
+    with open(spoof, "wb") as f:
+        f.write(SPOOF_FILE)
     port = T.free_port()
     pop = dict(ADMIN, LogLevel=7, AuthService="yes", AuthServiceTTL=60,
-               AuthServiceClients=MTA + "/32", **LIMITS)
+               AuthServiceClients=MTA + "/32", PreAuth="yes",
+               SpoofMessageFile=spoof, **LIMITS)
     m = env.mmpd(tls=True, aservice={
         "Workers": 1, "MaxPreauthQueueBytes": CAP,
         "StatsListen": "127.0.0.1:%d" % port},
@@ -154,6 +223,7 @@ def main(tap):
         c.send(b"f NOOP\r\n")
         tap.is_(c.readline(), NOOP_OK, "a filler's reply is %d bytes" %
                 len(NOOP_OK))
+    test_spoof(tap, m)
     v = m.imap(source=MTA)
     over_cap(tap, m, v, sends(v, b"v STARTTLS"), "IMAP STARTTLS's OK")
     v = m.pop3(source=MTA)
