@@ -12,6 +12,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mmptest as T  # noqa: E402
 
 DELAY = 1
+# An answer comes after DELAY, never before; how much after is the
+# machine's: make check's leak part runs niced, sanitized, beside the
+# other tests (1.54 s once). Answered alike in time: 32-timing, alone.
+SLACK = 1.0
 
 # uid, LDAP status attributes; all on store1 with a working password
 PASSING = [
@@ -68,7 +72,7 @@ def main(tap):
         tap.ok(T.strip_tag(t) == T.strip_tag(wrong),
                "IMAP %s (%s): answered like a wrong password" % (uid, why),
                repr((t, wrong)))
-        tap.ok(DELAY <= dt < DELAY + 0.5,
+        tap.ok(DELAY <= dt < DELAY + SLACK,
                "IMAP %s: after AuthFailureDelay" % uid, "took %.3f s" % dt)
         got = m.wait_log(r'login "%s" refused: account disabled \(domain '
                          r'\S+, store \S+\): %s' % (uid, re.escape(why)), off)
@@ -78,7 +82,7 @@ def main(tap):
         u = p.cmd("USER disabled")
         r, dt = T.timed(p.cmd, "PASS disabled-pw")
     tap.ok(u.startswith(b"+OK") and r.startswith(b"-ERR") and
-           DELAY <= dt < DELAY + 0.5,
+           DELAY <= dt < DELAY + SLACK,
            "POP3 disabled: -ERR after AuthFailureDelay", repr((u, r, dt)))
     env.stores["store1"].wait_log(r"user=<plain>")
     log = env.stores["store1"].log()
