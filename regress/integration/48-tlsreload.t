@@ -159,6 +159,21 @@ def reload_workers(m, key, n, want):
     return m.wait_log(want, off, timeout=15), off
 
 
+def down_and_up(tap, m, key, name, old, drains):
+    """key 2 -> 1 -> 2: the child name (pid old) drains (its log line
+    drains), and a new one of its index runs beside it. The log offset
+    from before the first reload."""
+    hit, off = reload_workers(m, key, 1, drains)
+    tap.ok(hit, "reload to %s 1: %s drains" % (key, name), m.log_since(off))
+    hit, o2 = reload_workers(m, key, 2, r"%s ready" % name)
+    tap.ok(hit, "reload to %s 2: a new %s runs beside the draining one" %
+           (key, name), m.log_since(o2))
+    time.sleep(0.5)
+    tap.ok(old is not None and T.pid_alive(old), "the draining %s lives on "
+           "(pid %s)" % (name, old), m.log_since(off))
+    return off
+
+
 def side_by_side(tap, m, old, sess, off, name, closed):
     """The rest of a drain beside a new child of the same index: every
     session works on, new logins succeed, no log line since off matches
@@ -194,15 +209,8 @@ def test_relay_back(tap, env, m):
     tap.ok(all(sess) and on1, "IMAPS sessions logged in, %d of %d on relay "
            "1" % (len(on1), len(sess)), m.log_since(off)[-2000:])
     old = m.child_index("relay").get(1)
-    hit, o1 = reload_workers(m, "Workers", 1, r"relay 1: no longer needed, "
-                             r"draining")
-    tap.ok(hit, "reload to Workers 1: relay 1 drains", m.log_since(o1))
-    hit, o2 = reload_workers(m, "Workers", 2, r"relay 1 ready")
-    tap.ok(hit, "reload to Workers 2: a new relay 1 runs beside the "
-           "draining one", m.log_since(o2))
-    time.sleep(0.5)
-    tap.ok(old is not None and T.pid_alive(old), "the draining relay 1 "
-           "lives on (pid %s)" % old)
+    o1 = down_and_up(tap, m, "Workers", "relay 1", old,
+                     r"relay 1: no longer needed, draining")
     bad = [d for ok, d in map(works, on1) if not ok]
     tap.ok(on1 and not bad, "the draining relay's IMAPS sessions work on: "
            "NOOP, FETCH", "; ".join(bad) + m.log_since(o1)[-2000:])
@@ -220,15 +228,8 @@ def test_tlsd_back(tap, env, m):
     busy = (open_fds(old) - idle) // 2
     tap.ok(all(sess) and busy >= 1, "%d IMAPS sessions logged in, %d in "
            "mmp-tlsd 1" % (len(sess), busy))
-    hit, o1 = reload_workers(m, "TLSWorkers", 1, r"mmp-tlsd 1 retired by "
-                             r"the parent: draining")
-    tap.ok(hit, "reload to TLSWorkers 1: mmp-tlsd 1 drains", m.log_since(o1))
-    hit, o2 = reload_workers(m, "TLSWorkers", 2, r"mmp-tlsd 1 ready")
-    tap.ok(hit, "reload to TLSWorkers 2: a new mmp-tlsd 1 runs beside the "
-           "draining one", m.log_since(o2))
-    time.sleep(0.5)
-    tap.ok(old is not None and T.pid_alive(old), "the draining mmp-tlsd 1 "
-           "lives on (pid %s)" % old, m.log_since(o1))
+    o1 = down_and_up(tap, m, "TLSWorkers", "mmp-tlsd 1", old,
+                     r"mmp-tlsd 1 retired by the parent: draining")
     side_by_side(tap, m, old, sess, o1, "mmp-tlsd 1",
                  r"sessions end|closed its channel")
     tap.ok(re.search(r"mmp-tlsd 1 drained: no TLS session left, exiting",
