@@ -58,7 +58,7 @@ authsvc_record_write(struct msg_writer *w, const struct authsvc_record *rec)
 	if (!authsvc_domain_ok(rec->domain) || !authsvc_addr_ok(rec->addr) ||
 	    rec->user[0] == '\0' || !authsvc_user_ok(rec->user) ||
 	    rec->ttl == 0 || rec->ttl > AUTHSVC_TTL_MAX)
-		return -1;
+		return msg_refuse(w);
 	msg_add_str(w, rec->domain);
 	msg_add_str(w, rec->addr);
 	msg_add_str(w, rec->user);
@@ -89,7 +89,7 @@ int
 authsvc_query_write(struct msg_writer *w, const struct authsvc_query *q)
 {
 	if (!authsvc_domain_ok(q->domain) || !authsvc_addr_ok(q->addr))
-		return -1;
+		return msg_refuse(w);
 	msg_add_u64(w, q->reqid);
 	msg_add_str(w, q->domain);
 	msg_add_str(w, q->addr);
@@ -117,7 +117,7 @@ int
 authsvc_answer_write(struct msg_writer *w, const struct authsvc_answer *a)
 {
 	if (!authsvc_user_ok(a->user))
-		return -1;
+		return msg_refuse(w);
 	msg_add_u64(w, a->reqid);
 	msg_add_str(w, a->user);
 	return w->err ? -1 : 0;

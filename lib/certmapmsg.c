@@ -50,7 +50,7 @@ int
 certmap_conf_write(struct msg_writer *w, const struct certmap_conf *cc)
 {
 	if (!conf_ok(cc))
-		return -1;
+		return msg_refuse(w);
 	msg_add_u8(w, cc->sect);
 	msg_add_str(w, cc->map.name);
 	msg_add_str(w, cc->map.issuer);
@@ -117,7 +117,7 @@ certmap_req_write(struct msg_writer *w, const struct certmap_req *rq)
 	uint8_t	i;
 
 	if (!req_ok(rq))
-		return -1;
+		return msg_refuse(w);
 	msg_add_u64(w, rq->reqid);
 	msg_add_u64(w, rq->sid);
 	msg_add_u8(w, rq->svc);

@@ -445,6 +445,13 @@ msg_add_data(struct msg_writer *w, const void *data, size_t n)
 	w->len += n;
 }
 
+int
+msg_refuse(struct msg_writer *w)
+{
+	w->err = 1;
+	return -1;
+}
+
 void
 msg_add_u8(struct msg_writer *w, uint8_t v)
 {

@@ -94,6 +94,11 @@ void	msg_add_u64(struct msg_writer *, uint64_t);
 /* u16 length, then the bytes; NULL is sent as the empty string. */
 void	msg_add_str(struct msg_writer *, const char *);
 void	msg_add_data(struct msg_writer *, const void *, size_t);
+/*
+ * A typed writer that refuses a field marks the writer failed too and
+ * returns -1, so that a caller who composes anyway sends nothing.
+ */
+int	msg_refuse(struct msg_writer *);
 /* Compose from a writer; -1 if it overflowed. Wipes the writer. */
 int	msg_compose(struct imsgbuf *, uint32_t, uint32_t, int,
 	    struct msg_writer *);

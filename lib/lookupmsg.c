@@ -13,7 +13,7 @@ lookup_req_write(struct msg_writer *w, const struct lookup_req *rq)
 	    rq->preauth > 1 || (!rq->preauth && rq->passlen != 0) ||
 	    rq->cram >= CRAM_MECH_MAX || (rq->cram != CRAM_NONE &&
 	    (rq->preauth || !cram_challenge_ok(rq->challenge))))
-		return -1;
+		return msg_refuse(w);
 	msg_add_u64(w, rq->reqid);
 	msg_add_u64(w, rq->sid);
 	msg_add_u8(w, rq->svc);

@@ -57,7 +57,7 @@ int
 name_req_write(struct msg_writer *w, const struct name_req *rq)
 {
 	if (!name_addr_ok(rq->addr))
-		return -1;
+		return msg_refuse(w);
 	msg_add_u64(w, rq->reqid);
 	msg_add_u64(w, rq->sid);
 	msg_add_str(w, rq->addr);
@@ -95,7 +95,7 @@ int
 name_answer_write(struct msg_writer *w, const struct name_answer *a)
 {
 	if (!name_answer_ok(a))
-		return -1;
+		return msg_refuse(w);
 	msg_add_u64(w, a->reqid);
 	msg_add_u8(w, a->status);
 	msg_add_str(w, a->name);

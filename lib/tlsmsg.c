@@ -13,7 +13,7 @@ tls_file_hdr_write(struct msg_writer *w, const struct tls_file_hdr *h)
 {
 	if (!msg_sect_ok(h->sect) || h->kind >= TLS_FILE_MAX ||
 	    h->index >= TLS_CERTS_MAX)
-		return -1;
+		return msg_refuse(w);
 	msg_add_u8(w, h->sect);
 	msg_add_u8(w, h->kind);
 	msg_add_u8(w, h->index);
@@ -83,7 +83,7 @@ int
 tls_start_write(struct msg_writer *w, const struct tls_start *s)
 {
 	if (s->role >= TLS_ROLE_MAX || !msg_sect_ok(s->sect))
-		return -1;
+		return msg_refuse(w);
 	msg_add_u64(w, s->id);
 	msg_add_u64(w, s->sid);
 	msg_add_u8(w, s->role);

@@ -24,10 +24,10 @@ relay_close_later(struct relay *r)
 /*
  * Every answer to a relay goes out here (lookups, certificates, client
  * names, AuthService). One that cannot be queued (or was not written
- * whole: the caller sets w->err) costs the relay its channel, and so
- * does one over LDAPD_RELAY_QUEUE_MAX left unread: a relay that asks and
- * never reads would grow this process without end. Nothing goes to a
- * relay whose channel is closing.
+ * whole: a typed writer that refused a field set w->err) costs the
+ * relay its channel, and so does one over LDAPD_RELAY_QUEUE_MAX left
+ * unread: a relay that asks and never reads would grow this process
+ * without end. Nothing goes to a relay whose channel is closing.
  */
 void
 ldapd_relay_answer(struct relay *r, uint32_t type, struct msg_writer *w,

@@ -194,6 +194,12 @@ test_query_answer(void)
 	as_imsg(&w, &imsg);
 	tap_ok(authsvc_answer_read(&imsg, &gota) == 0 && gota.user[0] == '\0',
 	    "answer \"none\" read back");
+	(void)strlcpy(a.user, "pat\r\n+OK root", sizeof(a.user));
+	msg_writer_init(&w);
+	tap_is_int(authsvc_answer_write(&w, &a), -1, "an answer with CR/LF "
+	    "is never written");
+	tap_is_int(w.err, 1, "and the writer is marked failed, so that "
+	    "mmp-ldapd sends nothing");
 	msg_writer_init(&w);
 	msg_add_u64(&w, 42);
 	msg_add_str(&w, "pat\r\n+OK root");

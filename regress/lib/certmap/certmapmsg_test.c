@@ -111,6 +111,7 @@ test_conf(void)
 	tap_is_int(raw_conf_read(&cc, &got), -1, "LF in the issuer refused");
 	msg_writer_init(&w);
 	tap_is_int(certmap_conf_write(&w, &cc), -1, "and never written");
+	tap_is_int(w.err, 1, "the writer is marked failed");
 	good_conf(&cc);
 	cc.map.name[0] = '\0';
 	tap_is_int(raw_conf_read(&cc, &got), -1, "empty name refused");
@@ -207,6 +208,7 @@ test_req(void)
 	tap_is_int(raw_req_read(&rq, &got), -1, "CR in a value refused");
 	msg_writer_init(&w);
 	tap_is_int(certmap_req_write(&w, &rq), -1, "and never written");
+	tap_is_int(w.err, 1, "the writer is marked failed");
 	good_req(&rq);
 	rq.issuer[2] = 0x7f;
 	tap_is_int(raw_req_read(&rq, &got), -1, "DEL in the issuer refused");

@@ -229,6 +229,7 @@ test_cram(void)
 	rq.cram = CRAM_MECH_MAX;
 	msg_writer_init(&w);
 	tap_is_int(lookup_req_write(&w, &rq), -1, "nor an unknown mechanism");
+	tap_is_int(w.err, 1, "the writer is marked failed");
 
 	cram_raw(&w, CRAM_APOP, "<a@b>", CRAM_DIGEST_BYTES, 0);
 	as_imsg(&w, &imsg);

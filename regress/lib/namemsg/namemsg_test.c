@@ -46,6 +46,7 @@ test_req(void)
 		msg_writer_init(&w);
 		tap_is_int(name_req_write(&w, &rq), cases[i].ok ? 0 : -1,
 		    "write \"%s\"", cases[i].addr);
+		tap_is_int(w.err, !cases[i].ok, "writer failed iff refused");
 		/* what a hostile relay could send anyway */
 		msg_writer_init(&w);
 		msg_add_u64(&w, 7);
@@ -130,6 +131,8 @@ test_answer(void)
 		msg_writer_init(&w);
 		tap_is_int(name_answer_write(&w, &a), cases[i].ok ? 0 : -1,
 		    "the writer agrees");
+		tap_is_int(w.err, !cases[i].ok, "and marks itself failed "
+		    "when it refuses");
 	}
 	memset(label, 'a', 63);
 	label[63] = '\0';

@@ -67,6 +67,7 @@ test_file_hdr(void)
 	h.sect = CONF_GLOBAL;
 	msg_writer_init(&w);
 	tap_is_int(tls_file_hdr_write(&w, &h), -1, "section 0 not written");
+	tap_is_int(w.err, 1, "the writer is marked failed");
 	h.sect = CONF_NSECT;
 	msg_writer_init(&w);
 	tap_is_int(tls_file_hdr_write(&w, &h), -1, "section 3 not written");
