@@ -3,11 +3,12 @@
 # Dovecot, clients from several 127.0.0.x addresses: over the pre-login
 # cap (all workers together) the oldest pre-login session of the worker
 # the new client reached is closed with "Server busy" to make room, and
-# a worker with none to shed refuses the new client; logged-in sessions are never closed for a cap, and a worker full of
-# them refuses the new client instead; a spoofed POP3 mailbox is logged
-# in too, and holds no pre-login count, and a login the store accepted
-# that BadGuy holds is never shed; a relay killed with SIGKILL leaves no
-# pre-login count behind.
+# a worker with none to shed refuses the new client; logged-in sessions
+# are never closed for a cap, and a worker full of them refuses the new
+# client instead; a spoofed POP3 mailbox is logged in too, and holds no
+# pre-login count, and a login the store accepted that BadGuy holds is
+# never shed; a relay killed with SIGKILL leaves no pre-login count
+# behind.
 
 import os
 import re
